@@ -1,0 +1,56 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Module boundaries (see DESIGN.md):
+//   CSRH             C declarations of the kernel ABI (size/offset-asserted) and thin shims.
+//   SRv6Paths        pure Swift, no system calls: SRH codec and validation, topology, planner.
+//   SubflowSteering  the only module that talks to the kernel.
+//   srte             the command-line interface: parsing and printing only.
+let package = Package(
+    name: "srte",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "SRv6Paths", targets: ["SRv6Paths"]),
+        .library(name: "SubflowSteering", targets: ["SubflowSteering"]),
+        .executable(name: "srte", targets: ["srte"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        .target(
+            name: "CSRH",
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
+        .target(
+            name: "SRv6Paths",
+            dependencies: [
+                .product(name: "Collections", package: "swift-collections"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
+            name: "SubflowSteering",
+            dependencies: ["CSRH", "SRv6Paths"]
+        ),
+        .executableTarget(
+            name: "srte",
+            dependencies: [
+                "SRv6Paths",
+                "SubflowSteering",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // libFuzzer entry point for the SRH decoder/validator (see README "Fuzzing").
+        .executableTarget(
+            name: "srh-fuzz",
+            dependencies: ["SRv6Paths"],
+            path: "Fuzz/srh-fuzz"
+        ),
+        .testTarget(name: "SRv6PathsTests", dependencies: ["SRv6Paths"]),
+        .testTarget(name: "SubflowSteeringTests", dependencies: ["SubflowSteering", "SRv6Paths", "CSRH"]),
+        .testTarget(name: "srteTests", dependencies: ["srte", "SRv6Paths"]),
+    ]
+)

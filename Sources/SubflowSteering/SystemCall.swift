@@ -1,0 +1,37 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A failed system call: which call, and the errno it returned.
+public struct SystemCallError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The call, e.g. `"setsockopt(IPV6_RTHDR)"`.
+    public var call: String
+    /// The errno value.
+    public var errno: Int32
+
+    public init(_ call: String, errno: Int32) {
+        self.call = call
+        self.errno = errno
+    }
+
+    /// `strerror(errno)`.
+    public var reason: String { String(cString: strerror(errno)) }
+
+    public var description: String { "\(call): \(reason) (errno \(errno))" }
+}
+
+/// Runs a system call that returns -1 and sets errno on failure, retrying on EINTR.
+/// Traps on EBADF and EFAULT, which mean a bug in srte, not a condition to handle.
+@discardableResult
+func syscallValue<T: FixedWidthInteger>(_ name: @autoclosure () -> String, _ body: () -> T) throws(SystemCallError) -> T {
+    while true {
+        let r = body()
+        if r != -1 { return r }
+        let e = errno
+        if e == EINTR { continue }
+        precondition(e != EBADF && e != EFAULT, "\(name()): \(String(cString: strerror(e))) — a bug in srte")
+        throw SystemCallError(name(), errno: e)
+    }
+}

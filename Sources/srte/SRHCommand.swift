@@ -1,0 +1,355 @@
+import ArgumentParser
+import SRv6Paths
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `srte srh`: build, decode and validate Segment Routing Headers.
+struct SRHCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "srh",
+        abstract: "Build, decode and validate IPv6 Segment Routing Headers (RFC 8754) exactly as Linux does.",
+        discussion: """
+        Segments are always given and shown in path order: the first segment visited first, \
+        the final destination last. Only the wire form is reversed.
+
+        Examples:
+          srte srh build --segment fc00:0:a::1 --segment fc00:2::2
+          srte srh build --segment fc00:0:a::1 --segment fc00:2::2 \\
+               --hmac-key-id 7 --hmac-secret s3cret --source fc00:1::1 --format json
+          srte srh decode 3b0404010100000000fc00000200...
+          srte srh build --segment fc00::1 | srte srh validate -
+        """,
+        subcommands: [Build.self, Decode.self, Validate.self]
+    )
+}
+
+extension SRHCommand {
+    struct Build: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Build an SRH from a path-ordered segment list and print its wire bytes.",
+            discussion: """
+            Segments left defaults to the number of segments minus one (the first segment is \
+            active). TLVs are padded to 8 bytes in a form Linux accepts. With --hmac-key-id the \
+            header is signed as Linux signs it (net/ipv6/seg6_hmac.c): flag 0x08, a 40-byte HMAC \
+            TLV at the end, at most 14 segments; --source is the IPv6 source address of the \
+            packets that will carry it (it is part of the HMAC).
+            """
+        )
+
+        @Option(name: .customLong("segment"), help: ArgumentHelp("A segment (IPv6 address), in path order; repeat. The last one is the final destination.", valueName: "ADDR"))
+        var segments: [String] = []
+
+        @Option(help: "Segments left (default: number of segments - 1).")
+        var segmentsLeft: Int?
+
+        @Option(help: "Tag field, 0...65535.")
+        var tag: Int = 0
+
+        @Option(help: "Flags byte, 0...255 (decimal or 0x-prefixed hex).")
+        var flags: String = "0"
+
+        @Option(help: "Next header, 0...255 (default 59, No Next Header; 41 for IPv6-in-IPv6, 6 for TCP).")
+        var nextHeader: Int = 59
+
+        @Option(help: "HMAC key id (1...4294967295): sign the header.")
+        var hmacKeyId: UInt32?
+
+        @Option(help: "HMAC secret (1...64 bytes of text). Visible in `ps`: prefer --hmac-secret-file.")
+        var hmacSecret: String?
+
+        @Option(help: ArgumentHelp("Read the HMAC secret from a file (a trailing newline is dropped).", valueName: "PATH"))
+        var hmacSecretFile: String?
+
+        @Option(help: "HMAC algorithm.")
+        var hmacAlgorithm: HMACAlgorithmArgument = .sha256
+
+        @Option(help: ArgumentHelp("Source address of the packets (needed with HMAC).", valueName: "ADDR"))
+        var source: String?
+
+        @Option(help: "Output: hex (wire bytes), json or text.")
+        var format: OutputFormat = .hex
+
+        func run() throws {
+            try reporting {
+                let out = StdoutBuffer()
+                let srh = try build()
+                let wire: [UInt8]
+                do { wire = try srh.encoded() } catch { throw CLIFailure.input(String(describing: error)) }
+                switch format {
+                case .hex: out.line(Hex.encode(wire))
+                case .json: out.line(SRHReport.json(srh, wire: wire).rendered)
+                case .text: out.line(SRHReport.text(srh, wire: wire))
+                }
+            }
+        }
+
+        func build() throws -> SegmentRoutingHeader {
+            guard !segments.isEmpty else { throw CLIFailure.input("give at least one --segment ADDR (the last one is the final destination)") }
+            var path: [IPv6Address] = []
+            for (i, s) in segments.enumerated() {
+                do { path.append(try IPv6Address(parsing: s)) } catch {
+                    throw CLIFailure.input("--segment #\(i + 1): \(String(describing: error))")
+                }
+            }
+            guard (0...0xffff).contains(tag) else { throw CLIFailure.input("--tag \(tag) is outside 0...65535") }
+            guard (0...255).contains(nextHeader) else { throw CLIFailure.input("--next-header \(nextHeader) is outside 0...255") }
+            let flagValue: Int? = flags.lowercased().hasPrefix("0x") ? Int(flags.dropFirst(2), radix: 16) : Int(flags)
+            guard let flagValue, (0...255).contains(flagValue) else { throw CLIFailure.input("--flags '\(flags)' is not a number in 0...255") }
+            if let sl = segmentsLeft, !(0..<path.count).contains(sl) {
+                throw CLIFailure.input("--segments-left \(sl) is beyond the list: with \(path.count) segment(s) it must be 0...\(path.count - 1)")
+            }
+            var srh: SegmentRoutingHeader
+            do {
+                srh = try SegmentRoutingHeader(path: path, segmentsLeft: segmentsLeft, nextHeader: UInt8(nextHeader),
+                                               flags: .init(rawValue: UInt8(flagValue)), tag: UInt16(tag))
+            } catch { throw CLIFailure.input(String(describing: error)) }
+
+            let wantsHMAC = hmacKeyId != nil || hmacSecret != nil || hmacSecretFile != nil
+            guard wantsHMAC else {
+                if source != nil { diagnose("srte: note: --source is only used with --hmac-key-id") }
+                return srh
+            }
+            guard let keyID = hmacKeyId else { throw CLIFailure.input("an HMAC secret was given without --hmac-key-id") }
+            guard let sourceText = source else { throw CLIFailure.input("--hmac-key-id needs --source ADDR: the packets' source address is part of the HMAC") }
+            let src: IPv6Address
+            do { src = try IPv6Address(parsing: sourceText) } catch { throw CLIFailure.input("--source: \(String(describing: error))") }
+            let secret = try readSecret()
+            do {
+                let key = try SRHHMACKey(keyID: keyID, secret: secret, algorithm: hmacAlgorithm.algorithm)
+                return try srh.signed(with: key, source: src)
+            } catch { throw CLIFailure.input(String(describing: error)) }
+        }
+
+        func readSecret() throws -> [UInt8] {
+            switch (hmacSecret, hmacSecretFile) {
+            case (let s?, nil): return Array(s.utf8)
+            case (nil, let path?):
+                guard let f = fopen(path, "rb") else {
+                    throw CLIFailure.input("--hmac-secret-file \(path): \(String(cString: strerror(errno)))")
+                }
+                defer { fclose(f) }
+                var bytes: [UInt8] = []
+                var buf = [UInt8](repeating: 0, count: 256)
+                while true {
+                    let n = fread(&buf, 1, buf.count, f)
+                    if n <= 0 { break }
+                    bytes += buf[0..<n]
+                    if bytes.count > 4096 { break }
+                }
+                if bytes.last == 0x0a { bytes.removeLast() }
+                if bytes.last == 0x0d { bytes.removeLast() }
+                return bytes
+            case (nil, nil): throw CLIFailure.input("--hmac-key-id needs --hmac-secret or --hmac-secret-file")
+            case (.some, .some): throw CLIFailure.input("give --hmac-secret or --hmac-secret-file, not both")
+            }
+        }
+    }
+
+    struct Decode: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Decode an SRH from hex and print all fields, segments in path order.",
+            discussion: "HEX may contain spaces, ':' or '-' between bytes and a leading 0x. With '-' it is read from stdin (one header)."
+        )
+
+        @Argument(help: ArgumentHelp("The SRH in hex, or - for stdin.", valueName: "HEX|-"))
+        var input: String
+
+        @Option(help: "Output: text or json.")
+        var format: OutputFormat = .text
+
+        func run() throws {
+            try reporting {
+                let text = input == "-" ? readAllStdin() : input
+                let bytes: [UInt8]
+                do { bytes = try Hex.decode(text) } catch { throw CLIFailure.input("input: \(String(describing: error))") }
+                let srh: SegmentRoutingHeader
+                do throws(SRHError) { srh = try SegmentRoutingHeader(decoding: bytes) } catch {
+                    if format == .json {
+                        let out = StdoutBuffer()
+                        out.line(SRHReport.validation(.failure(error), length: bytes.count).rendered)
+                    }
+                    throw CLIFailure(message: "not a valid SRH: \(String(describing: error))", code: 1)
+                }
+                let out = StdoutBuffer()
+                switch format {
+                case .json: out.line(SRHReport.json(srh, wire: bytes).rendered)
+                case .text, .hex: out.line(SRHReport.text(srh, wire: bytes))
+                }
+            }
+        }
+    }
+
+    struct Validate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check SRHs as the Linux kernel does (seg6_validate_srh and the IPV6_RTHDR length rules).",
+            discussion: """
+            With '-' reads one hex SRH per line from stdin and writes one result per line, in \
+            input order. JSON results: {"valid": true} or {"valid": false, "error": {"kind": K, \
+            "offset": N, "message": M}}. Exit status: 0 every input valid, 1 any invalid, \
+            2 unreadable input (e.g. not hex).
+            """
+        )
+
+        @Argument(help: ArgumentHelp("The SRH in hex, or - for one per line on stdin.", valueName: "HEX|-"))
+        var input: String
+
+        @Option(help: "Output: text or json.")
+        var format: OutputFormat = .text
+
+        func run() throws {
+            let out = StdoutBuffer()
+            var anyInvalid = false
+            var unreadable = false
+            func check(_ line: String) {
+                let result: Result<Int, SRHError>
+                do {
+                    let bytes = try Hex.decode(line)
+                    try SegmentRoutingHeader.validate(bytes)
+                    result = .success(bytes.count)
+                } catch {
+                    if error.kind == .invalidHex { unreadable = true } else { anyInvalid = true }
+                    result = .failure(error)
+                }
+                switch format {
+                case .json:
+                    out.line(SRHReport.validation(result, length: nil).rendered)
+                case .text, .hex:
+                    switch result {
+                    case .success(let n): out.line("valid (\(n) bytes)")
+                    case .failure(let e): out.line("invalid: \(e.description)")
+                    }
+                }
+            }
+            if input == "-" {
+                while let line = readLine(strippingNewline: true) { check(line) }
+            } else {
+                check(input)
+            }
+            out.flush()
+            if unreadable { throw ExitCode(2) }
+            if anyInvalid { throw ExitCode(1) }
+        }
+    }
+}
+
+enum HMACAlgorithmArgument: String, ExpressibleByArgument, CaseIterable {
+    case sha256, sha1
+    var algorithm: SRHHMACKey.Algorithm { self == .sha1 ? .sha1 : .sha256 }
+}
+
+func readAllStdin() -> String {
+    var lines: [String] = []
+    while let l = readLine(strippingNewline: true) { lines.append(l) }
+    return lines.joined(separator: "\n")
+}
+
+/// How SRHs are shown.
+enum SRHReport {
+    static func tlvJSON(_ t: SRHTLV) -> JSON {
+        switch t {
+        case .pad1: return .object([("type", .string("pad1")), ("code", .int(0)), ("length", .int(1))])
+        case .padN(let p): return .object([("type", .string("padN")), ("code", .int(4)), ("length", .int(2 + p.count))])
+        case .hmac(let h):
+            return .object([("type", .string("hmac")), ("code", .int(5)), ("length", .int(8 + h.hmac.count)),
+                            ("destinationFlag", .bool(h.destinationFlag)), ("keyId", .int(Int(h.keyID))),
+                            ("hmac", .string(Hex.encode(h.hmac)))])
+        case .unknown(let type, let v):
+            return .object([("type", .string("unknown")), ("code", .int(Int(type))), ("length", .int(2 + v.count)),
+                            ("value", .string(Hex.encode(v)))])
+        case .rawBytes(let b):
+            return .object([("type", .string("raw")), ("length", .int(b.count)), ("value", .string(Hex.encode(b)))])
+        }
+    }
+
+    static func json(_ srh: SegmentRoutingHeader, wire: [UInt8]) -> JSON {
+        .object([
+            ("nextHeader", .int(Int(srh.nextHeader))),
+            ("hdrExtLen", .int(srh.hdrExtLen)),
+            ("routingType", .int(Int(SegmentRoutingHeader.routingType))),
+            ("segmentsLeft", .int(Int(srh.segmentsLeft))),
+            ("lastEntry", .int(srh.lastEntry)),
+            ("flags", .int(Int(srh.flags.rawValue))),
+            ("tag", .int(Int(srh.tag))),
+            ("segments", .array(srh.segments.map { .string($0.description) })),
+            ("activeSegment", srh.activeSegment.map { .string($0.description) } ?? .null),
+            ("tlvs", .array(srh.tlvs.map(tlvJSON))),
+            ("length", .int(wire.count)),
+            ("hex", .string(Hex.encode(wire))),
+            ("warnings", .array(srh.rfc8754Warnings.map { .object([("offset", .int($0.offset)), ("message", .string($0.message))]) })),
+        ])
+    }
+
+    static func text(_ srh: SegmentRoutingHeader, wire: [UInt8]) -> String {
+        var lines: [String] = []
+        func row(_ k: String, _ v: String) { lines.append(k.padding(16) + v) }
+        row("next header", "\(srh.nextHeader)\(protocolName(srh.nextHeader).map { " (\($0))" } ?? "")")
+        row("hdr ext len", "\(srh.hdrExtLen) (\(wire.count) bytes)")
+        row("routing type", "4 (Segment Routing)")
+        row("segments left", "\(srh.segmentsLeft)")
+        row("last entry", "\(srh.lastEntry)")
+        var flagNames: [String] = []
+        if srh.flags.contains(.hmac) { flagNames.append("HMAC") }
+        if srh.flags.contains(.protected) { flagNames.append("protected") }
+        if srh.flags.contains(.oam) { flagNames.append("OAM") }
+        if srh.flags.contains(.alert) { flagNames.append("alert") }
+        row("flags", "0x\(Hex.encode([srh.flags.rawValue]))\(flagNames.isEmpty ? "" : " (" + flagNames.joined(separator: ", ") + ")")")
+        row("tag", "\(srh.tag)")
+        lines.append("segments (path order):")
+        let active = srh.segments.count - 1 - Int(srh.segmentsLeft)
+        for (i, s) in srh.segments.enumerated() {
+            var note = "wire index \(srh.segments.count - 1 - i)"
+            if i == srh.segments.count - 1 { note += ", final destination" }
+            if i == active { note += ", active" }
+            lines.append("  \(i + 1). \(s.description.padding(40)) (\(note))")
+        }
+        if srh.tlvs.isEmpty {
+            lines.append("tlvs: none")
+        } else {
+            lines.append("tlvs:")
+            for t in srh.tlvs {
+                switch t {
+                case .pad1: lines.append("  Pad1")
+                case .padN(let p): lines.append("  PadN, \(2 + p.count) bytes")
+                case .hmac(let h): lines.append("  HMAC, key id \(h.keyID)\(h.destinationFlag ? ", D" : ""): \(Hex.encode(h.hmac))")
+                case .unknown(let type, let v): lines.append("  type \(type), \(v.count) value bytes: \(Hex.encode(v))")
+                case .rawBytes(let b): lines.append("  \(b.count) bytes not parseable as RFC 8754 TLVs: \(Hex.encode(b))")
+                }
+            }
+        }
+        for w in srh.rfc8754Warnings { lines.append("warning: \(w.description)") }
+        return lines.joined(separator: "\n")
+    }
+
+    static func validation(_ r: Result<Int, SRHError>, length: Int?) -> JSON {
+        switch r {
+        case .success:
+            return .object([("valid", .bool(true))])
+        case .failure(let e):
+            return .object([("valid", .bool(false)),
+                            ("error", .object([("kind", .string(e.kind.rawValue)), ("offset", .int(e.offset)),
+                                               ("message", .string(e.message))]))])
+        }
+    }
+
+    static func protocolName(_ p: UInt8) -> String? {
+        switch p {
+        case 6: return "TCP"
+        case 17: return "UDP"
+        case 41: return "IPv6"
+        case 43: return "Routing"
+        case 58: return "ICMPv6"
+        case 59: return "No Next Header"
+        case 4: return "IPv4"
+        case 143: return "Ethernet"
+        default: return nil
+        }
+    }
+}
+
+extension String {
+    func padding(_ n: Int) -> String { count >= n ? self + " " : self + String(repeating: " ", count: n - count) }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+
+/// Whether privileged (root, network-namespace) tests can run here.
+let isRoot = geteuid() == 0
+
+/// A set of network namespaces created by one test and always deleted again.
+///
+/// Names are `st<pid>-<tag>-<node>` so parallel tests and leftovers from a
+/// killed run are told apart; ``TestLab/sweepStale()`` removes namespaces of
+/// dead test processes.
+final class TestLab: @unchecked Sendable {
+    let prefix: String
+    private(set) var namespaces: [String] = []
+
+    /// Creates namespaces named after `nodes` (with loopback up).
+    init(_ tag: String, nodes: [String]) throws {
+        TestLab.sweepStale()
+        prefix = "st\(getpid())-\(tag)-"
+        do {
+            for n in nodes {
+                let name = prefix + n
+                try TestLab.sh(["ip", "netns", "add", name])
+                namespaces.append(name)
+                try exec(n, ["ip", "link", "set", "lo", "up"])
+            }
+        } catch {
+            destroy()
+            throw error
+        }
+    }
+
+    deinit { destroy() }
+
+    /// Full namespace name of `node`.
+    func ns(_ node: String) -> String { prefix + node }
+
+    /// Runs a command inside `node`'s namespace; throws with its stderr on failure.
+    @discardableResult
+    func exec(_ node: String, _ args: [String], stdin: String? = nil) throws -> String {
+        try TestLab.sh(["ip", "netns", "exec", ns(node)] + args, stdin: stdin)
+    }
+
+    /// Connects `a` and `b` with a veth pair named `a-b`/`b-a` (truncated to 15 chars).
+    func link(_ a: String, _ b: String) throws -> (String, String) {
+        let ia = String("\(a)-\(b)".prefix(15)), ib = String("\(b)-\(a)".prefix(15))
+        try TestLab.sh(["ip", "link", "add", ia, "netns", ns(a), "type", "veth", "peer", "name", ib, "netns", ns(b)])
+        try exec(a, ["ip", "link", "set", ia, "up"])
+        try exec(b, ["ip", "link", "set", ib, "up"])
+        return (ia, ib)
+    }
+
+    /// Sets a sysctl inside `node`.
+    func sysctl(_ node: String, _ key: String, _ value: String) throws {
+        try exec(node, ["sysctl", "-qw", "\(key)=\(value)"])
+    }
+
+    /// Deletes every namespace this lab created (idempotent).
+    func destroy() {
+        for n in namespaces.reversed() { _ = try? TestLab.sh(["ip", "netns", "del", n]) }
+        namespaces.removeAll()
+    }
+
+    /// Deletes `st<pid>-…` namespaces whose process no longer exists.
+    static func sweepStale() {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/run/netns") else { return }
+        for n in names where n.hasPrefix("st") {
+            let digits = n.dropFirst(2).prefix { $0.isNumber }
+            guard let pid = Int32(digits), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            _ = try? sh(["ip", "netns", "del", n])
+        }
+    }
+
+    struct CommandFailed: Error, CustomStringConvertible {
+        var command: [String]
+        var status: Int32
+        var stderr: String
+        var description: String { "\(command.joined(separator: " ")) exited \(status): \(stderr)" }
+    }
+
+    /// Runs a command (searched in PATH), returns stdout; throws with stderr on a non-zero exit.
+    @discardableResult
+    static func sh(_ args: [String], stdin: String? = nil) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        let inPipe = Pipe()
+        p.standardInput = inPipe
+        try p.run()
+        if let stdin { inPipe.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try? inPipe.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw CommandFailed(command: args, status: p.terminationStatus, stderr: String(decoding: e, as: UTF8.self))
+        }
+        return String(decoding: o, as: UTF8.self)
+    }
+}

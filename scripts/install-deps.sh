@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what srte needs on Debian (idempotent, quiet when all is there).
+set -euo pipefail
+need=()
+for p in libmnl-dev libbpf-dev iproute2 pkg-config; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then echo "install as root: apt-get install -y ${need[*]}" >&2; exit 1; fi
+  echo "installing ${need[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if ! command -v swift >/dev/null 2>&1; then
+  if [ -x /opt/swift/usr/bin/swift ]; then export PATH=/opt/swift/usr/bin:$PATH
+  else echo "Swift 6.x is needed (swift not found in PATH nor /opt/swift)" >&2; exit 1; fi
+fi
