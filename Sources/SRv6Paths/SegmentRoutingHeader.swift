@@ -128,6 +128,14 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
             throw SRHError(.tooLong, offset: SegmentRoutingHeader.maxLength,
                            "\(len) bytes: an SRH is at most \(SegmentRoutingHeader.maxLength) bytes (Hdr Ext Len is 8 bits)")
         }
+        // Linux walks every TLV as type+length, so a Pad1 (or raw bytes) given by
+        // the caller can make a header the kernel rejects: check the result.
+        if self.tlvs.contains(where: { if case .pad1 = $0 { return true }; if case .rawBytes = $0 { return true }; return false }) {
+            do throws(SRHError) { try SegmentRoutingHeader.validate(try encoded()) } catch {
+                throw SRHError(error.kind, offset: error.offset,
+                               "Linux would reject these TLVs (it reads Pad1 as a type/length pair): \(error.message)")
+            }
+        }
     }
 
     /// `tlvs` followed by the padding that brings them to a multiple of 8 bytes,
@@ -385,23 +393,26 @@ extension SegmentRoutingHeader {
             w.append(SRHWarning(offset: 5, "HMAC TLV present but flag 0x08 not set: Linux ignores the HMAC"))
         }
         var off = 8 + 16 * segments.count
-        var run = 0
+        var previousWasPad1 = false
         for tlv in tlvs {
             switch tlv {
             case .pad1:
-                run += 1
+                if previousWasPad1 {
+                    w.append(SRHWarning(offset: off, "consecutive Pad1 TLVs: RFC 8754 §2.1.1.1 uses Pad1 for a single byte and PadN for more"))
+                }
             case .padN(let p):
-                run += 2 + p.count
                 if p.contains(where: { $0 != 0 }) {
                     w.append(SRHWarning(offset: off, "PadN payload not zero (RFC 8754 §2.1.1.2)"))
                 }
+                if p.count > 5 {
+                    w.append(SRHWarning(offset: off, "PadN of \(2 + p.count) bytes: RFC 8754 pads at most 7 bytes with one PadN"))
+                }
             case .rawBytes:
                 w.append(SRHWarning(offset: off, "TLV area does not parse as RFC 8754 TLVs (Linux reads Pad1 as type+length)"))
-                run = 0
             default:
-                run = 0
+                break
             }
-            if run > 7 { w.append(SRHWarning(offset: off, "more than 7 bytes of consecutive padding (RFC 8754 pads to the next 8-byte boundary)")); run = 0 }
+            if case .pad1 = tlv { previousWasPad1 = true } else { previousWasPad1 = false }
             off += tlv.encodedCount
         }
         return w
