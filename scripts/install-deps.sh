@@ -2,7 +2,7 @@
 # Installs what srte needs on Debian (idempotent, quiet when all is there).
 set -euo pipefail
 need=()
-for p in libmnl-dev libbpf-dev iproute2 pkg-config; do
+for p in libmnl-dev libbpf-dev iproute2 iputils-ping pkg-config; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
