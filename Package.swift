@@ -49,6 +49,12 @@ let package = Package(
             dependencies: ["SRv6Paths"],
             path: "Fuzz/srh-fuzz"
         ),
+        // SRH micro-benchmark (Benchmarks/srh/README.md).
+        .executableTarget(
+            name: "srh-bench",
+            dependencies: ["SRv6Paths"],
+            path: "Benchmarks/srh-bench"
+        ),
         .testTarget(name: "SRv6PathsTests", dependencies: ["SRv6Paths"]),
         .testTarget(name: "SubflowSteeringTests", dependencies: ["SubflowSteering", "SRv6Paths", "CSRH"]),
         .testTarget(name: "srteTests", dependencies: ["srte", "SRv6Paths"]),

@@ -10,18 +10,36 @@
 /// a.bytes.count       // 16
 /// ```
 public struct IPv6Address: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
+    // The 16 bytes in network order, as two words loaded from memory: copying an
+    // address to or from the wire is a plain 16-byte move, no byte swapping.
+    var wireHigh: UInt64
+    var wireLow: UInt64
+
     /// The upper 64 bits, in host order (bits 0–63 of the address).
-    public var high: UInt64
+    public var high: UInt64 {
+        get { UInt64(bigEndian: wireHigh) }
+        set { wireHigh = newValue.bigEndian }
+    }
     /// The lower 64 bits, in host order (bits 64–127 of the address).
-    public var low: UInt64
+    public var low: UInt64 {
+        get { UInt64(bigEndian: wireLow) }
+        set { wireLow = newValue.bigEndian }
+    }
 
     /// The unspecified address `::`.
     public static let unspecified = IPv6Address(high: 0, low: 0)
 
     /// Creates an address from its two 64-bit halves.
     public init(high: UInt64, low: UInt64) {
-        self.high = high
-        self.low = low
+        wireHigh = high.bigEndian
+        wireLow = low.bigEndian
+    }
+
+    /// Creates an address from the two words of its wire form as they sit in memory.
+    @inline(__always)
+    init(wireHigh: UInt64, wireLow: UInt64) {
+        self.wireHigh = wireHigh
+        self.wireLow = wireLow
     }
 
     /// Creates an address from 16 bytes in network order.

@@ -60,32 +60,40 @@ public enum SRHTLV: Hashable, Sendable {
         }
     }
 
-    /// Appends the wire form to `out`.
-    func write(into out: inout [UInt8]) throws(SRHError) {
+    /// Why this TLV cannot be encoded (a length that does not fit its byte), if so.
+    var encodingProblem: String? {
+        switch self {
+        case .padN(let p) where p.count > 255: return "PadN payload longer than 255 bytes"
+        case .hmac(let h) where h.hmac.count > 249: return "HMAC field longer than 249 bytes"
+        case .unknown(let t, let v) where v.count > 255: return "TLV type \(t) value longer than 255 bytes"
+        default: return nil
+        }
+    }
+
+    /// Writes the wire form at `offset` and returns the offset after it.
+    /// - Precondition: the TLV is encodable (``encodingProblem`` is nil) and fits.
+    func write(into out: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
+        var o = offset
+        func put(_ b: UInt8) { out[o] = b; o += 1 }
+        func put(_ bytes: [UInt8]) { for b in bytes { out[o] = b; o += 1 } }
         switch self {
         case .pad1:
-            out.append(0)
+            put(0)
         case .padN(let p):
-            guard p.count <= 255 else { throw SRHError(.invalidTLV, offset: out.count, "PadN payload longer than 255 bytes") }
-            out.append(SRHTLV.padNType)
-            out.append(UInt8(p.count))
-            out += p
+            put(SRHTLV.padNType); put(UInt8(p.count)); put(p)
         case .hmac(let h):
-            guard h.hmac.count <= 249 else { throw SRHError(.invalidTLV, offset: out.count, "HMAC field longer than 249 bytes") }
-            out.append(SRHTLV.hmacType)
-            out.append(UInt8(6 + h.hmac.count))
-            out.append(UInt8(truncatingIfNeeded: h.reserved >> 8) | (h.destinationFlag ? 0x80 : 0))
-            out.append(UInt8(truncatingIfNeeded: h.reserved))
-            out.appendBigEndian(h.keyID)
-            out += h.hmac
+            put(SRHTLV.hmacType); put(UInt8(6 + h.hmac.count))
+            put(UInt8(truncatingIfNeeded: h.reserved >> 8) | (h.destinationFlag ? 0x80 : 0))
+            put(UInt8(truncatingIfNeeded: h.reserved))
+            put(UInt8(truncatingIfNeeded: h.keyID >> 24)); put(UInt8(truncatingIfNeeded: h.keyID >> 16))
+            put(UInt8(truncatingIfNeeded: h.keyID >> 8)); put(UInt8(truncatingIfNeeded: h.keyID))
+            put(h.hmac)
         case .unknown(let t, let v):
-            guard v.count <= 255 else { throw SRHError(.invalidTLV, offset: out.count, "TLV type \(t) value longer than 255 bytes") }
-            out.append(t)
-            out.append(UInt8(v.count))
-            out += v
+            put(t); put(UInt8(v.count)); put(v)
         case .rawBytes(let b):
-            out += b
+            put(b)
         }
+        return o
     }
 }
 

@@ -122,7 +122,8 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
                            "segments left \(sl) is beyond the list (0...\(path.count - 1) for \(path.count) segments)")
         }
         self.init(nextHeader: nextHeader, segmentsLeft: UInt8(sl), flags: flags, tag: tag,
-                  segments: path, tlvs: SegmentRoutingHeader.padded(tlvs))
+                  segments: path, tlvs: tlvs.isEmpty ? tlvs : SegmentRoutingHeader.padded(tlvs))
+        if tlvs.isEmpty { return }              // 8 + 16·n <= 2040 for n <= 127
         let len = encodedCount
         guard len <= SegmentRoutingHeader.maxLength else {
             throw SRHError(.tooLong, offset: SegmentRoutingHeader.maxLength,
@@ -177,43 +178,82 @@ extension SegmentRoutingHeader {
 
     /// Writes the wire form into `buffer` and returns the number of bytes written.
     ///
-    /// Makes no allocation when the SRH has no TLVs.
+    /// Makes no allocation.
     /// - Complexity: O(n) in the encoded length.
     public func encode(into buffer: UnsafeMutableRawBufferPointer) throws(SRHError) -> Int {
-        try checkEncodable()
+        let tlvBytes = tlvs.isEmpty ? 0 : tlvByteCount
+        try checkEncodable(tlvBytes: tlvBytes)
         let n = segments.count
-        let len = encodedCount
+        let len = 8 + 16 * n + tlvBytes
         guard buffer.count >= len else {
             throw SRHError(.truncated, offset: buffer.count, "buffer of \(buffer.count) bytes is too small for \(len)")
         }
-        buffer[0] = nextHeader
-        buffer[1] = UInt8(len / 8 - 1)           // Hdr Ext Len, 8-octet units after the first 8
-        buffer[2] = SegmentRoutingHeader.routingType
-        buffer[3] = segmentsLeft
-        buffer[4] = UInt8(n - 1)                 // Last Entry (Linux first_segment)
-        buffer[5] = flags.rawValue
-        buffer[6] = UInt8(truncatingIfNeeded: tag >> 8)
-        buffer[7] = UInt8(truncatingIfNeeded: tag)
         segments.withUnsafeBufferPointer { segs in
-            var off = 8
-            var i = n - 1                        // wire Segment List[0] = final destination
-            while i >= 0 {
-                buffer.storeBytes(of: segs[i].high.bigEndian, toByteOffset: off, as: UInt64.self)
-                buffer.storeBytes(of: segs[i].low.bigEndian, toByteOffset: off + 8, as: UInt64.self)
-                off += 16
-                i -= 1
-            }
+            SegmentRoutingHeader.writeFixedPart(segs, length: len, nextHeader: nextHeader, segmentsLeft: segmentsLeft,
+                                                flags: flags, tag: tag, into: buffer)
         }
-        if !tlvs.isEmpty {
-            var t: [UInt8] = []
-            t.reserveCapacity(len - 8 - 16 * n)
-            for tlv in tlvs { try tlv.write(into: &t) }
-            t.withUnsafeBytes { buffer.baseAddress!.advanced(by: 8 + 16 * n).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        if tlvBytes > 0 {
+            var off = 8 + 16 * n
+            for tlv in tlvs { off = tlv.write(into: buffer, at: off) }
         }
         return len
     }
 
-    func checkEncodable() throws(SRHError) {
+    /// Writes an SRH without TLVs for `path` straight into `buffer`, without
+    /// building a ``SegmentRoutingHeader`` value: the fastest way to produce
+    /// many headers (e.g. to fill a steering map).
+    ///
+    /// - Returns: the number of bytes written, `8 + 16 * path.count`.
+    /// - Throws: ``SRHError`` for an empty or too long path, Segments Left
+    ///   beyond it, or a buffer too small.
+    /// - Complexity: O(n); no allocation.
+    public static func encode(path: [IPv6Address], segmentsLeft: Int? = nil, nextHeader: UInt8 = 59,
+                              flags: Flags = [], tag: UInt16 = 0,
+                              into buffer: UnsafeMutableRawBufferPointer) throws(SRHError) -> Int {
+        let n = path.count
+        guard n > 0 else { throw SRHError(.noSegments, offset: 8, "an SRH needs at least one segment") }
+        guard n <= maxSegments else {
+            throw SRHError(.tooManySegments, offset: 8, "\(n) segments: an SRH holds at most \(maxSegments)")
+        }
+        let sl = segmentsLeft ?? n - 1
+        guard sl >= 0 && sl < n else {
+            throw SRHError(.segmentsLeftOutOfRange, offset: 3, "segments left \(sl) is beyond the list (0...\(n - 1))")
+        }
+        let len = 8 + 16 * n
+        guard buffer.count >= len else {
+            throw SRHError(.truncated, offset: buffer.count, "buffer of \(buffer.count) bytes is too small for \(len)")
+        }
+        path.withUnsafeBufferPointer { segs in
+            writeFixedPart(segs, length: len, nextHeader: nextHeader, segmentsLeft: UInt8(sl), flags: flags, tag: tag, into: buffer)
+        }
+        return len
+    }
+
+    /// The 8-byte fixed part and the Segment List (reversed) of an SRH of `length` bytes.
+    @inline(__always)
+    static func writeFixedPart(_ segs: UnsafeBufferPointer<IPv6Address>, length: Int, nextHeader: UInt8,
+                               segmentsLeft: UInt8, flags: Flags, tag: UInt16,
+                               into buffer: UnsafeMutableRawBufferPointer) {
+        let n = segs.count
+        buffer[0] = nextHeader
+        buffer[1] = UInt8(truncatingIfNeeded: length / 8 - 1)   // Hdr Ext Len, 8-octet units after the first 8
+        buffer[2] = routingType
+        buffer[3] = segmentsLeft
+        buffer[4] = UInt8(truncatingIfNeeded: n - 1)            // Last Entry (Linux first_segment)
+        buffer[5] = flags.rawValue
+        buffer[6] = UInt8(truncatingIfNeeded: tag >> 8)
+        buffer[7] = UInt8(truncatingIfNeeded: tag)
+        var off = 8
+        var i = n - 1                                           // wire Segment List[0] = final destination
+        while i >= 0 {
+            buffer.storeBytes(of: segs[i].wireHigh, toByteOffset: off, as: UInt64.self)
+            buffer.storeBytes(of: segs[i].wireLow, toByteOffset: off + 8, as: UInt64.self)
+            off += 16
+            i -= 1
+        }
+    }
+
+    func checkEncodable(tlvBytes t: Int) throws(SRHError) {
         let n = segments.count
         guard n > 0 else { throw SRHError(.noSegments, offset: 8, "an SRH needs at least one segment") }
         guard n <= SegmentRoutingHeader.maxSegments else {
@@ -223,8 +263,12 @@ extension SegmentRoutingHeader {
             throw SRHError(.segmentsLeftBeyondLastEntry, offset: 3,
                            "segments left \(segmentsLeft) is beyond last entry \(n - 1)")
         }
-        if !tlvs.isEmpty {
-            let t = tlvByteCount
+        if t > 0 {
+            var off = 8 + 16 * n
+            for tlv in tlvs {
+                if let problem = tlv.encodingProblem { throw SRHError(.invalidTLV, offset: off, problem) }
+                off += tlv.encodedCount
+            }
             guard t % 8 == 0 else {
                 throw SRHError(.lengthNotMultipleOf8, offset: 8 + 16 * n + t,
                                "TLVs total \(t) bytes, not a multiple of 8: pad them (SegmentRoutingHeader.padded)")
@@ -332,16 +376,23 @@ extension SegmentRoutingHeader {
         segmentsLeft = bytes[3]
         flags = Flags(rawValue: bytes[5])
         tag = UInt16(bytes[6]) << 8 | UInt16(bytes[7])
-        segments.removeAll(keepingCapacity: true)
-        segments.reserveCapacity(n)
-        var off = 8 + 16 * (n - 1)               // path order: wire list read backwards
-        while off >= 8 {
-            segments.append(IPv6Address(
-                high: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: off, as: UInt64.self)),
-                low: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: off + 8, as: UInt64.self))))
-            off -= 16
+        // Path order: the wire list read backwards. Overwrite in place when the
+        // count matches (no allocation), else fill a new array.
+        func fill(_ out: UnsafeMutableBufferPointer<IPv6Address>) {
+            var off = 8 + 16 * (n - 1)
+            for i in 0..<n {
+                out.initializeElement(at: i, to: IPv6Address(
+                    wireHigh: bytes.loadUnaligned(fromByteOffset: off, as: UInt64.self),
+                    wireLow: bytes.loadUnaligned(fromByteOffset: off + 8, as: UInt64.self)))
+                off -= 16
+            }
         }
-        tlvs.removeAll(keepingCapacity: true)
+        if segments.count == n {
+            segments.withUnsafeMutableBufferPointer { fill($0) }
+        } else {
+            segments = [IPv6Address](unsafeUninitializedCapacity: n) { buf, count in fill(buf); count = n }
+        }
+        if !tlvs.isEmpty { tlvs.removeAll(keepingCapacity: true) }
         let tlvStart = 8 + 16 * n
         if tlvStart < bytes.count {
             SegmentRoutingHeader.parseTLVs(UnsafeRawBufferPointer(rebasing: bytes[tlvStart...]), into: &tlvs)

@@ -24,12 +24,34 @@ public func srteFuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
     return 0
 }
 
-#if !SRTE_FUZZING
+#if SRTE_FUZZING
+// SwiftPM links an executable's entry point as `<module>_main`; hand control
+// to libFuzzer's driver from there.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+
+@_cdecl("srh_fuzz_main")
+func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var c = argc
+    var v = argv
+    return LLVMFuzzerRunDriver(&c, &v, srteFuzzOneInput)
+}
+#else
 import Foundation
-for path in CommandLine.arguments.dropFirst() {
-    guard let d = FileManager.default.contents(atPath: path) else { print("cannot read \(path)"); exit(2) }
-    let a = [UInt8](d)
-    _ = a.withUnsafeBufferPointer { srteFuzzOneInput($0.baseAddress, $0.count) }
-    print("\(path): ok")
+
+/// Replay mode (normal builds): runs each file given through the fuzz checks.
+@main
+struct Replay {
+    static func main() {
+        for path in CommandLine.arguments.dropFirst() {
+            guard let d = FileManager.default.contents(atPath: path) else { print("cannot read \(path)"); exit(2) }
+            let a = [UInt8](d)
+            _ = a.withUnsafeBufferPointer { srteFuzzOneInput($0.baseAddress, $0.count) }
+            print("\(path): ok")
+        }
+    }
 }
 #endif
