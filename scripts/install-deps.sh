@@ -11,7 +11,3 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-if ! command -v swift >/dev/null 2>&1; then
-  if [ -x /opt/swift/usr/bin/swift ]; then export PATH=/opt/swift/usr/bin:$PATH
-  else echo "Swift 6.x is needed (swift not found in PATH nor /opt/swift)" >&2; exit 1; fi
-fi

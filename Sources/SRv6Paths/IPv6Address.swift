@@ -12,8 +12,8 @@
 public struct IPv6Address: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
     // The 16 bytes in network order, as two words loaded from memory: copying an
     // address to or from the wire is a plain 16-byte move, no byte swapping.
-    var wireHigh: UInt64
-    var wireLow: UInt64
+    @usableFromInline var wireHigh: UInt64
+    @usableFromInline var wireLow: UInt64
 
     /// The upper 64 bits, in host order (bits 0–63 of the address).
     public var high: UInt64 {
@@ -30,13 +30,14 @@ public struct IPv6Address: Hashable, Comparable, Sendable, CustomStringConvertib
     public static let unspecified = IPv6Address(high: 0, low: 0)
 
     /// Creates an address from its two 64-bit halves.
+    @inlinable
     public init(high: UInt64, low: UInt64) {
         wireHigh = high.bigEndian
         wireLow = low.bigEndian
     }
 
     /// Creates an address from the two words of its wire form as they sit in memory.
-    @inline(__always)
+    @inlinable @inline(__always)
     init(wireHigh: UInt64, wireLow: UInt64) {
         self.wireHigh = wireHigh
         self.wireLow = wireLow

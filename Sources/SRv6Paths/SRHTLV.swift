@@ -25,12 +25,14 @@ public enum SRHTLV: Hashable, Sendable {
 
     /// A PadN TLV of `count` bytes in all (2...257).
     /// - Precondition: `2 <= count <= 257`.
+    @inlinable
     public static func padding(_ count: Int) -> SRHTLV {
         precondition((2...257).contains(count), "a PadN TLV is 2...257 bytes, asked for \(count)")
         return .padN(payload: [UInt8](repeating: 0, count: count - 2))
     }
 
     /// Encoded size in bytes.
+    @inlinable
     public var encodedCount: Int {
         switch self {
         case .pad1: return 1
@@ -53,6 +55,7 @@ public enum SRHTLV: Hashable, Sendable {
     }
 
     /// Whether this TLV only pads.
+    @inlinable
     public var isPadding: Bool {
         switch self {
         case .pad1, .padN: return true
@@ -61,6 +64,7 @@ public enum SRHTLV: Hashable, Sendable {
     }
 
     /// Why this TLV cannot be encoded (a length that does not fit its byte), if so.
+    @usableFromInline
     var encodingProblem: String? {
         switch self {
         case .padN(let p) where p.count > 255: return "PadN payload longer than 255 bytes"
@@ -72,6 +76,7 @@ public enum SRHTLV: Hashable, Sendable {
 
     /// Writes the wire form at `offset` and returns the offset after it.
     /// - Precondition: the TLV is encodable (``encodingProblem`` is nil) and fits.
+    @usableFromInline
     func write(into out: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
         var o = offset
         func put(_ b: UInt8) { out[o] = b; o += 1 }

@@ -60,9 +60,11 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
     public var lastEntry: Int { segments.count - 1 }
 
     /// Bytes of TLVs (padding included).
+    @inlinable
     public var tlvByteCount: Int { tlvs.reduce(0) { $0 + $1.encodedCount } }
 
     /// Length of the encoded header in bytes.
+    @inlinable
     public var encodedCount: Int { 8 + 16 * segments.count + tlvByteCount }
 
     /// Hdr Ext Len: the length in 8-octet units, not counting the first 8 octets.
@@ -83,6 +85,7 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
 
     /// Creates an SRH exactly as given, without padding or checks; ``encoded()``
     /// checks. Prefer ``init(path:segmentsLeft:nextHeader:flags:tag:tlvs:)``.
+    @inlinable
     public init(nextHeader: UInt8, segmentsLeft: UInt8, flags: Flags, tag: UInt16,
                 segments: [IPv6Address], tlvs: [SRHTLV]) {
         self.nextHeader = nextHeader
@@ -109,6 +112,7 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
     ///   - tlvs: TLVs to carry; padding is appended as needed.
     /// - Throws: ``SRHError`` with kind `noSegments`, `tooManySegments`,
     ///   `segmentsLeftOutOfRange` or `invalidTLV`.
+    @inlinable
     public init(path: [IPv6Address], segmentsLeft: Int? = nil, nextHeader: UInt8 = 59,
                 flags: Flags = [], tag: UInt16 = 0, tlvs: [SRHTLV] = []) throws(SRHError) {
         guard !path.isEmpty else { throw SRHError(.noSegments, offset: 8, "an SRH needs at least one segment") }
@@ -144,6 +148,7 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
     ///
     /// One byte short is padded with PadN(4) + PadN(5), not a lone Pad1 (Linux
     /// rejects that) nor a PadN longer than 7 bytes (RFC 8754 pads at most 7).
+    @inlinable
     public static func padded(_ tlvs: [SRHTLV]) -> [SRHTLV] {
         var body = tlvs
         var trailingHMAC: SRHTLV? = nil
@@ -180,6 +185,7 @@ extension SegmentRoutingHeader {
     ///
     /// Makes no allocation.
     /// - Complexity: O(n) in the encoded length.
+    @inlinable
     public func encode(into buffer: UnsafeMutableRawBufferPointer) throws(SRHError) -> Int {
         let tlvBytes = tlvs.isEmpty ? 0 : tlvByteCount
         try checkEncodable(tlvBytes: tlvBytes)
@@ -207,6 +213,7 @@ extension SegmentRoutingHeader {
     /// - Throws: ``SRHError`` for an empty or too long path, Segments Left
     ///   beyond it, or a buffer too small.
     /// - Complexity: O(n); no allocation.
+    @inlinable
     public static func encode(path: [IPv6Address], segmentsLeft: Int? = nil, nextHeader: UInt8 = 59,
                               flags: Flags = [], tag: UInt16 = 0,
                               into buffer: UnsafeMutableRawBufferPointer) throws(SRHError) -> Int {
@@ -230,7 +237,7 @@ extension SegmentRoutingHeader {
     }
 
     /// The 8-byte fixed part and the Segment List (reversed) of an SRH of `length` bytes.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func writeFixedPart(_ segs: UnsafeBufferPointer<IPv6Address>, length: Int, nextHeader: UInt8,
                                segmentsLeft: UInt8, flags: Flags, tag: UInt16,
                                into buffer: UnsafeMutableRawBufferPointer) {
@@ -253,6 +260,7 @@ extension SegmentRoutingHeader {
         }
     }
 
+    @inlinable
     func checkEncodable(tlvBytes t: Int) throws(SRHError) {
         let n = segments.count
         guard n > 0 else { throw SRHError(.noSegments, offset: 8, "an SRH needs at least one segment") }
@@ -290,6 +298,7 @@ extension SegmentRoutingHeader {
     ///
     /// - Throws: ``SRHError`` with the first failing check and the byte offset it concerns.
     /// - Complexity: O(number of TLVs); no allocation unless it throws.
+    @inlinable
     public static func validate(_ bytes: UnsafeRawBufferPointer) throws(SRHError) {
         let len = bytes.count
         // net/ipv6/ipv6_sockglue.c, ipv6_set_opt_hdr()
@@ -369,6 +378,7 @@ extension SegmentRoutingHeader {
     ///
     /// On failure `self` is unchanged.
     /// - Complexity: O(n) in the length of `bytes`.
+    @inlinable
     public mutating func decode(from bytes: UnsafeRawBufferPointer) throws(SRHError) {
         try SegmentRoutingHeader.validate(bytes)
         let n = Int(bytes[4]) + 1
@@ -401,6 +411,7 @@ extension SegmentRoutingHeader {
 
     /// Splits a TLV area as RFC 8754 does (Pad1 is one byte). Whatever does not
     /// split cleanly is kept as one ``SRHTLV/rawBytes(_:)`` so the bytes survive.
+    @usableFromInline
     static func parseTLVs(_ area: UnsafeRawBufferPointer, into tlvs: inout [SRHTLV]) {
         var i = 0
         let start = tlvs.count

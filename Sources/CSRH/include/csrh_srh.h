@@ -58,8 +58,12 @@ _Static_assert(sizeof(struct csrh_sr6_tlv) == 2, "sr6_tlv header is 2 bytes");
 /* include/uapi/linux/seg6_hmac.h: struct sr6_tlv_hmac */
 #define CSRH_SEG6_HMAC_SECRET_LEN 64
 #define CSRH_SEG6_HMAC_FIELD_LEN  32
+struct csrh_sr6_tlv_hdr {
+    uint8_t type;
+    uint8_t len;
+};
 struct csrh_sr6_tlv_hmac {
-    struct csrh_sr6_tlv tlvhdr;
+    struct csrh_sr6_tlv_hdr tlvhdr;
     uint16_t reserved;       /* the D flag is the top bit of the first byte */
     uint32_t hmackeyid;      /* network byte order */
     uint8_t hmac[CSRH_SEG6_HMAC_FIELD_LEN];
