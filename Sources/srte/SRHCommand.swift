@@ -1,5 +1,6 @@
 import ArgumentParser
 import SRv6Paths
+import SubflowSteering
 
 #if canImport(Glibc)
 import Glibc
@@ -200,27 +201,47 @@ extension SRHCommand {
         @Option(help: "Output: text or json.")
         var format: OutputFormat = .text
 
+        @Flag(help: "Also ask the running kernel (setsockopt IPV6_RTHDR on a TCP socket) and report its verdict; exit 3 if the two ever disagree.")
+        var kernel = false
+
         func run() throws {
             let out = StdoutBuffer()
             var anyInvalid = false
             var unreadable = false
+            var disagreement = false
+            let oracle: KernelSRHCheck?
+            do { oracle = kernel ? try KernelSRHCheck() : nil } catch {
+                diagnose("srte: cannot ask the kernel: \(error)")
+                throw ExitCode(3)
+            }
             func check(_ line: String) {
                 let result: Result<Int, SRHError>
-                do {
-                    let bytes = try Hex.decode(line)
-                    try SegmentRoutingHeader.validate(bytes)
-                    result = .success(bytes.count)
+                var bytes: [UInt8]? = nil
+                do throws(SRHError) {
+                    let b = try Hex.decode(line)
+                    bytes = b
+                    try SegmentRoutingHeader.validate(b)
+                    result = .success(b.count)
                 } catch {
                     if error.kind == .invalidHex { unreadable = true } else { anyInvalid = true }
                     result = .failure(error)
                 }
+                var kernelVerdict: Bool? = nil
+                if let oracle, let bytes { kernelVerdict = try? oracle.accepts(bytes) }
+                if let kv = kernelVerdict, kv != ((try? result.get()) != nil) { disagreement = true }
                 switch format {
                 case .json:
-                    out.line(SRHReport.validation(result, length: nil).rendered)
+                    var j = SRHReport.validation(result, length: nil)
+                    if case .object(var fields) = j, let kv = kernelVerdict {
+                        fields.append(("kernel", .bool(kv)))
+                        j = .object(fields)
+                    }
+                    out.line(j.rendered)
                 case .text, .hex:
+                    let k = kernelVerdict.map { $0 ? "; kernel: accepts" : "; kernel: rejects (EINVAL)" } ?? ""
                     switch result {
-                    case .success(let n): out.line("valid (\(n) bytes)")
-                    case .failure(let e): out.line("invalid: \(e.description)")
+                    case .success(let n): out.line("valid (\(n) bytes)\(k)")
+                    case .failure(let e): out.line("invalid: \(e.description)\(k)")
                     }
                 }
             }
@@ -230,6 +251,10 @@ extension SRHCommand {
                 check(input)
             }
             out.flush()
+            if disagreement {
+                diagnose("srte: srte and the running kernel disagree on at least one header: please report it with the hex")
+                throw ExitCode(3)
+            }
             if unreadable { throw ExitCode(2) }
             if anyInvalid { throw ExitCode(1) }
         }
