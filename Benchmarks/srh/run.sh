@@ -25,7 +25,8 @@ Benchmarks/.venv/bin/python Benchmarks/srh/report.py "$out/srh.jsonl" | tee "$ou
 
 # `srte srh validate -` throughput: 1,000,000 lines (a mix of valid and invalid SRHs).
 swift build -c release --product srte >&2
-python3 - > "$out/lines.txt" <<'PY'
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+python3 - > "$tmp/lines.txt" <<'PY'
 import random
 random.seed(7)
 good = ["3b04040101000000fc000002000000000000000000000002fc000000000a00000000000000000001",
@@ -36,7 +37,7 @@ for i in range(1_000_000):
     print(random.choice(good if i % 4 else bad))
 PY
 start=$(date +%s.%N)
-.build/release/srte srh validate - --format json < "$out/lines.txt" > "$out/validate.out" || true
+.build/release/srte srh validate - --format json < "$tmp/lines.txt" > "$tmp/validate.out" || true
 end=$(date +%s.%N)
-lines=$(wc -l < "$out/validate.out")
+lines=$(wc -l < "$tmp/validate.out")
 python3 -c "s=$end-$start; print(f'srte srh validate -: {$lines:,} lines in {s:.2f} s = {$lines/s:,.0f} lines/s (goal >= 100,000)')" | tee -a "$out/summary.md"
