@@ -22,7 +22,9 @@ let package = Package(
     targets: [
         .target(
             name: "CSRH",
-            cSettings: [.define("_GNU_SOURCE")]
+            exclude: ["bpf"],
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("bpf")]
         ),
         .target(
             name: "SRv6Paths",
@@ -33,8 +35,12 @@ let package = Package(
         ),
         .target(
             name: "SubflowSteering",
-            dependencies: ["CSRH", "SRv6Paths"]
+            dependencies: ["CSRH", "SRv6Paths"],
+            plugins: ["BPFEmbed"]
         ),
+        // Build-time: BPF programs (Sources/CSRH/bpf) compiled with clang -target bpf and embedded.
+        .executableTarget(name: "bpf-embed", path: "Sources/bpf-embed"),
+        .plugin(name: "BPFEmbed", capability: .buildTool(), dependencies: ["bpf-embed"]),
         .executableTarget(
             name: "srte",
             dependencies: [

@@ -14,5 +14,6 @@
 #include "csrh_srh.h"
 #include "csrh_mptcp.h"
 #include "csrh_sys.h"
+#include "csrh_bpf.h"
 
 #endif

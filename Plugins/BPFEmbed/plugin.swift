@@ -1,0 +1,42 @@
+import PackagePlugin
+
+/// Compiles the BPF programs in Sources/CSRH/bpf with the toolchain's clang
+/// (`-target bpf`) and embeds each object into the target as a base64 string,
+/// so `swift build` produces them from source and the binary carries them.
+@main
+struct BPFEmbed: BuildToolPlugin {
+    func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
+        let package = context.package.directoryURL
+        let bpfDir = package.appending(path: "Sources/CSRH/bpf")
+        let include = package.appending(path: "Sources/CSRH/include")
+        let clang = try context.tool(named: "clang").url
+        let embed = try context.tool(named: "bpf-embed").url
+        #if arch(x86_64)
+        let multiarch = "/usr/include/x86_64-linux-gnu"
+        #elseif arch(arm64)
+        let multiarch = "/usr/include/aarch64-linux-gnu"
+        #else
+        let multiarch = "/usr/include"
+        #endif
+        var commands: [Command] = []
+        for (name, symbol) in [("srh_steer", "srhSteerObject")] {
+            let source = bpfDir.appending(path: "\(name).bpf.c")
+            let object = context.pluginWorkDirectoryURL.appending(path: "\(name).bpf.o")
+            let swift = context.pluginWorkDirectoryURL.appending(path: "BPF_\(name).swift")
+            commands.append(.buildCommand(
+                displayName: "Compiling BPF program \(name).bpf.c",
+                executable: clang,
+                arguments: ["-O2", "-g", "-target", "bpf", "-I", multiarch, "-I", include.path,
+                            "-c", source.path, "-o", object.path],
+                inputFiles: [source, include.appending(path: "csrh_steer_abi.h")],
+                outputFiles: [object]))
+            commands.append(.buildCommand(
+                displayName: "Embedding BPF object \(name).bpf.o",
+                executable: embed,
+                arguments: [object.path, swift.path, symbol],
+                inputFiles: [object],
+                outputFiles: [swift]))
+        }
+        return commands
+    }
+}

@@ -1,0 +1,36 @@
+/*
+ * Thin libbpf shims for SubflowSteering's BPF steering: load an object from
+ * memory, attach its tc program to a device's egress through a TCX link (the
+ * kernel detaches it when the last fd to the link closes, e.g. when the
+ * process dies), and update the flow map. Every function returns 0 or a
+ * negative errno; libbpf's own log (verifier output included) is captured so
+ * the caller can show it.
+ */
+#ifndef CSRH_BPF_H
+#define CSRH_BPF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "csrh_steer_abi.h"
+
+struct csrh_bpf_steer;   /* opaque: the loaded object */
+
+/* Opens and loads the steering object in `buf` (an ELF file). */
+int csrh_bpf_steer_load(const void *buf, size_t len, struct csrh_bpf_steer **out);
+/* Attaches the program to `ifindex` egress; returns the link fd in *link_fd. */
+int csrh_bpf_steer_attach_egress(struct csrh_bpf_steer *s, int ifindex, int *link_fd);
+/* The flow map's and the stats map's fds. */
+int csrh_bpf_steer_flows_fd(struct csrh_bpf_steer *s);
+int csrh_bpf_steer_stats_fd(struct csrh_bpf_steer *s);
+/* Closes the object (programs and maps stay alive while links/fds hold them). */
+void csrh_bpf_steer_close(struct csrh_bpf_steer *s);
+
+int csrh_bpf_map_update(int map_fd, const void *key, const void *value);
+int csrh_bpf_map_delete(int map_fd, const void *key);
+/* Sum of a per-CPU u64 array slot over all possible CPUs. */
+int csrh_bpf_percpu_u64_sum(int map_fd, uint32_t index, uint64_t *sum);
+
+/* The libbpf messages since the last call (verifier logs included), NUL-terminated. */
+const char *csrh_bpf_last_log(void);
+
+#endif

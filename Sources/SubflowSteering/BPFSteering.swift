@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+internal import CSRH
+import SRv6Paths
+
+/// Per-flow SRH insertion by a tc egress BPF program (Sources/CSRH/bpf/srh_steer.bpf.c).
+///
+/// The program is attached to one interface's egress through a TCX link: the
+/// kernel detaches it when the link's last file descriptor closes, so nothing
+/// stays attached after ``removeAll()``, after this value is released, or
+/// after the process dies (even by SIGKILL). A hash map keyed by the 4-tuple
+/// holds each flow's SRH; updating an entry re-steers a live flow.
+///
+/// The stack does not know the packets grow by the SRH: the caller must lower
+/// the route MTU toward the peer by `8 + 16·n` bytes (plus TLVs), or full-size
+/// packets are dropped at the first hop.
+///
+/// ```swift
+/// let steering = try NetworkNamespace.run(in: "lab-h1") { try BPFSteering(interface: "h1-r1") }
+/// try steering.steer(tuple, along: try SegmentRoutingHeader(path: [sid, peer], nextHeader: 6))
+/// ```
+public final class BPFSteering: SRHSteering {
+    /// The interface whose egress carries the program.
+    public let interface: String
+    private var object: OpaquePointer?
+    private var linkFD: Int32 = -1
+    private var flowsFD: Int32 = -1
+    private var statsFD: Int32 = -1
+    public private(set) var steeredFlows: [FourTuple: SegmentRoutingHeader] = [:]
+
+    /// Loads the program and attaches it to `interface` egress, in the calling
+    /// thread's network namespace.
+    /// - Throws: ``SteeringError`` with the errno and libbpf's log (verifier output) on failure.
+    public init(interface: String) throws {
+        self.interface = interface
+        let ifindex = if_nametoindex(interface)
+        guard ifindex != 0 else { throw SteeringError("no interface \(interface) in this network namespace", errno: errno) }
+        guard let elf = Base64.decode(srhSteerObject) else { throw SteeringError("embedded BPF object is corrupt") }
+        var s: OpaquePointer? = nil
+        let r = elf.withUnsafeBytes { csrh_bpf_steer_load($0.baseAddress, $0.count, &s) }
+        guard r == 0, let s else {
+            throw SteeringError("loading the BPF steering program", errno: -r, detail: String(cString: csrh_bpf_last_log()))
+        }
+        object = s
+        var fd: Int32 = -1
+        let a = csrh_bpf_steer_attach_egress(s, Int32(ifindex), &fd)
+        guard a == 0 else {
+            csrh_bpf_steer_close(s)
+            object = nil
+            throw SteeringError("attaching the BPF program to \(interface) egress (TCX link; needs Linux 6.6+)", errno: -a)
+        }
+        linkFD = fd
+        flowsFD = csrh_bpf_steer_flows_fd(s)
+        statsFD = csrh_bpf_steer_stats_fd(s)
+    }
+
+    deinit { removeAll() }
+
+    public func steer(_ flow: FourTuple, along srh: SegmentRoutingHeader) throws {
+        guard object != nil else { throw SteeringError("steering on \(interface) was removed") }
+        guard srh.segments.last == flow.remoteAddress else {
+            throw SteeringError("the SRH's last segment \(srh.segments.last.map { "\($0)" } ?? "none") is not the flow's destination \(flow.remoteAddress) (inline mode)")
+        }
+        var value = csrh_steer_value()
+        let wire = try srh.encoded()
+        guard wire.count <= Int(CSRH_STEER_MAX_SRH), srh.segments.count <= Int(CSRH_STEER_MAX_SEGMENTS) else {
+            throw SteeringError("SRH of \(srh.segments.count) segments / \(wire.count) bytes: the BPF program carries at most \(CSRH_STEER_MAX_SEGMENTS) segments / \(CSRH_STEER_MAX_SRH) bytes")
+        }
+        value.length = UInt32(wire.count)
+        withUnsafeMutableBytes(of: &value.srh) { $0.copyBytes(from: wire) }
+        var key = BPFSteering.key(flow)
+        let r = csrh_bpf_map_update(flowsFD, &key, &value)
+        guard r == 0 else { throw SteeringError("steering \(flow) (BPF map update)", errno: -r) }
+        steeredFlows[flow] = srh
+    }
+
+    public func unsteer(_ flow: FourTuple) throws {
+        guard object != nil, steeredFlows[flow] != nil else { return }
+        var key = BPFSteering.key(flow)
+        let r = csrh_bpf_map_delete(flowsFD, &key)
+        guard r == 0 || r == -ENOENT else { throw SteeringError("unsteering \(flow) (BPF map delete)", errno: -r) }
+        steeredFlows[flow] = nil
+    }
+
+    /// Detaches the program (closes the TCX link) and frees the maps.
+    public func removeAll() {
+        if linkFD >= 0 { close(linkFD); linkFD = -1 }
+        if let o = object { csrh_bpf_steer_close(o); object = nil }
+        steeredFlows.removeAll()
+        flowsFD = -1
+        statsFD = -1
+    }
+
+    /// Packets that got an SRH, and packets the program could not steer.
+    public func counters() -> (steered: UInt64, errors: UInt64) {
+        guard object != nil else { return (0, 0) }
+        var s: UInt64 = 0, e: UInt64 = 0
+        _ = csrh_bpf_percpu_u64_sum(statsFD, UInt32(CSRH_STEER_STAT_STEERED), &s)
+        _ = csrh_bpf_percpu_u64_sum(statsFD, UInt32(CSRH_STEER_STAT_ERRORS), &e)
+        return (s, e)
+    }
+
+    private static func key(_ f: FourTuple) -> csrh_steer_key {
+        var k = csrh_steer_key()
+        withUnsafeMutableBytes(of: &k.saddr) { $0.copyBytes(from: f.localAddress.bytes) }
+        withUnsafeMutableBytes(of: &k.daddr) { $0.copyBytes(from: f.remoteAddress.bytes) }
+        k.sport = f.localPort.bigEndian
+        k.dport = f.remotePort.bigEndian
+        return k
+    }
+}
+
+/// RFC 4648 base64 (for the embedded BPF objects), without Foundation.
+enum Base64 {
+    static func decode(_ s: String) -> [UInt8]? {
+        var table = [UInt8](repeating: 0xff, count: 256)
+        for (i, c) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() { table[Int(c)] = UInt8(i) }
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count * 3 / 4)
+        var acc: UInt32 = 0, bits = 0
+        for c in s.utf8 {
+            if c == UInt8(ascii: "=") { break }
+            let v = table[Int(c)]
+            if v == 0xff { return nil }
+            acc = acc << 6 | UInt32(v)
+            bits += 6
+            if bits >= 8 { bits -= 8; out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits))) }
+        }
+        return out
+    }
+}

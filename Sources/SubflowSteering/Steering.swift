@@ -1,0 +1,64 @@
+import SRv6Paths
+
+/// A TCP 4-tuple as the sending host sees it: its own address and port, the
+/// peer's address and port.
+public struct FourTuple: Hashable, Sendable, CustomStringConvertible {
+    public var localAddress: IPv6Address
+    public var localPort: UInt16
+    public var remoteAddress: IPv6Address
+    public var remotePort: UInt16
+
+    public init(local: IPv6Address, localPort: UInt16, remote: IPv6Address, remotePort: UInt16) {
+        self.localAddress = local
+        self.localPort = localPort
+        self.remoteAddress = remote
+        self.remotePort = remotePort
+    }
+
+    /// The same connection seen from the peer.
+    public var reversed: FourTuple {
+        FourTuple(local: remoteAddress, localPort: remotePort, remote: localAddress, remotePort: localPort)
+    }
+
+    public var description: String { "[\(localAddress)]:\(localPort) -> [\(remoteAddress)]:\(remotePort)" }
+}
+
+/// A way to make the packets of exactly one TCP flow carry an SRH.
+///
+/// Implementations install state in the kernel and remove all of it in
+/// ``removeAll()`` (and when the value is released).
+public protocol SRHSteering: AnyObject {
+    /// Makes the packets this host sends on `flow` carry `srh` (inline:
+    /// the SRH's last segment must be `flow.remoteAddress`). Replaces an
+    /// existing entry, which re-steers a live flow.
+    func steer(_ flow: FourTuple, along srh: SegmentRoutingHeader) throws
+    /// Stops steering `flow`; its packets follow the routing table again.
+    func unsteer(_ flow: FourTuple) throws
+    /// The flows currently steered.
+    var steeredFlows: [FourTuple: SegmentRoutingHeader] { get }
+    /// Removes everything this instance installed.
+    func removeAll()
+}
+
+/// Why steering failed.
+public struct SteeringError: Error, CustomStringConvertible, Sendable {
+    /// What was being done.
+    public var operation: String
+    /// The errno, when a system call failed.
+    public var errno: Int32?
+    /// The details (e.g. the BPF verifier log).
+    public var detail: String
+
+    public init(_ operation: String, errno: Int32? = nil, detail: String = "") {
+        self.operation = operation
+        self.errno = errno
+        self.detail = detail
+    }
+
+    public var description: String {
+        var s = operation
+        if let e = errno { s += ": " + SystemCallError(operation, errno: e).reason + " (errno \(e))" }
+        if !detail.isEmpty { s += "\n" + detail }
+        return s
+    }
+}
