@@ -120,3 +120,13 @@ int csrh_bpf_percpu_u64_sum(int map_fd, uint32_t index, uint64_t *sum)
     free(vals);
     return r;
 }
+
+int csrh_bpf_tcx_egress_count(int ifindex, uint32_t *count)
+{
+    __u32 ids[64];
+    __u32 cnt = 64;
+    if (bpf_prog_query(ifindex, (enum bpf_attach_type)CSRH_BPF_TCX_EGRESS, 0, NULL, ids, &cnt))
+        return -errno;
+    *count = cnt;
+    return 0;
+}

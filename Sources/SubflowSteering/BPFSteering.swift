@@ -101,6 +101,18 @@ public final class BPFSteering: SRHSteering {
         return (s, e)
     }
 
+    /// How many BPF programs are attached to `interface`'s TCX egress hook (any
+    /// owner), in the calling thread's network namespace.
+    /// - Throws: ``SteeringError`` when the interface does not exist or the query fails.
+    public static func attachedEgressPrograms(interface: String) throws -> Int {
+        let ifindex = if_nametoindex(interface)
+        guard ifindex != 0 else { throw SteeringError("no interface \(interface) in this network namespace", errno: errno) }
+        var n: UInt32 = 0
+        let r = csrh_bpf_tcx_egress_count(Int32(ifindex), &n)
+        guard r == 0 else { throw SteeringError("querying TCX egress programs on \(interface)", errno: -r) }
+        return Int(n)
+    }
+
     private static func key(_ f: FourTuple) -> csrh_steer_key {
         var k = csrh_steer_key()
         withUnsafeMutableBytes(of: &k.saddr) { $0.copyBytes(from: f.localAddress.bytes) }

@@ -138,4 +138,22 @@ struct BPFSteeringTests {
             try NetworkNamespace.run(in: t.lab.ns("h1")) { try BPFSteering(interface: "no-such-dev") }
         }
     }
+
+    /// The TCX link dies with the process: a child that attached steering and
+    /// was killed with SIGKILL leaves no program behind.
+    @Test func sigkillLeavesNoProgramAttached() async throws {
+        let lab = try TestLab("bpfkill", nodes: ["h"])
+        defer { lab.destroy() }
+        try lab.exec("h", ["ip", "link", "add", "kv0", "type", "veth", "peer", "name", "kv1"])
+        try lab.exec("h", ["ip", "link", "set", "kv0", "up"])
+        let ns = lab.ns("h")
+        #expect(try NetworkNamespace.run(in: ns) { try BPFSteering.attachedEgressPrograms(interface: "kv0") } == 0)
+        await #expect(processExitsWith: .signal(SIGKILL)) { [ns = ns as String] in
+            let s = try NetworkNamespace.run(in: ns) { try BPFSteering(interface: "kv0") }
+            let attached = try NetworkNamespace.run(in: ns) { try BPFSteering.attachedEgressPrograms(interface: "kv0") }
+            if attached != 1 { exit(3) }      // the parent would see exit 3, not SIGKILL
+            withExtendedLifetime(s) { _ = kill(getpid(), SIGKILL) }
+        }
+        #expect(try NetworkNamespace.run(in: ns) { try BPFSteering.attachedEgressPrograms(interface: "kv0") } == 0)
+    }
 }

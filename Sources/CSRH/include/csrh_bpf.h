@@ -30,6 +30,9 @@ int csrh_bpf_map_delete(int map_fd, const void *key);
 /* Sum of a per-CPU u64 array slot over all possible CPUs. */
 int csrh_bpf_percpu_u64_sum(int map_fd, uint32_t index, uint64_t *sum);
 
+/* Number of programs attached to `ifindex`'s TCX egress (in the caller's netns). */
+int csrh_bpf_tcx_egress_count(int ifindex, uint32_t *count);
+
 /* The libbpf messages since the last call (verifier logs included), NUL-terminated. */
 const char *csrh_bpf_last_log(void);
 
