@@ -388,19 +388,24 @@ extension SegmentRoutingHeader {
         tag = UInt16(bytes[6]) << 8 | UInt16(bytes[7])
         // Path order: the wire list read backwards. Overwrite in place when the
         // count matches (no allocation), else fill a new array.
-        func fill(_ out: UnsafeMutableBufferPointer<IPv6Address>) {
+        if segments.count == n {
             var off = 8 + 16 * (n - 1)
             for i in 0..<n {
-                out.initializeElement(at: i, to: IPv6Address(
-                    wireHigh: bytes.loadUnaligned(fromByteOffset: off, as: UInt64.self),
-                    wireLow: bytes.loadUnaligned(fromByteOffset: off + 8, as: UInt64.self)))
+                segments[i] = IPv6Address(wireHigh: bytes.loadUnaligned(fromByteOffset: off, as: UInt64.self),
+                                          wireLow: bytes.loadUnaligned(fromByteOffset: off + 8, as: UInt64.self))
                 off -= 16
             }
-        }
-        if segments.count == n {
-            segments.withUnsafeMutableBufferPointer { fill($0) }
         } else {
-            segments = [IPv6Address](unsafeUninitializedCapacity: n) { buf, count in fill(buf); count = n }
+            segments = [IPv6Address](unsafeUninitializedCapacity: n) { buf, count in
+                var off = 8 + 16 * (n - 1)
+                for i in 0..<n {
+                    buf.initializeElement(at: i, to: IPv6Address(
+                        wireHigh: bytes.loadUnaligned(fromByteOffset: off, as: UInt64.self),
+                        wireLow: bytes.loadUnaligned(fromByteOffset: off + 8, as: UInt64.self)))
+                    off -= 16
+                }
+                count = n
+            }
         }
         if !tlvs.isEmpty { tlvs.removeAll(keepingCapacity: true) }
         let tlvStart = 8 + 16 * n
