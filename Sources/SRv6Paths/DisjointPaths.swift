@@ -170,7 +170,9 @@ public final class DisjointPathPlanner {
             notes.append("no path from \(sn) to \(tn)")
         } else if paths.count < k {
             let what = disjoint == .node ? "node-disjoint" : disjoint == .link ? "link-disjoint" : "SRLG-disjoint"
-            let proof = disjoint == .srlg ? "the heuristic found" : "at most \(paths.count) exist (a cut of \(paths.count) \(disjoint == .node ? "nodes" : "links") separates them)"
+            let unit = (disjoint == .node ? "node" : "link") + (paths.count == 1 ? "" : "s")
+            let proof = disjoint == .srlg ? "that is what the heuristic found"
+                : "no more exist (removing \(paths.count) \(unit) disconnects them)"
             notes.append("only \(paths.count) \(what) path\(paths.count == 1 ? "" : "s") from \(sn) to \(tn): \(proof)")
         }
         return DisjointPathPlan(requested: k, paths: paths, notes: notes, optimal: optimal)
