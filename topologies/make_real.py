@@ -40,11 +40,11 @@ def gml(key, label):
 
 def main():
     srte = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build", "debug", "srte")
-    fixtures = os.path.join(ROOT, "Tests", "SRv6PathsTests", "Fixtures")
+    fixtures = os.path.join(ROOT, "Tests", "Fixtures")
     os.makedirs(fixtures, exist_ok=True)
     for name, (key, label) in NETWORKS.items():
         # Abilene's GML is kept as the importer's test fixture; the others go to a temp file.
-        path = os.path.join("Tests", "SRv6PathsTests", "Fixtures", name + ".gml") if name == "abilene" \
+        path = os.path.join("Tests", "Fixtures", name + ".gml") if name == "abilene" \
             else os.path.join(tempfile.gettempdir(), name + ".gml")
         with open(os.path.join(ROOT, path), "w") as f:
             f.write(gml(key, label))
