@@ -1,0 +1,163 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ArgumentParser
+import Foundation
+import SRv6Paths
+
+extension Disjointness: ExpressibleByArgument {}
+extension PathMetric: ExpressibleByArgument {}
+
+/// `srte plan`: k disjoint min-cost paths and their segment lists.
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Plan k disjoint minimum-cost paths between two nodes and encode each as an SRv6 segment list.",
+        discussion: """
+        Link and node modes are optimal (successive shortest paths with potentials; node mode on a \
+        node-split graph). SRLG mode is a heuristic that never returns paths sharing an SRLG. A host \
+        with a single link shares it and its gateway with every path, so disjointness then applies \
+        beyond the gateway; --strict applies the literal definition. Each segment list has the fewest \
+        SIDs that force its path over ECMP IGP shortest paths and is checked by simulating forwarding. \
+        TOPOLOGY is a YAML topology file (or an srte-topology/1 .json file). Exit status: 0 paths \
+        found (possibly fewer than k, with a note on stderr), 1 no path, 2 unusable input.
+        """
+    )
+
+    @Argument(help: "The topology file (YAML; .json for srte-topology/1).")
+    var topologyFile: String?
+
+    @Option(name: .customLong("topology"), help: "The topology file (alternative to the argument).")
+    var topologyOption: String?
+
+    @Option(name: .long, help: "Source node.")
+    var from: String
+
+    @Option(name: .long, help: "Destination node.")
+    var to: String
+
+    @Option(name: .customShort("k"), help: "Number of paths.")
+    var k: Int = 2
+
+    @Option(help: "Disjointness: link, node or srlg.")
+    var disjoint: Disjointness = .link
+
+    @Option(help: "Metric to minimise and that IGP forwarding follows: igp, te or delay.")
+    var metric: PathMetric = .igp
+
+    @Option(help: "Maximum SID depth (default: the source's msd, then the topology's).")
+    var msd: Int?
+
+    @Flag(help: "Literal disjointness even for single-homed hosts (no host-gateway rule).")
+    var strict = false
+
+    @Option(help: "Output: text, json, dot or iproute2.")
+    var format: PlanFormat = .text
+
+    @Option(help: "Also render the DOT picture to this SVG file with Graphviz 'dot'.")
+    var svg: String?
+
+    enum PlanFormat: String, ExpressibleByArgument, CaseIterable {
+        case text, json, dot, iproute2
+    }
+
+    func validate() throws {
+        if topologyFile == nil && topologyOption == nil { throw ValidationError("give a topology file") }
+        if topologyFile != nil && topologyOption != nil { throw ValidationError("give the topology file once") }
+        if k < 1 { throw ValidationError("-k must be at least 1") }
+        if let msd, msd < 1 { throw ValidationError("--msd must be at least 1") }
+    }
+
+    func run() throws {
+        try reporting {
+            let path = topologyFile ?? topologyOption!
+            let topology = try loadTopology(path)
+            let report: PlanReport
+            do {
+                report = try PlanReport(topology: topology, from: from, to: to, k: k, disjoint: disjoint,
+                                        metric: metric, msd: msd, strict: strict)
+            } catch let e as PlanReport.Failure {
+                throw CLIFailure(message: e.message, code: e.isBadRequest ? 2 : 1)
+            }
+            let out = StdoutBuffer()
+            switch format {
+            case .text: out.line(report.text())
+            case .json: out.line(report.json())
+            case .dot: out.line(report.dot())
+            case .iproute2: out.line(report.iproute2())
+            }
+            out.flush()
+            if format != .text { for n in report.notes { diagnose("srte: note: \(n)") } }
+            if let svg { try renderSVG(report.dot(), to: svg) }
+            if report.paths.isEmpty {
+                throw CLIFailure(message: "no path from \(from) to \(to)", code: 1)
+            }
+        }
+    }
+}
+
+/// Reads a topology file: YAML, srte-topology/1 JSON (`.json`) or Topology Zoo GML (`.gml`).
+func loadTopology(_ path: String) throws -> Topology {
+    let text = try readTextFile(path)
+    do {
+        if path.hasSuffix(".json") { return try Topology(srteTopologyJSON: text, file: path) }
+        if path.hasSuffix(".gml") { return try Topology(gml: text, file: path, metric: .distance) }
+        return try Topology(yaml: text, file: path)
+    } catch let e as TopologyError {
+        throw CLIFailure.input(e.description)
+    }
+}
+
+/// The whole file as UTF-8 text.
+func readTextFile(_ path: String) throws -> String {
+    guard let f = fopen(path, "rb") else {
+        throw CLIFailure.input("\(path): \(String(cString: strerror(errno)))")
+    }
+    defer { fclose(f) }
+    var bytes: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = fread(&buf, 1, buf.count, f)
+        if n <= 0 { break }
+        bytes += buf[0..<n]
+    }
+    if ferror(f) != 0 { throw CLIFailure.input("\(path): read error") }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Writes text to a file (replacing it).
+func writeTextFile(_ path: String, _ text: String) throws {
+    guard let f = fopen(path, "wb") else {
+        throw CLIFailure(message: "\(path): \(String(cString: strerror(errno)))", code: 3)
+    }
+    defer { fclose(f) }
+    let bytes = Array(text.utf8)
+    if fwrite(bytes, 1, bytes.count, f) != bytes.count {
+        throw CLIFailure(message: "\(path): write error", code: 3)
+    }
+}
+
+/// Renders DOT to SVG with Graphviz `dot`, if installed.
+func renderSVG(_ dot: String, to path: String) throws {
+    let candidates = ["/usr/bin/dot", "/usr/local/bin/dot", "/opt/homebrew/bin/dot"]
+    guard let exe = candidates.first(where: { access($0, X_OK) == 0 }) else {
+        throw CLIFailure(message: "--svg needs Graphviz 'dot' (apt-get install graphviz); the DOT text is available with --format dot", code: 3)
+    }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: exe)
+    p.arguments = ["-Tsvg", "-o", path]
+    let input = Pipe()
+    p.standardInput = input
+    try p.run()
+    input.fileHandleForWriting.write(Data(dot.utf8))
+    try input.fileHandleForWriting.close()
+    p.waitUntilExit()
+    if p.terminationStatus != 0 {
+        throw CLIFailure(message: "dot failed (status \(p.terminationStatus)) writing \(path)", code: 3)
+    }
+    diagnose("srte: wrote \(path)")
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+
+@Suite struct PlanCLITests {
+    let diamond = packageRootCLI + "/topologies/diamond.yaml"
+
+    @Test func diamondJSON() throws {
+        let r = try runSrte(["plan", diamond, "--from", "h1", "--to", "h2", "-k", "3", "--disjoint", "node", "--format", "json"])
+        #expect(r.status == 0, "\(r.err)")
+        let obj = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+        #expect(obj["from"] as? String == "h1" && obj["to"] as? String == "h2")
+        #expect(obj["requested"] as? Int == 3 && obj["found"] as? Int == 3 && obj["totalCost"] as? Int == 120)
+        let paths = obj["paths"] as! [[String: Any]]
+        #expect(paths.map { ($0["hops"] as! [String])[2] } == ["a", "b", "c"])
+        #expect(paths.map { $0["delay"] as! Double } == [6, 8, 10])
+        let segs = paths[0]["segments"] as! [[String: String]]
+        #expect(segs == [["sid": "fc00:0:a::1", "kind": "node", "node": "a"], ["sid": "fc00:2::2", "kind": "destination", "node": "h2"]])
+        #expect(r.err.contains("single-homed"))
+    }
+
+    @Test func textTableAndFewerPathsNote() throws {
+        let r = try runSrte(["plan", diamond, "--from", "h1", "--to", "h2", "-k", "5", "--disjoint", "node"])
+        #expect(r.status == 0)
+        #expect(r.out.contains("3 of 5 node-disjoint paths"))
+        #expect(r.out.contains("h1 r1 a r2 h2"))
+        #expect(r.out.contains("note: only 3 node-disjoint paths"))
+    }
+
+    @Test func strictGivesOnePath() throws {
+        let r = try runSrte(["plan", diamond, "--from", "h1", "--to", "h2", "-k", "3", "--strict", "--format", "json"])
+        #expect(r.status == 0)
+        #expect(r.out.contains("\"found\": 1"))
+    }
+
+    @Test func iproute2AndDot() throws {
+        let r = try runSrte(["plan", "--topology", diamond, "--from", "r1", "--to", "r2", "-k", "2", "--format", "iproute2"])
+        #expect(r.status == 0)
+        #expect(r.out.contains("ip -6 route add fc00:0:2::1/128 table 101 encap seg6 mode encap segs fc00:0:a::1,fc00:0:2::1 dev IFACE_a"))
+        let d = try runSrte(["plan", diamond, "--from", "h1", "--to", "h2", "-k", "3", "--disjoint", "node", "--format", "dot"])
+        #expect(d.status == 0)
+        #expect(d.out.hasPrefix("graph \"diamond\" {"))
+        #expect(d.out.contains("\"r1\" -- \"a\" [color=\"#d62728\""))
+    }
+
+    @Test func errorsAndExitCodes() throws {
+        let unknown = try runSrte(["plan", diamond, "--from", "h1", "--to", "nowhere"])
+        #expect(unknown.status == 2 && unknown.err.contains("unknown node 'nowhere'"))
+        let missing = try runSrte(["plan", "/nonexistent.yaml", "--from", "a", "--to", "b"])
+        #expect(missing.status == 2)
+        // A topology error names file:line:column.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("srte-plan-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let bad = dir.appendingPathComponent("bad.yaml").path
+        try "name: x\nnodes:\n  r1: { locator: \"fc00:0:1::/48\" }\nlinks:\n  - { endpoints: [r1, r2] }\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let e = try runSrte(["plan", bad, "--from", "r1", "--to", "r2"])
+        #expect(e.status == 2)
+        #expect(e.err.contains("bad.yaml:5:23: link to unknown node 'r2'"), "\(e.err)")
+        // No path at all: exit 1.
+        let split = dir.appendingPathComponent("split.yaml").path
+        try "name: s\nnodes:\n  a: { locator: \"fc00:0:1::/48\" }\n  b: { locator: \"fc00:0:2::/48\" }\nlinks: []\n".write(toFile: split, atomically: true, encoding: .utf8)
+        let none = try runSrte(["plan", split, "--from", "a", "--to", "b", "--format", "json"])
+        #expect(none.status == 1)
+        #expect(none.out.contains("\"found\": 0"))
+        // MSD too small for a path that needs two SIDs.
+        let msd = try runSrte(["plan", diamond, "--from", "r1", "--to", "r2", "-k", "1", "--msd", "1"])
+        #expect(msd.status == 1 && msd.err.contains("maximum SID depth 1"))
+    }
+
+    @Test func topologyImport() throws {
+        let r = try runSrte(["topology", "import", packageRootCLI + "/Tests/Fixtures/abilene.gml", "--metric", "hops"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("name: Abilene"))
+        #expect(r.out.contains("- { endpoints: [New_York, Chicago], metric: 10, delay: 5.728ms }"))
+        let c = try runSrte(["topology", "check", diamond])
+        #expect(c.out == "diamond: 5 routers, 2 hosts, 8 links\n")
+    }
+}
+
+/// The package root, from this file's path.
+let packageRootCLI: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.path
+}()
