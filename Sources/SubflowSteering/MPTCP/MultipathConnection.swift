@@ -108,6 +108,8 @@ public final class MultipathConnection: @unchecked Sendable {
     var localIDs: [SocketEndpoint: UInt8] = [:]
     /// Events of this connection not yet handed out by ``pollEvents(timeout:)``.
     var pendingEvents: [MPTCPEvent] = []
+    /// MPTCP_EVENT_ESTABLISHED seen (the connection accepts SUBFLOW_CREATE).
+    var fullyEstablished = false
 
     /// Local ports srte picks from when a tuple says port 0.
     public var portRange: ClosedRange<UInt16> = MultipathConnection.defaultPortRange
@@ -165,6 +167,7 @@ public final class MultipathConnection: @unchecked Sendable {
         var mine: [MPTCPEvent] = []
         for e in events where e.token == token {
             mine.append(e)
+            if e.type == .established { fullyEstablished = true }
             guard let l = e.local, let r = e.remote else { continue }
             let k = Key(local: l, remote: r)
             switch e.type {
@@ -258,7 +261,7 @@ public final class MultipathConnection: @unchecked Sendable {
                 if chosen { local.port = Self.pickPort(portRange) }
                 let id = try localID(for: local)
                 do {
-                    try pm.createSubflow(token: token, localID: id, local: local, remote: t.remote, interfaceIndex: t.interfaceIndex, backup: t.backup)
+                    try createWhenFullyEstablished(deadline: ContinuousClock.now + timeout, id: id, local: local, tuple: t)
                     let k = Key(local: local, remote: t.remote)
                     tracked[k] = Tracked(localID: id, backup: t.backup, state: .pending, interfaceIndex: t.interfaceIndex)
                     keys.append(k)
@@ -302,6 +305,23 @@ public final class MultipathConnection: @unchecked Sendable {
                 throw SubflowError(.subflowFailed, "subflow \(k.local) → \(k.remote) is established but missing from MPTCP_FULL_INFO")
             }
             return s.id
+        }
+    }
+
+    /// SUBFLOW_CREATE; -ENOTCONN ("connect error: -107") means the connection is
+    /// not fully established yet (the client needs a DSS from the peer, about one
+    /// RTT after its first data): wait for the ESTABLISHED event and retry.
+    func createWhenFullyEstablished(deadline: ContinuousClock.Instant, id: UInt8, local: SocketEndpoint, tuple t: SubflowTuple) throws(NetlinkError) {
+        while true {
+            do {
+                try pm.createSubflow(token: token, localID: id, local: local, remote: t.remote, interfaceIndex: t.interfaceIndex, backup: t.backup)
+                return
+            } catch where error.errno == ENOTCONN && ContinuousClock.now < deadline {
+                if !fullyEstablished {
+                    // The event may have come before the subscription: poll briefly, then retry.
+                    pump(timeout: .microseconds(500))
+                }
+            }
         }
     }
 

@@ -114,6 +114,14 @@ public final class NetlinkSubscription: @unchecked Sendable {
         return stream
     }
 
+    /// Every datagram already queued, as raw bytes (golden-byte capture).
+    func receiveAllRaw() -> [[UInt8]] {
+        socket.setReceiveTimeout(.milliseconds(20))
+        var out: [[UInt8]] = []
+        while let d = try? socket.receive() { out.append(d) }
+        return out
+    }
+
     /// Waits for the next datagram synchronously (nil on timeout), for callers
     /// with their own thread.
     public func receive(timeout: Duration) throws -> [NetlinkMessage]? {
