@@ -96,6 +96,11 @@ public final class MPTCPSocket: @unchecked Sendable {
 
     deinit { Glibc.close(fileDescriptor) }
 
+    /// The seed's error after fallback: EOPNOTSUPP, whatever the kernel said.
+    static func fallbackError(_ e: Int32, _ option: String) -> SubflowError {
+        SubflowError(.fallback, "the connection fell back to plain TCP: there are no MPTCP subflows (getsockopt \(option): \(String(cString: strerror(e))))", errno: EOPNOTSUPP)
+    }
+
     /// Sets an integer socket option.
     public func setOption(level: Int32, name: Int32, value: Int32) throws(SystemCallError) {
         var v = value
@@ -174,7 +179,9 @@ public final class MPTCPSocket: @unchecked Sendable {
         var len = socklen_t(MemoryLayout<csrh_mptcp_info>.size)
         if getsockopt(fileDescriptor, CSRH_SOL_MPTCP, CSRH_MPTCP_INFO, &i, &len) < 0 {
             let e = errno
-            if e == EOPNOTSUPP { throw SubflowError(.fallback, "the connection fell back to plain TCP: there are no MPTCP subflows", errno: e) }
+            // After fallback the option goes to the plain TCP socket, which
+            // answers ENOPROTOOPT (measured on 6.18); older kernels said EOPNOTSUPP.
+            if e == EOPNOTSUPP || e == ENOPROTOOPT { throw Self.fallbackError(e, "MPTCP_INFO") }
             throw .system(SystemCallError("getsockopt(MPTCP_INFO)", errno: e))
         }
         return MPTCPInfo(i, size: Int(len))
@@ -205,8 +212,11 @@ public final class MPTCPSocket: @unchecked Sendable {
         }
         if r < 0 {
             let e = errno
-            if e == EOPNOTSUPP { throw SubflowError(.fallback, "the connection fell back to plain TCP: there are no MPTCP subflows", errno: e) }
-            if e == ENOPROTOOPT { throw SubflowError(.notSupported, "MPTCP_FULL_INFO needs Linux 6.5 or later", errno: e) }
+            if e == EOPNOTSUPP { throw Self.fallbackError(e, "MPTCP_FULL_INFO") }
+            if e == ENOPROTOOPT {
+                _ = try info()   // throws .fallback when that is the reason
+                throw SubflowError(.notSupported, "MPTCP_FULL_INFO is not supported by this kernel (Linux 6.5 or later)", errno: e)
+            }
             throw .system(SystemCallError("getsockopt(MPTCP_FULL_INFO)", errno: e))
         }
         let info = MPTCPInfo(fi.mptcp_info, size: Int(len) - 40)
@@ -245,7 +255,7 @@ public final class MPTCPSocket: @unchecked Sendable {
         let r = buf.withUnsafeMutableBytes { getsockopt(fileDescriptor, CSRH_SOL_MPTCP, CSRH_MPTCP_SUBFLOW_ADDRS, $0.baseAddress, &len) }
         if r < 0 {
             let e = errno
-            if e == EOPNOTSUPP { throw SubflowError(.fallback, "the connection fell back to plain TCP: there are no MPTCP subflows", errno: e) }
+            if e == EOPNOTSUPP || e == ENOPROTOOPT { throw Self.fallbackError(e, "MPTCP_SUBFLOW_ADDRS") }
             throw .system(SystemCallError("getsockopt(MPTCP_SUBFLOW_ADDRS)", errno: e))
         }
         var h = ByteReader(buf)
