@@ -20,6 +20,14 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
+        // libmnl (netlink socket layer) as a system library found through pkg-config.
+        // Only SubflowSteering links it (`internal import CMNL`); messages are encoded
+        // and decoded in Swift so they can be tested byte for byte without root.
+        .systemLibrary(
+            name: "CMNL",
+            pkgConfig: "libmnl",
+            providers: [.apt(["libmnl-dev"])]
+        ),
         .target(
             name: "CSRH",
             exclude: ["bpf"],
@@ -35,7 +43,7 @@ let package = Package(
         ),
         .target(
             name: "SubflowSteering",
-            dependencies: ["CSRH", "SRv6Paths"],
+            dependencies: ["CSRH", "CMNL", "SRv6Paths"],
             plugins: ["BPFEmbed"]
         ),
         // Build-time: BPF programs (Sources/CSRH/bpf) compiled with clang -target bpf and embedded.

@@ -1,0 +1,302 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+internal import CSRH
+import SRv6Paths
+
+/// Connection-level MPTCP state (`struct mptcp_info`, getsockopt `MPTCP_INFO`).
+public struct MPTCPInfo: Hashable, Sendable {
+    /// `mptcpi_token`: the connection id (RFC 6897 TCP_MULTIPATH_CONNID); equals the CREATED event's token.
+    public var token: UInt32
+    /// `mptcpi_flags`
+    public var flags: UInt32
+    /// `mptcpi_subflows`: additional subflows (the initial one not counted).
+    public var subflows: UInt8
+    /// `mptcpi_subflows_max`
+    public var subflowsMax: UInt8
+    /// `mptcpi_local_addr_used`
+    public var localAddressesUsed: UInt8
+    /// `mptcpi_bytes_sent`
+    public var bytesSent: UInt64
+    /// `mptcpi_bytes_received`
+    public var bytesReceived: UInt64
+    /// `mptcpi_bytes_acked`
+    public var bytesAcked: UInt64
+    /// `mptcpi_subflows_total` (6.9+): all subflows including the initial one.
+    public var subflowsTotal: UInt8
+    /// How many bytes the kernel filled in (48 on 6.1, 96 on 6.18).
+    public var kernelSize: Int
+
+    /// `MPTCP_INFO_FLAG_FALLBACK`: the connection is plain TCP.
+    public var isFallback: Bool { flags & CSRH_MPTCP_INFO_FLAG_FALLBACK != 0 }
+    /// `MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED`: the peer speaks MPTCP.
+    public var remoteKeyReceived: Bool { flags & CSRH_MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED != 0 }
+
+    init(_ i: csrh_mptcp_info, size: Int) {
+        token = i.mptcpi_token
+        flags = i.mptcpi_flags
+        subflows = i.mptcpi_subflows
+        subflowsMax = i.mptcpi_subflows_max
+        localAddressesUsed = i.mptcpi_local_addr_used
+        bytesSent = i.mptcpi_bytes_sent
+        bytesReceived = i.mptcpi_bytes_received
+        bytesAcked = i.mptcpi_bytes_acked
+        subflowsTotal = i.mptcpi_subflows_total
+        kernelSize = size
+    }
+}
+
+/// One subflow in an `MPTCP_FULL_INFO` snapshot.
+public struct SubflowSnapshot: Hashable, Sendable {
+    /// `mptcp_subflow_info.id`: a per-connection counter (1, 2, 3…), not a PM address id.
+    public var id: UInt32
+    public var local: SocketEndpoint
+    public var remote: SocketEndpoint
+    /// `tcpi_state` (1 = ESTABLISHED, see `TCP_*` in netinet/tcp.h).
+    public var tcpState: UInt8
+    /// `tcpi_rtt` in microseconds.
+    public var rttMicroseconds: UInt32
+    /// `tcpi_bytes_sent` (including retransmissions).
+    public var bytesSent: UInt64
+    /// `tcpi_bytes_acked`
+    public var bytesAcked: UInt64
+    /// `tcpi_bytes_received`
+    public var bytesReceived: UInt64
+}
+
+/// An `IPPROTO_MPTCP` stream socket.
+///
+/// ```swift
+/// let s = try MPTCPSocket()
+/// try s.bind(SocketEndpoint(myAddress, port: 40000))   // known 4-tuple for the initial subflow
+/// try s.connect(SocketEndpoint(server, port: 5000))
+/// print(try s.info().token)
+/// ```
+public final class MPTCPSocket: @unchecked Sendable {
+    /// The file descriptor; closed when the object goes away.
+    public let fileDescriptor: Int32
+
+    /// Creates an MPTCP socket (AF_INET6, also serves IPv4-mapped peers).
+    /// - Throws: ``SubflowError`` `.mptcpDisabled` when the kernel or namespace has MPTCP off.
+    public init() throws(SubflowError) {
+        let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), CSRH_IPPROTO_MPTCP)
+        if fd < 0 {
+            let e = errno
+            if e == EPROTONOSUPPORT || e == ENOPROTOOPT || e == EINVAL {
+                throw SubflowError(.mptcpDisabled, MPTCPNamespaceState.current().map { $0.enabled ? "socket(IPPROTO_MPTCP): \(String(cString: strerror(e)))" : "MPTCP is disabled in this network namespace: run `sysctl -w net.mptcp.enabled=1`" } ?? "this kernel has no MPTCP (CONFIG_MPTCP)", errno: e)
+            }
+            throw .system(SystemCallError("socket(IPPROTO_MPTCP)", errno: e))
+        }
+        fileDescriptor = fd
+    }
+
+    init(adopting fd: Int32) { fileDescriptor = fd }
+
+    deinit { Glibc.close(fileDescriptor) }
+
+    /// The seed's error after fallback: EOPNOTSUPP, whatever the kernel said.
+    static func fallbackError(_ e: Int32, _ option: String) -> SubflowError {
+        SubflowError(.fallback, "the connection fell back to plain TCP: there are no MPTCP subflows (getsockopt \(option): \(String(cString: strerror(e))))", errno: EOPNOTSUPP)
+    }
+
+    /// Sets an integer socket option.
+    public func setOption(level: Int32, name: Int32, value: Int32) throws(SystemCallError) {
+        var v = value
+        try syscallValue("setsockopt(\(level), \(name))") { setsockopt(fileDescriptor, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) }
+    }
+
+    /// Binds (do this before ``connect(to:)`` so the initial subflow has a known 4-tuple).
+    public func bind(_ e: SocketEndpoint) throws(SystemCallError) {
+        var sa = e.sockaddr
+        try syscallValue("bind(\(e))") { withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fileDescriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } } }
+    }
+
+    /// Connects (blocking).
+    public func connect(to e: SocketEndpoint) throws(SystemCallError) {
+        var sa = e.sockaddr
+        try syscallValue("connect(\(e))") { withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fileDescriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } } }
+    }
+
+    /// Listens, with `SO_REUSEADDR` set.
+    public func listen(backlog: Int32 = 64) throws(SystemCallError) {
+        try syscallValue("listen") { Glibc.listen(fileDescriptor, backlog) }
+    }
+
+    /// Accepts one connection (blocking).
+    public func accept() throws(SystemCallError) -> MPTCPSocket {
+        let fd = try syscallValue("accept") { Glibc.accept(fileDescriptor, UnsafeMutablePointer<sockaddr>?.none, UnsafeMutablePointer<socklen_t>?.none) }
+        return MPTCPSocket(adopting: fd)
+    }
+
+    /// Waits until the socket is readable (accept/recv would not block), up to `timeout`.
+    public func waitReadable(timeout: Duration) throws(SystemCallError) -> Bool {
+        var p = pollfd(fd: fileDescriptor, events: Int16(POLLIN), revents: 0)
+        let ms = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        return try syscallValue("poll") { poll(&p, 1, ms) } > 0
+    }
+
+    /// Sends bytes; returns how many were sent.
+    @discardableResult
+    public func send(_ bytes: [UInt8]) throws(SystemCallError) -> Int {
+        try syscallValue("send") { bytes.withUnsafeBytes { Glibc.send(fileDescriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+    }
+
+    /// Receives up to `max` bytes ([] at end of stream).
+    public func receive(max: Int = 65536) throws(SystemCallError) -> [UInt8] {
+        var buf = [UInt8](repeating: 0, count: max)
+        let n = try syscallValue("recv") { buf.withUnsafeMutableBytes { recv(fileDescriptor, $0.baseAddress, $0.count, 0) } }
+        return Array(buf[0..<n])
+    }
+
+    /// `shutdown(SHUT_WR)`.
+    public func shutdownWrite() throws(SystemCallError) {
+        try syscallValue("shutdown") { Glibc.shutdown(fileDescriptor, Int32(SHUT_WR)) }
+    }
+
+    /// `getsockname`
+    public func localEndpoint() throws(SystemCallError) -> SocketEndpoint {
+        var sa = sockaddr_in6()
+        var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        try syscallValue("getsockname") { withUnsafeMutablePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fileDescriptor, $0, &len) } } }
+        return SocketEndpoint(sockaddrIn6: sa)
+    }
+
+    /// `getpeername`
+    public func remoteEndpoint() throws(SystemCallError) -> SocketEndpoint {
+        var sa = sockaddr_in6()
+        var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        try syscallValue("getpeername") { withUnsafeMutablePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fileDescriptor, $0, &len) } } }
+        return SocketEndpoint(sockaddrIn6: sa)
+    }
+
+    /// `MPTCP_INFO`: token, flags, counters.
+    /// - Throws: ``SubflowError`` `.fallback` when the kernel refuses it because the
+    ///   connection fell back to TCP.
+    public func info() throws(SubflowError) -> MPTCPInfo {
+        var i = csrh_mptcp_info()
+        var len = socklen_t(MemoryLayout<csrh_mptcp_info>.size)
+        if getsockopt(fileDescriptor, CSRH_SOL_MPTCP, CSRH_MPTCP_INFO, &i, &len) < 0 {
+            let e = errno
+            // After fallback the option goes to the plain TCP socket, which
+            // answers ENOPROTOOPT (measured on 6.18); older kernels said EOPNOTSUPP.
+            if e == EOPNOTSUPP || e == ENOPROTOOPT { throw Self.fallbackError(e, "MPTCP_INFO") }
+            throw .system(SystemCallError("getsockopt(MPTCP_INFO)", errno: e))
+        }
+        return MPTCPInfo(i, size: Int(len))
+    }
+
+    /// RFC 6897 "is MPTCP in use": true when the connection did not fall back to TCP.
+    public var isMultipath: Bool {
+        guard let i = try? info() else { return false }
+        return !i.isFallback && i.remoteKeyReceived
+    }
+
+    /// `MPTCP_FULL_INFO`: one consistent snapshot of the connection and its subflows.
+    /// - Throws: ``SubflowError`` `.fallback` after fallback to TCP, `.notSupported` before Linux 6.5.
+    public func fullInfo(maxSubflows: Int = 64) throws(SubflowError) -> (info: MPTCPInfo, subflows: [SubflowSnapshot]) {
+        var sf = [csrh_mptcp_subflow_info](repeating: csrh_mptcp_subflow_info(), count: maxSubflows)
+        var tcp = [UInt8](repeating: 0, count: maxSubflows * Int(CSRH_TCPI_SIZE_WANTED))
+        var fi = csrh_mptcp_full_info()
+        fi.size_tcpinfo_user = UInt32(CSRH_TCPI_SIZE_WANTED)
+        fi.size_sfinfo_user = UInt32(MemoryLayout<csrh_mptcp_subflow_info>.stride)
+        fi.size_arrays_user = UInt32(maxSubflows)
+        var len = socklen_t(MemoryLayout<csrh_mptcp_full_info>.size)
+        let r: Int32 = sf.withUnsafeMutableBytes { sfp in
+            tcp.withUnsafeMutableBytes { tp in
+                fi.subflow_info = UInt64(UInt(bitPattern: sfp.baseAddress))
+                fi.tcp_info = UInt64(UInt(bitPattern: tp.baseAddress))
+                return getsockopt(fileDescriptor, CSRH_SOL_MPTCP, CSRH_MPTCP_FULL_INFO, &fi, &len)
+            }
+        }
+        if r < 0 {
+            let e = errno
+            if e == EOPNOTSUPP { throw Self.fallbackError(e, "MPTCP_FULL_INFO") }
+            if e == ENOPROTOOPT {
+                _ = try info()   // throws .fallback when that is the reason
+                throw SubflowError(.notSupported, "MPTCP_FULL_INFO is not supported by this kernel (Linux 6.5 or later)", errno: e)
+            }
+            throw .system(SystemCallError("getsockopt(MPTCP_FULL_INFO)", errno: e))
+        }
+        let info = MPTCPInfo(fi.mptcp_info, size: Int(len) - 40)
+        let n = min(Int(fi.num_subflows), maxSubflows)
+        let tsize = Int(min(fi.size_tcpinfo_kernel, UInt32(CSRH_TCPI_SIZE_WANTED)))
+        var out: [SubflowSnapshot] = []
+        for k in 0..<n {
+            let base = k * Int(CSRH_TCPI_SIZE_WANTED)
+            func field<T: FixedWidthInteger>(_ off: Int32, _: T.Type) -> T {
+                guard Int(off) + MemoryLayout<T>.size <= tsize else { return 0 }
+                var r = ByteReader(tcp, from: base + Int(off))
+                return r.read(T.self) ?? 0
+            }
+            var s = sf[k]
+            let (l, rm) = withUnsafeBytes(of: &s.addrs) { p in
+                (SocketEndpoint(sockaddrBytes: Array(p[0..<128])), SocketEndpoint(sockaddrBytes: Array(p[128..<256])))
+            }
+            out.append(SubflowSnapshot(id: s.id, local: l, remote: rm, tcpState: field(CSRH_TCPI_STATE_OFFSET, UInt8.self),
+                                       rttMicroseconds: field(CSRH_TCPI_RTT_OFFSET, UInt32.self),
+                                       bytesSent: field(CSRH_TCPI_BYTES_SENT_OFFSET, UInt64.self),
+                                       bytesAcked: field(CSRH_TCPI_BYTES_ACKED_OFFSET, UInt64.self),
+                                       bytesReceived: field(CSRH_TCPI_BYTES_RECEIVED_OFFSET, UInt64.self)))
+        }
+        return (info, out)
+    }
+
+    /// `MPTCP_SUBFLOW_ADDRS`: every subflow's (local, remote) pair
+    /// (RFC 6897 TCP_MULTIPATH_SUBFLOWS). Works since Linux 5.16.
+    public func subflowAddresses(max: Int = 64) throws(SubflowError) -> [(local: SocketEndpoint, remote: SocketEndpoint)] {
+        let elem = MemoryLayout<csrh_mptcp_subflow_addrs>.size
+        var buf = [UInt8](repeating: 0, count: 16 + max * elem)
+        // struct mptcp_subflow_data header: size_subflow_data, num_subflows, size_kernel, size_user
+        withUnsafeBytes(of: UInt32(16).littleEndian) { buf.replaceSubrange(0..<4, with: $0) }
+        withUnsafeBytes(of: UInt32(elem).littleEndian) { buf.replaceSubrange(12..<16, with: $0) }
+        var len = socklen_t(buf.count)
+        let r = buf.withUnsafeMutableBytes { getsockopt(fileDescriptor, CSRH_SOL_MPTCP, CSRH_MPTCP_SUBFLOW_ADDRS, $0.baseAddress, &len) }
+        if r < 0 {
+            let e = errno
+            if e == EOPNOTSUPP || e == ENOPROTOOPT { throw Self.fallbackError(e, "MPTCP_SUBFLOW_ADDRS") }
+            throw .system(SystemCallError("getsockopt(MPTCP_SUBFLOW_ADDRS)", errno: e))
+        }
+        var h = ByteReader(buf)
+        _ = h.u32()
+        let num = Int(h.u32()!), sizeKernel = Int(h.u32()!)
+        let stride = min(sizeKernel, elem)
+        var out: [(SocketEndpoint, SocketEndpoint)] = []
+        for k in 0..<min(num, max) {
+            let base = 16 + k * stride
+            out.append((SocketEndpoint(sockaddrBytes: Array(buf[base..<(base + 128)])), SocketEndpoint(sockaddrBytes: Array(buf[(base + 128)..<(base + 256)]))))
+        }
+        return out
+    }
+}
+
+extension SocketEndpoint {
+    /// As `sockaddr_in6` (IPv4-mapped addresses stay mapped: AF_INET6 sockets accept them).
+    var sockaddr: sockaddr_in6 {
+        var sa = sockaddr_in6()
+        sa.sin6_family = sa_family_t(AF_INET6)
+        sa.sin6_port = port.bigEndian
+        let b = address.bytes
+        withUnsafeMutableBytes(of: &sa.sin6_addr) { p in for i in 0..<16 { p[i] = b[i] } }
+        return sa
+    }
+
+    init(sockaddrIn6 sa: sockaddr_in6) {
+        var a = sa.sin6_addr
+        let bytes = withUnsafeBytes(of: &a) { Array($0) }
+        self.init(IPv6Address(bytes: bytes), port: UInt16(bigEndian: sa.sin6_port))
+    }
+
+    /// From the bytes of a `sockaddr_in` or `sockaddr_in6` (told apart by family).
+    init(sockaddrBytes b: [UInt8]) {
+        var r = ByteReader(b)
+        let family = r.u16() ?? 0
+        let port = r.read(UInt16.self, bigEndian: true) ?? 0
+        if family == UInt16(AF_INET) {
+            self = .fromRaw(Array(b[4..<8]), port: port)
+        } else {
+            self = .fromRaw(Array(b[8..<24]), port: port)
+        }
+    }
+}

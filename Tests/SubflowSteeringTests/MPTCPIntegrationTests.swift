@@ -1,0 +1,157 @@
+import Foundation
+import Testing
+import SRv6Paths
+@testable import SubflowSteering
+
+/// Integration tests against the running kernel, as root, in namespaces the
+/// tests create and always delete. Each is bounded by `.timeLimit` and by the
+/// operations' own timeouts.
+@Suite(.serialized, .enabled(if: isRoot, "needs root (network namespaces, MPTCP path manager)"), .timeLimit(.minutes(1)))
+struct MPTCPIntegrationTests {
+    init() {
+        if !isRoot { print("MPTCPIntegrationTests skipped: not root (needs network namespaces and CAP_NET_ADMIN)") }
+    }
+
+    @Test func openFourSubflowsOnChosenPorts() throws {
+        let lab = try MPTCPLab("open4")
+        let (c, accepted) = try lab.connect(from: SocketEndpoint(lab.client.address, port: 40100))
+        let joinsBefore = try lab.serverCounter("MPJoinAckRx")
+        let ports: [UInt16] = [41001, 41002, 41003, 41004]
+        let tuples = ports.map { SubflowTuple(local: SocketEndpoint(lab.client.address, port: $0), remote: lab.server) }
+        let ids = try c.openSubflows(tuples)
+        #expect(ids.count == 4)
+        #expect(Set(ids).count == 4)
+        let list = try c.subflows()
+        #expect(list.count == 5)
+        for p in ports {
+            let s = list.first { $0.local.port == p }
+            #expect(s != nil, "subflow from port \(p) listed")
+            #expect(s?.state == .up)
+            #expect(s?.remote == lab.server)
+        }
+        #expect(list.first { $0.local.port == 40100 } != nil, "initial subflow listed with its bound port")
+        // The peer sees them: 4 more joins acked, and 5 subflows on its socket.
+        #expect(try lab.serverCounter("MPJoinAckRx") - joinsBefore == 4)
+        let peer = try accepted.fullInfo().subflows
+        #expect(Set(peer.map(\.remote.port)) == Set([40100] + ports))
+        // Tuple of one subflow.
+        let t = try c.tuple(id: ids[2])
+        #expect(t.local.port == 41003 && t.remote == lab.server && !t.backup)
+    }
+
+    @Test func closeOneSubflowAndSeeTheEvent() throws {
+        let lab = try MPTCPLab("close")
+        let (c, accepted) = try lab.connect()
+        let ids = try c.openSubflows([
+            SubflowTuple(local: SocketEndpoint(lab.client.address, port: 0), remote: lab.server),
+            SubflowTuple(local: SocketEndpoint(lab.client2.address, port: 0), remote: lab.server),
+        ])
+        let victim = try c.tuple(id: ids[0])
+        _ = c.pollEvents()
+        try c.closeSubflow(id: ids[0])
+        // The SUB_CLOSED for that tuple arrived (closeSubflow waits for it) and is handed out.
+        let events = c.pollEvents(timeout: .milliseconds(200))
+        #expect(events.contains { $0.type == .subflowClosed && $0.local == victim.local && $0.remote == victim.remote })
+        let left = try c.subflows()
+        #expect(!left.contains { $0.id == ids[0] })
+        #expect(left.contains { $0.id == ids[1] && $0.state == .up })
+        // The peer saw it close too.
+        let peer = try lab.serverEvents(timeout: .seconds(2)) { $0.contains { $0.type == .subflowClosed && $0.remote == victim.local } }
+        #expect(peer.contains { $0.type == .subflowClosed && $0.remote == victim.local })
+        withExtendedLifetime(accepted) {}
+    }
+
+    @Test func setBackupIsSeenAsSubPriorityAtThePeer() throws {
+        let lab = try MPTCPLab("prio")
+        let (c, accepted) = try lab.connect()
+        let id = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client.address, port: 0), remote: lab.server))
+        let t = try c.tuple(id: id)
+        _ = try lab.serverEvents(timeout: .milliseconds(100)) { _ in false }   // drain
+        try c.setBackup(id: id, true)
+        let seen = try lab.serverEvents(timeout: .seconds(2)) { $0.contains { $0.type == .subflowPriority } }
+        let prio = seen.first { $0.type == .subflowPriority }
+        #expect(prio?.backup == true)
+        #expect(prio?.remote == t.local && prio?.local == t.remote)
+        #expect(try c.subflows().first { $0.id == id }?.backup == true)
+        #expect(try c.tuple(id: id).backup == true)
+        try c.setBackup(id: id, false)
+        let back = try lab.serverEvents(timeout: .seconds(2)) { $0.contains { $0.type == .subflowPriority } }
+        #expect(back.first { $0.type == .subflowPriority }?.backup == false)
+        withExtendedLifetime(accepted) {}
+    }
+
+    @Test func fallbackToTCPGivesTheDocumentedError() throws {
+        let lab = try MPTCPLab("fallback")
+        let tcpServer = SocketEndpoint(lab.server.address, port: 5001)
+        let listener = try NetworkNamespace.run(in: lab.lab.ns("s")) { () throws -> Int32 in
+            let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), Int32(IPPROTO_TCP))
+            var one: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, 4)
+            var sa = tcpServer.sockaddr
+            _ = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, 28) } }
+            Foundation.listen(fd, 4)
+            return fd
+        }
+        defer { close(listener) }
+        let e = #expect(throws: SubflowError.self) {
+            _ = try NetworkNamespace.run(in: lab.lab.ns("c")) { try MultipathConnection.connect(to: tcpServer) }
+        }
+        #expect(e?.kind == .fallback)
+        #expect(e?.errno == EOPNOTSUPP)
+        // The socket itself says so (RFC 6897 "is MPTCP in use").
+        let s = try NetworkNamespace.run(in: lab.lab.ns("c")) { () throws -> MPTCPSocket in
+            let s = try MPTCPSocket()
+            try s.connect(to: tcpServer)
+            return s
+        }
+        #expect(!s.isMultipath)
+    }
+
+    @Test func badTokenAndBadIDGiveTheKernelsMessage() throws {
+        let lab = try MPTCPLab("badid")
+        let (c, accepted) = try lab.connect()
+        let pm = try NetworkNamespace.run(in: lab.lab.ns("c")) { try MPTCPPathManager() }
+        let bad = #expect(throws: NetlinkError.self) {
+            try pm.createSubflow(token: c.token &+ 1, localID: 1, local: SocketEndpoint(lab.client.address, port: 41500), remote: lab.server)
+        }
+        #expect(bad?.errno == EINVAL)
+        #expect(bad?.extAckMessage == "invalid token")
+        let missing = #expect(throws: NetlinkError.self) {
+            try pm.destroySubflow(token: c.token, local: SocketEndpoint(lab.client.address, port: 41999), remote: lab.server)
+        }
+        #expect(missing?.errno == ESRCH)
+        #expect(missing?.extAckMessage == "subflow not found")
+        // Through the seed API: an id that is not on the connection.
+        let e = #expect(throws: SubflowError.self) { try c.closeSubflow(id: 999) }
+        #expect(e?.kind == .invalidID)
+        #expect(e?.errno == EINVAL)
+        let e2 = #expect(throws: SubflowError.self) { try c.setBackup(id: 999, true) }
+        #expect(e2?.kind == .invalidID)
+        // A busy chosen port: the kernel's -EADDRINUSE, not retried (the caller chose it).
+        _ = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client.address, port: 41600), remote: lab.server))
+        let busy = #expect(throws: SubflowError.self) {
+            _ = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client.address, port: 41600), remote: lab.server))
+        }
+        #expect(busy?.netlink?.errno == EADDRINUSE || busy?.netlink?.errno == EINVAL, "\(String(describing: busy))")
+        // An SRH: steering not available yet.
+        let srh = try SegmentRoutingHeader(path: [IPv6Address("fc00::5")!, lab.server.address])
+        let st = #expect(throws: SubflowError.self) {
+            _ = try c.openSubflow(SubflowTuple(local: lab.client, remote: lab.server, segmentRoutingHeader: srh))
+        }
+        #expect(st?.kind == .steeringNotAvailable)
+        let rst = #expect(throws: SubflowError.self) { try c.closeSubflow(id: 1, how: .reset) }
+        #expect(rst?.kind == .notSupported)
+        withExtendedLifetime(accepted) {}
+    }
+
+    @Test func inKernelPathManagerGivesOneActionableMessage() throws {
+        let lab = try MPTCPLab("kpm", clientPMType: 0)
+        let (c, accepted) = try lab.connect()
+        let e = #expect(throws: SubflowError.self) {
+            _ = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client.address, port: 0), remote: lab.server))
+        }
+        #expect(e?.kind == .notUserspacePathManager)
+        #expect(e?.message.contains("net.mptcp.pm_type=1") == true)
+        withExtendedLifetime(accepted) {}
+    }
+}
