@@ -1,0 +1,97 @@
+import ArgumentParser
+import SRv6Paths
+import SubflowSteering
+
+/// `srte serve`: an MPTCP sink that counts bytes per subflow.
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Accept MPTCP connections, read them to the end, and report bytes per subflow.",
+        discussion: """
+        Listens with IPPROTO_MPTCP (plain TCP clients are served too, as a fallback). When the \
+        namespace uses the userspace path manager (net.mptcp.pm_type=1), srte subscribes to \
+        mptcp_pm_events while serving: without a subscriber the kernel refuses every join.
+
+        Example:
+          srte serve --listen :5201 --count 1 --format json
+        """
+    )
+
+    @Option(help: ArgumentHelp("Address and port to listen on: [ADDR]:PORT or :PORT.", valueName: "[ADDR]:PORT"))
+    var listen: String = ":5201"
+
+    @Option(help: "Connections to serve, then exit (default: forever).")
+    var count: Int?
+
+    @Option(help: "Seconds to wait for a connection, and for data within one, before giving up.")
+    var timeout: Int = 3600
+
+    @Option(help: "Output: text or json (one JSON object per connection).")
+    var format: OutputFormat = .text
+
+    func run() throws {
+        try reporting {
+            let endpoint = try parseEndpoint(listen, option: "--listen")
+            if let c = count, c < 1 { throw CLIFailure.input("--count \(c): serve at least one connection") }
+            let sink: MPTCPSink
+            do { sink = try MPTCPSink(listen: endpoint) } catch {
+                throw CLIFailure(message: "cannot listen on \(endpoint): \(error)", code: 3)
+            }
+            diagnose("srte: listening on \((try? sink.endpoint) ?? endpoint) (MPTCP)")
+            var served = 0
+            while count.map({ served < $0 }) ?? true {
+                let r: SinkReport
+                do { r = try sink.serveOne(timeout: .seconds(timeout)) } catch {
+                    throw CLIFailure(message: "\(error)", code: 3)
+                }
+                served += 1
+                let out = StdoutBuffer()
+                switch format {
+                case .json: out.line(ServeReport.json(r).rendered)
+                case .text, .hex: out.line(ServeReport.text(r))
+                }
+            }
+        }
+    }
+}
+
+enum ServeReport {
+    static func mbps(_ bytes: UInt64, _ seconds: Double) -> Double {
+        seconds > 0 ? (Double(bytes) * 8 / seconds / 1e6 * 100).rounded() / 100 : 0
+    }
+
+    static func json(_ r: SinkReport) -> JSON {
+        .object([
+            ("peer", .string(r.peer.description)),
+            ("bytes", .int(Int(r.bytes))),
+            ("seconds", .double((r.seconds * 1000).rounded() / 1000)),
+            ("mbps", .double(mbps(r.bytes, r.seconds))),
+            ("multipath", .bool(r.multipath)),
+            ("token", r.token.map { .int(Int($0)) } ?? .null),
+            ("subflows", .array(r.subflows.map {
+                .object([("local", .string($0.local.description)), ("remote", .string($0.remote.description)),
+                         ("bytes", .int(Int($0.bytesReceived)))])
+            })),
+        ])
+    }
+
+    static func text(_ r: SinkReport) -> String {
+        var lines = ["\(r.peer): \(r.bytes) bytes in \(String(format3: r.seconds)) s = \(mbps(r.bytes, r.seconds)) Mbit/s, "
+            + (r.multipath ? "MPTCP, \(r.subflows.count) subflow(s)" : "plain TCP (fallback)")]
+        for s in r.subflows {
+            let share = r.bytes > 0 ? Double(s.bytesReceived) / Double(r.bytes) * 100 : 0
+            lines.append("  \(s.remote.description.padding(44)) -> \(s.local.description.padding(40)) \(s.bytesReceived) bytes (\(Int(share.rounded()))%)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension String {
+    /// A number with three decimals, without Foundation.
+    init(format3 v: Double) {
+        let m = (v * 1000).rounded()
+        let i = Int(m) / 1000, f = abs(Int(m) % 1000)
+        let fs = String(f)
+        self = "\(i).\(String(repeating: "0", count: 3 - fs.count))\(fs)"
+    }
+}
