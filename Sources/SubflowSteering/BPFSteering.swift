@@ -23,6 +23,11 @@ import SRv6Paths
 public final class BPFSteering: SRHSteering {
     /// The interface whose egress carries the program.
     public let interface: String
+    /// The interface MTU when steering started.
+    public let interfaceMTU: UInt32
+    private let routes: NetlinkConnection
+    /// Per destination: the MTU route installed for it, and how many steered flows use it.
+    private var mtuRoutes: [IPv6Address: (mtu: UInt32, flows: Set<FourTuple>)] = [:]
     private var object: OpaquePointer?
     private var linkFD: Int32 = -1
     private var flowsFD: Int32 = -1
@@ -36,6 +41,8 @@ public final class BPFSteering: SRHSteering {
         self.interface = interface
         let ifindex = if_nametoindex(interface)
         guard ifindex != 0 else { throw SteeringError("no interface \(interface) in this network namespace", errno: errno) }
+        interfaceMTU = try BPFSteering.mtu(of: interface)
+        routes = try NetlinkConnection(.route)
         guard let elf = Base64.decode(srhSteerObject) else { throw SteeringError("embedded BPF object is corrupt") }
         var s: OpaquePointer? = nil
         let r = elf.withUnsafeBytes { csrh_bpf_steer_load($0.baseAddress, $0.count, &s) }
@@ -69,6 +76,17 @@ public final class BPFSteering: SRHSteering {
         }
         value.length = UInt32(wire.count)
         withUnsafeMutableBytes(of: &value.srh) { $0.copyBytes(from: wire) }
+        // The stack does not know the packets grow: lower the route MTU toward
+        // the peer first, or full-size packets die at the first router.
+        let needed = interfaceMTU - UInt32(wire.count)
+        var entry = mtuRoutes[flow.remoteAddress] ?? (mtu: interfaceMTU, flows: [])
+        if needed < entry.mtu {
+            let via = try RouteTable.lookup(flow.remoteAddress, on: routes)
+            try RouteTable.replaceMTURoute(to: flow.remoteAddress, mtu: needed, via: via, on: routes)
+            entry.mtu = needed
+        }
+        entry.flows.insert(flow)
+        mtuRoutes[flow.remoteAddress] = entry
         var key = BPFSteering.key(flow)
         let r = csrh_bpf_map_update(flowsFD, &key, &value)
         guard r == 0 else { throw SteeringError("steering \(flow) (BPF map update)", errno: -r) }
@@ -81,11 +99,27 @@ public final class BPFSteering: SRHSteering {
         let r = csrh_bpf_map_delete(flowsFD, &key)
         guard r == 0 || r == -ENOENT else { throw SteeringError("unsteering \(flow) (BPF map delete)", errno: -r) }
         steeredFlows[flow] = nil
+        try releaseMTURoute(for: flow)
     }
 
-    /// Detaches the program (closes the TCX link) and frees the maps.
+    private func releaseMTURoute(for flow: FourTuple) throws(NetlinkError) {
+        guard var entry = mtuRoutes[flow.remoteAddress] else { return }
+        entry.flows.remove(flow)
+        if entry.flows.isEmpty {
+            mtuRoutes[flow.remoteAddress] = nil
+            if entry.mtu < interfaceMTU { try RouteTable.deleteRoute(to: flow.remoteAddress, table: 254, on: routes) }
+        } else {
+            mtuRoutes[flow.remoteAddress] = entry
+        }
+    }
+
+    /// Detaches the program (closes the TCX link), frees the maps and removes the MTU routes.
     public func removeAll() {
         if linkFD >= 0 { close(linkFD); linkFD = -1 }
+        for (destination, entry) in mtuRoutes where entry.mtu < interfaceMTU {
+            try? RouteTable.deleteRoute(to: destination, table: 254, on: routes)
+        }
+        mtuRoutes.removeAll()
         if let o = object { csrh_bpf_steer_close(o); object = nil }
         steeredFlows.removeAll()
         flowsFD = -1
@@ -111,6 +145,20 @@ public final class BPFSteering: SRHSteering {
         let r = csrh_bpf_tcx_egress_count(Int32(ifindex), &n)
         guard r == 0 else { throw SteeringError("querying TCX egress programs on \(interface)", errno: -r) }
         return Int(n)
+    }
+
+    /// The MTU of `interface` (SIOCGIFMTU, in the calling thread's namespace).
+    static func mtu(of interface: String) throws -> UInt32 {
+        let fd = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SteeringError("socket for SIOCGIFMTU", errno: errno) }
+        defer { close(fd) }
+        var req = ifreq()
+        withUnsafeMutableBytes(of: &req.ifr_ifrn.ifrn_name) { p in
+            let name = Array(interface.utf8.prefix(15))
+            p.copyBytes(from: name + [0])
+        }
+        guard ioctl(fd, UInt(SIOCGIFMTU), &req) == 0 else { throw SteeringError("reading the MTU of \(interface)", errno: errno) }
+        return UInt32(req.ifr_ifru.ifru_mtu)
     }
 
     private static func key(_ f: FourTuple) -> csrh_steer_key {

@@ -72,13 +72,14 @@ struct BPFSteeringTests {
     @Test func steersOneFlowOntoItsPathAndBack() throws {
         let t = try TwoPathLab("bpf")
         defer { t.lab.destroy() }
-        // The SRH adds 8 + 16·2 = 40 bytes: lower the route MTU toward h2 by that much.
-        try t.lab.exec("h1", ["ip", "-6", "route", "add", "fc00:20::/64", "via", "fc00:10::2", "mtu", "1460"])
         let steering = try NetworkNamespace.run(in: t.lab.ns("h1")) { try BPFSteering(interface: "h1-r1") }
         defer { steering.removeAll() }
         let flow = FourTuple(local: t.h1, localPort: 40001, remote: t.h2, remotePort: 5001)
         let srh = try SegmentRoutingHeader(path: [t.sidB, t.h2], nextHeader: 6)
         try steering.steer(flow, along: srh)
+        // The SRH adds 8 + 16·2 = 40 bytes: steering lowered the route MTU toward h2 by that much.
+        let mtuRoute = try t.lab.exec("h1", ["ip", "-6", "route", "show", "proto", "83"])
+        #expect(mtuRoute.contains("fc00:20::2 via fc00:10::2 dev h1-r1") && mtuRoute.contains("mtu 1460"), "\(mtuRoute)")
         let size = 2_000_000
 
         let steered = try t.forwardBytes {
@@ -102,6 +103,7 @@ struct BPFSteeringTests {
         // Unsteered, the first flow's 4-tuple goes back to the IGP path.
         try steering.unsteer(flow)
         #expect(steering.steeredFlows.isEmpty)
+        #expect(try t.lab.exec("h1", ["ip", "-6", "route", "show", "proto", "83"]).isEmpty, "MTU route left after unsteer")
         let again = try t.forwardBytes {
             let got = try TCPTransfer.run(lab: t.lab, clientNode: "h1", serverNode: "h2",
                                         flow: FourTuple(local: t.h1, localPort: 40003, remote: t.h2, remotePort: 5003), bytes: size)
@@ -113,11 +115,11 @@ struct BPFSteeringTests {
     @Test func removeAllDetachesTheProgram() throws {
         let t = try TwoPathLab("bpfrm")
         defer { t.lab.destroy() }
-        try t.lab.exec("h1", ["ip", "-6", "route", "add", "fc00:20::/64", "via", "fc00:10::2", "mtu", "1460"])
         let steering = try NetworkNamespace.run(in: t.lab.ns("h1")) { try BPFSteering(interface: "h1-r1") }
         let flow = FourTuple(local: t.h1, localPort: 40011, remote: t.h2, remotePort: 5011)
         try steering.steer(flow, along: try SegmentRoutingHeader(path: [t.sidB, t.h2], nextHeader: 6))
         steering.removeAll()
+        #expect(try t.lab.exec("h1", ["ip", "-6", "route", "show", "proto", "83"]).isEmpty, "MTU route left after removeAll")
         #expect(throws: SteeringError.self) { try steering.steer(flow, along: try SegmentRoutingHeader(path: [t.sidB, t.h2])) }
         // With the program gone, the same 4-tuple follows the IGP path.
         let after = try t.forwardBytes {
