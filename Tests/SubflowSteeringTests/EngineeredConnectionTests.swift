@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+import SRv6Paths
+import SubflowSteering
+
+enum Mechanism: String, CaseIterable, Sendable {
+    case policyRouting, bpf
+
+    func make(_ t: TwoPathLab) throws -> SRHSteering {
+        try NetworkNamespace.run(in: t.lab.ns("h1")) { () throws -> SRHSteering in
+            switch self {
+            case .policyRouting: return try PolicyRoutingSteering()
+            case .bpf: return try BPFSteering(interface: "h1-r1")
+            }
+        }
+    }
+}
+
+/// One MPTCP connection, two subflows: the initial one left on the IGP path
+/// (through a), the second steered through b. Both middle links are limited
+/// to 50 Mbit/s so the scheduler uses both; each subflow's bytes must show up
+/// on its own path only.
+@Suite(.serialized, .enabled(if: isRoot, "needs root: creates network namespaces"))
+struct EngineeredConnectionTests {
+    func prepare(_ tag: String) throws -> TwoPathLab {
+        let t = try TwoPathLab(tag)
+        for n in ["h1", "h2"] { try t.lab.sysctl(n, "net.mptcp.pm_type", "1") }
+        for (n, dev) in [("r1", "r1-a"), ("r1", "r1-b")] {
+            try t.lab.exec(n, ["tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate", "50mbit", "burst", "64kb", "latency", "50ms"])
+        }
+        return t
+    }
+
+    @Test(arguments: Mechanism.allCases)
+    func eachSubflowFollowsItsPath(mechanism: Mechanism) throws {
+        let t = try prepare("ec\(mechanism == .bpf ? "b" : "p")")
+        defer { t.lab.destroy() }
+        let sink = try NetworkNamespace.run(in: t.lab.ns("h2")) { try MPTCPSink(listen: SocketEndpoint(.unspecified, port: 5201)) }
+        let result = SinkResult()
+        let done = DispatchSemaphore(value: 0)
+        Thread { result.set(Result { try sink.serveOne(timeout: .seconds(30)) }); done.signal() }.start()
+
+        let steering = try mechanism.make(t)
+        defer { steering.removeAll() }
+        let size = 12_000_000
+        var report: EngineeredConnection.Report? = nil
+        let bytes = try t.forwardBytes {
+            let c = try NetworkNamespace.run(in: t.lab.ns("h1")) {
+                try EngineeredConnection.open(to: SocketEndpoint(t.h2, port: 5201), paths: [[], [t.sidB]], steering: steering)
+            }
+            #expect(c.subflows.count == 2)
+            report = try c.send(totalBytes: size)
+            c.close()
+        }
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        let sinkReport = try #require(try result.get())
+        #expect(sinkReport.bytes == UInt64(size))
+        #expect(report?.bytes == UInt64(size))
+        #expect(sinkReport.multipath)
+        #expect(sinkReport.subflows.count == 2, "\(sinkReport.subflows)")
+        let r = try #require(report)
+        let viaA = r.subflows[0], viaB = r.subflows[1]
+        // Both paths carried a real share, and each link carried (about) its own subflow's bytes only.
+        #expect(viaA.bytesAcked > UInt64(size / 5) && viaB.bytesAcked > UInt64(size / 5), "\(r.subflows)")
+        #expect(bytes.viaA >= Int(viaA.bytesAcked) && bytes.viaA < Int(Double(viaA.bytesAcked) * 1.1) + 200_000,
+                "link r1→a carried \(bytes.viaA) bytes for a subflow of \(viaA.bytesAcked)")
+        #expect(bytes.viaB >= Int(viaB.bytesAcked) && bytes.viaB < Int(Double(viaB.bytesAcked) * 1.15) + 200_000,
+                "link r1→b carried \(bytes.viaB) bytes for a subflow of \(viaB.bytesAcked)")
+        // Nothing left behind once the connection is closed and steering removed.
+        steering.removeAll()
+        #expect(try t.lab.exec("h1", ["ip", "-6", "route", "show", "table", "all", "proto", "83"]).isEmpty)
+    }
+}
+
+final class SinkResult: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Result<SinkReport, Error>?
+    func set(_ r: Result<SinkReport, Error>) { lock.lock(); value = r; lock.unlock() }
+    func get() throws -> SinkReport? { lock.lock(); defer { lock.unlock() }; return try value?.get() }
+}
