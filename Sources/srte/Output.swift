@@ -12,6 +12,11 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json, hex
 }
 
+/// Output formats of the report-style commands (serve, open).
+enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
 /// A JSON value with keys kept in insertion order, so output is stable and diffable.
 enum JSON {
     case null

@@ -27,7 +27,7 @@ struct ServeCommand: ParsableCommand {
     var timeout: Int = 3600
 
     @Option(help: "Output: text or json (one JSON object per connection).")
-    var format: OutputFormat = .text
+    var format: ReportFormat = .text
 
     func run() throws {
         try reporting {
@@ -48,7 +48,7 @@ struct ServeCommand: ParsableCommand {
                 let out = StdoutBuffer()
                 switch format {
                 case .json: out.line(ServeReport.json(r).rendered)
-                case .text, .hex: out.line(ServeReport.text(r))
+                case .text: out.line(ServeReport.text(r))
                 }
             }
         }

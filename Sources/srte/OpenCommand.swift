@@ -1,0 +1,202 @@
+import ArgumentParser
+import SRv6Paths
+import SubflowSteering
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `srte open`: one MPTCP connection whose subflows each follow an engineered path.
+struct OpenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "open",
+        abstract: "Open one MPTCP connection with one subflow per engineered path, send data, report per subflow.",
+        discussion: """
+        Explicit paths: the i-th --path is the segment list of the i-th subflow (waypoint SIDs in \
+        path order; the destination is appended), the first being the initial subflow; \
+        '--path direct' means no SRH (the IGP path).
+          srte open --to [fc00:2::2]:5201 --path direct --path fc00:0:b::1 --path fc00:0:c::1
+
+        Planned paths: plan k disjoint paths in a topology file (as `srte plan`) and open one \
+        subflow per path, from the node this runs on to a host.
+          srte open --topology topologies/diamond.yaml --from h1 --to h2 -k 3
+
+        Steering (installed before each subflow's SYN, removed on exit, SIGINT and SIGTERM):
+          route  a policy rule per 4-tuple and a seg6 inline route (the kernel handles the MTU)
+          bpf    a tc egress BPF program inserting the SRH (TCX link: gone even after SIGKILL);
+                 the route MTU toward the peer is lowered by the SRH size
+        Needs root, and the namespace on the userspace path manager (net.mptcp.pm_type=1). The \
+        receiver must accept joins (`srte serve` does) and have seg6_enabled on `all` and on its \
+        interface.
+        """
+    )
+
+    enum Steer: String, ExpressibleByArgument, CaseIterable { case route, bpf }
+
+    @Option(help: ArgumentHelp("The peer: [ADDR]:PORT, or a node name with --topology (port from --port).", valueName: "[ADDR]:PORT|NODE"))
+    var to: String
+
+    @Option(name: .customLong("path"), help: ArgumentHelp("A subflow's waypoint SIDs, comma-separated, or 'direct'. Repeat: one per subflow.", valueName: "SID[,SID...]|direct"))
+    var paths: [String] = []
+
+    @Option(help: ArgumentHelp("Plan the paths in this topology file instead of giving them.", valueName: "FILE"))
+    var topology: String?
+
+    @Option(help: ArgumentHelp("With --topology: the node this runs on.", valueName: "NODE"))
+    var from: String?
+
+    @Option(name: .short, help: "With --topology: number of disjoint paths (subflows).")
+    var k: Int = 2
+
+    @Option(help: "With --topology: link, node or srlg disjointness.")
+    var disjoint: Disjointness = .link
+
+    @Option(help: "With --topology: the peer's port.")
+    var port: UInt16 = 5201
+
+    @Option(help: "Steering mechanism.")
+    var steer: Steer = .route
+
+    @Option(help: ArgumentHelp("Local address (default: the kernel's source address toward the peer).", valueName: "ADDR"))
+    var source: String?
+
+    @Option(help: ArgumentHelp("Interface for --steer bpf (default: the one the route toward the peer uses).", valueName: "IFACE"))
+    var dev: String?
+
+    @Option(help: "Bytes to send (default 100 MB).")
+    var bytes: Int = 100_000_000
+
+    @Option(help: "Output: text or json.")
+    var format: ReportFormat = .text
+
+    func run() throws {
+        TerminationGuard.install()
+        try reporting {
+            guard geteuid() == 0 else {
+                throw CLIFailure(message: "srte open installs steering in the kernel and drives the MPTCP path manager: run it as root", code: 3)
+            }
+            do { try MPTCPNamespaceState.check() } catch { throw CLIFailure(message: "\(error)", code: 3) }
+            guard bytes > 0 else { throw CLIFailure.input("--bytes \(bytes): send at least one byte") }
+            let (remote, plan) = try destinationAndPaths()
+            let local: IPv6Address? = try source.map { s in
+                do { return try IPv6Address(parsing: s) } catch { throw CLIFailure.input("--source: \(error)") }
+            }
+            let needsSteering = plan.contains { !$0.isEmpty }
+            var steering: SRHSteering? = nil
+            if needsSteering {
+                do {
+                    switch steer {
+                    case .route: steering = try PolicyRoutingSteering()
+                    case .bpf: steering = try BPFSteering(interface: try egressInterface(toward: remote.address))
+                    }
+                } catch let e as CLIFailure { throw e } catch {
+                    throw CLIFailure(message: "cannot set up \(steer) steering: \(error)", code: 3)
+                }
+            }
+            // On SIGINT/SIGTERM/SIGHUP the guard's thread removes the steering, then exits.
+            let box = UncheckedBox(steering)
+            let token = TerminationGuard.onTermination { box.value?.removeAll() }
+            defer { TerminationGuard.remove(token); steering?.removeAll() }
+
+            diagnose("srte: opening \(plan.count) subflow(s) to \(remote) (\(needsSteering ? "steering: \(steer)" : "no steering"))")
+            let connection: EngineeredConnection
+            do {
+                connection = try EngineeredConnection.open(to: remote, from: local, paths: plan, steering: steering)
+            } catch { throw CLIFailure(message: "\(error)", code: 3) }
+            defer { connection.close() }
+            diagnose("srte: \(connection.subflows.count) subflow(s) up; sending \(bytes) bytes")
+            let report: EngineeredConnection.Report
+            do { report = try connection.send(totalBytes: bytes) } catch { throw CLIFailure(message: "\(error)", code: 3) }
+            let out = StdoutBuffer()
+            switch format {
+            case .json: out.line(OpenReport.json(report).rendered)
+            case .text: out.line(OpenReport.text(report))
+            }
+        }
+    }
+
+    /// The peer and the per-subflow waypoint lists.
+    func destinationAndPaths() throws -> (SocketEndpoint, [[IPv6Address]]) {
+        if let file = topology {
+            guard paths.isEmpty else { throw CLIFailure.input("give either --path or --topology, not both") }
+            guard let from else { throw CLIFailure.input("--topology needs --from NODE (the node this runs on)") }
+            guard k >= 1 else { throw CLIFailure.input("-k \(k): at least one path") }
+            let topo = try loadTopology(file)
+            guard let dst = topo.index(of: to) else { throw CLIFailure.input("--to '\(to)' is not a node of \(topo.name)") }
+            let report: PlanReport
+            do { report = try PlanReport(topology: topo, from: from, to: to, k: k, disjoint: disjoint) } catch {
+                throw CLIFailure(message: error.message, code: error.isBadRequest ? 2 : 1)
+            }
+            guard !report.paths.isEmpty else { throw CLIFailure(message: "no path from \(from) to \(to) in \(topo.name)", code: 1) }
+            if report.paths.count < k { diagnose("srte: only \(report.paths.count) of \(k) disjoint paths exist: opening \(report.paths.count) subflow(s)") }
+            for n in report.notes { diagnose("srte: note: \(n)") }
+            let address = topo.destinationAddress(ofNode: dst)
+            let lists = report.paths.map { p in p.segments.dropLast().map(\.sid) }
+            return (SocketEndpoint(address, port: port), lists)
+        }
+        guard !paths.isEmpty else { throw CLIFailure.input("give one --path per subflow ('direct' for none), or --topology") }
+        let remote = try parseEndpoint(to, option: "--to")
+        guard remote.address != .unspecified else { throw CLIFailure.input("--to needs an address: [ADDR]:PORT") }
+        var lists: [[IPv6Address]] = []
+        for (i, p) in paths.enumerated() {
+            if p == "direct" { lists.append([]); continue }
+            var sids: [IPv6Address] = []
+            for part in p.split(separator: ",", omittingEmptySubsequences: false) {
+                do { sids.append(try IPv6Address(parsing: String(part))) } catch {
+                    throw CLIFailure.input("--path #\(i + 1): \(error)")
+                }
+            }
+            lists.append(sids)
+        }
+        return (remote, lists)
+    }
+
+    func egressInterface(toward address: IPv6Address) throws -> String {
+        if let dev { return dev }
+        do {
+            let lookup = try RouteTable.lookup(address, on: try NetlinkConnection(.route))
+            var name = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
+            guard if_indextoname(lookup.interfaceIndex, &name) != nil else {
+                throw CLIFailure(message: "no interface with index \(lookup.interfaceIndex)", code: 3)
+            }
+            return String(cString: name)
+        } catch let e as CLIFailure { throw e } catch {
+            throw CLIFailure(message: "no route toward \(address): \(error)", code: 3)
+        }
+    }
+}
+
+enum OpenReport {
+    static func json(_ r: EngineeredConnection.Report) -> JSON {
+        .object([
+            ("bytes", .int(Int(r.bytes))),
+            ("seconds", .double((r.seconds * 1000).rounded() / 1000)),
+            ("mbps", .double(ServeReport.mbps(r.bytes, r.seconds))),
+            ("subflows", .array(r.subflows.map { s in
+                .object([
+                    ("id", s.subflow.id.map { .int(Int($0)) } ?? .null),
+                    ("local", .string(SocketEndpoint(s.subflow.tuple.localAddress, port: s.subflow.tuple.localPort).description)),
+                    ("remote", .string(SocketEndpoint(s.subflow.tuple.remoteAddress, port: s.subflow.tuple.remotePort).description)),
+                    ("segments", .array((s.subflow.waypoints.isEmpty ? [] : s.subflow.waypoints + [s.subflow.tuple.remoteAddress]).map { .string($0.description) })),
+                    ("bytesAcked", .int(Int(s.bytesAcked))),
+                ])
+            })),
+        ])
+    }
+
+    static func text(_ r: EngineeredConnection.Report) -> String {
+        var lines = ["\(r.bytes) bytes in \(String(format3: r.seconds)) s = \(ServeReport.mbps(r.bytes, r.seconds)) Mbit/s over \(r.subflows.count) subflow(s)"]
+        for s in r.subflows {
+            let path = s.subflow.waypoints.isEmpty ? "direct (IGP path)" : s.subflow.waypoints.map(\.description).joined(separator: ", ")
+            let local = SocketEndpoint(s.subflow.tuple.localAddress, port: s.subflow.tuple.localPort)
+            lines.append("  #\(s.subflow.id.map(String.init) ?? "?") \(local.description.padding(40)) via \(path.padding(36)) \(s.bytesAcked) bytes acked")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Hands a value to the termination thread (which runs only as the process ends).
+final class UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ v: T) { value = v }
+}
