@@ -69,6 +69,12 @@ let package = Package(
             dependencies: ["SRv6Paths"],
             path: "Benchmarks/srh-bench"
         ),
+        // Steering install/remove benchmark (Benchmarks/steering/README.md).
+        .executableTarget(
+            name: "steer-bench",
+            dependencies: ["SRv6Paths", "SubflowSteering"],
+            path: "Benchmarks/steer-bench"
+        ),
         .testTarget(name: "SRv6PathsTests", dependencies: ["SRv6Paths"]),
         .testTarget(name: "SubflowSteeringTests", dependencies: ["SubflowSteering", "SRv6Paths", "CSRH"]),
         .testTarget(name: "srteTests", dependencies: ["srte", "SRv6Paths"]),

@@ -23,18 +23,14 @@ struct BPFEmbed: BuildToolPlugin {
             let source = bpfDir.appending(path: "\(name).bpf.c")
             let object = context.pluginWorkDirectoryURL.appending(path: "\(name).bpf.o")
             let swift = context.pluginWorkDirectoryURL.appending(path: "BPF_\(name).swift")
+            // One command compiles and embeds, so the object file is not an
+            // output SwiftPM would copy into the target as a resource.
             commands.append(.buildCommand(
-                displayName: "Compiling BPF program \(name).bpf.c",
-                executable: clang,
-                arguments: ["-O2", "-g", "-target", "bpf", "-I", multiarch, "-I", include.path,
-                            "-c", source.path, "-o", object.path],
-                inputFiles: [source, include.appending(path: "csrh_steer_abi.h")],
-                outputFiles: [object]))
-            commands.append(.buildCommand(
-                displayName: "Embedding BPF object \(name).bpf.o",
+                displayName: "Compiling and embedding BPF program \(name).bpf.c",
                 executable: embed,
-                arguments: [object.path, swift.path, symbol],
-                inputFiles: [object],
+                arguments: [clang.path, source.path, object.path, swift.path, symbol, "--",
+                            "-O2", "-g", "-target", "bpf", "-I", multiarch, "-I", include.path],
+                inputFiles: [source, include.appending(path: "csrh_steer_abi.h")],
                 outputFiles: [swift]))
         }
         return commands

@@ -191,9 +191,9 @@ public final class EngineeredConnection: @unchecked Sendable {
             sent += k
             if ContinuousClock.now - lastSnapshot > .milliseconds(200) {
                 if let s = try? connection.socket.fullInfo().subflows { last = merge(last, s) }
+                _ = connection.pollEvents(timeout: .zero)   // keep the path-manager event queue drained
                 lastSnapshot = ContinuousClock.now
             }
-            _ = connection.pollEvents(timeout: .zero)
             if ContinuousClock.now - start > timeout {
                 throw SystemCallError("send (\(sent) of \(bytes) bytes after \(timeout))", errno: ETIMEDOUT)
             }

@@ -33,8 +33,8 @@ public final class PolicyRoutingSteering: SRHSteering {
     /// Opens an rtnetlink socket in the calling thread's network namespace.
     public init() throws(NetlinkError) {
         connection = try NetlinkConnection(.route)
-        // Tables per process: concurrent srte processes in one namespace do not collide.
-        tableStart = PolicyRoutingSteering.tableBase + (UInt32(getpid()) & 0xffff) << 8
+        // 4096 tables per process, by pid: concurrent srte processes in one namespace do not collide.
+        tableStart = PolicyRoutingSteering.tableBase + (UInt32(getpid()) & 0xfff) << 12
     }
 
     deinit { removeAll() }
@@ -49,7 +49,7 @@ public final class PolicyRoutingSteering: SRHSteering {
             table = e.table
             isNew = false
         } else {
-            guard nextSlot < 256 else { throw SteeringError("policy-routing steering holds at most 256 flows per process") }
+            guard nextSlot < 4096 else { throw SteeringError("policy-routing steering holds at most 4096 flows per process") }
             table = tableStart + nextSlot
             nextSlot += 1
             isNew = true

@@ -159,7 +159,7 @@ struct OpenCommand: ParsableCommand {
             guard if_indextoname(lookup.interfaceIndex, &name) != nil else {
                 throw CLIFailure(message: "no interface with index \(lookup.interfaceIndex)", code: 3)
             }
-            return String(cString: name)
+            return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         } catch let e as CLIFailure { throw e } catch {
             throw CLIFailure(message: "no route toward \(address): \(error)", code: 3)
         }
