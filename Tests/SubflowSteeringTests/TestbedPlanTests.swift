@@ -110,7 +110,7 @@ func referenceNextHops(_ t: Topology) -> [[Set<Int>]] {
         #expect(h1.route(to: "fc00:2::2/128")!.distance == 40)
         let lines = plan.routeCommands(for: r1)
         #expect(lines.contains("route replace fc00:2::2/128 nexthop via fd5e:7b00:5e76:2::2 dev a nexthop via fd5e:7b00:5e76:3::2 dev b nexthop via fd5e:7b00:5e76:4::2 dev c"))
-        #expect(lines.contains("route replace fc00:0:1::1/128 encap seg6local action End count dev lo"))
+        #expect(lines.contains("route replace fc00:0:1::1/128 encap seg6local action End count dev sid0"))
         #expect(lines.contains("route replace fc00:0:1::e003/128 encap seg6local action End.X nh6 fd5e:7b00:5e76:3::2 count dev b"))
         #expect(plan.routeCommands(for: h1).contains("route replace fc00:0:2::/48 src fc00:1::1 via fd5e:7b00:5e76:1::2 dev r1"))
         #expect(plan.vethCommands()[0] == "link add name r1 netns diamond-h1 type veth peer name h1 netns diamond-r1")
@@ -180,16 +180,18 @@ func referenceNextHops(_ t: Topology) -> [[Set<Int>]] {
             .router("all", locator: prefix("fc00:0:4::/48")),
             .router("x.y", locator: prefix("fc00:0:5::/48")),
             .router("l2", locator: prefix("fc00:0:6::/48")),
+            .router("sid0", locator: prefix("fc00:0:8::/48")),
             .router("p", locator: prefix("fc00:0:7::/48")),
         ], links: [
             .init(a: 0, b: 1), .init(a: 0, b: 2), .init(a: 0, b: 3), .init(a: 0, b: 4), .init(a: 0, b: 5),
-            .init(a: 0, b: 6), .init(a: 0, b: 6), .init(a: 0, b: 6),   // three parallel links r–p
+            .init(a: 0, b: 7), .init(a: 0, b: 7), .init(a: 0, b: 7),   // three parallel links r–p
+            .init(a: 0, b: 6),
         ])
         let plan = try TestbedPlan(topology: t, lab: "n")
         let r = plan.node("r")!.interfaces.map(\.name)
-        // long name, lo, all and x.y fall back to l<ordinal>; "l2" is taken by the fallback, so
-        // the peer called l2 gets l5; parallel links get -2, -3.
-        #expect(r == ["l1", "l2", "l3", "l4", "l5", "p", "p-2", "p-3"])
+        // long name, lo, all, x.y and sid0 fall back to l<ordinal>; "l2" is taken by the
+        // fallback, so the peer called l2 gets l5; parallel links get -2, -3.
+        #expect(r == ["l1", "l2", "l3", "l4", "l5", "p", "p-2", "p-3", "l9"])
         for n in plan.nodes {
             let names = n.interfaces.map(\.name)
             #expect(Set(names).count == names.count, "\(n.name): \(names)")

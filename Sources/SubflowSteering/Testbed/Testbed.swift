@@ -409,10 +409,14 @@ public struct Testbed: Sendable {
 /// The signal (SIGINT or SIGTERM) that arrived during `up`, 0 if none.
 private let interruptSignal = Atomic<Int32>(0)
 
-/// Installs SIGINT/SIGTERM handlers that only record the signal; restores the previous ones.
+/// Installs SIGINT/SIGTERM handlers that only record the signal, and unblocks both signals on
+/// the calling thread (a process may inherit them blocked, e.g. from a test runner); restores
+/// the previous handlers and mask. A signal that arrived meanwhile is not re-raised: `up`
+/// reports it as `.interrupted` instead.
 private final class InterruptGuard {
     private var oldInt = sigaction()
     private var oldTerm = sigaction()
+    private var oldMask = sigset_t()
 
     init() {
         interruptSignal.store(0, ordering: .relaxed)
@@ -422,9 +426,22 @@ private final class InterruptGuard {
         sa.sa_flags = 0
         sigaction(SIGINT, &sa, &oldInt)
         sigaction(SIGTERM, &sa, &oldTerm)
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGINT)
+        sigaddset(&unblock, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &unblock, &oldMask)
     }
 
     func restore() {
+        // Handlers first, so a signal pending under the old mask is not delivered to SIG_DFL.
+        var block = sigset_t()
+        sigemptyset(&block)
+        sigaddset(&block, SIGINT)
+        sigaddset(&block, SIGTERM)
+        if sigismember(&oldMask, SIGINT) == 1 || sigismember(&oldMask, SIGTERM) == 1 {
+            pthread_sigmask(SIG_SETMASK, &oldMask, nil)
+        }
         sigaction(SIGINT, &oldInt, nil)
         sigaction(SIGTERM, &oldTerm, nil)
     }

@@ -43,10 +43,16 @@ extension TestbedPlan {
         }
     }
 
-    /// `ip -6 -batch` lines for a node: loopback and links up (alias = peer name), link
+    /// `ip -6 -batch` lines for a node: loopback up, on routers the SID device pair
+    /// (``TestbedPlan/sidDevice``), links up (alias = peer name), link
     /// addresses and the host address (`nodad`), and on hosts the MPTCP limits.
     public func addressCommands(for node: Node) -> [String] {
         var c = ["link set dev lo up"]
+        if node.isRouter {
+            c.append("link add name \(TestbedPlan.sidDevice) type veth peer name \(TestbedPlan.sidDevicePeer)")
+            c.append("link set dev \(TestbedPlan.sidDevicePeer) up")
+            c.append("link set dev \(TestbedPlan.sidDevice) up")
+        }
         for i in node.interfaces {
             c.append("link set dev \(i.name) up alias \(i.peer)")
             c.append("addr add \(i.address)/64 dev \(i.name) nodad")

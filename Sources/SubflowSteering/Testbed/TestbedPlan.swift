@@ -24,6 +24,15 @@ public struct TestbedPlan: Codable, Sendable, Hashable {
     public static let maxInterfaceNameLength = 15
     /// The largest number of links one plan can address (16 bits of link index).
     public static let maxLinks = 0xffff
+    /// The device a router's End route sits on: one end of a veth pair kept inside the router
+    /// (`sid0` ↔ `sid0p`). Not `lo`: the kernel turns routes via loopback into reject routes,
+    /// so an End route on `lo` drops every packet (seen as Ip6InNoRoutes). Not a link: taking
+    /// that link down would delete the node SID. (This kernel has no `dummy` driver.)
+    public static let sidDevice = "sid0"
+    /// The peer of ``sidDevice``.
+    public static let sidDevicePeer = "sid0p"
+    /// Interface names links never get.
+    static let reservedInterfaceNames: Set<String> = ["lo", "all", "default", sidDevice, sidDevicePeer]
 
     /// The lab name; every namespace is `<lab>-<node>`.
     public var lab: String
@@ -116,7 +125,7 @@ public struct TestbedPlan: Codable, Sendable, Hashable {
         public var link: Int?
         /// For End.X: the neighbour's address on that link (`nh6`).
         public var nexthop: IPv6Address?
-        /// For End.X: the interface toward the neighbour; for End: the device the route sits on.
+        /// For End.X: the interface toward the neighbour; for End: ``TestbedPlan/sidDevice``.
         public var interface: String
         /// For End.X: the neighbour's name.
         public var neighbour: String?
@@ -235,7 +244,7 @@ public struct TestbedPlan: Codable, Sendable, Hashable {
             var sids: [SID] = []
             if n.kind == .router {
                 sids.append(SID(address: topology.nodeSID(ofNode: v)!, behavior: "End", link: nil, nexthop: nil,
-                                interface: "lo", neighbour: nil))
+                                interface: TestbedPlan.sidDevice, neighbour: nil))
                 for ifc in interfaces[v] {
                     if let s = topology.adjacencySID(link: ifc.link, from: v) {
                         sids.append(SID(address: s, behavior: "End.X", link: ifc.link, nexthop: ifc.peerAddress,
@@ -285,11 +294,11 @@ public struct TestbedPlan: Codable, Sendable, Hashable {
     /// Interface names for every link end: `names[2i]` in link i's `a`, `names[2i+1]` in its `b`.
     ///
     /// A name is the peer's node name when that is a usable interface name (≤ 15 characters from
-    /// `A-Z a-z 0-9 _ -`, not `lo`, `all` or `default`), with `-2`, `-3`, … for parallel links;
+    /// `A-Z a-z 0-9 _ -`, not `lo`, `all`, `default`, `sid0` or `sid0p`), with `-2`, `-3`, … for parallel links;
     /// otherwise `l<ordinal>` (the link's ordinal among the node's links). Names are unique per node.
     public static func interfaceNames(_ topology: Topology) -> [String] {
         var names = [String](repeating: "", count: 2 * topology.links.count)
-        var used = [Set<String>](repeating: ["lo"], count: topology.nodes.count)
+        var used = [Set<String>](repeating: reservedInterfaceNames, count: topology.nodes.count)
         var parallel: [[Int]: Int] = [:]   // [node, peer] → links seen so far
         for (i, l) in topology.links.enumerated() {
             for (slot, me, peer) in [(2 * i, l.a, l.b), (2 * i + 1, l.b, l.a)] {
@@ -311,7 +320,7 @@ public struct TestbedPlan: Codable, Sendable, Hashable {
     /// Whether `name` is safe as an interface name everywhere the testbed uses it (including
     /// sysctl paths, where `.` and `/` are separators and `all`/`default` are reserved).
     public static func isUsableInterfaceName(_ name: String) -> Bool {
-        guard (1...maxInterfaceNameLength).contains(name.utf8.count), !["lo", "all", "default"].contains(name) else { return false }
+        guard (1...maxInterfaceNameLength).contains(name.utf8.count), !reservedInterfaceNames.contains(name) else { return false }
         return name.utf8.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
     }
 
