@@ -241,6 +241,9 @@ struct TestbedCommand: ParsableCommand {
         @Argument(help: "The lab (default: the only lab).")
         var lab: String?
 
+        @Flag(help: "Also show how many packets each SID (End, End.X) processed.")
+        var sids = false
+
         @Option(help: "Output: text or json.")
         var format: Format = .text
 
@@ -248,16 +251,31 @@ struct TestbedCommand: ParsableCommand {
             try testbedReporting {
                 let t = try Testbed.open(try resolveLab(lab))
                 let counters = try t.linkCounters()
+                let sidCounters = sids ? try t.sidCounters() : []
                 let out = StdoutBuffer()
                 switch format {
                 case .json:
-                    out.line(JSON.object([("schemaVersion", .int(1)), ("lab", .string(t.lab)),
-                                          ("links", .array(zip(t.plan.links, counters).map { linkJSON($0, $1) }))]).rendered)
+                    var fields: [(String, JSON)] = [("schemaVersion", .int(1)), ("lab", .string(t.lab)),
+                                                    ("links", .array(zip(t.plan.links, counters).map { linkJSON($0, $1) }))]
+                    if sids {
+                        fields.append(("sids", .array(sidCounters.map { c in
+                            .object([("node", .string(c.node)), ("sid", .string("\(c.sid)")), ("behavior", .string(c.behavior)),
+                                     ("packets", .int(Int(c.packets))), ("bytes", .int(Int(c.bytes))), ("errors", .int(Int(c.errors)))])
+                        })))
+                    }
+                    out.line(JSON.object(fields).rendered)
                 case .text:
                     out.line("\(pad("#", 3)) \(pad("link", 22)) \(lpad("A→B pkts", 10)) \(lpad("A→B bytes", 12)) \(lpad("B→A pkts", 10)) \(lpad("B→A bytes", 12)) \(lpad("drops", 6))")
                     for c in counters {
                         let drops = (c.endA?.txDropped ?? 0) + (c.endA?.rxDropped ?? 0) + (c.endB?.txDropped ?? 0) + (c.endB?.rxDropped ?? 0)
                         out.line("\(pad(String(c.link), 3)) \(pad("\(c.a) - \(c.b)", 22)) \(lpad(String(c.endA?.txPackets ?? 0), 10)) \(lpad(String(c.endA?.txBytes ?? 0), 12)) \(lpad(String(c.endB?.txPackets ?? 0), 10)) \(lpad(String(c.endB?.txBytes ?? 0), 12)) \(lpad(String(drops), 6))")
+                    }
+                    if sids {
+                        out.line("")
+                        out.line("\(pad("node", 8)) \(pad("SID", 22)) \(pad("behavior", 8)) \(lpad("packets", 10)) \(lpad("bytes", 12)) \(lpad("errors", 6))")
+                        for c in sidCounters {
+                            out.line("\(pad(c.node, 8)) \(pad("\(c.sid)", 22)) \(pad(c.behavior, 8)) \(lpad(String(c.packets), 10)) \(lpad(String(c.bytes), 12)) \(lpad(String(c.errors), 6))")
+                        }
                     }
                 }
                 out.flush()

@@ -148,6 +148,38 @@ struct TestbedLifecycleTests {
         #expect(try rootInterfaces() == rootBefore)
     }
 
+    /// Two labs of the same topology run side by side, each forwarding on its own.
+    @Test func labsCoexist() throws {
+        let topo = try bundledTopology("diamond.yaml")
+        let one = try TestbedPlan(topology: topo, lab: testLabName("one"))
+        let two = try TestbedPlan(topology: topo, lab: testLabName("two"))
+        try withLab(one) { a in
+            try withLab(two) { b in
+                #expect(Set(Testbed.labs()).isSuperset(of: [one.lab, two.lab]))
+                for lab in [a, b] {
+                    let r = try lab.exec("h1", ["ping", "-c", "1", "-W", "2", "\(lab.address(of: "h2")!)"])
+                    #expect(r.status == 0, "\(lab.lab): \(r.stdout)\(r.stderr)")
+                }
+                try a.setLinks(between: "h1", and: "r1", up: false)
+                #expect(try b.exec("h1", ["ping", "-c", "1", "-W", "2", "\(b.address(of: "h2")!)"]).status == 0,
+                        "a link down in one lab does not affect the other")
+            }
+        }
+    }
+
+    @Test func recycledPidIsNotARunningUp() throws {
+        var s = TestbedState(lab: "x", phase: .creating, pid: getpid(), created: 0, topologyFile: nil, namespaces: [],
+                             pendingNamespace: nil, delayEmulated: nil, mptcpPathManager: .userspace, notes: [],
+                             plan: try TestbedPlan(topology: try bundledTopology("diamond.yaml")))
+        s.pidStartTime = TestbedState.startTime(of: getpid())
+        #expect(s.pidStartTime != nil && s.upProcessIsAlive)
+        s.pidStartTime! += 1
+        #expect(!s.upProcessIsAlive)
+        s.pid = 999_999_999
+        s.pidStartTime = nil
+        #expect(!s.upProcessIsAlive)
+    }
+
     /// `down` of a lab whose `up` died mid-way (state left in phase `creating`, a pending
     /// namespace) removes what exists and nothing else.
     @Test func downAfterAnUpThatDied() throws {
@@ -207,9 +239,18 @@ struct TestbedForwardingTests {
             }
 
             // End.X forces a detour no shortest path takes: r1 →(End.X) c →(End.X) r1 → b → r2.
-            try steer([topo.adjacencySID(from: "r1", to: "c")!, topo.adjacencySID(from: "c", to: "r1")!, topo.nodeSID(of: "b")!])
+            let x1 = topo.adjacencySID(from: "r1", to: "c")!, x2 = topo.adjacencySID(from: "c", to: "r1")!
+            try steer([x1, x2, topo.nodeSID(of: "b")!])
             before = try lab.linkCounters()
+            let sidsBefore = try lab.sidCounters()
             r = try Self.ping(lab, from: "h1", to: h2)
+            let sidsAfter = try lab.sidCounters()
+            let processed = { (sid: IPv6Address) -> UInt64 in
+                sidsAfter.first { $0.sid == sid }!.packets - sidsBefore.first { $0.sid == sid }!.packets
+            }
+            #expect(processed(x1) >= 20 && processed(x2) >= 20 && processed(topo.nodeSID(of: "b")!) >= 20)
+            #expect(processed(topo.nodeSID(of: "a")!) == 0 && processed(topo.nodeSID(of: "c")!) == 0)
+            #expect(sidsAfter.count == plan.nodes.map(\.sids.count).reduce(0, +), "every planned SID is installed")
             #expect(r.status == 0, "End.X detour: \(r.stdout)\(r.stderr)")
             d = Deltas(before, try lab.linkCounters())
             #expect(d.aToB[linkIndex("r1", "c")]! >= 20, "r1's End.X toward c")

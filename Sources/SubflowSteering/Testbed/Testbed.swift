@@ -80,8 +80,10 @@ public struct Testbed: Sendable {
         let state = TestbedState(lab: plan.lab, phase: .creating, pid: getpid(), created: Date().timeIntervalSince1970,
                                  topologyFile: options.topologyFile, namespaces: [], pendingNamespace: nil,
                                  delayEmulated: nil, mptcpPathManager: options.mptcpPathManager, notes: [], plan: plan)
-        try state.create()
-        var lab = Testbed(state: state)
+        var recorded = state
+        recorded.pidStartTime = TestbedState.startTime(of: getpid())
+        try recorded.create()
+        var lab = Testbed(state: recorded)
         let saved = InterruptGuard()
         defer { saved.restore() }
         do {
@@ -231,7 +233,7 @@ public struct Testbed: Sendable {
     @discardableResult
     public static func down(_ lab: String) throws(TestbedError) -> [String] {
         let t = try open(lab)
-        if t.state.phase == .creating, t.state.pid != getpid(), kill(t.state.pid, 0) == 0 {
+        if t.state.phase == .creating, t.state.pid != getpid(), t.state.upProcessIsAlive {
             throw TestbedError(.state, "lab '\(lab)' is still being created by process \(t.state.pid); interrupt it (it cleans up) or wait")
         }
         return try t.down()
@@ -362,6 +364,47 @@ public struct Testbed: Sendable {
         for n in plan.nodes where !n.interfaces.isEmpty { byNode[n.name] = try interfaceCounters(of: n.name) }
         return plan.links.map { l in
             LinkCounters(link: l.index, a: l.a, b: l.b, endA: byNode[l.a]?[l.interfaceA], endB: byNode[l.b]?[l.interfaceB])
+        }
+    }
+
+    /// How many packets one SID processed (the `count` of its `seg6local` route).
+    public struct SIDCounters: Sendable, Hashable, Codable {
+        /// The router owning the SID.
+        public var node: String
+        /// The SID.
+        public var sid: IPv6Address
+        /// `End` or `End.X`.
+        public var behavior: String
+        /// Packets processed.
+        public var packets: UInt64
+        /// Bytes processed.
+        public var bytes: UInt64
+        /// Packets the behaviour dropped.
+        public var errors: UInt64
+    }
+
+    /// The counters of every SID of every router (`ip -s -j -6 route show`), in node order.
+    public func sidCounters() throws(TestbedError) -> [SIDCounters] {
+        var out: [SIDCounters] = []
+        for n in plan.nodes where n.isRouter && NetworkNamespace.exists(n.namespace) {
+            let text = try Subprocess.check(["ip", "-n", n.namespace, "-6", "-s", "-j", "route", "show"])
+            out += try Testbed.parseSIDJSON(text, node: n.name)
+        }
+        return out
+    }
+
+    /// Parses the `seg6local` routes of `ip -s -j -6 route show` output.
+    static func parseSIDJSON(_ text: String, node: String) throws(TestbedError) -> [SIDCounters] {
+        guard let list = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [[String: Any]] else {
+            throw TestbedError(.system, "cannot parse `ip -s -j route show` output")
+        }
+        return list.compactMap { r in
+            guard r["encap"] as? String == "seg6local", let dst = r["dst"] as? String,
+                  let sid = IPv6Address(String(dst.split(separator: "/")[0])) else { return nil }
+            let st = r["stats64"] as? [String: Any]
+            func u64(_ k: String) -> UInt64 { (st?[k] as? NSNumber)?.uint64Value ?? 0 }
+            return SIDCounters(node: node, sid: sid, behavior: r["action"] as? String ?? "?",
+                               packets: u64("packets"), bytes: u64("bytes"), errors: u64("errors"))
         }
     }
 

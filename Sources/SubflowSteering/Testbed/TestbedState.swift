@@ -23,6 +23,9 @@ public struct TestbedState: Sendable {
     public var phase: Phase
     /// The process that ran `up`.
     public var pid: Int32
+    /// That process's start time (`/proc/PID/stat` field 22), so a recycled pid is not
+    /// mistaken for a running `up`.
+    public var pidStartTime: UInt64?
     /// When `up` started (seconds since 1970).
     public var created: Double
     /// The topology file, when `up` was given one.
@@ -68,6 +71,7 @@ public struct TestbedState: Sendable {
         var lab: String
         var phase: Phase
         var pid: Int32
+        var pidStartTime: UInt64?
         var created: Double
         var topologyFile: String?
         var namespaces: [String]
@@ -104,6 +108,7 @@ public struct TestbedState: Sendable {
                                  namespaces: h.namespaces, pendingNamespace: h.pendingNamespace, delayEmulated: h.delayEmulated,
                                  mptcpPathManager: h.mptcpPathManager, notes: h.notes, plan: f.plan)
             s.schemaVersion = h.schemaVersion
+            s.pidStartTime = h.pidStartTime
             return s
         } catch {
             throw TestbedError(.state, "\(p) is not a testbed state file: \(error)")
@@ -134,7 +139,7 @@ public struct TestbedState: Sendable {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         do {
-            let header = Header(schemaVersion: schemaVersion, lab: lab, phase: phase, pid: pid, created: created,
+            let header = Header(schemaVersion: schemaVersion, lab: lab, phase: phase, pid: pid, pidStartTime: pidStartTime, created: created,
                                 topologyFile: topologyFile, namespaces: namespaces, pendingNamespace: pendingNamespace,
                                 delayEmulated: delayEmulated, mptcpPathManager: mptcpPathManager, notes: notes)
             if planJSON.data == nil { planJSON.data = try enc.encode(plan) }
@@ -148,6 +153,24 @@ public struct TestbedState: Sendable {
         } catch {
             throw TestbedError(.system, "cannot write \(p): \(error)")
         }
+    }
+
+    /// Whether the process that ran `up` is still alive (same pid and start time).
+    public var upProcessIsAlive: Bool {
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let recorded = pidStartTime else { return true }
+        return TestbedState.startTime(of: pid) == recorded
+    }
+
+    /// A process's start time in clock ticks since boot (`/proc/PID/stat` field 22).
+    static func startTime(of pid: Int32) -> UInt64? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return nil }
+        let text = String(decoding: data, as: UTF8.self)
+        // The command name (field 2) is in parentheses and may hold spaces: split after the last ')'.
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state), so field 22 is fields[19].
+        return fields.count > 19 ? UInt64(fields[19]) : nil
     }
 
     /// Removes the state file.
