@@ -273,6 +273,107 @@ struct TestbedForwardingTests {
         }
     }
 
+    /// Sends `bytes` over TCP from `flow.localAddress` (socket made in `client`) to a listener
+    /// made in `server`; returns what the server received. Bounded by `seconds`.
+    static func tcpTransfer(_ lab: Testbed, client: String, server: String, flow: FourTuple, bytes: Int,
+                            seconds: Int = 15) throws -> Int {
+        let listener = try lab.run(in: server) { () throws -> Int32 in
+            let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+            try TCPTransfer.bind(fd, flow.remoteAddress, flow.remotePort)
+            guard listen(fd, 1) == 0 else { throw TCPTransfer.Failed(description: "listen: \(errno)") }
+            return fd
+        }
+        defer { close(listener) }
+        let fd = try lab.run(in: client) { () throws -> Int32 in
+            let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+            try TCPTransfer.bind(fd, flow.localAddress, flow.localPort)
+            return fd
+        }
+        defer { close(fd) }
+        TCPTransfer.timeouts(fd, seconds: seconds)
+        let received = ReceivedCounter()
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            defer { done.signal() }
+            var pfd = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            guard poll(&pfd, 1, Int32(seconds * 1000)) == 1 else { return }
+            let conn = accept(listener, nil, nil)
+            guard conn >= 0 else { return }
+            defer { close(conn) }
+            TCPTransfer.timeouts(conn, seconds: seconds)
+            var buf = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = recv(conn, &buf, buf.count, 0)
+                if n <= 0 { break }
+                received.add(n)
+            }
+        }.start()
+        var sa = TCPTransfer.sockaddr6(flow.remoteAddress, flow.remotePort)
+        let c = withUnsafePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+        }
+        guard c == 0 else {
+            let e = errno
+            shutdown(listener, Int32(SHUT_RDWR))
+            _ = done.wait(timeout: .now() + .seconds(seconds))
+            throw TCPTransfer.Failed(description: "connect \(flow): \(String(cString: strerror(e)))")
+        }
+        let chunk = [UInt8](repeating: 0x5a, count: 65536)
+        var sent = 0
+        while sent < bytes {
+            let n = chunk.withUnsafeBytes { send(fd, $0.baseAddress, min($0.count, bytes - sent), Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { break }
+            sent += n
+        }
+        shutdown(fd, Int32(SHUT_WR))
+        _ = done.wait(timeout: .now() + .seconds(seconds))
+        return received.value
+    }
+
+    /// A TCP flow steered by ``BPFSteering`` on h1 along an End.X detour
+    /// (r1 → c → r1 → b → r2) carries its bytes exactly there: c → r1 sees the data, which no
+    /// IGP path would send that way, and a's links see none of it.
+    @Test func bpfSteeredTCPFlowTakesTheDetour() throws {
+        let topo = try bundledTopology("diamond.yaml")
+        let plan = try TestbedPlan(topology: topo, lab: testLabName("bpf"))
+        try withLab(plan) { lab in
+            let h1 = lab.address(of: "h1")!, h2 = lab.address(of: "h2")!
+            let segments = [topo.adjacencySID(from: "r1", to: "c")!, topo.adjacencySID(from: "c", to: "r1")!,
+                            topo.nodeSID(of: "b")!, h2]
+            // The BPF program grows packets by the SRH behind the stack's back: lower the MTU.
+            let gw = plan.node("h1")!.route(to: "default")!.nexthops[0]
+            try Subprocess.check(["ip", "-6", "-n", plan.node("h1")!.namespace, "route", "replace", "\(h2)/128",
+                                  "via", "\(gw.via)", "dev", gw.interface, "src", "\(h1)", "mtu", "\(1500 - 8 - 16 * segments.count)"])
+            let steering = try lab.run(in: "h1") { try BPFSteering(interface: gw.interface) }
+            defer { steering.removeAll() }
+            let flow = FourTuple(local: h1, localPort: 41000, remote: h2, remotePort: 5201)
+            try steering.steer(flow, along: try SegmentRoutingHeader(path: segments, nextHeader: 6))
+            let size = 1 << 20
+            let before = try lab.linkCounters()
+            let start = Date()
+            let got = try Self.tcpTransfer(lab, client: "h1", server: "h2", flow: flow, bytes: size)
+            let seconds = Date().timeIntervalSince(start)
+            let after = try lab.linkCounters()
+            #expect(got == size)
+            // The 50 Mbit/s tbf on the middle links bounds the rate (1 MiB needs ≥ 0.168 s).
+            let mbps = Double(size * 8) / seconds / 1e6
+            #expect(mbps < 55, "\(mbps) Mbit/s through 50 Mbit/s links")
+            var bytes: [String: UInt64] = [:]
+            for (x, y) in zip(before, after) {
+                bytes["\(x.a)>\(x.b)"] = (y.endA?.txBytes ?? 0) - (x.endA?.txBytes ?? 0)
+                bytes["\(x.b)>\(x.a)"] = (y.endB?.txBytes ?? 0) - (x.endB?.txBytes ?? 0)
+            }
+            for hop in ["r1>c", "c>r1", "r1>b", "b>r2"] {
+                #expect(bytes[hop]! > UInt64(size), "\(hop): \(bytes[hop]!) bytes")
+            }
+            for hop in ["r1>a", "a>r2", "c>r2"] {
+                #expect(bytes[hop]! < UInt64(size / 100), "\(hop) carried \(bytes[hop]!) bytes")
+            }
+            let c = steering.counters()
+            #expect(c.steered > 0 && c.errors == 0, "\(c)")
+        }
+    }
+
     /// A socket created in a node via ``Testbed/run(in:_:)`` talks from the node's address.
     @Test func socketsInNodesUseTheHostAddress() throws {
         let plan = try TestbedPlan(topology: try bundledTopology("diamond.yaml"), lab: testLabName("sock"))
