@@ -452,23 +452,34 @@ public struct Testbed: Sendable {
 /// The signal (SIGINT or SIGTERM) that arrived during `up`, 0 if none.
 private let interruptSignal = Atomic<Int32>(0)
 
+/// The handlers `up` replaced, and how many `up`s are running (handlers are installed by the
+/// first and restored by the last, so concurrent `up`s in one process do not undo each other).
+private struct InstalledHandlers {
+    var depth = 0
+    var oldInt = sigaction()
+    var oldTerm = sigaction()
+}
+private let installedHandlers = Mutex(InstalledHandlers())
+
 /// Installs SIGINT/SIGTERM handlers that only record the signal, and unblocks both signals on
 /// the calling thread (a process may inherit them blocked, e.g. from a test runner); restores
 /// the previous handlers and mask. A signal that arrived meanwhile is not re-raised: `up`
 /// reports it as `.interrupted` instead.
 private final class InterruptGuard {
-    private var oldInt = sigaction()
-    private var oldTerm = sigaction()
     private var oldMask = sigset_t()
 
     init() {
-        interruptSignal.store(0, ordering: .relaxed)
-        var sa = sigaction()
-        sa.__sigaction_handler.sa_handler = { sig in interruptSignal.store(sig, ordering: .relaxed) }
-        sigemptyset(&sa.sa_mask)
-        sa.sa_flags = 0
-        sigaction(SIGINT, &sa, &oldInt)
-        sigaction(SIGTERM, &sa, &oldTerm)
+        installedHandlers.withLock { h in
+            h.depth += 1
+            guard h.depth == 1 else { return }
+            interruptSignal.store(0, ordering: .relaxed)
+            var sa = sigaction()
+            sa.__sigaction_handler.sa_handler = { sig in interruptSignal.store(sig, ordering: .relaxed) }
+            sigemptyset(&sa.sa_mask)
+            sa.sa_flags = 0
+            sigaction(SIGINT, &sa, &h.oldInt)
+            sigaction(SIGTERM, &sa, &h.oldTerm)
+        }
         var unblock = sigset_t()
         sigemptyset(&unblock)
         sigaddset(&unblock, SIGINT)
@@ -477,16 +488,16 @@ private final class InterruptGuard {
     }
 
     func restore() {
-        // Handlers first, so a signal pending under the old mask is not delivered to SIG_DFL.
-        var block = sigset_t()
-        sigemptyset(&block)
-        sigaddset(&block, SIGINT)
-        sigaddset(&block, SIGTERM)
+        // Mask first, so a signal pending under the old mask is not delivered to SIG_DFL.
         if sigismember(&oldMask, SIGINT) == 1 || sigismember(&oldMask, SIGTERM) == 1 {
             pthread_sigmask(SIG_SETMASK, &oldMask, nil)
         }
-        sigaction(SIGINT, &oldInt, nil)
-        sigaction(SIGTERM, &oldTerm, nil)
+        installedHandlers.withLock { h in
+            h.depth -= 1
+            guard h.depth == 0 else { return }
+            sigaction(SIGINT, &h.oldInt, nil)
+            sigaction(SIGTERM, &h.oldTerm, nil)
+        }
     }
 }
 
