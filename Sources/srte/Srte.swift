@@ -11,6 +11,7 @@ struct Srte: ParsableCommand {
         result (e.g. an invalid SRH), 2 unusable input, 3 a system or kernel error.
         """,
         version: "0.1.0",
-        subcommands: [SRHCommand.self, ServeCommand.self, OpenCommand.self, CleanupCommand.self, PlanCommand.self, TopologyCommand.self]
+        subcommands: [SRHCommand.self, PlanCommand.self, TopologyCommand.self, OpenCommand.self, ServeCommand.self,
+                      TestbedCommand.self, CleanupCommand.self]
     )
 }

@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+
+private let runningAsRoot = geteuid() == 0
+private let stateDirectory = "/run/srte/testbed"
+
+private func namespaceExists(_ name: String) -> Bool { access("/run/netns/\(name)", F_OK) == 0 }
+
+/// The namespaces of `lab` that exist now.
+private func namespaces(of lab: String) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).filter { $0.hasPrefix(lab + "-") }
+}
+
+/// Deletes whatever a test lab left (used in `defer`, so a failing test still cleans up).
+private func forceClean(_ lab: String) {
+    _ = try? runSrte(["testbed", "down", lab])
+    for ns in namespaces(of: lab) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["ip", "netns", "del", ns]
+        try? p.run()
+        p.waitUntilExit()
+    }
+    unlink("\(stateDirectory)/\(lab).json")
+}
+
+@Suite struct TestbedHelpTests {
+    @Test func helpTeaches() throws {
+        let h = try runSrte(["testbed", "--help"])
+        #expect(h.status == 0)
+        for s in ["up", "down", "status", "exec", "link", "stats", "srte testbed exec h1 -- ping", "netem", "/run/srte/testbed"] {
+            #expect(h.out.contains(s), "help lacks \(s)")
+        }
+        let up = try runSrte(["testbed", "up", "--help"])
+        #expect(up.out.contains("--name") && up.out.contains("--link-prefix") && up.out.contains("--mptcp-pm"))
+    }
+
+    @Test func badInputIsExitTwo() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let r = try runSrte(["testbed", "up", dir + "/topologies/diamond.yaml", "--name", "bad/name"])
+        #expect(r.status == 2, "\(r.err)")
+        #expect(r.err.contains("cannot name a lab"))
+        let p = try runSrte(["testbed", "up", dir + "/topologies/diamond.yaml", "--link-prefix", "fc00::/16"])
+        #expect(p.status == 2)
+        #expect(p.err.contains("overlaps"), "\(p.err)")
+        let m = try runSrte(["testbed", "up", "/nonexistent.yaml"])
+        #expect(m.status == 2)
+    }
+}
+
+@Suite(.serialized, .enabled(if: runningAsRoot, "needs root: creates network namespaces"))
+struct TestbedCLITests {
+    let topologies = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path + "/topologies/"
+
+    @Test func upStatusExecLinkStatsDown() throws {
+        let lab = "t\(getpid())-cli"
+        defer { forceClean(lab) }
+        let up = try runSrte(["testbed", "up", topologies + "diamond.yaml", "--name", lab])
+        #expect(up.status == 0, "\(up.err)")
+        #expect(up.out.contains("lab \(lab) is up: 7 namespaces (5 routers, 2 hosts), 8 links"))
+        #expect(up.out.components(separatedBy: "delays are not emulated").count == 2, "said once")
+
+        let again = try runSrte(["testbed", "up", topologies + "diamond.yaml", "--name", lab])
+        #expect(again.status == 4)
+        #expect(again.err.contains("already exists"))
+
+        let st = try runSrte(["testbed", "status", lab])
+        #expect(st.status == 0)
+        #expect(st.out.contains("lab \(lab): up"))
+        #expect(st.out.contains("r1:b - b:r1"))
+        #expect(st.out.contains("not emulated"))
+        let js = try runSrte(["testbed", "status", lab, "--format", "json"])
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(js.out.utf8)) as? [String: Any])
+        #expect(obj["phase"] as? String == "up" && obj["delayEmulated"] as? Bool == false)
+        #expect((obj["nodes"] as? [[String: Any]])?.count == 7)
+
+        let ping = try runSrte(["testbed", "exec", "--lab", lab, "h1", "--", "ping", "-c", "1", "-W", "2", "fc00:2::2"])
+        #expect(ping.status == 0, "\(ping.out)\(ping.err)")
+        let fail = try runSrte(["testbed", "exec", "--lab", lab, "h1", "--", "sh", "-c", "exit 7"])
+        #expect(fail.status == 7, "exec passes the exit status through")
+
+        let down = try runSrte(["testbed", "link", "--lab", lab, "r1", "b", "down"])
+        #expect(down.status == 0)
+        #expect(down.out.contains("r1:b - b:r1 down"))
+        let st2 = try runSrte(["testbed", "status", lab])
+        #expect(st2.out.contains("down(admin)/"), "\(st2.out)")
+        #expect(try runSrte(["testbed", "link", "--lab", lab, "r1", "b", "up"]).status == 0)
+        #expect(try runSrte(["testbed", "link", "--lab", lab, "h1", "h2", "up"]).status == 2, "no such link")
+
+        let stats = try runSrte(["testbed", "stats", lab, "--format", "json"])
+        let sj = try #require(try JSONSerialization.jsonObject(with: Data(stats.out.utf8)) as? [String: Any])
+        let links = try #require(sj["links"] as? [[String: Any]])
+        #expect(links.count == 8)
+        let first = try #require(links[0]["endA"] as? [String: Any])
+        #expect((first["txPackets"] as? Int ?? 0) > 0, "h1 sent the ping")
+        #expect(try runSrte(["testbed", "stats", lab]).out.contains("r1 - b"))
+
+        let d = try runSrte(["testbed", "down", lab])
+        #expect(d.status == 0)
+        #expect(d.out.contains("deleted 7 namespaces"))
+        #expect(namespaces(of: lab).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "\(stateDirectory)/\(lab).json"))
+        #expect(try runSrte(["testbed", "down", lab]).status == 4)
+    }
+
+    /// SIGTERM during `up` → everything created is removed, exit 130. SIGKILL leaves the state
+    /// file, and `down` then removes exactly what exists.
+    @Test(arguments: [SIGTERM, SIGKILL])
+    func signalDuringUp(signal: Int32) throws {
+        let lab = "t\(getpid())-sig\(signal)"
+        defer { forceClean(lab) }
+        let p = Process()
+        p.executableURL = productsDirectory.appendingPathComponent("srte")
+        p.arguments = ["testbed", "up", topologies + "fattree.yaml", "--name", lab]
+        p.standardOutput = FileHandle.nullDevice
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        // Wait until up is creating namespaces (the fat-tree has 36), then signal it.
+        let deadline = Date().addingTimeInterval(20)
+        while !namespaceExists("\(lab)-c0") && p.isRunning && Date() < deadline { usleep(1000) }
+        #expect(p.isRunning, "up finished before it could be interrupted")
+        kill(p.processIdentifier, signal)
+        p.waitUntilExit()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        if signal == SIGTERM {
+            #expect(p.terminationReason == .exit && p.terminationStatus == 130, "\(stderr)")
+            #expect(stderr.contains("interrupted by SIGTERM"), "\(stderr)")
+            #expect(namespaces(of: lab).isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: "\(stateDirectory)/\(lab).json"))
+        } else {
+            #expect(p.terminationReason == .uncaughtSignal)
+            #expect(!namespaces(of: lab).isEmpty)
+            let st = try runSrte(["testbed", "status", lab])
+            #expect(st.out.contains("incomplete"), "\(st.out)")
+            let d = try runSrte(["testbed", "down", lab])
+            #expect(d.status == 0, "\(d.err)")
+            #expect(namespaces(of: lab).isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: "\(stateDirectory)/\(lab).json"))
+        }
+    }
+}
