@@ -8,7 +8,7 @@ import Foundation
 import SRv6Paths
 import SubflowSteering
 
-extension MPTCPPathManager: ExpressibleByArgument {
+extension MPTCPPathManagerKind: ExpressibleByArgument {
     public init?(argument: String) {
         switch argument {
         case "userspace": self = .userspace
@@ -75,7 +75,7 @@ struct TestbedCommand: ParsableCommand {
         var linkPrefix: String = TestbedPlan.defaultLinkPrefix
 
         @Option(name: .customLong("mptcp-pm"), help: "MPTCP path manager on hosts. A userspace-PM server accepts joins only while a process listens to mptcp_pm_events.")
-        var mptcpPM: MPTCPPathManager = .userspace
+        var mptcpPM: MPTCPPathManagerKind = .userspace
 
         @Option(help: "Output: text or json.")
         var format: Format = .text

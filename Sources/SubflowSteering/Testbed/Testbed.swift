@@ -41,13 +41,13 @@ public struct Testbed: Sendable {
 
     /// Options of ``up(plan:options:progress:)``.
     public struct UpOptions: Sendable {
-        /// The MPTCP path manager hosts run (default: userspace, see ``MPTCPPathManager``).
-        public var mptcpPathManager: MPTCPPathManager
+        /// The MPTCP path manager hosts run (default: userspace, see ``MPTCPPathManagerKind``).
+        public var mptcpPathManager: MPTCPPathManagerKind
         /// The topology file, recorded in the state for `status`.
         public var topologyFile: String?
 
         /// Creates options.
-        public init(mptcpPathManager: MPTCPPathManager = .userspace, topologyFile: String? = nil) {
+        public init(mptcpPathManager: MPTCPPathManagerKind = .userspace, topologyFile: String? = nil) {
             self.mptcpPathManager = mptcpPathManager
             self.topologyFile = topologyFile
         }

@@ -18,7 +18,7 @@ extension TestbedPlan {
     /// Sysctls to set in a node's namespace before its interfaces exist (paths under
     /// `/proc/sys`, values as text): no DAD, addresses kept across `link down`, SRv6 accepted,
     /// forwarding on routers only, and on hosts MPTCP with the chosen path manager.
-    public func namespaceSysctls(for node: Node, mptcpPathManager: MPTCPPathManager = .userspace) -> [(String, String)] {
+    public func namespaceSysctls(for node: Node, mptcpPathManager: MPTCPPathManagerKind = .userspace) -> [(String, String)] {
         var s: [(String, String)] = []
         for scope in ["all", "default"] {
             s.append(("net/ipv6/conf/\(scope)/accept_dad", "0"))
@@ -121,7 +121,7 @@ extension TestbedPlan {
 /// every MP_JOIN unless some process in its namespace is subscribed to the `mptcp_pm_events`
 /// group, so the serving side must run a listener for those events (as `srte serve` will);
 /// choose ``kernel`` for plain tools like `mptcpize`.
-public enum MPTCPPathManager: Int, Codable, Sendable, CaseIterable {
+public enum MPTCPPathManagerKind: Int, Codable, Sendable, CaseIterable {
     /// The in-kernel path manager (`pm_type=0`): joins accepted up to `ip mptcp limits`.
     case kernel = 0
     /// The userspace path manager (`pm_type=1`).

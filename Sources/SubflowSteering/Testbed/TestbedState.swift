@@ -37,7 +37,7 @@ public struct TestbedState: Sendable {
     /// Whether link delays are emulated (netem present); `nil` until probed.
     public var delayEmulated: Bool?
     /// The MPTCP path manager hosts run.
-    public var mptcpPathManager: MPTCPPathManager
+    public var mptcpPathManager: MPTCPPathManagerKind
     /// Facts a user should know about this lab (e.g. that delays are not emulated).
     public var notes: [String]
     /// The plan `up` realised.
@@ -50,7 +50,7 @@ public struct TestbedState: Sendable {
 
     /// Creates a state record.
     public init(lab: String, phase: Phase, pid: Int32, created: Double, topologyFile: String?, namespaces: [String],
-                pendingNamespace: String?, delayEmulated: Bool?, mptcpPathManager: MPTCPPathManager, notes: [String],
+                pendingNamespace: String?, delayEmulated: Bool?, mptcpPathManager: MPTCPPathManagerKind, notes: [String],
                 plan: TestbedPlan) {
         self.lab = lab
         self.phase = phase
@@ -77,7 +77,7 @@ public struct TestbedState: Sendable {
         var namespaces: [String]
         var pendingNamespace: String?
         var delayEmulated: Bool?
-        var mptcpPathManager: MPTCPPathManager
+        var mptcpPathManager: MPTCPPathManagerKind
         var notes: [String]
     }
 
