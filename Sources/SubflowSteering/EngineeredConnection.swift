@@ -214,6 +214,47 @@ public final class EngineeredConnection: @unchecked Sendable {
         return Report(bytes: UInt64(sent), seconds: seconds, subflows: per)
     }
 
+    /// Sends for `duration`, sampling every subflow's acknowledged bytes every
+    /// `interval`, then closes the sending side and waits for the peer.
+    /// - Returns: the report, and the samples: `(seconds since start, bytesAcked per subflow in subflow order)`.
+    public func send(for duration: Duration, interval: Duration = .milliseconds(500), chunk: Int = 1 << 16,
+                     timeout: Duration = .seconds(30)) throws -> (report: Report, samples: [(Double, [UInt64])]) {
+        let start = ContinuousClock.now
+        let block = [UInt8](repeating: 0x73, count: chunk)
+        var sent = bytesSent
+        defer { bytesSent = sent }
+        var last: [SubflowSnapshot] = []
+        var samples: [(Double, [UInt64])] = []
+        var nextSample = start + interval
+        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+        func sample() {
+            if let s = try? connection.socket.fullInfo().subflows { last = merge(last, s) }
+            samples.append((seconds(ContinuousClock.now - start),
+                            subflows.map { sf in last.first { $0.local.port == sf.tuple.localPort }?.bytesAcked ?? 0 }))
+        }
+        while ContinuousClock.now - start < duration {
+            sent += try connection.socket.send(block)
+            if ContinuousClock.now >= nextSample {
+                sample()
+                _ = connection.pollEvents(timeout: .zero)
+                nextSample += interval
+            }
+        }
+        sample()
+        try connection.socket.shutdownWrite()
+        let drainStart = ContinuousClock.now
+        while ContinuousClock.now - drainStart < timeout {
+            if try connection.socket.waitReadable(timeout: .milliseconds(100)) {
+                if try connection.socket.receive().isEmpty { break }
+            }
+        }
+        let total = seconds(ContinuousClock.now - start)
+        let per = subflows.map { sf in
+            Report.SubflowBytes(subflow: sf, bytesAcked: last.first { $0.local.port == sf.tuple.localPort }?.bytesAcked ?? 0)
+        }
+        return (Report(bytes: UInt64(sent), seconds: total, subflows: per), samples)
+    }
+
     private func merge(_ old: [SubflowSnapshot], _ new: [SubflowSnapshot]) -> [SubflowSnapshot] {
         var byPort: [UInt16: SubflowSnapshot] = [:]
         for s in old { byPort[s.local.port] = s }

@@ -12,6 +12,6 @@ struct Srte: ParsableCommand {
         """,
         version: "0.1.0",
         subcommands: [SRHCommand.self, PlanCommand.self, TopologyCommand.self, OpenCommand.self, ServeCommand.self,
-                      TestbedCommand.self, CleanupCommand.self]
+                      TestbedCommand.self, ExperimentCommand.self, CleanupCommand.self]
     )
 }

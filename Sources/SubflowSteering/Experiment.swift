@@ -1,0 +1,197 @@
+import Foundation
+import SRv6Paths
+
+/// `srte experiment`: emulate a topology, then measure single-path TCP, MPTCP
+/// with k subflows left to the IGP, and MPTCP with k subflows engineered onto
+/// planned disjoint paths, between two hosts.
+///
+/// ```swift
+/// let r = try Experiment(topology: diamond).run { print($0) }
+/// r.aggregateMbps / r.capacityMbps!   // ~0.95
+/// ```
+public struct Experiment: Sendable {
+    /// Which steering mechanism the engineered run uses.
+    public enum Steering: String, Sendable, CaseIterable, Codable { case route, bpf }
+
+    public var topology: Topology
+    /// Source and destination hosts (default: the first two hosts of the topology).
+    public var from: String?
+    public var to: String?
+    /// Number of subflows (default: the number of disjoint paths found, at most 4).
+    public var k: Int?
+    public var disjoint: Disjointness = .link
+    /// Seconds per measurement.
+    public var seconds: Double = 10
+    public var steering: Steering = .route
+    /// Lab name (default: `<topology>-exp`).
+    public var lab: String?
+    public var port: UInt16 = 5201
+
+    public init(topology: Topology) { self.topology = topology }
+
+    /// Everything measured.
+    public struct Result: Sendable, Codable {
+        public struct Path: Sendable, Codable {
+            public var hops: [String]
+            public var segments: [String]
+            public var mbps: Double
+            /// Bottleneck bandwidth of the path in Mbit/s (nil when a link has none).
+            public var capacityMbps: Double?
+            /// Throughput over time: (seconds, Mbit/s in the interval before).
+            public var series: [[Double]]
+        }
+        public struct LinkLoad: Sendable, Codable {
+            public var a: String, b: String
+            /// Bytes a→b and b→a during the engineered run.
+            public var bytesAToB: UInt64, bytesBToA: UInt64
+        }
+        public var topology: String
+        public var from: String, to: String
+        public var k: Int
+        public var seconds: Double
+        public var steering: String
+        public var singlePathMbps: Double
+        public var unsteeredMbps: Double
+        public var aggregateMbps: Double
+        public var capacityMbps: Double?
+        public var paths: [Path]
+        /// Links that carried more than 1 MB during the engineered run.
+        public var links: [LinkLoad]
+        public var notes: [String]
+    }
+
+    /// Runs the experiment: lab up, three measurements, lab down (also when
+    /// interrupted: install ``TerminationGuard`` first).
+    public func run(progress: (String) -> Void = { _ in }) throws -> Result {
+        let hosts = topology.nodes.filter { $0.kind == .host }.map(\.name)
+        guard let src = from ?? hosts.first else { throw SubflowError(.badArgument, "\(topology.name) has no host: give --from") }
+        guard let dst = to ?? (hosts.count > 1 ? hosts[1] : nil) else { throw SubflowError(.badArgument, "\(topology.name) has fewer than two hosts: give --to") }
+        // Plan first: no lab for an impossible request.
+        let wanted = k ?? 4
+        let plan: PlanReport
+        do { plan = try PlanReport(topology: topology, from: src, to: dst, k: wanted, disjoint: disjoint) } catch {
+            throw SubflowError(.badArgument, error.message)
+        }
+        guard !plan.paths.isEmpty else { throw SubflowError(.badArgument, "no path from \(src) to \(dst)") }
+        let paths = plan.paths
+        let count = paths.count
+        var notes = plan.notes
+        if let k, count < k { notes.append("only \(count) of \(k) disjoint paths exist: \(count) subflows") }
+
+        progress("bringing up lab \(lab ?? "\(topology.name)-exp") (\(topology.nodes.count) nodes, \(topology.links.count) links)")
+        let bed: Testbed
+        do { bed = try Testbed.up(topology, lab: lab ?? "\(topology.name)-exp", progress: progress) } catch {
+            throw SubflowError(.system, "testbed: \(error)")
+        }
+        let guardToken = TerminationGuard.onTermination { _ = try? bed.down() }
+        defer { TerminationGuard.remove(guardToken); _ = try? bed.down() }
+        if !bed.delayEmulated { notes.append("link delays are not emulated (no netem in this kernel): throughput only") }
+        guard let dstAddress = bed.address(of: dst) else { throw SubflowError(.badArgument, "\(dst) has no address") }
+        let remote = SocketEndpoint(dstAddress, port: port)
+        let duration = Duration.milliseconds(Int(seconds * 1000))
+        let sink = try bed.run(in: dst) { try MPTCPSink(listen: SocketEndpoint(.unspecified, port: port)) }
+
+        func measured(_ label: String, _ body: () throws -> Void) throws -> SinkReport {
+            progress("measuring \(label) for \(seconds) s")
+            let box = ResultBox()
+            let done = DispatchSemaphore(value: 0)
+            Thread { box.set(Swift.Result { try sink.serveOne(timeout: .seconds(Int(seconds) + 30)) }); done.signal() }.start()
+            try body()
+            guard done.wait(timeout: .now() + seconds + 30) == .success, let r = try box.get() else {
+                throw SubflowError(.system, "\(label): the sink did not finish")
+            }
+            return r
+        }
+        func mbps(_ r: SinkReport) -> Double { r.seconds > 0 ? Double(r.bytes) * 8 / r.seconds / 1e6 : 0 }
+
+        // 1. Single-path TCP.
+        let tcp = try measured("single-path TCP") {
+            try bed.run(in: src) { try PlainTCP.send(to: remote, for: duration) }
+        }
+        // 2. MPTCP, k subflows, no steering.
+        let unsteered = try measured("MPTCP with \(count) unsteered subflows") {
+            let c = try bed.run(in: src) {
+                try EngineeredConnection.open(to: remote, paths: Array(repeating: [], count: count), steering: nil)
+            }
+            _ = try c.send(for: duration)
+            c.close()
+        }
+        // 3. MPTCP, k engineered subflows.
+        let steer: SRHSteering = try bed.run(in: src) {
+            switch steering {
+            case .route: return try PolicyRoutingSteering()
+            case .bpf:
+                guard let iface = bed.plan.node(src)?.interfaces.first?.name else { throw SubflowError(.badArgument, "\(src) has no interface") }
+                return try BPFSteering(interface: iface)
+            }
+        }
+        defer { steer.removeAll() }
+        let before = try bed.linkCounters()
+        var engineered: (report: EngineeredConnection.Report, samples: [(Double, [UInt64])])? = nil
+        let sinkEngineered = try measured("MPTCP with \(count) engineered subflows") {
+            let waypoints = paths.map { p in p.segments.dropLast().map(\.sid) }
+            let c = try bed.run(in: src) { try EngineeredConnection.open(to: remote, paths: waypoints, steering: steer) }
+            engineered = try c.send(for: duration)
+            c.close()
+        }
+        let after = try bed.linkCounters()
+        progress("tearing down lab \(bed.lab)")
+
+        let names = topology.nodes.map(\.name)
+        var results: [Result.Path] = []
+        for (i, p) in paths.enumerated() {
+            let bytes = engineered?.report.subflows[i].bytesAcked ?? 0
+            let secs = engineered?.report.seconds ?? 1
+            let caps = p.path.links.map { topology.links[$0].bandwidth }
+            let cap: Double? = caps.contains(where: { $0 == nil }) ? nil : Double(caps.compactMap { $0 }.min() ?? 0) / 1e6
+            var series: [[Double]] = []
+            var prev: (Double, UInt64) = (0, 0)
+            for (t, acked) in engineered?.samples ?? [] where i < acked.count {
+                let dt = t - prev.0
+                if dt > 0 { series.append([(t * 100).rounded() / 100, (Double(acked[i] &- prev.1) * 8 / dt / 1e6 * 10).rounded() / 10]) }
+                prev = (t, acked[i])
+            }
+            results.append(Result.Path(hops: p.path.nodes.map { names[$0] }, segments: p.segments.map { $0.sid.description },
+                                       mbps: (Double(bytes) * 8 / secs / 1e6 * 10).rounded() / 10, capacityMbps: cap, series: series))
+        }
+        var loads: [Result.LinkLoad] = []
+        for (b, a) in zip(before, after) {
+            let ab = (a.endA?.txBytes ?? 0) &- (b.endA?.txBytes ?? 0), ba = (a.endB?.txBytes ?? 0) &- (b.endB?.txBytes ?? 0)
+            if ab > 1_000_000 || ba > 1_000_000 { loads.append(Result.LinkLoad(a: a.a, b: a.b, bytesAToB: ab, bytesBToA: ba)) }
+        }
+        let capacity: Double? = results.contains { $0.capacityMbps == nil } ? nil : results.reduce(0) { $0 + ($1.capacityMbps ?? 0) }
+        func r1(_ x: Double) -> Double { (x * 10).rounded() / 10 }
+        return Result(topology: topology.name, from: src, to: dst, k: count, seconds: seconds, steering: steering.rawValue,
+                      singlePathMbps: r1(mbps(tcp)), unsteeredMbps: r1(mbps(unsteered)), aggregateMbps: r1(mbps(sinkEngineered)),
+                      capacityMbps: capacity, paths: results, links: loads, notes: notes)
+    }
+}
+
+final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Swift.Result<SinkReport, Error>?
+    func set(_ r: Swift.Result<SinkReport, Error>) { lock.lock(); value = r; lock.unlock() }
+    func get() throws -> SinkReport? { lock.lock(); defer { lock.unlock() }; return try value?.get() }
+}
+
+/// A plain (single-path) TCP sender, for the baseline.
+enum PlainTCP {
+    static func send(to remote: SocketEndpoint, for duration: Duration) throws {
+        let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemCallError("socket(TCP)", errno: errno) }
+        defer { close(fd) }
+        var sa = remote.sockaddr
+        try syscallValue("connect(\(remote))") {
+            withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+        }
+        let block = [UInt8](repeating: 0x74, count: 1 << 16)
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < duration {
+            _ = try syscallValue("send") { block.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+        }
+        shutdown(fd, Int32(SHUT_WR))
+        var buf = [UInt8](repeating: 0, count: 4096)
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while poll(&p, 1, 30_000) == 1, recv(fd, &buf, buf.count, 0) > 0 {}
+    }
+}

@@ -1,0 +1,169 @@
+import ArgumentParser
+import Foundation
+import SRv6Paths
+import SubflowSteering
+
+/// `srte experiment`: testbed up, measure, compare, testbed down.
+struct ExperimentCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "experiment",
+        abstract: "Emulate a topology and measure engineered MPTCP subflows against the IGP path.",
+        discussion: """
+        Brings the topology up in network namespaces (as `srte testbed up`), runs a sink on the \
+        destination host and measures, for --seconds each:
+          1. single-path TCP;
+          2. one MPTCP connection with k subflows left to the IGP (ECMP may spread them);
+          3. one MPTCP connection with k subflows, each steered onto one planned disjoint path.
+        Then reports per-path throughput, which links carried the traffic, and the sum of the \
+        planned paths' bottleneck capacities, and tears the lab down (also on Ctrl-C).
+
+        Example:
+          srte experiment topologies/diamond.yaml
+          srte experiment topologies/abilene.yaml --from Sunnyvale --to New_York -k 3 --format json
+        """
+    )
+
+    @Argument(help: ArgumentHelp("Topology file (YAML; .json and .gml are imported).", valueName: "TOPOLOGY"))
+    var topologyFile: String
+
+    @Option(help: ArgumentHelp("Source host (default: the first host in the file).", valueName: "NODE"))
+    var from: String?
+
+    @Option(help: ArgumentHelp("Destination host (default: the second host in the file).", valueName: "NODE"))
+    var to: String?
+
+    @Option(name: .short, help: "Subflows (default: the number of disjoint paths found, at most 4).")
+    var k: Int?
+
+    @Option(help: "Disjointness of the planned paths.")
+    var disjoint: Disjointness = .link
+
+    @Option(help: "Seconds per measurement.")
+    var seconds: Double = 10
+
+    @Option(help: "Steering mechanism for the engineered run.")
+    var steer: Experiment.Steering = .route
+
+    @Option(help: ArgumentHelp("Lab name (default: <topology>-exp).", valueName: "LAB"))
+    var lab: String?
+
+    @Option(help: "Output: text or json.")
+    var format: ReportFormat = .text
+
+    @Option(help: ArgumentHelp("Write an SVG plot of per-path throughput over time.", valueName: "FILE.svg"))
+    var plot: String?
+
+    func run() throws {
+        TerminationGuard.install()
+        try reporting {
+            guard geteuid() == 0 else { throw CLIFailure(message: "srte experiment creates network namespaces: run it as root", code: 3) }
+            guard seconds >= 1 && seconds <= 600 else { throw CLIFailure.input("--seconds \(seconds): 1...600") }
+            if let k, k < 1 { throw CLIFailure.input("-k \(k): at least one subflow") }
+            var e = Experiment(topology: try loadTopology(topologyFile))
+            e.from = from
+            e.to = to
+            e.k = k
+            e.disjoint = disjoint
+            e.seconds = seconds
+            e.steering = steer
+            e.lab = lab
+            let started = Date()
+            let r: Experiment.Result
+            do {
+                r = try e.run { line in
+                    diagnose(String(format: "srte: [%5.1fs] %@", Date().timeIntervalSince(started), line))
+                }
+            } catch { throw CLIFailure(message: "\(error)", code: 3) }
+            let out = StdoutBuffer()
+            switch format {
+            case .json: out.line(ExperimentReport.json(r))
+            case .text: out.line(ExperimentReport.text(r))
+            }
+            out.flush()
+            if let plot {
+                do { try ExperimentReport.svg(r).write(toFile: plot, atomically: true, encoding: .utf8) } catch {
+                    throw CLIFailure(message: "--plot \(plot): \(error)", code: 3)
+                }
+                diagnose("srte: wrote \(plot)")
+            }
+        }
+    }
+}
+
+extension Experiment.Steering: ExpressibleByArgument {}
+
+enum ExperimentReport {
+    static func json(_ r: Experiment.Result) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return (try? String(decoding: e.encode(r), as: UTF8.self)) ?? "{}"
+    }
+
+    static func f1(_ x: Double) -> String { String((x * 10).rounded() / 10) }
+
+    static func text(_ r: Experiment.Result) -> String {
+        var l: [String] = []
+        l.append("srte experiment \(r.topology): \(r.from) → \(r.to), \(r.k) subflow(s), \(f1(r.seconds)) s per run, steering: \(r.steering)")
+        l.append("")
+        l.append("  single-path TCP                              \(f1(r.singlePathMbps).leftPad(8)) Mbit/s")
+        l.append("  MPTCP, \(r.k) subflows left to the IGP            \(f1(r.unsteeredMbps).leftPad(8)) Mbit/s")
+        var eng = "  MPTCP, \(r.k) subflows on engineered paths       \(f1(r.aggregateMbps).leftPad(8)) Mbit/s"
+        if let c = r.capacityMbps, c > 0 { eng += "  = \(String(format: "%.2f", r.aggregateMbps / c)) of the \(f1(c)) Mbit/s planned capacity" }
+        l.append(eng)
+        if r.unsteeredMbps > 0 { l.append("  engineered / unsteered: \(String(format: "%.2f", r.aggregateMbps / r.unsteeredMbps))×") }
+        l.append("")
+        l.append("  per engineered path:")
+        for (i, p) in r.paths.enumerated() {
+            let cap = p.capacityMbps.map { " of \(f1($0))" } ?? ""
+            l.append("    \(i + 1). \(p.hops.joined(separator: " ").padding(28)) \(f1(p.mbps).leftPad(7))\(cap) Mbit/s   segments \(p.segments.joined(separator: ", "))")
+        }
+        if !r.links.isEmpty {
+            l.append("")
+            l.append("  links that carried the engineered run (MB, each direction):")
+            for k in r.links {
+                l.append("    \("\(k.a) → \(k.b)".padding(22)) \(f1(Double(k.bytesAToB) / 1e6).leftPad(8))    \("\(k.b) → \(k.a)".padding(22)) \(f1(Double(k.bytesBToA) / 1e6).leftPad(8))")
+            }
+        }
+        for n in r.notes { l.append("note: \(n)") }
+        return l.joined(separator: "\n")
+    }
+
+    /// Per-path throughput over time as an SVG line chart.
+    static func svg(_ r: Experiment.Result) -> String {
+        let w = 720.0, h = 400.0, left = 60.0, right = 180.0, top = 40.0, bottom = 50.0
+        let tMax = max(r.paths.flatMap { $0.series.map { $0[0] } }.max() ?? 1, 1)
+        let yMax = max((r.paths.flatMap { $0.series.map { $0[1] } }.max() ?? 1) * 1.15, 1)
+        func x(_ t: Double) -> Double { left + t / tMax * (w - left - right) }
+        func y(_ v: Double) -> Double { h - bottom - v / yMax * (h - top - bottom) }
+        let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"sans-serif\" font-size=\"12\">\n"
+        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        s += "<text x=\"\(left)\" y=\"24\" font-size=\"14\">\(esc(r.topology)): \(esc(r.from)) → \(esc(r.to)), per-path throughput (aggregate \(f1(r.aggregateMbps)) Mbit/s)</text>\n"
+        s += "<line x1=\"\(left)\" y1=\"\(h - bottom)\" x2=\"\(w - right)\" y2=\"\(h - bottom)\" stroke=\"black\"/>\n"
+        s += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(h - bottom)\" stroke=\"black\"/>\n"
+        for i in 0...4 {
+            let v = yMax * Double(i) / 4
+            s += "<text x=\"\(left - 8)\" y=\"\(y(v) + 4)\" text-anchor=\"end\">\(Int(v))</text>"
+            s += "<line x1=\"\(left)\" y1=\"\(y(v))\" x2=\"\(w - right)\" y2=\"\(y(v))\" stroke=\"#ddd\"/>\n"
+            let t = tMax * Double(i) / 4
+            s += "<text x=\"\(x(t))\" y=\"\(h - bottom + 18)\" text-anchor=\"middle\">\(f1(t))</text>\n"
+        }
+        s += "<text x=\"\((left + w - right) / 2)\" y=\"\(h - 10)\" text-anchor=\"middle\">seconds</text>\n"
+        s += "<text x=\"16\" y=\"\((top + h - bottom) / 2)\" transform=\"rotate(-90 16 \((top + h - bottom) / 2))\" text-anchor=\"middle\">Mbit/s</text>\n"
+        for (i, p) in r.paths.enumerated() {
+            let c = colors[i % colors.count]
+            let pts = p.series.map { "\(x($0[0])),\(y($0[1]))" }.joined(separator: " ")
+            s += "<polyline fill=\"none\" stroke=\"\(c)\" stroke-width=\"2\" points=\"\(pts)\"/>\n"
+            s += "<text x=\"\(w - right + 10)\" y=\"\(top + 18 * Double(i) + 10)\" fill=\"\(c)\">\(esc(p.hops.joined(separator: " ")))</text>\n"
+        }
+        return s + "</svg>\n"
+    }
+
+    static func esc(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}
