@@ -127,17 +127,40 @@ public final class ShortestPaths {
     ///   - radius: If given, stop before settling nodes farther than this.
     /// - Complexity: O((n' + m') log n') for the n' nodes and m' arcs explored.
     public func run(from source: Int, target: Int? = nil, radius: Int64? = nil) {
+        start(from: source)
+        advance(target: target, radius: radius)
+    }
+
+    /// Starts a search from `source` without settling anything; continue with
+    /// ``advance(target:radius:)``.
+    public func start(from source: Int) {
         epoch &+= 1
         if epoch == 0 {
             for i in stamp.indices { stamp[i] = 0; settledStamp[i] = 0 }
             epoch = 1
         }
         self.source = source
+        stopAt = Int64.max
         settled.removeAll(keepingCapacity: true)
         heap.removeAll(where: { _ in true })
+        dist[source] = 0
+        count[source] = 1
+        stamp[source] = epoch
+        heap.insert(UInt64(source))
+    }
+
+    private var stopAt = Int64.max
+
+    /// Continues the current search: settles nodes up to distance `radius` (all if `nil`),
+    /// stopping early once `target` and every node at its distance are settled. Calling it
+    /// again with a larger radius resumes where it stopped.
+    ///
+    /// - Complexity: O((n' + m') log n') for the nodes and arcs newly explored.
+    public func advance(target: Int? = nil, radius: Int64? = nil) {
         let ep = epoch
         let limit = radius ?? Int64.max
-        var stopAt = Int64.max
+        let source = self.source
+        var stopAt = self.stopAt
         let g = graph
         dist.withUnsafeMutableBufferPointer { dist in
         count.withUnsafeMutableBufferPointer { count in
@@ -147,15 +170,12 @@ public final class ShortestPaths {
         g.arcHead.withUnsafeBufferPointer { head in
         g.arcWeight.withUnsafeBufferPointer { weight in
         g.transit.withUnsafeBufferPointer { transit in
-            dist[source] = 0
-            count[source] = 1
-            stamp[source] = ep
-            heap.insert(UInt64(source))
-            while let top = heap.popMin() {
+            while let top = heap.min {
                 let d = Int64(top >> 24)
+                if d > limit || d > stopAt { break }
+                _ = heap.popMin()
                 let u = Int(top & 0xff_ffff)
                 if done[u] == ep || d != dist[u] { continue }
-                if d > limit || d > stopAt { break }
                 done[u] = ep
                 settled.append(Int32(u))
                 if u == target { stopAt = d }
@@ -176,6 +196,7 @@ public final class ShortestPaths {
                 }
             }
         }}}}}}}}
+        self.stopAt = stopAt
     }
 
     /// Whether `v` was settled by the last run (its distance and count are final).

@@ -111,9 +111,10 @@ public final class SegmentEncoder {
             if let r = reachMemo[i] { return r }
             var j = i
             var step = 8
+            spf.start(from: p[i])
             outer: while j < m {
                 let hi = min(m, j + step)
-                spf.run(from: p[i], radius: prefix[hi] - prefix[i])
+                spf.advance(radius: prefix[hi] - prefix[i])
                 while j < hi {
                     let nj = j + 1
                     guard spf.distance(to: p[nj]) == prefix[nj] - prefix[i], spf.pathCount(to: p[nj]) == 1 else { break outer }
