@@ -391,10 +391,11 @@ final class ResidualNetwork {
             head[f] = Int32(y); cost[f] = c; cap[f] = 1; rev[f] = Int32(r); link[f] = l
             head[r] = Int32(x); cost[r] = -c; cap[r] = 0; rev[r] = Int32(f); link[r] = l; isRev[r] = true
         }
+        // Split arcs first, so each v_in's split arc is the first arc of its list.
+        if nodeSplit { for nu in 0..<nv { add(2 * nu, 2 * nu + 1, 0, -1) } }
         // Insert in renumbered order for locality of each node's arc list.
         for nu in 0..<nv {
             let u = Int(unorder[nu])
-            if nodeSplit { add(2 * nu, 2 * nu + 1, 0, -1) }
             for a in Int(g.arcStart[u])..<Int(g.arcStart[u + 1]) {
                 add(fromNode(u), toNode(Int(g.arcHead[a])), g.arcWeight[a], g.arcLink[a])
             }
@@ -445,6 +446,7 @@ final class ResidualNetwork {
         settled.removeAll(keepingCapacity: true)
         heap.removeAll(where: { _ in true })
         var reached = false
+        let split = nodeSplit
         state.withUnsafeMutableBufferPointer { st in
         start.withUnsafeBufferPointer { start in
         arcs.withUnsafeBufferPointer { arcs in
@@ -462,8 +464,24 @@ final class ResidualNetwork {
                 settled.append(Int32(u))
                 if u == T { reached = true; break }
                 if !expand[u] && u != S { continue }
-                let base = d + st[u].pi
-                for a in Int(start[u])..<Int(start[u + 1]) where cap[a] > 0 {
+                var x = u
+                if split && u & 1 == 0 && cap[Int(start[u])] > 0 {
+                    // v_in of a node no path uses yet: its only usable arc is the split arc, and
+                    // v_out is reachable only through it. When the split arc's reduced cost is 0
+                    // (potentials of unused v_in and v_out stay equal), settle v_out at once and
+                    // expand it instead: one heap operation per node instead of two.
+                    let w = u + 1
+                    if st[u].pi == st[w].pi && st[w].done != ep {
+                        st[w].stamp = ep
+                        st[w].dist = d
+                        st[w].parent = start[u]
+                        st[w].done = ep
+                        settled.append(Int32(w))
+                        x = w
+                    }
+                }
+                let base = d + st[x].pi
+                for a in Int(start[x])..<Int(start[x + 1]) where cap[a] > 0 {
                     let arc = arcs[a]
                     let v = Int(arc.head)
                     // Reduced costs are ≥ 0, so a settled v never improves: no separate check.
