@@ -75,6 +75,12 @@ let package = Package(
             dependencies: ["SRv6Paths", "SubflowSteering"],
             path: "Benchmarks/steer-bench"
         ),
+        // Planner benchmark (Benchmarks/planner/README.md): swift build -c release --product srte-bench
+        .executableTarget(
+            name: "srte-bench",
+            dependencies: ["SRv6Paths"],
+            path: "Benchmarks/planner/Sources"
+        ),
         .testTarget(name: "SRv6PathsTests", dependencies: ["SRv6Paths"]),
         .testTarget(name: "SubflowSteeringTests", dependencies: ["SubflowSteering", "SRv6Paths", "CSRH"]),
         .testTarget(name: "srteTests", dependencies: ["srte", "SRv6Paths"]),

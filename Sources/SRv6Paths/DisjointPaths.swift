@@ -295,8 +295,6 @@ final class ResidualNetwork {
     let nodeSplit: Bool
     let n: Int                  // flow nodes
     let start: [Int32]          // CSR offsets, n + 1
-    let head: [Int32]
-    let cost: [Int64]
     var cap: [Int8]
     let rev: [Int32]
     let link: [Int32]           // topology link, -1 for split arcs
@@ -306,17 +304,28 @@ final class ResidualNetwork {
     let unorder: [Int32]        // renumbered node -> topology node
     let topoLinkEnds: [(Int32, Int32)]
 
+    /// Per-node search state, kept together so one cache line serves a node.
+    struct NodeState {
+        var dist: Int64 = 0
+        var pi: Int64 = 0
+        var parent: Int32 = -1
+        var stamp: UInt32 = 0      // dist valid when == epoch
+        var done: UInt32 = 0       // settled when == epoch
+        var piDirty = false
+    }
+    /// Head and cost of each arc side by side (the Dijkstra inner loop reads both).
+    struct ArcEntry {
+        var head: Int32
+        var cost: Int32
+    }
+    let arcs: [ArcEntry]
+
     // Workspace.
-    var dist: [Int64]
-    var pi: [Int64]
-    var parent: [Int32]
-    var stamp: [UInt32]
-    var done: [UInt32]
+    var state: [NodeState]
     var epoch: UInt32 = 0
     var heap = Heap<UInt64>()
     var settled: [Int32] = []
     var piTouched: [Int32] = []
-    var piDirty: [Bool]
     var usedArcs: [Int32] = []
     var disabledArcs: [Int32] = []
 
@@ -382,17 +391,16 @@ final class ResidualNetwork {
             head[f] = Int32(y); cost[f] = c; cap[f] = 1; rev[f] = Int32(r); link[f] = l
             head[r] = Int32(x); cost[r] = -c; cap[r] = 0; rev[r] = Int32(f); link[r] = l; isRev[r] = true
         }
+        // Split arcs first, so each v_in's split arc is the first arc of its list.
+        if nodeSplit { for nu in 0..<nv { add(2 * nu, 2 * nu + 1, 0, -1) } }
         // Insert in renumbered order for locality of each node's arc list.
         for nu in 0..<nv {
             let u = Int(unorder[nu])
-            if nodeSplit { add(2 * nu, 2 * nu + 1, 0, -1) }
             for a in Int(g.arcStart[u])..<Int(g.arcStart[u + 1]) {
                 add(fromNode(u), toNode(Int(g.arcHead[a])), g.arcWeight[a], g.arcLink[a])
             }
         }
         self.start = deg
-        self.head = head
-        self.cost = cost
         self.cap = cap
         self.rev = rev
         self.link = link
@@ -402,12 +410,9 @@ final class ResidualNetwork {
             if nodeSplit { expand[2 * Int(order[v])] = false } else { expand[Int(order[v])] = false }
         }
         self.expand = expand
-        dist = [Int64](repeating: 0, count: n)
-        pi = [Int64](repeating: 0, count: n)
-        parent = [Int32](repeating: -1, count: n)
-        stamp = [UInt32](repeating: 0, count: n)
-        done = [UInt32](repeating: 0, count: n)
-        piDirty = [Bool](repeating: false, count: n)
+        precondition(cost.allSatisfy { abs($0) < Int64(Int32.max) }, "link weights must be below 2^31")
+        arcs = (0..<total).map { ArcEntry(head: head[$0], cost: Int32(cost[$0])) }
+        state = [NodeState](repeating: NodeState(), count: n)
     }
 
     func sourceNode(_ s: Int) -> Int { nodeSplit ? 2 * Int(order[s]) + 1 : Int(order[s]) }
@@ -434,60 +439,73 @@ final class ResidualNetwork {
     func shortestPath(from S: Int, to T: Int) -> Bool {
         epoch &+= 1
         if epoch == 0 {
-            for i in stamp.indices { stamp[i] = 0; done[i] = 0 }
+            for i in state.indices { state[i].stamp = 0; state[i].done = 0 }
             epoch = 1
         }
         let ep = epoch
         settled.removeAll(keepingCapacity: true)
         heap.removeAll(where: { _ in true })
         var reached = false
-        dist.withUnsafeMutableBufferPointer { dist in
-        pi.withUnsafeMutableBufferPointer { pi in
-        parent.withUnsafeMutableBufferPointer { parent in
-        stamp.withUnsafeMutableBufferPointer { stamp in
-        done.withUnsafeMutableBufferPointer { done in
+        let split = nodeSplit
+        state.withUnsafeMutableBufferPointer { st in
         start.withUnsafeBufferPointer { start in
-        head.withUnsafeBufferPointer { head in
-        cost.withUnsafeBufferPointer { cost in
+        arcs.withUnsafeBufferPointer { arcs in
         cap.withUnsafeBufferPointer { cap in
         expand.withUnsafeBufferPointer { expand in
-            dist[S] = 0
-            stamp[S] = ep
-            parent[S] = -1
+            st[S].dist = 0
+            st[S].stamp = ep
+            st[S].parent = -1
             heap.insert(UInt64(S))
             while let top = heap.popMin() {
                 let d = Int64(top >> 24)
                 let u = Int(top & 0xff_ffff)
-                if done[u] == ep || d != dist[u] { continue }
-                done[u] = ep
+                if st[u].done == ep || d != st[u].dist { continue }
+                st[u].done = ep
                 settled.append(Int32(u))
                 if u == T { reached = true; break }
                 if !expand[u] && u != S { continue }
-                let pu = pi[u]
-                for a in Int(start[u])..<Int(start[u + 1]) where cap[a] > 0 {
-                    let v = Int(head[a])
-                    if done[v] == ep { continue }
-                    let nd = d + cost[a] + pu - pi[v]
-                    if stamp[v] != ep || nd < dist[v] {
-                        stamp[v] = ep
-                        dist[v] = nd
-                        parent[v] = Int32(a)
+                var x = u
+                if split && u & 1 == 0 && cap[Int(start[u])] > 0 {
+                    // v_in of a node no path uses yet: its only usable arc is the split arc, and
+                    // v_out is reachable only through it. When the split arc's reduced cost is 0
+                    // (potentials of unused v_in and v_out stay equal), settle v_out at once and
+                    // expand it instead: one heap operation per node instead of two.
+                    let w = u + 1
+                    if st[u].pi == st[w].pi && st[w].done != ep {
+                        st[w].stamp = ep
+                        st[w].dist = d
+                        st[w].parent = start[u]
+                        st[w].done = ep
+                        settled.append(Int32(w))
+                        x = w
+                    }
+                }
+                let base = d + st[x].pi
+                for a in Int(start[x])..<Int(start[x + 1]) where cap[a] > 0 {
+                    let arc = arcs[a]
+                    let v = Int(arc.head)
+                    // Reduced costs are ≥ 0, so a settled v never improves: no separate check.
+                    let nd = base + Int64(arc.cost) - st[v].pi
+                    if st[v].stamp != ep || nd < st[v].dist {
+                        st[v].stamp = ep
+                        st[v].dist = nd
+                        st[v].parent = Int32(a)
                         heap.insert(UInt64(nd) << 24 | UInt64(v))
                     }
                 }
             }
             guard reached else { return }
             // pi(v) += min(d(v), d(T)) - d(T): only settled nodes change.
-            let dT = dist[T]
+            let dT = st[T].dist
             for x in settled {
                 let v = Int(x)
-                let delta = dist[v] - dT
+                let delta = st[v].dist - dT
                 if delta != 0 {
-                    pi[v] += delta
-                    if !piDirty[v] { piDirty[v] = true; piTouched.append(x) }
+                    st[v].pi += delta
+                    if !st[v].piDirty { st[v].piDirty = true; piTouched.append(x) }
                 }
             }
-        }}}}}}}}}}
+        }}}}}
         return reached
     }
 
@@ -495,11 +513,11 @@ final class ResidualNetwork {
     func augment(from S: Int, to T: Int) {
         var v = T
         while v != S {
-            let a = Int(parent[v])
+            let a = Int(state[v].parent)
             cap[a] -= 1
             cap[Int(rev[a])] += 1
             usedArcs.append(Int32(a))
-            v = Int(head[Int(rev[a])])
+            v = Int(arcs[Int(rev[a])].head)
         }
     }
 
@@ -519,7 +537,7 @@ final class ResidualNetwork {
         var moves: [(Int, Int, Int)] = []
         for f32 in flowArcs {
             let f = Int(f32)
-            let x = Int(head[Int(rev[f])]), y = Int(head[f])
+            let x = Int(arcs[Int(rev[f])].head), y = Int(arcs[f].head)
             let u = Int(unorder[nodeSplit ? x / 2 : x]), v = Int(unorder[nodeSplit ? y / 2 : y])
             moves.append((u, v, Int(link[f])))
             byLinkDir.insert(Int64(link[f]) << 1 | (u < v ? 0 : 1))
@@ -567,7 +585,7 @@ final class ResidualNetwork {
         usedArcs.removeAll(keepingCapacity: true)
         for a in disabledArcs { cap[Int(a)] = 1 }
         disabledArcs.removeAll(keepingCapacity: true)
-        for x in piTouched { pi[Int(x)] = 0; piDirty[Int(x)] = false }
+        for x in piTouched { state[Int(x)].pi = 0; state[Int(x)].piDirty = false }
         piTouched.removeAll(keepingCapacity: true)
     }
 }

@@ -97,10 +97,19 @@ public struct Graph: Sendable {
 public final class ShortestPaths {
     /// The graph searched.
     public let graph: Graph
-    private var dist: [Int64]
-    private var count: [Int]
-    private var stamp: [UInt32]
-    private var settledStamp: [UInt32]
+    /// Per-node state side by side (one cache line per node in the inner loop).
+    struct NodeState {
+        var dist: Int64 = 0
+        var count: Int = 0
+        var stamp: UInt32 = 0     // dist valid when == epoch
+        var done: UInt32 = 0      // settled when == epoch
+    }
+    struct ArcEntry {
+        var head: Int32
+        var weight: Int32
+    }
+    private var state: [NodeState]
+    private let arcs: [ArcEntry]
     private var epoch: UInt32 = 0
     private var heap = Heap<UInt64>()
     /// The source of the last run.
@@ -111,10 +120,9 @@ public final class ShortestPaths {
     /// Creates a reusable search over `graph`.
     public init(graph: Graph) {
         self.graph = graph
-        dist = [Int64](repeating: 0, count: graph.nodeCount)
-        count = [Int](repeating: 0, count: graph.nodeCount)
-        stamp = [UInt32](repeating: 0, count: graph.nodeCount)
-        settledStamp = [UInt32](repeating: 0, count: graph.nodeCount)
+        state = [NodeState](repeating: NodeState(), count: graph.nodeCount)
+        precondition(graph.arcWeight.allSatisfy { $0 >= 1 && $0 < Int64(Int32.max) }, "arc weights must be in 1..<2^31")
+        arcs = (0..<graph.arcCount).map { ArcEntry(head: graph.arcHead[$0], weight: Int32(graph.arcWeight[$0])) }
     }
 
     /// Runs Dijkstra from `source`, counting shortest paths. Non-transit nodes (hosts) other
@@ -127,66 +135,84 @@ public final class ShortestPaths {
     ///   - radius: If given, stop before settling nodes farther than this.
     /// - Complexity: O((n' + m') log n') for the n' nodes and m' arcs explored.
     public func run(from source: Int, target: Int? = nil, radius: Int64? = nil) {
+        start(from: source)
+        advance(target: target, radius: radius)
+    }
+
+    /// Starts a search from `source` without settling anything; continue with
+    /// ``advance(target:radius:)``.
+    public func start(from source: Int) {
         epoch &+= 1
         if epoch == 0 {
-            for i in stamp.indices { stamp[i] = 0; settledStamp[i] = 0 }
+            for i in state.indices { state[i].stamp = 0; state[i].done = 0 }
             epoch = 1
         }
         self.source = source
+        stopAt = Int64.max
         settled.removeAll(keepingCapacity: true)
         heap.removeAll(where: { _ in true })
+        state[source].dist = 0
+        state[source].count = 1
+        state[source].stamp = epoch
+        heap.insert(UInt64(source))
+    }
+
+    private var stopAt = Int64.max
+
+    /// Continues the current search: settles nodes up to distance `radius` (all if `nil`),
+    /// stopping early once `target` and every node at its distance are settled. Calling it
+    /// again with a larger radius resumes where it stopped.
+    ///
+    /// - Complexity: O((n' + m') log n') for the nodes and arcs newly explored.
+    public func advance(target: Int? = nil, radius: Int64? = nil) {
         let ep = epoch
         let limit = radius ?? Int64.max
-        var stopAt = Int64.max
+        let source = self.source
+        var stopAt = self.stopAt
         let g = graph
-        dist.withUnsafeMutableBufferPointer { dist in
-        count.withUnsafeMutableBufferPointer { count in
-        stamp.withUnsafeMutableBufferPointer { stamp in
-        settledStamp.withUnsafeMutableBufferPointer { done in
+        state.withUnsafeMutableBufferPointer { st in
         g.arcStart.withUnsafeBufferPointer { start in
-        g.arcHead.withUnsafeBufferPointer { head in
-        g.arcWeight.withUnsafeBufferPointer { weight in
+        arcs.withUnsafeBufferPointer { arcs in
         g.transit.withUnsafeBufferPointer { transit in
-            dist[source] = 0
-            count[source] = 1
-            stamp[source] = ep
-            heap.insert(UInt64(source))
-            while let top = heap.popMin() {
+            while let top = heap.min {
                 let d = Int64(top >> 24)
-                let u = Int(top & 0xff_ffff)
-                if done[u] == ep || d != dist[u] { continue }
                 if d > limit || d > stopAt { break }
-                done[u] = ep
+                _ = heap.popMin()
+                let u = Int(top & 0xff_ffff)
+                if st[u].done == ep || d != st[u].dist { continue }
+                st[u].done = ep
                 settled.append(Int32(u))
                 if u == target { stopAt = d }
                 if u != source && !transit[u] { continue }
-                let cu = count[u]
+                let cu = st[u].count
                 for a in Int(start[u])..<Int(start[u + 1]) {
-                    let v = Int(head[a])
-                    let nd = d + weight[a]
-                    if stamp[v] != ep || nd < dist[v] {
-                        stamp[v] = ep
-                        dist[v] = nd
-                        count[v] = cu
+                    let arc = arcs[a]
+                    let v = Int(arc.head)
+                    let nd = d + Int64(arc.weight)
+                    if st[v].stamp != ep || nd < st[v].dist {
+                        st[v].stamp = ep
+                        st[v].dist = nd
+                        st[v].count = cu
                         heap.insert(UInt64(nd) << 24 | UInt64(v))
-                    } else if nd == dist[v] && done[v] != ep {
-                        let (s, o) = count[v].addingReportingOverflow(cu)
-                        count[v] = o ? Int.max : s
+                    } else if nd == st[v].dist && st[v].done != ep {
+                        let (s, o) = st[v].count.addingReportingOverflow(cu)
+                        st[v].count = o ? Int.max : s
                     }
                 }
             }
-        }}}}}}}}
+        }}}}
+        self.stopAt = stopAt
     }
 
     /// Whether `v` was settled by the last run (its distance and count are final).
-    public func isSettled(_ v: Int) -> Bool { settledStamp[v] == epoch }
+    public func isSettled(_ v: Int) -> Bool { state[v].done == epoch }
 
     /// The shortest distance from the source to `v`, if settled.
-    public func distance(to v: Int) -> Int64? { isSettled(v) ? dist[v] : nil }
+    public func distance(to v: Int) -> Int64? { isSettled(v) ? state[v].dist : nil }
 
     /// The number of distinct shortest paths from the source to `v` (saturating at `Int.max`),
     /// 0 if `v` was not settled.
-    public func pathCount(to v: Int) -> Int { isSettled(v) ? count[v] : 0 }
+    public func pathCount(to v: Int) -> Int { isSettled(v) ? state[v].count : 0 }
 
     /// The arcs `(u → v)` that lie on some shortest path to `v`, as arc indices of `u`.
     ///
@@ -198,7 +224,7 @@ public final class ShortestPaths {
         for a in Int(g.arcStart[v])..<Int(g.arcStart[v + 1]) {
             let u = Int(g.arcHead[a])
             guard isSettled(u), u == source || g.transit[u] else { continue }
-            if dist[u] + g.arcWeight[a] == dist[v] {
+            if state[u].dist + g.arcWeight[a] == state[v].dist {
                 // The reverse arc u → v has the same link and weight; find its index.
                 let link = g.arcLink[a]
                 for b in Int(g.arcStart[u])..<Int(g.arcStart[u + 1]) where g.arcLink[b] == link && Int(g.arcHead[b]) == v {

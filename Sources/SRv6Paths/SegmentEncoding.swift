@@ -109,17 +109,16 @@ public final class SegmentEncoder {
         /// J(i): the farthest j ≥ i such that p[i...j] is the unique shortest path from p[i] to p[j].
         func reach(_ i: Int) -> Int {
             if let r = reachMemo[i] { return r }
+            // Grow the search one hop at a time (the search resumes, so this costs nothing
+            // extra) and stop at the first hop that is not on the unique shortest path: the
+            // ball explored never reaches past that hop's distance.
             var j = i
-            var step = 8
-            outer: while j < m {
-                let hi = min(m, j + step)
-                spf.run(from: p[i], radius: prefix[hi] - prefix[i])
-                while j < hi {
-                    let nj = j + 1
-                    guard spf.distance(to: p[nj]) == prefix[nj] - prefix[i], spf.pathCount(to: p[nj]) == 1 else { break outer }
-                    j = nj
-                }
-                step *= 2
+            spf.start(from: p[i])
+            while j < m {
+                let nj = j + 1
+                spf.advance(radius: prefix[nj] - prefix[i])
+                guard spf.distance(to: p[nj]) == prefix[nj] - prefix[i], spf.pathCount(to: p[nj]) == 1 else { break }
+                j = nj
             }
             reachMemo[i] = j
             return j

@@ -123,6 +123,44 @@ import Testing
         }
     }
 
+    /// With hosts (never transit), literal rule (`strict`), against brute force; and the
+    /// host-gateway rule against brute force between the gateways.
+    @Test(arguments: Array(UInt64(200)...UInt64(240)))
+    func hostsMatchBruteForce(seed: UInt64) throws {
+        var rng = SeededRNG(seed: seed)
+        let n = Int.random(in: 5...8, using: &rng)
+        let t = randomTopology(seed: seed, n: n, m: Int.random(in: n...(2 * n), using: &rng), maxMetric: 4, hosts: 2)
+        let planner = DisjointPathPlanner(topology: t, metric: .igp)
+        let enc = SegmentEncoder(planner: planner)
+        for (s, d) in [(0, 1), (0, n - 1), (n - 2, 1)] {
+            for k in [1, 2, 3] {
+                for mode in [Disjointness.link, .node] {
+                    let plan = try planner.plan(from: s, to: d, k: k, disjoint: mode, strict: true)
+                    let bf = bruteForce(t, from: s, to: d, k: k, disjoint: mode)
+                    #expect(plan.paths.count == bf.count && plan.totalCost == bf.cost, "seed \(seed) \(s)->\(d) k=\(k) \(mode)")
+                    #expect(checkPaths(t, plan.paths, from: s, to: d, disjoint: mode) == nil)
+                    for p in plan.paths {
+                        // A host ingress with equal-cost first hops cannot be encoded (no End.X); anything else must be.
+                        do { _ = try enc.encode(p) } catch {
+                            #expect(error.message.contains("owns no End.X SID"), "seed \(seed): \(error)")
+                        }
+                    }
+                    let relaxed = try planner.plan(from: s, to: d, k: k, disjoint: mode)
+                    #expect(relaxed.paths.count >= plan.paths.count)
+                    #expect(checkPaths(t, relaxed.paths.map { p in
+                        // Strip single-homed hosts' access links: beyond them the paths are disjoint.
+                        var q = p
+                        if planner.singleHomedGateway(s) != nil { q.nodes.removeFirst(); q.links.removeFirst() }
+                        if planner.singleHomedGateway(d) != nil, q.nodes.count > 1 { q.nodes.removeLast(); q.links.removeLast() }
+                        q.cost = q.links.reduce(0) { $0 + t.links[$1].metric }
+                        return q
+                    }, from: planner.singleHomedGateway(s)?.node ?? s, to: planner.singleHomedGateway(d)?.node ?? d, disjoint: mode) == nil
+                            || relaxed.paths.count == 1, "seed \(seed)")
+                }
+            }
+        }
+    }
+
     /// Larger random graphs: properties only (disjoint, valid, non-decreasing marginal cost).
     @Test(arguments: [(UInt64(101), 300, 700), (102, 1000, 2000), (103, 2000, 6000)])
     func propertiesOnLargerGraphs(seed: UInt64, n: Int, m: Int) throws {

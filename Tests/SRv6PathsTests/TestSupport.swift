@@ -14,11 +14,15 @@ struct SeededRNG: RandomNumberGenerator {
 }
 
 /// A random connected-ish router topology: `n` routers, `m` distinct links, metrics 1...maxMetric.
-func randomTopology(seed: UInt64, n: Int, m: Int, maxMetric: Int = 5, srlgs: Int = 0) -> Topology {
+func randomTopology(seed: UInt64, n: Int, m: Int, maxMetric: Int = 5, srlgs: Int = 0, hosts: Int = 0) -> Topology {
     var rng = SeededRNG(seed: seed)
     var nodes: [Topology.Node] = []
     for i in 0..<n {
-        nodes.append(.router("n\(i)", locator: IPv6Prefix(address: IPv6Address(high: 0xfc00_0000_0000_0000 | UInt64(i + 1) << 16, low: 0), length: 48)))
+        if i < hosts {
+            nodes.append(.host("h\(i)", address: IPv6Address(high: 0xfc00_1000_0000_0000 | UInt64(i + 1) << 16, low: 1)))
+        } else {
+            nodes.append(.router("n\(i)", locator: IPv6Prefix(address: IPv6Address(high: 0xfc00_0000_0000_0000 | UInt64(i + 1) << 16, low: 0), length: 48)))
+        }
     }
     var seen = Set<Int>()
     var links: [Topology.Link] = []
