@@ -11,6 +11,6 @@ struct Srte: ParsableCommand {
         result (e.g. an invalid SRH), 2 unusable input, 3 a system or kernel error.
         """,
         version: "0.1.0",
-        subcommands: [SRHCommand.self]
+        subcommands: [SRHCommand.self, SubflowsCommand.self, CloseCommand.self, MonitorCommand.self]
     )
 }
