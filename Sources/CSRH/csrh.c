@@ -3,6 +3,81 @@
 
 int csrh_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }
 
+#include <string.h>
+
+int csrh_legacy_fill_sub_status(void *buf, int cap, uint8_t id, int slave_sk, int fully_established,
+                                int attached, int low_prio, int pre_established)
+{
+    struct csrh_mptcp_sub_status s;
+    if (cap < (int)sizeof s) return -1;
+    memset(&s, 0, sizeof s);
+    s.id = id;
+    s.slave_sk = slave_sk != 0;
+    s.fully_established = fully_established != 0;
+    s.attached = attached != 0;
+    s.low_prio = low_prio != 0;
+    s.pre_established = pre_established != 0;
+    memcpy(buf, &s, sizeof s);
+    return sizeof s;
+}
+
+int csrh_legacy_fill_sub_tuple(void *buf, int cap, uint8_t id, uint8_t prio, int32_t if_idx, uint64_t srh,
+                               const struct sockaddr *local, const struct sockaddr *remote, int addrlen)
+{
+    int need = (int)sizeof(struct csrh_mptcp_sub_tuple) + 2 * addrlen;
+    if (cap < need) return -1;
+    memset(buf, 0, need);
+    struct csrh_mptcp_sub_tuple *t = buf;
+    t->id = id;
+    t->prio = prio;
+    t->if_idx = if_idx;
+    t->ipv6_srh = (struct csrh_ipv6_sr_hdr *)(uintptr_t)srh;
+    memcpy(t->addrs, local, addrlen);
+    memcpy(t->addrs + addrlen, remote, addrlen);
+    return need;
+}
+
+int csrh_legacy_fill_close_sub_id(void *buf, int cap, uint8_t id, int32_t how)
+{
+    struct csrh_mptcp_close_sub_id c;
+    if (cap < (int)sizeof c) return -1;
+    memset(&c, 0, sizeof c);
+    c.id = id;
+    c.how = how;
+    memcpy(buf, &c, sizeof c);
+    return sizeof c;
+}
+
+int csrh_legacy_fill_sub_getsockopt(void *buf, int cap, uint8_t id, int32_t level, int32_t optname,
+                                    uint64_t optval, uint64_t optlen)
+{
+    struct csrh_mptcp_sub_getsockopt g;
+    if (cap < (int)sizeof g) return -1;
+    memset(&g, 0, sizeof g);
+    g.id = id;
+    g.level = level;
+    g.optname = optname;
+    g.optval = (char *)(uintptr_t)optval;
+    g.optlen = (uint32_t *)(uintptr_t)optlen;
+    memcpy(buf, &g, sizeof g);
+    return sizeof g;
+}
+
+int csrh_legacy_fill_sub_setsockopt(void *buf, int cap, uint8_t id, int32_t level, int32_t optname,
+                                    uint64_t optval, uint32_t optlen)
+{
+    struct csrh_mptcp_sub_setsockopt s;
+    if (cap < (int)sizeof s) return -1;
+    memset(&s, 0, sizeof s);
+    s.id = id;
+    s.level = level;
+    s.optname = optname;
+    s.optval = (char *)(uintptr_t)optval;
+    s.optlen = optlen;
+    memcpy(buf, &s, sizeof s);
+    return sizeof s;
+}
+
 /* Layout checks against the installed uapi headers (kept out of the public
  * headers: linux/tcp.h and netinet/tcp.h cannot both be imported into Swift). */
 #if __has_include(<linux/mptcp.h>)

@@ -11,7 +11,10 @@ struct Srte: ParsableCommand {
         result (e.g. an invalid SRH), 2 unusable input, 3 a system or kernel error.
         """,
         version: "0.1.0",
-        subcommands: [SRHCommand.self, PlanCommand.self, TopologyCommand.self, OpenCommand.self, ServeCommand.self,
-                      TestbedCommand.self, ExperimentCommand.self, CleanupCommand.self]
+        subcommands: [
+            SRHCommand.self, PlanCommand.self, TopologyCommand.self,
+            OpenCommand.self, ServeCommand.self, SubflowsCommand.self, CloseCommand.self, MonitorCommand.self,
+            TestbedCommand.self, ExperimentCommand.self, CleanupCommand.self,
+        ]
     )
 }

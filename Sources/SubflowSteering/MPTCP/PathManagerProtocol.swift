@@ -94,6 +94,8 @@ public struct SocketEndpoint: Hashable, Sendable, CustomStringConvertible {
     public var isIPv4: Bool { address.high == 0 && address.low >> 32 == 0xffff }
     /// The 4 IPv4 bytes of a mapped address.
     var ipv4Bytes: [UInt8] { Array(address.bytes[12..<16]) }
+    /// The address alone: dotted quad for IPv4, RFC 5952 text for IPv6.
+    public var hostText: String { isIPv4 ? ipv4Bytes.map(String.init).joined(separator: ".") : address.description }
     public var description: String {
         isIPv4 ? "\(ipv4Bytes.map(String.init).joined(separator: ".")):\(port)" : "[\(address)]:\(port)"
     }

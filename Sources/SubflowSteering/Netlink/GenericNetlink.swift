@@ -86,6 +86,9 @@ public final class NetlinkSubscription: @unchecked Sendable {
         for g in groups { try socket.join(group: g) }
     }
 
+    /// The socket's file descriptor (for poll(2)).
+    public var fileDescriptor: Int32 { socket.fileDescriptor }
+
     /// Stops the reader thread; the stream finishes.
     public func cancel() { stopped.store(true, ordering: .relaxed) }
 

@@ -1,0 +1,108 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+internal import CSRH
+
+/// One MPTCP subflow of any process in the namespace, as `sock_diag` reports
+/// it (what `ss -tiM` shows): the view `srte subflows` needs, since another
+/// process's socket options cannot be read.
+public struct SubflowDiagnostics: Hashable, Sendable {
+    /// `MPTCP_SUBFLOW_ATTR_TOKEN_LOC`: the local token of the connection.
+    public var token: UInt32
+    public var local: SocketEndpoint
+    public var remote: SocketEndpoint
+    /// TCP state (`idiag_state`, 1 = ESTABLISHED).
+    public var tcpState: UInt8
+    /// `MPTCP_SUBFLOW_ATTR_ID_LOC`: local address id (0 = the initial subflow's address).
+    public var localID: UInt8
+    /// `MPTCP_SUBFLOW_ATTR_ID_REM`
+    public var remoteID: UInt8
+    /// `MPTCP_SUBFLOW_ATTR_FLAGS`
+    public var flags: UInt32
+    /// `tcpi_bytes_sent`
+    public var bytesSent: UInt64
+    /// `tcpi_bytes_received`
+    public var bytesReceived: UInt64
+
+    /// `MPTCP_SUBFLOW_FLAG_BKUP_LOC`: this side marked the subflow backup.
+    public var backup: Bool { flags & 0x20 != 0 }
+    /// `MPTCP_SUBFLOW_FLAG_BKUP_REM`: the peer marked it backup.
+    public var peerBackup: Bool { flags & 0x10 != 0 }
+    /// `MPTCP_SUBFLOW_FLAG_FULLY_ESTABLISHED`
+    public var fullyEstablished: Bool { flags & 0x40 != 0 }
+    /// `MPTCP_SUBFLOW_FLAG_JOIN_LOC` / `_JOIN_REM`: an additional (MP_JOIN) subflow.
+    public var isJoin: Bool { flags & 0x0c != 0 }
+
+    /// `SOCK_DIAG_BY_FAMILY`
+    static let requestType = NetlinkMessageType(rawValue: 20)
+
+    /// `struct inet_diag_req_v2` for a dump of TCP sockets of `family` with
+    /// `INET_DIAG_INFO` (tcp_info; ULP info — the MPTCP subflow attributes — comes with it).
+    static func dumpPayload(family: UInt8) -> [UInt8] {
+        var w = ByteWriter()
+        w.append(family)                       // sdiag_family
+        w.append(UInt8(IPPROTO_TCP))           // sdiag_protocol
+        w.append(UInt8(1 << (2 - 1)))          // idiag_ext: INET_DIAG_INFO
+        w.append(UInt8(0))                     // pad
+        w.append(UInt32(0xffff_ffff))          // idiag_states: all
+        w.append([UInt8](repeating: 0, count: 48)) // struct inet_diag_sockid: any
+        return w.bytes
+    }
+
+    /// Decodes one `struct inet_diag_msg` + attributes; nil for a non-MPTCP socket.
+    static func decode(_ m: NetlinkMessage) throws(NetlinkDecodingError) -> SubflowDiagnostics? {
+        var r = ByteReader(m.payload)
+        guard let family = r.u8(), let state = r.u8(), r.skip(2),
+              let sport = r.read(UInt16.self, bigEndian: true), let dport = r.read(UInt16.self, bigEndian: true),
+              let src = r.take(16), let dst = r.take(16), r.skip(8 + 20) else {
+            throw NetlinkDecodingError(what: "inet_diag_msg (\(m.payload.count) bytes)", offset: 0)
+        }
+        let v4 = family == UInt8(AF_INET)
+        var d = SubflowDiagnostics(token: 0, local: .fromRaw(v4 ? Array(src[0..<4]) : src, port: sport),
+                                   remote: .fromRaw(v4 ? Array(dst[0..<4]) : dst, port: dport), tcpState: state,
+                                   localID: 0, remoteID: 0, flags: 0, bytesSent: 0, bytesReceived: 0)
+        var isMPTCP = false
+        for a in try NetlinkAttribute.decode(m.payload, from: 72) {
+            switch a.type {
+            case 2: // INET_DIAG_INFO: struct tcp_info
+                var t = ByteReader(a.value, from: Int(CSRH_TCPI_BYTES_RECEIVED_OFFSET))
+                d.bytesReceived = t.u64() ?? 0
+                var s = ByteReader(a.value, from: Int(CSRH_TCPI_BYTES_SENT_OFFSET))
+                d.bytesSent = s.u64() ?? 0
+            case 19: // INET_DIAG_ULP_INFO
+                let ulp = try a.nested()
+                guard ulp.first(1)?.string() == "mptcp", let mp = ulp.first(3) else { continue }
+                isMPTCP = true
+                for x in try mp.nested() {
+                    switch x.type {
+                    case 2: d.token = try x.u32()          // TOKEN_LOC
+                    case 8: d.flags = try x.u32()          // FLAGS
+                    case 9: d.remoteID = try x.u8()        // ID_REM
+                    case 10: d.localID = try x.u8()        // ID_LOC
+                    default: break
+                    }
+                }
+            default: break
+            }
+        }
+        return isMPTCP ? d : nil
+    }
+
+    /// Every MPTCP subflow in the current namespace (IPv4 and IPv6), by token then local port.
+    public static func all() throws(NetlinkError) -> [SubflowDiagnostics] {
+        let c = NetlinkConnection(transport: try MNLSocket(NetlinkProtocol(rawValue: 4)))   // NETLINK_SOCK_DIAG
+        var out: [SubflowDiagnostics] = []
+        for family in [UInt8(AF_INET), UInt8(AF_INET6)] {
+            for m in try c.request(type: requestType, flags: .dump, payload: dumpPayload(family: family), operation: "sock_diag TCP dump") {
+                do {
+                    if let d = try decode(m), d.token != 0 { out.append(d) }
+                } catch {
+                    throw NetlinkError(operation: "sock_diag TCP dump", errno: EBADMSG, extAckMessage: error.description)
+                }
+            }
+        }
+        return out.sorted { ($0.token, $0.local.port) < ($1.token, $1.local.port) }
+    }
+}
