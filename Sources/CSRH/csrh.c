@@ -1,4 +1,18 @@
 #include "CSRH.h"
+#include <netinet/in.h>
+
+/* The private copies in csrh_srh.h against the system uapi headers. */
+#if __has_include(<linux/seg6.h>)
+#include <linux/seg6.h>
+_Static_assert(sizeof(struct ipv6_sr_hdr) == sizeof(struct csrh_ipv6_sr_hdr), "matches linux/seg6.h");
+_Static_assert(offsetof(struct ipv6_sr_hdr, first_segment) == offsetof(struct csrh_ipv6_sr_hdr, first_segment), "matches linux/seg6.h");
+_Static_assert(offsetof(struct ipv6_sr_hdr, tag) == offsetof(struct csrh_ipv6_sr_hdr, tag), "matches linux/seg6.h");
+#endif
+#if __has_include(<linux/seg6_hmac.h>)
+#include <linux/seg6_hmac.h>
+_Static_assert(sizeof(struct sr6_tlv_hmac) == sizeof(struct csrh_sr6_tlv_hmac), "matches linux/seg6_hmac.h");
+#endif
+
 #include <sched.h>
 
 int csrh_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+internal import CSRH
 import Foundation
 import SRv6Paths
 

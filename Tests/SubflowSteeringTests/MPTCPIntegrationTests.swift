@@ -1,4 +1,7 @@
 import Foundation
+// CSRH's headers include <netinet/in.h>, so clang attributes names such as IPPROTO_TCP
+// to CSRH once it is loaded: import it where those names are used.
+import CSRH
 import Testing
 import SRv6Paths
 @testable import SubflowSteering

@@ -3,14 +3,6 @@ import Testing
 import SRv6Paths
 import SubflowSteering
 
-/// The built `srte` binary (next to the test bundle).
-var srteBinary: String {
-    for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
-        return bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("srte").path
-    }
-    return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("srte").path
-}
-
 /// A process started inside a lab node, with its output collected.
 final class LabProcess: @unchecked Sendable {
     let process = Process()
@@ -78,9 +70,9 @@ struct OpenServeCLITests {
     func openAndServeReportPerSubflow(steer: String) throws {
         let t = try lab("cli\(steer.prefix(1))")
         defer { t.lab.destroy() }
-        let serve = try LabProcess(t.lab, "h2", [srteBinary, "serve", "--listen", ":5201", "--count", "1", "--format", "json", "--timeout", "30"])
+        let serve = try LabProcess(t.lab, "h2", [srteBinary().path, "serve", "--listen", ":5201", "--count", "1", "--format", "json", "--timeout", "30"])
         #expect(serve.waitFor(stderr: "listening", seconds: 10), "serve: \(serve.stderr)")
-        let open = try LabProcess(t.lab, "h1", [srteBinary, "open", "--to", "[fc00:20::2]:5201", "--path", "direct",
+        let open = try LabProcess(t.lab, "h1", [srteBinary().path, "open", "--to", "[fc00:20::2]:5201", "--path", "direct",
                                                 "--path", "fc00:0:b::1", "--steer", steer, "--bytes", "8000000", "--format", "json"])
         #expect(open.wait(seconds: 60) == 0, "open: \(open.stderr)")
         #expect(serve.wait(seconds: 10) == 0, "serve: \(serve.stderr)")
@@ -105,10 +97,10 @@ struct OpenServeCLITests {
     func signalsRemoveSteering(signal: Int32) throws {
         let t = try lab("sig\(signal)")
         defer { t.lab.destroy() }
-        let serve = try LabProcess(t.lab, "h2", [srteBinary, "serve", "--listen", ":5201", "--count", "1", "--timeout", "30"])
+        let serve = try LabProcess(t.lab, "h2", [srteBinary().path, "serve", "--listen", ":5201", "--count", "1", "--timeout", "30"])
         defer { serve.wait(seconds: 0) }
         #expect(serve.waitFor(stderr: "listening", seconds: 10))
-        let open = try LabProcess(t.lab, "h1", [srteBinary, "open", "--to", "[fc00:20::2]:5201", "--path", "fc00:0:a::1",
+        let open = try LabProcess(t.lab, "h1", [srteBinary().path, "open", "--to", "[fc00:20::2]:5201", "--path", "fc00:0:a::1",
                                                 "--path", "fc00:0:b::1", "--bytes", "10000000000"])
         #expect(open.waitFor(stderr: "subflow(s) up", seconds: 20), "open: \(open.stderr)")
         #expect(try !leftovers(t).isEmpty, "steering should be installed while the transfer runs")
@@ -122,10 +114,10 @@ struct OpenServeCLITests {
     @Test func sigkillLeavesNoBPFProgram() throws {
         let t = try lab("sigkill")
         defer { t.lab.destroy() }
-        let serve = try LabProcess(t.lab, "h2", [srteBinary, "serve", "--listen", ":5201", "--count", "1", "--timeout", "30"])
+        let serve = try LabProcess(t.lab, "h2", [srteBinary().path, "serve", "--listen", ":5201", "--count", "1", "--timeout", "30"])
         defer { serve.wait(seconds: 0) }
         #expect(serve.waitFor(stderr: "listening", seconds: 10))
-        let open = try LabProcess(t.lab, "h1", [srteBinary, "open", "--to", "[fc00:20::2]:5201", "--path", "direct",
+        let open = try LabProcess(t.lab, "h1", [srteBinary().path, "open", "--to", "[fc00:20::2]:5201", "--path", "direct",
                                                 "--path", "fc00:0:b::1", "--steer", "bpf", "--bytes", "10000000000"])
         #expect(open.waitFor(stderr: "subflow(s) up", seconds: 20), "open: \(open.stderr)")
         let before = try NetworkNamespace.run(in: t.lab.ns("h1")) { try BPFSteering.attachedEgressPrograms(interface: "h1-r1") }
@@ -135,7 +127,7 @@ struct OpenServeCLITests {
         let after = try NetworkNamespace.run(in: t.lab.ns("h1")) { try BPFSteering.attachedEgressPrograms(interface: "h1-r1") }
         #expect(after == 0)
         // The MTU route is routing state, which SIGKILL cannot clean: `srte cleanup` does.
-        let cleanup = try LabProcess(t.lab, "h1", [srteBinary, "cleanup"])
+        let cleanup = try LabProcess(t.lab, "h1", [srteBinary().path, "cleanup"])
         #expect(cleanup.wait(seconds: 10) == 0)
         #expect(try leftovers(t).isEmpty)
     }
@@ -143,7 +135,7 @@ struct OpenServeCLITests {
     @Test func refusesWithoutTheUserspacePathManager() throws {
         let t = try TwoPathLab("nopm")
         defer { t.lab.destroy() }
-        let open = try LabProcess(t.lab, "h1", [srteBinary, "open", "--to", "[fc00:20::2]:5201", "--path", "fc00:0:b::1"])
+        let open = try LabProcess(t.lab, "h1", [srteBinary().path, "open", "--to", "[fc00:20::2]:5201", "--path", "fc00:0:b::1"])
         #expect(open.wait(seconds: 10) == 3)
         #expect(open.stderr.contains("net.mptcp.pm_type=1"), "\(open.stderr)")
         #expect(try leftovers(t).isEmpty)

@@ -12,7 +12,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <netinet/in.h>
 
 /* include/uapi/linux/seg6.h: struct ipv6_sr_hdr */
 struct csrh_ipv6_sr_hdr {
@@ -23,7 +22,7 @@ struct csrh_ipv6_sr_hdr {
     uint8_t first_segment;   /* represents the last_entry field of the SRH */
     uint8_t flags;
     uint16_t tag;            /* network byte order */
-    struct in6_addr segments[]; /* segments[0] is the final destination */
+    uint8_t segments[][16];     /* segments[0] is the final destination */
 };
 
 _Static_assert(sizeof(struct csrh_ipv6_sr_hdr) == 8, "ipv6_sr_hdr fixed part is 8 bytes");
@@ -75,15 +74,7 @@ _Static_assert(offsetof(struct csrh_sr6_tlv_hmac, hmac) == 8, "hmac at byte 8");
 #define CSRH_SEG6_HMAC_ALGO_SHA1   1
 #define CSRH_SEG6_HMAC_ALGO_SHA256 2
 
-#if __has_include(<linux/seg6.h>)
-#include <linux/seg6.h>
-_Static_assert(sizeof(struct ipv6_sr_hdr) == sizeof(struct csrh_ipv6_sr_hdr), "matches linux/seg6.h");
-_Static_assert(offsetof(struct ipv6_sr_hdr, first_segment) == offsetof(struct csrh_ipv6_sr_hdr, first_segment), "matches linux/seg6.h");
-_Static_assert(offsetof(struct ipv6_sr_hdr, tag) == offsetof(struct csrh_ipv6_sr_hdr, tag), "matches linux/seg6.h");
-#endif
-#if __has_include(<linux/seg6_hmac.h>)
-#include <linux/seg6_hmac.h>
-_Static_assert(sizeof(struct sr6_tlv_hmac) == sizeof(struct csrh_sr6_tlv_hmac), "matches linux/seg6_hmac.h");
-#endif
+/* Checked against <linux/seg6.h> and <linux/seg6_hmac.h> in csrh.c (kept out of this
+ * header so the Swift-facing module does not include uapi headers). */
 
 #endif

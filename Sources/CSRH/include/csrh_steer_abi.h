@@ -5,8 +5,20 @@
 #ifndef CSRH_STEER_ABI_H
 #define CSRH_STEER_ABI_H
 
-#include <linux/types.h>
-#include <linux/in6.h>
+/* Only <stdint.h>: this header is part of the CSRH module Swift imports, and
+ * uapi headers such as <linux/in6.h> would make that module claim libc names
+ * (IPPROTO_*, SOCK_*) and hide them from Swift files that do not import CSRH. */
+#if defined(__bpf__)
+#include <linux/types.h>            /* the BPF target has no libc headers */
+typedef __u8 csrh_u8;
+typedef __u16 csrh_u16;
+typedef __u32 csrh_u32;
+#else
+#include <stdint.h>
+typedef uint8_t csrh_u8;
+typedef uint16_t csrh_u16;
+typedef uint32_t csrh_u32;
+#endif
 
 #define CSRH_STEER_MAX_FLOWS 65536
 /* 16 segments without TLVs (264 bytes) or 14 with an HMAC TLV (272); 8-byte multiple. */
@@ -15,15 +27,15 @@
 
 /* Hash key: the subflow's 4-tuple as it appears in the packet (network order). */
 struct csrh_steer_key {
-    struct in6_addr saddr;
-    struct in6_addr daddr;
-    __be16 sport;
-    __be16 dport;
+    csrh_u8 saddr[16];
+    csrh_u8 daddr[16];
+    csrh_u16 sport;                     /* network byte order */
+    csrh_u16 dport;                     /* network byte order */
 };
 
 struct csrh_steer_value {
-    __u32 length;                       /* SRH bytes: 8 + 16 n (+ TLVs), multiple of 8 */
-    __u8 srh[CSRH_STEER_MAX_SRH];       /* complete SRH, Segment List[0] = final destination */
+    csrh_u32 length;                    /* SRH bytes: 8 + 16 n (+ TLVs), multiple of 8 */
+    csrh_u8 srh[CSRH_STEER_MAX_SRH];       /* complete SRH, Segment List[0] = final destination */
 };
 
 enum {
