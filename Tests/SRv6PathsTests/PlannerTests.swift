@@ -7,7 +7,7 @@ import Testing
         let p = DisjointPathPlanner(topology: t, metric: .igp)
         let plan = try p.plan(from: "h1", to: "h2", k: 3, disjoint: .node)
         #expect(plan.paths.count == 3)
-        #expect(plan.totalCost == 120)
+        #expect(plan.totalCost == 150)   // 40 via a, 50 via b, 60 via c
         let mids = Set(plan.paths.map { t.nodes[$0.nodes[2]].name })
         #expect(mids == ["a", "b", "c"])
         // Access links are shared (host-gateway rule); beyond the gateways the paths are node-disjoint.

@@ -124,6 +124,14 @@ func checkPaths(_ t: Topology, _ paths: [PlannedPath], from s: Int, to d: Int, d
     return nil
 }
 
+/// The bundled diamond with every middle link at metric 10: three equal-cost
+/// paths, the fixture for ECMP ties (the bundled file gives a, b and c different costs).
+func equalCostDiamond() throws -> Topology {
+    let t = try loadBundled("diamond.yaml")
+    let links = t.links.map { l -> Topology.Link in var l = l; l.metric = 10; l.teMetric = 10; return l }
+    return try Topology(name: "diamond-ecmp", nodes: t.nodes, links: links)
+}
+
 func loadBundled(_ name: String) throws -> Topology {
     let path = packageRoot + "/topologies/" + name
     let text = try String(contentsOfFile: path, encoding: .utf8)

@@ -97,7 +97,10 @@ func referenceNextHops(_ t: Topology) -> [[Set<Int>]] {
     }
 
     @Test func diamondECMP() throws {
-        let plan = try TestbedPlan(topology: try bundledTopology("diamond.yaml"))
+        // The bundled diamond with equal middle metrics: three equal-cost paths.
+        let d = try bundledTopology("diamond.yaml")
+        let equal = try Topology(name: "diamond", nodes: d.nodes, links: d.links.map { l -> Topology.Link in var l = l; l.metric = 10; return l })
+        let plan = try TestbedPlan(topology: equal)
         let r1 = plan.node("r1")!
         #expect(r1.route(to: "fc00:2::2/128")!.nexthops.map(\.node) == ["a", "b", "c"])
         #expect(r1.route(to: "fc00:0:2::/48")!.nexthops.map(\.interface) == ["a", "b", "c"])

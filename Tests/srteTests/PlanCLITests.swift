@@ -9,12 +9,13 @@ import Testing
         #expect(r.status == 0, "\(r.err)")
         let obj = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
         #expect(obj["from"] as? String == "h1" && obj["to"] as? String == "h2")
-        #expect(obj["requested"] as? Int == 3 && obj["found"] as? Int == 3 && obj["totalCost"] as? Int == 120)
+        #expect(obj["requested"] as? Int == 3 && obj["found"] as? Int == 3 && obj["totalCost"] as? Int == 150)
         let paths = obj["paths"] as! [[String: Any]]
         #expect(paths.map { ($0["hops"] as! [String])[2] } == ["a", "b", "c"])
         #expect(paths.map { $0["delay"] as! Double } == [6, 8, 10])
-        let segs = paths[0]["segments"] as! [[String: String]]
-        #expect(segs == [["sid": "fc00:0:a::1", "kind": "node", "node": "a"], ["sid": "fc00:2::2", "kind": "destination", "node": "h2"]])
+        // Via a is the IGP path: the destination alone; via b it takes b's node SID.
+        #expect(paths[0]["segments"] as! [[String: String]] == [["sid": "fc00:2::2", "kind": "destination", "node": "h2"]])
+        #expect(paths[1]["segments"] as! [[String: String]] == [["sid": "fc00:0:b::1", "kind": "node", "node": "b"], ["sid": "fc00:2::2", "kind": "destination", "node": "h2"]])
         #expect(r.err.contains("single-homed"))
     }
 
@@ -35,7 +36,8 @@ import Testing
     @Test func iproute2AndDot() throws {
         let r = try runSrte(["plan", "--topology", diamond, "--from", "r1", "--to", "r2", "-k", "2", "--format", "iproute2"])
         #expect(r.status == 0)
-        #expect(r.out.contains("ip -6 route add fc00:0:2::1/128 table 101 encap seg6 mode encap segs fc00:0:a::1,fc00:0:2::1 dev IFACE_a"))
+        #expect(r.out.contains("ip -6 route add fc00:0:2::1/128 table 101 encap seg6 mode encap segs fc00:0:2::1 dev IFACE_a"))
+        #expect(r.out.contains("ip -6 route add fc00:0:2::1/128 table 102 encap seg6 mode encap segs fc00:0:b::1,fc00:0:2::1 dev IFACE_b"))
         let d = try runSrte(["plan", diamond, "--from", "h1", "--to", "h2", "-k", "3", "--disjoint", "node", "--format", "dot"])
         #expect(d.status == 0)
         #expect(d.out.hasPrefix("graph \"diamond\" {"))
@@ -61,8 +63,8 @@ import Testing
         let none = try runSrte(["plan", split, "--from", "a", "--to", "b", "--format", "json"])
         #expect(none.status == 1)
         #expect(none.out.contains("\"found\": 0"))
-        // MSD too small for a path that needs two SIDs.
-        let msd = try runSrte(["plan", diamond, "--from", "r1", "--to", "r2", "-k", "1", "--msd", "1"])
+        // MSD too small for a path that needs two SIDs (the second path, via b).
+        let msd = try runSrte(["plan", diamond, "--from", "r1", "--to", "r2", "-k", "2", "--msd", "1"])
         #expect(msd.status == 1 && msd.err.contains("maximum SID depth 1"))
     }
 
