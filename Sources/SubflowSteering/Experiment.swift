@@ -90,7 +90,8 @@ public struct Experiment: Sendable {
         let guardToken = TerminationGuard.onTermination { _ = try? bed.down() }
         defer { TerminationGuard.remove(guardToken); _ = try? bed.down() }
         if !bed.delayEmulated { notes.append("link delays are not emulated (no netem in this kernel): throughput only") }
-        guard let dstAddress = bed.address(of: dst) else { throw SubflowError(.badArgument, "\(dst) has no address") }
+        let srcAddress = try endpointAddress(src, in: bed)
+        let dstAddress = try endpointAddress(dst, in: bed)
         let remote = SocketEndpoint(dstAddress, port: port)
         let duration = Duration.milliseconds(Int(seconds * 1000))
         let sink = try bed.run(in: dst) { try MPTCPSink(listen: SocketEndpoint(.unspecified, port: port)) }
@@ -110,12 +111,12 @@ public struct Experiment: Sendable {
 
         // 1. Single-path TCP.
         let tcp = try measured("single-path TCP") {
-            try bed.run(in: src) { try PlainTCP.send(to: remote, for: duration) }
+            try bed.run(in: src) { try PlainTCP.send(to: remote, from: srcAddress, for: duration) }
         }
         // 2. MPTCP, k subflows, no steering.
         let unsteered = try measured("MPTCP with \(count) unsteered subflows") {
             let c = try bed.run(in: src) {
-                try EngineeredConnection.open(to: remote, paths: Array(repeating: [], count: count), steering: nil)
+                try EngineeredConnection.open(to: remote, from: srcAddress, paths: Array(repeating: [], count: count), steering: nil)
             }
             _ = try c.send(for: duration)
             c.close()
@@ -125,8 +126,12 @@ public struct Experiment: Sendable {
             switch steering {
             case .route: return try PolicyRoutingSteering()
             case .bpf:
-                guard let iface = bed.plan.node(src)?.interfaces.first?.name else { throw SubflowError(.badArgument, "\(src) has no interface") }
-                return try BPFSteering(interface: iface)
+                // The interface the route toward the destination leaves by: packets are routed
+                // before the program rewrites their destination.
+                let via = try RouteTable.lookup(dstAddress, on: try NetlinkConnection(.route))
+                var name = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
+                guard if_indextoname(via.interfaceIndex, &name) != nil else { throw SubflowError(.badArgument, "\(src) has no route to \(dst)") }
+                return try BPFSteering(interface: String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
             }
         }
         defer { steer.removeAll() }
@@ -134,7 +139,7 @@ public struct Experiment: Sendable {
         var engineered: (report: EngineeredConnection.Report, samples: [(Double, [UInt64])])? = nil
         let sinkEngineered = try measured("MPTCP with \(count) engineered subflows") {
             let waypoints = paths.map { p in p.segments.dropLast().map(\.sid) }
-            let c = try bed.run(in: src) { try EngineeredConnection.open(to: remote, paths: waypoints, steering: steer) }
+            let c = try bed.run(in: src) { try EngineeredConnection.open(to: remote, from: srcAddress, paths: waypoints, steering: steer) }
             engineered = try c.send(for: duration)
             c.close()
         }
@@ -171,6 +176,25 @@ public struct Experiment: Sendable {
     }
 }
 
+extension Experiment {
+    /// The address a node sends and receives from. Hosts have theirs; a router gets
+    /// `locator::2` on its loopback (its node SID, `locator::1`, is an End SID, which
+    /// drops packets without an SRH) and MPTCP with the userspace path manager.
+    func endpointAddress(_ node: String, in bed: Testbed) throws -> IPv6Address {
+        guard let n = topology[node] else { throw SubflowError(.badArgument, "no node '\(node)' in \(topology.name)") }
+        if n.kind == .host, let a = bed.address(of: node) { return a }
+        guard let locator = n.locator else { throw SubflowError(.badArgument, "\(node) has neither an address nor a locator") }
+        let a = locator.address.adding(2)
+        for argv in [["ip", "-6", "addr", "replace", "\(a)/128", "dev", "lo", "nodad"],
+                     ["sysctl", "-qw", "net.mptcp.enabled=1", "net.mptcp.pm_type=1"],
+                     ["ip", "mptcp", "limits", "set", "subflows", "8", "add_addr_accepted", "8"]] {
+            let r = try bed.exec(node, argv)
+            guard r.status == 0 else { throw SubflowError(.system, "\(node): \(argv.joined(separator: " ")): \(r.stderr)") }
+        }
+        return a
+    }
+}
+
 final class ResultBox: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Swift.Result<SinkReport, Error>?
@@ -180,10 +204,14 @@ final class ResultBox: @unchecked Sendable {
 
 /// A plain (single-path) TCP sender, for the baseline.
 enum PlainTCP {
-    static func send(to remote: SocketEndpoint, for duration: Duration) throws {
+    static func send(to remote: SocketEndpoint, from local: IPv6Address, for duration: Duration) throws {
         let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemCallError("socket(TCP)", errno: errno) }
         defer { close(fd) }
+        var la = SocketEndpoint(local, port: 0).sockaddr
+        try syscallValue("bind([\(local)])") {
+            withUnsafePointer(to: &la) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+        }
         var sa = remote.sockaddr
         try syscallValue("connect(\(remote))") {
             withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
