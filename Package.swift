@@ -57,6 +57,12 @@ let package = Package(
             dependencies: ["SRv6Paths"],
             path: "Fuzz/srh-fuzz"
         ),
+        // Time from connect() to k established extra subflows (Benchmarks/mptcp/README.md).
+        .executableTarget(
+            name: "mptcp-bench",
+            dependencies: ["SubflowSteering", "SRv6Paths"],
+            path: "Benchmarks/mptcp/Sources"
+        ),
         .testTarget(name: "SRv6PathsTests", dependencies: ["SRv6Paths"]),
         .testTarget(name: "SubflowSteeringTests", dependencies: ["SubflowSteering", "SRv6Paths", "CSRH"]),
         .testTarget(name: "srteTests", dependencies: ["srte", "SRv6Paths"]),

@@ -154,4 +154,54 @@ struct MPTCPIntegrationTests {
         #expect(e?.message.contains("net.mptcp.pm_type=1") == true)
         withExtendedLifetime(accepted) {}
     }
+
+    /// RFC 6897 basics: MPTCP in use, connection id, address pairs, adding and
+    /// restricting local addresses (ANNOUNCE / REMOVE seen at the peer).
+    @Test func rfc6897BasicsAndAddressAnnouncements() throws {
+        let lab = try MPTCPLab("rfc6897")
+        let (c, accepted) = try lab.connect()
+        #expect(c.socket.isMultipath)
+        #expect(try c.socket.info().token == c.token)
+        let id = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client2.address, port: 0), remote: lab.server))
+        let pairs = try c.socket.subflowAddresses()
+        #expect(pairs.count == 2)
+        let t = try c.tuple(id: id)
+        #expect(pairs.contains { $0.local == t.local && $0.remote == t.remote })
+        _ = try lab.serverEvents(timeout: .milliseconds(50)) { _ in false }
+        let addrID = try c.announce(SocketEndpoint(lab.client2.address, port: 0))
+        let ann = try lab.serverEvents(timeout: .seconds(2)) { $0.contains { $0.type == .announced } }
+        let a = ann.first { $0.type == .announced }
+        #expect(a?.remoteID == addrID)
+        #expect(a?.remote?.address == lab.client2.address)
+        try c.removeAddress(id: addrID)
+        let rem = try lab.serverEvents(timeout: .seconds(2)) { $0.contains { $0.type == .removed } }
+        #expect(rem.first { $0.type == .removed }?.remoteID == addrID)
+        withExtendedLifetime(accepted) {}
+    }
+
+    /// Path-manager and address events as an AsyncSequence.
+    @Test func eventsAsAsyncSequence() async throws {
+        let lab = try MPTCPLab("async")
+        let monitor = try NetworkNamespace.run(in: lab.lab.ns("c")) { try PathManagerMonitor() }
+        let stream = monitor.events()
+        let watchdog = Task { try await Task.sleep(for: .seconds(3)); monitor.cancel() }   // bounds the loop below
+        defer { watchdog.cancel() }
+        let (c, accepted) = try lab.connect()
+        _ = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client.address, port: 0), remote: lab.server))
+        try lab.lab.exec("c", ["ip", "-6", "addr", "add", "fc00:1::99/64", "dev", "c-s", "nodad"])
+        var sawSubflow = false, sawAddress = false
+        let deadline = ContinuousClock.now + .seconds(3)
+        for try await e in stream {
+            switch e {
+            case .pathManager(let p) where p.type == .subflowEstablished && p.token == c.token: sawSubflow = true
+            case .localAddressAdded(let a) where a.address == IPv6Address("fc00:1::99")!: sawAddress = true
+            default: break
+            }
+            if (sawSubflow && sawAddress) || ContinuousClock.now > deadline { break }
+        }
+        monitor.cancel()
+        #expect(sawSubflow, "SUB_ESTABLISHED through the AsyncSequence")
+        #expect(sawAddress, "RTM_NEWADDR as localAddressAdded")
+        withExtendedLifetime(accepted) {}
+    }
 }

@@ -111,6 +111,20 @@ public final class MultipathConnection: @unchecked Sendable {
     /// MPTCP_EVENT_ESTABLISHED seen (the connection accepts SUBFLOW_CREATE).
     var fullyEstablished = false
 
+    /// When the phases of the last ``openSubflows(_:timeout:confirm:)`` ended (for benchmarks).
+    public struct OpenTiming: Sendable {
+        /// The call started.
+        public var start: ContinuousClock.Instant
+        /// The kernel accepted the first SUBFLOW_CREATE (the connection was fully established).
+        public var firstAccepted: ContinuousClock.Instant?
+        /// Every SUBFLOW_CREATE was accepted.
+        public var allRequested: ContinuousClock.Instant?
+        /// Every subflow's SUB_ESTABLISHED arrived.
+        public var allEstablished: ContinuousClock.Instant?
+    }
+    /// Timing of the last ``openSubflows(_:timeout:confirm:)``.
+    public private(set) var lastOpenTiming: OpenTiming?
+
     /// Local ports srte picks from when a tuple says port 0.
     public var portRange: ClosedRange<UInt16> = MultipathConnection.defaultPortRange
     /// The default range: 40000–40999.
@@ -252,6 +266,8 @@ public final class MultipathConnection: @unchecked Sendable {
             if t.local.isIPv4 != t.remote.isIPv4 { throw SubflowError(.badArgument, "local and remote address families differ") }
         }
         try checkManageable()
+        var timing = OpenTiming(start: ContinuousClock.now)
+        defer { lastOpenTiming = timing }
         var keys: [Key] = []
         for t in tuples {
             var attempt = 0
@@ -262,6 +278,7 @@ public final class MultipathConnection: @unchecked Sendable {
                 let id = try localID(for: local)
                 do {
                     try createWhenFullyEstablished(deadline: ContinuousClock.now + timeout, id: id, local: local, tuple: t)
+                    if timing.firstAccepted == nil { timing.firstAccepted = ContinuousClock.now }
                     let k = Key(local: local, remote: t.remote)
                     tracked[k] = Tracked(localID: id, backup: t.backup, state: .pending, interfaceIndex: t.interfaceIndex)
                     keys.append(k)
@@ -276,6 +293,7 @@ public final class MultipathConnection: @unchecked Sendable {
                 }
             }
         }
+        timing.allRequested = ContinuousClock.now
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while keys.contains(where: { tracked[$0]?.state == .pending }) {
@@ -283,6 +301,7 @@ public final class MultipathConnection: @unchecked Sendable {
             if left <= .zero { break }
             pump(timeout: min(left, .milliseconds(100)))
         }
+        if !keys.contains(where: { tracked[$0]?.state == .pending }) { timing.allEstablished = clock.now }
         if confirm > .zero {
             let until = clock.now + confirm
             while clock.now < until { pump(timeout: until - clock.now) }
