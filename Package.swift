@@ -28,9 +28,13 @@ let package = Package(
             pkgConfig: "libmnl",
             providers: [.apt(["libmnl-dev"])]
         ),
+        // CSRH links libbpf for the per-subflow sockopt sock_ops program (csrh_bpf.c);
+        // the BPF object is prebuilt from bpf/subflow_sockopt.bpf.c by scripts/build-bpf.sh.
         .target(
             name: "CSRH",
-            cSettings: [.define("_GNU_SOURCE")]
+            exclude: ["bpf/subflow_sockopt.bpf.c"],
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("bpf")]
         ),
         .target(
             name: "SRv6Paths",

@@ -1,4 +1,6 @@
 import Foundation
+import Glibc
+import CSRH
 import Testing
 import SRv6Paths
 @testable import SubflowSteering

@@ -24,4 +24,17 @@ int csrh_legacy_fill_sub_getsockopt(void *buf, int cap, uint8_t id, int32_t leve
 int csrh_legacy_fill_sub_setsockopt(void *buf, int cap, uint8_t id, int32_t level, int32_t optname,
                                     uint64_t optval, uint32_t optlen);
 
+/*
+ * Per-subflow socket options through a cgroup sock_ops program (csrh_bpf.c).
+ * flags: 1 SO_MARK, 2 IPV6_TCLASS, 4 TCP_CONGESTION. Functions return 0 or an errno.
+ */
+struct csrh_sockopt;
+struct csrh_sockopt *csrh_sockopt_attach(const char *cgroup_path, uint32_t port_lo, uint32_t port_hi, int *err);
+void csrh_sockopt_detach(struct csrh_sockopt *h);
+int csrh_sockopt_set(struct csrh_sockopt *h, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport,
+                     uint32_t flags, uint32_t mark, int32_t tclass, const char *cc);
+int csrh_sockopt_status(struct csrh_sockopt *h, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport,
+                        int *applied, int32_t *last_error);
+int csrh_sockopt_forget(struct csrh_sockopt *h, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport);
+
 #endif

@@ -96,6 +96,8 @@ public final class MultipathConnection: @unchecked Sendable {
     public let token: UInt32
     let pm: MPTCPPathManager
     let subscription: MPTCPEventSubscription
+    /// sock_diag in the socket's namespace (per-subflow mark, tclass, congestion control).
+    let diag: NetlinkConnection
     /// The namespace's MPTCP sysctls when the connection object was made (the
     /// namespace of a socket cannot change; /proc/sys/net shows the caller's).
     let namespaceCheck: SubflowError?
@@ -144,6 +146,7 @@ public final class MultipathConnection: @unchecked Sendable {
         do {
             pm = try MPTCPPathManager()
             subscription = try pm.subscribe()
+            diag = NetlinkConnection(transport: try MNLSocket(.sockDiag))
         } catch {
             throw .pm(error, "cannot reach the MPTCP path manager")
         }
@@ -444,17 +447,60 @@ public final class MultipathConnection: @unchecked Sendable {
         localIDs = localIDs.filter { $0.value != id }
     }
 
-    /// MPTCP_SUB_GETSOCKOPT. Upstream exposes no per-subflow socket options to
-    /// userspace: always `.notSupported` here (a BPF sock_ops program could set
-    /// some; not wired yet).
-    public func subflowOption(id: UInt32, level: Int32, name: Int32) throws(SubflowError) -> [UInt8] {
-        _ = try snapshot(id: id)
-        throw SubflowError(.notSupported, "per-subflow getsockopt is not supported by this kernel (upstream MPTCP has no per-subflow socket options)")
+    /// The per-subflow sockopt program, when attached (see ``SubflowSocketOptions``).
+    /// Without it, ``setSubflowOption(id:level:name:value:)`` is `.notSupported`.
+    public var socketOptions: SubflowSocketOptions?
+
+    static func int32(_ v: [UInt8]) -> Int32? {
+        guard v.count == 4 else { return nil }
+        var r = ByteReader(v)
+        return r.read(Int32.self)
     }
 
-    /// MPTCP_SUB_SETSOCKOPT: `.notSupported` on upstream (see ``subflowOption(id:level:name:)``).
+    /// MPTCP_SUB_GETSOCKOPT for what upstream can read per subflow, from the
+    /// kernel's socket diagnostics: `SO_MARK` and `IPV6_TCLASS` (4-byte native
+    /// integers) and `TCP_CONGESTION` (the name). Anything else: `.notSupported`.
+    public func subflowOption(id: UInt32, level: Int32, name: Int32) throws(SubflowError) -> [UInt8] {
+        let s = try snapshot(id: id)
+        let d: SubflowDiagnostics?
+        do { d = try SubflowDiagnostics.all(on: diag).first { $0.local == s.local && $0.remote == s.remote } } catch {
+            throw .pm(error, "sock_diag dump failed")
+        }
+        guard let d else { throw SubflowError(.invalidID, "subflow \(id) is not in the kernel's socket table any more") }
+        var w = ByteWriter()
+        switch (level, name) {
+        case (SOL_SOCKET, SO_MARK): w.append(Int32(bitPattern: d.mark ?? 0))
+        case (Int32(IPPROTO_IPV6), IPV6_TCLASS): w.append(Int32(d.trafficClass ?? 0))
+        case (Int32(IPPROTO_TCP), TCP_CONGESTION): w.append(Array((d.congestionControl ?? "").utf8))
+        default:
+            throw SubflowError(.notSupported, "per-subflow getsockopt(\(level), \(name)) is not supported by this kernel: upstream exposes SO_MARK, IPV6_TCLASS and TCP_CONGESTION of a subflow (sock_diag), nothing else")
+        }
+        return w.bytes
+    }
+
+    /// MPTCP_SUB_SETSOCKOPT for what upstream can reach per subflow, through
+    /// ``socketOptions`` (BPF sock_ops `bpf_setsockopt`): `SO_MARK`,
+    /// `IPV6_TCLASS` (4-byte native integers), `TCP_CONGESTION` (a name).
+    /// A live subflow picks the change up at its next RTT sample; see
+    /// ``SubflowSocketOptions/status(local:remote:)``. Anything else: `.notSupported`.
     public func setSubflowOption(id: UInt32, level: Int32, name: Int32, value: [UInt8]) throws(SubflowError) {
-        _ = try snapshot(id: id)
-        throw SubflowError(.notSupported, "per-subflow setsockopt is not supported by this kernel (upstream MPTCP has no per-subflow socket options; SO_MARK/TCP_CONGESTION per subflow need a BPF sock_ops program, not wired yet)")
+        let s = try snapshot(id: id)
+        let option: SubflowSocketOptions.Option
+        switch (level, name) {
+        case (SOL_SOCKET, SO_MARK):
+            guard let v = Self.int32(value) else { throw SubflowError(.badArgument, "SO_MARK takes a 4-byte integer") }
+            option = .mark(UInt32(bitPattern: v))
+        case (Int32(IPPROTO_IPV6), IPV6_TCLASS):
+            guard let v = Self.int32(value), (-1...255).contains(v) else { throw SubflowError(.badArgument, "IPV6_TCLASS takes a 4-byte integer -1...255") }
+            option = .trafficClass(v)
+        case (Int32(IPPROTO_TCP), TCP_CONGESTION):
+            option = .congestionControl(String(decoding: value.prefix { $0 != 0 }, as: UTF8.self))
+        default:
+            throw SubflowError(.notSupported, "per-subflow setsockopt(\(level), \(name)) is not supported by this kernel: upstream can reach SO_MARK, IPV6_TCLASS and TCP_CONGESTION of one subflow (BPF sock_ops), nothing else")
+        }
+        guard let opts = socketOptions else {
+            throw SubflowError(.notSupported, "per-subflow setsockopt needs the BPF sock_ops program: set `socketOptions = try SubflowSocketOptions()` (root) before opening the subflows")
+        }
+        try opts.set(option, local: s.local, remote: s.remote)
     }
 }
