@@ -206,4 +206,45 @@ struct MPTCPIntegrationTests {
         #expect(sawAddress, "RTM_NEWADDR as localAddressAdded")
         withExtendedLifetime(accepted) {}
     }
+
+    /// Port 0: srte picks from its range and moves on when the kernel says the
+    /// 4-tuple is busy (-EADDRINUSE, "-98").
+    @Test func busyPortsAreRetriedOnAnotherPort() throws {
+        let lab = try MPTCPLab("retry")
+        let (c, accepted) = try lab.connect()
+        c.portRange = 41700...41702
+        for p: UInt16 in [41700, 41701] {
+            _ = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client.address, port: p), remote: lab.server))
+        }
+        let pm = try NetworkNamespace.run(in: lab.lab.ns("c")) { try MPTCPPathManager() }
+        let used = SocketEndpoint(lab.client.address, port: 41700)
+        // Another id for an address and port in use: -EINVAL with the kernel's message.
+        let other = #expect(throws: NetlinkError.self) {
+            try pm.createSubflow(token: c.token, localID: 200, local: used, remote: lab.server)
+        }
+        #expect(other?.errno == EINVAL && other?.extAckMessage == "did not match address and id")
+        // The same id (a busy 4-tuple): -EADDRINUSE, the "-98" srte rotates ports on.
+        let busy = #expect(throws: NetlinkError.self) {
+            try pm.createSubflow(token: c.token, localID: c.localIDs[used]!, local: used, remote: lab.server)
+        }
+        #expect(busy?.errno == EADDRINUSE)
+        // Port 0: whichever port the rotation starts at, only the free ones are used.
+        c.portRange = 41700...41703
+        var got: Set<UInt16> = []
+        for _ in 0..<2 {
+            let id = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client.address, port: 0), remote: lab.server))
+            got.insert(try c.tuple(id: id).local.port)
+        }
+        #expect(got == [41702, 41703])
+        withExtendedLifetime(accepted) {}
+    }
+
+    /// rtnetlink through the same client: the namespace's addresses.
+    @Test func rtnetlinkAddressDump() throws {
+        let lab = try MPTCPLab("rtnl")
+        let addrs = try NetworkNamespace.run(in: lab.lab.ns("c")) { try Rtnetlink.addresses(on: NetlinkConnection(.route)) }
+        #expect(addrs.contains { $0.address == lab.client.address && $0.prefixLength == 64 && $0.interfaceIndex == UInt32(lab.clientInterface) })
+        #expect(addrs.contains { $0.address == lab.client2.address })
+        #expect(addrs.contains { $0.address == IPv6Address("::1")! })
+    }
 }

@@ -287,7 +287,7 @@ public final class MultipathConnection: @unchecked Sendable {
                     keys.append(k)
                     break
                 } catch {
-                    localIDs[local] = nil
+                    if error.errno != EADDRINUSE { localIDs[local] = nil }
                     if error.errno == EADDRINUSE && chosen && attempt < portRetries {
                         attempt += 1
                         continue
@@ -409,7 +409,10 @@ public final class MultipathConnection: @unchecked Sendable {
         if tracked[k] == nil { tracked[k] = Tracked(localID: 0, backup: false, state: .up, interfaceIndex: 0) }
         let clock = ContinuousClock(), deadline = clock.now + timeout
         while tracked[k]?.state != .closed && clock.now < deadline { pump(timeout: min(deadline - clock.now, .milliseconds(50))) }
-        if let id = tracked[k]?.localID, id != 0 { localIDs[s.local] = nil }
+        // The local id stays bound to this address+port: the kernel keeps the
+        // entry after SUBFLOW_DESTROY (measured on 6.18: re-using the port with
+        // another id gives -22 "did not match address and id").
+        socketOptions?.forget(local: s.local, remote: s.remote)
     }
 
     /// Priority change (SET_FLAGS with both ports → MP_PRIO; the peer sees SUB_PRIORITY).
