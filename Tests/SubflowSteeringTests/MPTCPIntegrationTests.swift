@@ -202,6 +202,16 @@ struct MPTCPIntegrationTests {
             if (sawSubflow && sawAddress) || ContinuousClock.now > deadline { break }
         }
         monitor.cancel()
+        // The server's path-manager events alone, through MPTCPPathManager.events().
+        let serverStream = try NetworkNamespace.run(in: lab.lab.ns("s")) { try MPTCPPathManager().events() }
+        let id = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client2.address, port: 0), remote: lab.server))
+        try c.setBackup(id: id, true)
+        var types: [MPTCPEventType] = []
+        for try await e in serverStream {   // bounded by the suite's time limit
+            types.append(e.type)
+            if e.type == .subflowPriority { break }
+        }
+        #expect(types.contains(.subflowEstablished) && types.last == .subflowPriority, "\(types)")
         #expect(sawSubflow, "SUB_ESTABLISHED through the AsyncSequence")
         #expect(sawAddress, "RTM_NEWADDR as localAddressAdded")
         withExtendedLifetime(accepted) {}
