@@ -257,4 +257,30 @@ struct MPTCPIntegrationTests {
         #expect(addrs.contains { $0.address == lab.client2.address })
         #expect(addrs.contains { $0.address == IPv6Address("::1")! })
     }
+
+    /// A peer that refuses the join (in-kernel PM with `subflows 0`): the
+    /// subflow shows SUB_ESTABLISHED then SUB_CLOSED, and does not count as up.
+    /// (Measured: on 6.18 a userspace-PM server accepts joins even with no
+    /// mptcp_pm_events subscriber, so that is not a way to get a refusal.)
+    @Test func refusedJoinIsNotUp() throws {
+        let lab = try MPTCPLab("refused", serverPMType: 0, serverSubflowLimit: 0)
+        let (c, accepted) = try lab.connect()
+        let e = #expect(throws: SubflowError.self) {
+            _ = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client.address, port: 0), remote: lab.server), confirm: .milliseconds(100))
+        }
+        #expect(e?.kind == .subflowFailed)
+        #expect(e?.message.contains("SUB_CLOSED") == true, "\(String(describing: e))")
+        #expect(try c.subflows().filter { $0.state == .up }.count == 1, "only the initial subflow is up")
+        withExtendedLifetime(accepted) {}
+    }
+
+    /// Kernel fact (6.18): a server on the userspace path manager accepts joins
+    /// even when nobody is subscribed to mptcp_pm_events in its namespace.
+    @Test func userspaceServerWithoutSubscriberAcceptsJoins() throws {
+        let lab = try MPTCPLab("nosub", serverSubscribes: false)
+        let (c, accepted) = try lab.connect()
+        let id = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client.address, port: 0), remote: lab.server), confirm: .milliseconds(50))
+        #expect(try c.subflows().first { $0.id == id }?.state == .up)
+        #expect(try accepted.fullInfo().subflows.count == 2)
+    }
 }
