@@ -39,6 +39,9 @@ struct MPTCPIntegrationTests {
         // Tuple of one subflow.
         let t = try c.tuple(id: ids[2])
         #expect(t.local.port == 41003 && t.remote == lab.server && !t.backup)
+        // connect() reserved srte's port range in the client namespace only.
+        #expect(try lab.lab.exec("c", ["sysctl", "-n", "net.ipv4.ip_local_reserved_ports"]).contains("40000-40999"))
+        #expect(!(try lab.lab.exec("s", ["sysctl", "-n", "net.ipv4.ip_local_reserved_ports"]).contains("40000-40999")))
     }
 
     @Test func closeOneSubflowAndSeeTheEvent() throws {

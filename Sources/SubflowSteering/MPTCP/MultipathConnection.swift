@@ -154,7 +154,9 @@ public final class MultipathConnection: @unchecked Sendable {
 
     /// Opens an MPTCP connection: binds `local` first (so the initial subflow has
     /// a known 4-tuple; port 0 = srte picks one), then connects.
+    /// When root, the default port range is first reserved in the namespace (``reservePortRange(_:)``).
     public static func connect(to remote: SocketEndpoint, from local: SocketEndpoint? = nil) throws(SubflowError) -> MultipathConnection {
+        if geteuid() == 0 { reservePortRange() }
         let s = try MPTCPSocket()
         do {
             if var l = local {
@@ -166,6 +168,33 @@ public final class MultipathConnection: @unchecked Sendable {
             throw .system(error)
         }
         return try MultipathConnection(socket: s)
+    }
+
+    /// Reserves `range` in the current namespace's `net.ipv4.ip_local_reserved_ports`
+    /// (which also covers IPv6), so the kernel's ephemeral-port allocator never
+    /// hands those ports to other sockets and srte's picks do not collide with
+    /// them. Existing reservations are kept. Needs root; returns false when the
+    /// sysctl could not be written (srte then still picks from the range).
+    @discardableResult
+    public static func reservePortRange(_ range: ClosedRange<UInt16> = defaultPortRange) -> Bool {
+        let path = "net/ipv4/ip_local_reserved_ports"
+        guard let current = readSysctl(path) else { return false }
+        var covered = Set<UInt16>()
+        for part in current.split(separator: ",") {
+            let ends = part.split(separator: "-").compactMap { UInt16(String($0).trimmingCharacters(in: " ")) }
+            if ends.count == 1 { covered.insert(ends[0]) }
+            if ends.count == 2, ends[0] <= ends[1] {
+                let lo = max(ends[0], range.lowerBound), hi = min(ends[1], range.upperBound)
+                if lo <= hi { for p in lo...hi { covered.insert(p) } }
+            }
+        }
+        if range.allSatisfy({ covered.contains($0) }) { return true }
+        let value = (current.isEmpty ? "" : current + ",") + "\(range.lowerBound)-\(range.upperBound)"
+        let fd = open("/proc/sys/" + path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        let bytes = Array(value.utf8)
+        return bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count
     }
 
     static func pickPort(_ r: ClosedRange<UInt16>) -> UInt16 {
