@@ -63,7 +63,7 @@ public struct SubflowDiagnostics: Hashable, Sendable {
         var r = ByteReader(m.payload)
         guard let family = r.u8(), let state = r.u8(), r.skip(2),
               let sport = r.read(UInt16.self, bigEndian: true), let dport = r.read(UInt16.self, bigEndian: true),
-              let src = r.take(16), let dst = r.take(16), r.skip(8 + 20) else {
+              let src = r.take(16), let dst = r.take(16), r.skip(4 + 8 + 20) else {   // if, cookie; expires…inode
             throw NetlinkDecodingError(what: "inet_diag_msg (\(m.payload.count) bytes)", offset: 0)
         }
         let v4 = family == UInt8(AF_INET)
