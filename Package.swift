@@ -28,6 +28,8 @@ let package = Package(
             pkgConfig: "libmnl",
             providers: [.apt(["libmnl-dev"])]
         ),
+        // CSRH links libbpf for the BPF programs in Sources/CSRH/bpf (tc steering, sock_ops
+        // per-subflow options); Plugins/BPFEmbed compiles them and embeds them in SubflowSteering.
         .target(
             name: "CSRH",
             exclude: ["bpf"],
@@ -80,6 +82,12 @@ let package = Package(
             name: "srte-bench",
             dependencies: ["SRv6Paths"],
             path: "Benchmarks/planner/Sources"
+        ),
+        // Time from connect() to k established extra subflows (Benchmarks/mptcp/README.md).
+        .executableTarget(
+            name: "mptcp-bench",
+            dependencies: ["SubflowSteering", "SRv6Paths"],
+            path: "Benchmarks/mptcp/Sources"
         ),
         .testTarget(name: "SRv6PathsTests", dependencies: ["SRv6Paths"]),
         .testTarget(name: "SubflowSteeringTests", dependencies: ["SubflowSteering", "SRv6Paths", "CSRH"]),

@@ -12,14 +12,14 @@ struct BPFEmbed: BuildToolPlugin {
         let clang = try context.tool(named: "clang").url
         let embed = try context.tool(named: "bpf-embed").url
         #if arch(x86_64)
-        let multiarch = "/usr/include/x86_64-linux-gnu"
+        let multiarch = "/usr/include/x86_64-linux-gnu", targetArch = "-D__TARGET_ARCH_x86"
         #elseif arch(arm64)
-        let multiarch = "/usr/include/aarch64-linux-gnu"
+        let multiarch = "/usr/include/aarch64-linux-gnu", targetArch = "-D__TARGET_ARCH_arm64"
         #else
-        let multiarch = "/usr/include"
+        let multiarch = "/usr/include", targetArch = "-D__TARGET_ARCH_unknown"
         #endif
         var commands: [Command] = []
-        for (name, symbol) in [("srh_steer", "srhSteerObject")] {
+        for (name, symbol) in [("srh_steer", "srhSteerObject"), ("subflow_sockopt", "subflowSockoptObject")] {
             let source = bpfDir.appending(path: "\(name).bpf.c")
             let object = context.pluginWorkDirectoryURL.appending(path: "\(name).bpf.o")
             let swift = context.pluginWorkDirectoryURL.appending(path: "BPF_\(name).swift")
@@ -29,8 +29,8 @@ struct BPFEmbed: BuildToolPlugin {
                 displayName: "Compiling and embedding BPF program \(name).bpf.c",
                 executable: embed,
                 arguments: [clang.path, source.path, object.path, swift.path, symbol, "--",
-                            "-O2", "-g", "-target", "bpf", "-I", multiarch, "-I", include.path],
-                inputFiles: [source, include.appending(path: "csrh_steer_abi.h")],
+                            "-O2", "-g", "-target", "bpf", targetArch, "-I", multiarch, "-I", include.path],
+                inputFiles: [source, include.appending(path: "csrh_steer_abi.h")],  // the programs' only local header
                 outputFiles: [swift]))
         }
         return commands

@@ -33,7 +33,7 @@ struct GoldenCapture {
         try pm.destroySubflow(token: c.token, local: SocketEndpoint(lab.client.address, port: 41234), remote: lab.server)
         Thread.sleep(forTimeInterval: 0.2)
         for e in c.subscription.subscription.receiveAllRaw() { log.add("event-client received \(e.map { String(format: "%02x", $0) }.joined())") }
-        for e in lab.serverEvents.subscription.receiveAllRaw() { log.add("event-server received \(e.map { String(format: "%02x", $0) }.joined())") }
+        for e in lab.serverEvents!.subscription.receiveAllRaw() { log.add("event-server received \(e.map { String(format: "%02x", $0) }.joined())") }
         withExtendedLifetime(accepted) {}
         try log.lines.joined(separator: "\n").write(toFile: out, atomically: true, encoding: .utf8)
     }

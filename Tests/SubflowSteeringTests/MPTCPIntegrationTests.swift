@@ -1,6 +1,5 @@
 import Foundation
-// CSRH's headers include <netinet/in.h>, so clang attributes names such as IPPROTO_TCP
-// to CSRH once it is loaded: import it where those names are used.
+import Glibc
 import CSRH
 import Testing
 import SRv6Paths
@@ -40,6 +39,9 @@ struct MPTCPIntegrationTests {
         // Tuple of one subflow.
         let t = try c.tuple(id: ids[2])
         #expect(t.local.port == 41003 && t.remote == lab.server && !t.backup)
+        // connect() reserved srte's port range in the client namespace only.
+        #expect(try lab.lab.exec("c", ["sysctl", "-n", "net.ipv4.ip_local_reserved_ports"]).contains("40000-40999"))
+        #expect(!(try lab.lab.exec("s", ["sysctl", "-n", "net.ipv4.ip_local_reserved_ports"]).contains("40000-40999")))
     }
 
     @Test func closeOneSubflowAndSeeTheEvent() throws {
@@ -156,5 +158,132 @@ struct MPTCPIntegrationTests {
         #expect(e?.kind == .notUserspacePathManager)
         #expect(e?.message.contains("net.mptcp.pm_type=1") == true)
         withExtendedLifetime(accepted) {}
+    }
+
+    /// RFC 6897 basics: MPTCP in use, connection id, address pairs, adding and
+    /// restricting local addresses (ANNOUNCE / REMOVE seen at the peer).
+    @Test func rfc6897BasicsAndAddressAnnouncements() throws {
+        let lab = try MPTCPLab("rfc6897")
+        let (c, accepted) = try lab.connect()
+        #expect(c.socket.isMultipath)
+        #expect(try c.socket.info().token == c.token)
+        let id = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client2.address, port: 0), remote: lab.server))
+        let pairs = try c.socket.subflowAddresses()
+        #expect(pairs.count == 2)
+        let t = try c.tuple(id: id)
+        #expect(pairs.contains { $0.local == t.local && $0.remote == t.remote })
+        _ = try lab.serverEvents(timeout: .milliseconds(50)) { _ in false }
+        let addrID = try c.announce(SocketEndpoint(lab.client2.address, port: 0))
+        let ann = try lab.serverEvents(timeout: .seconds(2)) { $0.contains { $0.type == .announced } }
+        let a = ann.first { $0.type == .announced }
+        #expect(a?.remoteID == addrID)
+        #expect(a?.remote?.address == lab.client2.address)
+        try c.removeAddress(id: addrID)
+        let rem = try lab.serverEvents(timeout: .seconds(2)) { $0.contains { $0.type == .removed } }
+        #expect(rem.first { $0.type == .removed }?.remoteID == addrID)
+        withExtendedLifetime(accepted) {}
+    }
+
+    /// Path-manager and address events as an AsyncSequence.
+    @Test func eventsAsAsyncSequence() async throws {
+        let lab = try MPTCPLab("async")
+        let monitor = try NetworkNamespace.run(in: lab.lab.ns("c")) { try PathManagerMonitor() }
+        let stream = monitor.events()
+        let watchdog = Task { try await Task.sleep(for: .seconds(3)); monitor.cancel() }   // bounds the loop below
+        defer { watchdog.cancel() }
+        let (c, accepted) = try lab.connect()
+        _ = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client.address, port: 0), remote: lab.server))
+        try lab.lab.exec("c", ["ip", "-6", "addr", "add", "fc00:1::99/64", "dev", "c-s", "nodad"])
+        var sawSubflow = false, sawAddress = false
+        let deadline = ContinuousClock.now + .seconds(3)
+        for try await e in stream {
+            switch e {
+            case .pathManager(let p) where p.type == .subflowEstablished && p.token == c.token: sawSubflow = true
+            case .localAddressAdded(let a) where a.address == IPv6Address("fc00:1::99")!: sawAddress = true
+            default: break
+            }
+            if (sawSubflow && sawAddress) || ContinuousClock.now > deadline { break }
+        }
+        monitor.cancel()
+        // The server's path-manager events alone, through MPTCPPathManager.events().
+        let serverStream = try NetworkNamespace.run(in: lab.lab.ns("s")) { try MPTCPPathManager().events() }
+        let id = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client2.address, port: 0), remote: lab.server))
+        try c.setBackup(id: id, true)
+        var types: [MPTCPEventType] = []
+        for try await e in serverStream {   // bounded by the suite's time limit
+            types.append(e.type)
+            if e.type == .subflowPriority { break }
+        }
+        #expect(types.contains(.subflowEstablished) && types.last == .subflowPriority, "\(types)")
+        #expect(sawSubflow, "SUB_ESTABLISHED through the AsyncSequence")
+        #expect(sawAddress, "RTM_NEWADDR as localAddressAdded")
+        withExtendedLifetime(accepted) {}
+    }
+
+    /// Port 0: srte picks from its range and moves on when the kernel says the
+    /// 4-tuple is busy (-EADDRINUSE, "-98").
+    @Test func busyPortsAreRetriedOnAnotherPort() throws {
+        let lab = try MPTCPLab("retry")
+        let (c, accepted) = try lab.connect()
+        c.portRange = 41700...41702
+        for p: UInt16 in [41700, 41701] {
+            _ = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client.address, port: p), remote: lab.server))
+        }
+        let pm = try NetworkNamespace.run(in: lab.lab.ns("c")) { try MPTCPPathManager() }
+        let used = SocketEndpoint(lab.client.address, port: 41700)
+        // Another id for an address and port in use: -EINVAL with the kernel's message.
+        let other = #expect(throws: NetlinkError.self) {
+            try pm.createSubflow(token: c.token, localID: 200, local: used, remote: lab.server)
+        }
+        #expect(other?.errno == EINVAL && other?.extAckMessage == "did not match address and id")
+        // The same id (a busy 4-tuple): -EADDRINUSE, the "-98" srte rotates ports on.
+        let busy = #expect(throws: NetlinkError.self) {
+            try pm.createSubflow(token: c.token, localID: c.localIDs[used]!, local: used, remote: lab.server)
+        }
+        #expect(busy?.errno == EADDRINUSE)
+        // Port 0: whichever port the rotation starts at, only the free ones are used.
+        c.portRange = 41700...41703
+        var got: Set<UInt16> = []
+        for _ in 0..<2 {
+            let id = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client.address, port: 0), remote: lab.server))
+            got.insert(try c.tuple(id: id).local.port)
+        }
+        #expect(got == [41702, 41703])
+        withExtendedLifetime(accepted) {}
+    }
+
+    /// rtnetlink through the same client: the namespace's addresses.
+    @Test func rtnetlinkAddressDump() throws {
+        let lab = try MPTCPLab("rtnl")
+        let addrs = try NetworkNamespace.run(in: lab.lab.ns("c")) { try Rtnetlink.addresses(on: NetlinkConnection(.route)) }
+        #expect(addrs.contains { $0.address == lab.client.address && $0.prefixLength == 64 && $0.interfaceIndex == UInt32(lab.clientInterface) })
+        #expect(addrs.contains { $0.address == lab.client2.address })
+        #expect(addrs.contains { $0.address == IPv6Address("::1")! })
+    }
+
+    /// A peer that refuses the join (in-kernel PM with `subflows 0`): the
+    /// subflow shows SUB_ESTABLISHED then SUB_CLOSED, and does not count as up.
+    /// (Measured: on 6.18 a userspace-PM server accepts joins even with no
+    /// mptcp_pm_events subscriber, so that is not a way to get a refusal.)
+    @Test func refusedJoinIsNotUp() throws {
+        let lab = try MPTCPLab("refused", serverPMType: 0, serverSubflowLimit: 0)
+        let (c, accepted) = try lab.connect()
+        let e = #expect(throws: SubflowError.self) {
+            _ = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client.address, port: 0), remote: lab.server), confirm: .milliseconds(100))
+        }
+        #expect(e?.kind == .subflowFailed)
+        #expect(e?.message.contains("SUB_CLOSED") == true, "\(String(describing: e))")
+        #expect(try c.subflows().filter { $0.state == .up }.count == 1, "only the initial subflow is up")
+        withExtendedLifetime(accepted) {}
+    }
+
+    /// Kernel fact (6.18): a server on the userspace path manager accepts joins
+    /// even when nobody is subscribed to mptcp_pm_events in its namespace.
+    @Test func userspaceServerWithoutSubscriberAcceptsJoins() throws {
+        let lab = try MPTCPLab("nosub", serverSubscribes: false)
+        let (c, accepted) = try lab.connect()
+        let id = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client.address, port: 0), remote: lab.server), confirm: .milliseconds(50))
+        #expect(try c.subflows().first { $0.id == id }?.state == .up)
+        #expect(try accepted.fullInfo().subflows.count == 2)
     }
 }

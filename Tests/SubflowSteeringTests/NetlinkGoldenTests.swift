@@ -171,6 +171,23 @@ enum Captured {
         #expect(e?.errno == ETIMEDOUT)
     }
 
+    @Test func failedDumpReportsTheErrorFromDone() throws {
+        // NLMSG_DONE carrying -EPERM (as a dump refused mid-way would), for our sequence number.
+        let seq = Captured.firstSequence + 1
+        let done = NetlinkMessage(type: .done, flags: .multi, sequence: seq, portID: Captured.kernelPort, payload: [0xff, 0xff, 0xff, 0xff]).encoded
+        let fake = FakeTransport(portID: Captured.kernelPort, script: [[done]])
+        let c = NetlinkConnection(transport: fake, firstSequence: Captured.firstSequence)
+        let e = #expect(throws: NetlinkError.self) {
+            try c.request(type: NetlinkMessageType(rawValue: 20), flags: .dump, payload: [10, 6, 0, 0], operation: "dump")
+        }
+        #expect(e?.errno == EPERM)
+        // An empty dump: DONE with 0.
+        let ok = NetlinkMessage(type: .done, flags: .multi, sequence: seq + 1, portID: Captured.kernelPort, payload: [0, 0, 0, 0]).encoded
+        let fake2 = FakeTransport(portID: Captured.kernelPort, script: [[ok]])
+        let c2 = NetlinkConnection(transport: fake2, firstSequence: seq)
+        #expect(try c2.request(type: NetlinkMessageType(rawValue: 20), flags: .dump, payload: [], operation: "dump").isEmpty)
+    }
+
     @Test func nestedLengthIsBackPatched() {
         var w = ByteWriter()
         w.nested(1) { n in n.attribute(2, UInt8(7)) }

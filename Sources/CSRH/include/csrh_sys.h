@@ -5,6 +5,7 @@
 /* setns(fd, CLONE_NEWNET): enter the network namespace `fd` refers to. */
 int csrh_setns_net(int fd);
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -23,5 +24,20 @@ int csrh_legacy_fill_sub_getsockopt(void *buf, int cap, uint8_t id, int32_t leve
                                     uint64_t optval, uint64_t optlen);
 int csrh_legacy_fill_sub_setsockopt(void *buf, int cap, uint8_t id, int32_t level, int32_t optname,
                                     uint64_t optval, uint32_t optlen);
+
+/*
+ * Per-subflow socket options through a cgroup sock_ops program (csrh_sockopt.c;
+ * the object, bpf/subflow_sockopt.bpf.c, is compiled at build time and passed in).
+ * flags: 1 SO_MARK, 2 IPV6_TCLASS, 4 TCP_CONGESTION. Functions return 0 or an errno.
+ */
+struct csrh_sockopt;
+struct csrh_sockopt *csrh_sockopt_attach(const void *object, size_t object_len, const char *cgroup_path,
+                                         uint32_t port_lo, uint32_t port_hi, int *err);
+void csrh_sockopt_detach(struct csrh_sockopt *h);
+int csrh_sockopt_set(struct csrh_sockopt *h, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport,
+                     uint32_t flags, uint32_t mark, int32_t tclass, const char *cc);
+int csrh_sockopt_status(struct csrh_sockopt *h, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport,
+                        int *applied, int32_t *last_error);
+int csrh_sockopt_forget(struct csrh_sockopt *h, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport);
 
 #endif

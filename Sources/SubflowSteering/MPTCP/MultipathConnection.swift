@@ -96,6 +96,8 @@ public final class MultipathConnection: @unchecked Sendable {
     public let token: UInt32
     let pm: MPTCPPathManager
     let subscription: MPTCPEventSubscription
+    /// sock_diag in the socket's namespace (per-subflow mark, tclass, congestion control).
+    let diag: NetlinkConnection
     /// The namespace's MPTCP sysctls when the connection object was made (the
     /// namespace of a socket cannot change; /proc/sys/net shows the caller's).
     let namespaceCheck: SubflowError?
@@ -110,6 +112,20 @@ public final class MultipathConnection: @unchecked Sendable {
     var pendingEvents: [MPTCPEvent] = []
     /// MPTCP_EVENT_ESTABLISHED seen (the connection accepts SUBFLOW_CREATE).
     var fullyEstablished = false
+
+    /// When the phases of the last ``openSubflows(_:timeout:confirm:)`` ended (for benchmarks).
+    public struct OpenTiming: Sendable {
+        /// The call started.
+        public var start: ContinuousClock.Instant
+        /// The kernel accepted the first SUBFLOW_CREATE (the connection was fully established).
+        public var firstAccepted: ContinuousClock.Instant?
+        /// Every SUBFLOW_CREATE was accepted.
+        public var allRequested: ContinuousClock.Instant?
+        /// Every subflow's SUB_ESTABLISHED arrived.
+        public var allEstablished: ContinuousClock.Instant?
+    }
+    /// Timing of the last ``openSubflows(_:timeout:confirm:)``.
+    public private(set) var lastOpenTiming: OpenTiming?
 
     /// Local ports srte picks from when a tuple says port 0.
     public var portRange: ClosedRange<UInt16> = MultipathConnection.defaultPortRange
@@ -130,6 +146,7 @@ public final class MultipathConnection: @unchecked Sendable {
         do {
             pm = try MPTCPPathManager()
             subscription = try pm.subscribe()
+            diag = NetlinkConnection(transport: try MNLSocket(.sockDiag))
         } catch {
             throw .pm(error, "cannot reach the MPTCP path manager")
         }
@@ -137,7 +154,9 @@ public final class MultipathConnection: @unchecked Sendable {
 
     /// Opens an MPTCP connection: binds `local` first (so the initial subflow has
     /// a known 4-tuple; port 0 = srte picks one), then connects.
+    /// When root, the default port range is first reserved in the namespace (``reservePortRange(_:)``).
     public static func connect(to remote: SocketEndpoint, from local: SocketEndpoint? = nil) throws(SubflowError) -> MultipathConnection {
+        if geteuid() == 0 { reservePortRange() }
         let s = try MPTCPSocket()
         do {
             if var l = local {
@@ -149,6 +168,33 @@ public final class MultipathConnection: @unchecked Sendable {
             throw .system(error)
         }
         return try MultipathConnection(socket: s)
+    }
+
+    /// Reserves `range` in the current namespace's `net.ipv4.ip_local_reserved_ports`
+    /// (which also covers IPv6), so the kernel's ephemeral-port allocator never
+    /// hands those ports to other sockets and srte's picks do not collide with
+    /// them. Existing reservations are kept. Needs root; returns false when the
+    /// sysctl could not be written (srte then still picks from the range).
+    @discardableResult
+    public static func reservePortRange(_ range: ClosedRange<UInt16> = defaultPortRange) -> Bool {
+        let path = "net/ipv4/ip_local_reserved_ports"
+        guard let current = readSysctl(path) else { return false }
+        var covered = Set<UInt16>()
+        for part in current.split(separator: ",") {
+            let ends = part.split(separator: "-").compactMap { UInt16(String($0).trimmingCharacters(in: " ")) }
+            if ends.count == 1 { covered.insert(ends[0]) }
+            if ends.count == 2, ends[0] <= ends[1] {
+                let lo = max(ends[0], range.lowerBound), hi = min(ends[1], range.upperBound)
+                if lo <= hi { for p in lo...hi { covered.insert(p) } }
+            }
+        }
+        if range.allSatisfy({ covered.contains($0) }) { return true }
+        let value = (current.isEmpty ? "" : current + ",") + "\(range.lowerBound)-\(range.upperBound)"
+        let fd = open("/proc/sys/" + path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        let bytes = Array(value.utf8)
+        return bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count
     }
 
     static func pickPort(_ r: ClosedRange<UInt16>) -> UInt16 {
@@ -252,6 +298,8 @@ public final class MultipathConnection: @unchecked Sendable {
             if t.local.isIPv4 != t.remote.isIPv4 { throw SubflowError(.badArgument, "local and remote address families differ") }
         }
         try checkManageable()
+        var timing = OpenTiming(start: ContinuousClock.now)
+        defer { lastOpenTiming = timing }
         var keys: [Key] = []
         for t in tuples {
             var attempt = 0
@@ -262,12 +310,13 @@ public final class MultipathConnection: @unchecked Sendable {
                 let id = try localID(for: local)
                 do {
                     try createWhenFullyEstablished(deadline: ContinuousClock.now + timeout, id: id, local: local, tuple: t)
+                    if timing.firstAccepted == nil { timing.firstAccepted = ContinuousClock.now }
                     let k = Key(local: local, remote: t.remote)
                     tracked[k] = Tracked(localID: id, backup: t.backup, state: .pending, interfaceIndex: t.interfaceIndex)
                     keys.append(k)
                     break
                 } catch {
-                    localIDs[local] = nil
+                    if error.errno != EADDRINUSE { localIDs[local] = nil }
                     if error.errno == EADDRINUSE && chosen && attempt < portRetries {
                         attempt += 1
                         continue
@@ -276,6 +325,7 @@ public final class MultipathConnection: @unchecked Sendable {
                 }
             }
         }
+        timing.allRequested = ContinuousClock.now
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while keys.contains(where: { tracked[$0]?.state == .pending }) {
@@ -283,6 +333,7 @@ public final class MultipathConnection: @unchecked Sendable {
             if left <= .zero { break }
             pump(timeout: min(left, .milliseconds(100)))
         }
+        if !keys.contains(where: { tracked[$0]?.state == .pending }) { timing.allEstablished = clock.now }
         if confirm > .zero {
             let until = clock.now + confirm
             while clock.now < until { pump(timeout: until - clock.now) }
@@ -387,7 +438,10 @@ public final class MultipathConnection: @unchecked Sendable {
         if tracked[k] == nil { tracked[k] = Tracked(localID: 0, backup: false, state: .up, interfaceIndex: 0) }
         let clock = ContinuousClock(), deadline = clock.now + timeout
         while tracked[k]?.state != .closed && clock.now < deadline { pump(timeout: min(deadline - clock.now, .milliseconds(50))) }
-        if let id = tracked[k]?.localID, id != 0 { localIDs[s.local] = nil }
+        // The local id stays bound to this address+port: the kernel keeps the
+        // entry after SUBFLOW_DESTROY (measured on 6.18: re-using the port with
+        // another id gives -22 "did not match address and id").
+        socketOptions?.forget(local: s.local, remote: s.remote)
     }
 
     /// Priority change (SET_FLAGS with both ports → MP_PRIO; the peer sees SUB_PRIORITY).
@@ -425,17 +479,60 @@ public final class MultipathConnection: @unchecked Sendable {
         localIDs = localIDs.filter { $0.value != id }
     }
 
-    /// MPTCP_SUB_GETSOCKOPT. Upstream exposes no per-subflow socket options to
-    /// userspace: always `.notSupported` here (a BPF sock_ops program could set
-    /// some; not wired yet).
-    public func subflowOption(id: UInt32, level: Int32, name: Int32) throws(SubflowError) -> [UInt8] {
-        _ = try snapshot(id: id)
-        throw SubflowError(.notSupported, "per-subflow getsockopt is not supported by this kernel (upstream MPTCP has no per-subflow socket options)")
+    /// The per-subflow sockopt program, when attached (see ``SubflowSocketOptions``).
+    /// Without it, ``setSubflowOption(id:level:name:value:)`` is `.notSupported`.
+    public var socketOptions: SubflowSocketOptions?
+
+    static func int32(_ v: [UInt8]) -> Int32? {
+        guard v.count == 4 else { return nil }
+        var r = ByteReader(v)
+        return r.read(Int32.self)
     }
 
-    /// MPTCP_SUB_SETSOCKOPT: `.notSupported` on upstream (see ``subflowOption(id:level:name:)``).
+    /// MPTCP_SUB_GETSOCKOPT for what upstream can read per subflow, from the
+    /// kernel's socket diagnostics: `SO_MARK` and `IPV6_TCLASS` (4-byte native
+    /// integers) and `TCP_CONGESTION` (the name). Anything else: `.notSupported`.
+    public func subflowOption(id: UInt32, level: Int32, name: Int32) throws(SubflowError) -> [UInt8] {
+        let s = try snapshot(id: id)
+        let d: SubflowDiagnostics?
+        do { d = try SubflowDiagnostics.all(on: diag).first { $0.local == s.local && $0.remote == s.remote } } catch {
+            throw .pm(error, "sock_diag dump failed")
+        }
+        guard let d else { throw SubflowError(.invalidID, "subflow \(id) is not in the kernel's socket table any more") }
+        var w = ByteWriter()
+        switch (level, name) {
+        case (SOL_SOCKET, SO_MARK): w.append(Int32(bitPattern: d.mark ?? 0))
+        case (Int32(IPPROTO_IPV6), IPV6_TCLASS): w.append(Int32(d.trafficClass ?? 0))
+        case (Int32(IPPROTO_TCP), TCP_CONGESTION): w.append(Array((d.congestionControl ?? "").utf8))
+        default:
+            throw SubflowError(.notSupported, "per-subflow getsockopt(\(level), \(name)) is not supported by this kernel: upstream exposes SO_MARK, IPV6_TCLASS and TCP_CONGESTION of a subflow (sock_diag), nothing else")
+        }
+        return w.bytes
+    }
+
+    /// MPTCP_SUB_SETSOCKOPT for what upstream can reach per subflow, through
+    /// ``socketOptions`` (BPF sock_ops `bpf_setsockopt`): `SO_MARK`,
+    /// `IPV6_TCLASS` (4-byte native integers), `TCP_CONGESTION` (a name).
+    /// A live subflow picks the change up at its next RTT sample; see
+    /// ``SubflowSocketOptions/status(local:remote:)``. Anything else: `.notSupported`.
     public func setSubflowOption(id: UInt32, level: Int32, name: Int32, value: [UInt8]) throws(SubflowError) {
-        _ = try snapshot(id: id)
-        throw SubflowError(.notSupported, "per-subflow setsockopt is not supported by this kernel (upstream MPTCP has no per-subflow socket options; SO_MARK/TCP_CONGESTION per subflow need a BPF sock_ops program, not wired yet)")
+        let s = try snapshot(id: id)
+        let option: SubflowSocketOptions.Option
+        switch (level, name) {
+        case (SOL_SOCKET, SO_MARK):
+            guard let v = Self.int32(value) else { throw SubflowError(.badArgument, "SO_MARK takes a 4-byte integer") }
+            option = .mark(UInt32(bitPattern: v))
+        case (Int32(IPPROTO_IPV6), IPV6_TCLASS):
+            guard let v = Self.int32(value), (-1...255).contains(v) else { throw SubflowError(.badArgument, "IPV6_TCLASS takes a 4-byte integer -1...255") }
+            option = .trafficClass(v)
+        case (Int32(IPPROTO_TCP), TCP_CONGESTION):
+            option = .congestionControl(String(decoding: value.prefix { $0 != 0 }, as: UTF8.self))
+        default:
+            throw SubflowError(.notSupported, "per-subflow setsockopt(\(level), \(name)) is not supported by this kernel: upstream can reach SO_MARK, IPV6_TCLASS and TCP_CONGESTION of one subflow (BPF sock_ops), nothing else")
+        }
+        guard let opts = socketOptions else {
+            throw SubflowError(.notSupported, "per-subflow setsockopt needs the BPF sock_ops program: set `socketOptions = try SubflowSocketOptions()` (root) before opening the subflows")
+        }
+        try opts.set(option, local: s.local, remote: s.remote)
     }
 }

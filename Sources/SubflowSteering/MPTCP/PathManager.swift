@@ -118,16 +118,22 @@ public final class MPTCPEventSubscription: @unchecked Sendable {
     /// Stops delivery.
     public func cancel() { subscription.cancel() }
 
-    /// Events decoded from the group's messages (others are skipped).
+    /// Events decoded from the group's messages (others are skipped). One consumer.
     public func events() -> AsyncThrowingStream<MPTCPEvent, Error> {
         let raw = subscription.messages()
         let fid = familyID
-        return AsyncThrowingStream { () async throws -> MPTCPEvent? in
-            for try await m in raw where m.type.rawValue == fid {
-                return try MPTCPEvent(decoding: m)
-            }
-            return nil
+        let (stream, continuation) = AsyncThrowingStream<MPTCPEvent, Error>.makeStream()
+        let task = Task {
+            do {
+                for try await m in raw where m.type.rawValue == fid { continuation.yield(try MPTCPEvent(decoding: m)) }
+                continuation.finish()
+            } catch { continuation.finish(throwing: error) }
         }
+        continuation.onTermination = { [subscription] _ in
+            task.cancel()
+            subscription.cancel()
+        }
+        return stream
     }
 
     /// The events that arrive within `timeout` (synchronous; for callers with their own loop).

@@ -25,6 +25,12 @@ public struct SubflowDiagnostics: Hashable, Sendable {
     public var bytesSent: UInt64
     /// `tcpi_bytes_received`
     public var bytesReceived: UInt64
+    /// `INET_DIAG_MARK` (SO_MARK; reported to CAP_NET_ADMIN callers)
+    public var mark: UInt32? = nil
+    /// `INET_DIAG_CONG`: the congestion control name.
+    public var congestionControl: String? = nil
+    /// `INET_DIAG_TCLASS`: the IPv6 traffic class.
+    public var trafficClass: UInt8? = nil
 
     /// `MPTCP_SUBFLOW_FLAG_BKUP_LOC`: this side marked the subflow backup.
     public var backup: Bool { flags & 0x20 != 0 }
@@ -44,7 +50,8 @@ public struct SubflowDiagnostics: Hashable, Sendable {
         var w = ByteWriter()
         w.append(family)                       // sdiag_family
         w.append(UInt8(IPPROTO_TCP))           // sdiag_protocol
-        w.append(UInt8(1 << (2 - 1)))          // idiag_ext: INET_DIAG_INFO
+        let ext: UInt8 = 0b0010_1010                 // idiag_ext bits (type - 1): INET_DIAG_INFO 2, _CONG 4, _TCLASS 6
+        w.append(ext)
         w.append(UInt8(0))                     // pad
         w.append(UInt32(0xffff_ffff))          // idiag_states: all
         w.append([UInt8](repeating: 0, count: 48)) // struct inet_diag_sockid: any
@@ -56,7 +63,7 @@ public struct SubflowDiagnostics: Hashable, Sendable {
         var r = ByteReader(m.payload)
         guard let family = r.u8(), let state = r.u8(), r.skip(2),
               let sport = r.read(UInt16.self, bigEndian: true), let dport = r.read(UInt16.self, bigEndian: true),
-              let src = r.take(16), let dst = r.take(16), r.skip(8 + 20) else {
+              let src = r.take(16), let dst = r.take(16), r.skip(4 + 8 + 20) else {   // if, cookie; expires…inode
             throw NetlinkDecodingError(what: "inet_diag_msg (\(m.payload.count) bytes)", offset: 0)
         }
         let v4 = family == UInt8(AF_INET)
@@ -71,6 +78,9 @@ public struct SubflowDiagnostics: Hashable, Sendable {
                 d.bytesReceived = t.u64() ?? 0
                 var s = ByteReader(a.value, from: Int(CSRH_TCPI_BYTES_SENT_OFFSET))
                 d.bytesSent = s.u64() ?? 0
+            case 4: d.congestionControl = a.string()           // INET_DIAG_CONG
+            case 6: d.trafficClass = try a.u8()                 // INET_DIAG_TCLASS
+            case 15: d.mark = try a.u32()                       // INET_DIAG_MARK
             case 19: // INET_DIAG_ULP_INFO
                 let ulp = try a.nested()
                 guard ulp.first(1)?.string() == "mptcp", let mp = ulp.first(3) else { continue }
@@ -92,7 +102,11 @@ public struct SubflowDiagnostics: Hashable, Sendable {
 
     /// Every MPTCP subflow in the current namespace (IPv4 and IPv6), by token then local port.
     public static func all() throws(NetlinkError) -> [SubflowDiagnostics] {
-        let c = NetlinkConnection(transport: try MNLSocket(NetlinkProtocol(rawValue: 4)))   // NETLINK_SOCK_DIAG
+        try all(on: NetlinkConnection(transport: try MNLSocket(.sockDiag)))
+    }
+
+    /// Every MPTCP subflow in the namespace of `c` (a `NETLINK_SOCK_DIAG` connection).
+    public static func all(on c: NetlinkConnection) throws(NetlinkError) -> [SubflowDiagnostics] {
         var out: [SubflowDiagnostics] = []
         for family in [UInt8(AF_INET), UInt8(AF_INET6)] {
             for m in try c.request(type: requestType, flags: .dump, payload: dumpPayload(family: family), operation: "sock_diag TCP dump") {

@@ -22,6 +22,8 @@ public struct NetlinkProtocol: RawRepresentable, Hashable, Sendable {
     public init(rawValue: Int32) { self.rawValue = rawValue }
     /// `NETLINK_ROUTE` (rtnetlink)
     public static let route = NetlinkProtocol(rawValue: 0)
+    /// `NETLINK_SOCK_DIAG`
+    public static let sockDiag = NetlinkProtocol(rawValue: 4)
     /// `NETLINK_GENERIC`
     public static let generic = NetlinkProtocol(rawValue: 16)
 }

@@ -12,11 +12,11 @@ final class MPTCPLab: @unchecked Sendable {
     let client2 = SocketEndpoint(IPv6Address("fc00:1::11")!, port: 0)
     let server = SocketEndpoint(IPv6Address("fc00:1::2")!, port: 5000)
     let listener: MPTCPSocket
-    let serverEvents: MPTCPEventSubscription
+    let serverEvents: MPTCPEventSubscription?
     let serverPM: MPTCPPathManager
     let clientInterface: Int32
 
-    init(_ tag: String, serverPMType: Int = 1, clientPMType: Int = 1, delayMicroseconds: Int = 0) throws {
+    init(_ tag: String, serverPMType: Int = 1, clientPMType: Int = 1, serverSubscribes: Bool = true, serverSubflowLimit: Int = 8) throws {
         lab = try TestLab(tag, nodes: ["c", "s"])
         let (ic, isv) = try lab.link("c", "s")
         try lab.exec("c", ["ip", "-6", "addr", "add", "fc00:1::1/64", "dev", ic, "nodad"])
@@ -24,7 +24,7 @@ final class MPTCPLab: @unchecked Sendable {
         try lab.exec("s", ["ip", "-6", "addr", "add", "fc00:1::2/64", "dev", isv, "nodad"])
         try lab.sysctl("c", "net.mptcp.pm_type", String(clientPMType))
         try lab.sysctl("s", "net.mptcp.pm_type", String(serverPMType))
-        if serverPMType == 0 { try lab.exec("s", ["ip", "mptcp", "limits", "set", "subflows", "8", "add_addr_accepted", "8"]) }
+        if serverPMType == 0 { try lab.exec("s", ["ip", "mptcp", "limits", "set", "subflows", String(serverSubflowLimit), "add_addr_accepted", "8"]) }
         clientInterface = Int32(try lab.exec("c", ["cat", "/sys/class/net/\(ic)/ifindex"]).trimmingCharacters(in: .whitespacesAndNewlines))!
         let srv = server
         (listener, serverPM, serverEvents) = try NetworkNamespace.run(in: lab.ns("s")) {
@@ -33,7 +33,7 @@ final class MPTCPLab: @unchecked Sendable {
             try l.bind(srv)
             try l.listen()
             let pm = try MPTCPPathManager()
-            return (l, pm, try pm.subscribe())
+            return (l, pm, serverSubscribes ? try pm.subscribe() : nil)
         }
     }
 
@@ -54,7 +54,7 @@ final class MPTCPLab: @unchecked Sendable {
         var got: [MPTCPEvent] = []
         let clock = ContinuousClock(), deadline = clock.now + timeout
         while clock.now < deadline && !stop(got) {
-            got += try serverEvents.poll(timeout: min(deadline - clock.now, .milliseconds(50)))
+            got += try serverEvents!.poll(timeout: min(deadline - clock.now, .milliseconds(50)))
         }
         return got
     }

@@ -1,0 +1,119 @@
+/* srte per-subflow socket options: a cgroup sock_ops program.
+ *
+ * Upstream MPTCP has no socket option that reaches one subflow. A sock_ops
+ * program runs for every TCP socket of its cgroup -- MPTCP subflows included,
+ * since they inherit the MPTCP socket's cgroup -- and may call
+ * bpf_setsockopt() on it. The kernel's own selftest (bpf/progs/mptcp_subflow.c)
+ * uses this to give subflows their own mark and congestion control.
+ *
+ * srte fills `srte_subflow_opts` (4-tuple -> options, with a generation number)
+ * and `srte_ports` (its local port range). The program:
+ *  - at TCP_CONNECT_CB of a socket whose local port is in srte's range, turns on
+ *    RTT callbacks for it, so later changes reach the live subflow at its next
+ *    RTT sample (i.e. with its next ACK);
+ *  - at CONNECT / ACTIVE_ESTABLISHED / RTT callbacks, applies the options of the
+ *    socket's 4-tuple if their generation changed, and records the result.
+ *
+ * Built by scripts/build-bpf.sh into subflow_sockopt.bpf.inc (committed).
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#define SOL_SOCKET     1
+#define SO_MARK        36
+#define SOL_TCP        6
+#define TCP_CONGESTION 13
+#define SOL_IPV6       41
+#define IPV6_TCLASS    67
+#define AF_INET6       10
+
+/* Keep in sync with csrh_bpf.c. */
+struct srte_key {
+	__u32 local[4];   /* network byte order */
+	__u32 remote[4];
+	__u32 lport;      /* host byte order */
+	__u32 rport;
+};
+
+struct srte_opts {
+	__u32 gen;          /* bumped by srte on every change */
+	__u32 applied_gen;  /* gen the program last applied */
+	__u32 flags;        /* 1 mark, 2 tclass, 4 congestion control */
+	__u32 mark;
+	__s32 tclass;
+	__s32 last_error;   /* OR of bpf_setsockopt results (0 = all applied) */
+	char cc[16];
+};
+
+struct srte_range { __u32 lo, hi; };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct srte_key);
+	__type(value, struct srte_opts);
+} srte_subflow_opts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct srte_range);
+} srte_ports SEC(".maps");
+
+SEC("sockops")
+int srte_sockops(struct bpf_sock_ops *ops)
+{
+	__u32 op = ops->op;
+
+	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
+	    op != BPF_SOCK_OPS_RTT_CB)
+		return 1;
+	if (ops->family != AF_INET6)
+		return 1;
+
+	__u32 lport = ops->local_port;
+	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
+		__u32 zero = 0;
+		struct srte_range *r = bpf_map_lookup_elem(&srte_ports, &zero);
+		if (r && lport >= r->lo && lport <= r->hi)
+			bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_RTT_CB_FLAG);
+	}
+
+	struct srte_key k = {};
+	k.local[0] = ops->local_ip6[0];
+	k.local[1] = ops->local_ip6[1];
+	k.local[2] = ops->local_ip6[2];
+	k.local[3] = ops->local_ip6[3];
+	k.remote[0] = ops->remote_ip6[0];
+	k.remote[1] = ops->remote_ip6[1];
+	k.remote[2] = ops->remote_ip6[2];
+	k.remote[3] = ops->remote_ip6[3];
+	k.lport = lport;
+	k.rport = bpf_ntohl(ops->remote_port);
+
+	struct srte_opts *o = bpf_map_lookup_elem(&srte_subflow_opts, &k);
+	if (!o || o->gen == o->applied_gen)
+		return 1;
+	int err = 0;
+	if (o->flags & 1) {
+		int m = o->mark;
+		err |= bpf_setsockopt(ops, SOL_SOCKET, SO_MARK, &m, sizeof m);
+	}
+	if (o->flags & 2) {
+		int t = o->tclass;
+		err |= bpf_setsockopt(ops, SOL_IPV6, IPV6_TCLASS, &t, sizeof t);
+	}
+	if (o->flags & 4) {
+		char cc[16];
+		__builtin_memcpy(cc, o->cc, sizeof cc);
+		cc[15] = 0;
+		err |= bpf_setsockopt(ops, SOL_TCP, TCP_CONGESTION, cc, sizeof cc);
+	}
+	o->last_error = err;
+	o->applied_gen = o->gen;
+	return 1;
+}
+
+char _license[] SEC("license") = "GPL";
