@@ -44,8 +44,12 @@ final class SRHHMACKernelTests {
 
     /// Sends one UDP datagram from h1 through r to h2 with `srh`, and returns
     /// whether h2 received it within `timeout` seconds.
+    private var nextPort: UInt16 = 5555
+
     func delivered(_ srh: SegmentRoutingHeader, source: IPv6Address? = nil, payload: String) throws -> Bool {
-        let port: UInt16 = 5555
+        // A fresh port per datagram: nothing left over from an earlier check can answer.
+        let port = nextPort
+        nextPort += 1
         let rx = try NetworkNamespace.run(in: lab.ns("h2")) { try UDPReceiver(port: port) }
         defer { rx.close() }
         let packet = try RawIPv6.udpPacket(source: source ?? h1, srh: srh, destinationPort: port, payload: Array(payload.utf8))

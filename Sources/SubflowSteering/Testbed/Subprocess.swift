@@ -1,3 +1,4 @@
+internal import CSRH   // libc names that clang attributes to CSRH's headers (IPPROTO_*, SOCK_*)
 import Foundation
 
 /// The result of a finished command.
