@@ -225,8 +225,8 @@ public struct PlanReport: Sendable {
     }
 }
 
-/// A JSON string literal.
-func jsonString(_ str: String) -> String {
+/// `str` as a JSON string literal (quotes, backslashes and control characters escaped).
+public func jsonString(_ str: String) -> String {
     var s = "\""
     for u in str.unicodeScalars {
         switch u {

@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import ArgumentParser
+import SRv6Paths
 
 /// Output formats shared by the subcommands.
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
@@ -61,21 +62,7 @@ enum JSON {
     }
 
     static func quote(_ str: String, into s: inout String) {
-        s += "\""
-        for u in str.unicodeScalars {
-            switch u {
-            case "\"": s += "\\\""
-            case "\\": s += "\\\\"
-            case "\n": s += "\\n"
-            case "\r": s += "\\r"
-            case "\t": s += "\\t"
-            case _ where u.value < 0x20:
-                let h = String(u.value, radix: 16)
-                s += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-            default: s.unicodeScalars.append(u)
-            }
-        }
-        s += "\""
+        s += jsonString(str)
     }
 }
 
