@@ -88,6 +88,8 @@ struct ParserErrorCase: CustomTestStringConvertible, Sendable {
         .init(name: "bad address", yaml: edited("fc00:1::1", "fc00:1::g"), line: 5, column: 30, says: "bad address"),
         .init(name: "zero metric", yaml: edited("metric: 10", "metric: 0"), line: 7, column: 36, says: "'metric' must be a positive integer, got 0"),
         .init(name: "negative metric", yaml: edited("metric: 10", "metric: -5"), line: 7, column: 36, says: "got -5"),
+        .init(name: "metric too large", yaml: edited("metric: 10", "metric: 16777216"), line: 7, column: 36, says: "at most 16777215"),
+        .init(name: "delay too large", yaml: edited("metric: 10", "delay: 20s"), line: 7, column: 35, says: "between 1us and"),
         .init(name: "fractional metric", yaml: edited("metric: 10", "metric: 2.5"), line: 7, column: 36, says: "positive integer, got '2.5'"),
         .init(name: "self-loop", yaml: edited("[h1, r1]", "[r1, r1]"), line: 8, column: 18, says: "self-loop"),
         .init(name: "one endpoint", yaml: edited("[h1, r1]", "[h1]"), line: 8, column: 18, says: "list of two node names"),
