@@ -138,3 +138,32 @@ struct ParserErrorCase: CustomTestStringConvertible, Sendable {
         #expect(throws: Topology.UnitError.self) { try Topology.parseDelay("ms") }
     }
 }
+
+/// Mangled files never crash the reader: each either parses or fails with a positioned error.
+@Suite struct TopologyYAMLRobustnessTests {
+    @Test(arguments: Array(UInt64(1)...UInt64(8)))
+    func mangledFilesFailCleanly(seed: UInt64) throws {
+        let original = Array(try String(contentsOfFile: packageRoot + "/topologies/diamond.yaml", encoding: .utf8).utf8)
+        var rng = SeededRNG(seed: seed)
+        let alphabet = Array("{}[]:,-# \n\"'abc019./&*!|>%@`".utf8)
+        for _ in 0..<60 {
+            var bytes = original
+            for _ in 0..<Int.random(in: 1...6, using: &rng) {
+                let i = Int.random(in: 0..<bytes.count, using: &rng)
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: bytes.remove(at: i)
+                case 1: bytes.insert(alphabet.randomElement(using: &rng)!, at: i)
+                default: bytes[i] = alphabet.randomElement(using: &rng)!
+                }
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            do {
+                let t = try Topology(yaml: text, file: "m.yaml")
+                #expect(t.nodes.count > 0 || t.links.isEmpty)
+            } catch {
+                #expect(error.line >= 1 && error.column >= 1, "\(error)")
+                #expect(error.description.hasPrefix("m.yaml:"))
+            }
+        }
+    }
+}
