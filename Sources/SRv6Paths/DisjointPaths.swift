@@ -135,9 +135,11 @@ public final class DisjointPathPlanner {
         if s2 == t2 {
             // Both ends behind the same gateway (or one is the other's gateway): one path.
             core = [PlannedPath(nodes: [s2], links: [], cost: 0)]
-            if k > 1 { notes.append("both endpoints sit behind \(topology.nodes[s2].name): only one path exists") }
-        } else if s2 == t || t2 == s {
-            core = [PlannedPath(nodes: [s2], links: [], cost: 0)]
+            if k > 1 {
+                let g = topology.nodes[s2].name
+                notes.append(s2 == s || s2 == t ? "\(g) is the other endpoint's only gateway: only one path exists"
+                                                : "both endpoints sit behind \(g): only one path exists")
+            }
         } else {
             switch disjoint {
             case .link: core = ssp(network: linkNetwork(), s: s2, t: t2, k: k, nodeSplit: false)

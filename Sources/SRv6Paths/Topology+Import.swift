@@ -67,7 +67,11 @@ extension Topology {
             rawNames.append(s.isEmpty ? "n\(rawNames.count + 1)" : s)
             let lat = attrs.first(where: { $0.key == "Latitude" })?.value.number
             let lon = attrs.first(where: { $0.key == "Longitude" })?.value.number
-            coords.append(lat != nil && lon != nil ? (lat!, lon!) : nil)
+            if let lat, let lon, lat.isFinite, lon.isFinite, abs(lat) <= 90, abs(lon) <= 180 {
+                coords.append((lat, lon))
+            } else {
+                coords.append(nil)   // missing or impossible coordinates
+            }
         }
         var count: [String: Int] = [:]
         for r in rawNames { count[r, default: 0] += 1 }
@@ -86,7 +90,10 @@ extension Topology {
             guard let b = ids[t.value.text] else { throw TopologyError(file: file, line: t.line, column: t.column, "edge to unknown node id \(t.value.text)") }
             if a == b || !seen.insert(min(a, b) * names.count + max(a, b)).inserted { continue }
             var km: Double? = nil
-            if let p = coords[a], let q = coords[b] { km = greatCircleKm(p, q) }
+            if let p = coords[a], let q = coords[b] {
+                let d = greatCircleKm(p, q)
+                if d.isFinite && d < 100_000 { km = d }
+            }
             let m: Int
             switch metric {
             case .distance: m = km.map { max(1, Int($0.rounded())) } ?? 10
@@ -146,6 +153,9 @@ extension Topology {
                 throw TopologyError(file: file, "link \(i + 1): expected {\"a\", \"b\", \"igp\"}")
             }
             guard let ia = index[a], let ib = index[b] else { throw TopologyError(file: file, "link \(i + 1): unknown node") }
+            guard w.isFinite, w == w.rounded(), w >= 1, w <= Double(Topology.maxMetric) else {
+                throw TopologyError(file: file, "link \(i + 1): igp must be an integer in 1...\(Topology.maxMetric)")
+            }
             links.append(Link(a: ia, b: ib, metric: Int(w)))
         }
         var pairs: [(from: String, to: String)] = []

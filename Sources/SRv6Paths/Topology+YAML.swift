@@ -35,8 +35,8 @@ extension Topology {
         default: throw UnitError(message: "unknown delay unit '\(unit)' in '\(text)' (expected us, ms or s)")
         }
         let us = (value * scale).rounded()
-        guard us >= 1, us < 1e12 else {
-            throw UnitError(message: "delay '\(text)' must be at least 1us (and below 11 days)")
+        guard us >= 1, us <= Double(Topology.maxDelay) else {
+            throw UnitError(message: "delay '\(text)' must be between 1us and \(Topology.maxDelay)us")
         }
         return Int(us)
     }
@@ -299,6 +299,9 @@ struct TopologyYAMLReader {
         }
         _ = s
         if v <= 0 { throw error(n, "'\(what)' must be a positive integer, got \(v)") }
+        if what.hasSuffix("metric") && v > Topology.maxMetric {
+            throw error(n, "'\(what)' must be at most \(Topology.maxMetric) (the IS-IS wide-metric maximum), got \(v)")
+        }
         return v
     }
 

@@ -107,6 +107,12 @@ public struct Topology: Sendable {
     public static let maxAdjacencies = 0x1fff
     /// The longest locator that leaves room for node and adjacency functions.
     public static let maxLocatorLength = 112
+    /// The largest IGP or TE metric (the IS-IS wide-metric maximum, 2^24 − 1).
+    public static let maxMetric = 16_777_215
+    /// The largest link delay in microseconds (about 16.8 s).
+    public static let maxDelay = 16_777_215
+    /// The most nodes a topology may have (the planner's node-split graph numbers 2n nodes in 24 bits).
+    public static let maxNodes = 1 << 23
 
     /// The topology's name.
     public var name: String
@@ -139,6 +145,7 @@ public struct Topology: Sendable {
         self.links = links
         self.defaultMSD = defaultMSD
         self.indexByName = [:]
+        if nodes.count > Topology.maxNodes { throw TopologyError("too many nodes: \(nodes.count) (at most \(Topology.maxNodes))") }
         self.indexByName.reserveCapacity(nodes.count)
         for (i, n) in nodes.enumerated() {
             if indexByName.updateValue(i, forKey: n.name) != nil {
@@ -155,18 +162,28 @@ public struct Topology: Sendable {
             }
         }
         var degree = [Int32](repeating: 0, count: nodes.count)
+        var totalWeight = 0
         ordinals = [Int32](repeating: 0, count: 2 * links.count)
         for (l, link) in links.enumerated() {
             guard nodes.indices.contains(link.a), nodes.indices.contains(link.b) else {
                 throw TopologyError("link \(l + 1) refers to a node index outside the topology")
             }
             if link.a == link.b { throw TopologyError("link \(l + 1) is a self-loop on '\(nodes[link.a].name)'") }
-            if link.metric < 1 || link.teMetric < 1 { throw TopologyError("link \(l + 1): metrics must be ≥ 1") }
-            if link.delay < 1 { throw TopologyError("link \(l + 1): delay must be positive") }
+            if link.metric < 1 || link.teMetric < 1 || link.metric > Topology.maxMetric || link.teMetric > Topology.maxMetric {
+                throw TopologyError("link \(l + 1): metrics must be in 1...\(Topology.maxMetric)")
+            }
+            if link.delay < 1 || link.delay > Topology.maxDelay {
+                throw TopologyError("link \(l + 1): delay must be in 1...\(Topology.maxDelay) us")
+            }
+            totalWeight += max(link.metric, link.teMetric, link.delay)
             degree[link.a] += 1
             degree[link.b] += 1
             ordinals[2 * l] = degree[link.a]
             ordinals[2 * l + 1] = degree[link.b]
+        }
+        // Path searches pack distances into 40 bits; potentials can double them.
+        if totalWeight >= 1 << 38 {
+            throw TopologyError("the link metrics and delays add up to more than 2^38; use smaller metrics")
         }
         for (i, d) in degree.enumerated() where nodes[i].kind == .router && Int(d) > Topology.maxAdjacencies {
             throw TopologyError("router '\(nodes[i].name)' has \(d) links; at most \(Topology.maxAdjacencies) get End.X SIDs")

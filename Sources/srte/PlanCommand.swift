@@ -23,12 +23,14 @@ struct PlanCommand: ParsableCommand {
         with a single link shares it and its gateway with every path, so disjointness then applies \
         beyond the gateway; --strict applies the literal definition. Each segment list has the fewest \
         SIDs that force its path over ECMP IGP shortest paths and is checked by simulating forwarding. \
-        TOPOLOGY is a YAML topology file (or an srte-topology/1 .json file). Exit status: 0 paths \
-        found (possibly fewer than k, with a note on stderr), 1 no path, 2 unusable input.
+        TOPOLOGY is a YAML topology file (or srte-topology/1 .json, Topology Zoo .gml). Exit \
+        status: 0 paths found (possibly fewer than k, with a note on stderr), 1 no path or a path \
+        that needs more SIDs than the MSD, 2 unusable input (errors name file:line:column). \
+        Guide: Docs/Planner.md.
         """
     )
 
-    @Argument(help: "The topology file (YAML; .json for srte-topology/1).")
+    @Argument(help: "The topology file (YAML; .json for srte-topology/1; .gml for Topology Zoo).")
     var topologyFile: String?
 
     @Option(name: .customLong("topology"), help: "The topology file (alternative to the argument).")
@@ -107,8 +109,8 @@ func loadTopology(_ path: String) throws -> Topology {
         if path.hasSuffix(".json") { return try Topology(srteTopologyJSON: text, file: path) }
         if path.hasSuffix(".gml") { return try Topology(gml: text, file: path, metric: .distance) }
         return try Topology(yaml: text, file: path)
-    } catch let e as TopologyError {
-        throw CLIFailure.input(e.description)
+    } catch {
+        throw CLIFailure.input(error.description)
     }
 }
 

@@ -32,6 +32,18 @@ import Testing
         #expect(try p.plan(from: "r1", to: "r2", k: 3, disjoint: .node, strict: true).paths.count == 3)
     }
 
+    @Test func hostToItsOwnGateway() throws {
+        let t = try loadBundled("diamond.yaml")
+        let p = DisjointPathPlanner(topology: t, metric: .igp)
+        let plan = try p.plan(from: "h1", to: "r1", k: 2, disjoint: .node)
+        #expect(plan.paths.map { $0.nodes.map { t.nodes[$0].name } } == [["h1", "r1"]])
+        #expect(plan.notes.contains { $0.contains("only one path exists") })
+        let back = try p.plan(from: "r2", to: "h2", k: 1, disjoint: .link)
+        #expect(back.paths.count == 1 && back.totalCost == 10)
+        let enc = SegmentEncoder(planner: p)
+        #expect(try enc.encode(back.paths[0]).map(\.kind) == [.destination])
+    }
+
     @Test func delayMetricPrefersFastPaths() throws {
         let t = try loadBundled("diamond.yaml")
         let p = DisjointPathPlanner(topology: t, metric: .delay)

@@ -68,6 +68,11 @@ import Testing
         #expect(plan.totalCost == 16)
         #expect(throws: TopologyError.self) { try Topology(srteTopologyJSON: "{\"format\": \"other\"}") }
         #expect(throws: TopologyError.self) { try Topology(srteTopologyJSON: "{\"format\": ") }
+        let huge = json.replacingOccurrences(of: "\"igp\": 9", with: "\"igp\": 1e300")
+        #expect(throws: TopologyError.self) { try Topology(srteTopologyJSON: huge) }
+        // Infinite coordinates are treated as missing, not a crash.
+        let t = try Topology(gml: "graph [ node [ id 1 Latitude 1e999 Longitude 0 ] node [ id 2 Latitude 0 Longitude 0 ] edge [ source 1 target 2 ] ]")
+        #expect(t.links[0].metric == 10)
     }
 }
 

@@ -88,6 +88,8 @@ struct ParserErrorCase: CustomTestStringConvertible, Sendable {
         .init(name: "bad address", yaml: edited("fc00:1::1", "fc00:1::g"), line: 5, column: 30, says: "bad address"),
         .init(name: "zero metric", yaml: edited("metric: 10", "metric: 0"), line: 7, column: 36, says: "'metric' must be a positive integer, got 0"),
         .init(name: "negative metric", yaml: edited("metric: 10", "metric: -5"), line: 7, column: 36, says: "got -5"),
+        .init(name: "metric too large", yaml: edited("metric: 10", "metric: 16777216"), line: 7, column: 36, says: "at most 16777215"),
+        .init(name: "delay too large", yaml: edited("metric: 10", "delay: 20s"), line: 7, column: 35, says: "between 1us and"),
         .init(name: "fractional metric", yaml: edited("metric: 10", "metric: 2.5"), line: 7, column: 36, says: "positive integer, got '2.5'"),
         .init(name: "self-loop", yaml: edited("[h1, r1]", "[r1, r1]"), line: 8, column: 18, says: "self-loop"),
         .init(name: "one endpoint", yaml: edited("[h1, r1]", "[h1]"), line: 8, column: 18, says: "list of two node names"),
@@ -134,5 +136,34 @@ struct ParserErrorCase: CustomTestStringConvertible, Sendable {
         #expect(throws: Topology.UnitError.self) { try Topology.parseBandwidth("50 Mbyte") }
         #expect(throws: Topology.UnitError.self) { try Topology.parseDelay("-2ms") }
         #expect(throws: Topology.UnitError.self) { try Topology.parseDelay("ms") }
+    }
+}
+
+/// Mangled files never crash the reader: each either parses or fails with a positioned error.
+@Suite struct TopologyYAMLRobustnessTests {
+    @Test(arguments: Array(UInt64(1)...UInt64(8)))
+    func mangledFilesFailCleanly(seed: UInt64) throws {
+        let original = Array(try String(contentsOfFile: packageRoot + "/topologies/diamond.yaml", encoding: .utf8).utf8)
+        var rng = SeededRNG(seed: seed)
+        let alphabet = Array("{}[]:,-# \n\"'abc019./&*!|>%@`".utf8)
+        for _ in 0..<60 {
+            var bytes = original
+            for _ in 0..<Int.random(in: 1...6, using: &rng) {
+                let i = Int.random(in: 0..<bytes.count, using: &rng)
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: bytes.remove(at: i)
+                case 1: bytes.insert(alphabet.randomElement(using: &rng)!, at: i)
+                default: bytes[i] = alphabet.randomElement(using: &rng)!
+                }
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            do {
+                let t = try Topology(yaml: text, file: "m.yaml")
+                #expect(t.nodes.count > 0 || t.links.isEmpty)
+            } catch {
+                #expect(error.line >= 1 && error.column >= 1, "\(error)")
+                #expect(error.description.hasPrefix("m.yaml:"))
+            }
+        }
     }
 }

@@ -84,3 +84,19 @@ let packageRootCLI: String = {
     for _ in 0..<3 { url.deleteLastPathComponent() }
     return url.path
 }()
+
+@Suite struct PlanSVGTests {
+    @Test func svgNeedsGraphvizOrWritesTheFile() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("srte-\(getpid()).svg").path
+        let r = try runSrte(["plan", packageRootCLI + "/topologies/diamond.yaml", "--from", "h1", "--to", "h2", "-k", "3",
+                             "--disjoint", "node", "--format", "json", "--svg", out])
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/dot") {
+            #expect(r.status == 0, "\(r.err)")
+            #expect(try String(contentsOfFile: out, encoding: .utf8).contains("<svg"))
+        } else {
+            #expect(r.status == 3)
+            #expect(r.err.contains("needs Graphviz 'dot'"))
+            #expect(r.out.contains("\"found\": 3"))   // the plan itself is still printed
+        }
+    }
+}

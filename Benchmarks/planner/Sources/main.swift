@@ -55,7 +55,7 @@ func r4(_ x: Double) -> String {
 }
 
 func main() throws {
-    var args = Array(CommandLine.arguments.dropFirst())
+    let args = Array(CommandLine.arguments.dropFirst())
     guard let file = args.first else {
         fail("usage: srte-bench FILE.json [--reps N] [--k 2,4] [--disjoint link,node] [--budget S]")
     }
