@@ -2,8 +2,8 @@
 # Installs what srte needs on Debian (idempotent, quiet when all is there).
 set -euo pipefail
 need=()
-# gcc and iputils-ping: the MPTCP benchmark (Benchmarks/mptcp/run.sh builds its delay bridge, measures RTT).
-for p in libmnl-dev libbpf-dev iproute2 pkg-config gcc iputils-ping; do
+# gcc and iputils-ping: the MPTCP benchmark (its delay bridge, RTT); graphviz: `srte plan --svg`.
+for p in libmnl-dev libbpf-dev iproute2 pkg-config gcc iputils-ping graphviz; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
