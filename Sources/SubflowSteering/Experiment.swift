@@ -128,10 +128,7 @@ public struct Experiment: Sendable {
             case .bpf:
                 // The interface the route toward the destination leaves by: packets are routed
                 // before the program rewrites their destination.
-                let via = try RouteTable.lookup(dstAddress, on: try NetlinkConnection(.route))
-                var name = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
-                guard if_indextoname(via.interfaceIndex, &name) != nil else { throw SubflowError(.badArgument, "\(src) has no route to \(dst)") }
-                return try BPFSteering(interface: String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+                return try BPFSteering(interface: try RouteTable.egressInterface(toward: dstAddress))
             }
         }
         defer { steer.removeAll() }

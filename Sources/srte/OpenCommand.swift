@@ -153,14 +153,7 @@ struct OpenCommand: ParsableCommand {
 
     func egressInterface(toward address: IPv6Address) throws -> String {
         if let dev { return dev }
-        do {
-            let lookup = try RouteTable.lookup(address, on: try NetlinkConnection(.route))
-            var name = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
-            guard if_indextoname(lookup.interfaceIndex, &name) != nil else {
-                throw CLIFailure(message: "no interface with index \(lookup.interfaceIndex)", code: 3)
-            }
-            return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        } catch let e as CLIFailure { throw e } catch {
+        do { return try RouteTable.egressInterface(toward: address) } catch {
             throw CLIFailure(message: "no route toward \(address): \(error)", code: 3)
         }
     }

@@ -66,6 +66,18 @@ public enum RouteTable {
         return r
     }
 
+    /// The name of the interface the route toward `destination` leaves by
+    /// (in the calling thread's network namespace).
+    /// - Throws: ``NetlinkError`` when there is no route, ``SystemCallError`` for an unknown index.
+    public static func egressInterface(toward destination: IPv6Address) throws -> String {
+        let lookup = try RouteTable.lookup(destination, on: try NetlinkConnection(.route))
+        var name = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
+        guard if_indextoname(lookup.interfaceIndex, &name) != nil else {
+            throw SystemCallError("if_indextoname(\(lookup.interfaceIndex))", errno: errno)
+        }
+        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// A `/128` route to `destination` in `table` that inserts `srh` inline
     /// (`ip -6 route replace DST/128 encap seg6 mode inline segs … via GW dev IF table T proto 83`).
     /// The kernel reserves headroom for the SRH, so the path MTU is right.
