@@ -72,6 +72,44 @@ struct EngineeredConnectionTests {
     }
 }
 
+extension EngineeredConnectionTests {
+    /// Re-steering a live subflow: one transfer starts via b and is moved to a
+    /// mid-way; both links carry a real part of the same connection's bytes.
+    @Test(arguments: Mechanism.allCases)
+    func resteersALiveSubflow(mechanism: Mechanism) throws {
+        let t = try prepare("rs\(mechanism == .bpf ? "b" : "p")")
+        defer { t.lab.destroy() }
+        let sink = try NetworkNamespace.run(in: t.lab.ns("h2")) { try MPTCPSink(listen: SocketEndpoint(.unspecified, port: 5202)) }
+        let result = SinkResult()
+        let served = DispatchSemaphore(value: 0)
+        Thread { result.set(Result { try sink.serveOne(timeout: .seconds(30)) }); served.signal() }.start()
+        let steering = try mechanism.make(t)
+        defer { steering.removeAll() }
+        let size = 24_000_000                        // about 4 s at 50 Mbit/s
+        let bytes = try t.forwardBytes {
+            let c = try NetworkNamespace.run(in: t.lab.ns("h1")) {
+                try EngineeredConnection.open(to: SocketEndpoint(t.h2, port: 5202), paths: [[t.sidB]], steering: steering)
+            }
+            let sent = DispatchSemaphore(value: 0)
+            let box = UncheckedSendable(c)
+            Thread { _ = try? box.value.send(totalBytes: size); sent.signal() }.start()
+            Thread.sleep(forTimeInterval: 1.5)
+            try c.resteer(0, waypoints: [t.sidA])       // live: same 4-tuple, new SRH
+            #expect(sent.wait(timeout: .now() + 30) == .success)
+            c.close()
+        }
+        #expect(served.wait(timeout: .now() + 30) == .success)
+        #expect(try result.get()?.bytes == UInt64(size))
+        #expect(bytes.viaB > size / 5 && bytes.viaA > size / 5, "via a \(bytes.viaA), via b \(bytes.viaB)")
+        #expect(bytes.viaA + bytes.viaB >= size)
+    }
+}
+
+final class UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ v: T) { value = v }
+}
+
 final class SinkResult: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Result<SinkReport, Error>?
