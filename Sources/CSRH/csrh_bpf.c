@@ -130,3 +130,70 @@ int csrh_bpf_tcx_egress_count(int ifindex, uint32_t *count)
     *count = cnt;
     return 0;
 }
+
+/* BPF_TCX_INGRESS (6.6+), absent from Debian 12's uapi headers. */
+#define CSRH_BPF_TCX_INGRESS 46
+
+struct csrh_bpf_object {
+    struct bpf_object *obj;
+};
+
+int csrh_bpf_object_load(const void *buf, size_t len, struct csrh_bpf_object **out)
+{
+    libbpf_set_print(csrh_bpf_print);
+    csrh_log_len = 0;
+    struct csrh_bpf_object *o = calloc(1, sizeof *o);
+    if (!o)
+        return -ENOMEM;
+    o->obj = bpf_object__open_mem(buf, len, NULL);
+    if (!o->obj) {
+        int e = -errno;
+        free(o);
+        return e ? e : -EINVAL;
+    }
+    int err = bpf_object__load(o->obj);
+    if (err) {
+        bpf_object__close(o->obj);
+        free(o);
+        return err < 0 ? err : -EINVAL;
+    }
+    *out = o;
+    return 0;
+}
+
+int csrh_bpf_object_map_fd(struct csrh_bpf_object *o, const char *map)
+{
+    struct bpf_map *m = bpf_object__find_map_by_name(o->obj, map);
+    return m ? bpf_map__fd(m) : -ENOENT;
+}
+
+int csrh_bpf_object_attach_tcx(struct csrh_bpf_object *o, int ifindex, int ingress, int *link_fd)
+{
+    struct bpf_program *p = bpf_object__next_program(o->obj, NULL);
+    if (!p)
+        return -ENOENT;
+    int type = ingress ? CSRH_BPF_TCX_INGRESS : CSRH_BPF_TCX_EGRESS;
+    int fd = bpf_link_create(bpf_program__fd(p), ifindex, (enum bpf_attach_type)type, NULL);
+    if (fd < 0)
+        return -errno;
+    *link_fd = fd;
+    return 0;
+}
+
+void csrh_bpf_object_close(struct csrh_bpf_object *o)
+{
+    if (!o)
+        return;
+    bpf_object__close(o->obj);
+    free(o);
+}
+
+int csrh_bpf_map_next_key(int map_fd, const void *key, void *next)
+{
+    return bpf_map_get_next_key(map_fd, key, next) ? -errno : 0;
+}
+
+int csrh_bpf_map_lookup(int map_fd, const void *key, void *value)
+{
+    return bpf_map_lookup_elem(map_fd, key, value) ? -errno : 0;
+}

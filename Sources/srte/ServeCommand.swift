@@ -1,6 +1,9 @@
 import ArgumentParser
 import SRv6Paths
 import SubflowSteering
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `srte serve`: an MPTCP sink that counts bytes per subflow.
 struct ServeCommand: ParsableCommand {
@@ -26,10 +29,20 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Seconds to wait for a connection, and for data within one, before giving up.")
     var timeout: Int = 3600
 
+    @Flag(help: "Steer each subflow's replies along the reverse of the segment list its packets arrived with.")
+    var reflect = false
+
+    @Option(help: "With --reflect: how replies are steered (route or bpf).")
+    var steer: OpenCommand.Steer = .route
+
+    @Option(help: ArgumentHelp("With --reflect: the interface traffic arrives on (default: the only one besides lo).", valueName: "IFACE"))
+    var dev: String?
+
     @Option(help: "Output: text or json (one JSON object per connection).")
     var format: ReportFormat = .text
 
     func run() throws {
+        TerminationGuard.install()
         try reporting {
             let endpoint = try parseEndpoint(listen, option: "--listen")
             if let c = count, c < 1 { throw CLIFailure.input("--count \(c): serve at least one connection") }
@@ -37,7 +50,24 @@ struct ServeCommand: ParsableCommand {
             do { sink = try MPTCPSink(listen: endpoint) } catch {
                 throw CLIFailure(message: "cannot listen on \(endpoint): \(error)", code: 3)
             }
-            diagnose("srte: listening on \((try? sink.endpoint) ?? endpoint) (MPTCP)")
+            var steering: SRHSteering? = nil
+            if reflect {
+                guard geteuid() == 0 else { throw CLIFailure(message: "--reflect installs steering in the kernel: run as root", code: 3) }
+                do {
+                    let iface = try dev ?? SRHReflector.soleInterface()
+                    let off = SRv6Reception.disabled(on: [iface])
+                    guard off.isEmpty else {
+                        throw CLIFailure(message: "--reflect needs SRv6 reception, but seg6_enabled is 0 on \(off.joined(separator: ", ")): packets with an SRH would be dropped. Run `\(SRv6Reception.fix(off))`", code: 3)
+                    }
+                    let s: SRHSteering = steer == .bpf ? try BPFSteering(interface: iface) : try PolicyRoutingSteering()
+                    sink.reflector = try SRHReflector(interface: iface, steering: s)
+                    steering = s
+                } catch let e as CLIFailure { throw e } catch { throw CLIFailure(message: "cannot set up --reflect: \(error)", code: 3) }
+            }
+            let box = UncheckedBox(sink.reflector)
+            let token = TerminationGuard.onTermination { box.value?.close() }
+            defer { TerminationGuard.remove(token); sink.reflector?.close(); steering?.removeAll() }
+            diagnose("srte: listening on \((try? sink.endpoint) ?? endpoint) (MPTCP\(reflect ? ", reflecting SRHs" : ""))")
             var served = 0
             while count.map({ served < $0 }) ?? true {
                 let r: SinkReport

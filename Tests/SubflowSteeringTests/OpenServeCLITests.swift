@@ -132,6 +132,45 @@ struct OpenServeCLITests {
         #expect(try leftovers(t).isEmpty)
     }
 
+    /// --reflect: the receiver steers each subflow's replies along the reversed list,
+    /// so the ACKs of the subflow sent via b come back via b (r2 → b), not via a.
+    @Test(arguments: ["route", "bpf"])
+    func reflectSteersRepliesBack(steer: String) throws {
+        let t = try lab("rf\(steer.prefix(1))")
+        defer { t.lab.destroy() }
+        try t.lab.exec("r2", ["ip", "-6", "route", "add", "fc00:0:b::/48", "via", "fc00:14::1"])
+        try t.lab.sysctl("b", "net.ipv6.conf.b-r2.seg6_enabled", "1")
+        try t.lab.sysctl("h1", "net.ipv6.conf.h1-r1.seg6_enabled", "1")
+        func repliesViaB() throws -> Int { try t.rxBytes("b", "b-r2") }
+        func run(reflect: Bool) throws -> Int {
+            let serve = try LabProcess(t.lab, "h2", [srteBinary().path, "serve", "--listen", ":5201", "--count", "1", "--timeout", "30"]
+                                       + (reflect ? ["--reflect", "--steer", steer] : []))
+            #expect(serve.waitFor(stderr: "listening", seconds: 10), "serve: \(serve.stderr)")
+            let before = try repliesViaB()
+            let open = try LabProcess(t.lab, "h1", [srteBinary().path, "open", "--to", "[fc00:20::2]:5201", "--path", "direct",
+                                                    "--path", "fc00:0:b::1", "--steer", steer, "--bytes", "12000000"])
+            #expect(open.wait(seconds: 60) == 0, "open: \(open.stderr)")
+            #expect(serve.wait(seconds: 10) == 0, "serve: \(serve.stderr)")
+            return try repliesViaB() - before
+        }
+        let without = try run(reflect: false)
+        let with = try run(reflect: true)
+        // About 6 MB went via b: its ACKs are well over 50 kB; without --reflect nearly nothing comes back via b.
+        #expect(without < 20_000, "replies via b without --reflect: \(without) bytes")
+        #expect(with > 50_000, "replies via b with --reflect: \(with) bytes")
+        let left = try t.lab.exec("h2", ["ip", "-6", "route", "show", "table", "all", "proto", "83"])
+        #expect(left.isEmpty, "h2 steering left: \(left)")
+    }
+
+    @Test func reflectRefusesWithoutSRv6Reception() throws {
+        let t = try lab("rfoff")
+        defer { t.lab.destroy() }
+        try t.lab.sysctl("h2", "net.ipv6.conf.h2-r2.seg6_enabled", "0")
+        let serve = try LabProcess(t.lab, "h2", [srteBinary().path, "serve", "--listen", ":5201", "--reflect"])
+        #expect(serve.wait(seconds: 10) == 3)
+        #expect(serve.stderr.contains("net.ipv6.conf.h2-r2.seg6_enabled=1"), "\(serve.stderr)")
+    }
+
     @Test func refusesWithoutTheUserspacePathManager() throws {
         let t = try TwoPathLab("nopm")
         defer { t.lab.destroy() }

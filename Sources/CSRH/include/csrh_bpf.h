@@ -33,6 +33,16 @@ int csrh_bpf_percpu_u64_sum(int map_fd, uint32_t index, uint64_t *sum);
 /* Number of programs attached to `ifindex`'s TCX egress (in the caller's netns). */
 int csrh_bpf_tcx_egress_count(int ifindex, uint32_t *count);
 
+/* Generic: load an object, find a map, attach its only program to a TCX hook. */
+struct csrh_bpf_object;
+int csrh_bpf_object_load(const void *buf, size_t len, struct csrh_bpf_object **out);
+int csrh_bpf_object_map_fd(struct csrh_bpf_object *o, const char *map);
+/* ingress = 1: BPF_TCX_INGRESS, else BPF_TCX_EGRESS. Returns the link fd in *link_fd. */
+int csrh_bpf_object_attach_tcx(struct csrh_bpf_object *o, int ifindex, int ingress, int *link_fd);
+void csrh_bpf_object_close(struct csrh_bpf_object *o);
+int csrh_bpf_map_next_key(int map_fd, const void *key, void *next);   /* key NULL: the first */
+int csrh_bpf_map_lookup(int map_fd, const void *key, void *value);
+
 /* The libbpf messages since the last call (verifier logs included), NUL-terminated. */
 const char *csrh_bpf_last_log(void);
 

@@ -44,6 +44,8 @@ public final class MPTCPSink: @unchecked Sendable {
     /// The listening socket.
     public let listener: MPTCPSocket
     private let events: MPTCPEventSubscription?
+    /// Steers each accepted subflow's replies along its reversed SRH (`--reflect`), when set.
+    public var reflector: SRHReflector?
 
     /// Listens on `endpoint` (any address: `IPv6Address.unspecified`).
     /// - Throws: ``SubflowError`` (MPTCP disabled) or a system error (address in use, …).
@@ -72,6 +74,7 @@ public final class MPTCPSink: @unchecked Sendable {
         }
         let conn = try listener.accept()
         let start = ContinuousClock.now
+        try reflector?.reflect()
         let peer = (try? conn.remoteEndpoint()) ?? SocketEndpoint(.unspecified, port: 0)
         var total: UInt64 = 0
         var seen: [SocketEndpoint: SinkReport.Subflow] = [:]   // keyed by the sender's end
@@ -97,6 +100,7 @@ public final class MPTCPSink: @unchecked Sendable {
             total += UInt64(n)
             if ContinuousClock.now - lastSnapshot > .milliseconds(100) {
                 snapshot()
+                try reflector?.reflect()
                 _ = try? events?.poll(timeout: .zero)     // keep the event socket drained
                 lastSnapshot = ContinuousClock.now
             }

@@ -1,0 +1,137 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+internal import CSRH
+import SRv6Paths
+
+/// Reverse-path steering for a receiver (`srte serve --reflect`): a tc ingress
+/// BPF program (Sources/CSRH/bpf/srh_learn.bpf.c) remembers the SRH each TCP
+/// flow arrives with; ``reflect()`` steers the replies of every new flow along
+/// the reversed segment list (waypoints in reverse order, then the sender).
+///
+/// The learning program sits on a TCX link, gone with the process. Reversing a
+/// list is exact for node SIDs; an adjacency SID (End.X) forces a link in one
+/// direction only, so a list with End.X SIDs is reversed as it is and may not
+/// retrace the path.
+public final class SRHReflector {
+    /// Where the replies' SRHs are installed.
+    public let steering: SRHSteering
+    private var object: OpaquePointer?
+    private var linkFD: Int32 = -1
+    private var learnedFD: Int32 = -1
+    /// Flows whose replies are steered, with the list they arrived with (path order).
+    public private(set) var reflected: [FourTuple: [IPv6Address]] = [:]
+
+    /// Loads the learning program on `interface` ingress (calling thread's namespace).
+    public init(interface: String, steering: SRHSteering) throws {
+        self.steering = steering
+        let ifindex = if_nametoindex(interface)
+        guard ifindex != 0 else { throw SteeringError("no interface \(interface) in this network namespace", errno: errno) }
+        guard let elf = Base64.decode(srhLearnObject) else { throw SteeringError("embedded BPF object is corrupt") }
+        var o: OpaquePointer? = nil
+        let r = elf.withUnsafeBytes { csrh_bpf_object_load($0.baseAddress, $0.count, &o) }
+        guard r == 0, let o else {
+            throw SteeringError("loading the SRH learning program", errno: -r, detail: String(cString: csrh_bpf_last_log()))
+        }
+        object = o
+        learnedFD = csrh_bpf_object_map_fd(o, "srte_learned")
+        var fd: Int32 = -1
+        let a = csrh_bpf_object_attach_tcx(o, Int32(ifindex), 1, &fd)
+        guard a == 0, learnedFD >= 0 else {
+            csrh_bpf_object_close(o)
+            object = nil
+            throw SteeringError("attaching the SRH learning program to \(interface) ingress (TCX; Linux 6.6+)", errno: -a)
+        }
+        linkFD = fd
+    }
+
+    deinit { close() }
+
+    /// Steers the replies of every flow that arrived with an SRH since the last call.
+    /// - Returns: the flows newly reflected.
+    @discardableResult
+    public func reflect() throws -> [FourTuple] {
+        guard object != nil else { return [] }
+        var keys: [csrh_steer_key] = []
+        var key = csrh_steer_key()
+        var next = csrh_steer_key()
+        var r = csrh_bpf_map_next_key(learnedFD, nil, &next)
+        while r == 0 {
+            keys.append(next)
+            key = next
+            r = csrh_bpf_map_next_key(learnedFD, &key, &next)
+        }
+        var added: [FourTuple] = []
+        for var k in keys {
+            let flow = withUnsafeBytes(of: k) { raw -> FourTuple in
+                FourTuple(local: IPv6Address(bytes: raw[0..<16]), localPort: UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: 32, as: UInt16.self)),
+                          remote: IPv6Address(bytes: raw[16..<32]), remotePort: UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: 34, as: UInt16.self)))
+            }
+            guard reflected[flow] == nil else { continue }
+            var v = csrh_steer_value()
+            guard csrh_bpf_map_lookup(learnedFD, &k, &v) == 0 else { continue }
+            let bytes = withUnsafeBytes(of: &v.srh) { Array($0.prefix(Int(v.length))) }
+            guard let srh = try? SegmentRoutingHeader(decoding: bytes), srh.segments.count >= 2 else { continue }
+            // Arrived along [w1, …, wn, local]: reply along [wn, …, w1, remote].
+            let waypoints = Array(srh.segments.dropLast().reversed())
+            try steering.steer(flow, along: try SegmentRoutingHeader(path: waypoints + [flow.remoteAddress], nextHeader: UInt8(IPPROTO_TCP)))
+            reflected[flow] = srh.segments
+            added.append(flow)
+        }
+        return added
+    }
+
+    /// The only interface other than `lo` in the calling thread's namespace.
+    /// - Throws: ``SteeringError`` when there is none or more than one (then name one).
+    public static func soleInterface() throws -> String {
+        guard let list = if_nameindex() else { throw SteeringError("if_nameindex", errno: errno) }
+        defer { if_freenameindex(list) }
+        var names: [String] = []
+        var p = list
+        while p.pointee.if_index != 0 {
+            let n = String(cString: p.pointee.if_name)
+            if n != "lo" { names.append(n) }
+            p += 1
+        }
+        guard names.count == 1 else {
+            throw SteeringError(names.isEmpty ? "no network interface besides lo" : "several interfaces (\(names.joined(separator: ", "))): name the one the traffic arrives on")
+        }
+        return names[0]
+    }
+
+    /// Detaches the learning program and removes the reply steering.
+    public func close() {
+        if linkFD >= 0 { Glibc.close(linkFD); linkFD = -1 }
+        if let o = object { csrh_bpf_object_close(o); object = nil }
+        for f in reflected.keys { try? steering.unsteer(f) }
+        reflected.removeAll()
+    }
+}
+
+/// `net.ipv6.conf.*.seg6_enabled` in the calling thread's namespace: a host drops
+/// every packet that arrives with an SRH unless both `all` and the receiving
+/// interface have it set.
+public enum SRv6Reception {
+    /// The scopes among `all` and `interfaces` where `seg6_enabled` is 0 (or unreadable).
+    public static func disabled(on interfaces: [String]) -> [String] {
+        (["all"] + interfaces).filter { scope in
+            guard let f = fopen("/proc/sys/net/ipv6/conf/\(scope)/seg6_enabled", "r") else { return true }
+            defer { fclose(f) }
+            var v: Int32 = 0
+            return fscanf_int(f, &v) != 1 || v == 0
+        }
+    }
+
+    /// The sysctl command that enables reception on `scopes`.
+    public static func fix(_ scopes: [String]) -> String {
+        "sysctl -w " + scopes.map { "net.ipv6.conf.\($0).seg6_enabled=1" }.joined(separator: " ")
+    }
+
+    private static func fscanf_int(_ f: UnsafeMutablePointer<FILE>, _ v: inout Int32) -> Int32 {
+        var buf = [CChar](repeating: 0, count: 32)
+        guard fgets(&buf, 32, f) != nil else { return 0 }
+        guard let n = Int32(String(decoding: buf.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) else { return 0 }
+        v = n
+        return 1
+    }
+}
