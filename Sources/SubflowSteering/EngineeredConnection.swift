@@ -24,6 +24,78 @@ public final class EngineeredConnection: @unchecked Sendable {
         public var tuple: FourTuple
         public var waypoints: [IPv6Address]
         public var id: UInt32?
+        /// A description of the path (e.g. its hops), when the caller gave one.
+        public var label: String?
+        /// False once the subflow was declared failed (see ``KeepPolicy``) and closed.
+        public var active = true
+        /// The index of the failed subflow this one replaced.
+        public var replaces: Int?
+        /// Seconds after the start of sending at which the subflow was opened (0 for the first ones).
+        public var openedAt: Double = 0
+    }
+
+    /// What to do when a subflow's path fails: `srte open --keep`.
+    ///
+    /// While sending, every `interval` the connection looks at each subflow's `tcp_info`. A
+    /// subflow with packets in flight whose acknowledged byte count has not moved for
+    /// `stallTimeout` — or that the kernel closed — is declared failed. ``replace`` is asked
+    /// for a new path; the replacement subflow is opened (steered before its SYN) *before* the
+    /// failed one is closed (make-before-break: the connection never has fewer working
+    /// subflows than it had), then the failed subflow is closed, which makes the kernel
+    /// re-send its unacknowledged data on the others.
+    public struct KeepPolicy {
+        /// A path for a replacement subflow.
+        public struct Replacement: Sendable, Hashable {
+            /// Waypoint SIDs in path order (the destination is appended); `[]` = the IGP path.
+            public var waypoints: [IPv6Address]
+            /// A description for reports (e.g. the hops).
+            public var label: String?
+            public init(waypoints: [IPv6Address], label: String? = nil) {
+                self.waypoints = waypoints
+                self.label = label
+            }
+        }
+        /// No acknowledgement for this long, with packets in flight, means the path failed.
+        /// Linux's minimum RTO is 200 ms, so below ~250 ms a single timeout on a working
+        /// path would count as a failure.
+        public var stallTimeout: Duration = .milliseconds(300)
+        /// How often subflows are checked.
+        public var interval: Duration = .milliseconds(50)
+        /// Chooses the new path for the failed subflow at `failed`, given the indices of the
+        /// subflows still active and every subflow so far; nil = close it without replacement.
+        public var replace: (_ failed: Int, _ active: [Int], _ subflows: [Subflow]) -> Replacement?
+        /// Called for every event as it happens.
+        public var onEvent: ((Event) -> Void)?
+
+        public init(stallTimeout: Duration = .milliseconds(300), interval: Duration = .milliseconds(50),
+                    replace: @escaping (_ failed: Int, _ active: [Int], _ subflows: [Subflow]) -> Replacement?,
+                    onEvent: ((Event) -> Void)? = nil) {
+            self.stallTimeout = stallTimeout
+            self.interval = interval
+            self.replace = replace
+            self.onEvent = onEvent
+        }
+    }
+
+    /// Something the ``KeepPolicy`` did.
+    public struct Event: Hashable, Sendable, CustomStringConvertible {
+        public enum Kind: String, Hashable, Sendable {
+            /// A subflow stopped making progress (or the kernel closed it).
+            case failed
+            /// A replacement subflow is established.
+            case replaced
+            /// No replacement path, or opening it failed.
+            case unreplaced
+        }
+        public var kind: Kind
+        /// Seconds since sending started.
+        public var time: Double
+        /// The subflow concerned (index into ``subflows``; messages count from 1).
+        public var subflow: Int
+        /// For `.replaced`: the new subflow's index.
+        public var replacement: Int?
+        public var message: String
+        public var description: String { "[\((time * 100).rounded() / 100) s] \(message)" }
     }
 
     /// What ``send(bytes:chunk:)`` measured.
@@ -36,6 +108,8 @@ public final class EngineeredConnection: @unchecked Sendable {
         public var bytes: UInt64
         public var seconds: Double
         public var subflows: [SubflowBytes]
+        /// What the ``KeepPolicy`` did, in order.
+        public var events: [Event] = []
     }
 
     /// The underlying connection (seed API: list, close, backup…).
@@ -46,12 +120,25 @@ public final class EngineeredConnection: @unchecked Sendable {
     public private(set) var subflows: [Subflow]
     /// Bytes sent on the connection so far (the warm-up included).
     public private(set) var bytesSent = 0
+    /// Failure handling while sending; nil = none (the kernel's own MPTCP retransmission only).
+    public var keep: KeepPolicy?
+    /// Called while sending, at every check interval, with the seconds since sending started.
+    public var tick: ((Double) -> Void)?
+    /// What the keep policy did so far.
+    public private(set) var events: [Event] = []
     private var closed = false
+    private var ports: PortCursor
+    private var timeout: Duration
+    private var sendStart: ContinuousClock.Instant?
+    private var progress: [Int: (acked: UInt64, at: ContinuousClock.Instant)] = [:]
+    private var nextCheck = ContinuousClock.now
 
-    private init(connection: MultipathConnection, steering: SRHSteering?, subflows: [Subflow]) {
+    private init(connection: MultipathConnection, steering: SRHSteering?, subflows: [Subflow], ports: PortCursor, timeout: Duration) {
         self.connection = connection
         self.steering = steering
         self.subflows = subflows
+        self.ports = ports
+        self.timeout = timeout
     }
 
     deinit { close() }
@@ -67,11 +154,14 @@ public final class EngineeredConnection: @unchecked Sendable {
     ///   - warmup: bytes sent on the initial subflow before the others are opened
     ///     (the kernel accepts joins only once the connection is fully established,
     ///     which takes one data exchange).
+    ///   - congestionControl: `TCP_CONGESTION` for every subflow (default: the namespace's).
+    ///   - labels: per path, a description kept in ``Subflow/label``.
     /// - Throws: ``SubflowError``, ``SteeringError``, ``NetlinkError`` or ``SystemCallError``;
     ///   whatever was installed is removed again.
     public static func open(to remote: SocketEndpoint, from local: IPv6Address? = nil, paths: [[IPv6Address]],
                             steering: SRHSteering?, ports: ClosedRange<UInt16> = MultipathConnection.defaultPortRange,
-                            warmup: Int = 1, timeout: Duration = .seconds(5)) throws -> EngineeredConnection {
+                            warmup: Int = 1, timeout: Duration = .seconds(5), congestionControl: String? = nil,
+                            labels: [String?] = []) throws -> EngineeredConnection {
         guard !paths.isEmpty else { throw SubflowError(.badArgument, "at least one path (the initial subflow) is needed") }
         if steering == nil, paths.contains(where: { !$0.isEmpty }) {
             throw SubflowError(.steeringNotAvailable, "paths with SIDs need a steering mechanism (policy routing or BPF)")
@@ -97,6 +187,7 @@ public final class EngineeredConnection: @unchecked Sendable {
                 try steerIfNeeded(steering, t, paths[0], remote)
                 installed.append(t)
                 let s = try MPTCPSocket()
+                if let congestionControl { try s.setCongestionControl(congestionControl) }
                 let bindErrno = bindOrErrno(s, SocketEndpoint(source, port: t.localPort))
                 if bindErrno == EADDRINUSE { try? steering?.unsteer(t); installed.removeLast(); continue }
                 if bindErrno != 0 { throw SystemCallError("bind([\(source)]:\(t.localPort))", errno: bindErrno) }
@@ -114,41 +205,51 @@ public final class EngineeredConnection: @unchecked Sendable {
         do {
             connection = try MultipathConnection(socket: socket)
         } catch { cleanup(); throw error }
-        var subflows = [Subflow(tuple: first, waypoints: paths[0], id: nil)]
-        let engineered = EngineeredConnection(connection: connection, steering: steering, subflows: [])
+        let engineered = EngineeredConnection(connection: connection, steering: steering,
+                                              subflows: [Subflow(tuple: first, waypoints: paths[0], id: nil, label: labels.first ?? nil)],
+                                              ports: ports, timeout: timeout)
         if warmup > 0 {
-            do { engineered.bytesSent = try socket.send([UInt8](repeating: 0x73, count: warmup)) } catch { cleanup(); throw error }
+            do { engineered.bytesSent = try engineered.sendPattern(count: warmup) } catch { cleanup(); throw error }
         }
-
         // The other subflows: steer, then SUBFLOW_CREATE with that exact port.
-        for path in paths.dropFirst() {
-            var opened = false
-            for _ in 0..<ports.count {
-                let t = FourTuple(local: source, localPort: ports.next(), remote: remote.address, remotePort: remote.port)
-                do {
-                    try steerIfNeeded(steering, t, path, remote)
-                    installed.append(t)
-                    let id = try connection.openSubflow(SubflowTuple(local: SocketEndpoint(source, port: t.localPort), remote: remote),
-                                                        timeout: timeout)
-                    subflows.append(Subflow(tuple: t, waypoints: path, id: id))
-                    opened = true
-                    break
-                } catch let e as SubflowError where e.netlink?.errno == EADDRINUSE {
-                    try? steering?.unsteer(t); installed.removeLast()
-                    continue
-                } catch {
-                    engineered.subflows = subflows
-                    cleanup()
-                    throw error
-                }
+        do {
+            for (i, path) in paths.enumerated().dropFirst() {
+                try engineered.openSubflow(waypoints: path, label: i < labels.count ? labels[i] : nil)
             }
-            if !opened { cleanup(); throw SubflowError(.badArgument, "every local port in \(ports.range) is busy toward \(remote)") }
+        } catch {
+            engineered.close()
+            cleanup()
+            throw error
         }
         if let ids = try? connection.socket.fullInfo().subflows, let s = ids.first(where: { $0.local.port == first.localPort }) {
-            subflows[0].id = s.id
+            engineered.subflows[0].id = s.id
         }
-        engineered.subflows = subflows
         return engineered
+    }
+
+    /// Steers a new 4-tuple along `waypoints`, then SUBFLOW_CREATE with that exact local port
+    /// (busy ports are skipped); appends the subflow and returns its index.
+    @discardableResult
+    func openSubflow(waypoints path: [IPv6Address], label: String?, replaces: Int? = nil, openedAt: Double = 0) throws -> Int {
+        let first = subflows[0].tuple
+        let remote = SocketEndpoint(first.remoteAddress, port: first.remotePort)
+        for _ in 0..<ports.count {
+            let t = FourTuple(local: first.localAddress, localPort: ports.next(), remote: remote.address, remotePort: remote.port)
+            do {
+                try Self.steerIfNeeded(steering, t, path, remote)
+                let id = try connection.openSubflow(SubflowTuple(local: SocketEndpoint(t.localAddress, port: t.localPort), remote: remote),
+                                                    timeout: timeout)
+                subflows.append(Subflow(tuple: t, waypoints: path, id: id, label: label, replaces: replaces, openedAt: openedAt))
+                return subflows.count - 1
+            } catch let e as SubflowError where e.netlink?.errno == EADDRINUSE {
+                try? steering?.unsteer(t)
+                continue
+            } catch {
+                try? steering?.unsteer(t)
+                throw error
+            }
+        }
+        throw SubflowError(.badArgument, "every local port in \(ports.range) is busy toward \(remote)")
     }
 
     /// 0, or the errno of bind().
@@ -175,95 +276,154 @@ public final class EngineeredConnection: @unchecked Sendable {
         subflows[index].waypoints = waypoints
     }
 
-    /// Sends until `totalBytes` have been sent on the connection (the warm-up
-    /// of ``open(to:from:paths:steering:ports:warmup:timeout:)`` included),
-    /// closes the sending side, waits for the peer to close, and reports bytes
-    /// acknowledged per subflow.
+    /// Sends ``TransferPattern`` bytes until `totalBytes` have been sent on the connection (the
+    /// warm-up of ``open(to:from:paths:steering:ports:warmup:timeout:congestionControl:labels:)``
+    /// included), closes the sending side, waits for the peer to close, and reports bytes
+    /// acknowledged per subflow. With ``keep`` set, failed subflows are replaced on the way.
     public func send(totalBytes bytes: Int, chunk: Int = 1 << 18, timeout: Duration = .seconds(120)) throws -> Report {
-        let start = ContinuousClock.now
-        let block = [UInt8](repeating: 0x73, count: chunk)
-        var sent = bytesSent
-        defer { bytesSent = sent }
-        var last: [SubflowSnapshot] = []
-        var lastSnapshot = start
-        while sent < bytes {
-            let n = min(chunk, bytes - sent)
-            let k = try connection.socket.send(n == chunk ? block : Array(block.prefix(n)))
-            sent += k
-            if ContinuousClock.now - lastSnapshot > .milliseconds(200) {
-                if let s = try? connection.socket.fullInfo().subflows { last = merge(last, s) }
-                _ = connection.pollEvents(timeout: .zero)   // keep the path-manager event queue drained
-                lastSnapshot = ContinuousClock.now
-            }
-            if ContinuousClock.now - start > timeout {
-                throw SystemCallError("send (\(sent) of \(bytes) bytes after \(timeout))", errno: ETIMEDOUT)
-            }
-        }
-        try connection.socket.shutdownWrite()
-        // Wait for the peer's FIN: every byte was read by the application.
-        while ContinuousClock.now - start < timeout {
-            if let s = try? connection.socket.fullInfo().subflows { last = merge(last, s) }
-            if try connection.socket.waitReadable(timeout: .milliseconds(100)) {
-                if try connection.socket.receive().isEmpty { break }
-            }
-        }
-        let d = ContinuousClock.now - start
-        let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-        let per = subflows.map { sf in
-            Report.SubflowBytes(subflow: sf, bytesAcked: last.first { $0.local.port == sf.tuple.localPort }?.bytesAcked ?? 0)
-        }
-        return Report(bytes: UInt64(sent), seconds: seconds, subflows: per)
+        try transfer(chunk: chunk, limit: bytes, duration: nil, sampleInterval: .milliseconds(200), timeout: timeout).report
     }
 
-    /// Sends for `duration`, sampling every subflow's acknowledged bytes every
-    /// `interval`, then closes the sending side and waits for the peer.
-    /// - Returns: the report, and the samples: `(seconds since start, bytesAcked per subflow in subflow order)`.
+    /// Sends ``TransferPattern`` bytes for `duration`, sampling every subflow's acknowledged
+    /// bytes every `interval`, then closes the sending side and waits (up to `timeout`) for the peer.
+    /// - Returns: the report, and the samples: `(seconds since start, bytesAcked per subflow in
+    ///   subflow order)`; subflows opened later (replacements) appear from their first sample on.
     public func send(for duration: Duration, interval: Duration = .milliseconds(500), chunk: Int = 1 << 16,
                      timeout: Duration = .seconds(30)) throws -> (report: Report, samples: [(Double, [UInt64])]) {
-        let start = ContinuousClock.now
-        let block = [UInt8](repeating: 0x73, count: chunk)
-        var sent = bytesSent
-        defer { bytesSent = sent }
-        var last: [SubflowSnapshot] = []
-        var samples: [(Double, [UInt64])] = []
-        var nextSample = start + interval
-        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
-        func sample() {
-            if let s = try? connection.socket.fullInfo().subflows { last = merge(last, s) }
-            samples.append((seconds(ContinuousClock.now - start),
-                            subflows.map { sf in last.first { $0.local.port == sf.tuple.localPort }?.bytesAcked ?? 0 }))
-        }
-        while ContinuousClock.now - start < duration {
-            sent += try connection.socket.send(block)
-            if ContinuousClock.now >= nextSample {
-                sample()
-                _ = connection.pollEvents(timeout: .zero)
-                nextSample += interval
-            }
-        }
-        sample()
-        try connection.socket.shutdownWrite()
-        let drainStart = ContinuousClock.now
-        while ContinuousClock.now - drainStart < timeout {
-            if try connection.socket.waitReadable(timeout: .milliseconds(100)) {
-                if try connection.socket.receive().isEmpty { break }
-            }
-        }
-        let total = seconds(ContinuousClock.now - start)
-        let per = subflows.map { sf in
-            Report.SubflowBytes(subflow: sf, bytesAcked: last.first { $0.local.port == sf.tuple.localPort }?.bytesAcked ?? 0)
-        }
-        return (Report(bytes: UInt64(sent), seconds: total, subflows: per), samples)
+        try transfer(chunk: chunk, limit: nil, duration: duration, sampleInterval: interval, timeout: timeout)
     }
 
-    private func merge(_ old: [SubflowSnapshot], _ new: [SubflowSnapshot]) -> [SubflowSnapshot] {
-        var byPort: [UInt16: SubflowSnapshot] = [:]
-        for s in old { byPort[s.local.port] = s }
-        for s in new {
-            if let o = byPort[s.local.port], o.bytesAcked > s.bytesAcked { continue }
-            byPort[s.local.port] = s
+    private static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    /// Writes `count` pattern bytes (blocking); returns how many were sent.
+    func sendPattern(count: Int) throws -> Int {
+        var buf = [UInt8](repeating: 0, count: count)
+        buf.withUnsafeMutableBytes { TransferPattern.fill($0, offset: UInt64(bytesSent)) }
+        return try connection.socket.send(buf)
+    }
+
+    /// The send engine: non-blocking writes of the pattern, so that the keep policy runs even
+    /// while the send buffer is full (which is what a dead subflow causes).
+    private func transfer(chunk: Int, limit: Int?, duration: Duration?, sampleInterval: Duration,
+                          timeout: Duration) throws -> (report: Report, samples: [(Double, [UInt64])]) {
+        let clock = ContinuousClock()
+        let start = clock.now
+        sendStart = start
+        nextCheck = start
+        var sent = bytesSent
+        defer { bytesSent = sent }
+        var buffer = [UInt8](repeating: 0, count: chunk)
+        var last: [UInt16: SubflowSnapshot] = [:]
+        var samples: [(Double, [UInt64])] = []
+        var nextSample = start + sampleInterval
+        let checkEvery = keep?.interval ?? .milliseconds(50)
+        func observe(sampling: Bool) {
+            let snaps = (try? connection.socket.fullInfo().subflows) ?? []
+            for s in snaps where (last[s.local.port]?.bytesAcked ?? 0) <= s.bytesAcked { last[s.local.port] = s }
+            if sampling {
+                samples.append((Self.seconds(clock.now - start), subflows.map { last[$0.tuple.localPort]?.bytesAcked ?? 0 }))
+            }
+            let now = clock.now
+            if now >= nextCheck {
+                maintain(now, snapshots: snaps)
+                tick?(Self.seconds(now - start))
+                _ = connection.pollEvents(timeout: .zero)   // keep the path-manager event queue drained
+                nextCheck = now + checkEvery
+            }
         }
-        return Array(byPort.values)
+        func finished() -> Bool {
+            if let limit { return sent >= limit }
+            return clock.now - start >= duration!
+        }
+        while !finished() {
+            let n = limit.map { min(chunk, $0 - sent) } ?? chunk
+            if try connection.socket.waitWritable(timeout: checkEvery) {
+                sent += try buffer.withUnsafeMutableBytes { b -> Int in
+                    let part = UnsafeMutableRawBufferPointer(rebasing: b[0..<n])
+                    TransferPattern.fill(part, offset: UInt64(sent))
+                    return try connection.socket.sendAvailable(UnsafeRawBufferPointer(part))
+                }
+            }
+            let now = clock.now
+            if now >= nextSample || now >= nextCheck {
+                observe(sampling: now >= nextSample)
+                if now >= nextSample { nextSample += sampleInterval }
+            }
+            if limit != nil && now - start > timeout {
+                throw SystemCallError("send (\(sent) of \(limit!) bytes after \(timeout))", errno: ETIMEDOUT)
+            }
+        }
+        observe(sampling: true)
+        try connection.socket.shutdownWrite()
+        // Wait for the peer's FIN: every byte was read by the application.
+        let drainStart = clock.now
+        while clock.now - drainStart < timeout {
+            if try connection.socket.waitReadable(timeout: checkEvery) {
+                if try connection.socket.receive().isEmpty { break }
+            }
+            observe(sampling: false)
+        }
+        observe(sampling: false)
+        let per = subflows.map { sf in Report.SubflowBytes(subflow: sf, bytesAcked: last[sf.tuple.localPort]?.bytesAcked ?? 0) }
+        return (Report(bytes: UInt64(sent), seconds: Self.seconds(clock.now - start), subflows: per, events: events), samples)
+    }
+
+    /// The keep policy's check: declares stalled or vanished subflows failed and replaces them.
+    private func maintain(_ now: ContinuousClock.Instant, snapshots: [SubflowSnapshot]) {
+        guard let keep else { return }
+        for i in subflows.indices where subflows[i].active {
+            let port = subflows[i].tuple.localPort
+            guard let s = snapshots.first(where: { $0.local.port == port }), s.tcpState != 7 /* TCP_CLOSE */ else {
+                fail(i, because: "the kernel closed it", keep: keep)
+                continue
+            }
+            if let p = progress[i], p.acked == s.bytesAcked, s.unackedPackets > 0 {
+                if now - p.at >= keep.stallTimeout {
+                    let ms = Int(Self.seconds(now - p.at) * 1000)
+                    fail(i, because: "no acknowledgement for \(ms) ms with \(s.unackedPackets) packet(s) in flight", keep: keep)
+                }
+            } else {
+                progress[i] = (s.bytesAcked, now)
+            }
+        }
+    }
+
+    private func record(_ e: Event) {
+        events.append(e)
+        keep?.onEvent?(e)
+    }
+
+    private func name(_ i: Int) -> String {
+        "subflow \(i + 1)" + (subflows[i].label.map { " (\($0))" } ?? "")
+    }
+
+    /// Make-before-break: open the replacement, then close the failed subflow (the kernel then
+    /// re-sends its unacknowledged data on the others) and remove its steering.
+    private func fail(_ i: Int, because reason: String, keep: KeepPolicy) {
+        let clock = ContinuousClock()
+        let detected = clock.now
+        let t0 = sendStart ?? detected
+        subflows[i].active = false
+        record(Event(kind: .failed, time: Self.seconds(detected - t0), subflow: i, message: "\(name(i)) failed: \(reason)"))
+        let active = subflows.indices.filter { subflows[$0].active }
+        if let r = keep.replace(i, active, subflows) {
+            do {
+                let j = try openSubflow(waypoints: r.waypoints, label: r.label, replaces: i, openedAt: Self.seconds(detected - t0))
+                let up = clock.now
+                record(Event(kind: .replaced, time: Self.seconds(up - t0), subflow: i, replacement: j,
+                             message: "\(name(j)) replaces subflow \(i + 1): established \(Int(Self.seconds(up - detected) * 1000)) ms after the failure was detected"))
+            } catch {
+                record(Event(kind: .unreplaced, time: Self.seconds(clock.now - t0), subflow: i,
+                             message: "could not open a replacement for subflow \(i + 1): \(error)"))
+            }
+        } else {
+            record(Event(kind: .unreplaced, time: Self.seconds(clock.now - t0), subflow: i,
+                         message: "no path for a replacement of subflow \(i + 1) avoids the failure"))
+        }
+        if let id = subflows[i].id { try? connection.closeSubflow(id: id, timeout: .zero) }
+        try? steering?.unsteer(subflows[i].tuple)
     }
 
     /// Removes all steering this connection installed (the socket closes when released).

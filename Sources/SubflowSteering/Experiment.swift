@@ -30,6 +30,29 @@ public struct Experiment: Sendable {
     /// Lab name (default: `<topology>-exp`).
     public var lab: String?
     public var port: UInt16 = 5201
+    /// `TCP_CONGESTION` for all three runs (nil: the namespace default). The default is cubic:
+    /// with this kernel's default, BBR (v1), three MPTCP subflows into tbf bottlenecks reach
+    /// only 0.89–0.90 of the capacity, against 0.94 with cubic (Docs/Testbed.md).
+    public var congestionControl: String? = "cubic"
+    /// A link taken down during the engineered run.
+    public var failure: Failure?
+    /// Replace failed subflows with re-planned paths (`srte open --keep`).
+    public var keep = false
+    /// With ``keep``: how long a subflow may go without acknowledgements before it counts as failed.
+    public var stallTimeout: Duration = .milliseconds(300)
+
+    /// A link failure injected during the engineered run.
+    public struct Failure: Sendable, Hashable {
+        /// The link's endpoints (every link between them goes down).
+        public var a: String, b: String
+        /// Seconds after the engineered run starts sending.
+        public var at: Double
+        public init(a: String, b: String, at: Double) {
+            self.a = a
+            self.b = b
+            self.at = at
+        }
+    }
 
     public init(topology: Topology) { self.topology = topology }
 
@@ -43,6 +66,25 @@ public struct Experiment: Sendable {
             public var capacityMbps: Double?
             /// Throughput over time: (seconds, Mbit/s in the interval before).
             public var series: [[Double]]
+            /// For a replacement subflow: the index (in `paths`) of the path it replaced.
+            public var replaces: Int? = nil
+            /// Seconds into the run at which the subflow was opened (replacements only).
+            public var openedAt: Double? = nil
+            /// False when the subflow was declared failed and closed.
+            public var active: Bool = true
+        }
+        /// What happened around an injected link failure.
+        public struct FailureReport: Sendable, Codable {
+            /// The link taken down, as "A-B".
+            public var link: String
+            /// Seconds into the engineered run (when the command to take it down was issued).
+            public var at: Double
+            /// Seconds from the failure until srte declared a subflow failed (nil: none did).
+            public var detectedAfter: Double?
+            /// Seconds from the failure until the replacement subflow was established.
+            public var replacedAfter: Double?
+            /// What srte did, in order.
+            public var events: [String]
         }
         public struct LinkLoad: Sendable, Codable {
             public var a: String, b: String
@@ -62,11 +104,19 @@ public struct Experiment: Sendable {
         /// Links that carried more than 1 MB during the engineered run.
         public var links: [LinkLoad]
         public var notes: [String]
+        /// The congestion control of all runs.
+        public var congestionControl: String?
+        /// Bytes the engineered run sent, and whether the sink found every one of them in
+        /// place (``TransferPattern``).
+        public var engineeredBytes: UInt64
+        public var verified: Bool
+        /// With ``Experiment/failure``.
+        public var failure: FailureReport?
     }
 
     /// Runs the experiment: lab up, three measurements, lab down (also when
     /// interrupted: install ``TerminationGuard`` first).
-    public func run(progress: (String) -> Void = { _ in }) throws -> Result {
+    public func run(progress: @escaping (String) -> Void = { _ in }) throws -> Result {
         let hosts = topology.nodes.filter { $0.kind == .host }.map(\.name)
         guard let src = from ?? hosts.first else { throw SubflowError(.badArgument, "\(topology.name) has no host: give --from") }
         guard let dst = to ?? (hosts.count > 1 ? hosts[1] : nil) else { throw SubflowError(.badArgument, "\(topology.name) has fewer than two hosts: give --to") }
@@ -77,6 +127,15 @@ public struct Experiment: Sendable {
             throw SubflowError(.badArgument, error.message)
         }
         guard !plan.paths.isEmpty else { throw SubflowError(.badArgument, "no path from \(src) to \(dst)") }
+        if let f = failure {
+            guard let ia = topology.index(of: f.a), let ib = topology.index(of: f.b),
+                  topology.links.contains(where: { ($0.a == ia && $0.b == ib) || ($0.a == ib && $0.b == ia) }) else {
+                throw SubflowError(.badArgument, "--fail \(f.a)-\(f.b): \(topology.name) has no link between '\(f.a)' and '\(f.b)'")
+            }
+            guard f.at > 0 && f.at < seconds else {
+                throw SubflowError(.badArgument, "--fail ...@\(f.at)s: the failure must fall inside the \(seconds) s run")
+            }
+        }
         let paths = plan.paths
         let count = paths.count
         var notes = plan.notes
@@ -96,11 +155,11 @@ public struct Experiment: Sendable {
         let duration = Duration.milliseconds(Int(seconds * 1000))
         let sink = try bed.run(in: dst) { try MPTCPSink(listen: SocketEndpoint(.unspecified, port: port)) }
 
-        func measured(_ label: String, _ body: () throws -> Void) throws -> SinkReport {
+        func measured(_ label: String, verify: Bool = false, _ body: () throws -> Void) throws -> SinkReport {
             progress("measuring \(label) for \(seconds) s")
             let box = ResultBox()
             let done = DispatchSemaphore(value: 0)
-            Thread { box.set(Swift.Result { try sink.serveOne(timeout: .seconds(Int(seconds) + 30)) }); done.signal() }.start()
+            Thread { box.set(Swift.Result { try sink.serveOne(timeout: .seconds(Int(seconds) + 30), verify: verify) }); done.signal() }.start()
             try body()
             guard done.wait(timeout: .now() + seconds + 30) == .success, let r = try box.get() else {
                 throw SubflowError(.system, "\(label): the sink did not finish")
@@ -111,12 +170,13 @@ public struct Experiment: Sendable {
 
         // 1. Single-path TCP.
         let tcp = try measured("single-path TCP") {
-            try bed.run(in: src) { try PlainTCP.send(to: remote, from: srcAddress, for: duration) }
+            try bed.run(in: src) { try PlainTCP.send(to: remote, from: srcAddress, for: duration, congestionControl: congestionControl) }
         }
         // 2. MPTCP, k subflows, no steering.
         let unsteered = try measured("MPTCP with \(count) unsteered subflows") {
             let c = try bed.run(in: src) {
-                try EngineeredConnection.open(to: remote, from: srcAddress, paths: Array(repeating: [], count: count), steering: nil)
+                try EngineeredConnection.open(to: remote, from: srcAddress, paths: Array(repeating: [], count: count), steering: nil,
+                                              congestionControl: congestionControl)
             }
             _ = try c.send(for: duration)
             c.close()
@@ -134,22 +194,45 @@ public struct Experiment: Sendable {
         defer { steer.removeAll() }
         let before = try bed.linkCounters()
         var engineered: (report: EngineeredConnection.Report, samples: [(Double, [UInt64])])? = nil
-        let sinkEngineered = try measured("MPTCP with \(count) engineered subflows") {
+        let names = topology.nodes.map(\.name)
+        let keeper = PathKeeper(plan: plan)
+        var failedAt: Double? = nil
+        var failureError: Error? = nil
+        let sinkEngineered = try measured("MPTCP with \(count) engineered subflows", verify: true) {
             let waypoints = paths.map { p in p.segments.dropLast().map(\.sid) }
-            let c = try bed.run(in: src) { try EngineeredConnection.open(to: remote, from: srcAddress, paths: waypoints, steering: steer) }
-            engineered = try c.send(for: duration)
+            let labels: [String?] = paths.map { keeper.hops($0.path) }
+            let c = try bed.run(in: src) {
+                try EngineeredConnection.open(to: remote, from: srcAddress, paths: waypoints, steering: steer,
+                                              congestionControl: congestionControl, labels: labels)
+            }
+            if keep { c.keep = keeper.policy(stallTimeout: stallTimeout, onEvent: { e in progress(e.description) }) }
+            if let f = failure {
+                c.tick = { t in
+                    guard failedAt == nil, t >= f.at else { return }
+                    failedAt = t
+                    progress("taking link \(f.a)-\(f.b) down")
+                    do { try bed.setLinks(between: f.a, and: f.b, up: false) } catch { failureError = error }
+                }
+            }
+            engineered = try bed.run(in: src) { try c.send(for: duration) }
             c.close()
         }
+        if let failureError { throw SubflowError(.system, "--fail: \(failureError)") }
         let after = try bed.linkCounters()
         progress("tearing down lab \(bed.lab)")
 
-        let names = topology.nodes.map(\.name)
         var results: [Result.Path] = []
-        for (i, p) in paths.enumerated() {
-            let bytes = engineered?.report.subflows[i].bytesAcked ?? 0
+        func capacity(_ p: PlannedPath) -> Double? {
+            let caps = p.links.map { topology.links[$0].bandwidth }
+            return caps.contains(where: { $0 == nil }) ? nil : Double(caps.compactMap { $0 }.min() ?? 0) / 1e6
+        }
+        for (i, sf) in (engineered?.report.subflows ?? []).enumerated() {
+            let bytes = sf.bytesAcked
             let secs = engineered?.report.seconds ?? 1
-            let caps = p.path.links.map { topology.links[$0].bandwidth }
-            let cap: Double? = caps.contains(where: { $0 == nil }) ? nil : Double(caps.compactMap { $0 }.min() ?? 0) / 1e6
+            let planned = keeper.path(ofSubflow: i)
+            let cap = planned.flatMap(capacity)
+            let segments = i < paths.count ? paths[i].segments.map { $0.sid.description }
+                : (sf.subflow.waypoints + [sf.subflow.tuple.remoteAddress]).map(\.description)
             var series: [[Double]] = []
             var prev: (Double, UInt64) = (0, 0)
             for (t, acked) in engineered?.samples ?? [] where i < acked.count {
@@ -157,19 +240,38 @@ public struct Experiment: Sendable {
                 if dt > 0 { series.append([(t * 100).rounded() / 100, (Double(acked[i] &- prev.1) * 8 / dt / 1e6 * 10).rounded() / 10]) }
                 prev = (t, acked[i])
             }
-            results.append(Result.Path(hops: p.path.nodes.map { names[$0] }, segments: p.segments.map { $0.sid.description },
-                                       mbps: (Double(bytes) * 8 / secs / 1e6 * 10).rounded() / 10, capacityMbps: cap, series: series))
+            results.append(Result.Path(hops: planned.map { $0.nodes.map { names[$0] } } ?? [], segments: segments,
+                                       mbps: (Double(bytes) * 8 / secs / 1e6 * 10).rounded() / 10, capacityMbps: cap, series: series,
+                                       replaces: sf.subflow.replaces, openedAt: sf.subflow.replaces == nil ? nil : sf.subflow.openedAt,
+                                       active: sf.subflow.active))
         }
         var loads: [Result.LinkLoad] = []
         for (b, a) in zip(before, after) {
             let ab = (a.endA?.txBytes ?? 0) &- (b.endA?.txBytes ?? 0), ba = (a.endB?.txBytes ?? 0) &- (b.endB?.txBytes ?? 0)
             if ab > 1_000_000 || ba > 1_000_000 { loads.append(Result.LinkLoad(a: a.a, b: a.b, bytesAToB: ab, bytesBToA: ba)) }
         }
-        let capacity: Double? = results.contains { $0.capacityMbps == nil } ? nil : results.reduce(0) { $0 + ($1.capacityMbps ?? 0) }
+        let planned = paths.map { capacity($0.path) }
+        let capacity: Double? = planned.contains { $0 == nil } ? nil : planned.reduce(0) { $0 + ($1 ?? 0) }
         func r1(_ x: Double) -> Double { (x * 10).rounded() / 10 }
+        func r3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }
+        var failureReport: Result.FailureReport? = nil
+        if let f = failure {
+            let events = engineered?.report.events ?? []
+            let at = failedAt ?? f.at
+            failureReport = Result.FailureReport(
+                link: "\(f.a)-\(f.b)", at: r3(at),
+                detectedAfter: events.first { $0.kind == .failed && $0.time >= at }.map { r3($0.time - at) },
+                replacedAfter: events.first { $0.kind == .replaced && $0.time >= at }.map { r3($0.time - at) },
+                events: events.map(\.description))
+            if failedAt == nil { notes.append("the engineered run ended before the failure time") }
+            if !keep { notes.append("without --keep the failed subflow is left to the kernel (MPTCP re-sends its data after a few RTOs)") }
+        }
+        let sent = engineered?.report.bytes ?? 0
         return Result(topology: topology.name, from: src, to: dst, k: count, seconds: seconds, steering: steering.rawValue,
                       singlePathMbps: r1(mbps(tcp)), unsteeredMbps: r1(mbps(unsteered)), aggregateMbps: r1(mbps(sinkEngineered)),
-                      capacityMbps: capacity, paths: results, links: loads, notes: notes)
+                      capacityMbps: capacity, paths: results, links: loads, notes: notes, congestionControl: congestionControl,
+                      engineeredBytes: sent, verified: sinkEngineered.verified && sinkEngineered.bytes == sent,
+                      failure: failureReport)
     }
 }
 
@@ -201,10 +303,14 @@ final class ResultBox: @unchecked Sendable {
 
 /// A plain (single-path) TCP sender, for the baseline.
 enum PlainTCP {
-    static func send(to remote: SocketEndpoint, from local: IPv6Address, for duration: Duration) throws {
+    static func send(to remote: SocketEndpoint, from local: IPv6Address, for duration: Duration, congestionControl: String? = nil) throws {
         let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemCallError("socket(TCP)", errno: errno) }
         defer { close(fd) }
+        if let cc = congestionControl {
+            var name = Array(cc.utf8)
+            try syscallValue("setsockopt(TCP_CONGESTION, \(cc))") { setsockopt(fd, Int32(IPPROTO_TCP), TCP_CONGESTION, &name, socklen_t(name.count)) }
+        }
         var la = SocketEndpoint(local, port: 0).sockaddr
         try syscallValue("bind([\(local)])") {
             withUnsafePointer(to: &la) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }

@@ -17,9 +17,21 @@ struct ExperimentCommand: ParsableCommand {
         Then reports per-path throughput, which links carried the traffic, and the sum of the \
         planned paths' bottleneck capacities, and tears the lab down (also on Ctrl-C).
 
-        Example:
+        All three runs use the congestion control of --cc (default cubic; see Docs/Testbed.md for \
+        why not this kernel's default, BBR). The sink checks every byte of the engineered run \
+        against the sender's pattern.
+
+        Failure: --fail A-B@T takes the link between A and B down T seconds into the engineered \
+        run. With --keep, srte notices the stalled subflow (no acknowledgement for \
+        --stall-timeout ms with data in flight), re-plans around the links of its path that no \
+        working subflow uses, opens a replacement subflow on the new path, and only then closes \
+        the failed one (make-before-break); the report gives the time from failure to \
+        replacement, and --plot shows the dip and the recovery.
+
+        Examples:
           srte experiment topologies/diamond.yaml
           srte experiment topologies/abilene.yaml --from Sunnyvale --to New_York -k 3 --format json
+          srte experiment topologies/diamond.yaml -k 2 --fail r1-b@5s --keep --plot failover.svg
         """
     )
 
@@ -53,13 +65,32 @@ struct ExperimentCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write an SVG plot of per-path throughput over time.", valueName: "FILE.svg"))
     var plot: String?
 
+    @Option(help: ArgumentHelp("Take the link A-B down T seconds into the engineered run (e.g. r1-b@5s).", valueName: "A-B@T"))
+    var fail: String?
+
+    @Flag(help: "Replace a failed subflow with one on a re-planned path (as `srte open --keep`).")
+    var keep = false
+
+    @Option(name: .customLong("stall-timeout"), help: ArgumentHelp("With --keep: milliseconds without acknowledgement (data in flight) after which a subflow counts as failed.", valueName: "MS"))
+    var stallTimeout: Int = 300
+
+    @Option(name: .customLong("cc"), help: ArgumentHelp("TCP congestion control for all runs (see /proc/sys/net/ipv4/tcp_available_congestion_control); 'default' keeps the namespace's.", valueName: "NAME"))
+    var congestionControl: String = "cubic"
+
     func run() throws {
         TerminationGuard.install()
         try reporting {
             guard geteuid() == 0 else { throw CLIFailure(message: "srte experiment creates network namespaces: run it as root", code: 3) }
             guard seconds >= 1 && seconds <= 600 else { throw CLIFailure.input("--seconds \(seconds): 1...600") }
             if let k, k < 1 { throw CLIFailure.input("-k \(k): at least one subflow") }
-            var e = Experiment(topology: try loadTopology(topologyFile))
+            guard stallTimeout >= 50 && stallTimeout <= 60_000 else { throw CLIFailure.input("--stall-timeout \(stallTimeout): 50...60000 ms") }
+            if keep && fail == nil { diagnose("srte: note: --keep without --fail: subflows are replaced only if a path fails on its own") }
+            let topology = try loadTopology(topologyFile)
+            var e = Experiment(topology: topology)
+            if let fail { e.failure = try Self.parseFailure(fail, in: topology) }
+            e.keep = keep
+            e.stallTimeout = .milliseconds(stallTimeout)
+            e.congestionControl = congestionControl == "default" ? nil : congestionControl
             e.from = from
             e.to = to
             e.k = k
@@ -90,6 +121,29 @@ struct ExperimentCommand: ParsableCommand {
     }
 }
 
+extension ExperimentCommand {
+    /// Parses `A-B@T` (T in s or ms; node names may themselves contain '-').
+    static func parseFailure(_ text: String, in topology: Topology) throws -> Experiment.Failure {
+        guard let at = text.lastIndex(of: "@") else {
+            throw CLIFailure.input("--fail '\(text)': expected A-B@T, e.g. r1-b@5s")
+        }
+        let link = String(text[..<at]), time = String(text[text.index(after: at)...])
+        var seconds: Double?
+        if time.hasSuffix("ms") { seconds = Double(time.dropLast(2)).map { $0 / 1000 } }
+        else if time.hasSuffix("s") { seconds = Double(time.dropLast()) }
+        else { seconds = Double(time) }
+        guard let t = seconds, t > 0, t.isFinite else {
+            throw CLIFailure.input("--fail '\(text)': '\(time)' is not a time such as 5s or 2500ms")
+        }
+        let names = Set(topology.nodes.map(\.name))
+        for i in link.indices where link[i] == "-" {
+            let a = String(link[..<i]), b = String(link[link.index(after: i)...])
+            if names.contains(a) && names.contains(b) { return Experiment.Failure(a: a, b: b, at: t) }
+        }
+        throw CLIFailure.input("--fail '\(text)': '\(link)' is not two node names of \(topology.name) joined by '-'")
+    }
+}
+
 extension Experiment.Steering: ExpressibleByArgument {}
 
 enum ExperimentReport {
@@ -103,7 +157,7 @@ enum ExperimentReport {
 
     static func text(_ r: Experiment.Result) -> String {
         var l: [String] = []
-        l.append("srte experiment \(r.topology): \(r.from) → \(r.to), \(r.k) subflow(s), \(f1(r.seconds)) s per run, steering: \(r.steering)")
+        l.append("srte experiment \(r.topology): \(r.from) → \(r.to), \(r.k) subflow(s), \(f1(r.seconds)) s per run, steering: \(r.steering), congestion control: \(r.congestionControl ?? "default")")
         l.append("")
         l.append("  single-path TCP                              \(f1(r.singlePathMbps).leftPad(8)) Mbit/s")
         l.append("  MPTCP, \(r.k) subflows left to the IGP            \(f1(r.unsteeredMbps).leftPad(8)) Mbit/s")
@@ -115,7 +169,10 @@ enum ExperimentReport {
         l.append("  per engineered path:")
         for (i, p) in r.paths.enumerated() {
             let cap = p.capacityMbps.map { " of \(f1($0))" } ?? ""
-            l.append("    \(i + 1). \(p.hops.joined(separator: " ").padding(28)) \(f1(p.mbps).leftPad(7))\(cap) Mbit/s   segments \(p.segments.joined(separator: ", "))")
+            var what = ""
+            if let j = p.replaces { what += "  (replaces \(j + 1) from \(f1(p.openedAt ?? 0)) s)" }
+            if !p.active { what += "  (failed)" }
+            l.append("    \(i + 1). \(p.hops.joined(separator: " ").padding(28)) \(f1(p.mbps).leftPad(7))\(cap) Mbit/s   segments \(p.segments.joined(separator: ", "))\(what)")
         }
         if !r.links.isEmpty {
             l.append("")
@@ -124,6 +181,17 @@ enum ExperimentReport {
                 l.append("    \("\(k.a) → \(k.b)".padding(22)) \(f1(Double(k.bytesAToB) / 1e6).leftPad(8))    \("\(k.b) → \(k.a)".padding(22)) \(f1(Double(k.bytesBToA) / 1e6).leftPad(8))")
             }
         }
+        if let f = r.failure {
+            l.append("")
+            l.append("  failure: link \(f.link) down at \(f1(f.at)) s of the engineered run")
+            if let d = f.detectedAfter { l.append("    detected after \(Int((d * 1000).rounded())) ms") }
+            if let d = f.replacedAfter { l.append("    replacement subflow established \(Int((d * 1000).rounded())) ms after the failure") }
+            else { l.append("    no replacement subflow") }
+            for e in f.events { l.append("    \(e)") }
+        }
+        l.append("")
+        l.append(r.verified ? "  sink: all \(r.engineeredBytes) bytes of the engineered run verified, in order"
+                            : "  sink: VERIFICATION FAILED for the engineered run (\(r.engineeredBytes) bytes sent)")
         for n in r.notes { l.append("note: \(n)") }
         return l.joined(separator: "\n")
     }
@@ -132,7 +200,9 @@ enum ExperimentReport {
     static func svg(_ r: Experiment.Result) -> String {
         let w = 720.0, h = 400.0, left = 60.0, right = 180.0, top = 40.0, bottom = 50.0
         let tMax = max(r.paths.flatMap { $0.series.map { $0[0] } }.max() ?? 1, 1)
-        let yMax = max((r.paths.flatMap { $0.series.map { $0[1] } }.max() ?? 1) * 1.15, 1)
+        var totals: [Double: Double] = [:]
+        for p in r.paths { for v in p.series { totals[v[0], default: 0] += v[1] } }
+        let yMax = max(((r.paths.count > 1 ? totals.values.max() : nil) ?? r.paths.flatMap { $0.series.map { $0[1] } }.max() ?? 1) * 1.15, 1)
         func x(_ t: Double) -> Double { left + t / tMax * (w - left - right) }
         func y(_ v: Double) -> Double { h - bottom - v / yMax * (h - top - bottom) }
         let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
@@ -154,7 +224,23 @@ enum ExperimentReport {
             let c = colors[i % colors.count]
             let pts = p.series.map { "\(x($0[0])),\(y($0[1]))" }.joined(separator: " ")
             s += "<polyline fill=\"none\" stroke=\"\(c)\" stroke-width=\"2\" points=\"\(pts)\"/>\n"
-            s += "<text x=\"\(w - right + 10)\" y=\"\(top + 18 * Double(i) + 10)\" fill=\"\(c)\">\(esc(p.hops.joined(separator: " ")))</text>\n"
+            let note = p.replaces != nil ? " (replacement)" : p.active ? "" : " (failed)"
+            s += "<text x=\"\(w - right + 10)\" y=\"\(top + 18 * Double(i) + 10)\" fill=\"\(c)\">\(esc(p.hops.joined(separator: " ") + note))</text>\n"
+        }
+        // The aggregate, when there is more than one path: sum per sample time.
+        if r.paths.count > 1 {
+            var sum: [Double: Double] = [:]
+            for p in r.paths { for v in p.series { sum[v[0], default: 0] += v[1] } }
+            let pts = sum.keys.sorted().map { "\(x($0)),\(y(sum[$0]!))" }.joined(separator: " ")
+            s += "<polyline fill=\"none\" stroke=\"black\" stroke-width=\"1.5\" stroke-dasharray=\"4 3\" points=\"\(pts)\"/>\n"
+            s += "<text x=\"\(w - right + 10)\" y=\"\(top + 18 * Double(r.paths.count) + 10)\">aggregate</text>\n"
+        }
+        if let f = r.failure {
+            s += "<line x1=\"\(x(f.at))\" y1=\"\(top)\" x2=\"\(x(f.at))\" y2=\"\(h - bottom)\" stroke=\"#d62728\" stroke-dasharray=\"2 2\"/>\n"
+            s += "<text x=\"\(x(f.at) + 4)\" y=\"\(top + 12)\" fill=\"#d62728\">\(esc(f.link)) down</text>\n"
+            if let d = f.replacedAfter {
+                s += "<text x=\"\(x(f.at) + 4)\" y=\"\(top + 26)\" fill=\"#d62728\">replaced after \(Int((d * 1000).rounded())) ms</text>\n"
+            }
         }
         return s + "</svg>\n"
     }

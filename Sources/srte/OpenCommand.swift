@@ -21,6 +21,14 @@ struct OpenCommand: ParsableCommand {
         subflow per path, from the node this runs on to a host.
           srte open --topology topologies/diamond.yaml --from h1 --to h2 -k 3
 
+        Failures (--keep, with --topology): a subflow with data in flight and no acknowledgement \
+        for --stall-timeout ms is declared failed; srte re-plans around the links of its path \
+        that no working subflow uses (disjoint from the working paths when possible), opens a \
+        replacement subflow steered onto the new path, and then closes the failed one \
+        (make-before-break). The data is srte's verifiable pattern: `srte serve --verify` \
+        checks every byte.
+          srte open --topology topologies/diamond.yaml --from h1 --to h2 -k 2 --keep
+
         Steering (installed before each subflow's SYN, removed on exit, SIGINT and SIGTERM):
           route  a policy rule per 4-tuple and a seg6 inline route (the kernel handles the MTU)
           bpf    a tc egress BPF program inserting the SRH (TCX link: gone even after SIGKILL);
@@ -66,6 +74,15 @@ struct OpenCommand: ParsableCommand {
     @Option(help: "Bytes to send (default 100 MB).")
     var bytes: Int = 100_000_000
 
+    @Flag(help: "With --topology: replace a failed subflow with one on a re-planned path.")
+    var keep = false
+
+    @Option(name: .customLong("stall-timeout"), help: ArgumentHelp("With --keep: milliseconds without acknowledgement (data in flight) after which a subflow counts as failed.", valueName: "MS"))
+    var stallTimeout: Int = 300
+
+    @Option(name: .customLong("cc"), help: ArgumentHelp("TCP congestion control of every subflow (default: the namespace's; see /proc/sys/net/ipv4/tcp_available_congestion_control).", valueName: "NAME"))
+    var congestionControl: String?
+
     @Option(help: "Output: text or json.")
     var format: ReportFormat = .text
 
@@ -77,11 +94,13 @@ struct OpenCommand: ParsableCommand {
             }
             do { try MPTCPNamespaceState.check() } catch { throw CLIFailure(message: "\(error)", code: 3) }
             guard bytes > 0 else { throw CLIFailure.input("--bytes \(bytes): send at least one byte") }
-            let (remote, plan) = try destinationAndPaths()
+            if keep && topology == nil { throw CLIFailure.input("--keep re-plans around failures: it needs --topology") }
+            guard stallTimeout >= 50 && stallTimeout <= 60_000 else { throw CLIFailure.input("--stall-timeout \(stallTimeout): 50...60000 ms") }
+            let (remote, plan, planned) = try destinationAndPaths()
             let local: IPv6Address? = try source.map { s in
                 do { return try IPv6Address(parsing: s) } catch { throw CLIFailure.input("--source: \(error)") }
             }
-            let needsSteering = plan.contains { !$0.isEmpty }
+            let needsSteering = keep || plan.contains { !$0.isEmpty }
             var steering: SRHSteering? = nil
             if needsSteering {
                 do {
@@ -101,7 +120,13 @@ struct OpenCommand: ParsableCommand {
             diagnose("srte: opening \(plan.count) subflow(s) to \(remote) (\(needsSteering ? "steering: \(steer)" : "no steering"))")
             let connection: EngineeredConnection
             do {
-                connection = try EngineeredConnection.open(to: remote, from: local, paths: plan, steering: steering)
+                let keeper = planned.map(PathKeeper.init(plan:))
+                let labels: [String?] = planned.map { r in r.paths.map { keeper!.hops($0.path) } } ?? []
+                connection = try EngineeredConnection.open(to: remote, from: local, paths: plan, steering: steering,
+                                                           congestionControl: congestionControl, labels: labels)
+                if keep, let keeper {
+                    connection.keep = keeper.policy(stallTimeout: .milliseconds(stallTimeout), onEvent: { diagnose("srte: \($0)") })
+                }
             } catch { throw CLIFailure(message: "\(error)", code: 3) }
             defer { connection.close() }
             diagnose("srte: \(connection.subflows.count) subflow(s) up; sending \(bytes) bytes")
@@ -115,8 +140,8 @@ struct OpenCommand: ParsableCommand {
         }
     }
 
-    /// The peer and the per-subflow waypoint lists.
-    func destinationAndPaths() throws -> (SocketEndpoint, [[IPv6Address]]) {
+    /// The peer, the per-subflow waypoint lists, and the plan they came from (with --topology).
+    func destinationAndPaths() throws -> (SocketEndpoint, [[IPv6Address]], PlanReport?) {
         if let file = topology {
             guard paths.isEmpty else { throw CLIFailure.input("give either --path or --topology, not both") }
             guard let from else { throw CLIFailure.input("--topology needs --from NODE (the node this runs on)") }
@@ -132,7 +157,7 @@ struct OpenCommand: ParsableCommand {
             for n in report.notes { diagnose("srte: note: \(n)") }
             let address = topo.destinationAddress(ofNode: dst)
             let lists = report.paths.map { p in p.segments.dropLast().map(\.sid) }
-            return (SocketEndpoint(address, port: port), lists)
+            return (SocketEndpoint(address, port: port), lists, report)
         }
         guard !paths.isEmpty else { throw CLIFailure.input("give one --path per subflow ('direct' for none), or --topology") }
         let remote = try parseEndpoint(to, option: "--to")
@@ -148,7 +173,7 @@ struct OpenCommand: ParsableCommand {
             }
             lists.append(sids)
         }
-        return (remote, lists)
+        return (remote, lists, nil)
     }
 
     func egressInterface(toward address: IPv6Address) throws -> String {
@@ -172,18 +197,31 @@ enum OpenReport {
                     ("remote", .string(SocketEndpoint(s.subflow.tuple.remoteAddress, port: s.subflow.tuple.remotePort).description)),
                     ("segments", .array((s.subflow.waypoints.isEmpty ? [] : s.subflow.waypoints + [s.subflow.tuple.remoteAddress]).map { .string($0.description) })),
                     ("bytesAcked", .int(Int(s.bytesAcked))),
+                    ("path", s.subflow.label.map { .string($0) } ?? .null),
+                    ("active", .bool(s.subflow.active)),
+                    ("replaces", s.subflow.replaces.map { .int($0) } ?? .null),
                 ])
+            })),
+            ("events", .array(r.events.map { e in
+                .object([("kind", .string(e.kind.rawValue)), ("time", .double((e.time * 1000).rounded() / 1000)),
+                         ("subflow", .int(e.subflow)), ("replacement", e.replacement.map { .int($0) } ?? .null),
+                         ("message", .string(e.message))])
             })),
         ])
     }
 
     static func text(_ r: EngineeredConnection.Report) -> String {
         var lines = ["\(r.bytes) bytes in \(String(format3: r.seconds)) s = \(ServeReport.mbps(r.bytes, r.seconds)) Mbit/s over \(r.subflows.count) subflow(s)"]
-        for s in r.subflows {
-            let path = s.subflow.waypoints.isEmpty ? "direct (IGP path)" : s.subflow.waypoints.map(\.description).joined(separator: ", ")
+        for (i, s) in r.subflows.enumerated() {
+            var path = s.subflow.waypoints.isEmpty ? "direct (IGP path)" : s.subflow.waypoints.map(\.description).joined(separator: ", ")
+            if let l = s.subflow.label { path += " [\(l)]" }
             let local = SocketEndpoint(s.subflow.tuple.localAddress, port: s.subflow.tuple.localPort)
-            lines.append("  #\(s.subflow.id.map(String.init) ?? "?") \(local.description.padding(40)) via \(path.padding(36)) \(s.bytesAcked) bytes acked")
+            var state = s.subflow.replaces.map { "  (replaces \($0 + 1))" } ?? ""
+            if !s.subflow.active { state += "  (failed)" }
+            let id = "id \(s.subflow.id.map(String.init) ?? "?")"
+            lines.append("  \(i + 1). \(id.padding(6)) \(local.description.padding(40)) via \(path.padding(36)) \(s.bytesAcked) bytes acked\(state)")
         }
+        for e in r.events { lines.append("  \(e)") }
         return lines.joined(separator: "\n")
     }
 }

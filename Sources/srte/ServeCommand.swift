@@ -15,8 +15,12 @@ struct ServeCommand: ParsableCommand {
         namespace uses the userspace path manager (net.mptcp.pm_type=1), srte subscribes to \
         mptcp_pm_events while serving: without a subscriber the kernel refuses every join.
 
+        --verify checks every byte against the pattern srte's senders write (`srte open`, \
+        `srte experiment`): each 8-byte word carries its own stream offset, so a lost, duplicated \
+        or reordered byte is reported at its offset, and the exit status is 1.
+
         Example:
-          srte serve --listen :5201 --count 1 --format json
+          srte serve --listen :5201 --count 1 --format json --verify
         """
     )
 
@@ -37,6 +41,9 @@ struct ServeCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("With --reflect: the interface traffic arrives on (default: the only one besides lo).", valueName: "IFACE"))
     var dev: String?
+
+    @Flag(help: "Check every byte against srte's sender pattern; exit 1 when one is wrong.")
+    var verify = false
 
     @Option(help: "Output: text or json (one JSON object per connection).")
     var format: ReportFormat = .text
@@ -69,9 +76,10 @@ struct ServeCommand: ParsableCommand {
             defer { TerminationGuard.remove(token); sink.reflector?.close(); steering?.removeAll() }
             diagnose("srte: listening on \((try? sink.endpoint) ?? endpoint) (MPTCP\(reflect ? ", reflecting SRHs" : ""))")
             var served = 0
+            var bad = 0
             while count.map({ served < $0 }) ?? true {
                 let r: SinkReport
-                do { r = try sink.serveOne(timeout: .seconds(timeout)) } catch {
+                do { r = try sink.serveOne(timeout: .seconds(timeout), verify: verify) } catch {
                     throw CLIFailure(message: "\(error)", code: 3)
                 }
                 served += 1
@@ -80,7 +88,10 @@ struct ServeCommand: ParsableCommand {
                 case .json: out.line(ServeReport.json(r).rendered)
                 case .text: out.line(ServeReport.text(r))
                 }
+                out.flush()
+                if verify && !r.verified { bad += 1 }
             }
+            if bad > 0 { throw CLIFailure(message: "\(bad) of \(served) connection(s) failed verification", code: 1) }
         }
     }
 }
@@ -98,6 +109,8 @@ enum ServeReport {
             ("mbps", .double(mbps(r.bytes, r.seconds))),
             ("multipath", .bool(r.multipath)),
             ("token", r.token.map { .int(Int($0)) } ?? .null),
+            ("verified", r.verification == nil ? .null : .bool(r.verified)),
+            ("firstMismatchOffset", r.verification?.firstMismatch.map { .int(Int($0)) } ?? .null),
             ("subflows", .array(r.subflows.map {
                 .object([("local", .string($0.local.description)), ("remote", .string($0.remote.description)),
                          ("bytes", .int(Int($0.bytesReceived)))])
@@ -108,6 +121,10 @@ enum ServeReport {
     static func text(_ r: SinkReport) -> String {
         var lines = ["\(r.peer): \(r.bytes) bytes in \(String(format3: r.seconds)) s = \(mbps(r.bytes, r.seconds)) Mbit/s, "
             + (r.multipath ? "MPTCP, \(r.subflows.count) subflow(s)" : "plain TCP (fallback)")]
+        if let v = r.verification {
+            lines.append(v.firstMismatch.map { "  verification FAILED: first wrong byte at stream offset \($0)" }
+                         ?? "  verified: all \(v.offset) bytes are the sender's pattern, in order")
+        }
         for s in r.subflows {
             let share = r.bytes > 0 ? Double(s.bytesReceived) / Double(r.bytes) * 100 : 0
             lines.append("  \(s.remote.description.padding(44)) -> \(s.local.description.padding(40)) \(s.bytesReceived) bytes (\(Int(share.rounded()))%)")

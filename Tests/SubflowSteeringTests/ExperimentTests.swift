@@ -30,4 +30,52 @@ struct ExperimentTests {
         #expect(!FileManager.default.fileExists(atPath: "/run/srte/testbed/\(e.lab!).json"))
         #expect(!NetworkNamespace.exists("\(e.lab!)-h1"))
     }
+
+    /// `--fail r1-b@2s --keep` with k = 2 (paths via a and b; c idle): the subflow via b stalls,
+    /// a replacement via c is up within 1 s of the failure, and the sink verifies every byte.
+    @Test(arguments: [Experiment.Steering.route, .bpf])
+    func failoverReplacesTheBrokenPathWithinOneSecond(steering: Experiment.Steering) throws {
+        var e = Experiment(topology: try bundledTopology("diamond.yaml"))
+        e.seconds = 5
+        e.k = 2
+        e.steering = steering
+        e.failure = Experiment.Failure(a: "r1", b: "b", at: 2)
+        e.keep = true
+        e.lab = "xf\(getpid() % 10000)\(steering == .bpf ? "b" : "r")"
+        let r = try e.run()
+        let f = try #require(r.failure)
+        #expect(f.at >= 2 && f.at < 2.2)
+        let replaced = try #require(f.replacedAfter, "no replacement: \(f.events)")
+        #expect(replaced < 1.0, "replacement established \(replaced) s after the failure")
+        #expect(r.paths.count == 3)
+        #expect(r.paths.map { $0.hops[2] } == ["a", "b", "c"])
+        #expect(!r.paths[1].active && r.paths[2].replaces == 1)
+        // Before the failure b carried its share; after it, c did.
+        #expect(r.paths[1].series.contains { $0[0] < 2 && $0[1] > 30 }, "\(r.paths[1].series)")
+        #expect(r.paths[2].series.contains { $0[0] > 3 && $0[1] > 30 }, "\(r.paths[2].series)")
+        #expect(r.links.contains { $0.a == "r1" && $0.b == "c" && $0.bytesAToB > 2_000_000 }, "\(r.links)")
+        #expect(r.verified, "sink verification failed after \(r.engineeredBytes) bytes")
+        #expect(!NetworkNamespace.exists("\(e.lab!)-h1"))
+    }
+
+    /// Without --keep the failure is only recorded: no replacement, the bytes still all arrive.
+    @Test func failureWithoutKeepIsNotReplaced() throws {
+        var e = Experiment(topology: try bundledTopology("diamond.yaml"))
+        e.seconds = 4
+        e.k = 2
+        e.failure = Experiment.Failure(a: "r1", b: "b", at: 1.5)
+        e.lab = "xn\(getpid() % 10000)"
+        let r = try e.run()
+        #expect(r.paths.count == 2)
+        #expect(r.failure?.replacedAfter == nil)
+        #expect(r.verified)
+    }
+
+    @Test func failureOnAMissingLinkIsRefusedBeforeTheLab() throws {
+        var e = Experiment(topology: try bundledTopology("diamond.yaml"))
+        e.failure = Experiment.Failure(a: "a", b: "b", at: 2)
+        e.lab = "xm\(getpid() % 10000)"
+        #expect(throws: SubflowError.self) { try e.run() }
+        #expect(!NetworkNamespace.exists("\(e.lab!)-h1"))
+    }
 }

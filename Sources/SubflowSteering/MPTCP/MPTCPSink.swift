@@ -28,6 +28,11 @@ public struct SinkReport: Hashable, Sendable {
     public var token: UInt32?
     /// Every subflow seen during the transfer.
     public var subflows: [Subflow]
+    /// With verification on: the stream checked against ``TransferPattern``.
+    public var verification: TransferPattern.Verifier?
+
+    /// Whether verification was on and every byte read was the pattern's.
+    public var verified: Bool { verification.map { $0.firstMismatch == nil && $0.offset == bytes } ?? false }
 }
 
 /// An MPTCP receiver that counts bytes per subflow: `srte serve`.
@@ -65,10 +70,12 @@ public final class MPTCPSink: @unchecked Sendable {
     public var endpoint: SocketEndpoint { get throws { try listener.localEndpoint() } }
 
     /// Accepts one connection, reads it to the end, and reports.
-    /// - Parameter timeout: how long to wait for the connection, and for each read.
+    /// - Parameters:
+    ///   - timeout: how long to wait for the connection, and for each read.
+    ///   - verify: check every byte against ``TransferPattern`` (what srte's senders write).
     /// - Throws: ``SubflowError`` or ``SystemCallError``; a `timedOut`
     ///   ``SystemCallError`` (ETIMEDOUT) when nothing arrives in time.
-    public func serveOne(timeout: Duration = .seconds(3600)) throws -> SinkReport {
+    public func serveOne(timeout: Duration = .seconds(3600), verify: Bool = false) throws -> SinkReport {
         guard try listener.waitReadable(timeout: timeout) else {
             throw SystemCallError("accept (no connection within \(timeout))", errno: ETIMEDOUT)
         }
@@ -91,6 +98,7 @@ public final class MPTCPSink: @unchecked Sendable {
             }
         }
         var buffer = [UInt8](repeating: 0, count: 1 << 18)
+        var verifier: TransferPattern.Verifier? = verify ? TransferPattern.Verifier() : nil
         while true {
             guard try conn.waitReadable(timeout: timeout) else {
                 throw SystemCallError("recv (no data within \(timeout))", errno: ETIMEDOUT)
@@ -98,6 +106,7 @@ public final class MPTCPSink: @unchecked Sendable {
             let n = try syscallValue("recv") { buffer.withUnsafeMutableBytes { recv(conn.fileDescriptor, $0.baseAddress, $0.count, 0) } }
             if n == 0 { break }
             total += UInt64(n)
+            if verifier != nil { buffer.withUnsafeBytes { verifier!.check(UnsafeRawBufferPointer(rebasing: $0[0..<n])) } }
             if ContinuousClock.now - lastSnapshot > .milliseconds(100) {
                 snapshot()
                 try reflector?.reflect()
@@ -109,6 +118,7 @@ public final class MPTCPSink: @unchecked Sendable {
         let d = ContinuousClock.now - start
         let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
         let subflows = seen.values.sorted { ($0.remote.port, "\($0.remote.address)") < ($1.remote.port, "\($1.remote.address)") }
-        return SinkReport(peer: peer, bytes: total, seconds: seconds, multipath: multipath, token: token, subflows: subflows)
+        return SinkReport(peer: peer, bytes: total, seconds: seconds, multipath: multipath, token: token, subflows: subflows,
+                          verification: verifier)
     }
 }

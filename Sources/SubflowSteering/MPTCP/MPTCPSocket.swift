@@ -64,6 +64,10 @@ public struct SubflowSnapshot: Hashable, Sendable {
     public var bytesAcked: UInt64
     /// `tcpi_bytes_received`
     public var bytesReceived: UInt64
+    /// `tcpi_unacked`: packets sent and not yet acknowledged.
+    public var unackedPackets: UInt32 = 0
+    /// `tcpi_backoff`: retransmission timeouts in a row without an acknowledgement.
+    public var backoff: UInt8 = 0
 }
 
 /// An `IPPROTO_MPTCP` stream socket.
@@ -107,6 +111,17 @@ public final class MPTCPSocket: @unchecked Sendable {
         try syscallValue("setsockopt(\(level), \(name))") { setsockopt(fileDescriptor, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) }
     }
 
+    /// Sets the congestion control (`TCP_CONGESTION`, e.g. "cubic", "bbr", "reno"). On an
+    /// MPTCP socket the kernel applies it to every subflow, also to subflows opened later.
+    /// Any algorithm in `tcp_available_congestion_control` works with CAP_NET_ADMIN; without it,
+    /// only those in `tcp_allowed_congestion_control`.
+    public func setCongestionControl(_ name: String) throws(SystemCallError) {
+        var bytes = Array(name.utf8)
+        try syscallValue("setsockopt(TCP_CONGESTION, \(name))") {
+            setsockopt(fileDescriptor, Int32(IPPROTO_TCP), TCP_CONGESTION, &bytes, socklen_t(bytes.count))
+        }
+    }
+
     /// Binds (do this before ``connect(to:)`` so the initial subflow has a known 4-tuple).
     public func bind(_ e: SocketEndpoint) throws(SystemCallError) {
         var sa = e.sockaddr
@@ -135,6 +150,24 @@ public final class MPTCPSocket: @unchecked Sendable {
         var p = pollfd(fd: fileDescriptor, events: Int16(POLLIN), revents: 0)
         let ms = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         return try syscallValue("poll") { poll(&p, 1, ms) } > 0
+    }
+
+    /// Waits until the socket is writable (send would not block), up to `timeout`.
+    public func waitWritable(timeout: Duration) throws(SystemCallError) -> Bool {
+        var p = pollfd(fd: fileDescriptor, events: Int16(POLLOUT), revents: 0)
+        let ms = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        return try syscallValue("poll") { poll(&p, 1, ms) } > 0
+    }
+
+    /// Sends what fits in the send buffer now, without blocking; 0 when nothing does.
+    public func sendAvailable(_ bytes: UnsafeRawBufferPointer) throws(SystemCallError) -> Int {
+        let n = Glibc.send(fileDescriptor, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+        if n < 0 {
+            let e = errno
+            if e == EAGAIN || e == EWOULDBLOCK || e == EINTR { return 0 }
+            throw SystemCallError("send", errno: e)
+        }
+        return n
     }
 
     /// Sends bytes; returns how many were sent.
@@ -238,7 +271,9 @@ public final class MPTCPSocket: @unchecked Sendable {
                                        rttMicroseconds: field(CSRH_TCPI_RTT_OFFSET, UInt32.self),
                                        bytesSent: field(CSRH_TCPI_BYTES_SENT_OFFSET, UInt64.self),
                                        bytesAcked: field(CSRH_TCPI_BYTES_ACKED_OFFSET, UInt64.self),
-                                       bytesReceived: field(CSRH_TCPI_BYTES_RECEIVED_OFFSET, UInt64.self)))
+                                       bytesReceived: field(CSRH_TCPI_BYTES_RECEIVED_OFFSET, UInt64.self),
+                                       unackedPackets: field(CSRH_TCPI_UNACKED_OFFSET, UInt32.self),
+                                       backoff: field(CSRH_TCPI_BACKOFF_OFFSET, UInt8.self)))
         }
         return (info, out)
     }
