@@ -340,3 +340,13 @@ public struct TopologyError: Error, Hashable, Sendable, CustomStringConvertible 
         return file.isEmpty ? message : "\(file): \(message)"
     }
 }
+
+extension Topology {
+    /// The topology with `bitsPerSecond` on every link that has no bandwidth of its own (for
+    /// emulating imported maps, which rarely carry capacities).
+    public func fillingBandwidth(_ bitsPerSecond: Int) -> Topology {
+        var t = self
+        for i in t.links.indices where t.links[i].bandwidth == nil { t.links[i].bandwidth = bitsPerSecond }
+        return t
+    }
+}

@@ -74,6 +74,9 @@ struct ExperimentCommand: ParsableCommand {
     @Option(name: .customLong("stall-timeout"), help: ArgumentHelp("With --keep: milliseconds without acknowledgement (data in flight) after which a subflow counts as failed.", valueName: "MS"))
     var stallTimeout: Int = 300
 
+    @Option(name: .customLong("default-bandwidth"), help: ArgumentHelp("Rate for links the file gives none (e.g. 50Mbit for imported maps); without it they are unshaped.", valueName: "RATE"))
+    var defaultBandwidth: String?
+
     @Option(name: .customLong("cc"), help: ArgumentHelp("TCP congestion control for all runs (see /proc/sys/net/ipv4/tcp_available_congestion_control); 'default' keeps the namespace's.", valueName: "NAME"))
     var congestionControl: String = "cubic"
 
@@ -85,7 +88,8 @@ struct ExperimentCommand: ParsableCommand {
             if let k, k < 1 { throw CLIFailure.input("-k \(k): at least one subflow") }
             guard stallTimeout >= 50 && stallTimeout <= 60_000 else { throw CLIFailure.input("--stall-timeout \(stallTimeout): 50...60000 ms") }
             if keep && fail == nil { diagnose("srte: note: --keep without --fail: subflows are replaced only if a path fails on its own") }
-            let topology = try loadTopology(topologyFile)
+            var topology = try loadTopology(topologyFile)
+            if let defaultBandwidth { topology = topology.fillingBandwidth(try parseRate(defaultBandwidth)) }
             var e = Experiment(topology: topology)
             if let fail { e.failure = try Self.parseFailure(fail, in: topology) }
             e.keep = keep

@@ -114,6 +114,11 @@ func loadTopology(_ path: String) throws -> Topology {
     }
 }
 
+/// A `--default-bandwidth` value in bit/s.
+func parseRate(_ text: String, option: String = "--default-bandwidth") throws -> Int {
+    do { return try Topology.parseBandwidth(text) } catch { throw CLIFailure.input("\(option) \(text): \(error.message)") }
+}
+
 /// The whole file as UTF-8 text.
 func readTextFile(_ path: String) throws -> String {
     guard let f = fopen(path, "rb") else {

@@ -77,12 +77,16 @@ struct TestbedCommand: ParsableCommand {
         @Option(name: .customLong("mptcp-pm"), help: "MPTCP path manager on hosts. A userspace-PM server accepts joins only while a process listens to mptcp_pm_events.")
         var mptcpPM: MPTCPPathManagerKind = .userspace
 
+        @Option(name: .customLong("default-bandwidth"), help: ArgumentHelp("Rate for links the file gives none (e.g. 50Mbit); without it they are unshaped.", valueName: "RATE"))
+        var defaultBandwidth: String?
+
         @Option(help: "Output: text or json.")
         var format: Format = .text
 
         func run() throws {
             try testbedReporting {
-                let t = try loadTopology(topology)
+                var t = try loadTopology(topology)
+                if let defaultBandwidth { t = t.fillingBandwidth(try parseRate(defaultBandwidth)) }
                 let plan = try TestbedPlan(topology: t, lab: name, linkPrefix: linkPrefix)
                 let progress = Progress()
                 defer { progress.finish() }
