@@ -89,13 +89,13 @@ struct OpenCommand: ParsableCommand {
     func run() throws {
         TerminationGuard.install()
         try reporting {
+            guard bytes > 0 else { throw CLIFailure.input("--bytes \(bytes): send at least one byte") }
+            if keep && topology == nil { throw CLIFailure.input("--keep re-plans around failures: it needs --topology") }
+            guard stallTimeout >= 50 && stallTimeout <= 60_000 else { throw CLIFailure.input("--stall-timeout \(stallTimeout): 50...60000 ms") }
             guard geteuid() == 0 else {
                 throw CLIFailure(message: "srte open installs steering in the kernel and drives the MPTCP path manager: run it as root", code: 3)
             }
             do { try MPTCPNamespaceState.check() } catch { throw CLIFailure(message: "\(error)", code: 3) }
-            guard bytes > 0 else { throw CLIFailure.input("--bytes \(bytes): send at least one byte") }
-            if keep && topology == nil { throw CLIFailure.input("--keep re-plans around failures: it needs --topology") }
-            guard stallTimeout >= 50 && stallTimeout <= 60_000 else { throw CLIFailure.input("--stall-timeout \(stallTimeout): 50...60000 ms") }
             let (remote, plan, planned) = try destinationAndPaths()
             let local: IPv6Address? = try source.map { s in
                 do { return try IPv6Address(parsing: s) } catch { throw CLIFailure.input("--source: \(error)") }

@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+
+/// `srte experiment` argument errors: refused before any lab exists.
+@Suite(.enabled(if: geteuid() == 0, "srte experiment refuses to start without root"))
+struct ExperimentCLITests {
+    let diamond = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path + "/topologies/diamond.yaml"
+
+    @Test(arguments: [
+        (["--fail", "r1-b"], "expected A-B@T"),
+        (["--fail", "r1-b@soon"], "is not a time"),
+        (["--fail", "r1-x@5s"], "is not two node names"),
+        (["--fail", "r1-b@0s"], "is not a time"),
+        (["--stall-timeout", "5"], "--stall-timeout 5"),
+        (["--default-bandwidth", "50Mbits"], "--default-bandwidth 50Mbits"),
+    ])
+    func badArgumentsAreExitTwo(args: [String], message: String) throws {
+        let r = try runSrte(["experiment", diamond, "--lab", "xcli"] + args)
+        #expect(r.status == 2, "\(r.err)")
+        #expect(r.err.contains(message), "\(r.err)")
+        #expect(access("/run/netns/xcli-h1", F_OK) != 0)
+    }
+
+    @Test(arguments: [
+        (["--fail", "a-b@2s"], "has no link between 'a' and 'b'"),
+        (["--fail", "r1-b@12s"], "must fall inside the 10.0 s run"),
+    ])
+    func impossibleFailuresAreRefusedBeforeTheLab(args: [String], message: String) throws {
+        let r = try runSrte(["experiment", diamond, "--lab", "xcli2"] + args)
+        #expect(r.status == 3, "\(r.err)")
+        #expect(r.err.contains(message), "\(r.err)")
+        #expect(access("/run/netns/xcli2-h1", F_OK) != 0)
+    }
+
+    @Test func helpTeachesFailureAndRecovery() throws {
+        let h = try runSrte(["experiment", "--help"])
+        for s in ["--fail", "--keep", "--stall-timeout", "--cc", "--default-bandwidth", "make-before-break", "r1-b@5s"] {
+            #expect(h.out.contains(s), "help lacks \(s)")
+        }
+        let o = try runSrte(["open", "--help"])
+        for s in ["--keep", "--stall-timeout", "--cc", "serve --verify"] { #expect(o.out.contains(s), "open help lacks \(s)") }
+        let v = try runSrte(["serve", "--help"])
+        #expect(v.out.contains("--verify"))
+    }
+}
+
+@Suite struct OpenKeepCLITests {
+    @Test func keepNeedsATopology() throws {
+        let r = try runSrte(["open", "--to", "[fc00:2::2]:5201", "--path", "direct", "--keep"])
+        #expect(r.status == 2, "\(r.err)")
+        #expect(r.err.contains("--keep re-plans around failures: it needs --topology"), "\(r.err)")
+    }
+}
