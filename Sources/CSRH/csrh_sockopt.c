@@ -20,9 +20,9 @@ struct csrh_sockopt {
 };
 
 /* Mirrors struct srte_key / srte_opts in the BPF program. */
-struct key { uint32_t local[4], remote[4], lport, rport; };
+struct key { uint32_t local[4], remote[4], lport, rport; uint64_t netns; };
 struct opts { uint32_t gen, applied_gen, flags, mark; int32_t tclass, last_error; char cc[16]; };
-_Static_assert(sizeof(struct key) == 40, "srte_key");
+_Static_assert(sizeof(struct key) == 48, "srte_key");
 _Static_assert(sizeof(struct opts) == 40, "srte_opts");
 
 static int silent(enum libbpf_print_level l, const char *f, va_list a) { (void)l; (void)f; (void)a; return 0; }
@@ -60,21 +60,22 @@ void csrh_sockopt_detach(struct csrh_sockopt *h)
     free(h);
 }
 
-static void make_key(struct key *k, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport)
+static void make_key(struct key *k, uint64_t netns, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport)
 {
     memset(k, 0, sizeof *k);
     memcpy(k->local, local, 16);
     memcpy(k->remote, remote, 16);
     k->lport = lport;
     k->rport = rport;
+    k->netns = netns;
 }
 
-int csrh_sockopt_set(struct csrh_sockopt *h, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport,
+int csrh_sockopt_set(struct csrh_sockopt *h, uint64_t netns, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport,
                      uint32_t flags, uint32_t mark, int32_t tclass, const char *cc)
 {
     struct key k;
     struct opts o;
-    make_key(&k, local, lport, remote, rport);
+    make_key(&k, netns, local, lport, remote, rport);
     memset(&o, 0, sizeof o);
     struct opts old;
     if (bpf_map_lookup_elem(h->opts_fd, &k, &old) == 0) o = old;
@@ -86,21 +87,21 @@ int csrh_sockopt_set(struct csrh_sockopt *h, const uint8_t local[16], uint16_t l
     return bpf_map_update_elem(h->opts_fd, &k, &o, BPF_ANY) ? errno : 0;
 }
 
-int csrh_sockopt_status(struct csrh_sockopt *h, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport,
+int csrh_sockopt_status(struct csrh_sockopt *h, uint64_t netns, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport,
                         int *applied, int32_t *last_error)
 {
     struct key k;
     struct opts o;
-    make_key(&k, local, lport, remote, rport);
+    make_key(&k, netns, local, lport, remote, rport);
     if (bpf_map_lookup_elem(h->opts_fd, &k, &o)) return errno;
     *applied = o.gen == o.applied_gen;
     *last_error = o.last_error;
     return 0;
 }
 
-int csrh_sockopt_forget(struct csrh_sockopt *h, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport)
+int csrh_sockopt_forget(struct csrh_sockopt *h, uint64_t netns, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport)
 {
     struct key k;
-    make_key(&k, local, lport, remote, rport);
+    make_key(&k, netns, local, lport, remote, rport);
     return bpf_map_delete_elem(h->opts_fd, &k) ? errno : 0;
 }

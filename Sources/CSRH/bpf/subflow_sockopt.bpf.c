@@ -6,15 +6,20 @@
  * bpf_setsockopt() on it. The kernel's own selftest (bpf/progs/mptcp_subflow.c)
  * uses this to give subflows their own mark and congestion control.
  *
- * srte fills `srte_subflow_opts` (4-tuple -> options, with a generation number)
- * and `srte_ports` (its local port range). The program:
+ * srte fills `srte_subflow_opts` ((netns cookie, 4-tuple) -> options, with a
+ * generation number) and `srte_ports` (its local port range). The program is
+ * attached to a cgroup, which spans network namespaces, so the key carries the
+ * socket's netns cookie: the same 4-tuple in two namespaces (two testbed labs
+ * with the same addresses) are two subflows. Cookie 0 is a wildcard, looked up
+ * when no entry names the socket's namespace. The program:
  *  - at TCP_CONNECT_CB of a socket whose local port is in srte's range, turns on
  *    RTT callbacks for it, so later changes reach the live subflow at its next
  *    RTT sample (i.e. with its next ACK);
  *  - at CONNECT / ACTIVE_ESTABLISHED / RTT callbacks, applies the options of the
  *    socket's 4-tuple if their generation changed, and records the result.
  *
- * Built by scripts/build-bpf.sh into subflow_sockopt.bpf.inc (committed).
+ * Compiled during `swift build` by Plugins/BPFEmbed (clang -target bpf) and
+ * embedded in SubflowSteering; no object is committed.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -34,6 +39,7 @@ struct srte_key {
 	__u32 remote[4];
 	__u32 lport;      /* host byte order */
 	__u32 rport;
+	__u64 netns;      /* bpf_get_netns_cookie(); 0 = any namespace */
 };
 
 struct srte_opts {
@@ -93,7 +99,12 @@ int srte_sockops(struct bpf_sock_ops *ops)
 	k.lport = lport;
 	k.rport = bpf_ntohl(ops->remote_port);
 
+	k.netns = bpf_get_netns_cookie(ops);
 	struct srte_opts *o = bpf_map_lookup_elem(&srte_subflow_opts, &k);
+	if (!o) {
+		k.netns = 0;
+		o = bpf_map_lookup_elem(&srte_subflow_opts, &k);
+	}
 	if (!o || o->gen == o->applied_gen)
 		return 1;
 	int err = 0;

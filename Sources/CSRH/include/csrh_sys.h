@@ -34,10 +34,10 @@ struct csrh_sockopt;
 struct csrh_sockopt *csrh_sockopt_attach(const void *object, size_t object_len, const char *cgroup_path,
                                          uint32_t port_lo, uint32_t port_hi, int *err);
 void csrh_sockopt_detach(struct csrh_sockopt *h);
-int csrh_sockopt_set(struct csrh_sockopt *h, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport,
+int csrh_sockopt_set(struct csrh_sockopt *h, uint64_t netns, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport,
                      uint32_t flags, uint32_t mark, int32_t tclass, const char *cc);
-int csrh_sockopt_status(struct csrh_sockopt *h, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport,
+int csrh_sockopt_status(struct csrh_sockopt *h, uint64_t netns, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport,
                         int *applied, int32_t *last_error);
-int csrh_sockopt_forget(struct csrh_sockopt *h, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport);
+int csrh_sockopt_forget(struct csrh_sockopt *h, uint64_t netns, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport);
 
 #endif

@@ -111,6 +111,14 @@ public final class MPTCPSocket: @unchecked Sendable {
         try syscallValue("setsockopt(\(level), \(name))") { setsockopt(fileDescriptor, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) }
     }
 
+    /// The cookie of the network namespace the socket lives in (`SO_NETNS_COOKIE`, Linux 5.14+;
+    /// 0 when unknown): what BPF programs see as `bpf_get_netns_cookie()`.
+    public var netnsCookie: UInt64 {
+        var v: UInt64 = 0
+        var len = socklen_t(MemoryLayout<UInt64>.size)
+        return getsockopt(fileDescriptor, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &v, &len) == 0 ? v : 0
+    }
+
     /// Sets the congestion control (`TCP_CONGESTION`, e.g. "cubic", "bbr", "reno"). On an
     /// MPTCP socket the kernel applies it to every subflow, also to subflows opened later.
     /// Any algorithm in `tcp_available_congestion_control` works with CAP_NET_ADMIN; without it,

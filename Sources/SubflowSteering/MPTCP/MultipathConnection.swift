@@ -442,7 +442,7 @@ public final class MultipathConnection: @unchecked Sendable {
         // The local id stays bound to this address+port: the kernel keeps the
         // entry after SUBFLOW_DESTROY (measured on 6.18: re-using the port with
         // another id gives -22 "did not match address and id").
-        socketOptions?.forget(local: s.local, remote: s.remote)
+        socketOptions?.forget(local: s.local, remote: s.remote, namespace: socket.netnsCookie)
     }
 
     /// Priority change (SET_FLAGS with both ports → MP_PRIO; the peer sees SUB_PRIORITY).
@@ -515,7 +515,7 @@ public final class MultipathConnection: @unchecked Sendable {
     /// ``socketOptions`` (BPF sock_ops `bpf_setsockopt`): `SO_MARK`,
     /// `IPV6_TCLASS` (4-byte native integers), `TCP_CONGESTION` (a name).
     /// A live subflow picks the change up at its next RTT sample; see
-    /// ``SubflowSocketOptions/status(local:remote:)``. Anything else: `.notSupported`.
+    /// ``SubflowSocketOptions/status(local:remote:namespace:)``. Anything else: `.notSupported`.
     public func setSubflowOption(id: UInt32, level: Int32, name: Int32, value: [UInt8]) throws(SubflowError) {
         let s = try snapshot(id: id)
         let option: SubflowSocketOptions.Option
@@ -534,6 +534,6 @@ public final class MultipathConnection: @unchecked Sendable {
         guard let opts = socketOptions else {
             throw SubflowError(.notSupported, "per-subflow setsockopt needs the BPF sock_ops program: set `socketOptions = try SubflowSocketOptions()` (root) before opening the subflows")
         }
-        try opts.set(option, local: s.local, remote: s.remote)
+        try opts.set(option, local: s.local, remote: s.remote, namespace: socket.netnsCookie)
     }
 }

@@ -66,29 +66,34 @@ public final class SubflowSocketOptions: @unchecked Sendable {
     }
 
     /// Sets `option` for the subflow with this 4-tuple (existing or future).
-    public func set(_ option: Option, local: SocketEndpoint, remote: SocketEndpoint) throws(SubflowError) {
+    ///
+    /// The program runs for every namespace of its cgroup, so a 4-tuple alone can name two
+    /// sockets (two labs with the same addresses). `namespace` is the netns cookie of the
+    /// subflow's namespace (``MPTCPSocket/netnsCookie``); 0 matches any namespace, and is used
+    /// only when no entry names the socket's own.
+    public func set(_ option: Option, local: SocketEndpoint, remote: SocketEndpoint, namespace: UInt64 = 0) throws(SubflowError) {
         let l = local.address.bytes, r = remote.address.bytes
         let e: Int32
         switch option {
-        case .mark(let m): e = csrh_sockopt_set(handle, l, local.port, r, remote.port, 1, m, 0, nil)
-        case .trafficClass(let t): e = csrh_sockopt_set(handle, l, local.port, r, remote.port, 2, 0, t, nil)
+        case .mark(let m): e = csrh_sockopt_set(handle, namespace, l, local.port, r, remote.port, 1, m, 0, nil)
+        case .trafficClass(let t): e = csrh_sockopt_set(handle, namespace, l, local.port, r, remote.port, 2, 0, t, nil)
         case .congestionControl(let name):
             guard name.utf8.count < 16, !name.isEmpty else { throw SubflowError(.badArgument, "congestion control name '\(name)' must be 1-15 bytes") }
-            e = csrh_sockopt_set(handle, l, local.port, r, remote.port, 4, 0, 0, name)
+            e = csrh_sockopt_set(handle, namespace, l, local.port, r, remote.port, 4, 0, 0, name)
         }
         if e != 0 { throw .system(SystemCallError("bpf_map_update_elem(srte_subflow_opts)", errno: e)) }
     }
 
     /// Whether the program has applied the latest options of this 4-tuple, and
     /// the OR of its `bpf_setsockopt` results (0 = success, negative errno otherwise).
-    public func status(local: SocketEndpoint, remote: SocketEndpoint) -> (applied: Bool, error: Int32)? {
+    public func status(local: SocketEndpoint, remote: SocketEndpoint, namespace: UInt64 = 0) -> (applied: Bool, error: Int32)? {
         var applied: Int32 = 0, err: Int32 = 0
-        guard csrh_sockopt_status(handle, local.address.bytes, local.port, remote.address.bytes, remote.port, &applied, &err) == 0 else { return nil }
+        guard csrh_sockopt_status(handle, namespace, local.address.bytes, local.port, remote.address.bytes, remote.port, &applied, &err) == 0 else { return nil }
         return (applied != 0, err)
     }
 
     /// Drops the entry of a closed subflow.
-    public func forget(local: SocketEndpoint, remote: SocketEndpoint) {
-        _ = csrh_sockopt_forget(handle, local.address.bytes, local.port, remote.address.bytes, remote.port)
+    public func forget(local: SocketEndpoint, remote: SocketEndpoint, namespace: UInt64 = 0) {
+        _ = csrh_sockopt_forget(handle, namespace, local.address.bytes, local.port, remote.address.bytes, remote.port)
     }
 }
