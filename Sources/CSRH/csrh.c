@@ -111,3 +111,11 @@ _Static_assert(offsetof(struct tcp_info, tcpi_bytes_sent) == CSRH_TCPI_BYTES_SEN
 _Static_assert(sizeof(struct tcp_info) <= CSRH_TCPI_SIZE_WANTED, "tcp_info fits");
 #endif
 
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <errno.h>
+
+int csrh_thread_set_euid(uint32_t euid)
+{
+    return syscall(SYS_setresuid, -1, euid, -1) == 0 ? 0 : errno;
+}

@@ -44,6 +44,43 @@ struct MPTCPIntegrationTests {
         #expect(!(try lab.lab.exec("s", ["sysctl", "-n", "net.ipv4.ip_local_reserved_ports"]).contains("40000-40999")))
     }
 
+    /// Seed §6: a caller that is not root may not open subflows on local ports below 1024.
+    /// The effective uid is dropped on one thread only (raw setresuid: Linux credentials are
+    /// per thread; glibc's wrapper would change every thread of the test process).
+    @Test func nonRootCallerGetsNoPrivilegedPort() throws {
+        let lab = try MPTCPLab("lowport")
+        let (c, accepted) = try lab.connect()   // keep the server's end open
+        defer { withExtendedLifetime(accepted) {} }
+        final class Outcome: @unchecked Sendable { var low: Error?; var high: Error?; var opened: UInt32?; var euid: uid_t = 0; var restored: uid_t = 1 }
+        let o = Outcome()
+        let done = DispatchSemaphore(value: 0)
+        let t = Thread {
+            defer { done.signal() }
+            guard csrh_thread_set_euid(65534) == 0 else { return }
+            o.euid = geteuid()
+            do { _ = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client.address, port: 80), remote: lab.server)) } catch { o.low = error }
+            do { o.opened = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client.address, port: 41080), remote: lab.server)) } catch { o.high = error }
+            _ = csrh_thread_set_euid(0)
+            o.restored = geteuid()
+        }
+        t.start()
+        #expect(done.wait(timeout: .now() + 20) == .success)
+        #expect(o.euid == 65534, "the thread did not drop its effective uid")
+        #expect(o.restored == 0)
+        #expect(geteuid() == 0, "the rest of the process kept root")
+        let e = try #require(o.low as? SubflowError, "port 80 was not refused: \(String(describing: o.low))")
+        #expect(e.kind == .privilegedPort)
+        #expect(e.message.contains("below 1024"))
+        // Port 1024 and above is not this rule's business: the kernel decides, and upstream's
+        // path manager wants CAP_NET_ADMIN for every SUBFLOW_CREATE (measured: EPERM).
+        let h = try #require(o.high as? SubflowError, "the kernel accepted SUBFLOW_CREATE from uid 65534")
+        #expect(h.kind == .pathManager && h.netlink?.errno == EPERM, "\(h)")
+        #expect(h.message.contains("CAP_NET_ADMIN"))
+        // Root may use a port below 1024.
+        let ok = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client.address, port: 1023), remote: lab.server))
+        #expect(try c.tuple(id: ok).local.port == 1023)
+    }
+
     @Test func closeOneSubflowAndSeeTheEvent() throws {
         let lab = try MPTCPLab("close")
         let (c, accepted) = try lab.connect()

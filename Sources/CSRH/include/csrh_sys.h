@@ -40,4 +40,9 @@ int csrh_sockopt_status(struct csrh_sockopt *h, uint64_t netns, const uint8_t lo
                         int *applied, int32_t *last_error);
 int csrh_sockopt_forget(struct csrh_sockopt *h, uint64_t netns, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport);
 
+/* Sets the effective uid of the calling thread only (raw setresuid(-1, euid, -1);
+ * glibc's seteuid() changes every thread). Returns 0 or an errno. For tests that
+ * check what a non-root caller is refused, inside a root process. */
+int csrh_thread_set_euid(uint32_t euid);
+
 #endif

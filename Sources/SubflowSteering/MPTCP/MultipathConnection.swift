@@ -383,6 +383,8 @@ public final class MultipathConnection: @unchecked Sendable {
             return SubflowError(.pathManager, "local port \(local.port) is busy toward \(remote) (4-tuple in use or in TIME_WAIT): pick another port or pass port 0", netlink: e)
         case EADDRNOTAVAIL:
             return SubflowError(.badArgument, "\(local.address) is not an address of this host (namespace)", netlink: e)
+        case EPERM:
+            return SubflowError(.pathManager, "the MPTCP path manager refused SUBFLOW_CREATE: it needs CAP_NET_ADMIN (run as root)", netlink: e)
         default:
             if e.extAckMessage?.contains("userspace PM not selected") == true {
                 return SubflowError(.notUserspacePathManager, "this network namespace uses the in-kernel MPTCP path manager: run `sysctl -w net.mptcp.pm_type=1`", netlink: e)
