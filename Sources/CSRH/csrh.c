@@ -36,7 +36,7 @@ int csrh_legacy_fill_sub_status(void *buf, int cap, uint8_t id, int slave_sk, in
 }
 
 int csrh_legacy_fill_sub_tuple(void *buf, int cap, uint8_t id, uint8_t prio, int32_t if_idx, uint64_t srh,
-                               const struct sockaddr *local, const struct sockaddr *remote, int addrlen)
+                               const void *local, const void *remote, int addrlen)
 {
     int need = (int)sizeof(struct csrh_mptcp_sub_tuple) + 2 * addrlen;
     if (cap < need) return -1;

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-internal import CSRH   // libc names that clang attributes to CSRH's headers (IPPROTO_*, SOCK_*)
 import Synchronization
 
 /// Runs cleanup when the process is asked to stop (SIGINT, SIGTERM, SIGHUP),

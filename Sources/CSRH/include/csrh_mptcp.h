@@ -16,8 +16,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include "csrh_srh.h"
 
@@ -83,24 +81,17 @@ struct csrh_mptcp_subflow_data {
 } __attribute__((aligned(8)));
 _Static_assert(sizeof(struct csrh_mptcp_subflow_data) == 16, "mptcp_subflow_data is 16 bytes");
 
-/* struct mptcp_subflow_addrs: local then remote, each a sockaddr_storage. */
+/* struct mptcp_subflow_addrs: local then remote, each a sockaddr_storage (128 bytes, 8-aligned).
+ * Declared as bytes so that this header needs no libc socket headers: when the Swift-facing
+ * module includes <netinet/in.h>, clang attributes libc names (IPPROTO_*, SOCK_*) to CSRH and
+ * Swift files that do not import CSRH stop finding them. csrh.c checks the layout against
+ * linux/mptcp.h; srte decodes the sockaddrs itself (SocketEndpoint(sockaddrBytes:)). */
 struct csrh_mptcp_subflow_addrs {
-    union {
-        sa_family_t sa_family;
-        struct sockaddr sa_local;
-        struct sockaddr_in sin_local;
-        struct sockaddr_in6 sin6_local;
-        struct sockaddr_storage ss_local;
-    };
-    union {
-        struct sockaddr sa_remote;
-        struct sockaddr_in sin_remote;
-        struct sockaddr_in6 sin6_remote;
-        struct sockaddr_storage ss_remote;
-    };
+    uint8_t local[128] __attribute__((aligned(8)));
+    uint8_t remote[128];
 };
 _Static_assert(sizeof(struct csrh_mptcp_subflow_addrs) == 256, "mptcp_subflow_addrs is 2 x sockaddr_storage");
-_Static_assert(offsetof(struct csrh_mptcp_subflow_addrs, ss_remote) == 128, "remote at 128");
+_Static_assert(offsetof(struct csrh_mptcp_subflow_addrs, remote) == 128, "remote at 128");
 
 /* struct mptcp_subflow_info (6.5+): per-connection subflow counter id + addresses. */
 struct csrh_mptcp_subflow_info {

@@ -7,7 +7,6 @@ int csrh_setns_net(int fd);
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/socket.h>
 
 /*
  * Reference encoders for the legacy structs (csrh_mptcp.h), written with the
@@ -18,7 +17,7 @@ int csrh_setns_net(int fd);
 int csrh_legacy_fill_sub_status(void *buf, int cap, uint8_t id, int slave_sk, int fully_established,
                                 int attached, int low_prio, int pre_established);
 int csrh_legacy_fill_sub_tuple(void *buf, int cap, uint8_t id, uint8_t prio, int32_t if_idx, uint64_t srh,
-                               const struct sockaddr *local, const struct sockaddr *remote, int addrlen);
+                               const void *local_sockaddr, const void *remote_sockaddr, int addrlen);
 int csrh_legacy_fill_close_sub_id(void *buf, int cap, uint8_t id, int32_t how);
 int csrh_legacy_fill_sub_getsockopt(void *buf, int cap, uint8_t id, int32_t level, int32_t optname,
                                     uint64_t optval, uint64_t optlen);

@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-internal import CSRH   // libc names that clang attributes to CSRH's headers (IPPROTO_*, SOCK_*)
 
 /// Errors of the seed socket API (draft-hesmans-mptcp-socket), one type for
 /// every backend. The kind says what went wrong; the message says what to do;

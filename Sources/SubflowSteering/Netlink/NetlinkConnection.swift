@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-internal import CSRH   // libc names that clang attributes to CSRH's headers (IPPROTO_*, SOCK_*)
 
 /// Request/response over one netlink transport: sequence numbers, acks, dumps.
 ///

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-internal import CSRH   // libc names that clang attributes to CSRH's headers (IPPROTO_*, SOCK_*)
 import SRv6Paths
 
 /// IPv6 routes and policy rules over rtnetlink: what SRH steering installs.

@@ -1,4 +1,3 @@
-internal import CSRH   // libc names that clang attributes to CSRH's headers (IPPROTO_*, SOCK_*)
 import Foundation
 
 /// What a lab has created, as recorded in `/run/srte/testbed/<lab>.json`.
