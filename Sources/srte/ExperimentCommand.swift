@@ -68,11 +68,7 @@ struct ExperimentCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Take the link A-B down T seconds into the engineered run (e.g. r1-b@5s).", valueName: "A-B@T"))
     var fail: String?
 
-    @Flag(help: "Replace a failed subflow with one on a re-planned path (as `srte open --keep`).")
-    var keep = false
-
-    @Option(name: .customLong("stall-timeout"), help: ArgumentHelp("With --keep: milliseconds without acknowledgement (data in flight) after which a subflow counts as failed.", valueName: "MS"))
-    var stallTimeout: Int = 300
+    @OptionGroup var failover: FailoverOptions
 
     @Option(name: .customLong("default-bandwidth"), help: ArgumentHelp("Rate for links the file gives none (e.g. 50Mbit for imported maps); without it they are unshaped.", valueName: "RATE"))
     var defaultBandwidth: String?
@@ -86,14 +82,14 @@ struct ExperimentCommand: ParsableCommand {
             guard geteuid() == 0 else { throw CLIFailure(message: "srte experiment creates network namespaces: run it as root", code: 3) }
             guard seconds >= 1 && seconds <= 600 else { throw CLIFailure.input("--seconds \(seconds): 1...600") }
             if let k, k < 1 { throw CLIFailure.input("-k \(k): at least one subflow") }
-            guard stallTimeout >= 50 && stallTimeout <= 60_000 else { throw CLIFailure.input("--stall-timeout \(stallTimeout): 50...60000 ms") }
-            if keep && fail == nil { diagnose("srte: note: --keep without --fail: subflows are replaced only if a path fails on its own") }
+            try failover.check()
+            if failover.keep && fail == nil { diagnose("srte: note: --keep without --fail: subflows are replaced only if a path fails on its own") }
             var topology = try loadTopology(topologyFile)
             if let defaultBandwidth { topology = topology.fillingBandwidth(try parseRate(defaultBandwidth)) }
             var e = Experiment(topology: topology)
             if let fail { e.failure = try Self.parseFailure(fail, in: topology) }
-            e.keep = keep
-            e.stallTimeout = .milliseconds(stallTimeout)
+            e.keep = failover.keep
+            e.stallTimeout = failover.stallDuration
             e.congestionControl = congestionControl == "default" ? nil : congestionControl
             e.from = from
             e.to = to

@@ -74,11 +74,7 @@ struct OpenCommand: ParsableCommand {
     @Option(help: "Bytes to send (default 100 MB).")
     var bytes: Int = 100_000_000
 
-    @Flag(help: "With --topology: replace a failed subflow with one on a re-planned path.")
-    var keep = false
-
-    @Option(name: .customLong("stall-timeout"), help: ArgumentHelp("With --keep: milliseconds without acknowledgement (data in flight) after which a subflow counts as failed.", valueName: "MS"))
-    var stallTimeout: Int = 300
+    @OptionGroup var failover: FailoverOptions
 
     @Option(name: .customLong("cc"), help: ArgumentHelp("TCP congestion control of every subflow (default: the namespace's; see /proc/sys/net/ipv4/tcp_available_congestion_control).", valueName: "NAME"))
     var congestionControl: String?
@@ -90,8 +86,8 @@ struct OpenCommand: ParsableCommand {
         TerminationGuard.install()
         try reporting {
             guard bytes > 0 else { throw CLIFailure.input("--bytes \(bytes): send at least one byte") }
-            if keep && topology == nil { throw CLIFailure.input("--keep re-plans around failures: it needs --topology") }
-            guard stallTimeout >= 50 && stallTimeout <= 60_000 else { throw CLIFailure.input("--stall-timeout \(stallTimeout): 50...60000 ms") }
+            if failover.keep && topology == nil { throw CLIFailure.input("--keep re-plans around failures: it needs --topology") }
+            try failover.check()
             guard geteuid() == 0 else {
                 throw CLIFailure(message: "srte open installs steering in the kernel and drives the MPTCP path manager: run it as root", code: 3)
             }
@@ -100,7 +96,7 @@ struct OpenCommand: ParsableCommand {
             let local: IPv6Address? = try source.map { s in
                 do { return try IPv6Address(parsing: s) } catch { throw CLIFailure.input("--source: \(error)") }
             }
-            let needsSteering = keep || plan.contains { !$0.isEmpty }
+            let needsSteering = failover.keep || plan.contains { !$0.isEmpty }
             var steering: SRHSteering? = nil
             if needsSteering {
                 do {
@@ -124,8 +120,8 @@ struct OpenCommand: ParsableCommand {
                 let labels: [String?] = planned.map { r in r.paths.map { keeper!.hops($0.path) } } ?? []
                 connection = try EngineeredConnection.open(to: remote, from: local, paths: plan, steering: steering,
                                                            congestionControl: congestionControl, labels: labels)
-                if keep, let keeper {
-                    connection.keep = keeper.policy(stallTimeout: .milliseconds(stallTimeout), onEvent: { diagnose("srte: \($0)") })
+                if failover.keep, let keeper {
+                    connection.keep = keeper.policy(stallTimeout: failover.stallDuration, onEvent: { diagnose("srte: \($0)") })
                 }
             } catch { throw CLIFailure(message: "\(error)", code: 3) }
             defer { connection.close() }
@@ -223,6 +219,23 @@ enum OpenReport {
         }
         for e in r.events { lines.append("  \(e)") }
         return lines.joined(separator: "\n")
+    }
+}
+
+/// `--keep` and `--stall-timeout`, shared by `srte open` and `srte experiment`.
+struct FailoverOptions: ParsableArguments {
+    @Flag(help: "Replace a failed subflow with one on a re-planned path, opened before the failed one is closed.")
+    var keep = false
+
+    @Option(name: .customLong("stall-timeout"), help: ArgumentHelp("With --keep: milliseconds without acknowledgement (data in flight) after which a subflow counts as failed.", valueName: "MS"))
+    var stallTimeout: Int = 300
+
+    /// The stall timeout as a duration.
+    var stallDuration: Duration { .milliseconds(stallTimeout) }
+
+    /// Exit 2 for a timeout outside 50 ms ... 60 s.
+    func check() throws {
+        guard stallTimeout >= 50 && stallTimeout <= 60_000 else { throw CLIFailure.input("--stall-timeout \(stallTimeout): 50...60000 ms") }
     }
 }
 
