@@ -30,7 +30,7 @@ struct ExperimentCommand: ParsableCommand {
 
         Examples:
           srte experiment topologies/diamond.yaml
-          srte experiment topologies/abilene.yaml --from Sunnyvale --to New_York -k 3 --format json
+          srte experiment topologies/abilene.yaml --from Sunnyvale --to New_York --default-bandwidth 50Mbit --format json
           srte experiment topologies/diamond.yaml -k 2 --fail r1-b@5s --keep --plot failover.svg
         """
     )
