@@ -21,6 +21,8 @@ extension MPTCPPathManagerKind: ExpressibleByArgument {
     public var defaultValueDescription: String { self == .userspace ? "userspace" : "kernel" }
 }
 
+extension DelayMode: ExpressibleByArgument {}
+
 /// `srte testbed`: emulate a topology in network namespaces.
 struct TestbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,8 +35,10 @@ struct TestbedCommand: ParsableCommand {
         an End route on their node SID, End.X routes on their adjacency SIDs (the SIDs `srte plan` \
         encodes) and static routes along all IGP shortest paths (multipath where costs tie). Hosts \
         get their address on lo, MPTCP (subflows 8, add_addr_accepted 8) and the userspace path \
-        manager by default. Link delays need the netem qdisc; kernels without it run the lab without \
-        delays and `up`/`status` say so.
+        manager by default. Link delays (--delay auto) come from the netem qdisc where the kernel \
+        has it, else from a userspace delay bridge per delayed link: the link's two veth ends meet \
+        in a namespace of their own, LAB+L<i>, where an srte process forwards each frame after the \
+        link's one-way delay. `status` shows which.
 
         Example:
           srte testbed up topologies/diamond.yaml
@@ -48,7 +52,7 @@ struct TestbedCommand: ParsableCommand {
         3 a system or kernel error, 4 the lab does not exist or already exists, 130 `up` interrupted \
         (and cleaned up).
         """,
-        subcommands: [Up.self, Down.self, Status.self, Exec.self, Link.self, Stats.self]
+        subcommands: [Up.self, Down.self, Status.self, Exec.self, Link.self, Stats.self, DelayBridgeCommand.self]
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -80,6 +84,9 @@ struct TestbedCommand: ParsableCommand {
         @Option(name: .customLong("default-bandwidth"), help: ArgumentHelp("Rate for links the file gives none (e.g. 50Mbit); without it they are unshaped.", valueName: "RATE"))
         var defaultBandwidth: String?
 
+        @Option(help: ArgumentHelp("Link delays: netem, bridge (a userspace delay bridge per delayed link), off, or auto (netem if the kernel has it, else bridge).", valueName: "MODE"))
+        var delay: DelayMode = .auto
+
         @Option(help: "Output: text or json.")
         var format: Format = .text
 
@@ -90,7 +97,7 @@ struct TestbedCommand: ParsableCommand {
                 let plan = try TestbedPlan(topology: t, lab: name, linkPrefix: linkPrefix)
                 let progress = Progress()
                 defer { progress.finish() }
-                let lab = try Testbed.up(plan: plan, options: .init(mptcpPathManager: mptcpPM, topologyFile: topology),
+                let lab = try Testbed.up(plan: plan, options: .init(mptcpPathManager: mptcpPM, topologyFile: topology, delay: delay),
                                          progress: progress.step)
                 progress.finish()
                 let out = StdoutBuffer()
@@ -104,6 +111,7 @@ struct TestbedCommand: ParsableCommand {
                             : "\(n.address.map { "\($0)" } ?? "-"), \(n.routes.count) routes"
                         out.line("  \(pad(n.name, 8)) \(pad(n.kind, 7)) \(pad(n.namespace, 20)) \(what)")
                     }
+                    out.line("delay: \(delayDescription(lab.state))")
                     for note in lab.state.notes { out.line("note: \(note)") }
                 case .json:
                     out.line(statusJSON(try lab.status()).rendered)
@@ -154,17 +162,17 @@ struct TestbedCommand: ParsableCommand {
                     let missing = st.plan.namespaces.filter { !s.presentNamespaces.contains($0) }
                     out.line("lab \(st.lab): \(st.phase == .up ? "up" : "incomplete (up failed or is running; `srte testbed down \(st.lab)` cleans it)"), topology \(st.plan.topologyName)\(st.topologyFile.map { " (\($0))" } ?? ""), MPTCP PM \(st.mptcpPathManager == .userspace ? "userspace" : "kernel")")
                     if !missing.isEmpty { out.line("missing namespaces: \(missing.joined(separator: " "))") }
+                    out.line("delay: \(delayDescription(st))")
                     out.line("nodes:")
                     for n in st.plan.nodes {
                         let addr = n.address.map { "\($0)" } ?? n.nodeSID.map { "End \($0) (\(n.locator ?? ""))" } ?? "-"
                         out.line("  \(pad(n.name, 8)) \(pad(n.kind, 7)) \(pad(n.namespace, 20)) \(addr)")
                     }
                     out.line("links:")
-                    let delayNote = st.delayEmulated == true ? "" : " (not emulated)"
                     for (l, c) in zip(st.plan.links, s.links) {
                         let ends = "\(l.a):\(l.interfaceA) - \(l.b):\(l.interfaceB)"
                         let rate = l.bandwidth.map(formatRate) ?? "unlimited"
-                        out.line("  \(pad(String(l.index), 3)) \(pad(ends, 28)) \(pad(rate, 9)) delay \(pad(formatDelay(l.delay) + delayNote, 20)) \(endState(c.endA))/\(endState(c.endB))")
+                        out.line("  \(pad(String(l.index), 3)) \(pad(ends, 28)) \(pad(rate, 9)) delay \(pad(formatDelay(l.delay) + linkDelayNote(st, l), 20)) \(endState(c.endA))/\(endState(c.endB))")
                     }
                     for note in st.notes { out.line("note: \(note)") }
                 }
@@ -285,6 +293,66 @@ struct TestbedCommand: ParsableCommand {
                 out.flush()
             }
         }
+    }
+}
+
+/// `srte testbed delay-bridge`: the process `up` starts per delayed link (hidden).
+struct DelayBridgeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "delay-bridge",
+        abstract: "Run one link's delay bridge (started by `testbed up`, detached, in the link's namespace).",
+        shouldDisplay: false)
+
+    @Option(help: ArgumentHelp("Enter this network namespace first (/run/netns/NAME).", valueName: "NAME"))
+    var netns: String?
+
+    @Option(name: .customLong("delay-us"), help: "One-way delay in microseconds, each direction.")
+    var delayMicroseconds: Int
+
+    @Option(name: .customLong("queue-bytes"), help: "Queue bound per direction, in bytes.")
+    var queueBytes: Int = 4 << 20
+
+    @Option(name: .customLong("port-a"), help: "Interface of port A.")
+    var portA: String = TestbedPlan.bridgePortA
+
+    @Option(name: .customLong("port-b"), help: "Interface of port B.")
+    var portB: String = TestbedPlan.bridgePortB
+
+    func validate() throws {
+        guard delayMicroseconds >= 0 && delayMicroseconds <= 10_000_000 else { throw ValidationError("--delay-us \(delayMicroseconds): 0...10000000") }
+    }
+
+    func run() throws {
+        let bridge = DelayBridge(portA: portA, portB: portB, delay: .microseconds(delayMicroseconds), queueBytes: queueBytes)
+        do {
+            let stop = try bridge.serve(namespace: netns)
+            diagnose("srte delay-bridge: stopped: \(stop)")
+        } catch {
+            // `up` reads the first line of stdout: the reason it did not start.
+            print("error: \(error)")
+            diagnose("srte delay-bridge: \(error)")
+            throw ExitCode(3)
+        }
+    }
+}
+
+/// "bridge (8 delay bridges)", "netem", "off".
+private func delayDescription(_ st: TestbedState) -> String {
+    switch st.delayMode ?? (st.delayEmulated == true ? .netem : .off) {
+    case .netem: return "netem on every link end"
+    case .bridge:
+        let running = st.bridges.filter { TestbedState.isRunning($0) }.count
+        return "bridge: \(st.bridges.count) userspace delay bridge(s) in link namespaces \(st.plan.lab)+L<i>, \(running) running"
+    case .off, .auto: return "off (not emulated)"
+    }
+}
+
+private func linkDelayNote(_ st: TestbedState, _ l: TestbedPlan.Link) -> String {
+    guard l.delay > 0 else { return "" }
+    switch st.delayMode ?? (st.delayEmulated == true ? .netem : .off) {
+    case .netem: return " (netem)"
+    case .bridge: return st.bridges.contains { $0.link == l.index } ? " (bridge)" : " (not emulated)"
+    case .off, .auto: return " (not emulated)"
     }
 }
 
@@ -410,6 +478,11 @@ private func statusJSON(_ s: Testbed.Status) -> JSON {
                     ("topology", .string(st.plan.topologyName)), ("topologyFile", st.topologyFile.map { .string($0) } ?? .null),
                     ("linkPrefix", .string(st.plan.linkPrefix)),
                     ("delayEmulated", .bool(st.delayEmulated ?? false)),
+                    ("delayMode", .string((st.delayMode ?? (st.delayEmulated == true ? .netem : .off)).rawValue)),
+                    ("bridges", .array(st.bridges.map { b in
+                        .object([("link", .int(b.link)), ("namespace", .string(b.namespace)), ("pid", .int(Int(b.pid))),
+                                 ("running", .bool(TestbedState.isRunning(b)))])
+                    })),
                     ("mptcpPathManager", .string(st.mptcpPathManager == .userspace ? "userspace" : "kernel")),
                     ("nodes", .array(nodes)),
                     ("links", .array(zip(st.plan.links, s.links).map { linkJSON($0, $1) })),

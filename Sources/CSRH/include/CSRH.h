@@ -15,5 +15,6 @@
 #include "csrh_mptcp.h"
 #include "csrh_sys.h"
 #include "csrh_bpf.h"
+#include "csrh_process.h"
 
 #endif

@@ -19,7 +19,9 @@ import Synchronization
 /// are equal-cost paths). Hosts get their address on `lo` (and as `src` of their routes), a
 /// default route via their routers, MPTCP with `subflows 8 add_addr_accepted 8` and the path
 /// manager of ``UpOptions/mptcpPathManager``. Links get a tbf qdisc at their bandwidth on both
-/// ends. Delays are emulated only where the kernel has `sch_netem` (``Testbed/delayEmulated``).
+/// ends. Delays (``UpOptions/delay``) come from netem where the kernel has `sch_netem`, else from
+/// a ``DelayBridge`` process per delayed link, in the link's own namespace `<lab>+L<i>`
+/// (``Testbed/delayMode``).
 ///
 /// Routes are static: nothing reconverges when ``setLinks(between:and:up:)`` takes a link down.
 ///
@@ -36,8 +38,10 @@ public struct Testbed: Sendable {
     public var plan: TestbedPlan { state.plan }
     /// The lab name.
     public var lab: String { state.lab }
-    /// Whether link delays are emulated (false on kernels without netem).
+    /// Whether link delays are emulated (by netem or bridges).
     public var delayEmulated: Bool { state.delayEmulated ?? false }
+    /// How link delays are emulated: `netem`, `bridge` or `off`.
+    public var delayMode: DelayMode { state.delayMode ?? (delayEmulated ? .netem : .off) }
 
     /// Options of ``up(plan:options:progress:)``.
     public struct UpOptions: Sendable {
@@ -45,11 +49,19 @@ public struct Testbed: Sendable {
         public var mptcpPathManager: MPTCPPathManagerKind
         /// The topology file, recorded in the state for `status`.
         public var topologyFile: String?
+        /// How link delays are emulated (default: ``DelayMode/auto``).
+        public var delay: DelayMode
+        /// The `srte` executable that runs delay bridges (`srte testbed delay-bridge`); nil: this
+        /// process's executable if it is srte, else `srte` beside it, else `srte` on `PATH`.
+        public var bridgeExecutable: String?
 
         /// Creates options.
-        public init(mptcpPathManager: MPTCPPathManagerKind = .userspace, topologyFile: String? = nil) {
+        public init(mptcpPathManager: MPTCPPathManagerKind = .userspace, topologyFile: String? = nil,
+                    delay: DelayMode = .auto, bridgeExecutable: String? = nil) {
             self.mptcpPathManager = mptcpPathManager
             self.topologyFile = topologyFile
+            self.delay = delay
+            self.bridgeExecutable = bridgeExecutable
         }
     }
 
@@ -107,23 +119,44 @@ public struct Testbed: Sendable {
         progress("creating \(plan.nodes.count) namespaces")
         for node in plan.nodes {
             try checkInterrupt()
-            state.pendingNamespace = node.namespace
-            try state.save()
-            let r = try Subprocess.run(["ip", "netns", "add", node.namespace])
-            state.pendingNamespace = nil
-            if r.status == 0 { state.namespaces.append(node.namespace) }
-            try state.save()
-            guard r.status == 0 else {
-                throw TestbedError(.system, "ip netns add \(node.namespace) failed: \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
-            }
+            try createNamespace(node.namespace, link: false)
             try Testbed.writeSysctls(plan.namespaceSysctls(for: node, mptcpPathManager: options.mptcpPathManager),
                                      in: node.namespace)
         }
         try checkInterrupt()
+        let netem = try probeNetem()
+        let (mode, note) = try plan.resolveDelay(options.delay, netemAvailable: netem.available, netemError: netem.error)
+        state.delayMode = mode
+        state.delayEmulated = mode != .off
+        if let note { state.notes.append(note) }
+        let bridged = plan.bridgedLinks(mode)
+        // Resolve the executable before creating anything else.
+        let executable = bridged.isEmpty ? "" : try Testbed.bridgeExecutable(options.bridgeExecutable)
+        if !bridged.isEmpty {
+            progress("creating \(bridged.count) link namespaces")
+            for l in bridged {
+                try checkInterrupt()
+                let ns = plan.linkNamespace(of: l)
+                try createNamespace(ns, link: true)
+                try Testbed.writeSysctls(plan.linkNamespaceSysctls(), in: ns)
+            }
+        }
+        try state.save()
+        try checkInterrupt()
         if !plan.links.isEmpty {
-            progress("creating \(plan.links.count) veth pairs")
-            try Subprocess.check(["ip", "-batch", "-"], stdin: plan.vethCommands().joined(separator: "\n") + "\n",
+            progress("creating \(plan.links.count) links (\(bridged.isEmpty ? "veth pairs" : "\(bridged.count) through delay bridges"))")
+            try Subprocess.check(["ip", "-batch", "-"], stdin: plan.vethCommands(bridged: Set(bridged.map(\.index))).joined(separator: "\n") + "\n",
                                  what: "creating veth pairs")
+        }
+        for l in bridged {
+            try checkInterrupt()
+            try Subprocess.check(["ip", "-n", plan.linkNamespace(of: l), "-batch", "-"],
+                                 stdin: plan.linkNamespaceCommands(for: l).joined(separator: "\n") + "\n",
+                                 what: "ports in \(plan.linkNamespace(of: l))")
+        }
+        if !bridged.isEmpty {
+            progress("starting \(bridged.count) delay bridges")
+            try startBridges(bridged, executable: executable)
         }
         progress("configuring interfaces and addresses")
         for node in plan.nodes {
@@ -137,17 +170,12 @@ public struct Testbed: Sendable {
             try Testbed.batch(node, plan.routeCommands(for: node), what: "SIDs and routes")
         }
         try checkInterrupt()
-        let netem = try probeNetem()
-        state.delayEmulated = netem.available
-        if !netem.available {
-            state.notes.append("link delays are not emulated: this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM; tc said: \(netem.error)); the topology's delays are only used by the planner")
-        }
-        if plan.links.contains(where: { $0.bandwidth != nil }) || netem.available {
-            progress("shaping links (tbf\(netem.available ? " + netem" : ""))")
+        if plan.links.contains(where: { $0.bandwidth != nil }) || mode == .netem {
+            progress("shaping links (tbf\(mode == .netem ? " + netem" : ""))")
         }
         for node in plan.nodes {
             try checkInterrupt()
-            let lines = plan.qdiscCommands(for: node, emulateDelay: netem.available)
+            let lines = plan.qdiscCommands(for: node, emulateDelay: mode == .netem)
             if lines.isEmpty { continue }
             try Subprocess.check(["tc", "-n", node.namespace, "-batch", "-"], stdin: lines.joined(separator: "\n") + "\n",
                                  what: "tc in \(node.namespace)")
@@ -160,10 +188,50 @@ public struct Testbed: Sendable {
         try state.save()
     }
 
-    /// Tries a netem qdisc on the first link end; removes it again.
+    /// Creates a namespace, recording it as pending before and as created after, so a
+    /// killed `up` leaves a state file that names it.
+    private mutating func createNamespace(_ ns: String, link: Bool) throws(TestbedError) {
+        if link { state.pendingLinkNamespace = ns } else { state.pendingNamespace = ns }
+        try state.save()
+        let r = try Subprocess.run(["ip", "netns", "add", ns])
+        if link { state.pendingLinkNamespace = nil } else { state.pendingNamespace = nil }
+        if r.status == 0 {
+            if link { state.linkNamespaces.append(ns) } else { state.namespaces.append(ns) }
+        }
+        try state.save()
+        guard r.status == 0 else {
+            throw TestbedError(.system, "ip netns add \(ns) failed: \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+    }
+
+    /// Starts one bridge per link (all first, then waits for each to report ready), recording
+    /// each process in the state as soon as it exists.
+    private mutating func startBridges(_ links: [TestbedPlan.Link], executable: String) throws(TestbedError) {
+        var pending: [(TestbedPlan.Link, Int32, Int32)] = []   // link, pid, read end of its stdout
+        defer { for p in pending { close(p.2) } }
+        for l in links {
+            try checkInterrupt()
+            let argv = [executable, "testbed", "delay-bridge"] + plan.bridgeArguments(for: l)
+            let (pid, fd) = try DelayBridgeProcess.spawn(argv)
+            state.bridges.append(TestbedState.Bridge(link: l.index, namespace: plan.linkNamespace(of: l), pid: pid,
+                                                     startTime: TestbedState.startTime(of: pid)))
+            pending.append((l, pid, fd))
+        }
+        try state.save()
+        let deadline = monotonicNanoseconds() + 20_000_000_000
+        for (l, _, fd) in pending {
+            try checkInterrupt()
+            let answer = DelayBridgeProcess.awaitReady(fd, deadline: deadline)
+            guard answer == "ready" else {
+                throw TestbedError(.system, "the delay bridge of link \(l.index) (\(l.a)-\(l.b)) did not start: \(answer.isEmpty ? "no answer" : answer)")
+            }
+        }
+    }
+
+    /// Tries a netem qdisc on the first namespace's `lo`; removes it again.
     private func probeNetem() throws(TestbedError) -> (available: Bool, error: String) {
-        guard let node = plan.nodes.first(where: { !$0.interfaces.isEmpty }) else { return (false, "no links") }
-        let dev = node.interfaces[0].name
+        guard let node = plan.nodes.first else { return (false, "no nodes") }
+        let dev = "lo"
         let r = try Subprocess.run(["tc", "-n", node.namespace, "qdisc", "add", "dev", dev, "root", "netem", "delay", "1ms"])
         if r.status == 0 {
             _ = try Subprocess.run(["tc", "-n", node.namespace, "qdisc", "del", "dev", dev, "root"])
@@ -200,9 +268,9 @@ public struct Testbed: Sendable {
         if let failure { throw TestbedError(.system, "sysctl in \(namespace): \(failure)") }
     }
 
-    /// Removes this lab: deletes every namespace it created (which removes its veths, routes
-    /// and qdiscs), then the state file.
-    /// - Returns: The namespaces deleted.
+    /// Removes this lab: stops its delay bridges, deletes every namespace it created (which
+    /// removes its veths, routes and qdiscs), then the state file.
+    /// - Returns: The node namespaces deleted.
     @discardableResult
     public func down() throws(TestbedError) -> [String] {
         try teardown()
@@ -210,10 +278,15 @@ public struct Testbed: Sendable {
 
     @discardableResult
     private func teardown() throws(TestbedError) -> [String] {
-        var candidates = state.namespaces
+        var failures: [String] = []
+        // Bridges first: a process holds its link namespace alive after `ip netns del`.
+        var links = state.linkNamespaces
+        if let p = state.pendingLinkNamespace, !links.contains(p) { links.append(p) }
+        let survivors = DelayBridgeProcess.stop(state.bridges, namespaces: links.filter { NetworkNamespace.exists($0) })
+        if !survivors.isEmpty { failures.append("delay bridge process(es) \(survivors.map(String.init).joined(separator: ", ")) did not exit") }
+        var candidates = links + state.namespaces
         if let p = state.pendingNamespace, !candidates.contains(p) { candidates.append(p) }
         var removed: [String] = []
-        var failures: [String] = []
         for ns in candidates.reversed() where NetworkNamespace.exists(ns) {
             let r = try Subprocess.run(["ip", "netns", "del", ns])
             if r.status == 0 { removed.append(ns) } else { failures.append("\(ns): \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))") }
@@ -221,11 +294,14 @@ public struct Testbed: Sendable {
         guard failures.isEmpty else {
             var left = state
             left.namespaces = state.namespaces.filter { NetworkNamespace.exists($0) }
+            left.linkNamespaces = links.filter { NetworkNamespace.exists($0) }
+            left.bridges = state.bridges.filter { survivors.contains($0.pid) }
             try? left.save()
             throw TestbedError(.system, "could not delete \(failures.joined(separator: "; "))")
         }
         state.remove()
-        return removed.reversed()
+        // Node namespaces only: link namespaces are an implementation detail of bridges.
+        return removed.reversed().filter { state.namespaces.contains($0) || $0 == state.pendingNamespace }
     }
 
     /// Removes lab `lab` (see ``down()``), also after a failed or interrupted `up`.

@@ -8,12 +8,7 @@ extension TestbedPlan {
 
     /// `ip -batch` lines, run in the root namespace, that create every veth pair straight into
     /// its two namespaces (so nothing is ever left in the root namespace).
-    public func vethCommands() -> [String] {
-        links.map { l in
-            let na = node(l.a)!.namespace, nb = node(l.b)!.namespace
-            return "link add name \(l.interfaceA) netns \(na) type veth peer name \(l.interfaceB) netns \(nb)"
-        }
-    }
+    public func vethCommands() -> [String] { vethCommands(bridged: []) }
 
     /// Sysctls to set in a node's namespace before its interfaces exist (paths under
     /// `/proc/sys`, values as text): no DAD, addresses kept across `link down`, SRv6 accepted,

@@ -3,9 +3,10 @@ import Foundation
 /// What a lab has created, as recorded in `/run/srte/testbed/<lab>.json`.
 ///
 /// `up` writes it before creating anything and rewrites it before and after creating each
-/// namespace, so `down` can remove exactly what exists even after a failed, interrupted or
-/// killed `up`. Everything else a lab creates (veths, addresses, routes, qdiscs, sysctls) lives
-/// inside its namespaces and disappears with them.
+/// namespace (node or link namespace), and after starting delay bridges, so `down` can remove
+/// exactly what exists even after a failed, interrupted or killed `up`. Everything else a lab
+/// creates (veths, addresses, routes, qdiscs, sysctls) lives inside its namespaces and
+/// disappears with them; bridge processes are stopped first.
 public struct TestbedState: Sendable {
     /// How far `up` got.
     public enum Phase: String, Codable, Sendable {
@@ -34,8 +35,28 @@ public struct TestbedState: Sendable {
     public var namespaces: [String]
     /// A namespace `up` was about to create (set just before `ip netns add`).
     public var pendingNamespace: String?
-    /// Whether link delays are emulated (netem present); `nil` until probed.
+    /// Whether link delays are emulated (netem or bridges); `nil` until decided.
     public var delayEmulated: Bool?
+    /// How delays are emulated (`netem`, `bridge` or `off`; never `auto`); `nil` until decided.
+    public var delayMode: DelayMode?
+    /// Link namespaces (`<lab>+L<i>`, for bridges) `up` created, in creation order.
+    public var linkNamespaces: [String] = []
+    /// A link namespace `up` was about to create.
+    public var pendingLinkNamespace: String?
+    /// The delay bridges `up` started.
+    public var bridges: [Bridge] = []
+
+    /// A running delay bridge (``DelayBridge``, `srte testbed delay-bridge`).
+    public struct Bridge: Codable, Sendable, Hashable {
+        /// The link it delays.
+        public var link: Int
+        /// Its link namespace.
+        public var namespace: String
+        /// The process.
+        public var pid: Int32
+        /// The process's start time (`/proc/PID/stat` field 22), so a recycled pid is never signalled.
+        public var startTime: UInt64?
+    }
     /// The MPTCP path manager hosts run.
     public var mptcpPathManager: MPTCPPathManagerKind
     /// Facts a user should know about this lab (e.g. that delays are not emulated).
@@ -77,6 +98,10 @@ public struct TestbedState: Sendable {
         var namespaces: [String]
         var pendingNamespace: String?
         var delayEmulated: Bool?
+        var delayMode: DelayMode?
+        var linkNamespaces: [String]?
+        var pendingLinkNamespace: String?
+        var bridges: [Bridge]?
         var mptcpPathManager: MPTCPPathManagerKind
         var notes: [String]
     }
@@ -109,6 +134,10 @@ public struct TestbedState: Sendable {
                                  mptcpPathManager: h.mptcpPathManager, notes: h.notes, plan: f.plan)
             s.schemaVersion = h.schemaVersion
             s.pidStartTime = h.pidStartTime
+            s.delayMode = h.delayMode
+            s.linkNamespaces = h.linkNamespaces ?? []
+            s.pendingLinkNamespace = h.pendingLinkNamespace
+            s.bridges = h.bridges ?? []
             return s
         } catch {
             throw TestbedError(.state, "\(p) is not a testbed state file: \(error)")
@@ -141,7 +170,9 @@ public struct TestbedState: Sendable {
         do {
             let header = Header(schemaVersion: schemaVersion, lab: lab, phase: phase, pid: pid, pidStartTime: pidStartTime, created: created,
                                 topologyFile: topologyFile, namespaces: namespaces, pendingNamespace: pendingNamespace,
-                                delayEmulated: delayEmulated, mptcpPathManager: mptcpPathManager, notes: notes)
+                                delayEmulated: delayEmulated, delayMode: delayMode, linkNamespaces: linkNamespaces,
+                                pendingLinkNamespace: pendingLinkNamespace, bridges: bridges,
+                                mptcpPathManager: mptcpPathManager, notes: notes)
             if planJSON.data == nil { planJSON.data = try enc.encode(plan) }
             var data = Data("{\"state\": ".utf8)
             data += try enc.encode(header)
@@ -171,6 +202,11 @@ public struct TestbedState: Sendable {
         let fields = text[text.index(after: close)...].split(separator: " ")
         // fields[0] is field 3 (state), so field 22 is fields[19].
         return fields.count > 19 ? UInt64(fields[19]) : nil
+    }
+
+    /// Whether a recorded bridge process is still running (same pid and start time).
+    public static func isRunning(_ bridge: Bridge) -> Bool {
+        DelayBridgeProcess.isRunning(bridge.pid, startTime: bridge.startTime)
     }
 
     /// Removes the state file.

@@ -1,0 +1,115 @@
+/* Shims for the testbed's delay bridge (Sources/SubflowSteering/Testbed/DelayBridge.swift)
+ * and the detached processes that run it. See include/csrh_process.h. */
+#include "csrh_process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#if __has_include(<linux/virtio_net.h>)
+#include <linux/virtio_net.h>
+_Static_assert(sizeof(struct virtio_net_hdr) == 10, "virtio_net_hdr is 10 bytes");
+#endif
+
+extern char **environ;
+
+int csrh_packet_open(const char *ifname, int buffer_bytes, int *err)
+{
+	int ifindex = (int)if_nametoindex(ifname);
+	if (ifindex == 0) { *err = ENODEV; return -1; }
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	if (fd < 0) { *err = errno; return -1; }
+	int one = 1;
+	/* Before bind: PACKET_VNET_HDR is refused once the ring or binding exists on some kernels. */
+	if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) < 0) goto fail;
+	struct sockaddr_ll sll;
+	memset(&sll, 0, sizeof sll);
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = ifindex;
+	if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) goto fail;
+	if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) < 0) goto fail;
+	struct packet_mreq mr;
+	memset(&mr, 0, sizeof mr);
+	mr.mr_ifindex = ifindex;
+	mr.mr_type = PACKET_MR_PROMISC;
+	if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) < 0) goto fail;
+	if (buffer_bytes > 0) {
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buffer_bytes, sizeof buffer_bytes) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof buffer_bytes);
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buffer_bytes, sizeof buffer_bytes) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof buffer_bytes);
+	}
+	return fd;
+fail:
+	*err = errno;
+	close(fd);
+	return -1;
+}
+
+int csrh_packet_vnet_header_size(void) { return 10; }
+
+int csrh_wait2(int fd0, int fd1, int64_t timeout_ns, short *rev0, short *rev1)
+{
+	struct pollfd p[2] = { { .fd = fd0, .events = POLLIN }, { .fd = fd1, .events = POLLIN } };
+	struct timespec ts, *tp = NULL;
+	if (timeout_ns >= 0) {
+		ts.tv_sec = timeout_ns / 1000000000LL;
+		ts.tv_nsec = timeout_ns % 1000000000LL;
+		tp = &ts;
+	}
+	int n = ppoll(p, 2, tp, NULL);
+	if (n < 0) return -errno;
+	*rev0 = p[0].revents;
+	*rev1 = p[1].revents;
+	return n;
+}
+
+int csrh_set_timer_slack_ns(unsigned long ns)
+{
+	return prctl(PR_SET_TIMERSLACK, ns, 0, 0, 0) == 0 ? 0 : errno;
+}
+
+short csrh_poll_in(void) { return POLLIN; }
+short csrh_poll_err(void) { return POLLERR | POLLHUP | POLLNVAL; }
+
+int csrh_spawn_detached(const char *path, char *const argv[], int stdout_fd, int32_t *pid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	int rc = posix_spawn_file_actions_init(&fa);
+	if (rc) return rc;
+	rc = posix_spawnattr_init(&at);
+	if (rc) { posix_spawn_file_actions_destroy(&fa); return rc; }
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (stdout_fd >= 0) posix_spawn_file_actions_adddup2(&fa, stdout_fd, 1);
+	else posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	sigset_t none, defaults;
+	sigemptyset(&none);
+	sigemptyset(&defaults);
+	sigaddset(&defaults, SIGINT);
+	sigaddset(&defaults, SIGTERM);
+	sigaddset(&defaults, SIGHUP);
+	sigaddset(&defaults, SIGPIPE);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &defaults);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	pid_t child = 0;
+	rc = posix_spawn(&child, path, &fa, &at, argv, environ);
+	posix_spawnattr_destroy(&at);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc == 0) *pid = child;
+	return rc;
+}

@@ -1,0 +1,46 @@
+/* Shims for the testbed's delay bridge and its detached processes (csrh_process.c).
+ * Swift-facing: no socket or netinet headers here (they break Glibc name lookup in Swift). */
+#ifndef CSRH_PROCESS_H
+#define CSRH_PROCESS_H
+
+#include <stdint.h>
+
+/*
+ * A packet socket (AF_PACKET, SOCK_RAW, ETH_P_ALL) bound to interface `ifname` of the
+ * calling thread's network namespace, for a two-port bridge:
+ *   - PACKET_VNET_HDR: every frame carries a 10-byte virtio_net_hdr (checksum offsets and
+ *     GSO type), on receive and on send, so partial checksums and GSO super-frames survive;
+ *   - PACKET_IGNORE_OUTGOING: frames the socket sends are not read back;
+ *   - promiscuous membership, so frames for the far end's MAC are seen;
+ *   - SO_RCVBUF/SO_SNDBUF of `buffer_bytes` (forced, as root).
+ * Returns the descriptor, or -1 with *err set to the errno (ENODEV: no such interface).
+ */
+int csrh_packet_open(const char *ifname, int buffer_bytes, int *err);
+
+/* The size of the virtio_net_hdr in front of each frame on such a socket. */
+int csrh_packet_vnet_header_size(void);
+
+/*
+ * Waits until fd0 or fd1 is readable, or `timeout_ns` has passed (negative: no limit), with
+ * ppoll's nanosecond timeout. Sets *rev0 / *rev1 to the returned events. Returns the number
+ * of ready descriptors (0 on timeout) or -errno.
+ */
+int csrh_wait2(int fd0, int fd1, int64_t timeout_ns, short *rev0, short *rev1);
+
+/* prctl(PR_SET_TIMERSLACK, ns) for the calling thread: 1 makes timed waits wake on time. */
+int csrh_set_timer_slack_ns(unsigned long ns);
+
+/* Readiness-event constants of poll(2), for the values csrh_wait2 returns. */
+short csrh_poll_in(void);
+short csrh_poll_err(void);
+
+/*
+ * posix_spawn of `path` with `argv` (NULL-terminated) as a detached process: a new session
+ * (POSIX_SPAWN_SETSID, so terminal signals for the caller's process group do not reach it),
+ * an empty signal mask, default dispositions for SIGINT, SIGTERM, SIGHUP and SIGPIPE,
+ * stdin and stderr on /dev/null and stdout on `stdout_fd` (-1: /dev/null). Other
+ * descriptors close on exec only if they are close-on-exec. Returns 0 and sets *pid, or an errno.
+ */
+int csrh_spawn_detached(const char *path, char *const argv[], int stdout_fd, int32_t *pid);
+
+#endif
