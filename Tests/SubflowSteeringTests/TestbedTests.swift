@@ -58,8 +58,12 @@ struct TestbedLifecycleTests {
             #expect(FileManager.default.fileExists(atPath: "\(Testbed.stateDirectory)/\(plan.lab).json"))
             let reopened = try Testbed.open(plan.lab)
             #expect(reopened.state.phase == .up && reopened.state.namespaces == plan.namespaces)
-            #expect(reopened.delayEmulated == false, "this kernel has no netem")
-            #expect(reopened.state.notes.contains { $0.contains("delays are not emulated") })
+            // This kernel has no netem: auto emulates the delays with one bridge per link.
+            #expect(reopened.delayMode == .bridge && reopened.delayEmulated)
+            #expect(reopened.state.bridges.count == plan.links.count)
+            #expect(reopened.state.linkNamespaces == plan.links.map { plan.linkNamespace(of: $0) })
+            #expect(reopened.state.bridges.allSatisfy { TestbedState.isRunning($0) })
+            #expect(!reopened.state.notes.contains { $0.contains("delays are not emulated") })
             let status = try lab.status()
             #expect(status.presentNamespaces.count == plan.nodes.count)
             for c in status.links {
@@ -87,6 +91,8 @@ struct TestbedLifecycleTests {
             #expect(routes.contains("\(xc)  encap seg6local action End.X nh6 \(plan.links(between: "r1", and: "c")[0].addressB) dev c"))
         }
         for ns in plan.namespaces { #expect(!NetworkNamespace.exists(ns), "\(ns) left behind") }
+        #expect(labNamespaces(plan.lab).isEmpty, "left behind: \(labNamespaces(plan.lab))")
+        #expect(bridgeProcesses(plan.lab + "+").isEmpty, "a delay bridge survived down")
         #expect(!FileManager.default.fileExists(atPath: "\(Testbed.stateDirectory)/\(plan.lab).json"))
         #expect(!Testbed.labs().contains(plan.lab))
         #expect(try rootInterfaces() == rootBefore, "no veth left in the root namespace")
@@ -144,6 +150,7 @@ struct TestbedLifecycleTests {
             #expect(error.message.contains("removed the 7 namespace(s)"), "\(error.message)")
         }
         for ns in plan.namespaces { #expect(!NetworkNamespace.exists(ns), "\(ns) left behind") }
+        #expect(labNamespaces(plan.lab).isEmpty && bridgeProcesses(plan.lab + "+").isEmpty)
         #expect(!Testbed.labs().contains(plan.lab))
         #expect(try rootInterfaces() == rootBefore)
     }

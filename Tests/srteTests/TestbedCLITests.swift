@@ -6,14 +6,26 @@ private let stateDirectory = "/run/srte/testbed"
 
 private func namespaceExists(_ name: String) -> Bool { access("/run/netns/\(name)", F_OK) == 0 }
 
-/// The namespaces of `lab` that exist now.
+/// The namespaces of `lab` that exist now: nodes (`LAB-…`) and link namespaces of delay bridges (`LAB+…`).
 private func namespaces(of lab: String) -> [String] {
-    ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).filter { $0.hasPrefix(lab + "-") }
+    ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).filter { $0.hasPrefix(lab + "-") || $0.hasPrefix(lab + "+") }
+}
+
+/// Running `srte testbed delay-bridge` processes of `lab`.
+private func bridges(of lab: String) -> [Int32] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { e -> Int32? in
+        guard let pid = Int32(e), let data = FileManager.default.contents(atPath: "/proc/\(e)/cmdline"),
+              let stat = FileManager.default.contents(atPath: "/proc/\(e)/stat") else { return nil }
+        let args = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        let zombie = String(decoding: stat, as: UTF8.self).split(separator: ")").last?.split(separator: " ").first == "Z"
+        return !zombie && args.contains("delay-bridge") && args.contains { $0.hasPrefix(lab + "+") } ? pid : nil
+    }
 }
 
 /// Deletes whatever a test lab left (used in `defer`, so a failing test still cleans up).
 private func forceClean(_ lab: String) {
     _ = try? runSrte(["testbed", "down", lab])
+    for pid in bridges(of: lab) { kill(pid, SIGKILL) }
     for ns in namespaces(of: lab) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -59,7 +71,8 @@ struct TestbedCLITests {
         let up = try runSrte(["testbed", "up", topologies + "diamond.yaml", "--name", lab])
         #expect(up.status == 0, "\(up.err)")
         #expect(up.out.contains("lab \(lab) is up: 7 namespaces (5 routers, 2 hosts), 8 links"))
-        #expect(up.out.components(separatedBy: "delays are not emulated").count == 2, "said once")
+        #expect(up.out.contains("delay: bridge: 8 userspace delay bridge(s)"), "\(up.out)")
+        #expect(bridges(of: lab).count == 8)
 
         let again = try runSrte(["testbed", "up", topologies + "diamond.yaml", "--name", lab])
         #expect(again.status == 4)
@@ -69,10 +82,12 @@ struct TestbedCLITests {
         #expect(st.status == 0)
         #expect(st.out.contains("lab \(lab): up"))
         #expect(st.out.contains("r1:b - b:r1"))
-        #expect(st.out.contains("not emulated"))
+        #expect(st.out.contains("delay: bridge") && st.out.contains("8 running"), "\(st.out)")
+        #expect(st.out.contains("delay 3ms (bridge)"), "\(st.out)")
         let js = try runSrte(["testbed", "status", lab, "--format", "json"])
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(js.out.utf8)) as? [String: Any])
-        #expect(obj["phase"] as? String == "up" && obj["delayEmulated"] as? Bool == false)
+        #expect(obj["phase"] as? String == "up" && obj["delayEmulated"] as? Bool == true && obj["delayMode"] as? String == "bridge")
+        #expect((obj["bridges"] as? [[String: Any]])?.allSatisfy { $0["running"] as? Bool == true } == true)
         #expect((obj["nodes"] as? [[String: Any]])?.count == 7)
 
         let ping = try runSrte(["testbed", "exec", "--lab", lab, "h1", "--", "ping", "-c", "1", "-W", "2", "fc00:2::2"])
@@ -100,6 +115,7 @@ struct TestbedCLITests {
         #expect(d.status == 0)
         #expect(d.out.contains("deleted 7 namespaces"))
         #expect(namespaces(of: lab).isEmpty)
+        #expect(bridges(of: lab).isEmpty, "down stops the bridges")
         #expect(!FileManager.default.fileExists(atPath: "\(stateDirectory)/\(lab).json"))
         #expect(try runSrte(["testbed", "down", lab]).status == 4)
     }
@@ -139,5 +155,40 @@ struct TestbedCLITests {
             #expect(namespaces(of: lab).isEmpty)
             #expect(!FileManager.default.fileExists(atPath: "\(stateDirectory)/\(lab).json"))
         }
+    }
+
+    /// A signal once `up` has started its delay bridges (fat-tree: 48 of them, --delay bridge).
+    /// SIGINT: `up` stops them with everything else. SIGKILL: they keep running (detached),
+    /// the state file names them, and `down` stops them and deletes every namespace.
+    @Test(arguments: [SIGINT, SIGKILL])
+    func signalWhileBridgesRun(signal: Int32) throws {
+        let lab = "t\(getpid())-bs\(signal)"
+        defer { forceClean(lab) }
+        let p = Process()
+        p.executableURL = productsDirectory.appendingPathComponent("srte")
+        p.arguments = ["testbed", "up", topologies + "fattree.yaml", "--name", lab, "--delay", "bridge"]
+        p.standardOutput = FileHandle.nullDevice
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let deadline = Date().addingTimeInterval(30)
+        while bridges(of: lab).count < 4 && p.isRunning && Date() < deadline { usleep(2000) }
+        #expect(p.isRunning, "up finished before it could be interrupted")
+        #expect(bridges(of: lab).count >= 4)
+        kill(p.processIdentifier, signal)
+        p.waitUntilExit()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        if signal == SIGINT {
+            #expect(p.terminationReason == .exit && p.terminationStatus == 130, "\(stderr)")
+            #expect(stderr.contains("interrupted by SIGINT"), "\(stderr)")
+        } else {
+            #expect(p.terminationReason == .uncaughtSignal)
+            #expect(!bridges(of: lab).isEmpty, "bridges are detached from up")
+            let d = try runSrte(["testbed", "down", lab])
+            #expect(d.status == 0, "\(d.err)")
+        }
+        #expect(namespaces(of: lab).isEmpty, "left: \(namespaces(of: lab))")
+        #expect(bridges(of: lab).isEmpty, "bridges left: \(bridges(of: lab))")
+        #expect(!FileManager.default.fileExists(atPath: "\(stateDirectory)/\(lab).json"))
     }
 }

@@ -22,6 +22,9 @@ extension DelayBridge {
             try syscallValue("setns(\(namespace))") { csrh_setns_net(fd) }
         }
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, -10)
+        // `up` may be gone (killed) before it reads `ready`: a write to the orphaned pipe must
+        // fail with EPIPE, not kill the bridge.
+        signal(SIGPIPE, SIG_IGN)
         return try run(ready: {
             let line = Array("ready\n".utf8)
             _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
@@ -53,14 +56,15 @@ enum DelayBridgeProcess {
     }
 
     /// The first line a bridge writes (`ready`, or its error), or what went wrong waiting.
-    static func awaitReady(_ fd: Int32, deadline: UInt64) -> String {
+    static func awaitReady(_ fd: Int32, deadline: UInt64, interrupted: () -> Bool = { false }) -> String {
         var bytes: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 512)
         while !bytes.contains(UInt8(ascii: "\n")) {
             let now = monotonicNanoseconds()
             guard now < deadline else { return "timed out" }
+            if interrupted() { return "interrupted" }
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let n = poll(&pfd, 1, Int32((deadline - now) / 1_000_000) + 1)
+            let n = poll(&pfd, 1, min(Int32((deadline - now) / 1_000_000) + 1, 100))
             if n < 0 { if errno == EINTR { continue }; return "poll: \(String(cString: strerror(errno)))" }
             if n == 0 { continue }
             let r = read(fd, &buf, buf.count)

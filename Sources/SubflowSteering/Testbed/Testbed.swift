@@ -221,7 +221,8 @@ public struct Testbed: Sendable {
         let deadline = monotonicNanoseconds() + 20_000_000_000
         for (l, _, fd) in pending {
             try checkInterrupt()
-            let answer = DelayBridgeProcess.awaitReady(fd, deadline: deadline)
+            let answer = DelayBridgeProcess.awaitReady(fd, deadline: deadline) { interruptSignal.load(ordering: .relaxed) != 0 }
+            try checkInterrupt()
             guard answer == "ready" else {
                 throw TestbedError(.system, "the delay bridge of link \(l.index) (\(l.a)-\(l.b)) did not start: \(answer.isEmpty ? "no answer" : answer)")
             }

@@ -189,8 +189,8 @@ public struct TestbedState: Sendable {
     /// Whether the process that ran `up` is still alive (same pid and start time).
     public var upProcessIsAlive: Bool {
         guard kill(pid, 0) == 0 || errno == EPERM else { return false }
-        guard let recorded = pidStartTime else { return true }
-        return TestbedState.startTime(of: pid) == recorded
+        // A zombie (killed, not yet reaped by its parent) is not running.
+        return DelayBridgeProcess.isRunning(pid, startTime: pidStartTime)
     }
 
     /// A process's start time in clock ticks since boot (`/proc/PID/stat` field 22).
