@@ -38,6 +38,8 @@ public struct TestbedState: Sendable {
     public var delayEmulated: Bool?
     /// The MPTCP path manager hosts run.
     public var mptcpPathManager: MPTCPPathManagerKind
+    /// How routers realise End / End.X; `nil` until `up` chose.
+    public var routerSIDs: Testbed.RouterSIDs?
     /// Facts a user should know about this lab (e.g. that delays are not emulated).
     public var notes: [String]
     /// The plan `up` realised.
@@ -78,6 +80,7 @@ public struct TestbedState: Sendable {
         var pendingNamespace: String?
         var delayEmulated: Bool?
         var mptcpPathManager: MPTCPPathManagerKind
+        var routerSIDs: Testbed.RouterSIDs?
         var notes: [String]
     }
 
@@ -109,6 +112,7 @@ public struct TestbedState: Sendable {
                                  mptcpPathManager: h.mptcpPathManager, notes: h.notes, plan: f.plan)
             s.schemaVersion = h.schemaVersion
             s.pidStartTime = h.pidStartTime
+            s.routerSIDs = h.routerSIDs
             return s
         } catch {
             throw TestbedError(.state, "\(p) is not a testbed state file: \(error)")
@@ -141,7 +145,8 @@ public struct TestbedState: Sendable {
         do {
             let header = Header(schemaVersion: schemaVersion, lab: lab, phase: phase, pid: pid, pidStartTime: pidStartTime, created: created,
                                 topologyFile: topologyFile, namespaces: namespaces, pendingNamespace: pendingNamespace,
-                                delayEmulated: delayEmulated, mptcpPathManager: mptcpPathManager, notes: notes)
+                                delayEmulated: delayEmulated, mptcpPathManager: mptcpPathManager, routerSIDs: routerSIDs,
+                                notes: notes)
             if planJSON.data == nil { planJSON.data = try enc.encode(plan) }
             var data = Data("{\"state\": ".utf8)
             data += try enc.encode(header)
