@@ -180,6 +180,56 @@ int csrh_bpf_object_attach_tcx(struct csrh_bpf_object *o, int ifindex, int ingre
     return 0;
 }
 
+int csrh_bpf_object_attach_tc(struct csrh_bpf_object *o, int ifindex, int ingress)
+{
+    struct bpf_program *p = bpf_object__next_program(o->obj, NULL);
+    if (!p)
+        return -ENOENT;
+    DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+                        .attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
+    int err = bpf_tc_hook_create(&hook);
+    if (err && err != -EEXIST)
+        return err;
+    DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1,
+                        .prog_fd = bpf_program__fd(p), .flags = BPF_TC_F_REPLACE);
+    return bpf_tc_attach(&hook, &opts);
+}
+
+int csrh_bpf_tc_attached_map_fd(int ifindex, int ingress, const char *name)
+{
+    DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+                        .attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
+    DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1);
+    int err = bpf_tc_query(&hook, &opts);
+    if (err)
+        return err;
+    int prog = bpf_prog_get_fd_by_id(opts.prog_id);
+    if (prog < 0)
+        return -errno;
+    uint32_t ids[16];
+    struct bpf_prog_info info;
+    memset(&info, 0, sizeof info);
+    info.nr_map_ids = 16;
+    info.map_ids = (uint64_t)(uintptr_t)ids;
+    uint32_t len = sizeof info;
+    err = bpf_obj_get_info_by_fd(prog, &info, &len);
+    close(prog);
+    if (err)
+        return -errno;
+    for (uint32_t i = 0; i < info.nr_map_ids && i < 16; i++) {
+        int fd = bpf_map_get_fd_by_id(ids[i]);
+        if (fd < 0)
+            continue;
+        struct bpf_map_info mi;
+        memset(&mi, 0, sizeof mi);
+        uint32_t ml = sizeof mi;
+        if (bpf_obj_get_info_by_fd(fd, &mi, &ml) == 0 && strncmp(mi.name, name, sizeof mi.name - 1) == 0)
+            return fd;
+        close(fd);
+    }
+    return -ENOENT;
+}
+
 void csrh_bpf_object_close(struct csrh_bpf_object *o)
 {
     if (!o)

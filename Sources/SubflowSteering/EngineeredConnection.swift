@@ -318,6 +318,7 @@ public final class EngineeredConnection: @unchecked Sendable {
         var samples: [(Double, [UInt64])] = []
         var nextSample = start + sampleInterval
         let checkEvery = keep?.interval ?? .milliseconds(50)
+        var draining = false
         func observe(sampling: Bool) {
             let snaps = (try? connection.socket.fullInfo().subflows) ?? []
             for s in snaps where (last[s.local.port]?.bytesAcked ?? 0) <= s.bytesAcked { last[s.local.port] = s }
@@ -326,7 +327,7 @@ public final class EngineeredConnection: @unchecked Sendable {
             }
             let now = clock.now
             if now >= nextCheck {
-                maintain(now, snapshots: snaps)
+                maintain(now, snapshots: snaps, draining: draining)
                 tick?(Self.seconds(now - start))
                 _ = connection.pollEvents(timeout: .zero)   // keep the path-manager event queue drained
                 nextCheck = now + checkEvery
@@ -356,7 +357,10 @@ public final class EngineeredConnection: @unchecked Sendable {
         }
         observe(sampling: true)
         try connection.socket.shutdownWrite()
-        // Wait for the peer's FIN: every byte was read by the application.
+        draining = true
+        // Wait for the peer's FIN: every byte was read by the application. Subflows the kernel
+        // closes from here on are the connection shutting down, not failures; a stalled one
+        // with data in flight still is.
         let drainStart = clock.now
         while clock.now - drainStart < timeout {
             if try connection.socket.waitReadable(timeout: checkEvery) {
@@ -370,12 +374,14 @@ public final class EngineeredConnection: @unchecked Sendable {
     }
 
     /// The keep policy's check: declares stalled or vanished subflows failed and replaces them.
-    private func maintain(_ now: ContinuousClock.Instant, snapshots: [SubflowSnapshot]) {
+    /// While `draining` (all data written, waiting for the peer's FIN), a subflow the kernel
+    /// closed is part of the connection's shutdown and not a failure.
+    private func maintain(_ now: ContinuousClock.Instant, snapshots: [SubflowSnapshot], draining: Bool) {
         guard let keep else { return }
         for i in subflows.indices where subflows[i].active {
             let port = subflows[i].tuple.localPort
             guard let s = snapshots.first(where: { $0.local.port == port }), s.tcpState != 7 /* TCP_CLOSE */ else {
-                fail(i, because: "the kernel closed it", keep: keep)
+                if !draining { fail(i, because: "the kernel closed it", keep: keep) }
                 continue
             }
             if let p = progress[i], p.acked == s.bytesAcked, s.unackedPackets > 0 {

@@ -15,7 +15,13 @@ import SRv6Paths
 /// ```
 public struct Experiment: Sendable {
     /// Which steering mechanism the engineered run uses.
-    public enum Steering: String, Sendable, CaseIterable, Codable { case route, bpf }
+    public enum Steering: String, Sendable, CaseIterable, Codable {
+        case route, bpf
+
+        /// Policy routing where the kernel has seg6 routes, else the BPF program
+        /// (``PolicyRoutingSteering/kernelProblem()``), for the calling thread's namespace.
+        public static var automatic: Steering { PolicyRoutingSteering.kernelProblem() == nil ? .route : .bpf }
+    }
 
     public var topology: Topology
     /// Source and destination hosts (default: the first two hosts of the topology).
@@ -26,7 +32,8 @@ public struct Experiment: Sendable {
     public var disjoint: Disjointness = .link
     /// Seconds per measurement.
     public var seconds: Double = 10
-    public var steering: Steering = .route
+    /// `nil`: ``Steering/automatic`` in the source host's namespace.
+    public var steering: Steering?
     /// Lab name (default: `<topology>-exp`).
     public var lab: String?
     public var port: UInt16 = 5201
@@ -182,8 +189,9 @@ public struct Experiment: Sendable {
             c.close()
         }
         // 3. MPTCP, k engineered subflows.
+        let mechanism = try steering ?? bed.run(in: src) { Steering.automatic }
         let steer: SRHSteering = try bed.run(in: src) {
-            switch steering {
+            switch mechanism {
             case .route: return try PolicyRoutingSteering()
             case .bpf:
                 // The interface the route toward the destination leaves by: packets are routed
@@ -267,7 +275,7 @@ public struct Experiment: Sendable {
             if !keep { notes.append("without --keep the failed subflow is left to the kernel (MPTCP re-sends its data after a few RTOs)") }
         }
         let sent = engineered?.report.bytes ?? 0
-        return Result(topology: topology.name, from: src, to: dst, k: count, seconds: seconds, steering: steering.rawValue,
+        return Result(topology: topology.name, from: src, to: dst, k: count, seconds: seconds, steering: mechanism.rawValue,
                       singlePathMbps: r1(mbps(tcp)), unsteeredMbps: r1(mbps(unsteered)), aggregateMbps: r1(mbps(sinkEngineered)),
                       capacityMbps: capacity, paths: results, links: loads, notes: notes, congestionControl: congestionControl,
                       engineeredBytes: sent, verified: sinkEngineered.verified && sinkEngineered.bytes == sent,

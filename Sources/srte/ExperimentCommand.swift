@@ -53,8 +53,8 @@ struct ExperimentCommand: ParsableCommand {
     @Option(help: "Seconds per measurement.")
     var seconds: Double = 10
 
-    @Option(help: "Steering mechanism for the engineered run.")
-    var steer: Experiment.Steering = .route
+    @Option(help: "Steering mechanism for the engineered run (default: route where the kernel has seg6 routes, else bpf).")
+    var steer: Experiment.Steering?
 
     @Option(help: ArgumentHelp("Lab name (default: <topology>-exp).", valueName: "LAB"))
     var lab: String?

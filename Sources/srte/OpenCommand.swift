@@ -39,7 +39,12 @@ struct OpenCommand: ParsableCommand {
         """
     )
 
-    enum Steer: String, ExpressibleByArgument, CaseIterable { case route, bpf }
+    enum Steer: String, ExpressibleByArgument, CaseIterable {
+        case route, bpf
+
+        /// Policy routing where the kernel has seg6 routes, else BPF.
+        static var automatic: Steer { Steer(rawValue: Experiment.Steering.automatic.rawValue)! }
+    }
 
     @Option(help: ArgumentHelp("The peer: [ADDR]:PORT, or a node name with --topology (port from --port).", valueName: "[ADDR]:PORT|NODE"))
     var to: String
@@ -62,8 +67,8 @@ struct OpenCommand: ParsableCommand {
     @Option(help: "With --topology: the peer's port.")
     var port: UInt16 = 5201
 
-    @Option(help: "Steering mechanism.")
-    var steer: Steer = .route
+    @Option(help: "Steering mechanism (default: route where the kernel has seg6 routes, else bpf).")
+    var steer: Steer?
 
     @Option(help: ArgumentHelp("Local address (default: the kernel's source address toward the peer).", valueName: "ADDR"))
     var source: String?
@@ -98,6 +103,7 @@ struct OpenCommand: ParsableCommand {
             }
             let needsSteering = failover.keep || plan.contains { !$0.isEmpty }
             var steering: SRHSteering? = nil
+            let steer = self.steer ?? Steer.automatic
             if needsSteering {
                 do {
                     switch steer {

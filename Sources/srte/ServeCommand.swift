@@ -36,8 +36,8 @@ struct ServeCommand: ParsableCommand {
     @Flag(help: "Steer each subflow's replies along the reverse of the segment list its packets arrived with.")
     var reflect = false
 
-    @Option(help: "With --reflect: how replies are steered (route or bpf).")
-    var steer: OpenCommand.Steer = .route
+    @Option(help: "With --reflect: how replies are steered (route or bpf; default: route where the kernel has seg6 routes, else bpf).")
+    var steer: OpenCommand.Steer?
 
     @Option(help: ArgumentHelp("With --reflect: the interface traffic arrives on (default: the only one besides lo).", valueName: "IFACE"))
     var dev: String?
@@ -66,7 +66,7 @@ struct ServeCommand: ParsableCommand {
                     guard off.isEmpty else {
                         throw CLIFailure(message: "--reflect needs SRv6 reception, but seg6_enabled is 0 on \(off.joined(separator: ", ")): packets with an SRH would be dropped. Run `\(SRv6Reception.fix(off))`", code: 3)
                     }
-                    let s: SRHSteering = steer == .bpf ? try BPFSteering(interface: iface) : try PolicyRoutingSteering()
+                    let s: SRHSteering = (steer ?? .automatic) == .bpf ? try BPFSteering(interface: iface) : try PolicyRoutingSteering()
                     sink.reflector = try SRHReflector(interface: iface, steering: s)
                     steering = s
                 } catch let e as CLIFailure { throw e } catch { throw CLIFailure(message: "cannot set up --reflect: \(error)", code: 3) }

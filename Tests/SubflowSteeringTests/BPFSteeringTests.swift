@@ -47,10 +47,13 @@ final class TwoPathLab {
             ("a", ["fc00:20::/64", "via", "fc00:13::2"]), ("a", ["fc00:10::/64", "via", "fc00:11::1"]),
             ("b", ["fc00:20::/64", "via", "fc00:14::2"]), ("b", ["fc00:10::/64", "via", "fc00:12::1"]),
             ("r2", ["fc00:10::/64", "via", "fc00:13::1"]),          // replies: via a
-            ("a", ["fc00:0:a::1/128", "encap", "seg6local", "action", "End", "dev", "a-r1"]),
-            ("b", ["fc00:0:b::1/128", "encap", "seg6local", "action", "End", "dev", "b-r1"]),
         ]
         for (n, r) in routes { try lab.exec(n, ["ip", "-6", "route", "add"] + r) }
+        // End without seg6local (which needs CONFIG_IPV6_SEG6_LWTUNNEL): the SID is a local
+        // address, and the kernel's own SRH processing (ipv6_srh_rcv, seg6_enabled on the
+        // arriving interface) moves to the next segment and forwards.
+        try lab.exec("a", ["ip", "-6", "addr", "add", "fc00:0:a::1/128", "dev", "lo"])
+        try lab.exec("b", ["ip", "-6", "addr", "add", "fc00:0:b::1/128", "dev", "lo"])
         try lab.exec("h1", ["ping", "-6", "-c", "1", "-w", "5", "fc00:20::2"])
     }
 

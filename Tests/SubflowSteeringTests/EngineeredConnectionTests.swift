@@ -7,7 +7,8 @@ enum Mechanism: String, CaseIterable, Sendable {
     case policyRouting, bpf
 
     func make(_ t: TwoPathLab) throws -> SRHSteering {
-        try NetworkNamespace.run(in: t.lab.ns("h1")) { () throws -> SRHSteering in
+        if self == .policyRouting { try requireSeg6Routes() }
+        return try NetworkNamespace.run(in: t.lab.ns("h1")) { () throws -> SRHSteering in
             switch self {
             case .policyRouting: return try PolicyRoutingSteering()
             case .bpf: return try BPFSteering(interface: "h1-r1")

@@ -10,6 +10,7 @@ import SRv6Paths
 struct ExperimentTests {
     @Test(arguments: [Experiment.Steering.route, .bpf])
     func diamondEngineeredPathsCarryTheTraffic(steering: Experiment.Steering) throws {
+        if steering == .route { try requireSeg6Routes() }
         var e = Experiment(topology: try bundledTopology("diamond.yaml"))
         e.seconds = 3
         e.steering = steering
@@ -35,6 +36,7 @@ struct ExperimentTests {
     /// a replacement via c is up within 1 s of the failure, and the sink verifies every byte.
     @Test(arguments: [Experiment.Steering.route, .bpf])
     func failoverReplacesTheBrokenPathWithinOneSecond(steering: Experiment.Steering) throws {
+        if steering == .route { try requireSeg6Routes() }
         var e = Experiment(topology: try bundledTopology("diamond.yaml"))
         e.seconds = 5
         e.k = 2

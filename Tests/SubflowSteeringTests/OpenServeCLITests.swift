@@ -68,6 +68,7 @@ struct OpenServeCLITests {
 
     @Test(arguments: ["route", "bpf"])
     func openAndServeReportPerSubflow(steer: String) throws {
+        if steer == "route" { try requireSeg6Routes() }
         let t = try lab("cli\(steer.prefix(1))")
         defer { t.lab.destroy() }
         let serve = try LabProcess(t.lab, "h2", [srteBinary().path, "serve", "--listen", ":5201", "--count", "1", "--format", "json", "--timeout", "30"])
@@ -136,6 +137,7 @@ struct OpenServeCLITests {
     /// so the ACKs of the subflow sent via b come back via b (r2 → b), not via a.
     @Test(arguments: ["route", "bpf"])
     func reflectSteersRepliesBack(steer: String) throws {
+        if steer == "route" { try requireSeg6Routes() }
         let t = try lab("rf\(steer.prefix(1))")
         defer { t.lab.destroy() }
         try t.lab.exec("r2", ["ip", "-6", "route", "add", "fc00:0:b::/48", "via", "fc00:14::1"])

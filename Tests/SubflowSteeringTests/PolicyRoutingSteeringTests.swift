@@ -5,6 +5,23 @@ import SubflowSteering
 
 @Suite(.serialized, .enabled(if: isRoot, "needs root: creates network namespaces"))
 struct PolicyRoutingSteeringTests {
+    /// On a kernel without seg6 routes, creating the mechanism fails at once, naming the
+    /// kernel option and the alternative, with the kernel's own message.
+    @Test(.enabled(if: seg6RoutesProblem != nil, "this kernel has seg6 routes"))
+    func missingSeg6RoutesAreNamed() throws {
+        let t = try TwoPathLab("noseg6")
+        defer { t.lab.destroy() }
+        do {
+            _ = try NetworkNamespace.run(in: t.lab.ns("h1")) { try PolicyRoutingSteering() }
+            Issue.record("PolicyRoutingSteering() succeeded on a kernel without seg6 routes")
+        } catch let e as NetlinkError {
+            #expect(e.errno == EOPNOTSUPP)
+            #expect(e.description.contains("CONFIG_IPV6_SEG6_LWTUNNEL") && e.description.contains("--steer bpf"), "\(e)")
+            #expect(e.extAckMessage == seg6RoutesProblem)
+        }
+        #expect(try kernelState(t).routes.isEmpty, "the probe route was left behind")
+    }
+
     /// The rules and srte-tagged routes in h1's namespace, as `ip` shows them.
     func kernelState(_ t: TwoPathLab) throws -> (rules: String, routes: String) {
         let rules = try t.lab.exec("h1", ["ip", "-6", "rule", "show"])
@@ -14,6 +31,7 @@ struct PolicyRoutingSteeringTests {
     }
 
     @Test func steersOneFlowAndRemovesEverything() throws {
+        try requireSeg6Routes()
         let t = try TwoPathLab("pr")
         defer { t.lab.destroy() }
         let steering = try NetworkNamespace.run(in: t.lab.ns("h1")) { try PolicyRoutingSteering() }
@@ -46,6 +64,7 @@ struct PolicyRoutingSteeringTests {
 
     /// A process killed with SIGKILL leaves its rules and routes; removeLeftovers finds and removes them.
     @Test func leftoversAreFoundAndRemoved() async throws {
+        try requireSeg6Routes()
         let t = try TwoPathLab("prkill")
         defer { t.lab.destroy() }
         let ns = t.lab.ns("h1")
@@ -64,6 +83,7 @@ struct PolicyRoutingSteeringTests {
     }
 
     @Test func netlinkErrorsCarryTheKernelMessage() throws {
+        try requireSeg6Routes()
         let t = try TwoPathLab("prerr")
         defer { t.lab.destroy() }
         let steering = try NetworkNamespace.run(in: t.lab.ns("h1")) { try PolicyRoutingSteering() }

@@ -7,7 +7,8 @@ import SubflowSteering
 /// HMAC on packets arriving from h1 (`seg6_require_hmac 1`) and knows key 7.
 /// h1 sends raw IPv6 packets whose SRH (segments r, h2) srte built and signed;
 /// h2 counts what arrives on a UDP socket.
-@Suite(.serialized, .enabled(if: isRoot, "needs root: creates network namespaces"))
+@Suite(.serialized, .enabled(if: isRoot, "needs root: creates network namespaces"),
+       .enabled(if: seg6HMACProblem == nil, "this kernel has no SRv6 HMAC (CONFIG_IPV6_SEG6_HMAC): \(seg6HMACProblem ?? "")"))
 final class SRHHMACKernelTests {
     let lab: TestLab
     let h1 = try! IPv6Address(parsing: "fc00:1::1")

@@ -40,6 +40,13 @@ int csrh_bpf_object_map_fd(struct csrh_bpf_object *o, const char *map);
 /* ingress = 1: BPF_TCX_INGRESS, else BPF_TCX_EGRESS. Returns the link fd in *link_fd. */
 int csrh_bpf_object_attach_tcx(struct csrh_bpf_object *o, int ifindex, int ingress, int *link_fd);
 void csrh_bpf_object_close(struct csrh_bpf_object *o);
+/* Classic tc attach (clsact qdisc, filter handle 1, priority 1, replacing one there) that
+ * outlives the process: the filter holds the program, and the interface's removal (or
+ * its namespace's) removes the filter. ingress = 1: ingress, else egress. */
+int csrh_bpf_object_attach_tc(struct csrh_bpf_object *o, int ifindex, int ingress);
+/* An fd of map `name` (kernel names are cut at 15 characters) of the program that
+ * csrh_bpf_object_attach_tc attached to `ifindex`; -ENOENT when there is none. */
+int csrh_bpf_tc_attached_map_fd(int ifindex, int ingress, const char *name);
 int csrh_bpf_map_next_key(int map_fd, const void *key, void *next);   /* key NULL: the first */
 int csrh_bpf_map_lookup(int map_fd, const void *key, void *value);
 

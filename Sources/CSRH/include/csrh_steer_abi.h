@@ -13,11 +13,13 @@
 typedef __u8 csrh_u8;
 typedef __u16 csrh_u16;
 typedef __u32 csrh_u32;
+typedef __u64 csrh_u64;
 #else
 #include <stdint.h>
 typedef uint8_t csrh_u8;
 typedef uint16_t csrh_u16;
 typedef uint32_t csrh_u32;
+typedef uint64_t csrh_u64;
 #endif
 
 #define CSRH_STEER_MAX_FLOWS 65536
@@ -46,5 +48,26 @@ enum {
 
 _Static_assert(sizeof(struct csrh_steer_key) == 36, "steer key is 36 bytes");
 _Static_assert(sizeof(struct csrh_steer_value) == 284, "steer value is 4 + 280 bytes");
+
+/*
+ * srv6_router.bpf.c (tc ingress on every interface of a testbed router, used when the
+ * kernel has no seg6local): one entry per local SID, keyed by the SID address.
+ */
+#define CSRH_ROUTER_MAX_SIDS 4096
+enum {
+    CSRH_ROUTER_END = 1,                /* End: next segment, then the kernel routes it */
+    CSRH_ROUTER_END_X = 2,              /* End.X: next segment, out of `ifindex` to `nexthop` */
+};
+
+struct csrh_router_sid {
+    csrh_u32 behavior;                  /* CSRH_ROUTER_END or CSRH_ROUTER_END_X */
+    csrh_u32 ifindex;                   /* End.X: the interface toward the neighbour */
+    csrh_u8 nexthop[16];                /* End.X: the neighbour's address on that link */
+    csrh_u64 packets;                   /* packets processed (updated atomically) */
+    csrh_u64 bytes;                     /* their bytes */
+    csrh_u64 errors;                    /* dropped: no SRH, Segments Left 0, bad SRH, hop limit */
+};
+
+_Static_assert(sizeof(struct csrh_router_sid) == 48, "router SID value is 48 bytes");
 
 #endif

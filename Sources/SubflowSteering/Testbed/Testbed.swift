@@ -54,12 +54,15 @@ public struct Testbed: Sendable {
         /// The `srte` executable that runs delay bridges (`srte testbed delay-bridge`); nil: this
         /// process's executable if it is srte, else `srte` beside it, else `srte` on `PATH`.
         public var bridgeExecutable: String?
+        /// How routers realise SIDs; `nil`: seg6local where the kernel has it, else BPF.
+        public var routerSIDs: RouterSIDs?
 
         /// Creates options.
         public init(mptcpPathManager: MPTCPPathManagerKind = .userspace, topologyFile: String? = nil,
-                    delay: DelayMode = .auto, bridgeExecutable: String? = nil) {
+                    routerSIDs: RouterSIDs? = nil, delay: DelayMode = .auto, bridgeExecutable: String? = nil) {
             self.mptcpPathManager = mptcpPathManager
             self.topologyFile = topologyFile
+            self.routerSIDs = routerSIDs
             self.delay = delay
             self.bridgeExecutable = bridgeExecutable
         }
@@ -164,10 +167,14 @@ public struct Testbed: Sendable {
             try Testbed.writeSysctls(plan.interfaceSysctls(for: node), in: node.namespace)
             try Testbed.batch(node, plan.addressCommands(for: node), what: "addresses")
         }
-        progress("installing SIDs and routes")
+        let sids = try chooseRouterSIDs(options.routerSIDs)
+        state.routerSIDs = sids
+        try state.save()
+        progress("installing SIDs (\(sids == .bpf ? "tc BPF router program" : "seg6local")) and routes")
         for node in plan.nodes {
             try checkInterrupt()
-            try Testbed.batch(node, plan.routeCommands(for: node), what: "SIDs and routes")
+            try Testbed.batch(node, plan.routeCommands(for: node, seg6local: sids == .seg6local), what: "SIDs and routes")
+            if sids == .bpf && node.isRouter { try Testbed.installBPFSIDs(node) }
         }
         try checkInterrupt()
         if plan.links.contains(where: { $0.bandwidth != nil }) || mode == .netem {
@@ -227,6 +234,19 @@ public struct Testbed: Sendable {
                 throw TestbedError(.system, "the delay bridge of link \(l.index) (\(l.a)-\(l.b)) did not start: \(answer.isEmpty ? "no answer" : answer)")
             }
         }
+    }
+
+    /// `requested`, or (nil) seg6local when the kernel has it and the BPF program otherwise.
+    private mutating func chooseRouterSIDs(_ requested: RouterSIDs?) throws(TestbedError) -> RouterSIDs {
+        guard let router = plan.nodes.first(where: { $0.isRouter && !$0.sids.isEmpty }) else { return requested ?? .seg6local }
+        if requested == .bpf { return .bpf }
+        let probe = try Testbed.probeSeg6Local(namespace: router.namespace, device: TestbedPlan.sidDevice)
+        if probe.available { return .seg6local }
+        if requested == .seg6local {
+            throw TestbedError(.system, "this kernel has no seg6local routes (CONFIG_IPV6_SEG6_LWTUNNEL; ip said: \(probe.error)); use --sids bpf or auto")
+        }
+        state.notes.append("routers run End/End.X as srte's tc BPF program: this kernel has no seg6local routes (CONFIG_IPV6_SEG6_LWTUNNEL; ip said: \(probe.error))")
+        return .bpf
     }
 
     /// Tries a netem qdisc on the first namespace's `lo`; removes it again.
@@ -379,7 +399,9 @@ public struct Testbed: Sendable {
             }
         }
         if up {
-            for node in [na, nb] { try Testbed.batch(node, plan.routeCommands(for: node), what: "restoring routes") }
+            for node in [na, nb] {
+                try Testbed.batch(node, plan.routeCommands(for: node, seg6local: state.routerSIDs != .bpf), what: "restoring routes")
+            }
         }
         return links
     }
@@ -444,7 +466,8 @@ public struct Testbed: Sendable {
         }
     }
 
-    /// How many packets one SID processed (the `count` of its `seg6local` route).
+    /// How many packets one SID processed (the `count` of its `seg6local` route, or the BPF
+    /// router program's counters).
     public struct SIDCounters: Sendable, Hashable, Codable {
         /// The router owning the SID.
         public var node: String
@@ -460,10 +483,12 @@ public struct Testbed: Sendable {
         public var errors: UInt64
     }
 
-    /// The counters of every SID of every router (`ip -s -j -6 route show`), in node order.
+    /// The counters of every SID of every router (`ip -s -j -6 route show`, or the BPF router
+    /// program's map), in node order.
     public func sidCounters() throws(TestbedError) -> [SIDCounters] {
         var out: [SIDCounters] = []
         for n in plan.nodes where n.isRouter && NetworkNamespace.exists(n.namespace) {
+            if state.routerSIDs == .bpf { out += try Testbed.bpfSIDCounters(n); continue }
             let text = try Subprocess.check(["ip", "-n", n.namespace, "-6", "-s", "-j", "route", "show"])
             out += try Testbed.parseSIDJSON(text, node: n.name)
         }

@@ -59,12 +59,13 @@ extension TestbedPlan {
         return c
     }
 
-    /// `ip -6 -batch` lines for a node's SIDs (`seg6local` End / End.X, with counters) and
-    /// routes (multipath when there are several next hops). They use `replace`, so they can be
-    /// re-run to restore routes the kernel dropped when a link went down.
-    public func routeCommands(for node: Node) -> [String] {
+    /// `ip -6 -batch` lines for a node's SIDs (`seg6local` End / End.X, with counters, unless
+    /// `seg6local` is false: then the BPF router program carries them) and routes (multipath
+    /// when there are several next hops). They use `replace`, so they can be re-run to restore
+    /// routes the kernel dropped when a link went down.
+    public func routeCommands(for node: Node, seg6local: Bool = true) -> [String] {
         var c: [String] = []
-        for s in node.sids {
+        for s in node.sids where seg6local {
             if s.behavior == "End.X", let nh = s.nexthop {
                 c.append("route replace \(s.address)/128 encap seg6local action End.X nh6 \(nh) count dev \(s.interface)")
             } else {

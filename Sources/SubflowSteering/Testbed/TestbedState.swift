@@ -59,6 +59,8 @@ public struct TestbedState: Sendable {
     }
     /// The MPTCP path manager hosts run.
     public var mptcpPathManager: MPTCPPathManagerKind
+    /// How routers realise End / End.X; `nil` until `up` chose.
+    public var routerSIDs: Testbed.RouterSIDs?
     /// Facts a user should know about this lab (e.g. that delays are not emulated).
     public var notes: [String]
     /// The plan `up` realised.
@@ -103,6 +105,7 @@ public struct TestbedState: Sendable {
         var pendingLinkNamespace: String?
         var bridges: [Bridge]?
         var mptcpPathManager: MPTCPPathManagerKind
+        var routerSIDs: Testbed.RouterSIDs?
         var notes: [String]
     }
 
@@ -138,6 +141,7 @@ public struct TestbedState: Sendable {
             s.linkNamespaces = h.linkNamespaces ?? []
             s.pendingLinkNamespace = h.pendingLinkNamespace
             s.bridges = h.bridges ?? []
+            s.routerSIDs = h.routerSIDs
             return s
         } catch {
             throw TestbedError(.state, "\(p) is not a testbed state file: \(error)")
@@ -172,7 +176,7 @@ public struct TestbedState: Sendable {
                                 topologyFile: topologyFile, namespaces: namespaces, pendingNamespace: pendingNamespace,
                                 delayEmulated: delayEmulated, delayMode: delayMode, linkNamespaces: linkNamespaces,
                                 pendingLinkNamespace: pendingLinkNamespace, bridges: bridges,
-                                mptcpPathManager: mptcpPathManager, notes: notes)
+                                mptcpPathManager: mptcpPathManager, routerSIDs: routerSIDs, notes: notes)
             if planJSON.data == nil { planJSON.data = try enc.encode(plan) }
             var data = Data("{\"state\": ".utf8)
             data += try enc.encode(header)

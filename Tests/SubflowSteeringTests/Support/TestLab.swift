@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SubflowSteering
 
 /// Whether privileged (root, network-namespace) tests can run here.
 let isRoot = geteuid() == 0
@@ -101,3 +102,32 @@ final class TestLab: @unchecked Sendable {
         return String(decoding: o, as: UTF8.self)
     }
 }
+
+/// The kernel's message when it has no seg6 routes (`CONFIG_IPV6_SEG6_LWTUNNEL`: `encap seg6`
+/// and `seg6local`), probed once in the test process's namespace; `nil` when it has them.
+let seg6RoutesProblem: String? = isRoot ? PolicyRoutingSteering.kernelProblem() : nil
+
+/// Cancels the current test (case) with the reason when the kernel has no seg6 routes: the
+/// policy-routing mechanism cannot work there, and `PolicyRoutingSteering()` says so (tested by
+/// `PolicyRoutingSteeringTests.missingSeg6RoutesAreNamed`).
+func requireSeg6Routes() throws {
+    if let p = seg6RoutesProblem {
+        try Test.cancel("skipped: this kernel has no seg6 routes (CONFIG_IPV6_SEG6_LWTUNNEL; the kernel said: \(p))")
+    }
+}
+
+/// What `ip sr hmac show` printed when the kernel has no SRv6 HMAC (`CONFIG_IPV6_SEG6_HMAC`);
+/// `nil` when it has it (or when not root: those suites are skipped anyway).
+let seg6HMACProblem: String? = {
+    guard isRoot else { return nil }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["ip", "sr", "hmac", "show"]
+    let err = Pipe()
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = err
+    guard (try? p.run()) != nil else { return "cannot run ip" }
+    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    return p.terminationStatus == 0 ? nil : "`ip sr hmac show` said: " + text.trimmingCharacters(in: .whitespacesAndNewlines)
+}()
