@@ -96,6 +96,11 @@ int csrh_spawn_detached(const char *path, char *const argv[], int stdout_fd, int
 	if (stdout_fd >= 0) posix_spawn_file_actions_adddup2(&fa, stdout_fd, 1);
 	else posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	/* Nothing else: a descriptor inherited by a long-lived bridge keeps its other end waiting
+	 * (a pipe never reaching EOF; Foundation's Process watches a socketpair end it leaves in
+	 * each child to learn that the child exited, so a bridge holding it hides the exit of the
+	 * `srte testbed up` that spawned it). */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	sigset_t none, defaults;
 	sigemptyset(&none);
 	sigemptyset(&defaults);

@@ -36,6 +36,8 @@ public struct Experiment: Sendable {
     public var steering: Steering?
     /// Lab name (default: `<topology>-exp`).
     public var lab: String?
+    /// How the lab emulates link delays (``DelayMode``; default auto: netem, else bridges).
+    public var delay: DelayMode = .auto
     public var port: UInt16 = 5201
     /// `TCP_CONGESTION` for all three runs (nil: the namespace default). The default is cubic:
     /// with this kernel's default, BBR (v1), three MPTCP subflows into tbf bottlenecks reach
@@ -119,6 +121,8 @@ public struct Experiment: Sendable {
         public var verified: Bool
         /// With ``Experiment/failure``.
         public var failure: FailureReport?
+        /// How the lab emulated link delays: `netem`, `bridge` or `off`.
+        public var delay: String? = nil
     }
 
     /// Runs the experiment: lab up, three measurements, lab down (also when
@@ -150,12 +154,16 @@ public struct Experiment: Sendable {
 
         progress("bringing up lab \(lab ?? "\(topology.name)-exp") (\(topology.nodes.count) nodes, \(topology.links.count) links)")
         let bed: Testbed
-        do { bed = try Testbed.up(topology, lab: lab ?? "\(topology.name)-exp", progress: progress) } catch {
+        do { bed = try Testbed.up(topology, lab: lab ?? "\(topology.name)-exp", options: .init(delay: delay), progress: progress) } catch {
             throw SubflowError(.system, "testbed: \(error)")
         }
         let guardToken = TerminationGuard.onTermination { _ = try? bed.down() }
         defer { TerminationGuard.remove(guardToken); _ = try? bed.down() }
-        if !bed.delayEmulated { notes.append("link delays are not emulated (no netem in this kernel): throughput only") }
+        switch bed.delayMode {
+        case .bridge: notes.append("link delays emulated by \(bed.state.bridges.count) userspace delay bridges (no netem in this kernel; Docs/Testbed.md)")
+        case .off, .auto: notes.append(bed.state.notes.first { $0.contains("delays are not emulated") } ?? "link delays are not emulated: throughput only")
+        case .netem: break
+        }
         let srcAddress = try endpointAddress(src, in: bed)
         let dstAddress = try endpointAddress(dst, in: bed)
         let remote = SocketEndpoint(dstAddress, port: port)
@@ -279,7 +287,7 @@ public struct Experiment: Sendable {
                       singlePathMbps: r1(mbps(tcp)), unsteeredMbps: r1(mbps(unsteered)), aggregateMbps: r1(mbps(sinkEngineered)),
                       capacityMbps: capacity, paths: results, links: loads, notes: notes, congestionControl: congestionControl,
                       engineeredBytes: sent, verified: sinkEngineered.verified && sinkEngineered.bytes == sent,
-                      failure: failureReport)
+                      failure: failureReport, delay: bed.delayMode.rawValue)
     }
 }
 

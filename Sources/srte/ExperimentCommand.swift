@@ -28,6 +28,9 @@ struct ExperimentCommand: ParsableCommand {
         the failed one (make-before-break); the report gives the time from failure to \
         replacement, and --plot shows the dip and the recovery.
 
+        Link delays come from the topology file (--delay auto: netem where the kernel has it, else a \
+        userspace delay bridge per link, as `srte testbed up`; --delay off measures without them).
+
         Examples:
           srte experiment topologies/diamond.yaml
           srte experiment topologies/abilene.yaml --from Sunnyvale --to New_York --default-bandwidth 50Mbit --format json
@@ -58,6 +61,9 @@ struct ExperimentCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Lab name (default: <topology>-exp).", valueName: "LAB"))
     var lab: String?
+
+    @Option(help: ArgumentHelp("Link delays, as `srte testbed up --delay`: netem, bridge (userspace delay bridges), off, or auto (netem if the kernel has it, else bridge).", valueName: "MODE"))
+    var delay: DelayMode = .auto
 
     @Option(help: "Output: text or json.")
     var format: ReportFormat = .text
@@ -98,6 +104,7 @@ struct ExperimentCommand: ParsableCommand {
             e.seconds = seconds
             e.steering = steer
             e.lab = lab
+            e.delay = delay
             let started = Date()
             let r: Experiment.Result
             do {
@@ -157,7 +164,7 @@ enum ExperimentReport {
 
     static func text(_ r: Experiment.Result) -> String {
         var l: [String] = []
-        l.append("srte experiment \(r.topology): \(r.from) → \(r.to), \(r.k) subflow(s), \(f1(r.seconds)) s per run, steering: \(r.steering), congestion control: \(r.congestionControl ?? "default")")
+        l.append("srte experiment \(r.topology): \(r.from) → \(r.to), \(r.k) subflow(s), \(f1(r.seconds)) s per run, steering: \(r.steering), congestion control: \(r.congestionControl ?? "default")\(r.delay.map { ", delay: \($0)" } ?? "")")
         l.append("")
         l.append("  single-path TCP                              \(f1(r.singlePathMbps).leftPad(8)) Mbit/s")
         l.append("  MPTCP, \(r.k) subflows left to the IGP            \(f1(r.unsteeredMbps).leftPad(8)) Mbit/s")

@@ -260,3 +260,78 @@ struct DelayBridgeLabTests {
         waitpid(pid, &status, 0)
     }
 }
+
+/// The diamond with bridges: the round trip along each engineered path is twice the sum of
+/// its links' one-way delays (h1–r1 and r2–h2 1 ms, via a 2 + 2 ms, via b 3 + 3, via c 4 + 4:
+/// 12, 16 and 20 ms).
+@Suite(.serialized, .enabled(if: isRoot, "needs root: creates network namespaces"), .timeLimit(.minutes(3)))
+struct DiamondDelayTests {
+    /// Accepts `rtt` (ms) for `expected` (ms): not below it, at most 15% above.
+    static func withinTolerance(_ rtt: Double, _ expected: Double) -> Bool {
+        rtt >= expected - 0.05 && rtt <= expected * 1.15
+    }
+
+    @Test func roundTripsFollowThePathDelays() throws {
+        let topo = try bundledTopology("diamond.yaml")
+        let plan = try TestbedPlan(topology: topo, lab: testLabName("dly"))
+        try withLab(plan) { lab in
+            #expect(lab.delayMode == .bridge && lab.state.bridges.count == 8)
+            let h1 = lab.address(of: "h1")!, h2 = lab.address(of: "h2")!
+            // The IGP path (via a): ping.
+            let p = try lab.exec("h1", ["ping", "-n", "-q", "-c", "20", "-i", "0.05", "-W", "2", "\(h2)"])
+            #expect(p.status == 0, "\(p.stdout)\(p.stderr)")
+            let igp = try #require(minimumRTT(p.stdout))
+            #expect(Self.withinTolerance(igp, 12), "IGP path RTT \(igp) ms, expected 12 ms")
+
+            // Each engineered path, both ways: a UDP datagram h1 → h2 with the SRH [X, h2] and
+            // the answer h2 → h1 with [X, h1] (X = the middle router's node SID).
+            var port: UInt16 = 7100
+            for (middle, expected) in [("a", 12.0), ("b", 16.0), ("c", 20.0)] {
+                let sid = topo.nodeSID(of: middle)!
+                port += 1
+                let p = port
+                let atH2 = try lab.run(in: "h2") { try UDPReceiver(port: p) }
+                defer { atH2.close() }
+                let atH1 = try lab.run(in: "h1") { try UDPReceiver(port: p) }
+                defer { atH1.close() }
+                let out = try RawIPv6.udpPacket(source: h1, srh: try SegmentRoutingHeader(path: [sid, h2], nextHeader: 17),
+                                                destinationPort: p, payload: Array("ping".utf8))
+                let back = try RawIPv6.udpPacket(source: h2, srh: try SegmentRoutingHeader(path: [sid, h1], nextHeader: 17),
+                                                 destinationPort: p, payload: Array("pong".utf8))
+                var samples: [Double] = []
+                for _ in 0..<10 {
+                    let start = monotonicNanoseconds()
+                    try lab.run(in: "h1") { try RawIPv6.send(out, to: sid) }
+                    guard atH2.receive(timeout: 1.0) != nil else { continue }
+                    try lab.run(in: "h2") { try RawIPv6.send(back, to: sid) }
+                    guard atH1.receive(timeout: 1.0) != nil else { continue }
+                    samples.append(Double(monotonicNanoseconds() - start) / 1e6)
+                    usleep(20_000)
+                }
+                let rtt = try #require(samples.min(), "no answer via \(middle)")
+                #expect(samples.count >= 8, "via \(middle): \(samples.count) of 10 round trips")
+                #expect(Self.withinTolerance(rtt, expected), "via \(middle): RTT \(rtt) ms, expected \(expected) ms")
+            }
+        }
+        #expect(labNamespaces(plan.lab).isEmpty, "left: \(labNamespaces(plan.lab))")
+        #expect(bridgeProcesses(plan.lab + "+").isEmpty, "a bridge survived down")
+    }
+
+    /// A short experiment through the bridges: engineered paths still carry their share,
+    /// every byte arrives, and nothing is left afterwards.
+    @Test func experimentWithBridges() throws {
+        var e = Experiment(topology: try bundledTopology("diamond.yaml"))
+        e.seconds = 3
+        e.delay = .bridge
+        e.lab = "xd\(getpid() % 10000)"
+        let r = try e.run()
+        #expect(r.delay == "bridge")
+        #expect(r.notes.contains { $0.contains("8 userspace delay bridges") }, "\(r.notes)")
+        #expect(r.paths.count == 3)
+        for p in r.paths { #expect(p.mbps > 25 && p.mbps < 52, "\(p.hops): \(p.mbps) Mbit/s") }
+        #expect(r.aggregateMbps > 2 * r.unsteeredMbps, "engineered \(r.aggregateMbps), unsteered \(r.unsteeredMbps)")
+        #expect(r.verified)
+        #expect(labNamespaces(e.lab!).isEmpty, "left: \(labNamespaces(e.lab!))")
+        #expect(bridgeProcesses(e.lab! + "+").isEmpty)
+    }
+}
