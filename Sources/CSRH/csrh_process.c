@@ -45,6 +45,9 @@ int csrh_packet_open(const char *ifname, int buffer_bytes, int *err)
 	mr.mr_ifindex = ifindex;
 	mr.mr_type = PACKET_MR_PROMISC;
 	if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) < 0) goto fail;
+	/* Arrival times from the kernel (SCM_TIMESTAMPNS), so the bridge's own wake-up latency
+	 * does not add to the delay. */
+	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
 	if (buffer_bytes > 0) {
 		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buffer_bytes, sizeof buffer_bytes) < 0)
 			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof buffer_bytes);
@@ -59,6 +62,29 @@ fail:
 }
 
 int csrh_packet_vnet_header_size(void) { return 10; }
+
+long csrh_packet_recv(int fd, void *buf, long cap, int64_t *arrival_realtime_ns)
+{
+	union { char buf[CMSG_SPACE(sizeof(struct timespec)) + 64]; struct cmsghdr align; } control;
+	struct iovec iov = { .iov_base = buf, .iov_len = (size_t)cap };
+	struct msghdr m;
+	memset(&m, 0, sizeof m);
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = control.buf;
+	m.msg_controllen = sizeof control.buf;
+	ssize_t n = recvmsg(fd, &m, MSG_DONTWAIT | MSG_TRUNC);
+	if (n < 0) return -errno;
+	*arrival_realtime_ns = -1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+			memcpy(&ts, CMSG_DATA(c), sizeof ts);
+			*arrival_realtime_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+		}
+	}
+	return (long)n;
+}
 
 int csrh_wait2(int fd0, int fd1, int64_t timeout_ns, short *rev0, short *rev1)
 {

@@ -12,10 +12,18 @@
  *     GSO type), on receive and on send, so partial checksums and GSO super-frames survive;
  *   - PACKET_IGNORE_OUTGOING: frames the socket sends are not read back;
  *   - promiscuous membership, so frames for the far end's MAC are seen;
+ *   - SO_TIMESTAMPNS (arrival times, see csrh_packet_recv);
  *   - SO_RCVBUF/SO_SNDBUF of `buffer_bytes` (forced, as root).
  * Returns the descriptor, or -1 with *err set to the errno (ENODEV: no such interface).
  */
 int csrh_packet_open(const char *ifname, int buffer_bytes, int *err);
+
+/*
+ * Reads one frame (non-blocking, MSG_TRUNC: returns the full length even when longer than
+ * `cap`) and its arrival time as the kernel stamped it (CLOCK_REALTIME ns; -1 if none).
+ * Returns the length or -errno.
+ */
+long csrh_packet_recv(int fd, void *buf, long cap, int64_t *arrival_realtime_ns);
 
 /* The size of the virtio_net_hdr in front of each frame on such a socket. */
 int csrh_packet_vnet_header_size(void);

@@ -24,9 +24,10 @@ internal import CSRH
 ///
 /// - Frames keep their `virtio_net_hdr` (`PACKET_VNET_HDR`): veth hands TCP over with partial
 ///   checksums and as GSO super-frames, which are forwarded as they are.
-/// - Timing: one thread waits with `ppoll` (nanosecond timeout, timer slack 1 ns) for the
-///   earlier of the next due frame and the next arrival; frames leave within tens of µs of
-///   their due time on an idle machine.
+/// - Timing: a frame is due `delay` after the kernel stamped its arrival (`SO_TIMESTAMPNS`),
+///   so the bridge's wake-up latency on arrival does not count; one thread waits with `ppoll`
+///   (nanosecond timeout, timer slack 1 ns) for the earlier of the next due frame and the next
+///   arrival, and frames leave within tens of µs of their due time.
 /// - The queue is bounded (``queueBytes``, ``queueFrames`` per direction); a full queue drops
 ///   arriving frames, as a router's queue would.
 public struct DelayBridge: Sendable {
@@ -96,11 +97,12 @@ public struct DelayBridge: Sendable {
             let n = csrh_wait2(a, b, timeout, &ra, &rb)
             if n < 0 && -n != EINTR { return stopped((portA, SystemCallError("ppoll", errno: -n)), ab, ba) }
             if n <= 0 { continue }
-            // 3. Read what arrived, stamping each frame; a bounded batch per port so due
-            //    frames are not held back by a flood.
+            // 3. Read what arrived; each frame is due `delay` after the kernel stamped it, so
+            //    the time this thread took to wake does not count.
             now = monotonicNanoseconds()
-            if ra & (pollIn | pollErr) != 0, let stop = ab.receive(due: now + delayNs, scratch: scratch) { return stopped(stop, ab, ba) }
-            if rb & (pollIn | pollErr) != 0, let stop = ba.receive(due: now + delayNs, scratch: scratch) { return stopped(stop, ab, ba) }
+            let clock = ArrivalClock(monotonicNow: now)
+            if ra & (pollIn | pollErr) != 0, let stop = ab.receive(delay: delayNs, clock: clock, scratch: scratch) { return stopped(stop, ab, ba) }
+            if rb & (pollIn | pollErr) != 0, let stop = ba.receive(delay: delayNs, clock: clock, scratch: scratch) { return stopped(stop, ab, ba) }
         }
     }
 
@@ -149,14 +151,15 @@ public struct DelayBridge: Sendable {
             return nil
         }
 
-        /// Reads up to 256 frames that have arrived, queueing each due at `due`.
-        func receive(due: UInt64, scratch: UnsafeMutableRawPointer) -> (String, SystemCallError)? {
+        /// Reads up to 256 frames that have arrived, queueing each due `delay` after its arrival.
+        func receive(delay: UInt64, clock: ArrivalClock, scratch: UnsafeMutableRawPointer) -> (String, SystemCallError)? {
             for _ in 0..<256 {
                 let slot = queue.reserve()
                 let buffer = slot ?? scratch
-                let r = recv(from, buffer, DelayBridge.maxFrameBytes + 1, Int32(MSG_DONTWAIT) | Int32(MSG_TRUNC))
+                var stamp: Int64 = -1
+                let r = csrh_packet_recv(from, buffer, DelayBridge.maxFrameBytes + 1, &stamp)
                 if r < 0 {
-                    let e = errno
+                    let e = Int32(-r)
                     if e == EAGAIN || e == EWOULDBLOCK { return nil }
                     if e == EINTR { continue }
                     if DelayBridge.isFatal(e) { return (name.from, SystemCallError("recv", errno: e)) }
@@ -165,10 +168,32 @@ public struct DelayBridge: Sendable {
                 }
                 if r == 0 { continue }
                 guard slot != nil, r <= DelayBridge.maxFrameBytes else { dropped += 1; continue }
-                queue.commit(length: r, due: due)
+                queue.commit(length: r, due: clock.monotonic(ofRealtime: stamp) + delay)
             }
             return nil
         }
+    }
+}
+
+/// Converts the kernel's arrival stamps (CLOCK_REALTIME) to CLOCK_MONOTONIC, read once per batch.
+struct ArrivalClock {
+    let monotonicNow: UInt64
+    let realtimeNow: Int64
+
+    init(monotonicNow: UInt64) {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        self.monotonicNow = monotonicNow
+        realtimeNow = Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
+    /// The monotonic time of a realtime stamp: no later than now, no earlier than 1 s ago
+    /// (a missing stamp, or the wall clock stepped, counts as now).
+    func monotonic(ofRealtime stamp: Int64) -> UInt64 {
+        guard stamp > 0 else { return monotonicNow }
+        let age = realtimeNow - stamp
+        guard age >= 0 && age < 1_000_000_000 else { return monotonicNow }
+        return monotonicNow - UInt64(age)
     }
 }
 
