@@ -33,6 +33,19 @@ struct ExperimentCLITests {
         #expect(access("/run/netns/xcli2-h1", F_OK) != 0)
     }
 
+    /// `--delay bridge` reaches the lab: the report says so, and no namespace or bridge is left.
+    @Test(.timeLimit(.minutes(2))) func delayPassesThroughToTheLab() throws {
+        let lab = "xcd\(getpid() % 10000)"
+        let r = try runSrte(["experiment", diamond, "--lab", lab, "--seconds", "1", "--delay", "bridge", "--format", "json"])
+        #expect(r.status == 0, "\(r.err)")
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        #expect(obj["delay"] as? String == "bridge")
+        #expect((obj["notes"] as? [String])?.contains { $0.contains("8 userspace delay bridges") } == true, "\(obj["notes"] ?? "")")
+        #expect(access("/run/netns/\(lab)-h1", F_OK) != 0 && access("/run/netns/\(lab)+L0", F_OK) != 0)
+        let h = try runSrte(["experiment", "--help"])
+        #expect(h.out.contains("--delay"))
+    }
+
     @Test func helpTeachesFailureAndRecovery() throws {
         let h = try runSrte(["experiment", "--help"])
         for s in ["--fail", "--keep", "--stall-timeout", "--cc", "--default-bandwidth", "make-before-break", "r1-b@5s"] {

@@ -44,7 +44,8 @@ private func forceClean(_ lab: String) {
             #expect(h.out.contains(s), "help lacks \(s)")
         }
         let up = try runSrte(["testbed", "up", "--help"])
-        #expect(up.out.contains("--name") && up.out.contains("--link-prefix") && up.out.contains("--mptcp-pm"))
+        #expect(up.out.contains("--name") && up.out.contains("--link-prefix") && up.out.contains("--mptcp-pm") && up.out.contains("--delay"))
+        #expect(!h.out.contains("delay-bridge"), "the bridge subcommand is hidden")
     }
 
     @Test func badInputIsExitTwo() throws {
@@ -118,6 +119,17 @@ struct TestbedCLITests {
         #expect(bridges(of: lab).isEmpty, "down stops the bridges")
         #expect(!FileManager.default.fileExists(atPath: "\(stateDirectory)/\(lab).json"))
         #expect(try runSrte(["testbed", "down", lab]).status == 4)
+    }
+
+    /// `--delay netem` on a kernel without netem: refused (exit 3), nothing left.
+    @Test func netemWithoutTheQdiscIsRefused() throws {
+        let lab = "t\(getpid())-nm"
+        defer { forceClean(lab) }
+        let probe = try runSrte(["testbed", "up", topologies + "diamond.yaml", "--name", lab, "--delay", "netem"])
+        if probe.status == 0 { return }   // a kernel with netem: nothing to refuse
+        #expect(probe.status == 3, "\(probe.err)")
+        #expect(probe.err.contains("no netem qdisc") && probe.err.contains("--delay bridge"), "\(probe.err)")
+        #expect(namespaces(of: lab).isEmpty && bridges(of: lab).isEmpty)
     }
 
     /// SIGTERM during `up` → everything created is removed, exit 130. SIGKILL leaves the state
