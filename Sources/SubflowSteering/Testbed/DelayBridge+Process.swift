@@ -109,32 +109,41 @@ enum DelayBridgeProcess {
 
     /// Stops the recorded bridges (only those still the same process) and every process
     /// inside the given link namespaces (a bridge started by an `up` that was killed before
-    /// it could record it): SIGTERM, up to 2 s, then SIGKILL. Reaps those that are our
-    /// children. Returns the pids still running.
+    /// it could record it): SIGTERM, up to 2 s, then SIGKILL. Reaps the ones that are this
+    /// process's children, also those that had already exited: an unreaped child confuses
+    /// whoever else waits for children here (Foundation's `Process`, Swift Testing's exit
+    /// tests). Returns the pids still running.
     static func stop(_ bridges: [TestbedState.Bridge], namespaces: [String]) -> [Int32] {
-        var targets = Set(bridges.filter { isRunning($0.pid, startTime: $0.startTime) }.map(\.pid))
-        for ns in namespaces { targets.formUnion(processes(in: ns)) }
-        guard !targets.isEmpty else { return [] }
-        func reapAndFilter(_ pids: Set<Int32>) -> Set<Int32> {
-            var status: Int32 = 0
-            for p in pids { _ = waitpid(p, &status, WNOHANG) }
-            return pids.filter { isRunning($0) }
+        var status: Int32 = 0
+        // Recorded bridges that exited on their own (zombies with the recorded start time).
+        for b in bridges where !isRunning(b.pid) && startTime(of: b.pid) == b.startTime && b.startTime != nil {
+            _ = waitpid(b.pid, &status, WNOHANG)
         }
-        for p in targets { kill(p, SIGTERM) }
-        var left = targets
+        var left = Set(bridges.filter { isRunning($0.pid, startTime: $0.startTime) }.map(\.pid))
+        for ns in namespaces { left.formUnion(processes(in: ns)) }
+        guard !left.isEmpty else { return [] }
+        /// Gone: reaped here, or not our child and no longer running.
+        func gone(_ p: Int32) -> Bool {
+            let r = waitpid(p, &status, WNOHANG)
+            if r == p { return true }
+            return r < 0 && !isRunning(p)
+        }
         for (signal, wait) in [(SIGTERM, 2000), (SIGKILL, 1000)] {
-            if signal == SIGKILL { for p in left { kill(p, SIGKILL) } }
+            for p in left { kill(p, signal) }
             var waited = 0
-            left = reapAndFilter(left)
+            left = left.filter { !gone($0) }
             while !left.isEmpty && waited < wait {
                 usleep(5000)
                 waited += 5
-                left = reapAndFilter(left)
+                left = left.filter { !gone($0) }
             }
             if left.isEmpty { break }
         }
         return left.sorted()
     }
+
+    /// A process's start time (`/proc/PID/stat` field 22), also for a zombie.
+    static func startTime(of pid: Int32) -> UInt64? { TestbedState.startTime(of: pid) }
 }
 
 extension Testbed {
