@@ -85,7 +85,7 @@ extension SegmentRoutingHeader {
         }
         let mac = try s.computeHMAC(with: key, source: source)
         // The HMAC field is the last 32 bytes of the TLV area.
-        s.tlvArea.replaceSubrange((s.tlvArea.count - 32)..., with: mac)
+        s.tlvStorage!.replaceSubrange((s.tlvByteCount - 32)..., with: mac)
         return s
     }
 

@@ -20,9 +20,9 @@
 ///
 /// A value is three words: the caller's segment array (kept as given, not
 /// copied or reversed), the scalar fields packed in one word, and the TLV area
-/// as one byte array in wire form (an empty array, which costs nothing, when
-/// there are no TLVs). ``tlvs`` is computed from those bytes, and `==` and
-/// hashing compare TLVs by their wire bytes.
+/// as one byte array in wire form (none at all when there are no TLVs).
+/// ``tlvs`` is computed from those bytes, and `==` and hashing compare TLVs by
+/// their wire bytes.
 public struct SegmentRoutingHeader: Hashable, Sendable {
     /// Routing Type of an SRH (`IPV6_SRCRT_TYPE_4`).
     public static let routingType: UInt8 = 4
@@ -48,8 +48,13 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
     /// ``SRHTLV/problemCode`` and bytes 1 (low) and 4 (high) its offset in the
     /// TLV area, and ``encode(into:)`` throws `invalidTLV`.
     @usableFromInline var header: UInt64
-    /// The TLV area in wire form, padding included; empty without TLVs.
-    @usableFromInline var tlvArea: [UInt8]
+    /// The TLV area in wire form, padding included; `nil` without TLVs (never
+    /// empty, so that `==` holds), which a header without TLVs neither
+    /// allocates nor releases.
+    @usableFromInline var tlvStorage: [UInt8]?
+
+    /// The TLV area in wire form (empty without TLVs).
+    var tlvArea: [UInt8] { tlvStorage ?? [] }
 
     /// Next Header: the protocol after the SRH (59, No Next Header, unless set).
     @inlinable
@@ -88,15 +93,13 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
     public var tlvs: [SRHTLV] {
         get {
             var out: [SRHTLV] = []
-            if tlvArea.isEmpty { return out }
-            tlvArea.withUnsafeBytes { SegmentRoutingHeader.parseTLVs($0, into: &out) }
+            tlvStorage?.withUnsafeBytes { SegmentRoutingHeader.parseTLVs($0, into: &out) }
             return out
         }
         set {
             header &= ~SegmentRoutingHeader.derivedFieldsMask
-            if newValue.isEmpty { tlvArea = []; return }
-            let (area, problem) = SegmentRoutingHeader.tlvArea(newValue, padded: false)
-            tlvArea = area
+            let (area, problem) = SegmentRoutingHeader.wireTLVs(newValue, padded: false)
+            tlvStorage = area
             header |= problem
         }
     }
@@ -122,11 +125,11 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
 
     /// Bytes of TLVs (padding included).
     @inlinable
-    public var tlvByteCount: Int { tlvArea.count }
+    public var tlvByteCount: Int { tlvStorage?.count ?? 0 }
 
     /// Length of the encoded header in bytes.
     @inlinable
-    public var encodedCount: Int { 8 + 16 * segments.count + tlvArea.count }
+    public var encodedCount: Int { 8 + 16 * segments.count + tlvByteCount }
 
     /// Hdr Ext Len: the length in 8-octet units, not counting the first 8 octets.
     @inlinable
@@ -163,10 +166,10 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
 
     /// A header of these parts, as they are.
     @inlinable @inline(__always)
-    init(header: UInt64, segments: [IPv6Address], tlvArea: [UInt8]) {
+    init(header: UInt64, segments: [IPv6Address], tlvStorage: [UInt8]?) {
         self.header = header
         self.segments = segments
-        self.tlvArea = tlvArea
+        self.tlvStorage = tlvStorage
     }
 
     /// Creates an SRH exactly as given, without padding or checks; ``encoded()``
@@ -176,10 +179,10 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
                 segments: [IPv6Address], tlvs: [SRHTLV]) {
         self.init(header: SegmentRoutingHeader.headerWord(nextHeader: nextHeader, segmentsLeft: segmentsLeft,
                                                           flags: flags, tag: tag),
-                  segments: segments, tlvArea: [])
+                  segments: segments, tlvStorage: nil)
         if !tlvs.isEmpty {
-            let (area, problem) = SegmentRoutingHeader.tlvArea(tlvs, padded: false)
-            tlvArea = area
+            let (area, problem) = SegmentRoutingHeader.wireTLVs(tlvs, padded: false)
+            tlvStorage = area
             header |= problem
         }
     }
@@ -215,10 +218,10 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
         }
         let word = SegmentRoutingHeader.headerWord(nextHeader: nextHeader, segmentsLeft: UInt8(sl), flags: flags, tag: tag)
         if tlvs.isEmpty {                       // 8 + 16·n <= 2040 for n <= 127
-            self.init(header: word, segments: path, tlvArea: [])
+            self.init(header: word, segments: path, tlvStorage: nil)
         } else {
             self.init(header: word, segments: path,
-                      tlvArea: try SegmentRoutingHeader.checkedTLVArea(tlvs, header: word, segments: path))
+                      tlvStorage: try SegmentRoutingHeader.checkedTLVArea(tlvs, header: word, segments: path))
         }
     }
 
@@ -227,9 +230,9 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
     /// ``init(path:segmentsLeft:nextHeader:flags:tag:tlvs:)`` that only headers
     /// with TLVs need.
     @usableFromInline
-    static func checkedTLVArea(_ tlvs: [SRHTLV], header: UInt64, segments: [IPv6Address]) throws(SRHError) -> [UInt8] {
-        let (area, problem) = SegmentRoutingHeader.tlvArea(tlvs, padded: true)
-        let srh = SegmentRoutingHeader(header: header | problem, segments: segments, tlvArea: area)
+    static func checkedTLVArea(_ tlvs: [SRHTLV], header: UInt64, segments: [IPv6Address]) throws(SRHError) -> [UInt8]? {
+        let (area, problem) = SegmentRoutingHeader.wireTLVs(tlvs, padded: true)
+        let srh = SegmentRoutingHeader(header: header | problem, segments: segments, tlvStorage: area)
         if problem != 0 { throw srh.tlvProblem() }
         let len = srh.encodedCount
         guard len <= SegmentRoutingHeader.maxLength else {
@@ -268,10 +271,10 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
     }
 
     /// The wire bytes of `tlvs` — padded as ``padded(_:)`` pads when `padded`
-    /// is true — in one allocation, and the ``header`` bits that record the
-    /// first TLV that cannot be encoded (0 when every one can).
+    /// is true — in one allocation (`nil` for none), and the ``header`` bits
+    /// that record the first TLV that cannot be encoded (0 when every one can).
     @usableFromInline
-    static func tlvArea(_ tlvs: [SRHTLV], padded: Bool) -> (area: [UInt8], problem: UInt64) {
+    static func wireTLVs(_ tlvs: [SRHTLV], padded: Bool) -> (area: [UInt8]?, problem: UInt64) {
         let trailingHMAC: Bool
         if padded, case .hmac? = tlvs.last { trailingHMAC = true } else { trailingHMAC = false }
         var used = 0
@@ -279,7 +282,7 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
         let padding = padded ? (8 - used % 8) % 8 : 0
         let padBytes = padding == 1 ? 9 : padding          // one byte short: PadN(4) + PadN(5)
         let total = used + padBytes
-        if total == 0 { return ([], 0) }
+        if total == 0 { return (nil, 0) }
         // Body, padding, trailing HMAC: the first TLV that cannot be encoded, in that order.
         let bodyEnd = trailingHMAC ? tlvs.count - 1 : tlvs.count
         var problem: UInt64 = 0
@@ -345,7 +348,7 @@ extension SegmentRoutingHeader {
     @inlinable @inline(__always)
     public func encode(into buffer: UnsafeMutableRawBufferPointer) throws(SRHError) -> Int {
         let n = segments.count
-        let t = tlvArea.count
+        let t = tlvStorage?.count ?? 0
         let len = 8 &+ 16 &* n &+ t
         // One test for all that can be wrong (t is 0 or >= 8 when len fits); the cold path says what.
         guard n > 0, n <= SegmentRoutingHeader.maxSegments, Int(segmentsLeft) < n,
@@ -356,10 +359,8 @@ extension SegmentRoutingHeader {
         segments.withUnsafeBufferPointer { segs in
             SegmentRoutingHeader.writeFixedPart(segs, header: header, length: len, into: buffer)
         }
-        if t > 0 {
-            tlvArea.withUnsafeBytes { area in
-                (buffer.baseAddress.unsafelyUnwrapped + (len &- t)).copyMemory(from: area.baseAddress.unsafelyUnwrapped, byteCount: t)
-            }
+        tlvStorage?.withUnsafeBytes { area in
+            (buffer.baseAddress.unsafelyUnwrapped + (len &- t)).copyMemory(from: area.baseAddress.unsafelyUnwrapped, byteCount: t)
         }
         return len
     }
@@ -554,7 +555,7 @@ extension SegmentRoutingHeader {
     /// - Throws: ``SRHError`` when Linux would reject the bytes (see
     ///   ``validate(_:)-(UnsafeRawBufferPointer)``).
     public init(decoding bytes: [UInt8]) throws(SRHError) {
-        self.init(header: 0, segments: [], tlvArea: [])
+        self.init(header: 0, segments: [], tlvStorage: nil)
         var e: SRHError? = nil
         bytes.withUnsafeBytes { p in
             do throws(SRHError) { try self.decode(from: p) } catch { e = error }
@@ -578,11 +579,11 @@ extension SegmentRoutingHeader {
         let n = Int(bytes[4]) &+ 1
         let tlvStart = 8 &+ 16 &* n
         let t = bytes.count &- tlvStart
-        guard segments.count == n && tlvArea.count == t else { return replaceStorage(decoding: bytes) }
+        guard segments.count == n && tlvByteCount == t else { return replaceStorage(decoding: bytes) }
         header = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)) & ~SegmentRoutingHeader.derivedFieldsMask
         segments.withUnsafeMutableBufferPointer { SegmentRoutingHeader.readSegments(bytes, into: $0) }
         if t > 0 {
-            tlvArea.withUnsafeMutableBytes { area in
+            tlvStorage!.withUnsafeMutableBytes { area in
                 area.baseAddress.unsafelyUnwrapped.copyMemory(from: bytes.baseAddress.unsafelyUnwrapped + tlvStart, byteCount: t)
             }
         }
@@ -603,7 +604,7 @@ extension SegmentRoutingHeader {
                 count = n
             }
         }
-        tlvArea = tlvStart == bytes.count ? [] : [UInt8](UnsafeRawBufferPointer(rebasing: bytes[tlvStart...]))
+        tlvStorage = tlvStart == bytes.count ? nil : [UInt8](UnsafeRawBufferPointer(rebasing: bytes[tlvStart...]))
     }
 
     /// Reads the wire Segment List of the SRH in `bytes` (validated) into
