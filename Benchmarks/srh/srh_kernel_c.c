@@ -5,7 +5,10 @@
  * Written for this benchmark from the rule list; no kernel code copied.
  *   gcc -O2 -o srh_kernel_c srh_kernel_c.c && ./srh_kernel_c [iterations]
  * Ops: build (path -> wire bytes, list reversed), validate, decode (validate +
- * copy the segments out in path order), build+validate. 7 repeats, median. */
+ * copy the segments out in path order and the TLV bytes out, as srte does),
+ * build+validate. 7 repeats, median. Every operation goes through the same
+ * optimisation barrier as srh-bench's, srh_bench_escape. */
+#include "../srh-bench-support/include/srh_bench_support.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,10 +51,13 @@ static int validate(const uint8_t *p, size_t len) {
     return 0;
 }
 
-static int decode(const uint8_t *p, size_t len, uint8_t (*out)[16]) {
+static int decode(const uint8_t *p, size_t len, uint8_t (*out)[16], uint8_t *tlv_out, size_t *tlv_len) {
     if (validate(p, len)) return -1;
     int n = p[4] + 1;
     for (int i = 0; i < n; i++) memcpy(out[i], p + 8 + 16 * (n - 1 - i), 16);
+    size_t off = 8 + 16 * (size_t)n;
+    *tlv_len = len - off;
+    memcpy(tlv_out, p + off, len - off);
     return n;
 }
 
@@ -61,11 +67,11 @@ static double now_ns(void) {
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 static int cmp(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
-#define BARRIER(p) __asm__ volatile("" : : "r"(p) : "memory")
 
 int main(int argc, char **argv) {
     long iters = argc > 1 ? atol(argv[1]) : 2000000;
-    static uint8_t path[127][16], buf[2048], out[127][16];
+    static uint8_t path[127][16], buf[2048], out[127][16], out_tlv[2048];
+    size_t out_tlv_len = 0;
     for (int i = 0; i < 127; i++) {
         memset(path[i], 0, 16);
         path[i][0] = 0xfc; path[i][4] = (uint8_t)((i + 1) >> 8); path[i][5] = (uint8_t)(i + 1); path[i][15] = 1;
@@ -78,7 +84,7 @@ int main(int argc, char **argv) {
     struct { int n; size_t tlv; } cases[] = {{1, 0}, {4, 0}, {16, 0}, {4, 8}};
     const char *ops[] = {"build", "validate", "decode", "build+validate"};
     volatile long sink = 0;
-    for (long i = 0; i < 10 * iters; i++) { BARRIER(buf); sink += build(buf, sizeof buf, path, 4, 41, 0, NULL, 0); }
+    for (long i = 0; i < 10 * iters; i++) { srh_bench_escape(buf); sink += build(buf, sizeof buf, path, 4, 41, 0, NULL, 0); }
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         int n = cases[c].n;
         int len = build(buf, sizeof buf, path, n, 41, 0, tlv, cases[c].tlv);
@@ -88,11 +94,12 @@ int main(int argc, char **argv) {
                 long acc = 0;
                 double t0 = now_ns();
                 for (long i = 0; i < iters; i++) {
-                    BARRIER(buf);
+                    srh_bench_escape(buf);
                     switch (op) {
                     case 0: acc += build(buf, sizeof buf, path, n, 41, (uint16_t)i, tlv, cases[c].tlv); break;
                     case 1: acc += validate(buf, (size_t)len); break;
-                    case 2: acc += decode(buf, (size_t)len, out); BARRIER(out); break;
+                    case 2: acc += decode(buf, (size_t)len, out, out_tlv, &out_tlv_len);
+                            srh_bench_escape(out); srh_bench_escape(out_tlv); break;
                     case 3: { int l = build(buf, sizeof buf, path, n, 41, (uint16_t)i, tlv, cases[c].tlv);
                               acc += validate(buf, (size_t)l); } break;
                     }

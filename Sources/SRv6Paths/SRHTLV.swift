@@ -63,38 +63,66 @@ public enum SRHTLV: Hashable, Sendable {
         }
     }
 
-    /// Why this TLV cannot be encoded (a length that does not fit its byte), if so.
+    /// Why this TLV cannot be encoded, as a code for
+    /// ``SegmentRoutingHeader``'s header word: 0 when it can, else a length
+    /// that does not fit its byte (1 PadN, 2 HMAC, 3 another type).
     @usableFromInline
-    var encodingProblem: String? {
+    var problemCode: UInt8 {
         switch self {
-        case .padN(let p) where p.count > 255: return "PadN payload longer than 255 bytes"
-        case .hmac(let h) where h.hmac.count > 249: return "HMAC field longer than 249 bytes"
-        case .unknown(let t, let v) where v.count > 255: return "TLV type \(t) value longer than 255 bytes"
-        default: return nil
+        case .padN(let p) where p.count > 255: return 1
+        case .hmac(let h) where h.hmac.count > 249: return 2
+        case .unknown(_, let v) where v.count > 255: return 3
+        default: return 0
         }
     }
 
+    /// The message for a ``problemCode``.
+    @usableFromInline
+    static func problemMessage(code: UInt8, type: UInt8) -> String {
+        switch code {
+        case 1: return "PadN payload longer than 255 bytes"
+        case 2: return "HMAC field longer than 249 bytes"
+        default: return "TLV type \(type) value longer than 255 bytes"
+        }
+    }
+
+    /// Writes a PadN TLV of `count` bytes in all (payload zero) at `offset`
+    /// and returns the offset after it.
+    @usableFromInline
+    static func writePadN(_ count: Int, into out: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
+        out[offset] = padNType
+        out[offset + 1] = UInt8(count - 2)
+        for i in (offset + 2)..<(offset + count) { out[i] = 0 }
+        return offset + count
+    }
+
     /// Writes the wire form at `offset` and returns the offset after it.
-    /// - Precondition: the TLV is encodable (``encodingProblem`` is nil) and fits.
+    ///
+    /// A length that does not fit its byte (``problemCode`` not 0) is written
+    /// truncated, the value in full.
+    /// - Precondition: `out` has room for ``encodedCount`` bytes at `offset`.
     @usableFromInline
     func write(into out: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
         var o = offset
         func put(_ b: UInt8) { out[o] = b; o += 1 }
-        func put(_ bytes: [UInt8]) { for b in bytes { out[o] = b; o += 1 } }
+        func put(_ bytes: [UInt8]) {
+            bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[o..<(o + $0.count)]).copyMemory(from: $0) }
+            o += bytes.count
+        }
         switch self {
         case .pad1:
             put(0)
         case .padN(let p):
-            put(SRHTLV.padNType); put(UInt8(p.count)); put(p)
+            put(SRHTLV.padNType); put(UInt8(truncatingIfNeeded: p.count)); put(p)
         case .hmac(let h):
-            put(SRHTLV.hmacType); put(UInt8(6 + h.hmac.count))
+            put(SRHTLV.hmacType); put(UInt8(truncatingIfNeeded: 6 + h.hmac.count))
             put(UInt8(truncatingIfNeeded: h.reserved >> 8) | (h.destinationFlag ? 0x80 : 0))
             put(UInt8(truncatingIfNeeded: h.reserved))
             put(UInt8(truncatingIfNeeded: h.keyID >> 24)); put(UInt8(truncatingIfNeeded: h.keyID >> 16))
             put(UInt8(truncatingIfNeeded: h.keyID >> 8)); put(UInt8(truncatingIfNeeded: h.keyID))
             put(h.hmac)
         case .unknown(let t, let v):
-            put(t); put(UInt8(v.count)); put(v)
+            put(t); put(UInt8(truncatingIfNeeded: v.count)); put(v)
         case .rawBytes(let b):
             put(b)
         }

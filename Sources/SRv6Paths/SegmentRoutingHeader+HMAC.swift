@@ -84,7 +84,8 @@ extension SegmentRoutingHeader {
             throw SRHError(.tooLong, offset: SegmentRoutingHeader.maxLength, "signed header would exceed \(SegmentRoutingHeader.maxLength) bytes")
         }
         let mac = try s.computeHMAC(with: key, source: source)
-        s.tlvs[s.tlvs.count - 1] = .hmac(SRHHMACTLV(keyID: key.keyID, hmac: mac))
+        // The HMAC field is the last 32 bytes of the TLV area.
+        s.tlvStorage!.replaceSubrange((s.tlvByteCount - 32)..., with: mac)
         return s
     }
 

@@ -17,6 +17,12 @@
 /// ports `seg6_validate_srh` (net/ipv6/seg6.c) check for check, preceded by
 /// the length rules of `setsockopt(IPV6_RTHDR)`, so that an SRH srte accepts is
 /// one the kernel accepts and vice versa.
+///
+/// A value is three words: the caller's segment array (kept as given, not
+/// copied or reversed), the scalar fields packed in one word, and the TLV area
+/// as one byte array in wire form (none at all when there are no TLVs).
+/// ``tlvs`` is computed from those bytes, and `==` and hashing compare TLVs by
+/// their wire bytes.
 public struct SegmentRoutingHeader: Hashable, Sendable {
     /// Routing Type of an SRH (`IPV6_SRCRT_TYPE_4`).
     public static let routingType: UInt8 = 4
@@ -27,19 +33,76 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
     /// The largest SRH `setsockopt(IPV6_RTHDR)` takes (8 · 255 bytes).
     public static let maxLength = 2040
 
-    /// Next Header: the protocol after the SRH (59, No Next Header, unless set).
-    public var nextHeader: UInt8
-    /// Segments Left: index (on the wire) of the active segment; path index
-    /// `segments.count - 1 - segmentsLeft`.
-    public var segmentsLeft: UInt8
-    /// Flags (8 bits). RFC 8754 assigns none; Linux uses 0x08 for "HMAC present".
-    public var flags: Flags
-    /// Tag (the seed API's `reserved`, Linux `tag`).
-    public var tag: UInt16
     /// Segment list in path order (first segment first, final destination last).
     public var segments: [IPv6Address]
+
+    /// The first 8 wire bytes as a little-endian word (wire byte k is bits
+    /// 8k..8k+7 on every host): Next Header (0), Segments Left (3), Flags (5)
+    /// and Tag (6–7, big-endian), so that the encoder stores it with one write
+    /// and the decoder loads it with one read.
+    ///
+    /// Bytes 1, 2 and 4 (Hdr Ext Len, Routing Type, Last Entry) follow from
+    /// ``segments`` and the TLVs and are filled in by the encoder. Here they
+    /// are zero, unless the TLVs hold one that cannot be encoded (a value
+    /// longer than its length byte allows): then byte 2 is its
+    /// ``SRHTLV/problemCode`` and bytes 1 (low) and 4 (high) its offset in the
+    /// TLV area, and ``encode(into:)`` throws `invalidTLV`.
+    @usableFromInline var header: UInt64
+    /// The TLV area in wire form, padding included; `nil` without TLVs (never
+    /// empty, so that `==` holds), which a header without TLVs neither
+    /// allocates nor releases.
+    @usableFromInline var tlvStorage: [UInt8]?
+
+    /// The TLV area in wire form (empty without TLVs).
+    var tlvArea: [UInt8] { tlvStorage ?? [] }
+
+    /// Next Header: the protocol after the SRH (59, No Next Header, unless set).
+    @inlinable
+    public var nextHeader: UInt8 {
+        get { UInt8(truncatingIfNeeded: header) }
+        set { header = header & ~0xff | UInt64(newValue) }
+    }
+    /// Segments Left: index (on the wire) of the active segment; path index
+    /// `segments.count - 1 - segmentsLeft`.
+    @inlinable
+    public var segmentsLeft: UInt8 {
+        get { UInt8(truncatingIfNeeded: header >> 24) }
+        set { header = header & ~(0xff << 24) | UInt64(newValue) << 24 }
+    }
+    /// Flags (8 bits). RFC 8754 assigns none; Linux uses 0x08 for "HMAC present".
+    @inlinable
+    public var flags: Flags {
+        get { Flags(rawValue: UInt8(truncatingIfNeeded: header >> 40)) }
+        set { header = header & ~(0xff << 40) | UInt64(newValue.rawValue) << 40 }
+    }
+    /// Tag (the seed API's `reserved`, Linux `tag`).
+    @inlinable
+    public var tag: UInt16 {
+        get { UInt16(truncatingIfNeeded: header >> 48).byteSwapped }     // wire bytes 6–7, big-endian
+        set { header = header & 0x0000_ffff_ffff_ffff | UInt64(newValue.byteSwapped) << 48 }
+    }
     /// TLVs in wire order, padding included.
-    public var tlvs: [SRHTLV]
+    ///
+    /// Stored as their wire bytes: reading splits those bytes as RFC 8754 does
+    /// (Pad1 is one byte; an area that does not split is one
+    /// ``SRHTLV/rawBytes(_:)``), setting encodes the TLVs as given, without
+    /// padding. So a TLV list reads back in its canonical form, e.g.
+    /// `.unknown(type: 4, …)` as `.padN`.
+    /// - Complexity: O(n) in the TLV bytes, and an allocation per TLV, on
+    ///   every read and write: code on a fast path should not touch it.
+    public var tlvs: [SRHTLV] {
+        get {
+            var out: [SRHTLV] = []
+            tlvStorage?.withUnsafeBytes { SegmentRoutingHeader.parseTLVs($0, into: &out) }
+            return out
+        }
+        set {
+            header &= ~SegmentRoutingHeader.derivedFieldsMask
+            let (area, problem) = SegmentRoutingHeader.wireTLVs(newValue, padded: false)
+            tlvStorage = area
+            header |= problem
+        }
+    }
 
     /// SRH flags. Linux names four bits (include/uapi/linux/seg6.h).
     public struct Flags: OptionSet, Hashable, Sendable {
@@ -57,17 +120,19 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
 
     /// Last Entry (the seed API's `first_segment`): wire index of the last
     /// element of the Segment List, `segments.count - 1`.
+    @inlinable
     public var lastEntry: Int { segments.count - 1 }
 
     /// Bytes of TLVs (padding included).
     @inlinable
-    public var tlvByteCount: Int { tlvs.reduce(0) { $0 + $1.encodedCount } }
+    public var tlvByteCount: Int { tlvStorage?.count ?? 0 }
 
     /// Length of the encoded header in bytes.
     @inlinable
     public var encodedCount: Int { 8 + 16 * segments.count + tlvByteCount }
 
     /// Hdr Ext Len: the length in 8-octet units, not counting the first 8 octets.
+    @inlinable
     public var hdrExtLen: Int { encodedCount / 8 - 1 }
 
     /// The segment a packet carrying this SRH is currently sent to (path order
@@ -77,10 +142,34 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
         return segments.indices.contains(i) ? segments[i] : nil
     }
 
-    /// The HMAC TLV, when it sits where Linux looks for it (the last 40 bytes).
+    /// The HMAC TLV, when it sits where Linux looks for it (the last 40 bytes)
+    /// and is the last TLV of the RFC 8754 walk.
     public var hmacTLV: SRHHMACTLV? {
-        if case .hmac(let h)? = tlvs.last, h.hmac.count == 32 { return h }
-        return nil
+        tlvArea.withUnsafeBytes { area -> SRHHMACTLV? in
+            guard let start = SegmentRoutingHeader.lastTLVStart(area), area.count - start == 40,
+                  case .hmac(let h) = SegmentRoutingHeader.tlv(type: area[start],
+                                                                value: UnsafeRawBufferPointer(rebasing: area[(start + 2)...]))
+            else { return nil }
+            return h
+        }
+    }
+
+    /// Bytes 1, 2 and 4 of ``header``: derived from the segments and TLVs when encoding.
+    @inlinable
+    static var derivedFieldsMask: UInt64 { 0x0000_00ff_00ff_ff00 }
+
+    /// The ``header`` word of these fields.
+    @inlinable @inline(__always)
+    static func headerWord(nextHeader: UInt8, segmentsLeft: UInt8, flags: Flags, tag: UInt16) -> UInt64 {
+        UInt64(nextHeader) | UInt64(segmentsLeft) << 24 | UInt64(flags.rawValue) << 40 | UInt64(tag.byteSwapped) << 48
+    }
+
+    /// A header of these parts, as they are.
+    @inlinable @inline(__always)
+    init(header: UInt64, segments: [IPv6Address], tlvStorage: [UInt8]?) {
+        self.header = header
+        self.segments = segments
+        self.tlvStorage = tlvStorage
     }
 
     /// Creates an SRH exactly as given, without padding or checks; ``encoded()``
@@ -88,18 +177,20 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
     @inlinable
     public init(nextHeader: UInt8, segmentsLeft: UInt8, flags: Flags, tag: UInt16,
                 segments: [IPv6Address], tlvs: [SRHTLV]) {
-        self.nextHeader = nextHeader
-        self.segmentsLeft = segmentsLeft
-        self.flags = flags
-        self.tag = tag
-        self.segments = segments
-        self.tlvs = tlvs
+        self.init(header: SegmentRoutingHeader.headerWord(nextHeader: nextHeader, segmentsLeft: segmentsLeft,
+                                                          flags: flags, tag: tag),
+                  segments: segments, tlvStorage: nil)
+        if !tlvs.isEmpty {
+            let (area, problem) = SegmentRoutingHeader.wireTLVs(tlvs, padded: false)
+            tlvStorage = area
+            header |= problem
+        }
     }
 
     /// Builds an SRH from a path-ordered segment list.
     ///
     /// TLVs are padded to an 8-byte boundary in a form Linux accepts (PadN, never
-    /// a lone trailing Pad1).
+    /// a lone trailing Pad1). `path` is kept as given (no copy).
     ///
     /// - Parameters:
     ///   - path: the segments in the order they are visited; the last one is
@@ -111,7 +202,7 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
     ///   - tag: the Tag field.
     ///   - tlvs: TLVs to carry; padding is appended as needed.
     /// - Throws: ``SRHError`` with kind `noSegments`, `tooManySegments`,
-    ///   `segmentsLeftOutOfRange` or `invalidTLV`.
+    ///   `segmentsLeftOutOfRange`, `invalidTLV` or `tooLong`.
     @inlinable
     public init(path: [IPv6Address], segmentsLeft: Int? = nil, nextHeader: UInt8 = 59,
                 flags: Flags = [], tag: UInt16 = 0, tlvs: [SRHTLV] = []) throws(SRHError) {
@@ -125,22 +216,38 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
             throw SRHError(.segmentsLeftOutOfRange, offset: 3,
                            "segments left \(sl) is beyond the list (0...\(path.count - 1) for \(path.count) segments)")
         }
-        self.init(nextHeader: nextHeader, segmentsLeft: UInt8(sl), flags: flags, tag: tag,
-                  segments: path, tlvs: tlvs.isEmpty ? tlvs : SegmentRoutingHeader.padded(tlvs))
-        if tlvs.isEmpty { return }              // 8 + 16·n <= 2040 for n <= 127
-        let len = encodedCount
+        let word = SegmentRoutingHeader.headerWord(nextHeader: nextHeader, segmentsLeft: UInt8(sl), flags: flags, tag: tag)
+        if tlvs.isEmpty {                       // 8 + 16·n <= 2040 for n <= 127
+            self.init(header: word, segments: path, tlvStorage: nil)
+        } else {
+            self.init(header: word, segments: path,
+                      tlvStorage: try SegmentRoutingHeader.checkedTLVArea(tlvs, header: word, segments: path))
+        }
+    }
+
+    /// The TLV area of `tlvs` padded (see ``padded(_:)``), checked for a header
+    /// with these segments: the part of
+    /// ``init(path:segmentsLeft:nextHeader:flags:tag:tlvs:)`` that only headers
+    /// with TLVs need.
+    @usableFromInline
+    static func checkedTLVArea(_ tlvs: [SRHTLV], header: UInt64, segments: [IPv6Address]) throws(SRHError) -> [UInt8]? {
+        let (area, problem) = SegmentRoutingHeader.wireTLVs(tlvs, padded: true)
+        let srh = SegmentRoutingHeader(header: header | problem, segments: segments, tlvStorage: area)
+        if problem != 0 { throw srh.tlvProblem() }
+        let len = srh.encodedCount
         guard len <= SegmentRoutingHeader.maxLength else {
             throw SRHError(.tooLong, offset: SegmentRoutingHeader.maxLength,
                            "\(len) bytes: an SRH is at most \(SegmentRoutingHeader.maxLength) bytes (Hdr Ext Len is 8 bits)")
         }
         // Linux walks every TLV as type+length, so a Pad1 (or raw bytes) given by
         // the caller can make a header the kernel rejects: check the result.
-        if self.tlvs.contains(where: { if case .pad1 = $0 { return true }; if case .rawBytes = $0 { return true }; return false }) {
-            do throws(SRHError) { try SegmentRoutingHeader.validate(try encoded()) } catch {
+        if tlvs.contains(where: { if case .pad1 = $0 { return true }; if case .rawBytes = $0 { return true }; return false }) {
+            do throws(SRHError) { try SegmentRoutingHeader.validate(try srh.encoded()) } catch {
                 throw SRHError(error.kind, offset: error.offset,
                                "Linux would reject these TLVs (it reads Pad1 as a type/length pair): \(error.message)")
             }
         }
+        return area
     }
 
     /// `tlvs` followed by the padding that brings them to a multiple of 8 bytes,
@@ -162,6 +269,58 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
         if let h = trailingHMAC { body.append(h) }
         return body
     }
+
+    /// The wire bytes of `tlvs` — padded as ``padded(_:)`` pads when `padded`
+    /// is true — in one allocation (`nil` for none), and the ``header`` bits
+    /// that record the first TLV that cannot be encoded (0 when every one can).
+    @usableFromInline
+    static func wireTLVs(_ tlvs: [SRHTLV], padded: Bool) -> (area: [UInt8]?, problem: UInt64) {
+        let trailingHMAC: Bool
+        if padded, case .hmac? = tlvs.last { trailingHMAC = true } else { trailingHMAC = false }
+        var used = 0
+        for t in tlvs { used += t.encodedCount }
+        let padding = padded ? (8 - used % 8) % 8 : 0
+        let padBytes = padding == 1 ? 9 : padding          // one byte short: PadN(4) + PadN(5)
+        let total = used + padBytes
+        if total == 0 { return (nil, 0) }
+        // Body, padding, trailing HMAC: the first TLV that cannot be encoded, in that order.
+        let bodyEnd = trailingHMAC ? tlvs.count - 1 : tlvs.count
+        var problem: UInt64 = 0
+        var off = 0
+        for (i, t) in tlvs.enumerated() {
+            let code = t.problemCode
+            if code != 0 {
+                if i == bodyEnd { off += padBytes }          // the trailing HMAC, after the padding
+                let o = UInt64(min(off, 0xffff))
+                problem = UInt64(code) << 16 | (o & 0xff) << 8 | (o >> 8) << 32
+                break
+            }
+            off += t.encodedCount
+        }
+        let area = [UInt8](unsafeUninitializedCapacity: total) { buf, count in
+            let out = UnsafeMutableRawBufferPointer(buf)
+            var off = 0
+            for i in 0..<bodyEnd { off = tlvs[i].write(into: out, at: off) }
+            switch padding {
+            case 0: break
+            case 1: off = SRHTLV.writePadN(4, into: out, at: off); off = SRHTLV.writePadN(5, into: out, at: off)
+            default: off = SRHTLV.writePadN(padding, into: out, at: off)
+            }
+            if trailingHMAC { off = tlvs[bodyEnd].write(into: out, at: off) }
+            count = total
+        }
+        return (area, problem)
+    }
+
+    /// The `invalidTLV` error for the problem recorded in ``header``.
+    @usableFromInline
+    func tlvProblem() -> SRHError {
+        let code = UInt8(truncatingIfNeeded: header >> 16)
+        let off = Int(UInt8(truncatingIfNeeded: header >> 8)) | Int(UInt8(truncatingIfNeeded: header >> 32)) << 8
+        let type = off < tlvArea.count ? tlvArea[off] : 0
+        return SRHError(.invalidTLV, offset: 8 + 16 * segments.count + off,
+                        SRHTLV.problemMessage(code: code, type: type))
+    }
 }
 
 // MARK: - Encoding
@@ -169,8 +328,8 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
 extension SegmentRoutingHeader {
     /// The wire form.
     /// - Throws: ``SRHError`` when the header cannot be encoded as Linux accepts
-    ///   it (no segments, too many, Segments Left beyond Last Entry, TLVs not
-    ///   8-byte aligned, too long).
+    ///   it (no segments, too many, Segments Left beyond Last Entry, a TLV that
+    ///   does not fit its length byte, TLVs not 8-byte aligned, too long).
     public func encoded() throws(SRHError) -> [UInt8] {
         let n = encodedCount
         var err: SRHError? = nil
@@ -184,30 +343,39 @@ extension SegmentRoutingHeader {
     /// Writes the wire form into `buffer` and returns the number of bytes written.
     ///
     /// Makes no allocation.
+    /// - Throws: as ``encoded()``, and `truncated` when `buffer` is too small.
     /// - Complexity: O(n) in the encoded length.
-    @inlinable
+    @inlinable @inline(__always)
     public func encode(into buffer: UnsafeMutableRawBufferPointer) throws(SRHError) -> Int {
-        let tlvBytes = tlvs.isEmpty ? 0 : tlvByteCount
-        try checkEncodable(tlvBytes: tlvBytes)
         let n = segments.count
-        let len = 8 + 16 * n + tlvBytes
-        guard buffer.count >= len else {
-            throw SRHError(.truncated, offset: buffer.count, "buffer of \(buffer.count) bytes is too small for \(len)")
+        let t = tlvStorage?.count ?? 0
+        let len = 8 &+ 16 &* n &+ t
+        // One test for all that can be wrong (t is 0 or >= 8 when len fits); the cold path says what.
+        guard n > 0, n <= SegmentRoutingHeader.maxSegments, Int(segmentsLeft) < n,
+              header & SegmentRoutingHeader.derivedFieldsMask == 0, t & 7 == 0,
+              len <= SegmentRoutingHeader.maxLength, buffer.count >= len else {
+            throw encodingError(bufferCount: buffer.count)
         }
         segments.withUnsafeBufferPointer { segs in
-            SegmentRoutingHeader.writeFixedPart(segs, length: len, nextHeader: nextHeader, segmentsLeft: segmentsLeft,
-                                                flags: flags, tag: tag, into: buffer)
+            SegmentRoutingHeader.writeFixedPart(segs, header: header, length: len, into: buffer)
         }
-        if tlvBytes > 0 {
-            var off = 8 + 16 * n
-            for tlv in tlvs { off = tlv.write(into: buffer, at: off) }
+        tlvStorage?.withUnsafeBytes { area in
+            (buffer.baseAddress.unsafelyUnwrapped + (len &- t)).copyMemory(from: area.baseAddress.unsafelyUnwrapped, byteCount: t)
         }
         return len
     }
 
+    /// Why ``encode(into:)`` cannot write this header into a buffer of `bufferCount` bytes.
+    @usableFromInline @inline(never)
+    func encodingError(bufferCount: Int) -> SRHError {
+        do throws(SRHError) { try checkEncodable() } catch { return error }
+        let len = encodedCount
+        return SRHError(.truncated, offset: bufferCount, "buffer of \(bufferCount) bytes is too small for \(len)")
+    }
+
     /// Writes an SRH without TLVs for `path` straight into `buffer`, without
-    /// building a ``SegmentRoutingHeader`` value: the fastest way to produce
-    /// many headers (e.g. to fill a steering map).
+    /// building a ``SegmentRoutingHeader`` value (what C code writing into
+    /// caller memory does).
     ///
     /// - Returns: the number of bytes written, `8 + 16 * path.count`.
     /// - Throws: ``SRHError`` for an empty or too long path, Segments Left
@@ -230,39 +398,40 @@ extension SegmentRoutingHeader {
         guard buffer.count >= len else {
             throw SRHError(.truncated, offset: buffer.count, "buffer of \(buffer.count) bytes is too small for \(len)")
         }
+        let word = headerWord(nextHeader: nextHeader, segmentsLeft: UInt8(sl), flags: flags, tag: tag)
         path.withUnsafeBufferPointer { segs in
-            writeFixedPart(segs, length: len, nextHeader: nextHeader, segmentsLeft: UInt8(sl), flags: flags, tag: tag, into: buffer)
+            writeFixedPart(segs, header: word, length: len, into: buffer)
         }
         return len
     }
 
-    /// The 8-byte fixed part and the Segment List (reversed) of an SRH of `length` bytes.
+    /// The 8-byte fixed part (``header`` with Hdr Ext Len, Routing Type and
+    /// Last Entry filled in, one store) and the Segment List, reversed: the
+    /// wire's Segment List[0] is the final destination.
+    /// - Precondition: `buffer` holds at least `8 + 16 * segs.count` bytes.
     @inlinable @inline(__always)
-    static func writeFixedPart(_ segs: UnsafeBufferPointer<IPv6Address>, length: Int, nextHeader: UInt8,
-                               segmentsLeft: UInt8, flags: Flags, tag: UInt16,
+    static func writeFixedPart(_ segs: UnsafeBufferPointer<IPv6Address>, header: UInt64, length: Int,
                                into buffer: UnsafeMutableRawBufferPointer) {
         let n = segs.count
-        buffer[0] = nextHeader
-        buffer[1] = UInt8(truncatingIfNeeded: length / 8 - 1)   // Hdr Ext Len, 8-octet units after the first 8
-        buffer[2] = routingType
-        buffer[3] = segmentsLeft
-        buffer[4] = UInt8(truncatingIfNeeded: n - 1)            // Last Entry (Linux first_segment)
-        buffer[5] = flags.rawValue
-        buffer[6] = UInt8(truncatingIfNeeded: tag >> 8)
-        buffer[7] = UInt8(truncatingIfNeeded: tag)
-        var off = 8
-        var i = n - 1                                           // wire Segment List[0] = final destination
-        while i >= 0 {
-            buffer.storeBytes(of: segs[i].wireHigh, toByteOffset: off, as: UInt64.self)
-            buffer.storeBytes(of: segs[i].wireLow, toByteOffset: off + 8, as: UInt64.self)
-            off += 16
-            i -= 1
+        let word = header & ~derivedFieldsMask
+            | UInt64(truncatingIfNeeded: length / 8 - 1) << 8          // Hdr Ext Len, 8-octet units after the first 8
+            | UInt64(routingType) << 16
+            | UInt64(truncatingIfNeeded: n - 1) << 32                   // Last Entry (Linux first_segment)
+        buffer.baseAddress.unsafelyUnwrapped.storeBytes(of: word.littleEndian, as: UInt64.self)
+        var dst = buffer.baseAddress.unsafelyUnwrapped + 8
+        var i = n
+        while i > 0 {
+            i &-= 1
+            dst.storeBytes(of: segs[i].wireHigh, as: UInt64.self)
+            dst.storeBytes(of: segs[i].wireLow, toByteOffset: 8, as: UInt64.self)
+            dst += 16
         }
     }
 
-    @inlinable
-    func checkEncodable(tlvBytes t: Int) throws(SRHError) {
+    /// Throws the first reason Linux would reject this header's wire form.
+    func checkEncodable() throws(SRHError) {
         let n = segments.count
+        let t = tlvArea.count
         guard n > 0 else { throw SRHError(.noSegments, offset: 8, "an SRH needs at least one segment") }
         guard n <= SegmentRoutingHeader.maxSegments else {
             throw SRHError(.tooManySegments, offset: 8, "\(n) segments: an SRH holds at most \(SegmentRoutingHeader.maxSegments)")
@@ -272,11 +441,7 @@ extension SegmentRoutingHeader {
                            "segments left \(segmentsLeft) is beyond last entry \(n - 1)")
         }
         if t > 0 {
-            var off = 8 + 16 * n
-            for tlv in tlvs {
-                if let problem = tlv.encodingProblem { throw SRHError(.invalidTLV, offset: off, problem) }
-                off += tlv.encodedCount
-            }
+            if header & SegmentRoutingHeader.derivedFieldsMask != 0 { throw tlvProblem() }
             guard t % 8 == 0 else {
                 throw SRHError(.lengthNotMultipleOf8, offset: 8 + 16 * n + t,
                                "TLVs total \(t) bytes, not a multiple of 8: pad them (SegmentRoutingHeader.padded)")
@@ -298,52 +463,77 @@ extension SegmentRoutingHeader {
     ///
     /// - Throws: ``SRHError`` with the first failing check and the byte offset it concerns.
     /// - Complexity: O(number of TLVs); no allocation unless it throws.
-    @inlinable
+    @inlinable @inline(__always)
     public static func validate(_ bytes: UnsafeRawBufferPointer) throws(SRHError) {
+        let failed = firstFailedCheck(bytes)
+        if failed != 0 { throw validationError(failed, bytes) }
+    }
+
+    /// The kernel's checks, without building an error: 0 when `bytes` passes
+    /// them all, else `check | offset << 4`, the number of the first failing
+    /// check (1–10, in the kernel's order) and the byte offset it concerns.
+    /// ``validationError(_:_:)`` turns that into the ``SRHError``.
+    @inlinable @inline(__always)
+    static func firstFailedCheck(_ bytes: UnsafeRawBufferPointer) -> Int {
         let len = bytes.count
         // net/ipv6/ipv6_sockglue.c, ipv6_set_opt_hdr()
-        guard len >= 2 else { throw SRHError(.truncated, offset: len, "\(len) bytes: an SRH needs at least 8") }
-        guard len & 7 == 0 else {
-            throw SRHError(.lengthNotMultipleOf8, offset: len, "\(len) bytes is not a multiple of 8")
-        }
-        guard len <= maxLength else { throw SRHError(.tooLong, offset: maxLength, "\(len) bytes: at most \(maxLength)") }
+        if len < 2 { return 1 | len << 4 }                          // optlen < 2
+        if len & 7 != 0 { return 2 | len << 4 }                     // optlen & 7
+        if len > maxLength { return 3 | maxLength << 4 }            // optlen > 8 * 255
         let hdrlen = Int(bytes[1])
-        guard (hdrlen + 1) << 3 <= len else {
-            throw SRHError(.headerLengthBeyondData, offset: 1,
-                           "hdr ext len \(hdrlen) means \((hdrlen + 1) * 8) bytes, only \(len) given")
-        }
+        if (hdrlen + 1) << 3 > len { return 4 | 1 << 4 }            // (hdrlen + 1) * 8 > optlen
         // net/ipv6/seg6.c, seg6_validate_srh()
-        guard bytes[2] == routingType else {
-            throw SRHError(.unsupportedRoutingType, offset: 2, "routing type \(bytes[2]), not 4 (SRH)")
-        }
-        guard (hdrlen + 1) << 3 == len else {
-            throw SRHError(.lengthMismatch, offset: (hdrlen + 1) << 3,
-                           "\(len - (hdrlen + 1) * 8) bytes after the \((hdrlen + 1) * 8) that hdr ext len \(hdrlen) covers")
-        }
-        let segmentsLeft = Int(bytes[3])
+        if bytes[2] != routingType { return 5 | 2 << 4 }            // type != IPV6_SRCRT_TYPE_4
+        if (hdrlen + 1) << 3 != len { return 6 | (hdrlen + 1) << 7 } // (hdrlen + 1) << 3 != len
         let lastEntry = Int(bytes[4])
-        guard segmentsLeft <= lastEntry else {
-            throw SRHError(.segmentsLeftBeyondLastEntry, offset: 3,
-                           "segments left \(segmentsLeft) is beyond last entry \(lastEntry)")
-        }
-        guard lastEntry <= hdrlen / 2 - 1 else {
-            throw SRHError(.lastEntryBeyondHeader, offset: 4,
-                           "last entry \(lastEntry) needs \(lastEntry + 1) segments; hdr ext len \(hdrlen) has room for \(max(0, hdrlen / 2))")
-        }
+        if Int(bytes[3]) > lastEntry { return 7 | 3 << 4 }          // segments_left > first_segment
+        if lastEntry > hdrlen / 2 - 1 { return 8 | 4 << 4 }         // first_segment > max_last_entry
         var offset = 8 + (lastEntry + 1) << 4
-        var trailing = len - offset           // >= 0 given the check above
+        var trailing = len - offset                                 // >= 0 given the check above
         while trailing > 0 {
-            guard trailing >= 2 else {
-                throw SRHError(.tlvTruncated, offset: offset,
-                               "\(trailing) byte left where a TLV needs type and length (a lone trailing Pad1 is rejected by Linux)")
-            }
+            if trailing < 2 { return 9 | offset << 4 }
             let tlvLen = 2 + Int(bytes[offset + 1])
             trailing -= tlvLen
-            guard trailing >= 0 else {
-                throw SRHError(.tlvOverrun, offset: offset,
-                               "TLV type \(bytes[offset]) of \(tlvLen) bytes runs \(-trailing) bytes past the end of the header")
-            }
+            if trailing < 0 { return 10 | offset << 4 }
             offset += tlvLen
+        }
+        return 0
+    }
+
+    /// The error for a failed check reported by ``firstFailedCheck(_:)``.
+    @usableFromInline @inline(never)
+    static func validationError(_ failed: Int, _ bytes: UnsafeRawBufferPointer) -> SRHError {
+        let len = bytes.count
+        let offset = failed >> 4
+        switch failed & 15 {
+        case 1: return SRHError(.truncated, offset: offset, "\(len) bytes: an SRH needs at least 8")
+        case 2: return SRHError(.lengthNotMultipleOf8, offset: offset, "\(len) bytes is not a multiple of 8")
+        case 3: return SRHError(.tooLong, offset: offset, "\(len) bytes: at most \(maxLength)")
+        default: break
+        }
+        let hdrlen = Int(bytes[1])
+        switch failed & 15 {
+        case 4:
+            return SRHError(.headerLengthBeyondData, offset: offset,
+                            "hdr ext len \(hdrlen) means \((hdrlen + 1) * 8) bytes, only \(len) given")
+        case 5:
+            return SRHError(.unsupportedRoutingType, offset: offset, "routing type \(bytes[2]), not 4 (SRH)")
+        case 6:
+            return SRHError(.lengthMismatch, offset: offset,
+                            "\(len - (hdrlen + 1) * 8) bytes after the \((hdrlen + 1) * 8) that hdr ext len \(hdrlen) covers")
+        case 7:
+            return SRHError(.segmentsLeftBeyondLastEntry, offset: offset,
+                            "segments left \(bytes[3]) is beyond last entry \(bytes[4])")
+        case 8:
+            return SRHError(.lastEntryBeyondHeader, offset: offset,
+                            "last entry \(bytes[4]) needs \(Int(bytes[4]) + 1) segments; hdr ext len \(hdrlen) has room for \(max(0, hdrlen / 2))")
+        case 9:
+            return SRHError(.tlvTruncated, offset: offset,
+                            "\(len - offset) byte left where a TLV needs type and length (a lone trailing Pad1 is rejected by Linux)")
+        default:
+            let tlvLen = 2 + Int(bytes[offset + 1])
+            return SRHError(.tlvOverrun, offset: offset,
+                            "TLV type \(bytes[offset]) of \(tlvLen) bytes runs \(offset + tlvLen - len) bytes past the end of the header")
         }
     }
 
@@ -365,7 +555,7 @@ extension SegmentRoutingHeader {
     /// - Throws: ``SRHError`` when Linux would reject the bytes (see
     ///   ``validate(_:)-(UnsafeRawBufferPointer)``).
     public init(decoding bytes: [UInt8]) throws(SRHError) {
-        self.init(nextHeader: 0, segmentsLeft: 0, flags: [], tag: 0, segments: [], tlvs: [])
+        self.init(header: 0, segments: [], tlvStorage: nil)
         var e: SRHError? = nil
         bytes.withUnsafeBytes { p in
             do throws(SRHError) { try self.decode(from: p) } catch { e = error }
@@ -374,43 +564,61 @@ extension SegmentRoutingHeader {
     }
 
     /// Replaces this header with the one in `bytes`, reusing the storage of
-    /// ``segments`` and ``tlvs``: no allocation once they have the capacity.
+    /// ``segments`` and of the TLV bytes: no allocation when the segment count
+    /// and the TLV length are those of the header already held (and its
+    /// storage is not shared), and never one per TLV.
     ///
     /// On failure `self` is unchanged.
+    /// - Throws: ``SRHError`` when Linux would reject the bytes (see
+    ///   ``validate(_:)-(UnsafeRawBufferPointer)``).
     /// - Complexity: O(n) in the length of `bytes`.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func decode(from bytes: UnsafeRawBufferPointer) throws(SRHError) {
-        try SegmentRoutingHeader.validate(bytes)
-        let n = Int(bytes[4]) + 1
-        nextHeader = bytes[0]
-        segmentsLeft = bytes[3]
-        flags = Flags(rawValue: bytes[5])
-        tag = UInt16(bytes[6]) << 8 | UInt16(bytes[7])
-        // Path order: the wire list read backwards. Overwrite in place when the
-        // count matches (no allocation), else fill a new array.
-        if segments.count == n {
-            var off = 8 + 16 * (n - 1)
-            for i in 0..<n {
-                segments[i] = IPv6Address(wireHigh: bytes.loadUnaligned(fromByteOffset: off, as: UInt64.self),
-                                          wireLow: bytes.loadUnaligned(fromByteOffset: off + 8, as: UInt64.self))
-                off -= 16
+        let failed = SegmentRoutingHeader.firstFailedCheck(bytes)
+        if failed != 0 { throw SegmentRoutingHeader.validationError(failed, bytes) }
+        let n = Int(bytes[4]) &+ 1
+        let tlvStart = 8 &+ 16 &* n
+        let t = bytes.count &- tlvStart
+        guard segments.count == n && tlvByteCount == t else { return replaceStorage(decoding: bytes) }
+        header = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)) & ~SegmentRoutingHeader.derivedFieldsMask
+        segments.withUnsafeMutableBufferPointer { SegmentRoutingHeader.readSegments(bytes, into: $0) }
+        if t > 0 {
+            tlvStorage!.withUnsafeMutableBytes { area in
+                area.baseAddress.unsafelyUnwrapped.copyMemory(from: bytes.baseAddress.unsafelyUnwrapped + tlvStart, byteCount: t)
             }
+        }
+    }
+
+    /// ``decode(from:)`` of valid `bytes` into new storage: the segment count
+    /// or the TLV length differs from the header held.
+    @usableFromInline @inline(never)
+    mutating func replaceStorage(decoding bytes: UnsafeRawBufferPointer) {
+        let n = Int(bytes[4]) + 1
+        let tlvStart = 8 + 16 * n
+        header = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)) & ~SegmentRoutingHeader.derivedFieldsMask
+        if segments.count == n {
+            segments.withUnsafeMutableBufferPointer { SegmentRoutingHeader.readSegments(bytes, into: $0) }
         } else {
-            segments = [IPv6Address](unsafeUninitializedCapacity: n) { buf, count in
-                var off = 8 + 16 * (n - 1)
-                for i in 0..<n {
-                    buf.initializeElement(at: i, to: IPv6Address(
-                        wireHigh: bytes.loadUnaligned(fromByteOffset: off, as: UInt64.self),
-                        wireLow: bytes.loadUnaligned(fromByteOffset: off + 8, as: UInt64.self)))
-                    off -= 16
-                }
+            segments = [IPv6Address](unsafeUninitializedCapacity: n) { segs, count in
+                SegmentRoutingHeader.readSegments(bytes, into: segs)
                 count = n
             }
         }
-        if !tlvs.isEmpty { tlvs.removeAll(keepingCapacity: true) }
-        let tlvStart = 8 + 16 * n
-        if tlvStart < bytes.count {
-            SegmentRoutingHeader.parseTLVs(UnsafeRawBufferPointer(rebasing: bytes[tlvStart...]), into: &tlvs)
+        tlvStorage = tlvStart == bytes.count ? nil : [UInt8](UnsafeRawBufferPointer(rebasing: bytes[tlvStart...]))
+    }
+
+    /// Reads the wire Segment List of the SRH in `bytes` (validated) into
+    /// `segs` in path order: `segs[i]` from wire index `segs.count - 1 - i`.
+    @inlinable @inline(__always)
+    static func readSegments(_ bytes: UnsafeRawBufferPointer, into segs: UnsafeMutableBufferPointer<IPv6Address>) {
+        guard var dst = segs.baseAddress else { return }
+        let end = dst + segs.count
+        var src = bytes.baseAddress.unsafelyUnwrapped + (8 &+ 16 &* (segs.count &- 1))
+        while dst < end {
+            dst.initialize(to: IPv6Address(wireHigh: src.loadUnaligned(as: UInt64.self),
+                                           wireLow: src.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+            dst += 1
+            src -= 16
         }
     }
 
@@ -429,26 +637,47 @@ extension SegmentRoutingHeader {
                 return
             }
             let len = Int(area[i + 1])
-            let value = Array(area[(i + 2)..<(i + 2 + len)])
-            switch type {
-            case SRHTLV.padNType:
-                tlvs.append(.padN(payload: value))
-            case SRHTLV.hmacType where len >= 6:
-                tlvs.append(.hmac(SRHHMACTLV(
-                    destinationFlag: value[0] & 0x80 != 0,
-                    reserved: UInt16(value[0] & 0x7f) << 8 | UInt16(value[1]),
-                    keyID: UInt32(value[2]) << 24 | UInt32(value[3]) << 16 | UInt32(value[4]) << 8 | UInt32(value[5]),
-                    hmac: Array(value[6...]))))
-            default:
-                tlvs.append(.unknown(type: type, value: value))
-            }
+            tlvs.append(tlv(type: type, value: UnsafeRawBufferPointer(rebasing: area[(i + 2)..<(i + 2 + len)])))
             i += 2 + len
+        }
+    }
+
+    /// Where the last TLV of the RFC 8754 walk of `area` starts, or `nil` when
+    /// the area is empty or does not split (it then reads as one ``SRHTLV/rawBytes(_:)``).
+    @usableFromInline
+    static func lastTLVStart(_ area: UnsafeRawBufferPointer) -> Int? {
+        var i = 0
+        var last: Int? = nil
+        while i < area.count {
+            last = i
+            if area[i] == 0 { i += 1; continue }
+            guard i + 2 <= area.count, i + 2 + Int(area[i + 1]) <= area.count else { return nil }
+            i += 2 + Int(area[i + 1])
+        }
+        return last
+    }
+
+    /// The TLV of a type other than Pad1 with this value.
+    @usableFromInline
+    static func tlv(type: UInt8, value: UnsafeRawBufferPointer) -> SRHTLV {
+        switch type {
+        case SRHTLV.padNType:
+            return .padN(payload: Array(value))
+        case SRHTLV.hmacType where value.count >= 6:
+            return .hmac(SRHHMACTLV(
+                destinationFlag: value[0] & 0x80 != 0,
+                reserved: UInt16(value[0] & 0x7f) << 8 | UInt16(value[1]),
+                keyID: UInt32(value[2]) << 24 | UInt32(value[3]) << 16 | UInt32(value[4]) << 8 | UInt32(value[5]),
+                hmac: Array(value[6...])))
+        default:
+            return .unknown(type: type, value: Array(value))
         }
     }
 
     /// What RFC 8754 asks for that this header does not do and Linux does not
     /// enforce. Empty for headers srte builds.
     public var rfc8754Warnings: [SRHWarning] {
+        let tlvs = self.tlvs
         var w: [SRHWarning] = []
         if !flags.subtracting(.hmac).isEmpty {
             w.append(SRHWarning(offset: 5, "flags 0x\(Hex.encode([flags.rawValue])): RFC 8754 assigns no flags; they should be 0 on transmission (Linux uses 0x08 for HMAC)"))

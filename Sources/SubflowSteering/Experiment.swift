@@ -219,7 +219,7 @@ public struct Experiment: Sendable {
             let labels: [String?] = paths.map { keeper.hops($0.path) }
             let c = try bed.run(in: src) {
                 try EngineeredConnection.open(to: remote, from: srcAddress, paths: waypoints, steering: steer,
-                                              congestionControl: congestionControl, labels: labels)
+                                              congestionControl: congestionControl, labels: labels, equalSRHLength: true)
             }
             if keep { c.keep = keeper.policy(stallTimeout: stallTimeout, onEvent: { e in progress(e.description) }) }
             if let f = failure {

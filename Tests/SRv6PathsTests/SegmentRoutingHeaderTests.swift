@@ -124,6 +124,66 @@ private func a(_ s: String) -> IPv6Address { try! IPv6Address(parsing: s) }
         #expect(srh == other)
     }
 
+    /// The scalar fields share one stored word: setting one leaves the others, and
+    /// each lands in its wire byte.
+    @Test func scalarFieldsAreIndependent() throws {
+        var srh = try SegmentRoutingHeader(path: path)
+        srh.nextHeader = 0xab
+        srh.tag = 0xcdef
+        srh.flags = [.oam, .hmac]
+        srh.segmentsLeft = 1
+        #expect(srh.nextHeader == 0xab && srh.tag == 0xcdef && srh.flags == [.oam, .hmac] && srh.segmentsLeft == 1)
+        #expect(Array(try srh.encoded()[0..<8]) == [0xab, 6, 4, 1, 2, 0x28, 0xcd, 0xef])
+        srh.tag = 0
+        #expect(srh.nextHeader == 0xab && srh.flags == [.oam, .hmac] && srh.segmentsLeft == 1)
+    }
+
+    /// TLVs are held as wire bytes: equal bytes are equal headers, whatever TLV
+    /// values made them, and they read back in the RFC 8754 split.
+    @Test func tlvsCompareByWireBytes() throws {
+        let a1 = try SegmentRoutingHeader(path: path, tlvs: [.unknown(type: 4, value: [0, 0, 0, 0, 0, 0])])
+        let a2 = try SegmentRoutingHeader(path: path, tlvs: [.padding(8)])
+        #expect(a1 == a2 && a1.hashValue == a2.hashValue)
+        #expect(a1.tlvs == [.padding(8)])
+        var b = try SegmentRoutingHeader(path: path)
+        b.tlvs = [.rawBytes([])]                              // no bytes: no TLVs
+        #expect(b == (try SegmentRoutingHeader(path: path)) && b.tlvByteCount == 0)
+    }
+
+    /// A TLV whose value does not fit its length byte cannot be stored as bytes:
+    /// the builder refuses it, the unchecked initialiser keeps it for encode() to refuse.
+    @Test func unencodableTLVIsRefused() throws {
+        let long = SRHTLV.unknown(type: 9, value: [UInt8](repeating: 1, count: 300))
+        #expect { try SegmentRoutingHeader(path: path, tlvs: [.padding(4), long]) } throws: {
+            ($0 as? SRHError)?.kind == .invalidTLV && ($0 as? SRHError)?.offset == 8 + 48 + 4
+        }
+        var srh = SegmentRoutingHeader(nextHeader: 59, segmentsLeft: 0, flags: [], tag: 0, segments: path,
+                                       tlvs: [.padN(payload: [UInt8](repeating: 0, count: 256))])
+        #expect { try srh.encoded() } throws: {
+            ($0 as? SRHError)?.kind == .invalidTLV && ($0 as? SRHError)?.offset == 56
+        }
+        srh.tlvs = [.padding(8)]                              // replacing the TLVs clears the problem
+        #expect(try SegmentRoutingHeader(decoding: try srh.encoded()) == srh)
+    }
+
+    /// Decoding into a held value reuses its storage for TLV bytes too, and
+    /// moves between headers with and without TLVs.
+    @Test func decodeReusesStorageWithTLVs() throws {
+        let one = try SegmentRoutingHeader(path: path, tag: 1, tlvs: [.unknown(type: 9, value: [1, 2, 3, 4, 5, 6])])
+        let two = try SegmentRoutingHeader(path: path.reversed(), tag: 2, tlvs: [.unknown(type: 7, value: [9, 9, 9, 9, 9, 9])])
+        let none = try SegmentRoutingHeader(path: [a("fc00::9")])
+        var srh = none
+        for expected in [one, two, none, two, one] {
+            try expected.encoded().withUnsafeBytes { try srh.decode(from: $0) }
+            #expect(srh == expected)
+            #expect(try srh.encoded() == expected.encoded())
+        }
+        // A copy taken before decoding keeps its bytes (copy on write).
+        let copy = srh
+        try two.encoded().withUnsafeBytes { try srh.decode(from: $0) }
+        #expect(copy == one && srh == two)
+    }
+
     @Test func encodeRefusesWhatLinuxWouldReject() throws {
         var srh = try SegmentRoutingHeader(path: path)
         srh.segmentsLeft = 3
