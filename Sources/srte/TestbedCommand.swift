@@ -23,6 +23,19 @@ extension MPTCPPathManagerKind: ExpressibleByArgument {
 
 extension DelayMode: ExpressibleByArgument {}
 
+/// `--sids`: how routers realise End / End.X.
+enum SIDsChoice: String, ExpressibleByArgument, CaseIterable {
+    case auto, seg6local, bpf
+
+    var routerSIDs: Testbed.RouterSIDs? {
+        switch self {
+        case .auto: nil
+        case .seg6local: .seg6local
+        case .bpf: .bpf
+        }
+    }
+}
+
 /// `srte testbed`: emulate a topology in network namespaces.
 struct TestbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -38,7 +51,9 @@ struct TestbedCommand: ParsableCommand {
         manager by default. Link delays (--delay auto) come from the netem qdisc where the kernel \
         has it, else from a userspace delay bridge per delayed link: the link's two veth ends meet \
         in a namespace of their own, LAB+L<i>, where an srte process forwards each frame after the \
-        link's one-way delay. `status` shows which.
+        link's one-way delay. `status` shows which. SIDs (--sids auto) are seg6local routes where \
+        the kernel has them (CONFIG_IPV6_SEG6_LWTUNNEL), else srte's tc BPF End/End.X program on \
+        every router interface.
 
         Example:
           srte testbed up topologies/diamond.yaml
@@ -87,6 +102,9 @@ struct TestbedCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Link delays: netem, bridge (a userspace delay bridge per delayed link), off, or auto (netem if the kernel has it, else bridge).", valueName: "MODE"))
         var delay: DelayMode = .auto
 
+        @Option(help: ArgumentHelp("Router SIDs: seg6local routes, bpf (srte's tc ingress End/End.X program), or auto (seg6local if the kernel has it, else bpf).", valueName: "MODE"))
+        var sids: SIDsChoice = .auto
+
         @Option(help: "Output: text or json.")
         var format: Format = .text
 
@@ -97,7 +115,7 @@ struct TestbedCommand: ParsableCommand {
                 let plan = try TestbedPlan(topology: t, lab: name, linkPrefix: linkPrefix)
                 let progress = Progress()
                 defer { progress.finish() }
-                let lab = try Testbed.up(plan: plan, options: .init(mptcpPathManager: mptcpPM, topologyFile: topology, delay: delay),
+                let lab = try Testbed.up(plan: plan, options: .init(mptcpPathManager: mptcpPM, topologyFile: topology, routerSIDs: sids.routerSIDs, delay: delay),
                                          progress: progress.step)
                 progress.finish()
                 let out = StdoutBuffer()
@@ -112,6 +130,7 @@ struct TestbedCommand: ParsableCommand {
                         out.line("  \(pad(n.name, 8)) \(pad(n.kind, 7)) \(pad(n.namespace, 20)) \(what)")
                     }
                     out.line("delay: \(delayDescription(lab.state))")
+                    out.line("SIDs: \(sidsDescription(lab.state))")
                     for note in lab.state.notes { out.line("note: \(note)") }
                 case .json:
                     out.line(statusJSON(try lab.status()).rendered)
@@ -163,6 +182,7 @@ struct TestbedCommand: ParsableCommand {
                     out.line("lab \(st.lab): \(st.phase == .up ? "up" : "incomplete (up failed or is running; `srte testbed down \(st.lab)` cleans it)"), topology \(st.plan.topologyName)\(st.topologyFile.map { " (\($0))" } ?? ""), MPTCP PM \(st.mptcpPathManager == .userspace ? "userspace" : "kernel")")
                     if !missing.isEmpty { out.line("missing namespaces: \(missing.joined(separator: " "))") }
                     out.line("delay: \(delayDescription(st))")
+                    out.line("SIDs: \(sidsDescription(st))")
                     out.line("nodes:")
                     for n in st.plan.nodes {
                         let addr = n.address.map { "\($0)" } ?? n.nodeSID.map { "End \($0) (\(n.locator ?? ""))" } ?? "-"
@@ -337,6 +357,14 @@ struct DelayBridgeCommand: ParsableCommand {
 }
 
 /// "bridge (8 delay bridges)", "netem", "off".
+private func sidsDescription(_ st: TestbedState) -> String {
+    switch st.routerSIDs {
+    case .seg6local?: return "seg6local routes (End, End.X, with counters)"
+    case .bpf?: return "tc BPF End/End.X program on every router interface (srv6_router.bpf.c)"
+    case nil: return "not installed"
+    }
+}
+
 private func delayDescription(_ st: TestbedState) -> String {
     switch st.delayMode ?? (st.delayEmulated == true ? .netem : .off) {
     case .netem: return "netem on every link end"
@@ -479,6 +507,7 @@ private func statusJSON(_ s: Testbed.Status) -> JSON {
                     ("linkPrefix", .string(st.plan.linkPrefix)),
                     ("delayEmulated", .bool(st.delayEmulated ?? false)),
                     ("delayMode", .string((st.delayMode ?? (st.delayEmulated == true ? .netem : .off)).rawValue)),
+                    ("routerSIDs", st.routerSIDs.map { .string($0.rawValue) } ?? .null),
                     ("bridges", .array(st.bridges.map { b in
                         .object([("link", .int(b.link)), ("namespace", .string(b.namespace)), ("pid", .int(Int(b.pid))),
                                  ("running", .bool(TestbedState.isRunning(b)))])

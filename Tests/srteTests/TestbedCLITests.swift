@@ -132,6 +132,31 @@ struct TestbedCLITests {
         #expect(namespaces(of: lab).isEmpty && bridges(of: lab).isEmpty)
     }
 
+    /// `--sids bpf` on any kernel: the router program on every router interface, shown by
+    /// `status`; `--sids seg6local` on a kernel without seg6local: refused (exit 3), nothing left.
+    @Test func sidsChoice() throws {
+        let lab = "t\(getpid())-sd"
+        defer { forceClean(lab) }
+        let refused = try runSrte(["testbed", "up", topologies + "diamond.yaml", "--name", lab, "--delay", "off", "--sids", "seg6local"])
+        if refused.status != 0 {
+            #expect(refused.status == 3, "\(refused.err)")
+            #expect(refused.err.contains("CONFIG_IPV6_SEG6_LWTUNNEL") && refused.err.contains("--sids bpf"), "\(refused.err)")
+            #expect(namespaces(of: lab).isEmpty)
+        } else {
+            #expect(refused.out.contains("SIDs: seg6local routes"))
+            #expect(try runSrte(["testbed", "down", lab]).status == 0)
+        }
+        let up = try runSrte(["testbed", "up", topologies + "diamond.yaml", "--name", lab, "--delay", "off", "--sids", "bpf"])
+        #expect(up.status == 0, "\(up.err)")
+        #expect(up.out.contains("SIDs: tc BPF End/End.X program"), "\(up.out)")
+        let st = try runSrte(["testbed", "status", lab, "--format", "json"])
+        #expect(st.out.contains("\"routerSIDs\" : \"bpf\"") || st.out.contains("\"routerSIDs\": \"bpf\""), "\(st.out)")
+        let filters = try runSrte(["testbed", "exec", "--lab", lab, "r1", "--", "tc", "filter", "show", "dev", "a", "ingress"])
+        #expect(filters.out.contains("srte_srv6_route"), "\(filters.out)\(filters.err)")
+        #expect(try runSrte(["testbed", "down", lab]).status == 0)
+        #expect(namespaces(of: lab).isEmpty)
+    }
+
     /// SIGTERM during `up` → everything created is removed, exit 130. SIGKILL leaves the state
     /// file, and `down` then removes exactly what exists.
     @Test(arguments: [SIGTERM, SIGKILL])
