@@ -123,6 +123,10 @@ public struct Experiment: Sendable {
         public var failure: FailureReport?
         /// How the lab emulated link delays: `netem`, `bridge` or `off`.
         public var delay: String? = nil
+        /// The engineered run's rate after its first second (bytes acknowledged on all subflows,
+        /// as the sender samples them), leaving out the ramp-up as `iperf3 --omit 1` does;
+        /// `nil` for runs of 2 s or less.
+        public var steadyMbps: Double? = nil
     }
 
     /// Runs the experiment: lab up, three measurements, lab down (also when
@@ -283,11 +287,19 @@ public struct Experiment: Sendable {
             if !keep { notes.append("without --keep the failed subflow is left to the kernel (MPTCP re-sends its data after a few RTOs)") }
         }
         let sent = engineered?.report.bytes ?? 0
-        return Result(topology: topology.name, from: src, to: dst, k: count, seconds: seconds, steering: mechanism.rawValue,
+        var steady: Double? = nil
+        let samples = engineered?.samples ?? []
+        if seconds > 2, let a = samples.first(where: { $0.0 >= 1 }), let b = samples.last(where: { $0.0 <= seconds + 0.05 }), b.0 - a.0 >= 1 {
+            let acked = { (s: (Double, [UInt64])) in s.1.reduce(UInt64(0), &+) }
+            steady = r1(Double(acked(b) &- acked(a)) * 8 / (b.0 - a.0) / 1e6)
+        }
+        var result = Result(topology: topology.name, from: src, to: dst, k: count, seconds: seconds, steering: mechanism.rawValue,
                       singlePathMbps: r1(mbps(tcp)), unsteeredMbps: r1(mbps(unsteered)), aggregateMbps: r1(mbps(sinkEngineered)),
                       capacityMbps: capacity, paths: results, links: loads, notes: notes, congestionControl: congestionControl,
                       engineeredBytes: sent, verified: sinkEngineered.verified && sinkEngineered.bytes == sent,
                       failure: failureReport, delay: bed.delayMode.rawValue)
+        result.steadyMbps = steady
+        return result
     }
 }
 

@@ -169,8 +169,13 @@ enum ExperimentReport {
         l.append("  single-path TCP                              \(f1(r.singlePathMbps).leftPad(8)) Mbit/s")
         l.append("  MPTCP, \(r.k) subflows left to the IGP            \(f1(r.unsteeredMbps).leftPad(8)) Mbit/s")
         var eng = "  MPTCP, \(r.k) subflows on engineered paths       \(f1(r.aggregateMbps).leftPad(8)) Mbit/s"
-        if let c = r.capacityMbps, c > 0 { eng += "  = \(String(format: "%.2f", r.aggregateMbps / c)) of the \(f1(c)) Mbit/s planned capacity" }
+        if let c = r.capacityMbps, c > 0 { eng += "  = \(String(format: "%.3f", r.aggregateMbps / c)) of the \(f1(c)) Mbit/s planned capacity" }
         l.append(eng)
+        if let st = r.steadyMbps {
+            var line = "    after its first second (ramp-up left out)  \(f1(st).leftPad(8)) Mbit/s"
+            if let c = r.capacityMbps, c > 0 { line += "  = \(String(format: "%.3f", st / c)) of the capacity" }
+            l.append(line)
+        }
         if r.unsteeredMbps > 0 { l.append("  engineered / unsteered: \(String(format: "%.2f", r.aggregateMbps / r.unsteeredMbps))×") }
         l.append("")
         l.append("  per engineered path:")

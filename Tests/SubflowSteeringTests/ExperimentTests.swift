@@ -21,6 +21,9 @@ struct ExperimentTests {
         // Each engineered path carried a real share, close to its 50 Mbit/s bottleneck.
         for p in r.paths { #expect(p.mbps > 30 && p.mbps < 52, "\(p.hops): \(p.mbps) Mbit/s") }
         #expect(r.capacityMbps == 150)
+        // The rate after the first second leaves the ramp-up out: at least the whole run's.
+        let steady = try #require(r.steadyMbps)
+        #expect(steady >= r.aggregateMbps * 0.97 && steady < 155, "steady \(steady), whole run \(r.aggregateMbps)")
         #expect(r.aggregateMbps > 2 * r.unsteeredMbps, "engineered \(r.aggregateMbps), unsteered \(r.unsteeredMbps)")
         #expect(r.unsteeredMbps < 52 && r.singlePathMbps < 52)
         // The middle links each carried about a third of the engineered bytes.
