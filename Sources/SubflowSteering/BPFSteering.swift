@@ -33,6 +33,9 @@ public final class BPFSteering: SRHSteering {
     private var flowsFD: Int32 = -1
     private var statsFD: Int32 = -1
     public private(set) var steeredFlows: [FourTuple: SegmentRoutingHeader] = [:]
+    private let interfaceIndex: UInt32
+    /// First hops on other interfaces whose neighbour is known to be resolved.
+    private var resolvedHops: Set<IPv6Address> = []
 
     /// Loads the program and attaches it to `interface` egress, in the calling
     /// thread's network namespace.
@@ -41,6 +44,7 @@ public final class BPFSteering: SRHSteering {
         self.interface = interface
         let ifindex = if_nametoindex(interface)
         guard ifindex != 0 else { throw SteeringError("no interface \(interface) in this network namespace", errno: errno) }
+        interfaceIndex = ifindex
         interfaceMTU = try BPFSteering.mtu(of: interface)
         routes = try NetlinkConnection(.route)
         guard let elf = Base64.decode(srhSteerObject) else { throw SteeringError("embedded BPF object is corrupt") }
@@ -76,6 +80,13 @@ public final class BPFSteering: SRHSteering {
         }
         value.length = UInt32(wire.count)
         withUnsafeMutableBytes(of: &value.srh) { $0.copyBytes(from: wire) }
+        // The program sends a packet whose first segment leaves by another interface there
+        // with bpf_redirect_neigh, which loses the packet when the neighbour is not resolved
+        // yet (measured: a SYN lost, the subflow up 1 s late). Resolve it now.
+        if let first = srh.activeSegment, !resolvedHops.contains(first),
+           let hop = try? RouteTable.lookup(first, on: routes), hop.interfaceIndex != interfaceIndex {
+            if RouteTable.resolveNeighbour(of: hop, toward: first, on: routes) { resolvedHops.insert(first) }
+        }
         // The stack does not know the packets grow: lower the route MTU toward
         // the peer first, or full-size packets die at the first router.
         let needed = interfaceMTU - UInt32(wire.count)

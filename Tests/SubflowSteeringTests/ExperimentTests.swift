@@ -35,6 +35,27 @@ struct ExperimentTests {
         #expect(!NetworkNamespace.exists("\(e.lab!)-h1"))
     }
 
+    /// Between routers with several interfaces (r1 → r2), BPF steering inserts the SRH after
+    /// the stack routed by the destination; the program must send each subflow out toward its
+    /// first segment, or all three would leave r1 toward a.
+    @Test func bpfSteeringFromARouterLeavesByEachPathsInterface() throws {
+        var e = Experiment(topology: try bundledTopology("diamond.yaml"))
+        e.from = "r1"
+        e.to = "r2"
+        e.seconds = 3
+        e.steering = .bpf
+        e.delay = .off
+        e.lab = "xr\(getpid() % 10000)"
+        let r = try e.run()
+        #expect(r.k == 3)
+        for m in ["a", "b", "c"] {
+            let l = r.links.first { $0.a == "r1" && $0.b == m }
+            #expect((l?.bytesAToB ?? 0) > 5_000_000, "r1 → \(m): \(String(describing: l))")
+        }
+        #expect(r.aggregateMbps > 2 * r.unsteeredMbps, "engineered \(r.aggregateMbps), unsteered \(r.unsteeredMbps)")
+        #expect(r.verified)
+    }
+
     /// `--fail r1-b@2s --keep` with k = 2 (paths via a and b; c idle): the subflow via b stalls,
     /// a replacement via c is up within 1 s of the failure, and the sink verifies every byte.
     @Test(arguments: [Experiment.Steering.route, .bpf])

@@ -58,6 +58,7 @@ static __always_inline void bump(__u32 which)
 		*v += 1;
 }
 
+#define AF_INET6_ 10
 #define IP6_OFF ETH_HLEN
 #define SRH_OFF (ETH_HLEN + sizeof(struct ipv6hdr))
 
@@ -116,6 +117,22 @@ int srte_srh_insert(struct __sk_buff *skb)
 		return TCX_DROP;
 	bpf_skb_store_bytes(skb, IP6_OFF + offsetof(struct ipv6hdr, daddr), &v->srh[8 + 16 * sl], 16, 0);
 	bump(CSRH_STEER_STAT_STEERED);
+	/* The stack routed the packet by its original destination. On a node with several
+	 * interfaces (a router as endpoint) the first segment may leave by another one: look
+	 * the new destination up and, when it does, send the packet there. (Redirected
+	 * packets come through an egress program again; with Next Header 43 they pass.) */
+	struct bpf_fib_lookup fib = {};
+	fib.family = AF_INET6_;
+	fib.ifindex = skb->ifindex;
+	__builtin_memcpy(fib.ipv6_src, key.saddr, 16);
+	__builtin_memcpy(fib.ipv6_dst, &v->srh[8 + 16 * sl], 16);
+	if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT | BPF_FIB_LOOKUP_SKIP_NEIGH) == BPF_FIB_LKUP_RET_SUCCESS &&
+	    fib.ifindex != skb->ifindex) {
+		struct bpf_redir_neigh nh = { .nh_family = AF_INET6_ };
+		__builtin_memcpy(nh.ipv6_nh, fib.ipv6_dst, 16);
+		bump(CSRH_STEER_STAT_REDIRECTED);
+		return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
+	}
 	return TCX_NEXT;
 }
 

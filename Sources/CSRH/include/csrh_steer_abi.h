@@ -43,7 +43,8 @@ struct csrh_steer_value {
 enum {
     CSRH_STEER_STAT_STEERED = 0,        /* packets that got an SRH */
     CSRH_STEER_STAT_ERRORS = 1,         /* bad map values, adjust_room or store failures */
-    CSRH_STEER_STAT_COUNT = 2,
+    CSRH_STEER_STAT_REDIRECTED = 2,     /* steered packets sent out of another interface */
+    CSRH_STEER_STAT_COUNT = 3,
 };
 
 _Static_assert(sizeof(struct csrh_steer_key) == 36, "steer key is 36 bytes");

@@ -217,3 +217,53 @@ public enum RouteTable {
         b.count >= 4 ? UInt32(littleEndian: b.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }) : 0
     }
 }
+
+extension RouteTable {
+    static let getNeighbour = NetlinkMessageType(rawValue: 30)   // RTM_GETNEIGH
+    /// NUD states with a link-layer address (REACHABLE, STALE, DELAY, PROBE, PERMANENT, NOARP).
+    static let nudHasAddress: UInt16 = 0x02 | 0x04 | 0x08 | 0x10 | 0x80 | 0x40
+
+    /// The `ndm_state` of the neighbour entry for `address` on interface `index`
+    /// (`ip -6 neigh get ADDR dev IF`); `nil` when there is none.
+    static func neighbourState(_ address: IPv6Address, interfaceIndex index: UInt32, on c: NetlinkConnection) -> UInt16? {
+        var w = ByteWriter()
+        // struct ndmsg: family, pad1, pad2 (u16), ifindex (s32), state (u16), flags, type
+        w.append([afInet6, 0, 0, 0])
+        w.append(withUnsafeBytes(of: Int32(bitPattern: index).littleEndian) { Array($0) })
+        w.append([0, 0, 0, 0])
+        w.attribute(1, address.bytes)                               // NDA_DST
+        guard let replies = try? c.request(type: getNeighbour, payload: w.bytes, operation: "neigh get \(address)"),
+              let m = replies.first, m.payload.count >= 12 else { return nil }
+        return UInt16(m.payload[8]) | UInt16(m.payload[9]) << 8
+    }
+
+    /// Makes sure the neighbour behind `hop` (its gateway, or `destination` on-link) has a
+    /// link-layer address, resolving it if need be: one UDP datagram to the discard port
+    /// starts neighbour discovery, then the entry is polled for up to `timeout`.
+    /// - Returns: whether the address is known.
+    @discardableResult
+    static func resolveNeighbour(of hop: Lookup, toward destination: IPv6Address, on c: NetlinkConnection,
+                                 timeout: Duration = .milliseconds(300)) -> Bool {
+        let neighbour = hop.gateway ?? destination
+        if let s = neighbourState(neighbour, interfaceIndex: hop.interfaceIndex, on: c), s & nudHasAddress != 0 { return true }
+        let fd = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        if fd >= 0 {
+            var sa = sockaddr_in6()
+            sa.sin6_family = sa_family_t(AF_INET6)
+            sa.sin6_port = UInt16(9).bigEndian
+            sa.sin6_scope_id = hop.interfaceIndex
+            withUnsafeMutableBytes(of: &sa.sin6_addr) { $0.copyBytes(from: neighbour.bytes) }
+            var byte: UInt8 = 0
+            _ = withUnsafePointer(to: &sa) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, &byte, 1, 0, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            }
+            close(fd)
+        }
+        let clock = ContinuousClock(), end = clock.now + timeout
+        while clock.now < end {
+            if let s = neighbourState(neighbour, interfaceIndex: hop.interfaceIndex, on: c), s & nudHasAddress != 0 { return true }
+            usleep(1_000)
+        }
+        return false
+    }
+}
