@@ -198,7 +198,7 @@ public final class EngineeredConnection: @unchecked Sendable {
                 let bindErrno = bindOrErrno(s, SocketEndpoint(source, port: t.localPort))
                 if bindErrno == EADDRINUSE { try? steering?.unsteer(t); installed.removeLast(); continue }
                 if bindErrno != 0 { throw SystemCallError("bind([\(source)]:\(t.localPort))", errno: bindErrno) }
-                try s.connect(to: remote)
+                try s.connect(to: remote, timeout: timeout)
                 socket = s
                 first = t
                 break

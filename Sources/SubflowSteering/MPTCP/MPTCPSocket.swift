@@ -142,6 +142,23 @@ public final class MPTCPSocket: @unchecked Sendable {
         try syscallValue("connect(\(e))") { withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fileDescriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } } }
     }
 
+    /// Connects, giving up after `timeout` (SO_SNDTIMEO bounds a blocking connect on Linux)
+    /// with ETIMEDOUT; the socket is then unusable.
+    public func connect(to e: SocketEndpoint, timeout: Duration) throws(SystemCallError) {
+        var tv = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
+        setsockopt(fileDescriptor, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        defer {
+            var zero = timeval()
+            setsockopt(fileDescriptor, SOL_SOCKET, SO_SNDTIMEO, &zero, socklen_t(MemoryLayout<timeval>.size))
+        }
+        do { try connect(to: e) } catch {
+            if error.errno == EINPROGRESS || error.errno == EAGAIN {
+                throw SystemCallError("connect(\(e)): no answer within \(timeout) (is the peer listening, and does it route back to this source address?)", errno: ETIMEDOUT)
+            }
+            throw error
+        }
+    }
+
     /// Listens, with `SO_REUSEADDR` set.
     public func listen(backlog: Int32 = 64) throws(SystemCallError) {
         try syscallValue("listen") { Glibc.listen(fileDescriptor, backlog) }
