@@ -20,10 +20,10 @@ python3 - "$out" <<'PY' | tee "$out/summary.md"
 import json, statistics, sys
 out = sys.argv[1]
 t = [json.loads(l) for l in open(f"{out}/throughput.jsonl")]
-modes = ("none", "route", "bpf")
+modes = [m for m in ("none", "route", "bpf") if any(r["mode"] == m for r in t)]   # route: only with seg6 routes
 med = {m: statistics.median([r["mbps"] for r in t if r["mode"] == m]) for m in modes}
 rng = {m: (min(r["mbps"] for r in t if r["mode"] == m), max(r["mbps"] for r in t if r["mode"] == m)) for m in modes}
-print(f"(a) one TCP flow over veth h1 - r - h2, {len(t) // 3} interleaved rounds")
+print(f"(a) one TCP flow over veth h1 - r - h2, {len(t) // len(modes)} interleaved rounds")
 print()
 print("| steering | median Mbit/s | min–max | vs none |")
 print("|---|---|---|---|")
