@@ -137,13 +137,15 @@ public final class BPFSteering: SRHSteering {
         statsFD = -1
     }
 
-    /// Packets that got an SRH, and packets the program could not steer.
-    public func counters() -> (steered: UInt64, errors: UInt64) {
-        guard object != nil else { return (0, 0) }
-        var s: UInt64 = 0, e: UInt64 = 0
+    /// Packets that got an SRH, packets the program could not steer, and steered packets it
+    /// sent out of another interface (toward their first segment).
+    public func counters() -> (steered: UInt64, errors: UInt64, redirected: UInt64) {
+        guard object != nil else { return (0, 0, 0) }
+        var s: UInt64 = 0, e: UInt64 = 0, r: UInt64 = 0
         _ = csrh_bpf_percpu_u64_sum(statsFD, UInt32(CSRH_STEER_STAT_STEERED), &s)
         _ = csrh_bpf_percpu_u64_sum(statsFD, UInt32(CSRH_STEER_STAT_ERRORS), &e)
-        return (s, e)
+        _ = csrh_bpf_percpu_u64_sum(statsFD, UInt32(CSRH_STEER_STAT_REDIRECTED), &r)
+        return (s, e, r)
     }
 
     /// How many BPF programs are attached to `interface`'s TCX egress hook (any

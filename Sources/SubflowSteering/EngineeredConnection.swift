@@ -127,15 +127,17 @@ public final class EngineeredConnection: @unchecked Sendable {
     public private(set) var events: [Event] = []
     private var closed = false
     /// With `equalSRHLength`: the segment count every subflow's SRH is padded to.
-    private(set) var padTo: Int?
+    let padTo: Int?
     private var ports: PortCursor
     private var timeout: Duration
     private var sendStart: ContinuousClock.Instant?
     private var progress: [Int: (acked: UInt64, at: ContinuousClock.Instant)] = [:]
     private var nextCheck = ContinuousClock.now
 
-    private init(connection: MultipathConnection, steering: SRHSteering?, subflows: [Subflow], ports: PortCursor, timeout: Duration) {
+    private init(connection: MultipathConnection, steering: SRHSteering?, subflows: [Subflow], ports: PortCursor, timeout: Duration,
+                 padTo: Int?) {
         self.connection = connection
+        self.padTo = padTo
         self.steering = steering
         self.subflows = subflows
         self.ports = ports
@@ -214,8 +216,7 @@ public final class EngineeredConnection: @unchecked Sendable {
         } catch { cleanup(); throw error }
         let engineered = EngineeredConnection(connection: connection, steering: steering,
                                               subflows: [Subflow(tuple: first, waypoints: paths[0], id: nil, label: labels.first ?? nil)],
-                                              ports: ports, timeout: timeout)
-        engineered.padTo = padTo
+                                              ports: ports, timeout: timeout, padTo: padTo)
         if warmup > 0 {
             do { engineered.bytesSent = try engineered.sendPattern(count: warmup) } catch { cleanup(); throw error }
         }

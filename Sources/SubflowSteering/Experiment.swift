@@ -293,13 +293,11 @@ public struct Experiment: Sendable {
             let acked = { (s: (Double, [UInt64])) in s.1.reduce(UInt64(0), &+) }
             steady = r1(Double(acked(b) &- acked(a)) * 8 / (b.0 - a.0) / 1e6)
         }
-        var result = Result(topology: topology.name, from: src, to: dst, k: count, seconds: seconds, steering: mechanism.rawValue,
+        return Result(topology: topology.name, from: src, to: dst, k: count, seconds: seconds, steering: mechanism.rawValue,
                       singlePathMbps: r1(mbps(tcp)), unsteeredMbps: r1(mbps(unsteered)), aggregateMbps: r1(mbps(sinkEngineered)),
                       capacityMbps: capacity, paths: results, links: loads, notes: notes, congestionControl: congestionControl,
                       engineeredBytes: sent, verified: sinkEngineered.verified && sinkEngineered.bytes == sent,
-                      failure: failureReport, delay: bed.delayMode.rawValue)
-        result.steadyMbps = steady
-        return result
+                      failure: failureReport, delay: bed.delayMode.rawValue, steadyMbps: steady)
     }
 }
 

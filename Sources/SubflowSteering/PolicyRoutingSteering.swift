@@ -35,8 +35,8 @@ public final class PolicyRoutingSteering: SRHSteering {
     ///   no seg6 routes (``kernelProblem()``).
     public init() throws(NetlinkError) {
         connection = try NetlinkConnection(.route)
-        if let problem = Self.kernelProblem(on: connection) {
-            throw NetlinkError(operation: "policy-routing steering needs seg6 routes, which this kernel lacks (CONFIG_IPV6_SEG6_LWTUNNEL); use --steer bpf. Probe route",
+        if let problem = RouteTable.seg6RoutesProblem(on: connection) {
+            throw NetlinkError(operation: "policy-routing steering needs seg6 routes, which this kernel lacks (CONFIG_IPV6_SEG6_LWTUNNEL; use --steer bpf): a test route with encap seg6 was refused",
                                errno: EOPNOTSUPP, extAckMessage: problem)
         }
         // 4096 tables per process, by pid: concurrent srte processes in one namespace do not collide.
@@ -71,27 +71,13 @@ public final class PolicyRoutingSteering: SRHSteering {
         entries[flow] = (srh, table)
     }
 
-    /// Whether this kernel can insert an SRH by a seg6 route (`CONFIG_IPV6_SEG6_LWTUNNEL`),
-    /// tried with a throw-away route in a table of srte's, removed at once.
-    /// - Returns: `nil` when it can (or when the probe itself cannot run, e.g. without
-    ///   CAP_NET_ADMIN, so that ``steer(_:along:)`` reports the real problem); otherwise the
-    ///   kernel's message.
+    /// Whether this kernel can insert an SRH by a seg6 route (`CONFIG_IPV6_SEG6_LWTUNNEL`), in
+    /// the calling thread's namespace: `nil` when it can (or when that cannot be tried, e.g.
+    /// without CAP_NET_ADMIN, so that the real operation reports the real problem), otherwise
+    /// the kernel's message.
     public static func kernelProblem() -> String? {
         guard let c = try? NetlinkConnection(.route) else { return nil }
-        return kernelProblem(on: c)
-    }
-
-    private static func kernelProblem(on c: NetlinkConnection) -> String? {
-        let probe = IPv6Address(high: 0xfc00_ffff_ffff_ffff, low: 0x5e6)
-        guard let srh = try? SegmentRoutingHeader(path: [probe]) else { return nil }
-        let lo = RouteTable.Lookup(interfaceIndex: 1, gateway: nil, source: nil)
-        do {
-            try RouteTable.replaceInlineSRHRoute(to: probe, srh: srh, via: lo, table: tableBase - 1, on: c)
-        } catch {
-            return error.errno == EOPNOTSUPP ? (error.extAckMessage ?? String(cString: strerror(EOPNOTSUPP))) : nil
-        }
-        try? RouteTable.deleteRoute(to: probe, table: tableBase - 1, on: c)
-        return nil
+        return RouteTable.seg6RoutesProblem(on: c)
     }
 
     public func unsteer(_ flow: FourTuple) throws {

@@ -41,12 +41,8 @@ struct OpenCommand: ParsableCommand {
         """
     )
 
-    enum Steer: String, ExpressibleByArgument, CaseIterable {
-        case route, bpf
-
-        /// Policy routing where the kernel has seg6 routes, else BPF.
-        static var automatic: Steer { Steer(rawValue: Experiment.Steering.automatic.rawValue)! }
-    }
+    /// `--steer`: the library's mechanisms (`route`, `bpf`); nil = ``Experiment/Steering/automatic``.
+    typealias Steer = Experiment.Steering
 
     @Option(help: ArgumentHelp("The peer: [ADDR]:PORT, or a node name with --topology (port from --port).", valueName: "[ADDR]:PORT|NODE"))
     var to: String
@@ -105,8 +101,9 @@ struct OpenCommand: ParsableCommand {
             }
             let needsSteering = failover.keep || plan.contains { !$0.isEmpty }
             var steering: SRHSteering? = nil
-            let steer = self.steer ?? Steer.automatic
-            if needsSteering {
+            // The default is probed only when something is steered (the probe installs a throw-away route).
+            let mechanism: Steer? = needsSteering ? self.steer ?? .automatic : nil
+            if let steer = mechanism {
                 do {
                     switch steer {
                     case .route: steering = try PolicyRoutingSteering()
@@ -121,7 +118,7 @@ struct OpenCommand: ParsableCommand {
             let token = TerminationGuard.onTermination { box.value?.removeAll() }
             defer { TerminationGuard.remove(token); steering?.removeAll() }
 
-            diagnose("srte: opening \(plan.count) subflow(s) to \(remote) (\(needsSteering ? "steering: \(steer)" : "no steering"))")
+            diagnose("srte: opening \(plan.count) subflow(s) to \(remote) (\(mechanism.map { "steering: \($0)" } ?? "no steering"))")
             let connection: EngineeredConnection
             do {
                 let keeper = planned.map(PathKeeper.init(plan:))

@@ -94,6 +94,7 @@ struct BPFSteeringTests {
         let c = steering.counters()
         // veth hands the program GSO packets of up to 64 KB: count skbs, not MTU-sized packets.
         #expect(c.steered >= UInt64(size / 65536) && c.errors == 0, "\(c)")
+        #expect(c.redirected == 0, "h1 has one interface: nothing leaves by another one")
 
         // Another flow, not in the map, follows the IGP path through a.
         let other = FourTuple(local: t.h1, localPort: 40002, remote: t.h2, remotePort: 5002)

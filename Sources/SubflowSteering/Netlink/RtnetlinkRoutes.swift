@@ -219,6 +219,25 @@ public enum RouteTable {
 }
 
 extension RouteTable {
+    /// Whether the kernel has seg6 lightweight tunnels (`CONFIG_IPV6_SEG6_LWTUNNEL`: both
+    /// `encap seg6` and `encap seg6local`), tried with a throw-away `encap seg6` route in a
+    /// table of srte's, in the calling thread's namespace, removed at once.
+    /// - Returns: `nil` when it has them (or when the probe cannot run, e.g. without
+    ///   CAP_NET_ADMIN: the real operation then reports the real problem); otherwise the
+    ///   kernel's extended-ack message.
+    static func seg6RoutesProblem(on c: NetlinkConnection) -> String? {
+        let probe = IPv6Address(high: 0xfc00_ffff_ffff_ffff, low: 0x5e6)
+        let table = PolicyRoutingSteering.tableBase - 1
+        guard let srh = try? SegmentRoutingHeader(path: [probe]) else { return nil }
+        do {
+            try replaceInlineSRHRoute(to: probe, srh: srh, via: Lookup(interfaceIndex: 1, gateway: nil, source: nil), table: table, on: c)
+        } catch {
+            return error.errno == EOPNOTSUPP ? (error.extAckMessage ?? String(cString: strerror(EOPNOTSUPP))) : nil
+        }
+        try? deleteRoute(to: probe, table: table, on: c)
+        return nil
+    }
+
     static let getNeighbour = NetlinkMessageType(rawValue: 30)   // RTM_GETNEIGH
     /// NUD states with a link-layer address (REACHABLE, STALE, DELAY, PROBE, PERMANENT, NOARP).
     static let nudHasAddress: UInt16 = 0x02 | 0x04 | 0x08 | 0x10 | 0x80 | 0x40

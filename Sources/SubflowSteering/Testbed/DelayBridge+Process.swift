@@ -79,13 +79,8 @@ enum DelayBridgeProcess {
     /// Whether `pid` is a live process (not a zombie), and the one recorded when
     /// `startTime` is given.
     static func isRunning(_ pid: Int32, startTime: UInt64? = nil) -> Bool {
-        guard pid > 0, let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return false }
-        let text = String(decoding: data, as: UTF8.self)
-        guard let close = text.lastIndex(of: ")") else { return false }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard let state = fields.first, state != "Z", state != "X" else { return false }
-        if let startTime { return fields.count > 19 && UInt64(fields[19]) == startTime }
-        return true
+        guard let s = TestbedState.processStat(pid), s.state != "Z", s.state != "X" else { return false }
+        return startTime == nil || s.startTime == startTime
     }
 
     /// The processes whose network namespace is `namespace` (`/run/netns/NAME`).
@@ -116,7 +111,7 @@ enum DelayBridgeProcess {
     static func stop(_ bridges: [TestbedState.Bridge], namespaces: [String]) -> [Int32] {
         var status: Int32 = 0
         // Recorded bridges that exited on their own (zombies with the recorded start time).
-        for b in bridges where !isRunning(b.pid) && startTime(of: b.pid) == b.startTime && b.startTime != nil {
+        for b in bridges where !isRunning(b.pid) && TestbedState.startTime(of: b.pid) == b.startTime && b.startTime != nil {
             _ = waitpid(b.pid, &status, WNOHANG)
         }
         var left = Set(bridges.filter { isRunning($0.pid, startTime: $0.startTime) }.map(\.pid))
@@ -141,9 +136,6 @@ enum DelayBridgeProcess {
         }
         return left.sorted()
     }
-
-    /// A process's start time (`/proc/PID/stat` field 22), also for a zombie.
-    static func startTime(of pid: Int32) -> UInt64? { TestbedState.startTime(of: pid) }
 }
 
 extension Testbed {

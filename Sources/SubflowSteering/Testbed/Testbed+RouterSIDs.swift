@@ -18,19 +18,6 @@ extension Testbed {
         case bpf
     }
 
-    /// Whether the kernel accepts a `seg6local` route, tried in `namespace` on `device`
-    /// with a throw-away SID; the error `ip` printed when it does not.
-    static func probeSeg6Local(namespace: String, device: String) throws(TestbedError) -> (available: Bool, error: String) {
-        let probe = "fc00:ffff:ffff:ffff::5e6/128"
-        let r = try Subprocess.run(["ip", "-n", namespace, "-6", "route", "add", probe, "encap", "seg6local", "action", "End",
-                                    "dev", device])
-        if r.status == 0 {
-            _ = try Subprocess.run(["ip", "-n", namespace, "-6", "route", "del", probe])
-            return (true, "")
-        }
-        return (false, r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
-    }
-
     /// Loads the router program once for `node`, fills its SID map and attaches it to the
     /// ingress of every interface of the node (inside its namespace). The process may exit
     /// afterwards: the tc filters hold the program and the program holds its map.

@@ -240,12 +240,13 @@ public struct Testbed: Sendable {
     private mutating func chooseRouterSIDs(_ requested: RouterSIDs?) throws(TestbedError) -> RouterSIDs {
         guard let router = plan.nodes.first(where: { $0.isRouter && !$0.sids.isEmpty }) else { return requested ?? .seg6local }
         if requested == .bpf { return .bpf }
-        let probe = try Testbed.probeSeg6Local(namespace: router.namespace, device: TestbedPlan.sidDevice)
-        if probe.available { return .seg6local }
+        // seg6 and seg6local routes come with the same kernel option; one probe tells both.
+        let problem: String? = try NetworkNamespace.runTyped(in: router.namespace) { PolicyRoutingSteering.kernelProblem() }
+        guard let problem else { return .seg6local }
         if requested == .seg6local {
-            throw TestbedError(.system, "this kernel has no seg6local routes (CONFIG_IPV6_SEG6_LWTUNNEL; ip said: \(probe.error)); use --sids bpf or auto")
+            throw TestbedError(.system, "this kernel has no seg6local routes (CONFIG_IPV6_SEG6_LWTUNNEL; the kernel said: \(problem)); use --sids bpf or auto")
         }
-        state.notes.append("routers run End/End.X as srte's tc BPF program: this kernel has no seg6local routes (CONFIG_IPV6_SEG6_LWTUNNEL; ip said: \(probe.error))")
+        state.notes.append("routers run End/End.X as srte's tc BPF program: this kernel has no seg6local routes (CONFIG_IPV6_SEG6_LWTUNNEL; the kernel said: \(problem))")
         return .bpf
     }
 

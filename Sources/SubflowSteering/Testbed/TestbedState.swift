@@ -198,14 +198,18 @@ public struct TestbedState: Sendable {
     }
 
     /// A process's start time in clock ticks since boot (`/proc/PID/stat` field 22).
-    static func startTime(of pid: Int32) -> UInt64? {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return nil }
+    static func startTime(of pid: Int32) -> UInt64? { processStat(pid)?.startTime }
+
+    /// A process's state letter (field 3) and start time (field 22) from `/proc/PID/stat`.
+    static func processStat(_ pid: Int32) -> (state: Substring, startTime: UInt64?)? {
+        guard pid > 0, let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return nil }
         let text = String(decoding: data, as: UTF8.self)
         // The command name (field 2) is in parentheses and may hold spaces: split after the last ')'.
         guard let close = text.lastIndex(of: ")") else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
         // fields[0] is field 3 (state), so field 22 is fields[19].
-        return fields.count > 19 ? UInt64(fields[19]) : nil
+        guard let state = fields.first else { return nil }
+        return (state, fields.count > 19 ? UInt64(fields[19]) : nil)
     }
 
     /// Whether a recorded bridge process is still running (same pid and start time).
