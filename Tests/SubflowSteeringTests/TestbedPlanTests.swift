@@ -249,9 +249,11 @@ func referenceNextHops(_ t: Topology) -> [[Set<Int>]] {
         let plan = try TestbedPlan(topology: try bundledTopology("diamond.yaml"))
         let a = plan.node("a")!
         #expect(plan.qdiscCommands(for: a, emulateDelay: false) == [
-            "qdisc replace dev r1 root handle 2: tbf rate 50000000bit burst 62500 latency 50ms",
-            "qdisc replace dev r2 root handle 2: tbf rate 50000000bit burst 62500 latency 50ms",
+            "qdisc replace dev r1 root handle 2: tbf rate 50000000bit burst 62500 latency 50ms peakrate 1000000000bit mtu 1578",
+            "qdisc replace dev r2 root handle 2: tbf rate 50000000bit burst 62500 latency 50ms peakrate 1000000000bit mtu 1578",
         ])
+        #expect(TestbedPlan.tbfPeakRate(bitsPerSecond: 10_000_000_000) == 20_000_000_000)
+        #expect(TestbedPlan.tbfPeakBucket(bitsPerSecond: 10_000_000_000) == 1514 + 640, "4 ticks of 64 ns at 20 Gbit/s")
         #expect(plan.qdiscCommands(for: a, emulateDelay: true).first == "qdisc replace dev r1 root handle 1: netem delay 2000us")
         #expect(TestbedPlan.tbfBurst(bitsPerSecond: 1_000_000) == 32 * 1024)
         let hs = Dictionary(uniqueKeysWithValues: plan.namespaceSysctls(for: plan.node("h1")!))

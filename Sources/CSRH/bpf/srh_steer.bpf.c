@@ -92,8 +92,12 @@ int srte_srh_insert(struct __sk_buff *skb)
 		return TCX_NEXT;
 	}
 	__u16 payload = bpf_ntohs(ip6->payload_len);
-	/* Room right after the IPv6 header; GSO packets get gso_size reduced. */
-	if (bpf_skb_adjust_room(skb, len, BPF_ADJ_ROOM_NET, 0)) {
+	/* Room right after the IPv6 header. GSO packets keep their gso_size
+	 * (BPF_F_ADJ_ROOM_FIXED_GSO): the lowered route MTU already left room for
+	 * the SRH in every segment, so each segment grows to the interface MTU.
+	 * Without the flag the kernel also shrinks gso_size by the SRH length and
+	 * every segment leaves `len` bytes of the MTU unused. */
+	if (bpf_skb_adjust_room(skb, len, BPF_ADJ_ROOM_NET, BPF_F_ADJ_ROOM_FIXED_GSO)) {
 		bump(CSRH_STEER_STAT_ERRORS);
 		return TCX_DROP;
 	}

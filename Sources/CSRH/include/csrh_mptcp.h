@@ -121,6 +121,7 @@ _Static_assert(sizeof(struct csrh_mptcp_full_info) == 136, "mptcp_full_info is 1
 /* The fields of struct tcp_info (include/uapi/linux/tcp.h) srte reads, by offset. */
 #define CSRH_TCPI_STATE_OFFSET          0
 #define CSRH_TCPI_BACKOFF_OFFSET        4    /* __u8 tcpi_backoff: RTO backoffs in a row */
+#define CSRH_TCPI_SND_MSS_OFFSET        16   /* __u32 tcpi_snd_mss: the sender's current MSS */
 #define CSRH_TCPI_UNACKED_OFFSET        24   /* __u32 tcpi_unacked: packets in flight */
 #define CSRH_TCPI_RTT_OFFSET            68   /* __u32 tcpi_rtt, microseconds */
 #define CSRH_TCPI_BYTES_ACKED_OFFSET    120  /* __u64 */

@@ -68,6 +68,9 @@ public struct SubflowSnapshot: Hashable, Sendable {
     public var unackedPackets: UInt32 = 0
     /// `tcpi_backoff`: retransmission timeouts in a row without an acknowledgement.
     public var backoff: UInt8 = 0
+    /// `tcpi_snd_mss`: the segment size this end sends with (route MTU minus headers and
+    /// fixed TCP options; MPTCP's DSS option comes off each segment on top).
+    public var sendMSS: UInt32 = 0
 }
 
 /// An `IPPROTO_MPTCP` stream socket.
@@ -298,7 +301,8 @@ public final class MPTCPSocket: @unchecked Sendable {
                                        bytesAcked: field(CSRH_TCPI_BYTES_ACKED_OFFSET, UInt64.self),
                                        bytesReceived: field(CSRH_TCPI_BYTES_RECEIVED_OFFSET, UInt64.self),
                                        unackedPackets: field(CSRH_TCPI_UNACKED_OFFSET, UInt32.self),
-                                       backoff: field(CSRH_TCPI_BACKOFF_OFFSET, UInt8.self)))
+                                       backoff: field(CSRH_TCPI_BACKOFF_OFFSET, UInt8.self),
+                                       sendMSS: field(CSRH_TCPI_SND_MSS_OFFSET, UInt32.self)))
         }
         return (info, out)
     }

@@ -97,16 +97,41 @@ extension TestbedPlan {
                 parent = "parent 1:"
             }
             if let bw = l.bandwidth {
-                c.append("qdisc replace dev \(i.name) \(parent) handle 2: tbf rate \(bw)bit burst \(TestbedPlan.tbfBurst(bitsPerSecond: bw)) latency \(TestbedPlan.tbfLatencyMilliseconds)ms")
+                c.append("qdisc replace dev \(i.name) \(parent) handle 2: tbf rate \(bw)bit burst \(TestbedPlan.tbfBurst(bitsPerSecond: bw)) latency \(TestbedPlan.tbfLatencyMilliseconds)ms peakrate \(TestbedPlan.tbfPeakRate(bitsPerSecond: bw))bit mtu \(TestbedPlan.tbfPeakBucket(bitsPerSecond: bw))")
             }
         }
         return c
     }
 
     /// The tbf bucket size in bytes for a rate: 10 ms of traffic, at least 32 KiB (several
-    /// full-size GSO packets, so the rate is reached at any timer granularity).
+    /// full-size frames, so the rate is reached at any timer granularity).
     public static func tbfBurst(bitsPerSecond: Int) -> Int {
         max(32 * 1024, bitsPerSecond / 8 / 100)
+    }
+
+    /// The largest Ethernet frame on a testbed link: the veth MTU (1500) and its 14-byte header.
+    public static let maxFrameBytes = 1514
+
+    /// The tbf peak rate: twice the link rate, at least 1 Gbit/s. It exists for its bucket
+    /// (``tbfPeakBucket(bitsPerSecond:)``), not to limit anything.
+    ///
+    /// Why a peak rate at all: without one, tbf charges a GSO packet (one skb holding many
+    /// segments, which veth hands on whole) `skb->len` plus, per further segment, the header
+    /// length the kernel finds at the skb's transport header. A forwarded SRv6 packet's transport
+    /// header is its SRH, so each further segment was charged 54 bytes instead of 126 (Ethernet,
+    /// IPv6, SRH, TCP with timestamps): a "50 Mbit/s" link carried 51.7–53.0 Mbit/s of real
+    /// frames of an SRH-steered MPTCP subflow (measured 2026-12-06). With a peak bucket of one
+    /// frame, tbf segments every GSO packet (`tbf_segment`) and charges each frame its length.
+    public static func tbfPeakRate(bitsPerSecond: Int) -> Int {
+        max(2 * bitsPerSecond, 1_000_000_000)
+    }
+
+    /// The tbf peak bucket (`mtu`) in bytes: one full frame plus a margin of at least four
+    /// psched ticks (64 ns each) at the peak rate, which tc rounds the bucket to. Larger GSO
+    /// packets are segmented before they are charged.
+    public static func tbfPeakBucket(bitsPerSecond: Int) -> Int {
+        let perTick = tbfPeakRate(bitsPerSecond: bitsPerSecond) / 8 * 64 / 1_000_000_000
+        return maxFrameBytes + max(64, 4 * perTick)
     }
 }
 
