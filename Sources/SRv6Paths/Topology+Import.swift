@@ -196,6 +196,7 @@ extension Topology {
             if l.teMetric != l.metric { attrs.append("te-metric: \(l.teMetric)") }
             attrs.append("delay: \(PlanReport.ms(l.delay))")
             if let bw = l.bandwidth { attrs.append("bandwidth: \(Topology.bandwidthText(bw))") }
+            if let m = l.mtu { attrs.append("mtu: \(m)") }
             if !l.srlgs.isEmpty { attrs.append("srlg: [\(l.srlgs.map(yamlScalar).joined(separator: ", "))]") }
             var sids: [String] = []
             if let x = l.sidFromA { sids.append("\(yamlScalar(nodes[l.a].name)): \"\(x)\"") }

@@ -101,9 +101,9 @@ struct TopologyYAMLReader {
     let text: String
 
     static let topKeys = ["name", "description", "defaults", "nodes", "links"]
-    static let defaultKeys = ["metric", "te-metric", "delay", "bandwidth", "msd"]
+    static let defaultKeys = ["metric", "te-metric", "delay", "bandwidth", "mtu", "msd"]
     static let nodeKeys = ["kind", "locator", "address", "msd", "sid"]
-    static let linkKeys = ["endpoints", "metric", "te-metric", "delay", "bandwidth", "srlg", "sids"]
+    static let linkKeys = ["endpoints", "metric", "te-metric", "delay", "bandwidth", "mtu", "srlg", "sids"]
 
     func error(_ node: Node?, _ message: String) -> TopologyError {
         let m = node?.mark
@@ -131,7 +131,7 @@ struct TopologyYAMLReader {
         let name = try string(nameNode, "the topology's name (a string)")
 
         // Defaults.
-        var dMetric = 10, dTE: Int? = nil, dDelay = 1000, dBandwidth: Int? = nil, dMSD: Int? = nil
+        var dMetric = 10, dTE: Int? = nil, dDelay = 1000, dBandwidth: Int? = nil, dMSD: Int? = nil, dMTU: Int? = nil
         if let d = top["defaults"] {
             let dm = try mapping(d, "defaults (a mapping)")
             try checkKeys(dm, Self.defaultKeys, in: "defaults")
@@ -139,6 +139,7 @@ struct TopologyYAMLReader {
             if let v = dm["te-metric"] { dTE = try positiveInt(v, "te-metric") }
             if let v = dm["delay"] { dDelay = try delay(v) }
             if let v = dm["bandwidth"] { dBandwidth = try bandwidth(v) }
+            if let v = dm["mtu"] { dMTU = try mtu(v) }
             if let v = dm["msd"] { dMSD = try msd(v) }
         }
 
@@ -187,6 +188,7 @@ struct TopologyYAMLReader {
             let te = try lm["te-metric"].map { v throws(TopologyError) in try positiveInt(v, "te-metric") } ?? dTE ?? metric
             let dl = try lm["delay"].map { v throws(TopologyError) in try delay(v) } ?? dDelay
             let bw = try lm["bandwidth"].map { v throws(TopologyError) in try bandwidth(v) } ?? dBandwidth
+            let linkMTU = try lm["mtu"].map { v throws(TopologyError) in try mtu(v) } ?? dMTU
             var srlgs: [String] = []
             if let s = lm["srlg"] {
                 guard case .sequence(let seq) = s else { throw error(s, "expected 'srlg' to be a list of group names, like [duct-1]") }
@@ -211,7 +213,7 @@ struct TopologyYAMLReader {
                 throw error(item, "router '\(nodes[e].name)' has more than \(Topology.maxAdjacencies) links")
             }
             links.append(Topology.Link(a: ends[0], b: ends[1], metric: metric, teMetric: te, delay: dl, bandwidth: bw,
-                                       srlgs: srlgs, sidFromA: sidA, sidFromB: sidB))
+                                       mtu: linkMTU, srlgs: srlgs, sidFromA: sidA, sidFromB: sidB))
             linkMarks.append(item)
         }
         let t: Topology
@@ -308,6 +310,14 @@ struct TopologyYAMLReader {
     func msd(_ n: Node) throws(TopologyError) -> Int {
         let v = try positiveInt(n, "msd")
         if v > 127 { throw error(n, "'msd' must be at most 127 (an SRH holds at most 127 segments), got \(v)") }
+        return v
+    }
+
+    func mtu(_ n: Node) throws(TopologyError) -> Int {
+        let v = try positiveInt(n, "mtu")
+        if !Topology.mtuRange.contains(v) {
+            throw error(n, "'mtu' must be between \(Topology.mtuRange.lowerBound) (the IPv6 minimum) and \(Topology.mtuRange.upperBound) bytes, got \(v)")
+        }
         return v
     }
 

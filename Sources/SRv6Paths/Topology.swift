@@ -76,6 +76,9 @@ public struct Topology: Sendable {
         public var delay: Int
         /// Bandwidth in bit/s, if given.
         public var bandwidth: Int?
+        /// IPv6 MTU of both ends in bytes (``Topology/mtuRange``), if given; emulated links
+        /// default to ``Topology/defaultMTU``.
+        public var mtu: Int?
         /// Shared risk link groups this link belongs to.
         public var srlgs: [String]
         /// Explicit End.X SID of `a` toward `b` (else derived).
@@ -85,13 +88,14 @@ public struct Topology: Sendable {
 
         /// Creates a link. `teMetric` defaults to `metric`, `delay` to 1 ms.
         public init(a: Int, b: Int, metric: Int = 10, teMetric: Int? = nil, delay: Int = 1000, bandwidth: Int? = nil,
-                    srlgs: [String] = [], sidFromA: IPv6Address? = nil, sidFromB: IPv6Address? = nil) {
+                    mtu: Int? = nil, srlgs: [String] = [], sidFromA: IPv6Address? = nil, sidFromB: IPv6Address? = nil) {
             self.a = a
             self.b = b
             self.metric = metric
             self.teMetric = teMetric ?? metric
             self.delay = delay
             self.bandwidth = bandwidth
+            self.mtu = mtu
             self.srlgs = srlgs
             self.sidFromA = sidFromA
             self.sidFromB = sidFromB
@@ -109,6 +113,10 @@ public struct Topology: Sendable {
     public static let maxLocatorLength = 112
     /// The largest IGP or TE metric (the IS-IS wide-metric maximum, 2^24 − 1).
     public static let maxMetric = 16_777_215
+    /// The MTU of a link that gives none: Ethernet's 1500 bytes.
+    public static let defaultMTU = 1500
+    /// Link MTUs a topology may ask for: IPv6's minimum (1280) to the largest a veth takes.
+    public static let mtuRange = 1280...65535
     /// The largest link delay in microseconds (about 16.8 s).
     public static let maxDelay = 16_777_215
     /// The most nodes a topology may have (the planner's node-split graph numbers 2n nodes in 24 bits).
@@ -171,6 +179,9 @@ public struct Topology: Sendable {
             if link.a == link.b { throw TopologyError("link \(l + 1) is a self-loop on '\(nodes[link.a].name)'") }
             if link.metric < 1 || link.teMetric < 1 || link.metric > Topology.maxMetric || link.teMetric > Topology.maxMetric {
                 throw TopologyError("link \(l + 1): metrics must be in 1...\(Topology.maxMetric)")
+            }
+            if let m = link.mtu, !Topology.mtuRange.contains(m) {
+                throw TopologyError("link \(l + 1): mtu must be in \(Topology.mtuRange.lowerBound)...\(Topology.mtuRange.upperBound) bytes, got \(m)")
             }
             if link.delay < 1 || link.delay > Topology.maxDelay {
                 throw TopologyError("link \(l + 1): delay must be in 1...\(Topology.maxDelay) us")
@@ -347,6 +358,17 @@ extension Topology {
     public func fillingBandwidth(_ bitsPerSecond: Int) -> Topology {
         var t = self
         for i in t.links.indices where t.links[i].bandwidth == nil { t.links[i].bandwidth = bitsPerSecond }
+        return t
+    }
+
+    /// The topology with every link's MTU set to `bytes` (e.g. jumbo frames for a whole lab).
+    /// - Throws: ``TopologyError`` when `bytes` is outside ``mtuRange``.
+    public func settingMTU(_ bytes: Int) throws(TopologyError) -> Topology {
+        guard Topology.mtuRange.contains(bytes) else {
+            throw TopologyError("mtu must be in \(Topology.mtuRange.lowerBound)...\(Topology.mtuRange.upperBound) bytes, got \(bytes)")
+        }
+        var t = self
+        for i in t.links.indices { t.links[i].mtu = bytes }
         return t
     }
 }

@@ -79,6 +79,9 @@ struct ExperimentCommand: ParsableCommand {
     @Option(name: .customLong("default-bandwidth"), help: ArgumentHelp("Rate for links the file gives none (e.g. 50Mbit for imported maps); without it they are unshaped.", valueName: "RATE"))
     var defaultBandwidth: String?
 
+    @Option(help: ArgumentHelp("IPv6 MTU of every link, overriding the file's (default: the file's, else 1500). Headers weigh less in larger frames: see Docs/Testbed.md, 'What a link can carry'.", valueName: "BYTES"))
+    var mtu: Int?
+
     @Option(name: .customLong("cc"), help: ArgumentHelp("TCP congestion control for all runs (see /proc/sys/net/ipv4/tcp_available_congestion_control); 'default' keeps the namespace's.", valueName: "NAME"))
     var congestionControl: String = "cubic"
 
@@ -92,6 +95,7 @@ struct ExperimentCommand: ParsableCommand {
             if failover.keep && fail == nil { diagnose("srte: note: --keep without --fail: subflows are replaced only if a path fails on its own") }
             var topology = try loadTopology(topologyFile)
             if let defaultBandwidth { topology = topology.fillingBandwidth(try parseRate(defaultBandwidth)) }
+            if let mtu { topology = try settingMTU(mtu, of: topology) }
             var e = Experiment(topology: topology)
             if let fail { e.failure = try Self.parseFailure(fail, in: topology) }
             e.keep = failover.keep

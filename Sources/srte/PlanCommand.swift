@@ -119,6 +119,11 @@ func parseRate(_ text: String, option: String = "--default-bandwidth") throws ->
     do { return try Topology.parseBandwidth(text) } catch { throw CLIFailure.input("\(option) \(text): \(error.message)") }
 }
 
+/// The topology with every link at `--mtu` bytes.
+func settingMTU(_ bytes: Int, of topology: Topology) throws -> Topology {
+    do { return try topology.settingMTU(bytes) } catch { throw CLIFailure.input("--mtu \(bytes): \(error.message)") }
+}
+
 /// The whole file as UTF-8 text.
 func readTextFile(_ path: String) throws -> String {
     guard let f = fopen(path, "rb") else {

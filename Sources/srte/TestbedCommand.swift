@@ -99,6 +99,9 @@ struct TestbedCommand: ParsableCommand {
         @Option(name: .customLong("default-bandwidth"), help: ArgumentHelp("Rate for links the file gives none (e.g. 50Mbit); without it they are unshaped.", valueName: "RATE"))
         var defaultBandwidth: String?
 
+        @Option(help: ArgumentHelp("IPv6 MTU of every link, overriding the file's (default: the file's, else 1500).", valueName: "BYTES"))
+        var mtu: Int?
+
         @Option(help: ArgumentHelp("Link delays: netem, bridge (a userspace delay bridge per delayed link), off, or auto (netem if the kernel has it, else bridge).", valueName: "MODE"))
         var delay: DelayMode = .auto
 
@@ -112,6 +115,7 @@ struct TestbedCommand: ParsableCommand {
             try testbedReporting {
                 var t = try loadTopology(topology)
                 if let defaultBandwidth { t = t.fillingBandwidth(try parseRate(defaultBandwidth)) }
+                if let mtu { t = try settingMTU(mtu, of: t) }
                 let plan = try TestbedPlan(topology: t, lab: name, linkPrefix: linkPrefix)
                 let progress = Progress()
                 defer { progress.finish() }
@@ -192,7 +196,8 @@ struct TestbedCommand: ParsableCommand {
                     for (l, c) in zip(st.plan.links, s.links) {
                         let ends = "\(l.a):\(l.interfaceA) - \(l.b):\(l.interfaceB)"
                         let rate = l.bandwidth.map(formatRate) ?? "unlimited"
-                        out.line("  \(pad(String(l.index), 3)) \(pad(ends, 28)) \(pad(rate, 9)) delay \(pad(formatDelay(l.delay) + linkDelayNote(st, l), 20)) \(endState(c.endA))/\(endState(c.endB))")
+                        let mtu = l.mtu.map { " mtu \($0)" } ?? ""
+                        out.line("  \(pad(String(l.index), 3)) \(pad(ends, 28)) \(pad(rate, 9)) delay \(pad(formatDelay(l.delay) + linkDelayNote(st, l), 20)) \(endState(c.endA))/\(endState(c.endB))\(mtu)")
                     }
                     for note in st.notes { out.line("note: \(note)") }
                 }
@@ -484,7 +489,7 @@ private func linkJSON(_ l: TestbedPlan.Link, _ c: Testbed.LinkCounters) -> JSON 
              ("interfaceA", .string(l.interfaceA)), ("interfaceB", .string(l.interfaceB)),
              ("addressA", .string("\(l.addressA)")), ("addressB", .string("\(l.addressB)")),
              ("bandwidth", l.bandwidth.map { .int($0) } ?? .null), ("delayMicroseconds", .int(l.delay)),
-             ("endA", countersJSON(c.endA)), ("endB", countersJSON(c.endB))])
+             ("mtu", .int(l.effectiveMTU)), ("endA", countersJSON(c.endA)), ("endB", countersJSON(c.endB))])
 }
 
 private func statusJSON(_ s: Testbed.Status) -> JSON {

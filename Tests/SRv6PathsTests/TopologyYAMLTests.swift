@@ -46,7 +46,7 @@ struct ParserErrorCase: CustomTestStringConvertible, Sendable {
     @Test func attributesDefaultsAndExplicitSIDs() throws {
         let y = """
         name: attrs
-        defaults: { metric: 7, delay: 2ms, bandwidth: 1Gbit, msd: 5 }
+        defaults: { metric: 7, delay: 2ms, bandwidth: 1Gbit, msd: 5, mtu: 9000 }
         nodes:
           r1: { locator: "fc00:0:1::/48", sid: "fc00:0:1::100", msd: 3 }
           r2: { locator: "fc00:0:2::/48" }
@@ -55,6 +55,7 @@ struct ParserErrorCase: CustomTestStringConvertible, Sendable {
             te-metric: 30
             delay: 1.5ms
             bandwidth: 50Mbit
+            mtu: 1500
             srlg: [duct-1, duct-2]
             sids: { r2: "fc00:0:2::abc" }
           - { endpoints: [r2, r1], metric: 3, delay: 250us }
@@ -66,6 +67,10 @@ struct ParserErrorCase: CustomTestStringConvertible, Sendable {
         let l0 = t.links[0], l1 = t.links[1]
         #expect(l0.metric == 7 && l0.teMetric == 30 && l0.delay == 1500 && l0.bandwidth == 50_000_000)
         #expect(l0.srlgs == ["duct-1", "duct-2"])
+        #expect(l0.mtu == 1500 && l1.mtu == 9000, "a link's mtu, else the default's")
+        #expect(try Topology(yaml: baseYAML).links.allSatisfy { $0.mtu == nil })
+        #expect(try t.settingMTU(1280).links.allSatisfy { $0.mtu == 1280 })
+        #expect(throws: TopologyError.self) { try t.settingMTU(1279) }
         #expect(l1.metric == 3 && l1.teMetric == 3 && l1.delay == 250 && l1.bandwidth == 1_000_000_000)
         #expect(t.adjacencySID(link: 0, from: 1)?.description == "fc00:0:2::abc")
         #expect(t.adjacencySID(link: 0, from: 0)?.description == "fc00:0:1::e001")
@@ -95,6 +100,8 @@ struct ParserErrorCase: CustomTestStringConvertible, Sendable {
         .init(name: "one endpoint", yaml: edited("[h1, r1]", "[h1]"), line: 8, column: 18, says: "list of two node names"),
         .init(name: "missing endpoints", yaml: edited("{ endpoints: [h1, r1] }", "{ metric: 3 }"), line: 8, column: 5, says: "needs 'endpoints"),
         .init(name: "bandwidth unit typo", yaml: edited("metric: 10", "bandwidth: 50Mbt"), line: 7, column: 39, says: "unknown bandwidth unit 'Mbt'"),
+        .init(name: "mtu below the IPv6 minimum", yaml: edited("metric: 10", "mtu: 1000"), line: 7, column: 33, says: "'mtu' must be between 1280 (the IPv6 minimum) and 65535 bytes, got 1000"),
+        .init(name: "mtu not a number", yaml: edited("metric: 10", "mtu: jumbo"), line: 7, column: 33, says: "expected 'mtu' to be a positive integer, got 'jumbo'"),
         .init(name: "delay unit typo", yaml: edited("metric: 10", "delay: 2mss"), line: 7, column: 35, says: "unknown delay unit 'mss'"),
         .init(name: "delay without unit", yaml: edited("metric: 10", "delay: 2"), line: 7, column: 35, says: "needs a unit"),
         .init(name: "zero delay", yaml: edited("metric: 10", "delay: 0ms"), line: 7, column: 35, says: "must be positive"),

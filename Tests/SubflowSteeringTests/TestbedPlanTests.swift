@@ -117,6 +117,11 @@ func referenceNextHops(_ t: Topology) -> [[Set<Int>]] {
         #expect(lines.contains("route replace fc00:0:1::e003/128 encap seg6local action End.X nh6 fd5e:7b00:5e76:3::2 count dev b"))
         #expect(plan.routeCommands(for: h1).contains("route replace fc00:0:2::/48 src fc00:1::1 via fd5e:7b00:5e76:1::2 dev r1"))
         #expect(plan.vethCommands()[0] == "link add name r1 netns diamond-h1 type veth peer name h1 netns diamond-r1")
+        // --mtu: both ends (and a bridge's ports) get it, and the tbf peak bucket holds one such frame.
+        let jumbo = try TestbedPlan(topology: try d.settingMTU(9000), lab: "diamond")
+        #expect(jumbo.vethCommands()[0] == "link add name r1 netns diamond-h1 mtu 9000 type veth peer name h1 netns diamond-r1 mtu 9000")
+        #expect(jumbo.vethCommands(bridged: [0])[1] == "link add name h1 netns diamond-r1 mtu 9000 type veth peer name portb netns diamond+L0 mtu 9000")
+        #expect(jumbo.qdiscCommands(for: jumbo.node("a")!, emulateDelay: false)[0].hasSuffix("peakrate 1000000000bit mtu 9078"))
     }
 
     @Test func fatTreeECMP() throws {

@@ -231,6 +231,21 @@ struct TestbedForwardingTests {
         try lab.exec(from, ["ping", "-n", "-q", "-c", "\(count)", "-i", "0.01", "-W", "1", "\(to)"])
     }
 
+    /// `--mtu 9000`: every link, delay bridges included, carries a full 9000-byte packet end to
+    /// end (ping with don't-fragment: 9000 − 40 IPv6 − 8 ICMPv6 bytes of payload), and no more.
+    @Test func jumboFramesCrossTheLab() throws {
+        let plan = try TestbedPlan(topology: try bundledTopology("diamond.yaml").settingMTU(9000), lab: testLabName("mtu"))
+        try withLab(plan) { lab in
+            let h2 = lab.address(of: "h2")!
+            let full = try lab.exec("h1", ["ping", "-n", "-q", "-c", "2", "-i", "0.05", "-W", "2", "-M", "do", "-s", "8952", "\(h2)"])
+            #expect(full.status == 0, "9000-byte ping h1 → h2: \(full.stdout)\(full.stderr)")
+            let over = try lab.exec("h1", ["ping", "-n", "-q", "-c", "1", "-W", "1", "-M", "do", "-s", "8953", "\(h2)"])
+            #expect(over.status != 0, "a 9001-byte packet must not leave h1 unfragmented")
+            let l = try lab.exec("b", ["ip", "-o", "link", "show", "dev", plan.links(between: "b", and: "r2")[0].interfaceA])
+            #expect(l.stdout.contains("mtu 9000"), "\(l.stdout)")
+        }
+    }
+
     @Test func diamondForwardsAndSteers() throws {
         let topo = try bundledTopology("diamond.yaml")
         let plan = try TestbedPlan(topology: topo, lab: testLabName("fwd"))

@@ -14,6 +14,7 @@ struct ExperimentCLITests {
         (["--fail", "r1-b@0s"], "is not a time"),
         (["--stall-timeout", "5"], "--stall-timeout 5"),
         (["--default-bandwidth", "50Mbits"], "--default-bandwidth 50Mbits"),
+        (["--mtu", "1200"], "--mtu 1200: mtu must be in 1280...65535 bytes"),
     ])
     func badArgumentsAreExitTwo(args: [String], message: String) throws {
         let r = try runSrte(["experiment", diamond, "--lab", "xcli"] + args)
@@ -48,7 +49,7 @@ struct ExperimentCLITests {
 
     @Test func helpTeachesFailureAndRecovery() throws {
         let h = try runSrte(["experiment", "--help"])
-        for s in ["--fail", "--keep", "--stall-timeout", "--cc", "--default-bandwidth", "make-before-break", "r1-b@5s"] {
+        for s in ["--fail", "--keep", "--stall-timeout", "--cc", "--default-bandwidth", "--mtu", "make-before-break", "r1-b@5s"] {
             #expect(h.out.contains(s), "help lacks \(s)")
         }
         let o = try runSrte(["open", "--help"])

@@ -97,7 +97,7 @@ extension TestbedPlan {
                 parent = "parent 1:"
             }
             if let bw = l.bandwidth {
-                c.append("qdisc replace dev \(i.name) \(parent) handle 2: tbf rate \(bw)bit burst \(TestbedPlan.tbfBurst(bitsPerSecond: bw)) latency \(TestbedPlan.tbfLatencyMilliseconds)ms peakrate \(TestbedPlan.tbfPeakRate(bitsPerSecond: bw))bit mtu \(TestbedPlan.tbfPeakBucket(bitsPerSecond: bw))")
+                c.append("qdisc replace dev \(i.name) \(parent) handle 2: tbf rate \(bw)bit burst \(TestbedPlan.tbfBurst(bitsPerSecond: bw)) latency \(TestbedPlan.tbfLatencyMilliseconds)ms peakrate \(TestbedPlan.tbfPeakRate(bitsPerSecond: bw))bit mtu \(TestbedPlan.tbfPeakBucket(bitsPerSecond: bw, mtu: l.effectiveMTU))")
             }
         }
         return c
@@ -109,8 +109,8 @@ extension TestbedPlan {
         max(32 * 1024, bitsPerSecond / 8 / 100)
     }
 
-    /// The largest Ethernet frame on a testbed link: the veth MTU (1500) and its 14-byte header.
-    public static let maxFrameBytes = 1514
+    /// The largest Ethernet frame on a link of the default MTU (1500) with its 14-byte header.
+    public static let maxFrameBytes = Topology.defaultMTU + 14
 
     /// The tbf peak rate: twice the link rate, at least 1 Gbit/s. It exists for its bucket
     /// (``tbfPeakBucket(bitsPerSecond:)``), not to limit anything.
@@ -126,12 +126,12 @@ extension TestbedPlan {
         max(2 * bitsPerSecond, 1_000_000_000)
     }
 
-    /// The tbf peak bucket (`mtu`) in bytes: one full frame plus a margin of at least four
-    /// psched ticks (64 ns each) at the peak rate, which tc rounds the bucket to. Larger GSO
-    /// packets are segmented before they are charged.
-    public static func tbfPeakBucket(bitsPerSecond: Int) -> Int {
+    /// The tbf peak bucket (`mtu`) in bytes: one full frame of a link with this MTU plus a
+    /// margin of at least four psched ticks (64 ns each) at the peak rate, which tc rounds the
+    /// bucket to. Larger GSO packets are segmented before they are charged.
+    public static func tbfPeakBucket(bitsPerSecond: Int, mtu: Int = Topology.defaultMTU) -> Int {
         let perTick = tbfPeakRate(bitsPerSecond: bitsPerSecond) / 8 * 64 / 1_000_000_000
-        return maxFrameBytes + max(64, 4 * perTick)
+        return mtu + 14 + max(64, 4 * perTick)
     }
 }
 

@@ -62,12 +62,13 @@ extension TestbedPlan {
     public func vethCommands(bridged: Set<Int>) -> [String] {
         links.flatMap { l -> [String] in
             let na = node(l.a)!.namespace, nb = node(l.b)!.namespace
+            let mtu = l.mtu.map { " mtu \($0)" } ?? ""
             guard bridged.contains(l.index) else {
-                return ["link add name \(l.interfaceA) netns \(na) type veth peer name \(l.interfaceB) netns \(nb)"]
+                return ["link add name \(l.interfaceA) netns \(na)\(mtu) type veth peer name \(l.interfaceB) netns \(nb)\(mtu)"]
             }
             let ns = linkNamespace(of: l)
-            return ["link add name \(l.interfaceA) netns \(na) type veth peer name \(TestbedPlan.bridgePortA) netns \(ns)",
-                    "link add name \(l.interfaceB) netns \(nb) type veth peer name \(TestbedPlan.bridgePortB) netns \(ns)"]
+            return ["link add name \(l.interfaceA) netns \(na)\(mtu) type veth peer name \(TestbedPlan.bridgePortA) netns \(ns)\(mtu)",
+                    "link add name \(l.interfaceB) netns \(nb)\(mtu) type veth peer name \(TestbedPlan.bridgePortB) netns \(ns)\(mtu)"]
         }
     }
 

@@ -113,6 +113,12 @@ public struct TestbedPlan: Codable, Sendable, Hashable {
         public var bandwidth: Int?
         /// Requested one-way delay in microseconds (emulated only where the kernel has netem).
         public var delay: Int
+        /// MTU of both ends (and of the delay bridge's ports), or `nil` for the veth default,
+        /// ``Topology/defaultMTU``.
+        public var mtu: Int? = nil
+
+        /// The MTU the link's interfaces have.
+        public var effectiveMTU: Int { mtu ?? Topology.defaultMTU }
     }
 
     /// A SID a router installs.
@@ -223,7 +229,7 @@ public struct TestbedPlan: Codable, Sendable, Hashable {
             links.append(Link(index: i, a: topology.nodes[l.a].name, b: topology.nodes[l.b].name,
                               interfaceA: names[2 * i], interfaceB: names[2 * i + 1],
                               addressA: net.adding(1), addressB: net.adding(2), prefix: "\(net)/64",
-                              metric: l.metric, bandwidth: l.bandwidth, delay: l.delay))
+                              metric: l.metric, bandwidth: l.bandwidth, delay: l.delay, mtu: l.mtu))
         }
         self.links = links
 
