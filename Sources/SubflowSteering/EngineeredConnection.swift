@@ -220,11 +220,11 @@ public final class EngineeredConnection: @unchecked Sendable {
         if warmup > 0 {
             do { engineered.bytesSent = try engineered.sendPattern(count: warmup) } catch { cleanup(); throw error }
         }
-        // The other subflows: steer, then SUBFLOW_CREATE with that exact port.
+        // The other subflows: steer each, SUBFLOW_CREATE each with that exact port, then wait
+        // for all handshakes at once (one join RTT for all, not one per subflow).
         do {
-            for (i, path) in paths.enumerated().dropFirst() {
-                try engineered.openSubflow(waypoints: path, label: i < labels.count ? labels[i] : nil)
-            }
+            let rest = paths.indices.dropFirst().map { i in (waypoints: paths[i], label: i < labels.count ? labels[i] : nil) }
+            try engineered.openSubflows(rest)
         } catch {
             engineered.close()
             cleanup()
@@ -240,25 +240,50 @@ public final class EngineeredConnection: @unchecked Sendable {
     /// (busy ports are skipped); appends the subflow and returns its index.
     @discardableResult
     func openSubflow(waypoints path: [IPv6Address], label: String?, replaces: Int? = nil, openedAt: Double = 0) throws -> Int {
+        try openSubflows([(waypoints: path, label: label)], replaces: replaces, openedAt: openedAt)[0]
+    }
+
+    /// ``openSubflow(waypoints:label:replaces:openedAt:)`` for several paths with all
+    /// handshakes in flight together: steers and requests each (busy ports skipped), then waits
+    /// for all. Appends the subflows in order and returns their indices; on failure, unsteers
+    /// every tuple it steered (subflows already requested close with the connection).
+    @discardableResult
+    func openSubflows(_ paths: [(waypoints: [IPv6Address], label: String?)], replaces: Int? = nil, openedAt: Double = 0) throws -> [Int] {
         let first = subflows[0].tuple
         let remote = SocketEndpoint(first.remoteAddress, port: first.remotePort)
-        for _ in 0..<ports.count {
-            let t = FourTuple(local: first.localAddress, localPort: ports.next(), remote: remote.address, remotePort: remote.port)
-            do {
-                try Self.steerIfNeeded(steering, t, path, remote, padTo: padTo)
-                let id = try connection.openSubflow(SubflowTuple(local: SocketEndpoint(t.localAddress, port: t.localPort), remote: remote),
-                                                    timeout: timeout)
-                subflows.append(Subflow(tuple: t, waypoints: path, id: id, label: label, replaces: replaces, openedAt: openedAt))
-                return subflows.count - 1
-            } catch let e as SubflowError where e.netlink?.errno == EADDRINUSE {
-                try? steering?.unsteer(t)
-                continue
-            } catch {
-                try? steering?.unsteer(t)
-                throw error
+        var requested: [(tuple: FourTuple, key: MultipathConnection.Key)] = []
+        do {
+            for path in paths {
+                var key: MultipathConnection.Key? = nil
+                for _ in 0..<ports.count {
+                    let t = FourTuple(local: first.localAddress, localPort: ports.next(), remote: remote.address, remotePort: remote.port)
+                    try Self.steerIfNeeded(steering, t, path.waypoints, remote, padTo: padTo)
+                    do {
+                        key = try connection.requestSubflow(SubflowTuple(local: SocketEndpoint(t.localAddress, port: t.localPort), remote: remote),
+                                                            timeout: timeout)
+                        requested.append((t, key!))
+                        break
+                    } catch where error.netlink?.errno == EADDRINUSE {
+                        try? steering?.unsteer(t)
+                    } catch {
+                        try? steering?.unsteer(t)
+                        throw error
+                    }
+                }
+                guard key != nil else { throw SubflowError(.badArgument, "every local port in \(ports.range) is busy toward \(remote)") }
             }
+            let ids = try connection.awaitSubflows(requested.map(\.key), timeout: timeout, confirm: .zero)
+            var indices: [Int] = []
+            for (i, path) in paths.enumerated() {
+                subflows.append(Subflow(tuple: requested[i].tuple, waypoints: path.waypoints, id: ids[i], label: path.label,
+                                        replaces: replaces, openedAt: openedAt))
+                indices.append(subflows.count - 1)
+            }
+            return indices
+        } catch {
+            for r in requested { try? steering?.unsteer(r.tuple) }
+            throw error
         }
-        throw SubflowError(.badArgument, "every local port in \(ports.range) is busy toward \(remote)")
     }
 
     /// 0, or the errno of bind().

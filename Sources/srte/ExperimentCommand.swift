@@ -180,6 +180,9 @@ enum ExperimentReport {
             if let c = r.capacityMbps, c > 0 { line += "  = \(String(format: "%.3f", st / c)) of the capacity" }
             l.append(line)
         }
+        if let pc = r.payloadCeilingMbps, let c = r.capacityMbps, c > 0 {
+            l.append("    payload ceiling (headers of full frames)   \(f1(pc).leftPad(8)) Mbit/s  = \(String(format: "%.3f", pc / c)) of the capacity: IPv6, SRH, TCP, MPTCP DSS")
+        }
         if r.unsteeredMbps > 0 { l.append("  engineered / unsteered: \(String(format: "%.2f", r.aggregateMbps / r.unsteeredMbps))×") }
         l.append("")
         l.append("  per engineered path:")

@@ -302,30 +302,50 @@ public final class MultipathConnection: @unchecked Sendable {
         defer { lastOpenTiming = timing }
         var keys: [Key] = []
         for t in tuples {
-            var attempt = 0
-            while true {
-                var local = t.local
-                let chosen = local.port == 0
-                if chosen { local.port = Self.pickPort(portRange) }
-                let id = try localID(for: local)
-                do {
-                    try createWhenFullyEstablished(deadline: ContinuousClock.now + timeout, id: id, local: local, tuple: t)
-                    if timing.firstAccepted == nil { timing.firstAccepted = ContinuousClock.now }
-                    let k = Key(local: local, remote: t.remote)
-                    tracked[k] = Tracked(localID: id, backup: t.backup, state: .pending, interfaceIndex: t.interfaceIndex)
-                    keys.append(k)
-                    break
-                } catch {
-                    if error.errno != EADDRINUSE { localIDs[local] = nil }
-                    if error.errno == EADDRINUSE && chosen && attempt < portRetries {
-                        attempt += 1
-                        continue
-                    }
-                    throw Self.mapCreateError(error, local: local, remote: t.remote)
-                }
-            }
+            keys.append(try requestSubflow(t, timeout: timeout))
+            if timing.firstAccepted == nil { timing.firstAccepted = ContinuousClock.now }
         }
         timing.allRequested = ContinuousClock.now
+        let ids = try awaitSubflows(keys, timeout: timeout, confirm: confirm)
+        timing.allEstablished = lastAwaitEstablished
+        return ids
+    }
+
+    /// When the last ``awaitSubflows(_:timeout:confirm:)`` saw every subflow established.
+    private var lastAwaitEstablished: ContinuousClock.Instant?
+
+    /// SUBFLOW_CREATE for one tuple (waiting for the connection to be fully established
+    /// first); does not wait for the handshake. A tuple with port 0 gets a port from
+    /// ``portRange``, retried on -EADDRINUSE; an explicit busy port throws `.pathManager` with
+    /// the kernel's EADDRINUSE in ``SubflowError/netlink``.
+    /// - Returns: the subflow's key, tracked as pending until SUB_ESTABLISHED.
+    func requestSubflow(_ t: SubflowTuple, timeout: Duration) throws(SubflowError) -> Key {
+        var attempt = 0
+        while true {
+            var local = t.local
+            let chosen = local.port == 0
+            if chosen { local.port = Self.pickPort(portRange) }
+            let id = try localID(for: local)
+            do {
+                try createWhenFullyEstablished(deadline: ContinuousClock.now + timeout, id: id, local: local, tuple: t)
+                let k = Key(local: local, remote: t.remote)
+                tracked[k] = Tracked(localID: id, backup: t.backup, state: .pending, interfaceIndex: t.interfaceIndex)
+                return k
+            } catch {
+                if error.errno != EADDRINUSE { localIDs[local] = nil }
+                if error.errno == EADDRINUSE && chosen && attempt < portRetries {
+                    attempt += 1
+                    continue
+                }
+                throw Self.mapCreateError(error, local: local, remote: t.remote)
+            }
+        }
+    }
+
+    /// Waits (up to `timeout`) until every requested subflow is established, then (with
+    /// `confirm` > 0) that none is closed within `confirm`; returns their ids in order.
+    func awaitSubflows(_ keys: [Key], timeout: Duration, confirm: Duration) throws(SubflowError) -> [UInt32] {
+        lastAwaitEstablished = nil
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while keys.contains(where: { tracked[$0]?.state == .pending }) {
@@ -333,7 +353,7 @@ public final class MultipathConnection: @unchecked Sendable {
             if left <= .zero { break }
             pump(timeout: min(left, .milliseconds(100)))
         }
-        if !keys.contains(where: { tracked[$0]?.state == .pending }) { timing.allEstablished = clock.now }
+        if !keys.contains(where: { tracked[$0]?.state == .pending }) { lastAwaitEstablished = clock.now }
         if confirm > .zero {
             let until = clock.now + confirm
             while clock.now < until { pump(timeout: until - clock.now) }
