@@ -163,7 +163,7 @@ public final class EngineeredConnection: @unchecked Sendable {
     ///     list's, shorter ones (the IGP path's holds only the destination) padded with a PadN
     ///     TLV, so every subflow's packets have the same size. Measured on the diamond with BPF
     ///     steering (release build, 2026-12-06): plain IGP subflow + two 40-byte SRHs 137.7–139.2
-    ///     Mbit/s of 150; a 24-byte SRH on the IGP subflow 139.1–139.2; all 40 bytes 141.9.
+    ///     Mbit/s of 150; a 24-byte SRH on the IGP subflow 139.1–139.2; all 40 bytes 141.9 (before the testbed's links charged every frame its length: compare, not absolute).
     /// - Throws: ``SubflowError``, ``SteeringError``, ``NetlinkError`` or ``SystemCallError``;
     ///   whatever was installed is removed again.
     public static func open(to remote: SocketEndpoint, from local: IPv6Address? = nil, paths: [[IPv6Address]],
