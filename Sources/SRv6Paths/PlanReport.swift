@@ -1,10 +1,11 @@
-/// A complete answer to `srte plan`: the disjoint paths, each with its segment list, and the
-/// renderings the CLI prints (text table, JSON, Graphviz DOT, iproute2 commands).
+/// A complete answer to `srte plan`: the disjoint paths, each with its segment list and delay,
+/// and the planner's notes. The CLI renders it (text table, JSON, Graphviz DOT, iproute2
+/// commands; `Sources/srte/PlanReport+Formats.swift`).
 ///
 /// ```swift
 /// let r = try PlanReport(topology: diamond, from: "h1", to: "h2", k: 3, disjoint: .node)
-/// r.paths.count       // 3
-/// print(r.json())     // {"from": "h1", "to": "h2", "requested": 3, "found": 3, ...
+/// r.paths.count                          // 3
+/// r.paths[1].segments.map(\.sid)         // [fc00:0:b::1, fc00:2::2]
 /// ```
 public struct PlanReport: Sendable {
     /// One planned path and its encoding.
@@ -89,140 +90,6 @@ public struct PlanReport: Sendable {
         self.paths = out
         self.notes = plan.notes
     }
-
-    private func name(_ i: Int) -> String { topology.nodes[i].name }
-
-    private func modeWord() -> String {
-        switch disjoint {
-        case .link: return "link-disjoint"
-        case .node: return "node-disjoint"
-        case .srlg: return "SRLG-disjoint"
-        }
-    }
-
-    /// Milliseconds text for a delay in microseconds (`1.5ms`, `12ms`).
-    static func ms(_ us: Int) -> String {
-        if us % 1000 == 0 { return "\(us / 1000)ms" }
-        var s = String(Double(us) / 1000)
-        if s.hasSuffix(".0") { s.removeLast(2) }
-        return s + "ms"
-    }
-
-    /// The JSON contract of `srte plan --format json`:
-    /// `{"from", "to", "requested", "found", "totalCost", "paths": [{"hops", "cost", "delay",
-    /// "segments": [{"sid", "kind", "node", "to"?}]}], "disjoint", "metric", "notes"}`.
-    /// `delay` is in milliseconds.
-    public func json() -> String {
-        var s = "{\n"
-        s += "  \"from\": \(jsonString(name(from))),\n"
-        s += "  \"to\": \(jsonString(name(to))),\n"
-        s += "  \"requested\": \(requested),\n"
-        s += "  \"found\": \(paths.count),\n"
-        s += "  \"totalCost\": \(totalCost),\n"
-        s += "  \"paths\": ["
-        for (i, p) in paths.enumerated() {
-            s += i == 0 ? "\n" : ",\n"
-            s += "    {\"hops\": [" + p.path.nodes.map { jsonString(name($0)) }.joined(separator: ", ") + "], "
-            s += "\"cost\": \(p.path.cost), \"delay\": \(jsonNumber(Double(p.delay) / 1000)),\n"
-            s += "     \"segments\": ["
-            s += p.segments.map { seg in
-                var e = "{\"sid\": \"\(seg.sid)\", \"kind\": \"\(seg.kind.rawValue)\", \"node\": \(jsonString(name(seg.node)))"
-                if let nb = seg.neighbor { e += ", \"to\": \(jsonString(name(nb)))" }
-                return e + "}"
-            }.joined(separator: ", ")
-            s += "]}"
-        }
-        s += paths.isEmpty ? "],\n" : "\n  ],\n"
-        s += "  \"disjoint\": \"\(disjoint.rawValue)\",\n"
-        s += "  \"metric\": \"\(metric.rawValue)\",\n"
-        s += "  \"notes\": [" + notes.map(jsonString).joined(separator: ", ") + "]\n"
-        s += "}"
-        return s
-    }
-
-    /// A human-readable table.
-    public func text() -> String {
-        var lines: [String] = []
-        lines.append("\(topology.name): \(name(from)) → \(name(to)), \(paths.count) of \(requested) \(modeWord()) path\(requested == 1 ? "" : "s"), metric \(metric.rawValue), total cost \(totalCost)")
-        if !paths.isEmpty {
-            var rows: [[String]] = [["#", "cost", "delay", "hops", "segments"]]
-            for (i, p) in paths.enumerated() {
-                let segs = p.segments.map { seg -> String in
-                    switch seg.kind {
-                    case .node: return "\(seg.sid) (\(name(seg.node)))"
-                    case .adjacency: return "\(seg.sid) (\(name(seg.node))→\(name(seg.neighbor!)))"
-                    case .destination: return "\(seg.sid) (\(name(seg.node)))"
-                    }
-                }.joined(separator: ", ")
-                rows.append(["\(i + 1)", "\(p.path.cost)", PlanReport.ms(p.delay),
-                             p.path.nodes.map(name).joined(separator: " "), segs])
-            }
-            var widths = [Int](repeating: 0, count: 5)
-            for r in rows { for (c, cell) in r.enumerated() { widths[c] = max(widths[c], cell.count) } }
-            for r in rows {
-                var line = ""
-                for (c, cell) in r.enumerated() {
-                    line += c == r.count - 1 ? cell : cell + String(repeating: " ", count: widths[c] - cell.count + 2)
-                }
-                lines.append(line)
-            }
-        }
-        for n in notes { lines.append("note: \(n)") }
-        return lines.joined(separator: "\n")
-    }
-
-    /// Colours used for paths in DOT output, in path order.
-    public static let palette = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
-
-    /// The topology as a Graphviz graph, each planned path drawn in its own colour.
-    public func dot() -> String {
-        var s = "graph \(dotID(topology.name)) {\n"
-        s += "  graph [overlap=false, splines=true, label=\(dotID("\(name(from)) → \(name(to)): \(paths.count) \(modeWord()) path\(paths.count == 1 ? "" : "s"), \(metric.rawValue) cost \(totalCost)")), labelloc=t];\n"
-        s += "  node [fontname=\"Helvetica\", fontsize=10];\n  edge [fontname=\"Helvetica\", fontsize=8];\n"
-        var onPath = Set<Int>()
-        for p in paths { for v in p.path.nodes { onPath.insert(v) } }
-        for (i, n) in topology.nodes.enumerated() {
-            let shape = n.kind == .host ? "box" : "ellipse"
-            let sid = n.kind == .host ? n.address!.description : topology.nodeSID(ofNode: i)!.description
-            let style = (i == from || i == to) ? ", style=bold, penwidth=2" : onPath.contains(i) ? "" : ", color=gray50, fontcolor=gray40"
-            s += "  \(dotID(n.name)) [shape=\(shape), label=\(dotID("\(n.name)\n\(sid)"))\(style)];\n"
-        }
-        var used = [Int: [Int]]()
-        for (pi, p) in paths.enumerated() { for l in p.path.links { used[l, default: []].append(pi) } }
-        for (li, l) in topology.links.enumerated() {
-            let w = metric.weight(of: l)
-            let label = metric == .delay ? PlanReport.ms(w) : "\(w)"
-            if let ps = used[li] {
-                for pi in ps {
-                    let c = PlanReport.palette[pi % PlanReport.palette.count]
-                    s += "  \(dotID(name(l.a))) -- \(dotID(name(l.b))) [color=\"\(c)\", penwidth=3, label=\(dotID("\(label)")), fontcolor=\"\(c)\"];\n"
-                }
-            } else {
-                s += "  \(dotID(name(l.a))) -- \(dotID(name(l.b))) [color=gray70, label=\(dotID(label))];\n"
-            }
-        }
-        s += "}"
-        return s
-    }
-
-    /// The `ip -6 route` commands to run at the ingress: one route per path, each in its own
-    /// routing table (101, 102, …) so they can coexist; steer traffic into a table with
-    /// `ip -6 rule` (or MPTCP subflow steering). `IFACE` stands for the ingress interface
-    /// toward the path's first hop.
-    public func iproute2() -> String {
-        var lines: [String] = []
-        lines.append("# srte plan \(topology.name): \(name(from)) -> \(name(to)), \(paths.count) of \(requested) \(modeWord()) paths, metric \(metric.rawValue)")
-        lines.append("# run on \(name(from)); replace each IFACE_<neighbour> with \(name(from))'s interface toward that neighbour")
-        let dst = topology.destinationAddress(ofNode: to)
-        for (i, p) in paths.enumerated() {
-            let table = 101 + i
-            let first = name(p.path.nodes[1])
-            lines.append("# path \(i + 1): \(p.path.nodes.map(name).joined(separator: " ")) (cost \(p.path.cost), delay \(PlanReport.ms(p.delay)))")
-            lines.append("ip -6 route add \(dst)/128 table \(table) encap seg6 mode encap segs \(p.segments.map { $0.sid.description }.joined(separator: ",")) dev IFACE_\(first)")
-        }
-        for n in notes { lines.append("# note: \(n)") }
-        return lines.joined(separator: "\n")
-    }
 }
 
 /// `str` as a JSON string literal (quotes, backslashes and control characters escaped).
@@ -242,24 +109,4 @@ public func jsonString(_ str: String) -> String {
         }
     }
     return s + "\""
-}
-
-/// A JSON number without a needless `.0`.
-func jsonNumber(_ d: Double) -> String {
-    if d == d.rounded(), abs(d) < 1e15 { return String(Int(d)) }
-    return String(d)
-}
-
-/// A quoted DOT identifier.
-func dotID(_ s: String) -> String {
-    var out = "\""
-    for c in s {
-        switch c {
-        case "\\": out += "\\\\"
-        case "\"": out += "\\\""
-        case "\n": out += "\\n"
-        default: out.append(c)
-        }
-    }
-    return out + "\""
 }

@@ -194,7 +194,7 @@ extension Topology {
         for l in links {
             var attrs = ["endpoints: [\(yamlScalar(nodes[l.a].name)), \(yamlScalar(nodes[l.b].name))]", "metric: \(l.metric)"]
             if l.teMetric != l.metric { attrs.append("te-metric: \(l.teMetric)") }
-            attrs.append("delay: \(PlanReport.ms(l.delay))")
+            attrs.append("delay: \(Topology.delayText(l.delay))")
             if let bw = l.bandwidth { attrs.append("bandwidth: \(Topology.bandwidthText(bw))") }
             if let m = l.mtu { attrs.append("mtu: \(m)") }
             if !l.srlgs.isEmpty { attrs.append("srlg: [\(l.srlgs.map(yamlScalar).joined(separator: ", "))]") }
@@ -205,6 +205,14 @@ extension Topology {
             s += "  - { \(attrs.joined(separator: ", ")) }\n"
         }
         return s
+    }
+
+    /// `1.5ms`, `12ms`, … for a delay in microseconds (as the file format writes it).
+    public static func delayText(_ us: Int) -> String {
+        if us % 1000 == 0 { return "\(us / 1000)ms" }
+        var s = String(Double(us) / 1000)
+        if s.hasSuffix(".0") { s.removeLast(2) }
+        return s + "ms"
     }
 
     /// `50Mbit`, `10Gbit`, … for a bandwidth in bit/s.
