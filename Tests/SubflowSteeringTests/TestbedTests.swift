@@ -323,57 +323,8 @@ struct TestbedForwardingTests {
     /// made in `server`; returns what the server received. Bounded by `seconds`.
     static func tcpTransfer(_ lab: Testbed, client: String, server: String, flow: FourTuple, bytes: Int,
                             seconds: Int = 15) throws -> Int {
-        let listener = try lab.run(in: server) { () throws -> Int32 in
-            let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
-            try TCPTransfer.bind(fd, flow.remoteAddress, flow.remotePort)
-            guard listen(fd, 1) == 0 else { throw TCPTransfer.Failed(description: "listen: \(errno)") }
-            return fd
-        }
-        defer { close(listener) }
-        let fd = try lab.run(in: client) { () throws -> Int32 in
-            let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
-            try TCPTransfer.bind(fd, flow.localAddress, flow.localPort)
-            return fd
-        }
-        defer { close(fd) }
-        TCPTransfer.timeouts(fd, seconds: seconds)
-        let received = ReceivedCounter()
-        let done = DispatchSemaphore(value: 0)
-        Thread {
-            defer { done.signal() }
-            var pfd = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-            guard poll(&pfd, 1, Int32(seconds * 1000)) == 1 else { return }
-            let conn = accept(listener, nil, nil)
-            guard conn >= 0 else { return }
-            defer { close(conn) }
-            TCPTransfer.timeouts(conn, seconds: seconds)
-            var buf = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = recv(conn, &buf, buf.count, 0)
-                if n <= 0 { break }
-                received.add(n)
-            }
-        }.start()
-        var sa = TCPTransfer.sockaddr6(flow.remoteAddress, flow.remotePort)
-        let c = withUnsafePointer(to: &sa) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-        }
-        guard c == 0 else {
-            let e = errno
-            shutdown(listener, Int32(SHUT_RDWR))
-            _ = done.wait(timeout: .now() + .seconds(seconds))
-            throw TCPTransfer.Failed(description: "connect \(flow): \(String(cString: strerror(e)))")
-        }
-        let chunk = [UInt8](repeating: 0x5a, count: 65536)
-        var sent = 0
-        while sent < bytes {
-            let n = chunk.withUnsafeBytes { send(fd, $0.baseAddress, min($0.count, bytes - sent), Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { break }
-            sent += n
-        }
-        shutdown(fd, Int32(SHUT_WR))
-        _ = done.wait(timeout: .now() + .seconds(seconds))
-        return received.value
+        try TCPTransfer.run(clientNamespace: lab.plan.node(client)!.namespace, serverNamespace: lab.plan.node(server)!.namespace,
+                            flow: flow, bytes: bytes, seconds: seconds)
     }
 
     /// A TCP flow steered by ``BPFSteering`` on h1 along an End.X detour

@@ -39,14 +39,20 @@ enum TCPTransfer {
     /// received. Everything is bounded by `seconds`.
     static func run(lab: TestLab, clientNode: String, serverNode: String, flow: FourTuple,
                     bytes: Int, seconds: Int = 20) throws -> Int {
-        let listener = try NetworkNamespace.run(in: lab.ns(serverNode)) { () throws -> Int32 in
+        try run(clientNamespace: lab.ns(clientNode), serverNamespace: lab.ns(serverNode), flow: flow, bytes: bytes, seconds: seconds)
+    }
+
+    /// The same between two named network namespaces (a ``Testbed`` node's `namespace`).
+    static func run(clientNamespace: String, serverNamespace: String, flow: FourTuple,
+                    bytes: Int, seconds: Int = 20) throws -> Int {
+        let listener = try NetworkNamespace.run(in: serverNamespace) { () throws -> Int32 in
             let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
             try bind(fd, .unspecified, flow.remotePort)
             guard listen(fd, 4) == 0 else { throw Failed(description: "listen: \(String(cString: strerror(errno)))") }
             return fd
         }
         defer { close(listener) }
-        let client = try NetworkNamespace.run(in: lab.ns(clientNode)) { () throws -> Int32 in
+        let client = try NetworkNamespace.run(in: clientNamespace) { () throws -> Int32 in
             let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
             try bind(fd, flow.localAddress, flow.localPort)
             return fd
