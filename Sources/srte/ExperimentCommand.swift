@@ -186,18 +186,21 @@ enum ExperimentReport {
         if r.unsteeredMbps > 0 { l.append("  engineered / unsteered: \(String(format: "%.2f", r.aggregateMbps / r.unsteeredMbps))×") }
         l.append("")
         l.append("  per engineered path:")
+        let hopsWidth = max(28, 1 + (r.paths.map { $0.hops.joined(separator: " ").count }.max() ?? 0))
         for (i, p) in r.paths.enumerated() {
             let cap = p.capacityMbps.map { " of \(f1($0))" } ?? ""
             var what = ""
             if let j = p.replaces { what += "  (replaces \(j + 1) from \(f1(p.openedAt ?? 0)) s)" }
             if !p.active { what += "  (failed)" }
-            l.append("    \(i + 1). \(p.hops.joined(separator: " ").padding(28)) \(f1(p.mbps).leftPad(7))\(cap) Mbit/s   segments \(p.segments.joined(separator: ", "))\(what)")
+            l.append("    \(i + 1). \(p.hops.joined(separator: " ").padding(hopsWidth)) \(f1(p.mbps).leftPad(7))\(cap) Mbit/s   segments \(p.segments.joined(separator: ", "))\(what)")
         }
         if !r.links.isEmpty {
             l.append("")
             l.append("  links that carried the engineered run (MB, each direction):")
+            // Columns as wide as the longest "A → B" (imported maps have long PoP names).
+            let width = max(22, 1 + (r.links.map { $0.a.count + $0.b.count + 3 }.max() ?? 0))
             for k in r.links {
-                l.append("    \("\(k.a) → \(k.b)".padding(22)) \(f1(Double(k.bytesAToB) / 1e6).leftPad(8))    \("\(k.b) → \(k.a)".padding(22)) \(f1(Double(k.bytesBToA) / 1e6).leftPad(8))")
+                l.append("    \("\(k.a) → \(k.b)".padding(width)) \(f1(Double(k.bytesAToB) / 1e6).leftPad(8))    \("\(k.b) → \(k.a)".padding(width)) \(f1(Double(k.bytesBToA) / 1e6).leftPad(8))")
             }
         }
         if let f = r.failure {
