@@ -89,7 +89,24 @@ public final class BPFSteering: SRHSteering {
         }
         // The stack does not know the packets grow: lower the route MTU toward
         // the peer first, or full-size packets die at the first router.
-        let needed = interfaceMTU - UInt32(wire.count)
+        try lowerRouteMTU(for: flow, by: wire.count)
+        var key = BPFSteering.key(flow)
+        let r = csrh_bpf_map_update(flowsFD, &key, &value)
+        guard r == 0 else { throw SteeringError("steering \(flow) (BPF map update)", errno: -r) }
+        steeredFlows[flow] = srh
+    }
+
+    /// Lowers the route MTU toward `flow.remoteAddress` by `bytes` (as ``steer(_:along:)``
+    /// does for an SRH of that size) without steering `flow`; ``unsteer(_:)`` releases it.
+    public func reserveHeadroom(_ flow: FourTuple, bytes: Int) throws {
+        guard object != nil else { throw SteeringError("steering on \(interface) was removed") }
+        try lowerRouteMTU(for: flow, by: bytes)
+    }
+
+    /// The route toward the peer with `bytes` less MTU than the interface (unless a longer
+    /// SRH already lowered it further), held for `flow`.
+    private func lowerRouteMTU(for flow: FourTuple, by bytes: Int) throws {
+        let needed = interfaceMTU - UInt32(bytes)
         var entry = mtuRoutes[flow.remoteAddress] ?? (mtu: interfaceMTU, flows: [])
         if needed < entry.mtu {
             let via = try RouteTable.lookup(flow.remoteAddress, on: routes)
@@ -98,14 +115,14 @@ public final class BPFSteering: SRHSteering {
         }
         entry.flows.insert(flow)
         mtuRoutes[flow.remoteAddress] = entry
-        var key = BPFSteering.key(flow)
-        let r = csrh_bpf_map_update(flowsFD, &key, &value)
-        guard r == 0 else { throw SteeringError("steering \(flow) (BPF map update)", errno: -r) }
-        steeredFlows[flow] = srh
     }
 
     public func unsteer(_ flow: FourTuple) throws {
-        guard object != nil, steeredFlows[flow] != nil else { return }
+        guard object != nil else { return }
+        guard steeredFlows[flow] != nil else {
+            try releaseMTURoute(for: flow)      // a reserveHeadroom(_:bytes:) only
+            return
+        }
         var key = BPFSteering.key(flow)
         let r = csrh_bpf_map_delete(flowsFD, &key)
         guard r == 0 || r == -ENOENT else { throw SteeringError("unsteering \(flow) (BPF map delete)", errno: -r) }

@@ -161,9 +161,12 @@ public final class EngineeredConnection: @unchecked Sendable {
     ///   - labels: per path, a description kept in ``Subflow/label``.
     ///   - equalSRHLength: every subflow carries an SRH of the same length: the longest
     ///     list's, shorter ones (the IGP path's holds only the destination) padded with a PadN
-    ///     TLV, so every subflow's packets have the same size. Measured on the diamond with BPF
-    ///     steering (release build, 2026-12-06): plain IGP subflow + two 40-byte SRHs 137.7–139.2
-    ///     Mbit/s of 150; a 24-byte SRH on the IGP subflow 139.1–139.2; all 40 bytes 141.9 (before the testbed's links charged every frame its length: compare, not absolute).
+    ///     TLV, so every subflow's packets have the same size. Not needed for speed any more:
+    ///     without it an initial subflow on the IGP path gets the joins' MSS through
+    ///     ``SRHSteering/reserveHeadroom(_:bytes:)``, and it then carries 40 payload bytes more
+    ///     per frame than a padded one. Diamond, BPF steering, faithful links (2026-12-06):
+    ///     unpadded 134.9 Mbit/s of 150, padded 133.2–133.6; unpadded before the reservation
+    ///     130.4–130.6 (the initial subflow kept MSS 1428, the joins 1388).
     /// - Throws: ``SubflowError``, ``SteeringError``, ``NetlinkError`` or ``SystemCallError``;
     ///   whatever was installed is removed again.
     public static func open(to remote: SocketEndpoint, from local: IPv6Address? = nil, paths: [[IPv6Address]],
@@ -172,6 +175,8 @@ public final class EngineeredConnection: @unchecked Sendable {
                             labels: [String?] = [], equalSRHLength: Bool = false) throws -> EngineeredConnection {
         guard !paths.isEmpty else { throw SubflowError(.badArgument, "at least one path (the initial subflow) is needed") }
         let padTo: Int? = equalSRHLength && steering != nil ? paths.map { $0.count + 1 }.max() : nil
+        // Bytes of the longest SRH any subflow will carry (0: none has waypoints).
+        let longestSRH = paths.contains { !$0.isEmpty } ? 8 + 16 * (paths.map { $0.count + 1 }.max() ?? 1) : 0
         if steering == nil, paths.contains(where: { !$0.isEmpty }) {
             throw SubflowError(.steeringNotAvailable, "paths with SIDs need a steering mechanism (policy routing or BPF)")
         }
@@ -194,6 +199,11 @@ public final class EngineeredConnection: @unchecked Sendable {
             let t = FourTuple(local: source, localPort: ports.next(), remote: remote.address, remotePort: remote.port)
             do {
                 try steerIfNeeded(steering, t, paths[0], remote, padTo: padTo)
+                if let steering, padTo == nil, paths[0].isEmpty, longestSRH > 0 {
+                    // An initial subflow on the IGP path, joins with SRHs: the initial one must
+                    // get the joins' MSS, so make the SRHs' room before it connects.
+                    try steering.reserveHeadroom(t, bytes: longestSRH)
+                }
                 installed.append(t)
                 let s = try MPTCPSocket()
                 if let congestionControl { try s.setCongestionControl(congestionControl) }

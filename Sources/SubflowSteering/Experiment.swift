@@ -138,12 +138,15 @@ public struct Experiment: Sendable {
     /// at an MSS of 1388.
     public static let dssOptionBytes = 24
 
-    /// The share of a full Ethernet frame (`mtu` + 14 bytes) an MPTCP subflow's payload fills:
-    /// what is left after IPv6 (40), the SRH (`srhBytes`), TCP with timestamps (32) and the DSS
-    /// option. At MTU 1500 with a 40-byte SRH: 1364 / 1514 = 0.901; without an SRH 0.927;
-    /// at MTU 9000: 0.985.
-    public static func payloadShare(mtu: Int, srhBytes: Int) -> Double {
-        Double(mtu - 40 - srhBytes - 32 - dssOptionBytes) / Double(mtu + 14)
+    /// The share of a link's rate an MPTCP subflow's payload can fill: its frames are the route
+    /// MTU toward the peer (`mtu` less `headroom`, the room kept for the connection's longest
+    /// SRH) plus its own SRH (`srhBytes`) and 14 bytes of Ethernet, and carry that MTU less IPv6
+    /// (40), TCP with timestamps (32) and the DSS option. At MTU 1500 with a 40-byte SRH:
+    /// 1364 / 1514 = 0.901; without an SRH (no room kept) 0.927, in a connection whose other
+    /// subflows have 40-byte SRHs 1364 / 1474 = 0.925; at MTU 9000 with a 40-byte SRH 0.983.
+    public static func payloadShare(mtu: Int, srhBytes: Int, headroom: Int? = nil) -> Double {
+        let routeMTU = mtu - (headroom ?? srhBytes)
+        return Double(routeMTU - 40 - 32 - dssOptionBytes) / Double(routeMTU + srhBytes + 14)
     }
 
     /// Runs the experiment: lab up, three measurements, lab down (also when
@@ -240,7 +243,7 @@ public struct Experiment: Sendable {
             let labels: [String?] = paths.map { keeper.hops($0.path) }
             let c = try bed.run(in: src) {
                 try EngineeredConnection.open(to: remote, from: srcAddress, paths: waypoints, steering: steer,
-                                              congestionControl: congestionControl, labels: labels, equalSRHLength: true)
+                                              congestionControl: congestionControl, labels: labels)
             }
             if keep { c.keep = keeper.policy(stallTimeout: stallTimeout, onEvent: { e in progress(e.description) }) }
             if let f = failure {
@@ -289,11 +292,14 @@ public struct Experiment: Sendable {
         }
         let planned = paths.map { capacity($0.path) }
         let capacity: Double? = planned.contains { $0 == nil } ? nil : planned.reduce(0) { $0 + ($1 ?? 0) }
-        // Every engineered subflow's SRH has the longest list's length (equalSRHLength).
-        let srhBytes = 8 + 16 * (paths.map(\.segments.count).max() ?? 1)
-        let ceilings = zip(paths, planned).map { p, cap in
-            cap.map { $0 * Experiment.payloadShare(mtu: p.path.links.map { topology.links[$0].mtu ?? Topology.defaultMTU }.min() ?? Topology.defaultMTU,
-                                                   srhBytes: srhBytes) }
+        // A path with waypoints carries an SRH of its segments; one without carries none, in
+        // packets sized for the longest SRH (the route MTU toward the peer keeps its room).
+        let srhBytes = paths.map { $0.segments.count > 1 ? 8 + 16 * $0.segments.count : 0 }
+        let headroom = srhBytes.max() ?? 0
+        let ceilings = zip(zip(paths, planned), srhBytes).map { pc, srh in
+            let (p, cap) = pc
+            let mtu = p.path.links.map { topology.links[$0].mtu ?? Topology.defaultMTU }.min() ?? Topology.defaultMTU
+            return cap.map { $0 * Experiment.payloadShare(mtu: mtu, srhBytes: srh, headroom: headroom) }
         }
         let ceiling: Double? = ceilings.contains { $0 == nil } ? nil : ceilings.reduce(0) { $0 + ($1 ?? 0) }
         func r1(_ x: Double) -> Double { (x * 10).rounded() / 10 }

@@ -38,6 +38,16 @@ public protocol SRHSteering: AnyObject {
     var steeredFlows: [FourTuple: SegmentRoutingHeader] { get }
     /// Removes everything this instance installed.
     func removeAll()
+    /// Makes room for `bytes` of SRH in the packets toward `flow.remoteAddress` without steering
+    /// `flow` itself, held until `unsteer(flow)`: a connection whose initial subflow stays on the
+    /// IGP path but whose joins will carry SRHs needs this before it connects, or the initial
+    /// subflow keeps a larger MSS than the joins (measured with BPF steering: −2.5% for the whole
+    /// connection). The default does nothing (policy routing: the kernel makes the room).
+    func reserveHeadroom(_ flow: FourTuple, bytes: Int) throws
+}
+
+extension SRHSteering {
+    public func reserveHeadroom(_ flow: FourTuple, bytes: Int) throws {}
 }
 
 /// Why steering failed.

@@ -18,9 +18,8 @@ struct OpenCommand: ParsableCommand {
           srte open --to [fc00:2::2]:5201 --path direct --path fc00:0:b::1 --path fc00:0:c::1
 
         Planned paths: plan k disjoint paths in a topology file (as `srte plan`) and open one \
-        subflow per path, from the node this runs on to a host. Every subflow then carries an SRH \
-        of the same length (shorter lists, the IGP path's too, padded with a PadN TLV), so all \
-        packets have the same size.
+        subflow per path, from the node this runs on to a host. A path the IGP already takes \
+        gets no SRH; the others carry theirs.
           srte open --topology topologies/diamond.yaml --from h1 --to h2 -k 3
 
         Failures (--keep, with --topology): a subflow with data in flight and no acknowledgement \
@@ -123,10 +122,8 @@ struct OpenCommand: ParsableCommand {
             do {
                 let keeper = planned.map(PathKeeper.init(plan:))
                 let labels: [String?] = planned.map { r in r.paths.map { keeper!.hops($0.path) } } ?? []
-                // Planned paths: every subflow gets an SRH of the same length (README, main job).
                 connection = try EngineeredConnection.open(to: remote, from: local, paths: plan, steering: steering,
-                                                           congestionControl: congestionControl, labels: labels,
-                                                           equalSRHLength: topology != nil)
+                                                           congestionControl: congestionControl, labels: labels)
                 if failover.keep, let keeper {
                     connection.keep = keeper.policy(stallTimeout: failover.stallDuration, onEvent: { diagnose("srte: \($0)") })
                 }

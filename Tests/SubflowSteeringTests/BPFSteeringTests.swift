@@ -116,6 +116,32 @@ struct BPFSteeringTests {
         #expect(again.viaA > size && again.viaB < size / 100, "\(again)")
     }
 
+    /// reserveHeadroom lowers the route MTU toward the peer without steering the flow, and the
+    /// route stays while any flow (reserved or steered) holds it.
+    @Test func reservedHeadroomLowersTheMTUWithoutSteering() throws {
+        let t = try TwoPathLab("bpfhr")
+        defer { t.lab.destroy() }
+        let steering = try NetworkNamespace.run(in: t.lab.ns("h1")) { try BPFSteering(interface: "h1-r1") }
+        defer { steering.removeAll() }
+        let mtuRoutes = { try t.lab.exec("h1", ["ip", "-6", "route", "show", "proto", "83"]) }
+        let initial = FourTuple(local: t.h1, localPort: 40021, remote: t.h2, remotePort: 5021)
+        let join = FourTuple(local: t.h1, localPort: 40022, remote: t.h2, remotePort: 5022)
+        try steering.reserveHeadroom(initial, bytes: 40)
+        #expect(try mtuRoutes().contains("mtu 1460"))
+        #expect(steering.steeredFlows.isEmpty)
+        // Not steered: its bytes go the IGP way, through a.
+        let plain = try t.forwardBytes {
+            let got = try TCPTransfer.run(lab: t.lab, clientNode: "h1", serverNode: "h2", flow: initial, bytes: 1_000_000)
+            #expect(got == 1_000_000)
+        }
+        #expect(plain.viaA > 1_000_000 && plain.viaB < 10_000, "\(plain)")
+        try steering.steer(join, along: try SegmentRoutingHeader(path: [t.sidB, t.h2], nextHeader: 6))
+        try steering.unsteer(join)
+        #expect(try mtuRoutes().contains("mtu 1460"), "the reservation still holds the route")
+        try steering.unsteer(initial)
+        #expect(try mtuRoutes().isEmpty, "MTU route left after the last holder went")
+    }
+
     @Test func removeAllDetachesTheProgram() throws {
         let t = try TwoPathLab("bpfrm")
         defer { t.lab.destroy() }

@@ -51,6 +51,12 @@ struct EngineeredConnectionTests {
             }
             #expect(c.subflows.count == 2)
             report = try c.send(totalBytes: size)
+            if mechanism == .bpf {
+                // The initial subflow (no SRH) connected after open() made the SRH's room toward
+                // h2 (reserveHeadroom): it sends with the join's MSS, not 40 bytes more.
+                let mss = try c.connection.socket.fullInfo().subflows.map(\.sendMSS)
+                #expect(mss.count == 2 && Set(mss) == [1500 - 40 - 40 - 20 - 12], "MSS per subflow: \(mss)")
+            }
             c.close()
         }
         #expect(done.wait(timeout: .now() + 30) == .success)
