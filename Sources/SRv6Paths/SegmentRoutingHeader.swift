@@ -88,8 +88,8 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
     /// ``SRHTLV/rawBytes(_:)``), setting encodes the TLVs as given, without
     /// padding. So a TLV list reads back in its canonical form, e.g.
     /// `.unknown(type: 4, …)` as `.padN`.
-    /// - Complexity: O(n) in the TLV bytes, and an allocation per TLV, on
-    ///   every read and write: code on a fast path should not touch it.
+    /// - Complexity: O(n) in the TLV bytes; a read allocates per TLV, a write the TLV area
+    ///   once: code on a fast path should not touch it.
     public var tlvs: [SRHTLV] {
         get {
             var out: [SRHTLV] = []
@@ -145,13 +145,8 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
     /// The HMAC TLV, when it sits where Linux looks for it (the last 40 bytes)
     /// and is the last TLV of the RFC 8754 walk.
     public var hmacTLV: SRHHMACTLV? {
-        tlvArea.withUnsafeBytes { area -> SRHHMACTLV? in
-            guard let start = SegmentRoutingHeader.lastTLVStart(area), area.count - start == 40,
-                  case .hmac(let h) = SegmentRoutingHeader.tlv(type: area[start],
-                                                                value: UnsafeRawBufferPointer(rebasing: area[(start + 2)...]))
-            else { return nil }
-            return h
-        }
+        if case .hmac(let h)? = tlvs.last, h.hmac.count == 32 { return h }   // 2 + 6 + 32 = the last 40 bytes
+        return nil
     }
 
     /// Bytes 1, 2 and 4 of ``header``: derived from the segments and TLVs when encoding.
@@ -574,8 +569,7 @@ extension SegmentRoutingHeader {
     /// - Complexity: O(n) in the length of `bytes`.
     @inlinable @inline(__always)
     public mutating func decode(from bytes: UnsafeRawBufferPointer) throws(SRHError) {
-        let failed = SegmentRoutingHeader.firstFailedCheck(bytes)
-        if failed != 0 { throw SegmentRoutingHeader.validationError(failed, bytes) }
+        try SegmentRoutingHeader.validate(bytes)
         let n = Int(bytes[4]) &+ 1
         let tlvStart = 8 &+ 16 &* n
         let t = bytes.count &- tlvStart
@@ -640,21 +634,6 @@ extension SegmentRoutingHeader {
             tlvs.append(tlv(type: type, value: UnsafeRawBufferPointer(rebasing: area[(i + 2)..<(i + 2 + len)])))
             i += 2 + len
         }
-    }
-
-    /// Where the last TLV of the RFC 8754 walk of `area` starts, or `nil` when
-    /// the area is empty or does not split (it then reads as one ``SRHTLV/rawBytes(_:)``).
-    @usableFromInline
-    static func lastTLVStart(_ area: UnsafeRawBufferPointer) -> Int? {
-        var i = 0
-        var last: Int? = nil
-        while i < area.count {
-            last = i
-            if area[i] == 0 { i += 1; continue }
-            guard i + 2 <= area.count, i + 2 + Int(area[i + 1]) <= area.count else { return nil }
-            i += 2 + Int(area[i + 1])
-        }
-        return last
     }
 
     /// The TLV of a type other than Pad1 with this value.

@@ -79,6 +79,8 @@ public struct Topology: Sendable {
         /// IPv6 MTU of both ends in bytes (``Topology/mtuRange``), if given; emulated links
         /// default to ``Topology/defaultMTU``.
         public var mtu: Int?
+        /// ``mtu``, else ``Topology/defaultMTU``.
+        public var effectiveMTU: Int { mtu ?? Topology.defaultMTU }
         /// Shared risk link groups this link belongs to.
         public var srlgs: [String]
         /// Explicit End.X SID of `a` toward `b` (else derived).

@@ -282,7 +282,8 @@ public final class EngineeredConnection: @unchecked Sendable {
                 }
                 guard key != nil else { throw SubflowError(.badArgument, "every local port in \(ports.range) is busy toward \(remote)") }
             }
-            let ids = try connection.awaitSubflows(requested.map(\.key), timeout: timeout, confirm: .zero)
+            var established: ContinuousClock.Instant? = nil
+            let ids = try connection.awaitSubflows(requested.map(\.key), timeout: timeout, confirm: .zero, allEstablished: &established)
             var indices: [Int] = []
             for (i, path) in paths.enumerated() {
                 subflows.append(Subflow(tuple: requested[i].tuple, waypoints: path.waypoints, id: ids[i], label: path.label,

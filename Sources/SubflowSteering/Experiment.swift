@@ -18,9 +18,22 @@ public struct Experiment: Sendable {
     public enum Steering: String, Sendable, CaseIterable, Codable {
         case route, bpf
 
-        /// Policy routing where the kernel has seg6 routes, else the BPF program
-        /// (``PolicyRoutingSteering/kernelProblem()``), for the calling thread's namespace.
-        public static var automatic: Steering { PolicyRoutingSteering.kernelProblem() == nil ? .route : .bpf }
+        /// Sets up `choice`, or for `nil` policy routing where the kernel has seg6 routes and
+        /// else the BPF program, in the calling thread's namespace. `egress` names the BPF
+        /// program's interface (asked only for bpf).
+        /// - Returns: the mechanism chosen and the steering.
+        /// - Throws: what the mechanism's initializer throws (for an explicit `.route` on a kernel
+        ///   without seg6 routes: EOPNOTSUPP naming the missing option and `--steer bpf`).
+        public static func make(_ choice: Steering?, egress: () throws -> String) throws -> (Steering, SRHSteering) {
+            switch choice {
+            case .route?: return (.route, try PolicyRoutingSteering())
+            case .bpf?: return (.bpf, try BPFSteering(interface: try egress()))
+            case nil:
+                do { return (.route, try PolicyRoutingSteering()) } catch where error.errno == EOPNOTSUPP {
+                    return (.bpf, try BPFSteering(interface: try egress()))
+                }
+            }
+        }
     }
 
     public var topology: Topology
@@ -32,7 +45,8 @@ public struct Experiment: Sendable {
     public var disjoint: Disjointness = .link
     /// Seconds per measurement.
     public var seconds: Double = 10
-    /// `nil`: ``Steering/automatic`` in the source host's namespace.
+    /// `nil`: policy routing where the source host's kernel has seg6 routes, else bpf
+    /// (``Steering/make(_:egress:)``).
     public var steering: Steering?
     /// Lab name (default: `<topology>-exp`).
     public var lab: String?
@@ -221,15 +235,10 @@ public struct Experiment: Sendable {
             c.close()
         }
         // 3. MPTCP, k engineered subflows.
-        let mechanism = try steering ?? bed.run(in: src) { Steering.automatic }
-        let steer: SRHSteering = try bed.run(in: src) {
-            switch mechanism {
-            case .route: return try PolicyRoutingSteering()
-            case .bpf:
-                // The interface the route toward the destination leaves by: packets are routed
-                // before the program rewrites their destination.
-                return try BPFSteering(interface: try RouteTable.egressInterface(toward: dstAddress))
-            }
+        // BPF: the interface the route toward the destination leaves by (packets are routed
+        // before the program rewrites their destination).
+        let (mechanism, steer) = try bed.run(in: src) {
+            try Steering.make(steering) { try RouteTable.egressInterface(toward: dstAddress) }
         }
         defer { steer.removeAll() }
         let before = try bed.linkCounters()
@@ -298,7 +307,7 @@ public struct Experiment: Sendable {
         let headroom = srhBytes.max() ?? 0
         let ceilings = zip(zip(paths, planned), srhBytes).map { pc, srh in
             let (p, cap) = pc
-            let mtu = p.path.links.map { topology.links[$0].mtu ?? Topology.defaultMTU }.min() ?? Topology.defaultMTU
+            let mtu = p.path.links.map { topology.links[$0].effectiveMTU }.min() ?? Topology.defaultMTU
             return cap.map { $0 * Experiment.payloadShare(mtu: mtu, srhBytes: srh, headroom: headroom) }
         }
         let ceiling: Double? = ceilings.contains { $0 == nil } ? nil : ceilings.reduce(0) { $0 + ($1 ?? 0) }

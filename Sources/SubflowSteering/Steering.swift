@@ -42,7 +42,9 @@ public protocol SRHSteering: AnyObject {
     /// `flow` itself, held until `unsteer(flow)`: a connection whose initial subflow stays on the
     /// IGP path but whose joins will carry SRHs needs this before it connects, or the initial
     /// subflow keeps a larger MSS than the joins (measured with BPF steering: −2.5% for the whole
-    /// connection). The default does nothing (policy routing: the kernel makes the room).
+    /// connection). ``BPFSteering`` lowers the route MTU toward the peer. The default does
+    /// nothing: ``PolicyRoutingSteering`` does not implement it yet (its seg6 routes reserve room
+    /// only for the flows they steer; not measurable on a kernel without seg6 routes).
     func reserveHeadroom(_ flow: FourTuple, bytes: Int) throws
 }
 

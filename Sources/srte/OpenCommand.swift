@@ -40,7 +40,8 @@ struct OpenCommand: ParsableCommand {
         """
     )
 
-    /// `--steer`: the library's mechanisms (`route`, `bpf`); nil = ``Experiment/Steering/automatic``.
+    /// `--steer`: the library's mechanisms (`route`, `bpf`); nil = route where the kernel has seg6
+    /// routes, else bpf (``Experiment/Steering/make(_:egress:)``).
     typealias Steer = Experiment.Steering
 
     @Option(help: ArgumentHelp("The peer: [ADDR]:PORT, or a node name with --topology (port from --port).", valueName: "[ADDR]:PORT|NODE"))
@@ -100,16 +101,13 @@ struct OpenCommand: ParsableCommand {
             }
             let needsSteering = failover.keep || plan.contains { !$0.isEmpty }
             var steering: SRHSteering? = nil
-            // The default is probed only when something is steered (the probe installs a throw-away route).
-            let mechanism: Steer? = needsSteering ? self.steer ?? .automatic : nil
-            if let steer = mechanism {
+            // Only when something is steered (choosing the default installs a throw-away route).
+            var mechanism: Steer? = nil
+            if needsSteering {
                 do {
-                    switch steer {
-                    case .route: steering = try PolicyRoutingSteering()
-                    case .bpf: steering = try BPFSteering(interface: try egressInterface(toward: remote.address))
-                    }
+                    (mechanism, steering) = try Steer.make(self.steer) { try egressInterface(toward: remote.address) }
                 } catch let e as CLIFailure { throw e } catch {
-                    throw CLIFailure(message: "cannot set up \(steer) steering: \(error)", code: 3)
+                    throw CLIFailure(message: "cannot set up \(self.steer?.rawValue ?? "route or bpf") steering: \(error)", code: 3)
                 }
             }
             // On SIGINT/SIGTERM/SIGHUP the guard's thread removes the steering, then exits.

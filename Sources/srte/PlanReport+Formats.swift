@@ -77,7 +77,7 @@ extension PlanReport {
     }
 
     /// Colours used for paths in DOT output, in path order.
-    public static let palette = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+    private static let palette = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
     /// The topology as a Graphviz graph, each planned path drawn in its own colour.
     func dot() -> String {

@@ -66,7 +66,7 @@ struct ServeCommand: ParsableCommand {
                     guard off.isEmpty else {
                         throw CLIFailure(message: "--reflect needs SRv6 reception, but seg6_enabled is 0 on \(off.joined(separator: ", ")): packets with an SRH would be dropped. Run `\(SRv6Reception.fix(off))`", code: 3)
                     }
-                    let s: SRHSteering = (steer ?? .automatic) == .bpf ? try BPFSteering(interface: iface) : try PolicyRoutingSteering()
+                    let s = try OpenCommand.Steer.make(steer) { iface }.1
                     sink.reflector = try SRHReflector(interface: iface, steering: s)
                     steering = s
                 } catch let e as CLIFailure { throw e } catch { throw CLIFailure(message: "cannot set up --reflect: \(error)", code: 3) }

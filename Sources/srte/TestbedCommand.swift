@@ -197,7 +197,7 @@ struct TestbedCommand: ParsableCommand {
                         let ends = "\(l.a):\(l.interfaceA) - \(l.b):\(l.interfaceB)"
                         let rate = l.bandwidth.map(formatRate) ?? "unlimited"
                         let mtu = l.mtu.map { " mtu \($0)" } ?? ""
-                        out.line("  \(pad(String(l.index), 3)) \(pad(ends, 28)) \(pad(rate, 9)) delay \(pad(formatDelay(l.delay) + linkDelayNote(st, l), 20)) \(endState(c.endA))/\(endState(c.endB))\(mtu)")
+                        out.line("  \(pad(String(l.index), 3)) \(pad(ends, 28)) \(pad(rate, 9)) delay \(pad(Topology.delayText(l.delay) + linkDelayNote(st, l), 20)) \(endState(c.endA))/\(endState(c.endB))\(mtu)")
                     }
                     for note in st.notes { out.line("note: \(note)") }
                 }
@@ -343,11 +343,12 @@ struct DelayBridgeCommand: ParsableCommand {
     @Option(name: .customLong("port-b"), help: "Interface of port B.")
     var portB: String = TestbedPlan.bridgePortB
 
-    func validate() throws {
-        guard delayMicroseconds >= 0 && delayMicroseconds <= 10_000_000 else { throw ValidationError("--delay-us \(delayMicroseconds): 0...10000000") }
-    }
-
     func run() throws {
+        // Checked here, not in validate(): `up` reads the reason from stdout.
+        guard (0...Topology.maxDelay).contains(delayMicroseconds) else {
+            print("error: --delay-us \(delayMicroseconds): must be in 0...\(Topology.maxDelay)")
+            throw ExitCode(2)
+        }
         let bridge = DelayBridge(portA: portA, portB: portB, delay: .microseconds(delayMicroseconds), queueBytes: queueBytes)
         do {
             let stop = try bridge.serve(namespace: netns)
@@ -361,7 +362,7 @@ struct DelayBridgeCommand: ParsableCommand {
     }
 }
 
-/// "bridge (8 delay bridges)", "netem", "off".
+/// How the routers' SIDs are installed, for `up` and `status`.
 private func sidsDescription(_ st: TestbedState) -> String {
     switch st.routerSIDs {
     case .seg6local?: return "seg6local routes (End, End.X, with counters)"
@@ -370,8 +371,10 @@ private func sidsDescription(_ st: TestbedState) -> String {
     }
 }
 
+/// How link delays are emulated: "netem on every link end", "bridge: N userspace delay
+/// bridge(s) …, M running", or "off (not emulated)".
 private func delayDescription(_ st: TestbedState) -> String {
-    switch st.delayMode ?? (st.delayEmulated == true ? .netem : .off) {
+    switch st.effectiveDelayMode {
     case .netem: return "netem on every link end"
     case .bridge:
         let running = st.bridges.filter { TestbedState.isRunning($0) }.count
@@ -382,7 +385,7 @@ private func delayDescription(_ st: TestbedState) -> String {
 
 private func linkDelayNote(_ st: TestbedState, _ l: TestbedPlan.Link) -> String {
     guard l.delay > 0 else { return "" }
-    switch st.delayMode ?? (st.delayEmulated == true ? .netem : .off) {
+    switch st.effectiveDelayMode {
     case .netem: return " (netem)"
     case .bridge: return st.bridges.contains { $0.link == l.index } ? " (bridge)" : " (not emulated)"
     case .off, .auto: return " (not emulated)"
@@ -467,9 +470,6 @@ func formatRate(_ bps: Int) -> String {
 }
 
 /// 2000 → "2ms", 5 → "5us".
-func formatDelay(_ us: Int) -> String {
-    us % 1000 == 0 ? "\(us / 1000)ms" : "\(us)us"
-}
 
 private func endState(_ c: Testbed.InterfaceCounters?) -> String {
     guard let c else { return "missing" }
@@ -511,7 +511,7 @@ private func statusJSON(_ s: Testbed.Status) -> JSON {
                     ("topology", .string(st.plan.topologyName)), ("topologyFile", st.topologyFile.map { .string($0) } ?? .null),
                     ("linkPrefix", .string(st.plan.linkPrefix)),
                     ("delayEmulated", .bool(st.delayEmulated ?? false)),
-                    ("delayMode", .string((st.delayMode ?? (st.delayEmulated == true ? .netem : .off)).rawValue)),
+                    ("delayMode", .string(st.effectiveDelayMode.rawValue)),
                     ("routerSIDs", st.routerSIDs.map { .string($0.rawValue) } ?? .null),
                     ("bridges", .array(st.bridges.map { b in
                         .object([("link", .int(b.link)), ("namespace", .string(b.namespace)), ("pid", .int(Int(b.pid))),

@@ -163,20 +163,8 @@ struct TestbedCLITests {
     func signalDuringUp(signal: Int32) throws {
         let lab = "t\(getpid())-sig\(signal)"
         defer { forceClean(lab) }
-        let p = Process()
-        p.executableURL = productsDirectory.appendingPathComponent("srte")
-        p.arguments = ["testbed", "up", topologies + "fattree.yaml", "--name", lab]
-        p.standardOutput = FileHandle.nullDevice
-        let err = Pipe()
-        p.standardError = err
-        try p.run()
-        // Wait until up is creating namespaces (the fat-tree has 36), then signal it.
-        let deadline = Date().addingTimeInterval(20)
-        while !namespaceExists("\(lab)-c0") && p.isRunning && Date() < deadline { usleep(1000) }
-        #expect(p.isRunning, "up finished before it could be interrupted")
-        kill(p.processIdentifier, signal)
-        p.waitUntilExit()
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        // Signal up once it is creating namespaces (the fat-tree has 36).
+        let (p, stderr) = try interruptedUp(["--name", lab], signal: signal, seconds: 20, poll: 1000) { namespaceExists("\(lab)-c0") }
         if signal == SIGTERM {
             #expect(p.terminationReason == .exit && p.terminationStatus == 130, "\(stderr)")
             #expect(stderr.contains("interrupted by SIGTERM"), "\(stderr)")
@@ -201,20 +189,9 @@ struct TestbedCLITests {
     func signalWhileBridgesRun(signal: Int32) throws {
         let lab = "t\(getpid())-bs\(signal)"
         defer { forceClean(lab) }
-        let p = Process()
-        p.executableURL = productsDirectory.appendingPathComponent("srte")
-        p.arguments = ["testbed", "up", topologies + "fattree.yaml", "--name", lab, "--delay", "bridge"]
-        p.standardOutput = FileHandle.nullDevice
-        let err = Pipe()
-        p.standardError = err
-        try p.run()
-        let deadline = Date().addingTimeInterval(30)
-        while bridges(of: lab).count < 4 && p.isRunning && Date() < deadline { usleep(2000) }
-        #expect(p.isRunning, "up finished before it could be interrupted")
-        #expect(bridges(of: lab).count >= 4)
-        kill(p.processIdentifier, signal)
-        p.waitUntilExit()
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let (p, stderr) = try interruptedUp(["--name", lab, "--delay", "bridge"], signal: signal, seconds: 30, poll: 2000) {
+            bridges(of: lab).count >= 4
+        }
         if signal == SIGINT {
             #expect(p.terminationReason == .exit && p.terminationStatus == 130, "\(stderr)")
             #expect(stderr.contains("interrupted by SIGINT"), "\(stderr)")
@@ -227,5 +204,25 @@ struct TestbedCLITests {
         #expect(namespaces(of: lab).isEmpty, "left: \(namespaces(of: lab))")
         #expect(bridges(of: lab).isEmpty, "bridges left: \(bridges(of: lab))")
         #expect(!FileManager.default.fileExists(atPath: "\(stateDirectory)/\(lab).json"))
+    }
+
+    /// Starts `srte testbed up fattree.yaml ARGS`, waits (polling every `poll` µs, up to
+    /// `seconds`) until `ready`, sends `signal`, and returns the process and its stderr.
+    private func interruptedUp(_ args: [String], signal: Int32, seconds: Double, poll: UInt32,
+                               until ready: () -> Bool) throws -> (Process, String) {
+        let p = Process()
+        p.executableURL = productsDirectory.appendingPathComponent("srte")
+        p.arguments = ["testbed", "up", topologies + "fattree.yaml"] + args
+        p.standardOutput = FileHandle.nullDevice
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let deadline = Date().addingTimeInterval(seconds)
+        while !ready() && p.isRunning && Date() < deadline { usleep(poll) }
+        #expect(p.isRunning, "up finished before it could be interrupted")
+        #expect(ready(), "up did not get far enough within \(seconds) s")
+        kill(p.processIdentifier, signal)
+        p.waitUntilExit()
+        return (p, String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
     }
 }

@@ -306,13 +306,8 @@ public final class MultipathConnection: @unchecked Sendable {
             if timing.firstAccepted == nil { timing.firstAccepted = ContinuousClock.now }
         }
         timing.allRequested = ContinuousClock.now
-        let ids = try awaitSubflows(keys, timeout: timeout, confirm: confirm)
-        timing.allEstablished = lastAwaitEstablished
-        return ids
+        return try awaitSubflows(keys, timeout: timeout, confirm: confirm, allEstablished: &timing.allEstablished)
     }
-
-    /// When the last ``awaitSubflows(_:timeout:confirm:)`` saw every subflow established.
-    private var lastAwaitEstablished: ContinuousClock.Instant?
 
     /// SUBFLOW_CREATE for one tuple (waiting for the connection to be fully established
     /// first); does not wait for the handshake. A tuple with port 0 gets a port from
@@ -344,8 +339,9 @@ public final class MultipathConnection: @unchecked Sendable {
 
     /// Waits (up to `timeout`) until every requested subflow is established, then (with
     /// `confirm` > 0) that none is closed within `confirm`; returns their ids in order.
-    func awaitSubflows(_ keys: [Key], timeout: Duration, confirm: Duration) throws(SubflowError) -> [UInt32] {
-        lastAwaitEstablished = nil
+    /// `allEstablished` is set when every one was up (also when a later check throws).
+    func awaitSubflows(_ keys: [Key], timeout: Duration, confirm: Duration,
+                       allEstablished: inout ContinuousClock.Instant?) throws(SubflowError) -> [UInt32] {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while keys.contains(where: { tracked[$0]?.state == .pending }) {
@@ -353,7 +349,7 @@ public final class MultipathConnection: @unchecked Sendable {
             if left <= .zero { break }
             pump(timeout: min(left, .milliseconds(100)))
         }
-        if !keys.contains(where: { tracked[$0]?.state == .pending }) { lastAwaitEstablished = clock.now }
+        if !keys.contains(where: { tracked[$0]?.state == .pending }) { allEstablished = clock.now }
         if confirm > .zero {
             let until = clock.now + confirm
             while clock.now < until { pump(timeout: until - clock.now) }

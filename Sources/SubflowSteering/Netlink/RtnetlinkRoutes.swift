@@ -267,11 +267,8 @@ extension RouteTable {
         if let s = neighbourState(neighbour, interfaceIndex: hop.interfaceIndex, on: c), s & nudHasAddress != 0 { return true }
         let fd = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if fd >= 0 {
-            var sa = sockaddr_in6()
-            sa.sin6_family = sa_family_t(AF_INET6)
-            sa.sin6_port = UInt16(9).bigEndian
+            var sa = SocketEndpoint(neighbour, port: 9).sockaddr
             sa.sin6_scope_id = hop.interfaceIndex
-            withUnsafeMutableBytes(of: &sa.sin6_addr) { $0.copyBytes(from: neighbour.bytes) }
             var byte: UInt8 = 0
             _ = withUnsafePointer(to: &sa) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, &byte, 1, 0, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }

@@ -41,7 +41,7 @@ public struct Testbed: Sendable {
     /// Whether link delays are emulated (by netem or bridges).
     public var delayEmulated: Bool { state.delayEmulated ?? false }
     /// How link delays are emulated: `netem`, `bridge` or `off`.
-    public var delayMode: DelayMode { state.delayMode ?? (delayEmulated ? .netem : .off) }
+    public var delayMode: DelayMode { state.effectiveDelayMode }
 
     /// Options of ``up(plan:options:progress:)``.
     public struct UpOptions: Sendable {

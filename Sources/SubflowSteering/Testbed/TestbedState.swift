@@ -39,6 +39,8 @@ public struct TestbedState: Sendable {
     public var delayEmulated: Bool?
     /// How delays are emulated (`netem`, `bridge` or `off`; never `auto`); `nil` until decided.
     public var delayMode: DelayMode?
+    /// ``delayMode``, or for state files written before it existed what ``delayEmulated`` says.
+    public var effectiveDelayMode: DelayMode { delayMode ?? (delayEmulated == true ? .netem : .off) }
     /// Link namespaces (`<lab>+L<i>`, for bridges) `up` created, in creation order.
     public var linkNamespaces: [String] = []
     /// A link namespace `up` was about to create.
