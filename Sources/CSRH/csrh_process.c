@@ -17,11 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#if __has_include(<linux/virtio_net.h>)
-#include <linux/virtio_net.h>
-_Static_assert(sizeof(struct virtio_net_hdr) == 10, "virtio_net_hdr is 10 bytes");
-#endif
-
 extern char **environ;
 
 int csrh_packet_open(const char *ifname, int buffer_bytes, int *err)
@@ -60,8 +55,6 @@ fail:
 	close(fd);
 	return -1;
 }
-
-int csrh_packet_vnet_header_size(void) { return 10; }
 
 long csrh_packet_recv(int fd, void *buf, long cap, int64_t *arrival_realtime_ns)
 {

@@ -133,7 +133,7 @@ struct TestbedCommand: ParsableCommand {
                             : "\(n.address.map { "\($0)" } ?? "-"), \(n.routes.count) routes"
                         out.line("  \(pad(n.name, 8)) \(pad(n.kind, 7)) \(pad(n.namespace, 20)) \(what)")
                     }
-                    out.line("delay: \(delayDescription(lab.state))")
+                    out.line("delay: \(delayDescription(lab.state, running: lab.runningBridges()))")
                     out.line("SIDs: \(sidsDescription(lab.state))")
                     for note in lab.state.notes { out.line("note: \(note)") }
                 case .json:
@@ -185,7 +185,7 @@ struct TestbedCommand: ParsableCommand {
                     let missing = st.plan.namespaces.filter { !s.presentNamespaces.contains($0) }
                     out.line("lab \(st.lab): \(st.phase == .up ? "up" : "incomplete (up failed or is running; `srte testbed down \(st.lab)` cleans it)"), topology \(st.plan.topologyName)\(st.topologyFile.map { " (\($0))" } ?? ""), MPTCP PM \(st.mptcpPathManager == .userspace ? "userspace" : "kernel")")
                     if !missing.isEmpty { out.line("missing namespaces: \(missing.joined(separator: " "))") }
-                    out.line("delay: \(delayDescription(st))")
+                    out.line("delay: \(delayDescription(st, running: s.runningBridges))")
                     out.line("SIDs: \(sidsDescription(st))")
                     out.line("nodes:")
                     for n in st.plan.nodes {
@@ -197,7 +197,7 @@ struct TestbedCommand: ParsableCommand {
                         let ends = "\(l.a):\(l.interfaceA) - \(l.b):\(l.interfaceB)"
                         let rate = l.bandwidth.map(formatRate) ?? "unlimited"
                         let mtu = l.mtu.map { " mtu \($0)" } ?? ""
-                        out.line("  \(pad(String(l.index), 3)) \(pad(ends, 28)) \(pad(rate, 9)) delay \(pad(Topology.delayText(l.delay) + linkDelayNote(st, l), 20)) \(endState(c.endA))/\(endState(c.endB))\(mtu)")
+                        out.line("  \(pad(String(l.index), 3)) \(pad(ends, 28)) \(pad(rate, 9)) delay \(pad(Topology.delayText(l.delay) + linkDelayNote(st, l, running: s.runningBridges), 20)) \(endState(c.endA))/\(endState(c.endB))\(mtu)")
                     }
                     for note in st.notes { out.line("note: \(note)") }
                 }
@@ -373,21 +373,22 @@ private func sidsDescription(_ st: TestbedState) -> String {
 
 /// How link delays are emulated: "netem on every link end", "bridge: N userspace delay
 /// bridge(s) …, M running", or "off (not emulated)".
-private func delayDescription(_ st: TestbedState) -> String {
+private func delayDescription(_ st: TestbedState, running: Set<Int>) -> String {
     switch st.effectiveDelayMode {
     case .netem: return "netem on every link end"
     case .bridge:
-        let running = st.bridges.filter { TestbedState.isRunning($0) }.count
-        return "bridge: \(st.bridges.count) userspace delay bridge(s) in link namespaces \(st.plan.lab)+L<i>, \(running) running"
+        return "bridge: \(st.bridges.count) userspace delay bridge(s) in link namespaces \(st.plan.lab)+L<i>, \(running.count) running"
     case .off, .auto: return "off (not emulated)"
     }
 }
 
-private func linkDelayNote(_ st: TestbedState, _ l: TestbedPlan.Link) -> String {
+private func linkDelayNote(_ st: TestbedState, _ l: TestbedPlan.Link, running: Set<Int>) -> String {
     guard l.delay > 0 else { return "" }
     switch st.effectiveDelayMode {
     case .netem: return " (netem)"
-    case .bridge: return st.bridges.contains { $0.link == l.index } ? " (bridge)" : " (not emulated)"
+    case .bridge:
+        guard st.bridges.contains(where: { $0.link == l.index }) else { return " (not emulated)" }
+        return running.contains(l.index) ? " (bridge)" : " (bridge stopped)"
     case .off, .auto: return " (not emulated)"
     }
 }
@@ -469,8 +470,6 @@ func formatRate(_ bps: Int) -> String {
     return "\(bps)bit"
 }
 
-/// 2000 → "2ms", 5 → "5us".
-
 private func endState(_ c: Testbed.InterfaceCounters?) -> String {
     guard let c else { return "missing" }
     return c.adminUp ? c.operState.lowercased() : "down(admin)"
@@ -515,7 +514,7 @@ private func statusJSON(_ s: Testbed.Status) -> JSON {
                     ("routerSIDs", st.routerSIDs.map { .string($0.rawValue) } ?? .null),
                     ("bridges", .array(st.bridges.map { b in
                         .object([("link", .int(b.link)), ("namespace", .string(b.namespace)), ("pid", .int(Int(b.pid))),
-                                 ("running", .bool(TestbedState.isRunning(b)))])
+                                 ("running", .bool(s.runningBridges.contains(b.link)))])
                     })),
                     ("mptcpPathManager", .string(st.mptcpPathManager == .userspace ? "userspace" : "kernel")),
                     ("nodes", .array(nodes)),

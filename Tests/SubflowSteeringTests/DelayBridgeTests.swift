@@ -238,7 +238,7 @@ struct DelayBridgeLabTests {
         defer { for ns in labNamespaces(plan.lab) { _ = try? Subprocess.run(["ip", "netns", "del", ns]) } }
         try Subprocess.check(["ip", "-batch", "-"], stdin: plan.vethCommands(bridged: [0]).joined(separator: "\n") + "\n")
         try Subprocess.check(["ip", "-n", linkNS, "-batch", "-"], stdin: plan.linkNamespaceCommands(for: plan.links[0]).joined(separator: "\n") + "\n")
-        let exe = try Testbed.bridgeExecutable(nil)
+        let exe = try Testbed.bridgeExecutable()
         let (pid, fd) = try DelayBridgeProcess.spawn([exe, "testbed", "delay-bridge"] + plan.bridgeArguments(for: plan.links[0]))
         defer { close(fd) }
         #expect(DelayBridgeProcess.awaitReady(fd, deadline: monotonicNanoseconds() + 10_000_000_000) == "ready")
@@ -251,7 +251,7 @@ struct DelayBridgeLabTests {
 
     /// A bridge that cannot open its ports says why, and `up` reports it.
     @Test func bridgeWithoutPortsReportsTheError() throws {
-        let exe = try Testbed.bridgeExecutable(nil)
+        let exe = try Testbed.bridgeExecutable()
         let (pid, fd) = try DelayBridgeProcess.spawn([exe, "testbed", "delay-bridge", "--delay-us", "1000", "--port-a", "nosuchport0"])
         defer { close(fd) }
         let answer = DelayBridgeProcess.awaitReady(fd, deadline: monotonicNanoseconds() + 10_000_000_000)

@@ -79,12 +79,14 @@ int srte_srv6_router(struct __sk_buff *skb)
 		if (bpf_skb_store_bytes(skb, SRH_OFF + 3, &left, 1, BPF_F_RECOMPUTE_CSUM) ||
 		    bpf_skb_store_bytes(skb, DADDR_OFF, &da, 16, BPF_F_RECOMPUTE_CSUM))
 			return drop(sid);
+		/* End.X forwards: a packet it must drop for its hop limit counts as an error only. */
+		if (sid->behavior == CSRH_ROUTER_END_X &&
+		    (bpf_skb_load_bytes(skb, IP6_OFF + offsetof(struct ipv6hdr, hop_limit), &hops, 1) || hops <= 1))
+			return drop(sid);
 		__sync_fetch_and_add(&sid->packets, 1);
 		__sync_fetch_and_add(&sid->bytes, skb->len);
 		if (sid->behavior != CSRH_ROUTER_END_X)
 			continue;                    /* End: the next SID may be ours too */
-		if (bpf_skb_load_bytes(skb, IP6_OFF + offsetof(struct ipv6hdr, hop_limit), &hops, 1) || hops <= 1)
-			return drop(sid);
 		hops -= 1;
 		bpf_skb_store_bytes(skb, IP6_OFF + offsetof(struct ipv6hdr, hop_limit), &hops, 1, BPF_F_RECOMPUTE_CSUM);
 		struct bpf_redir_neigh nh = { .nh_family = AF_INET6_ };

@@ -25,9 +25,6 @@ int csrh_packet_open(const char *ifname, int buffer_bytes, int *err);
  */
 long csrh_packet_recv(int fd, void *buf, long cap, int64_t *arrival_realtime_ns);
 
-/* The size of the virtio_net_hdr in front of each frame on such a socket. */
-int csrh_packet_vnet_header_size(void);
-
 /*
  * Waits until fd0 or fd1 is readable, or `timeout_ns` has passed (negative: no limit), with
  * ppoll's nanosecond timeout. Sets *rev0 / *rev1 to the returned events. Returns the number

@@ -28,7 +28,7 @@ extension DelayBridge {
         return try run(ready: {
             let line = Array("ready\n".utf8)
             _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
-            let null = Glibc.open("/dev/null", O_WRONLY | O_CLOEXEC)
+            let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
             if null >= 0 { dup2(null, 1); close(null) }
         })
     }
@@ -114,7 +114,9 @@ enum DelayBridgeProcess {
         for b in bridges where !isRunning(b.pid) && TestbedState.startTime(of: b.pid) == b.startTime && b.startTime != nil {
             _ = waitpid(b.pid, &status, WNOHANG)
         }
-        var left = Set(bridges.filter { isRunning($0.pid, startTime: $0.startTime) }.map(\.pid))
+        // Only a pid with the recorded start time is the bridge (a recycled pid is not); one
+        // whose start time could not be recorded is found by the namespace scan below.
+        var left = Set(bridges.filter { $0.startTime != nil && isRunning($0.pid, startTime: $0.startTime) }.map(\.pid))
         for ns in namespaces { left.formUnion(processes(in: ns)) }
         guard !left.isEmpty else { return [] }
         /// Gone: reaped here, or not our child and no longer running.
@@ -139,14 +141,10 @@ enum DelayBridgeProcess {
 }
 
 extension Testbed {
-    /// The `srte` executable that runs bridges: `given`, else this process's executable if it
-    /// is `srte`, else `srte` beside it (tests run from the build's products directory), else
-    /// `srte` on `PATH`.
-    static func bridgeExecutable(_ given: String?) throws(TestbedError) -> String {
-        if let given {
-            guard access(given, X_OK) == 0 else { throw TestbedError(.invalidInput, "bridge executable \(given) is not executable") }
-            return given
-        }
+    /// The `srte` executable that runs bridges: this process's executable if it is `srte`,
+    /// else `srte` beside it (tests run from the build's products directory), else `srte` on
+    /// `PATH`.
+    static func bridgeExecutable() throws(TestbedError) -> String {
         var buf = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &buf, buf.count - 1)
         if n > 0 {

@@ -53,18 +53,16 @@ public struct Testbed: Sendable {
         public var delay: DelayMode
         /// The `srte` executable that runs delay bridges (`srte testbed delay-bridge`); nil: this
         /// process's executable if it is srte, else `srte` beside it, else `srte` on `PATH`.
-        public var bridgeExecutable: String?
         /// How routers realise SIDs; `nil`: seg6local where the kernel has it, else BPF.
         public var routerSIDs: RouterSIDs?
 
         /// Creates options.
         public init(mptcpPathManager: MPTCPPathManagerKind = .userspace, topologyFile: String? = nil,
-                    routerSIDs: RouterSIDs? = nil, delay: DelayMode = .auto, bridgeExecutable: String? = nil) {
+                    routerSIDs: RouterSIDs? = nil, delay: DelayMode = .auto) {
             self.mptcpPathManager = mptcpPathManager
             self.topologyFile = topologyFile
             self.routerSIDs = routerSIDs
             self.delay = delay
-            self.bridgeExecutable = bridgeExecutable
         }
     }
 
@@ -89,7 +87,8 @@ public struct Testbed: Sendable {
         if FileManager.default.fileExists(atPath: TestbedState.path(of: plan.lab)) {
             throw TestbedError(.state, "lab '\(plan.lab)' already exists (\(TestbedState.path(of: plan.lab))); run `srte testbed down \(plan.lab)` first")
         }
-        for ns in plan.namespaces where NetworkNamespace.exists(ns) {
+        // Node namespaces, and the link namespaces delay bridges would get.
+        for ns in plan.namespaces + plan.links.map(plan.linkNamespace(of:)) where NetworkNamespace.exists(ns) {
             throw TestbedError(.state, "network namespace '\(ns)' already exists (another lab or a leftover; `ip netns del \(ns)` if it is stale, or pick another --name)")
         }
         let state = TestbedState(lab: plan.lab, phase: .creating, pid: getpid(), created: Date().timeIntervalSince1970,
@@ -105,13 +104,16 @@ public struct Testbed: Sendable {
             try lab.build(options, progress: progress)
         } catch {
             progress("up failed; removing what was created")
-            let removed = lab.state.namespaces.count
+            let removed = lab.state.namespaces.count, links = lab.state.linkNamespaces.count, bridges = lab.state.bridges.count
             var cleanup: TestbedError? = nil
             do { try lab.teardown() } catch let e { cleanup = e }
             let signal = interruptSignal.load(ordering: .relaxed)
             var message = signal != 0 ? "interrupted by \(signal == SIGINT ? "SIGINT" : "SIGTERM")" : error.message
             if let cleanup { message += "; cleanup incomplete: \(cleanup.message) (run `srte testbed down \(plan.lab)`)" }
-            else { message += "; removed the \(removed) namespace(s) it had created" }
+            else {
+                message += "; removed the \(removed) namespace(s) it had created"
+                if links > 0 { message += " (and \(links) link namespace(s), \(bridges) delay bridge(s))" }
+            }
             throw TestbedError(signal != 0 ? .interrupted : error.kind, message)
         }
         return lab
@@ -134,7 +136,7 @@ public struct Testbed: Sendable {
         if let note { state.notes.append(note) }
         let bridged = plan.bridgedLinks(mode)
         // Resolve the executable before creating anything else.
-        let executable = bridged.isEmpty ? "" : try Testbed.bridgeExecutable(options.bridgeExecutable)
+        let executable = bridged.isEmpty ? "" : try Testbed.bridgeExecutable()
         if !bridged.isEmpty {
             progress("creating \(bridged.count) link namespaces")
             for l in bridged {
@@ -212,7 +214,9 @@ public struct Testbed: Sendable {
     }
 
     /// Starts one bridge per link (all first, then waits for each to report ready), recording
-    /// each process in the state as soon as it exists.
+    /// each process in the state as soon as it exists and saving the state once all are spawned
+    /// (a bridge that an `up` killed in between did not save is found by `down` in its link
+    /// namespace).
     private mutating func startBridges(_ links: [TestbedPlan.Link], executable: String) throws(TestbedError) {
         var pending: [(TestbedPlan.Link, Int32, Int32)] = []   // link, pid, read end of its stdout
         defer { for p in pending { close(p.2) } }
@@ -305,7 +309,9 @@ public struct Testbed: Sendable {
         var links = state.linkNamespaces
         if let p = state.pendingLinkNamespace, !links.contains(p) { links.append(p) }
         let survivors = DelayBridgeProcess.stop(state.bridges, namespaces: links.filter { NetworkNamespace.exists($0) })
-        if !survivors.isEmpty { failures.append("delay bridge process(es) \(survivors.map(String.init).joined(separator: ", ")) did not exit") }
+        if !survivors.isEmpty {
+            failures.append("stop delay bridge process(es) \(survivors.map(String.init).joined(separator: ", ")): still running after SIGKILL (see /proc/PID/stack)")
+        }
         var candidates = links + state.namespaces
         if let p = state.pendingNamespace, !candidates.contains(p) { candidates.append(p) }
         var removed: [String] = []
@@ -319,7 +325,7 @@ public struct Testbed: Sendable {
             left.linkNamespaces = links.filter { NetworkNamespace.exists($0) }
             left.bridges = state.bridges.filter { survivors.contains($0.pid) }
             try? left.save()
-            throw TestbedError(.system, "could not delete \(failures.joined(separator: "; "))")
+            throw TestbedError(.system, "could not \(failures.map { $0.hasPrefix("stop ") ? $0 : "delete " + $0 }.joined(separator: "; "))")
         }
         state.remove()
         // Node namespaces only: link namespaces are an implementation detail of bridges.
@@ -541,12 +547,17 @@ public struct Testbed: Sendable {
         public var presentNamespaces: Set<String>
         /// Both ends of every link, live.
         public var links: [LinkCounters]
+        /// Links whose recorded delay bridge is still the same running process.
+        public var runningBridges: Set<Int> = []
     }
+
+    /// The links whose recorded delay bridge is still the same running process (reads `/proc`).
+    public func runningBridges() -> Set<Int> { Set(state.bridges.filter { TestbedState.isRunning($0) }.map(\.link)) }
 
     /// The lab's live status.
     public func status() throws(TestbedError) -> Status {
         Status(state: state, presentNamespaces: Set(plan.namespaces.filter { NetworkNamespace.exists($0) }),
-               links: try linkCounters())
+               links: try linkCounters(), runningBridges: runningBridges())
     }
 }
 

@@ -47,6 +47,7 @@ extension TestbedPlan {
         case .bridge:
             return (.bridge, nil)
         case .auto:
+            if delayed == 0 { return (.off, nil) }       // nothing to delay: no bridges, no netem
             if netemAvailable { return (.netem, nil) }
             if delayed <= TestbedPlan.maxAutoBridges { return (.bridge, nil) }
             return (.off, "link delays are not emulated: this kernel has no netem qdisc, and \(delayed) delayed links would need \(delayed) bridge processes (auto starts at most \(TestbedPlan.maxAutoBridges); --delay bridge forces them); the topology's delays are only used by the planner")

@@ -111,7 +111,8 @@ public struct TestbedPlan: Codable, Sendable, Hashable {
         public var metric: Int
         /// Rate in bit/s (a tbf qdisc on both ends), or `nil` for an unlimited veth.
         public var bandwidth: Int?
-        /// Requested one-way delay in microseconds (emulated only where the kernel has netem).
+        /// Requested one-way delay in microseconds (emulated by netem or a delay bridge, as the
+        /// lab's ``DelayMode`` says, or not at all).
         public var delay: Int
         /// MTU of both ends (and of the delay bridge's ports), or `nil` for the veth default,
         /// ``Topology/defaultMTU``.
