@@ -1,18 +1,22 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Module boundaries (see DESIGN.md):
-//   CSRH             C declarations of the kernel ABI (size/offset-asserted) and thin shims.
-//   SRv6Paths        pure Swift, no system calls: SRH codec and validation, topology, planner.
-//   SubflowSteering  the only module that talks to the kernel.
-//   srte             the command-line interface: parsing and printing only.
+// The layers, each on top of the ones before it (Docs/Architecture.md draws them):
+//   CSRH, CMNL        C: the kernel ABI and thin libbpf/libmnl shims.
+//   SRv6Paths         pure Swift: SRH codec, topology files, planner. No system calls.
+//   LinuxSystem       the one system-call layer: errno, sockets, netlink, namespaces, BPF, processes.
+//   SubflowSteering   MPTCP subflows, per-subflow SRH steering, engineered connections.
+//   NetworkLab        the testbed and the experiment, on top of SubflowSteering.
+//   srte              the command-line interface: parsing and printing.
 let package = Package(
     name: "srte",
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "SRv6Paths", targets: ["SRv6Paths"]),
         .library(name: "SubflowSteering", targets: ["SubflowSteering"]),
+        .library(name: "NetworkLab", targets: ["NetworkLab"]),
         .executable(name: "srte", targets: ["srte"]),
+        .executable(name: "srte-delay-bridge", targets: ["srte-delay-bridge"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -20,22 +24,17 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
-        // libmnl (netlink socket layer) as a system library found through pkg-config.
-        // Only SubflowSteering links it (`internal import CMNL`); messages are encoded
-        // and decoded in Swift so they can be tested byte for byte without root.
-        .systemLibrary(
-            name: "CMNL",
-            pkgConfig: "libmnl",
-            providers: [.apt(["libmnl-dev"])]
-        ),
-        // CSRH links libbpf for the BPF programs in Sources/CSRH/bpf (tc steering, sock_ops
-        // per-subflow options); Plugins/BPFEmbed compiles them and embeds them in SubflowSteering.
+        // libmnl, the netlink socket layer under LinuxSystem's netlink client (pkg-config libmnl).
+        .systemLibrary(name: "CMNL", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
+        // Kernel ABI declarations (size/offset-asserted), libbpf and process shims, BPF program sources (bpf/).
         .target(
             name: "CSRH",
             exclude: ["bpf"],
             cSettings: [.define("_GNU_SOURCE")],
             linkerSettings: [.linkedLibrary("bpf")]
         ),
+        // SRH codec and validation (RFC 8754, as Linux checks it), topology files, disjoint-path planner,
+        // segment-list encoding and forwarding simulation. Pure Swift: no system calls, tests need no root.
         .target(
             name: "SRv6Paths",
             dependencies: [
@@ -43,56 +42,85 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // The system-call layer: errors with errno, sockaddr, sysctl, network namespaces, rtnetlink and
+        // generic netlink, BPF object loading and attaching, child processes, termination signals.
+        .target(
+            name: "LinuxSystem",
+            dependencies: ["CSRH", "CMNL", "SRv6Paths"]
+        ),
+        // MPTCP subflows (draft-hesmans-mptcp-socket on upstream Linux), per-subflow SRH steering by
+        // policy routing or tc-BPF and the choice between them, engineered connections, reflection.
         .target(
             name: "SubflowSteering",
-            dependencies: ["CSRH", "CMNL", "SRv6Paths"],
+            dependencies: ["CSRH", "SRv6Paths", "LinuxSystem"],
             plugins: ["BPFEmbed"]
         ),
-        // Build-time: BPF programs (Sources/CSRH/bpf) compiled with clang -target bpf and embedded.
-        .executableTarget(name: "bpf-embed", path: "Sources/bpf-embed"),
-        .plugin(name: "BPFEmbed", capability: .buildTool(), dependencies: ["bpf-embed"]),
+        // The lab: a topology file emulated in network namespaces (routers with End/End.X SIDs, shaped
+        // and delayed links) and the experiment that measures engineered against unsteered MPTCP.
+        .target(
+            name: "NetworkLab",
+            dependencies: ["CSRH", "SRv6Paths", "LinuxSystem", "SubflowSteering"],
+            plugins: ["BPFEmbed"]
+        ),
+        // The userspace delay bridge of one lab link (started by NetworkLab where netem is missing).
         .executableTarget(
-            name: "srte",
+            name: "srte-delay-bridge",
             dependencies: [
-                "SRv6Paths",
-                "SubflowSteering",
+                "CSRH", "SRv6Paths", "LinuxSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // libFuzzer entry point for the SRH decoder/validator (see README "Fuzzing").
+        // The command-line interface: argument parsing, output formats, exit codes.
         .executableTarget(
-            name: "srh-fuzz",
-            dependencies: ["SRv6Paths"],
-            path: "Fuzz/srh-fuzz"
+            name: "srte",
+            dependencies: [
+                "SRv6Paths", "LinuxSystem", "SubflowSteering", "NetworkLab",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
-        // SRH micro-benchmark (Benchmarks/srh/README.md).
+        // Build tool: compiles Sources/CSRH/bpf/*.bpf.c with clang -target bpf and embeds each object.
+        .executableTarget(name: "bpf-embed", path: "Sources/bpf-embed"),
+        .plugin(name: "BPFEmbed", capability: .buildTool(), dependencies: ["bpf-embed"]),
+
+        // libFuzzer entry point for the SRH decoder and validator (scripts/fuzz.sh).
+        .executableTarget(name: "srh-fuzz", dependencies: ["SRv6Paths"], path: "Fuzz/srh-fuzz"),
+        // Benchmarks: one folder each with run.sh, README.md and results/ (Benchmarks/README.md).
         .executableTarget(
             name: "srh-bench",
             dependencies: ["SRv6Paths", "SRHBenchSupport"],
-            path: "Benchmarks/srh-bench"
+            path: "Benchmarks/srh/Sources/srh-bench"
         ),
-        // The optimisation barrier srh-bench shares with Benchmarks/srh/srh_kernel_c.c.
-        .target(name: "SRHBenchSupport", path: "Benchmarks/srh-bench-support"),
-        // Steering install/remove benchmark (Benchmarks/steering/README.md).
+        .target(name: "SRHBenchSupport", path: "Benchmarks/srh/Sources/SRHBenchSupport"),
         .executableTarget(
             name: "steer-bench",
-            dependencies: ["SRv6Paths", "SubflowSteering"],
-            path: "Benchmarks/steer-bench"
+            dependencies: ["SRv6Paths", "LinuxSystem", "SubflowSteering"],
+            path: "Benchmarks/steering/Sources"
         ),
-        // Planner benchmark (Benchmarks/planner/README.md): swift build -c release --product srte-bench
-        .executableTarget(
-            name: "srte-bench",
-            dependencies: ["SRv6Paths"],
-            path: "Benchmarks/planner/Sources"
-        ),
-        // Time from connect() to k established extra subflows (Benchmarks/mptcp/README.md).
+        .executableTarget(name: "srte-bench", dependencies: ["SRv6Paths"], path: "Benchmarks/planner/Sources"),
         .executableTarget(
             name: "mptcp-bench",
-            dependencies: ["SubflowSteering", "SRv6Paths"],
+            dependencies: ["SRv6Paths", "LinuxSystem", "SubflowSteering"],
             path: "Benchmarks/mptcp/Sources"
         ),
-        .testTarget(name: "SRv6PathsTests", dependencies: ["SRv6Paths"]),
-        .testTarget(name: "SubflowSteeringTests", dependencies: ["SubflowSteering", "SRv6Paths", "CSRH"]),
-        .testTarget(name: "srteTests", dependencies: ["srte", "SRv6Paths"]),
+
+        // Shared test helpers: seeded generator, namespace labs, TCP transfers, the SRH corpus.
+        .target(
+            name: "TestSupport",
+            dependencies: ["SRv6Paths", "LinuxSystem", "SubflowSteering"],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(name: "SRv6PathsTests", dependencies: ["SRv6Paths", "TestSupport"]),
+        .testTarget(
+            name: "SubflowSteeringTests",
+            dependencies: ["SubflowSteering", "LinuxSystem", "SRv6Paths", "CSRH", "TestSupport"]
+        ),
+        .testTarget(
+            name: "NetworkLabTests",
+            dependencies: ["NetworkLab", "SubflowSteering", "LinuxSystem", "SRv6Paths", "srte-delay-bridge", "TestSupport"]
+        ),
+        .testTarget(
+            name: "srteTests",
+            dependencies: ["srte", "NetworkLab", "SubflowSteering", "LinuxSystem", "SRv6Paths", "TestSupport"]
+        ),
     ]
 )

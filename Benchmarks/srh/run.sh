@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SRH benchmark, one command:  bash Benchmarks/srh/run.sh [ITERATIONS]
 # Runs, in the same session, on the same inputs:
-#   srte (Swift, release)   Benchmarks/srh-bench
+#   srte (Swift, release)   Benchmarks/srh/Sources/srh-bench
 #   C -O2, the same checks  Benchmarks/srh/srh_kernel_c.c (the near-physical-limit anchor)
 #   scapy 2.8.0             IPv6ExtHdrSegmentRouting (PyPI), build + parse
 # and prints a table (Benchmarks/srh/results/summary.md) with the ratios.

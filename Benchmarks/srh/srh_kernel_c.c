@@ -1,5 +1,5 @@
 /* The C anchor for srte's SRH benchmark: the same operations on the same inputs
- * as Benchmarks/srh-bench, with the checks srte makes (the IPV6_RTHDR length
+ * as Benchmarks/srh/Sources/srh-bench, with the checks srte makes (the IPV6_RTHDR length
  * rules, then Linux seg6_validate_srh in its order, non-reduced: segments_left
  * <= last_entry; every TLV walked as type+length, as the kernel does).
  * Written for this benchmark from the rule list; no kernel code copied.
@@ -8,7 +8,7 @@
  * copy the segments out in path order and the TLV bytes out, as srte does),
  * build+validate. 7 repeats, median. Every operation goes through the same
  * optimisation barrier as srh-bench's, srh_bench_escape. */
-#include "../srh-bench-support/include/srh_bench_support.h"
+#include "Sources/SRHBenchSupport/include/srh_bench_support.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

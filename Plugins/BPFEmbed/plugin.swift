@@ -19,8 +19,12 @@ struct BPFEmbed: BuildToolPlugin {
         let multiarch = "/usr/include", targetArch = "-D__TARGET_ARCH_unknown"
         #endif
         var commands: [Command] = []
-        for (name, symbol) in [("srh_steer", "srhSteerObject"), ("srh_learn", "srhLearnObject"), ("subflow_sockopt", "subflowSockoptObject"),
-                                 ("srv6_router", "srv6RouterObject")] {
+        // Each target embeds the programs it loads.
+        let programs: [(String, String)] = switch target.name {
+        case "NetworkLab": [("srv6_router", "srv6RouterObject")]
+        default: [("srh_steer", "srhSteerObject"), ("srh_learn", "srhLearnObject"), ("subflow_sockopt", "subflowSockoptObject")]
+        }
+        for (name, symbol) in programs {
             let source = bpfDir.appending(path: "\(name).bpf.c")
             let object = context.pluginWorkDirectoryURL.appending(path: "\(name).bpf.o")
             let swift = context.pluginWorkDirectoryURL.appending(path: "BPF_\(name).swift")

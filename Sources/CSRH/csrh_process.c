@@ -103,7 +103,7 @@ int csrh_set_timer_slack_ns(unsigned long ns)
 short csrh_poll_in(void) { return POLLIN; }
 short csrh_poll_err(void) { return POLLERR | POLLHUP | POLLNVAL; }
 
-int csrh_spawn_detached(const char *path, char *const argv[], int stdout_fd, int32_t *pid)
+int csrh_spawn_detached(const char *path, char *const argv[], int ready_fd, int32_t *pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -112,14 +112,14 @@ int csrh_spawn_detached(const char *path, char *const argv[], int stdout_fd, int
 	rc = posix_spawnattr_init(&at);
 	if (rc) { posix_spawn_file_actions_destroy(&fa); return rc; }
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	if (stdout_fd >= 0) posix_spawn_file_actions_adddup2(&fa, stdout_fd, 1);
-	else posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	if (ready_fd >= 0) posix_spawn_file_actions_adddup2(&fa, ready_fd, 3);
 	/* Nothing else: a descriptor inherited by a long-lived bridge keeps its other end waiting
 	 * (a pipe never reaching EOF; Foundation's Process watches a socketpair end it leaves in
 	 * each child to learn that the child exited, so a bridge holding it hides the exit of the
 	 * `srte testbed up` that spawned it). */
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	posix_spawn_file_actions_addclosefrom_np(&fa, ready_fd >= 0 ? 4 : 3);
 	sigset_t none, defaults;
 	sigemptyset(&none);
 	sigemptyset(&defaults);

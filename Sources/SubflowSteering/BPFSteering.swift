@@ -1,8 +1,7 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 internal import CSRH
 import SRv6Paths
+import LinuxSystem
 
 /// Per-flow SRH insertion by a tc egress BPF program (Sources/CSRH/bpf/srh_steer.bpf.c).
 ///
@@ -28,7 +27,7 @@ public final class BPFSteering: SRHSteering {
     private let routes: NetlinkConnection
     /// Per destination: the MTU route installed for it, and how many steered flows use it.
     private var mtuRoutes: [IPv6Address: (mtu: UInt32, flows: Set<FourTuple>)] = [:]
-    private var object: OpaquePointer?
+    private var object: BPFObject?
     private var linkFD: Int32 = -1
     private var flowsFD: Int32 = -1
     private var statsFD: Int32 = -1
@@ -47,23 +46,15 @@ public final class BPFSteering: SRHSteering {
         interfaceIndex = ifindex
         interfaceMTU = try BPFSteering.mtu(of: interface)
         routes = try NetlinkConnection(.route)
-        guard let elf = Base64.decode(srhSteerObject) else { throw SteeringError("embedded BPF object is corrupt") }
-        var s: OpaquePointer? = nil
-        let r = elf.withUnsafeBytes { csrh_bpf_steer_load($0.baseAddress, $0.count, &s) }
-        guard r == 0, let s else {
-            throw SteeringError("loading the BPF steering program", errno: -r, detail: String(cString: csrh_bpf_last_log()))
+        do throws(SystemCallError) {
+            let o = try BPFObject(embedded: srhSteerObject, what: "the BPF steering program")
+            flowsFD = try o.mapFD("srte_flows")
+            statsFD = try o.mapFD("srte_stats")
+            linkFD = try o.attachTCX(ifindex: Int32(ifindex), ingress: false)
+            object = o
+        } catch {
+            throw SteeringError(error.call, errno: error.errno, detail: error.detail)
         }
-        object = s
-        var fd: Int32 = -1
-        let a = csrh_bpf_steer_attach_egress(s, Int32(ifindex), &fd)
-        guard a == 0 else {
-            csrh_bpf_steer_close(s)
-            object = nil
-            throw SteeringError("attaching the BPF program to \(interface) egress (TCX link; needs Linux 6.6+)", errno: -a)
-        }
-        linkFD = fd
-        flowsFD = csrh_bpf_steer_flows_fd(s)
-        statsFD = csrh_bpf_steer_stats_fd(s)
     }
 
     deinit { removeAll() }
@@ -91,8 +82,9 @@ public final class BPFSteering: SRHSteering {
         // the peer first, or full-size packets die at the first router.
         try lowerRouteMTU(for: flow, by: wire.count)
         var key = BPFSteering.key(flow)
-        let r = csrh_bpf_map_update(flowsFD, &key, &value)
-        guard r == 0 else { throw SteeringError("steering \(flow) (BPF map update)", errno: -r) }
+        do throws(SystemCallError) { try BPFMap.update(flowsFD, key: &key, value: &value) } catch {
+            throw SteeringError("steering \(flow) (BPF map update)", errno: error.errno)
+        }
         steeredFlows[flow] = srh
     }
 
@@ -124,8 +116,9 @@ public final class BPFSteering: SRHSteering {
             return
         }
         var key = BPFSteering.key(flow)
-        let r = csrh_bpf_map_delete(flowsFD, &key)
-        guard r == 0 || r == -ENOENT else { throw SteeringError("unsteering \(flow) (BPF map delete)", errno: -r) }
+        do throws(SystemCallError) { try BPFMap.delete(flowsFD, key: &key) } catch {
+            throw SteeringError("unsteering \(flow) (BPF map delete)", errno: error.errno)
+        }
         steeredFlows[flow] = nil
         try releaseMTURoute(for: flow)
     }
@@ -148,7 +141,7 @@ public final class BPFSteering: SRHSteering {
             try? RouteTable.deleteRoute(to: destination, table: 254, on: routes)
         }
         mtuRoutes.removeAll()
-        if let o = object { csrh_bpf_steer_close(o); object = nil }
+        object?.close(); object = nil
         steeredFlows.removeAll()
         flowsFD = -1
         statsFD = -1
@@ -158,11 +151,9 @@ public final class BPFSteering: SRHSteering {
     /// sent out of another interface (toward their first segment).
     public func counters() -> (steered: UInt64, errors: UInt64, redirected: UInt64) {
         guard object != nil else { return (0, 0, 0) }
-        var s: UInt64 = 0, e: UInt64 = 0, r: UInt64 = 0
-        _ = csrh_bpf_percpu_u64_sum(statsFD, UInt32(CSRH_STEER_STAT_STEERED), &s)
-        _ = csrh_bpf_percpu_u64_sum(statsFD, UInt32(CSRH_STEER_STAT_ERRORS), &e)
-        _ = csrh_bpf_percpu_u64_sum(statsFD, UInt32(CSRH_STEER_STAT_REDIRECTED), &r)
-        return (s, e, r)
+        return (BPFMap.perCPUSum(statsFD, index: UInt32(CSRH_STEER_STAT_STEERED)),
+                BPFMap.perCPUSum(statsFD, index: UInt32(CSRH_STEER_STAT_ERRORS)),
+                BPFMap.perCPUSum(statsFD, index: UInt32(CSRH_STEER_STAT_REDIRECTED)))
     }
 
     /// How many BPF programs are attached to `interface`'s TCX egress hook (any
@@ -171,10 +162,9 @@ public final class BPFSteering: SRHSteering {
     public static func attachedEgressPrograms(interface: String) throws -> Int {
         let ifindex = if_nametoindex(interface)
         guard ifindex != 0 else { throw SteeringError("no interface \(interface) in this network namespace", errno: errno) }
-        var n: UInt32 = 0
-        let r = csrh_bpf_tcx_egress_count(Int32(ifindex), &n)
-        guard r == 0 else { throw SteeringError("querying TCX egress programs on \(interface)", errno: -r) }
-        return Int(n)
+        do throws(SystemCallError) { return try BPFMap.tcxEgressCount(ifindex: Int32(ifindex)) } catch {
+            throw SteeringError("querying TCX egress programs on \(interface)", errno: error.errno)
+        }
     }
 
     /// The MTU of `interface` (SIOCGIFMTU, in the calling thread's namespace).
@@ -198,25 +188,5 @@ public final class BPFSteering: SRHSteering {
         k.sport = f.localPort.bigEndian
         k.dport = f.remotePort.bigEndian
         return k
-    }
-}
-
-/// RFC 4648 base64 (for the embedded BPF objects), without Foundation.
-enum Base64 {
-    static func decode(_ s: String) -> [UInt8]? {
-        var table = [UInt8](repeating: 0xff, count: 256)
-        for (i, c) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() { table[Int(c)] = UInt8(i) }
-        var out: [UInt8] = []
-        out.reserveCapacity(s.utf8.count * 3 / 4)
-        var acc: UInt32 = 0, bits = 0
-        for c in s.utf8 {
-            if c == UInt8(ascii: "=") { break }
-            let v = table[Int(c)]
-            if v == 0xff { return nil }
-            acc = acc << 6 | UInt32(v)
-            bits += 6
-            if bits >= 8 { bits -= 8; out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits))) }
-        }
-        return out
     }
 }

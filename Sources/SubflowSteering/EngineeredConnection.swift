@@ -1,7 +1,6 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 import SRv6Paths
+import LinuxSystem
 
 /// One MPTCP connection whose subflows each follow an engineered path: the
 /// engine behind `srte open`.

@@ -1,11 +1,8 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 // SOCK_STREAM and SOCK_CLOEXEC reach optimised (whole-module) builds through the C modules
 // that include <sys/socket.h>, not through Glibc alone: import CSRH here as the other files do.
 internal import CSRH
+import LinuxSystem
 
 /// Asks the running kernel whether it accepts an SRH.
 ///

@@ -1,5 +1,6 @@
 import Foundation
 import SRv6Paths
+import LinuxSystem
 
 /// Re-plans around failures for an ``EngineeredConnection`` whose subflows follow planned
 /// paths: the replacement policy behind `srte open --keep` and `srte experiment --fail`.

@@ -1,7 +1,6 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 import SRv6Paths
+import LinuxSystem
 
 /// Per-flow SRH insertion by policy routing: for each flow a rule
 /// (`from SRC to DST ipproto tcp sport SP dport DP`) selects a table of its own
@@ -35,7 +34,7 @@ public final class PolicyRoutingSteering: SRHSteering {
     ///   no seg6 routes (``kernelProblem()``).
     public init() throws(NetlinkError) {
         connection = try NetlinkConnection(.route)
-        if let problem = RouteTable.seg6RoutesProblem(on: connection) {
+        if let problem = RouteTable.seg6RoutesProblem(table: PolicyRoutingSteering.tableBase - 1, on: connection) {
             throw NetlinkError(operation: "policy-routing steering needs seg6 routes, which this kernel lacks (CONFIG_IPV6_SEG6_LWTUNNEL; use --steer bpf): a test route with encap seg6 was refused",
                                errno: EOPNOTSUPP, extAckMessage: problem)
         }
@@ -77,7 +76,7 @@ public final class PolicyRoutingSteering: SRHSteering {
     /// the kernel's message.
     public static func kernelProblem() -> String? {
         guard let c = try? NetlinkConnection(.route) else { return nil }
-        return RouteTable.seg6RoutesProblem(on: c)
+        return RouteTable.seg6RoutesProblem(table: PolicyRoutingSteering.tableBase - 1, on: c)
     }
 
     public func unsteer(_ flow: FourTuple) throws {

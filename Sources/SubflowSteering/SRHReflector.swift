@@ -1,8 +1,7 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 internal import CSRH
 import SRv6Paths
+import LinuxSystem
 
 /// Reverse-path steering for a receiver (`srte serve --reflect`): a tc ingress
 /// BPF program (Sources/CSRH/bpf/srh_learn.bpf.c) remembers the SRH each TCP
@@ -16,7 +15,7 @@ import SRv6Paths
 public final class SRHReflector {
     /// Where the replies' SRHs are installed.
     public let steering: SRHSteering
-    private var object: OpaquePointer?
+    private var object: BPFObject?
     private var linkFD: Int32 = -1
     private var learnedFD: Int32 = -1
     /// Flows whose replies are steered, with the list they arrived with (path order).
@@ -27,22 +26,14 @@ public final class SRHReflector {
         self.steering = steering
         let ifindex = if_nametoindex(interface)
         guard ifindex != 0 else { throw SteeringError("no interface \(interface) in this network namespace", errno: errno) }
-        guard let elf = Base64.decode(srhLearnObject) else { throw SteeringError("embedded BPF object is corrupt") }
-        var o: OpaquePointer? = nil
-        let r = elf.withUnsafeBytes { csrh_bpf_object_load($0.baseAddress, $0.count, &o) }
-        guard r == 0, let o else {
-            throw SteeringError("loading the SRH learning program", errno: -r, detail: String(cString: csrh_bpf_last_log()))
+        do throws(SystemCallError) {
+            let o = try BPFObject(embedded: srhLearnObject, what: "the SRH learning program")
+            learnedFD = try o.mapFD("srte_learned")
+            linkFD = try o.attachTCX(ifindex: Int32(ifindex), ingress: true)
+            object = o
+        } catch {
+            throw SteeringError(error.call, errno: error.errno, detail: error.detail)
         }
-        object = o
-        learnedFD = csrh_bpf_object_map_fd(o, "srte_learned")
-        var fd: Int32 = -1
-        let a = csrh_bpf_object_attach_tcx(o, Int32(ifindex), 1, &fd)
-        guard a == 0, learnedFD >= 0 else {
-            csrh_bpf_object_close(o)
-            object = nil
-            throw SteeringError("attaching the SRH learning program to \(interface) ingress (TCX; Linux 6.6+)", errno: -a)
-        }
-        linkFD = fd
     }
 
     deinit { close() }
@@ -55,11 +46,11 @@ public final class SRHReflector {
         var keys: [csrh_steer_key] = []
         var key = csrh_steer_key()
         var next = csrh_steer_key()
-        var r = csrh_bpf_map_next_key(learnedFD, nil, &next)
-        while r == 0 {
+        var more = BPFMap.nextKey(learnedFD, after: nil, into: &next)
+        while more {
             keys.append(next)
             key = next
-            r = csrh_bpf_map_next_key(learnedFD, &key, &next)
+            more = BPFMap.nextKey(learnedFD, after: &key, into: &next)
         }
         var added: [FourTuple] = []
         for var k in keys {
@@ -69,7 +60,7 @@ public final class SRHReflector {
             }
             guard reflected[flow] == nil else { continue }
             var v = csrh_steer_value()
-            guard csrh_bpf_map_lookup(learnedFD, &k, &v) == 0 else { continue }
+            guard BPFMap.lookup(learnedFD, key: &k, into: &v) else { continue }
             let bytes = withUnsafeBytes(of: &v.srh) { Array($0.prefix(Int(v.length))) }
             guard let srh = try? SegmentRoutingHeader(decoding: bytes), srh.segments.count >= 2 else { continue }
             // Arrived along [w1, …, wn, local]: reply along [wn, …, w1, remote].
@@ -102,7 +93,7 @@ public final class SRHReflector {
     /// Detaches the learning program and removes the reply steering.
     public func close() {
         if linkFD >= 0 { Glibc.close(linkFD); linkFD = -1 }
-        if let o = object { csrh_bpf_object_close(o); object = nil }
+        object?.close(); object = nil
         for f in reflected.keys { try? steering.unsteer(f) }
         reflected.removeAll()
     }

@@ -1,27 +1,6 @@
 import SRv6Paths
+import LinuxSystem
 
-/// A TCP 4-tuple as the sending host sees it: its own address and port, the
-/// peer's address and port.
-public struct FourTuple: Hashable, Sendable, CustomStringConvertible {
-    public var localAddress: IPv6Address
-    public var localPort: UInt16
-    public var remoteAddress: IPv6Address
-    public var remotePort: UInt16
-
-    public init(local: IPv6Address, localPort: UInt16, remote: IPv6Address, remotePort: UInt16) {
-        self.localAddress = local
-        self.localPort = localPort
-        self.remoteAddress = remote
-        self.remotePort = remotePort
-    }
-
-    /// The same connection seen from the peer.
-    public var reversed: FourTuple {
-        FourTuple(local: remoteAddress, localPort: remotePort, remote: localAddress, remotePort: localPort)
-    }
-
-    public var description: String { "[\(localAddress)]:\(localPort) -> [\(remoteAddress)]:\(remotePort)" }
-}
 
 /// A way to make the packets of exactly one TCP flow carry an SRH.
 ///

@@ -1,3 +1,4 @@
+import LinuxSystem
 /// SubflowSteering: the only srte module that talks to the kernel.
 ///
 /// It holds the SRH kernel oracle (``KernelSRHCheck``), network-namespace

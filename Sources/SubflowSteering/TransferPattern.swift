@@ -1,3 +1,4 @@
+import LinuxSystem
 /// The byte stream srte's senders write, so that a receiver can prove it got every byte, once,
 /// in order: the 8-byte word at stream offset 8·i is `i ^ key`, little-endian.
 ///

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import SRv6Paths
 import SubflowSteering
+import LinuxSystem
+import NetworkLab
 
 /// `srte experiment`: testbed up, measure, compare, testbed down.
 struct ExperimentCommand: ParsableCommand {
@@ -57,7 +59,7 @@ struct ExperimentCommand: ParsableCommand {
     var seconds: Double = 10
 
     @Option(help: "Steering mechanism for the engineered run (default: route where the kernel has seg6 routes, else bpf).")
-    var steer: Experiment.Steering?
+    var steer: SteeringMechanism?
 
     @Option(help: ArgumentHelp("Lab name (default: <topology>-exp).", valueName: "LAB"))
     var lab: String?
@@ -155,7 +157,7 @@ extension ExperimentCommand {
     }
 }
 
-extension Experiment.Steering: ExpressibleByArgument {}
+extension SteeringMechanism: ExpressibleByArgument {}
 
 enum ExperimentReport {
     static func json(_ r: Experiment.Result) -> String {

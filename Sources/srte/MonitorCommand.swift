@@ -2,9 +2,9 @@ import ArgumentParser
 import SRv6Paths
 import SubflowSteering
 
-#if canImport(Glibc)
 import Glibc
-#endif
+import LinuxSystem
+import NetworkLab
 
 /// `srte monitor`: live path-manager events, like `ip mptcp monitor`, plus new local addresses.
 struct MonitorCommand: ParsableCommand {

@@ -2,9 +2,9 @@ import ArgumentParser
 import SRv6Paths
 import SubflowSteering
 
-#if canImport(Glibc)
 import Glibc
-#endif
+import LinuxSystem
+import NetworkLab
 
 /// `srte open`: one MPTCP connection whose subflows each follow an engineered path.
 struct OpenCommand: ParsableCommand {
@@ -41,8 +41,8 @@ struct OpenCommand: ParsableCommand {
     )
 
     /// `--steer`: the library's mechanisms (`route`, `bpf`); nil = route where the kernel has seg6
-    /// routes, else bpf (``Experiment/Steering/make(_:egress:)``).
-    typealias Steer = Experiment.Steering
+    /// routes, else bpf (`SteeringMechanism.make(_:egress:)`).
+    typealias Steer = SteeringMechanism
 
     @Option(help: ArgumentHelp("The peer: [ADDR]:PORT, or a node name with --topology (port from --port).", valueName: "[ADDR]:PORT|NODE"))
     var to: String

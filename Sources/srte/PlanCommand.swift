@@ -1,13 +1,9 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ArgumentParser
 import Foundation
 import SRv6Paths
+import LinuxSystem
+import NetworkLab
 
 extension Disjointness: ExpressibleByArgument {}
 extension PathMetric: ExpressibleByArgument {}

@@ -2,11 +2,9 @@ import ArgumentParser
 import SRv6Paths
 import SubflowSteering
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import LinuxSystem
+import NetworkLab
 
 /// `srte srh`: build, decode and validate Segment Routing Headers.
 struct SRHCommand: ParsableCommand {

@@ -1,9 +1,9 @@
 import ArgumentParser
 import SRv6Paths
 import SubflowSteering
-#if canImport(Glibc)
 import Glibc
-#endif
+import LinuxSystem
+import NetworkLab
 
 /// `srte serve`: an MPTCP sink that counts bytes per subflow.
 struct ServeCommand: ParsableCommand {

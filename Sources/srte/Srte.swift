@@ -1,4 +1,6 @@
 import ArgumentParser
+import LinuxSystem
+import NetworkLab
 
 /// `srte`: SRv6 traffic engineering from the shell.
 @main

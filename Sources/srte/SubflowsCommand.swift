@@ -2,9 +2,9 @@ import ArgumentParser
 import SRv6Paths
 import SubflowSteering
 
-#if canImport(Glibc)
 import Glibc
-#endif
+import LinuxSystem
+import NetworkLab
 
 /// Options shared by the MPTCP subcommands.
 struct NamespaceOptions: ParsableArguments {

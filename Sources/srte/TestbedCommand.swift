@@ -1,12 +1,10 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import ArgumentParser
 import Foundation
 import SRv6Paths
 import SubflowSteering
+import LinuxSystem
+import NetworkLab
 
 extension MPTCPPathManagerKind: ExpressibleByArgument {
     public init?(argument: String) {
@@ -67,7 +65,7 @@ struct TestbedCommand: ParsableCommand {
         3 a system or kernel error, 4 the lab does not exist or already exists, 130 `up` interrupted \
         (and cleaned up).
         """,
-        subcommands: [Up.self, Down.self, Status.self, Exec.self, Link.self, Stats.self, DelayBridgeCommand.self]
+        subcommands: [Up.self, Down.self, Status.self, Exec.self, Link.self, Stats.self]
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -317,47 +315,6 @@ struct TestbedCommand: ParsableCommand {
                 }
                 out.flush()
             }
-        }
-    }
-}
-
-/// `srte testbed delay-bridge`: the process `up` starts per delayed link (hidden).
-struct DelayBridgeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "delay-bridge",
-        abstract: "Run one link's delay bridge (started by `testbed up`, detached, in the link's namespace).",
-        shouldDisplay: false)
-
-    @Option(help: ArgumentHelp("Enter this network namespace first (/run/netns/NAME).", valueName: "NAME"))
-    var netns: String?
-
-    @Option(name: .customLong("delay-us"), help: "One-way delay in microseconds, each direction.")
-    var delayMicroseconds: Int
-
-    @Option(name: .customLong("queue-bytes"), help: "Queue bound per direction, in bytes.")
-    var queueBytes: Int = 4 << 20
-
-    @Option(name: .customLong("port-a"), help: "Interface of port A.")
-    var portA: String = TestbedPlan.bridgePortA
-
-    @Option(name: .customLong("port-b"), help: "Interface of port B.")
-    var portB: String = TestbedPlan.bridgePortB
-
-    func run() throws {
-        // Checked here, not in validate(): `up` reads the reason from stdout.
-        guard (0...Topology.maxDelay).contains(delayMicroseconds) else {
-            print("error: --delay-us \(delayMicroseconds): must be in 0...\(Topology.maxDelay)")
-            throw ExitCode(2)
-        }
-        let bridge = DelayBridge(portA: portA, portB: portB, delay: .microseconds(delayMicroseconds), queueBytes: queueBytes)
-        do {
-            let stop = try bridge.serve(namespace: netns)
-            diagnose("srte delay-bridge: stopped: \(stop)")
-        } catch {
-            // `up` reads the first line of stdout: the reason it did not start.
-            print("error: \(error)")
-            diagnose("srte delay-bridge: \(error)")
-            throw ExitCode(3)
         }
     }
 }

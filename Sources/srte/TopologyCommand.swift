@@ -1,5 +1,7 @@
 import ArgumentParser
 import SRv6Paths
+import LinuxSystem
+import NetworkLab
 
 extension Topology.GMLMetric: ExpressibleByArgument {}
 

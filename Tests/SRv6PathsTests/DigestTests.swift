@@ -1,5 +1,6 @@
 import Testing
 @testable import SRv6Paths
+import TestSupport
 
 /// FIPS 180-4 examples and RFC 4231 / RFC 2202 HMAC test cases.
 @Suite struct DigestTests {

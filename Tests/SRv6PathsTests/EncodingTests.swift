@@ -1,5 +1,6 @@
 import Testing
 @testable import SRv6Paths
+import TestSupport
 
 @Suite struct EncodingTests {
     func sids(_ t: Topology, _ segs: [Segment]) -> [String] {

@@ -1,5 +1,6 @@
 import Testing
 @testable import SRv6Paths
+import TestSupport
 
 @Suite struct IPv6AddressTests {
     @Test(arguments: [

@@ -1,5 +1,6 @@
 import Testing
 @testable import SRv6Paths
+import TestSupport
 
 /// Re-planning around a failed path (`srte open --keep`).
 struct PathRepairTests {

@@ -1,5 +1,6 @@
 import Testing
 @testable import SRv6Paths
+import TestSupport
 
 private func a(_ s: String) -> IPv6Address { try! IPv6Address(parsing: s) }
 

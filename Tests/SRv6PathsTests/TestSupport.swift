@@ -1,17 +1,6 @@
 @testable import SRv6Paths
+import TestSupport
 
-/// A small seeded generator (SplitMix64) so random cases are reproducible.
-struct SeededRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 1 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// A random connected-ish router topology: `n` routers, `m` distinct links, metrics 1...maxMetric.
 func randomTopology(seed: UInt64, n: Int, m: Int, maxMetric: Int = 5, srlgs: Int = 0, hosts: Int = 0) -> Topology {
@@ -139,9 +128,3 @@ func loadBundled(_ name: String) throws -> Topology {
 }
 
 import Foundation
-/// The package root, found from this file's path.
-let packageRoot: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.path
-}()

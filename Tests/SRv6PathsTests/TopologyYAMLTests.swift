@@ -1,5 +1,6 @@
 import Testing
 @testable import SRv6Paths
+import TestSupport
 
 /// A small valid file; each error case edits one spot of it.
 let baseYAML = """

@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 import SRv6Paths
-import SubflowSteering
+@testable import SubflowSteering
+import LinuxSystem
+import TestSupport
 
 enum Mechanism: String, CaseIterable, Sendable {
     case policyRouting, bpf

@@ -1,6 +1,8 @@
 import Testing
 import SRv6Paths
 @testable import SubflowSteering
+import LinuxSystem
+import TestSupport
 
 /// Records what it is asked to steer (no kernel).
 final class RecordingSteering: SRHSteering {

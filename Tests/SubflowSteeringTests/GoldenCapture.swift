@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import SRv6Paths
 @testable import SubflowSteering
+@testable import LinuxSystem
+import TestSupport
 
 /// Captures the golden netlink bytes used by NetlinkGoldenTests from the running
 /// kernel. Opt-in: `SRTE_CAPTURE_GOLDEN=/tmp/golden.txt swift test --filter GoldenCapture`

@@ -3,6 +3,8 @@ import Testing
 import CSRH
 import SRv6Paths
 @testable import SubflowSteering
+import LinuxSystem
+import TestSupport
 
 /// The legacy out-of-tree structs, byte for byte: the Swift codec against
 /// reference encoders written with the C struct fields (csrh.c), so the C

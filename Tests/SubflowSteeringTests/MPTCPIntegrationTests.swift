@@ -4,6 +4,8 @@ import CSRH
 import Testing
 import SRv6Paths
 @testable import SubflowSteering
+import LinuxSystem
+import TestSupport
 
 /// Integration tests against the running kernel, as root, in namespaces the
 /// tests create and always delete. Each is bounded by `.timeLimit` and by the

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import SRv6Paths
 @testable import SubflowSteering
+@testable import LinuxSystem
+import TestSupport
 
 func hex(_ s: String) -> [UInt8] {
     var out: [UInt8] = []

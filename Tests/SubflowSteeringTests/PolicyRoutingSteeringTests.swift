@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 import SRv6Paths
-import SubflowSteering
+@testable import SubflowSteering
+import LinuxSystem
+import TestSupport
 
 @Suite(.serialized, .enabled(if: isRoot, "needs root: creates network namespaces"))
 struct PolicyRoutingSteeringTests {

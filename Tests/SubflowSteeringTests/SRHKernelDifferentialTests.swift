@@ -1,6 +1,8 @@
 import Testing
 import SRv6Paths
-import SubflowSteering
+@testable import SubflowSteering
+import LinuxSystem
+import TestSupport
 
 /// srte's validator against the running kernel: `setsockopt(IPV6_RTHDR)`
 /// accepts exactly what `seg6_validate_srh` accepts. Every generated input must

@@ -4,6 +4,8 @@ import CSRH
 import Testing
 import SRv6Paths
 @testable import SubflowSteering
+import LinuxSystem
+import TestSupport
 
 func int32Bytes(_ v: Int32) -> [UInt8] { withUnsafeBytes(of: v) { Array($0) } }
 

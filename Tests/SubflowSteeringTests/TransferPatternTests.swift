@@ -1,5 +1,8 @@
 import Testing
 @testable import SubflowSteering
+import LinuxSystem
+import SRv6Paths
+import TestSupport
 
 /// The verifiable sender pattern: any split of the stream verifies; any loss, duplication,
 /// reordering or corruption is caught at its offset.

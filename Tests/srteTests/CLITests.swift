@@ -1,5 +1,10 @@
 import Foundation
 import Testing
+@testable import SubflowSteering
+import NetworkLab
+import LinuxSystem
+import SRv6Paths
+import TestSupport
 
 /// Runs the built `srte` binary and returns (status, stdout, stderr).
 func runSrte(_ args: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {

@@ -1,5 +1,10 @@
 import Foundation
 import Testing
+@testable import SubflowSteering
+import NetworkLab
+import LinuxSystem
+import SRv6Paths
+import TestSupport
 
 /// `srte experiment` argument errors: refused before any lab exists.
 @Suite(.enabled(if: geteuid() == 0, "srte experiment refuses to start without root"))

@@ -1,5 +1,10 @@
 import Foundation
 import Testing
+@testable import SubflowSteering
+import NetworkLab
+import LinuxSystem
+import SRv6Paths
+import TestSupport
 
 /// Argument handling of the MPTCP subcommands (no root, no kernel needed).
 @Suite struct MPTCPCLITests {

@@ -1,8 +1,13 @@
 import Foundation
 import Testing
+@testable import SubflowSteering
+import NetworkLab
+import LinuxSystem
+import SRv6Paths
+import TestSupport
 
 @Suite struct PlanCLITests {
-    let diamond = packageRootCLI + "/topologies/diamond.yaml"
+    let diamond = packageRoot + "/topologies/diamond.yaml"
 
     @Test func diamondJSON() throws {
         let r = try runSrte(["plan", diamond, "--from", "h1", "--to", "h2", "-k", "3", "--disjoint", "node", "--format", "json"])
@@ -69,7 +74,7 @@ import Testing
     }
 
     @Test func topologyImport() throws {
-        let r = try runSrte(["topology", "import", packageRootCLI + "/Tests/Fixtures/abilene.gml", "--metric", "hops"])
+        let r = try runSrte(["topology", "import", packageRoot + "/Tests/Fixtures/abilene.gml", "--metric", "hops"])
         #expect(r.status == 0, "\(r.err)")
         #expect(r.out.contains("name: Abilene"))
         #expect(r.out.contains("- { endpoints: [New_York, Chicago], metric: 10, delay: 5.728ms }"))
@@ -78,17 +83,11 @@ import Testing
     }
 }
 
-/// The package root, from this file's path.
-let packageRootCLI: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.path
-}()
 
 @Suite struct PlanSVGTests {
     @Test func svgNeedsGraphvizOrWritesTheFile() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("srte-\(getpid()).svg").path
-        let r = try runSrte(["plan", packageRootCLI + "/topologies/diamond.yaml", "--from", "h1", "--to", "h2", "-k", "3",
+        let r = try runSrte(["plan", packageRoot + "/topologies/diamond.yaml", "--from", "h1", "--to", "h2", "-k", "3",
                              "--disjoint", "node", "--format", "json", "--svg", out])
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/dot") {
             #expect(r.status == 0, "\(r.err)")

@@ -1,5 +1,10 @@
 import Foundation
 import Testing
+@testable import SubflowSteering
+import NetworkLab
+import LinuxSystem
+import SRv6Paths
+import TestSupport
 
 private let runningAsRoot = geteuid() == 0
 private let stateDirectory = "/run/srte/testbed"
@@ -11,16 +16,8 @@ private func namespaces(of lab: String) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).filter { $0.hasPrefix(lab + "-") || $0.hasPrefix(lab + "+") }
 }
 
-/// Running `srte testbed delay-bridge` processes of `lab`.
-private func bridges(of lab: String) -> [Int32] {
-    ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { e -> Int32? in
-        guard let pid = Int32(e), let data = FileManager.default.contents(atPath: "/proc/\(e)/cmdline"),
-              let stat = FileManager.default.contents(atPath: "/proc/\(e)/stat") else { return nil }
-        let args = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        let zombie = String(decoding: stat, as: UTF8.self).split(separator: ")").last?.split(separator: " ").first == "Z"
-        return !zombie && args.contains("delay-bridge") && args.contains { $0.hasPrefix(lab + "+") } ? pid : nil
-    }
-}
+/// Running delay bridges of `lab`.
+private func bridges(of lab: String) -> [Int32] { delayBridgeProcesses(prefix: lab + "+") }
 
 /// Deletes whatever a test lab left (used in `defer`, so a failing test still cleans up).
 private func forceClean(_ lab: String) {

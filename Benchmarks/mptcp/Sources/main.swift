@@ -8,6 +8,7 @@
 import Foundation
 import SRv6Paths
 import SubflowSteering
+import LinuxSystem
 
 
 /// Prints a line at once (stdout may be a pipe).

@@ -5,11 +5,7 @@
 //
 // Anchors: srte.dijkstra (one full ECMP Dijkstra), srte.ssp (planning), srte.ssp+enc (planning +
 // segment-list encoding + forwarding check of every path).
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import SRv6Paths
 
 func fail(_ message: String) -> Never {

@@ -43,9 +43,10 @@ short csrh_poll_err(void);
  * posix_spawn of `path` with `argv` (NULL-terminated) as a detached process: a new session
  * (POSIX_SPAWN_SETSID, so terminal signals for the caller's process group do not reach it),
  * an empty signal mask, default dispositions for SIGINT, SIGTERM, SIGHUP and SIGPIPE,
- * stdin and stderr on /dev/null and stdout on `stdout_fd` (-1: /dev/null), and every other
- * descriptor closed (posix_spawn_file_actions_addclosefrom_np). Returns 0 and sets *pid, or an errno.
+ * stdin, stdout and stderr on /dev/null, `ready_fd` as descriptor 3 (-1: none), and every
+ * other descriptor closed (posix_spawn_file_actions_addclosefrom_np). Returns 0 and sets
+ * *pid, or an errno.
  */
-int csrh_spawn_detached(const char *path, char *const argv[], int stdout_fd, int32_t *pid);
+int csrh_spawn_detached(const char *path, char *const argv[], int ready_fd, int32_t *pid);
 
 #endif

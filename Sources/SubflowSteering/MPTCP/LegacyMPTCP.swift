@@ -1,10 +1,7 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 internal import CSRH
 import SRv6Paths
+import LinuxSystem
 
 /// The seed operations, whichever kernel runs them: ``MultipathConnection``
 /// (upstream, userspace path manager) and ``LegacyMultipathConnection``

@@ -1,7 +1,6 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 import SRv6Paths
+import LinuxSystem
 
 /// What an ``MPTCPSink`` saw of one connection.
 public struct SinkReport: Hashable, Sendable {

@@ -1,10 +1,7 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 internal import CSRH
 import SRv6Paths
+import LinuxSystem
 
 /// Connection-level MPTCP state (`struct mptcp_info`, getsockopt `MPTCP_INFO`).
 public struct MPTCPInfo: Hashable, Sendable {
@@ -335,32 +332,3 @@ public final class MPTCPSocket: @unchecked Sendable {
     }
 }
 
-extension SocketEndpoint {
-    /// As `sockaddr_in6` (IPv4-mapped addresses stay mapped: AF_INET6 sockets accept them).
-    var sockaddr: sockaddr_in6 {
-        var sa = sockaddr_in6()
-        sa.sin6_family = sa_family_t(AF_INET6)
-        sa.sin6_port = port.bigEndian
-        let b = address.bytes
-        withUnsafeMutableBytes(of: &sa.sin6_addr) { p in for i in 0..<16 { p[i] = b[i] } }
-        return sa
-    }
-
-    init(sockaddrIn6 sa: sockaddr_in6) {
-        var a = sa.sin6_addr
-        let bytes = withUnsafeBytes(of: &a) { Array($0) }
-        self.init(IPv6Address(bytes: bytes), port: UInt16(bigEndian: sa.sin6_port))
-    }
-
-    /// From the bytes of a `sockaddr_in` or `sockaddr_in6` (told apart by family).
-    init(sockaddrBytes b: [UInt8]) {
-        var r = ByteReader(b)
-        let family = r.u16() ?? 0
-        let port = r.read(UInt16.self, bigEndian: true) ?? 0
-        if family == UInt16(AF_INET) {
-            self = .fromRaw(Array(b[4..<8]), port: port)
-        } else {
-            self = .fromRaw(Array(b[8..<24]), port: port)
-        }
-    }
-}

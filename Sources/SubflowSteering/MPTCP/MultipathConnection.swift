@@ -1,10 +1,7 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Synchronization
 import SRv6Paths
+import LinuxSystem
 
 /// A subflow to open (the seed's `struct mptcp_sub_tuple`, draft-03 §3.6).
 public struct SubflowTuple: Hashable, Sendable {

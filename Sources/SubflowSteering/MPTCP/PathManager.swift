@@ -1,9 +1,6 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Synchronization
+import LinuxSystem
 
 /// The MPTCP userspace path manager of the current network namespace
 /// (generic netlink family `mptcp_pm`).

@@ -1,4 +1,5 @@
 import SRv6Paths
+import LinuxSystem
 
 /// The MPTCP path manager's generic netlink vocabulary (family `mptcp_pm`,
 /// include/uapi/linux/mptcp_pm.h, Documentation/netlink/specs/mptcp_pm.yaml).
@@ -81,49 +82,6 @@ public struct MPTCPAddressFlags: OptionSet, Hashable, Sendable {
     public static let fullmesh = MPTCPAddressFlags(rawValue: 8)
 }
 
-/// An IP address and TCP port. IPv4 addresses are held as IPv4-mapped IPv6
-/// (`::ffff:a.b.c.d`) and go to the kernel as `AF_INET`.
-public struct SocketEndpoint: Hashable, Sendable, CustomStringConvertible {
-    public var address: IPv6Address
-    public var port: UInt16
-    public init(_ address: IPv6Address, port: UInt16) {
-        self.address = address
-        self.port = port
-    }
-    /// Whether the address is IPv4-mapped.
-    public var isIPv4: Bool { address.high == 0 && address.low >> 32 == 0xffff }
-    /// The 4 IPv4 bytes of a mapped address.
-    var ipv4Bytes: [UInt8] { Array(address.bytes[12..<16]) }
-    /// The address alone: dotted quad for IPv4, RFC 5952 text for IPv6.
-    public var hostText: String { isIPv4 ? ipv4Bytes.map(String.init).joined(separator: ".") : address.description }
-    public var description: String {
-        isIPv4 ? "\(ipv4Bytes.map(String.init).joined(separator: ".")):\(port)" : "[\(address)]:\(port)"
-    }
-    /// Parses `[ADDR]:PORT`, `ADDR` (port 0) or `a.b.c.d:PORT`.
-    public init?(parsing s: String) {
-        if s.hasPrefix("["), let close = s.firstIndex(of: "]") {
-            guard let a = IPv6Address(String(s[s.index(after: s.startIndex)..<close])) else { return nil }
-            let rest = s[s.index(after: close)...]
-            if rest.isEmpty { self.init(a, port: 0); return }
-            guard rest.hasPrefix(":"), let p = UInt16(rest.dropFirst()) else { return nil }
-            self.init(a, port: p)
-        } else if let a = IPv6Address(s) {
-            self.init(a, port: 0)
-        } else {
-            let parts = s.split(separator: ":")
-            let quad = parts[0].split(separator: ".").compactMap { UInt8($0) }
-            guard quad.count == 4, parts.count <= 2 else { return nil }
-            let port = parts.count == 2 ? UInt16(parts[1]) : 0
-            guard let port else { return nil }
-            self.init(IPv6Address(bytes: [UInt8](repeating: 0, count: 10) + [0xff, 0xff] + quad), port: port)
-        }
-    }
-    /// From an address family and raw address bytes (4 or 16).
-    static func fromRaw(_ bytes: [UInt8], port: UInt16) -> SocketEndpoint {
-        bytes.count == 4 ? SocketEndpoint(IPv6Address(bytes: [UInt8](repeating: 0, count: 10) + [0xff, 0xff] + bytes), port: port)
-                         : SocketEndpoint(IPv6Address(bytes: bytes), port: port)
-    }
-}
 
 /// One path-manager event (a message on `mptcp_pm_events`), with every attribute the kernel sent.
 public struct MPTCPEvent: Hashable, Sendable, CustomStringConvertible {

@@ -1,9 +1,6 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 internal import CSRH
+import LinuxSystem
 
 /// One MPTCP subflow of any process in the namespace, as `sock_diag` reports
 /// it (what `ss -tiM` shows): the view `srte subflows` needs, since another

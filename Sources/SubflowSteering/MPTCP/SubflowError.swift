@@ -1,8 +1,5 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import LinuxSystem
 
 /// Errors of the seed socket API (draft-hesmans-mptcp-socket), one type for
 /// every backend. The kind says what went wrong; the message says what to do;

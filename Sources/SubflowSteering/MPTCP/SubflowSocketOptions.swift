@@ -1,9 +1,6 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 internal import CSRH
+import LinuxSystem
 
 /// Per-subflow socket options on upstream Linux (MPTCP_SUB_SETSOCKOPT), through
 /// a cgroup-attached BPF sock_ops program that calls `bpf_setsockopt` on the one

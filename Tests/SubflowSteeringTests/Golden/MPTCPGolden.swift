@@ -1,3 +1,7 @@
+@testable import SubflowSteering
+@testable import LinuxSystem
+import SRv6Paths
+import TestSupport
 // Golden netlink bytes captured from Linux 6.18 (this machine) by GoldenCapture.swift:
 //   SRTE_CAPTURE_GOLDEN=/tmp/golden.txt swift test --filter GoldenCapture   (root)
 // Setup: namespaces c (fc00:1::1, fc00:1::11) and s (fc00:1::2), one veth, pm_type=1 on both;

@@ -1,0 +1,112 @@
+import Glibc
+
+/// Request/response over one netlink transport: sequence numbers, acks, dumps.
+///
+/// Every request asks for an ack (`NLM_F_ACK`), so success is confirmed and
+/// failure carries the kernel's errno and extended-ack message. Replies are
+/// checked: a reply for another sequence number or port is rejected, except
+/// late replies to earlier (timed-out) requests, which are dropped.
+///
+/// Not thread-safe: one request at a time (owners serialise with a lock).
+public final class NetlinkConnection {
+    /// The transport (a ``MNLSocket``, or a fake).
+    public let transport: NetlinkTransport
+    private var lastSequence: UInt32
+    /// Every datagram sent and received, when set (used to capture golden bytes).
+    public var trace: ((_ sent: Bool, _ bytes: [UInt8]) -> Void)?
+
+    /// - Parameter firstSequence: the sequence number of the first request minus one.
+    public init(transport: NetlinkTransport, firstSequence: UInt32 = 0) {
+        self.transport = transport
+        self.lastSequence = firstSequence
+    }
+
+    /// Opens a libmnl socket for `proto` in the current network namespace.
+    public convenience init(_ proto: NetlinkProtocol) throws(NetlinkError) {
+        self.init(transport: try MNLSocket(proto), firstSequence: UInt32(truncatingIfNeeded: time(nil)))
+    }
+
+    /// Sends a request and collects its replies until the ack (or `NLMSG_DONE` for a dump).
+    ///
+    /// - Parameters:
+    ///   - type: the message type (family id for generic netlink).
+    ///   - flags: extra flags (`.dump`, `.create`…); `.request` and `.ack` are always set.
+    ///   - payload: the message body.
+    ///   - operation: a name for errors.
+    /// - Returns: the data messages received (none for a plain command).
+    /// - Throws: ``NetlinkError`` with the kernel's errno and extended-ack message.
+    @discardableResult
+    public func request(type: NetlinkMessageType, flags: NetlinkFlags = [], payload: [UInt8], operation: String) throws(NetlinkError) -> [NetlinkMessage] {
+        lastSequence &+= 1
+        if lastSequence == 0 { lastSequence = 1 }
+        let seq = lastSequence
+        let isDump = flags.contains(.dump)
+        let message = NetlinkMessage(type: type, flags: flags.union([.request, .ack]), sequence: seq, portID: 0, payload: payload)
+        let bytes = message.encoded
+        trace?(true, bytes)
+        try transport.send(bytes)
+        var replies: [NetlinkMessage] = []
+        while true {
+            guard let datagram = try transport.receive() else {
+                throw NetlinkError(operation: operation, errno: ETIMEDOUT, extAckMessage: "no reply from the kernel", sequence: seq)
+            }
+            trace?(false, datagram)
+            let messages: [NetlinkMessage]
+            do { messages = try NetlinkMessage.decode(datagram) } catch {
+                throw NetlinkError(operation: operation, errno: EBADMSG, extAckMessage: error.description, sequence: seq)
+            }
+            for m in messages {
+                if m.sequence != seq {
+                    // A late reply to an earlier request that timed out: drop it.
+                    if m.sequence < seq && m.sequence > seq &- 1024 { continue }
+                    throw NetlinkError(operation: operation, errno: EPROTO, extAckMessage: "reply has sequence \(m.sequence), expected \(seq)", sequence: seq)
+                }
+                if m.portID != 0 && m.portID != transport.portID {
+                    throw NetlinkError(operation: operation, errno: EPROTO, extAckMessage: "reply for port \(m.portID), this socket is \(transport.portID)", sequence: seq)
+                }
+                switch m.type {
+                case .error:
+                    let e: NetlinkError?
+                    do { e = try NetlinkError.fromErrorMessage(m, operation: operation) } catch {
+                        throw NetlinkError(operation: operation, errno: EBADMSG, extAckMessage: error.description, sequence: seq)
+                    }
+                    if let e { throw e }
+                    return replies
+                case .done:
+                    // A dump's end (final). Its payload is an int: negative when
+                    // the dump failed part-way, possibly with extended-ack TLVs.
+                    var r = ByteReader(m.payload)
+                    if let status = r.read(Int32.self), status < 0 {
+                        var e = NetlinkError(operation: operation, errno: -status, sequence: seq)
+                        if m.flags.contains(.ackTLVs), let attrs = try? NetlinkAttribute.decode(m.payload, from: 4) {
+                            e.extAckMessage = attrs.first(1)?.string()
+                            e.extAckOffset = try? attrs.first(2)?.u32()
+                        }
+                        throw e
+                    }
+                    if isDump { return replies }
+                case .noop:
+                    continue
+                case .overrun:
+                    throw NetlinkError(operation: operation, errno: ENOBUFS, extAckMessage: "netlink overrun", sequence: seq)
+                default:
+                    replies.append(m)
+                }
+            }
+        }
+    }
+}
+
+/// Runs `body` on a new POSIX thread (not on the cooperative pool: it blocks).
+func startThread(_ body: @escaping @Sendable () -> Void) {
+    final class Box: @unchecked Sendable { let f: @Sendable () -> Void; init(_ f: @escaping @Sendable () -> Void) { self.f = f } }
+    let box = Unmanaged.passRetained(Box(body)).toOpaque()
+    var tid = pthread_t()
+    let r = pthread_create(&tid, nil, { p in
+        let b = Unmanaged<AnyObject>.fromOpaque(p!).takeRetainedValue() as! Box
+        b.f()
+        return nil
+    }, box)
+    precondition(r == 0, "pthread_create failed: \(r)")
+    pthread_detach(tid)
+}

@@ -1,0 +1,51 @@
+import Glibc
+internal import CSRH
+
+/// Runs code inside a named network namespace (`/run/netns/NAME`, as `ip netns add` creates).
+///
+/// A socket keeps the namespace it was created in, so a socket opened inside
+/// ``run(in:_:)`` can be used from anywhere afterwards:
+///
+/// ```swift
+/// let fd = try NetworkNamespace.run(in: "lab-h1") { try openSomeSocket() }
+/// ```
+public enum NetworkNamespace {
+    /// The directory `ip netns` keeps namespace handles in.
+    public static let directory = "/run/netns"
+
+    /// Calls `body` on the current thread switched into namespace `name`, then
+    /// switches back. `body` must not suspend (it is synchronous) so no other
+    /// work runs on this thread meanwhile.
+    ///
+    /// - Throws: ``SystemCallError`` when the namespace cannot be opened or
+    ///   entered (ENOENT: no such namespace; EPERM: not root), or what `body` throws.
+    public static func run<T>(in name: String, _ body: () throws -> T) throws -> T {
+        let target = try syscallValue("open(\(directory)/\(name))") { open("\(directory)/\(name)", O_RDONLY | O_CLOEXEC) }
+        defer { close(target) }
+        let original = try syscallValue("open(/proc/thread-self/ns/net)") { open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC) }
+        defer { close(original) }
+        try syscallValue("setns(\(name))") { csrh_setns_net(target) }
+        defer {
+            // Returning to our own namespace cannot fail unless the process lost
+            // CAP_SYS_ADMIN meanwhile; continuing in the wrong namespace would be worse.
+            if csrh_setns_net(original) != 0 {
+                fatalError("cannot return to the original network namespace: \(String(cString: strerror(errno)))")
+            }
+        }
+        return try body()
+    }
+
+    /// Moves the calling thread into namespace `name` for good (a process that runs there,
+    /// such as a lab's delay bridge, calls this before it starts other threads).
+    /// - Throws: ``SystemCallError`` (ENOENT: no such namespace; EPERM: not root).
+    public static func enter(_ name: String) throws(SystemCallError) {
+        let fd = try syscallValue("open(\(directory)/\(name))") { open("\(directory)/\(name)", O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        try syscallValue("setns(\(name))") { csrh_setns_net(fd) }
+    }
+
+    /// Whether a namespace handle named `name` exists.
+    public static func exists(_ name: String) -> Bool {
+        access("\(directory)/\(name)", F_OK) == 0
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import Testing
+import SRv6Paths
+@testable import SubflowSteering
+import NetworkLab
+import LinuxSystem
+import TestSupport
+
+/// `srte open --topology` in a testbed lab of the bundled diamond: one subflow per
+/// planned path, each path's middle link carrying a real share of the bytes.
+@Suite(.serialized, .enabled(if: isRoot, "needs root: creates network namespaces"), .timeLimit(.minutes(2)))
+struct OpenTopologyCLITests {
+    func run(_ ns: String, _ args: [String]) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["ip", "netns", "exec", ns, srteBinary().path] + args
+        return p
+    }
+
+    @Test func opensOneSubflowPerPlannedPath() throws {
+        let file = packageRoot + "/topologies/diamond.yaml"
+        let topology = try bundledTopology("diamond.yaml")
+        let bed = try Testbed.up(topology, lab: "ot\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let serve = try run(bed.namespace(of: "h2")!, ["serve", "--listen", ":5201", "--count", "1", "--timeout", "30"])
+        serve.standardOutput = FileHandle.nullDevice
+        serve.standardError = FileHandle.nullDevice
+        try serve.run()
+        defer { if serve.isRunning { serve.terminate() } }
+        Thread.sleep(forTimeInterval: 0.5)
+        let before = try bed.linkCounters()
+        let open = try run(bed.namespace(of: "h1")!, ["open", "--topology", file, "--from", "h1", "--to", "h2", "-k", "3",
+                                                       "--bytes", "9000000", "--format", "json"])
+        let out = Pipe(), err = Pipe()
+        open.standardOutput = out
+        open.standardError = err
+        try open.run()
+        let od = out.fileHandleForReading.readDataToEndOfFile()
+        let ed = err.fileHandleForReading.readDataToEndOfFile()
+        open.waitUntilExit()
+        #expect(open.terminationStatus == 0, "\(String(decoding: ed, as: UTF8.self))")
+        let o = try #require(try JSONSerialization.jsonObject(with: od) as? [String: Any])
+        let subflows = try #require(o["subflows"] as? [[String: Any]])
+        #expect(subflows.map { $0["segments"] as? [String] ?? ["?"] } == [[], ["fc00:0:b::1", "fc00:2::2"], ["fc00:0:c::1", "fc00:2::2"]])
+        let after = try bed.linkCounters()
+        for mid in ["a", "b", "c"] {
+            let i = after.firstIndex { $0.a == "r1" && $0.b == mid }!
+            let moved = (after[i].endA?.txBytes ?? 0) - (before[i].endA?.txBytes ?? 0)
+            #expect(moved > 1_000_000, "r1 → \(mid) carried \(moved) bytes")
+        }
+    }
+
+    /// `srte open --keep`: the link r1-b goes down mid-transfer; the transfer completes, the
+    /// sink (`srte serve --verify`) verifies every byte, and the replacement subflow (via c)
+    /// is established within 1 s of the failure.
+    @Test func keepReplacesAFailedPathAndEveryByteArrives() throws {
+        let file = packageRoot + "/topologies/diamond.yaml"
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "ok\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let serve = try run(bed.namespace(of: "h2")!, ["serve", "--listen", ":5201", "--count", "1", "--timeout", "30",
+                                                        "--verify", "--format", "json"])
+        let sout = Pipe()
+        serve.standardOutput = sout
+        serve.standardError = FileHandle.nullDevice
+        try serve.run()
+        defer { if serve.isRunning { serve.terminate() } }
+        Thread.sleep(forTimeInterval: 0.5)
+        let open = try run(bed.namespace(of: "h1")!, ["open", "--topology", file, "--from", "h1", "--to", "h2", "-k", "2",
+                                                       "--keep", "--cc", "cubic", "--bytes", "40000000", "--format", "json"])
+        let out = Pipe(), err = Pipe()
+        open.standardOutput = out
+        open.standardError = err
+        let collected = Collected()
+        err.fileHandleForReading.readabilityHandler = { h in collected.append(h.availableData) }
+        try open.run()
+        #expect(collected.wait(for: "subflow(s) up", seconds: 20), "\(collected.text)")
+        Thread.sleep(forTimeInterval: 1.5)
+        // An upper bound of the time from the failure to the replacement: from just before the
+        // link goes down until srte has printed that the replacement is established.
+        let clock = ContinuousClock(), down = clock.now
+        try bed.setLinks(between: "r1", and: "b", up: false)
+        #expect(collected.wait(for: "replaces subflow 2", seconds: 5), "\(collected.text)")
+        let delay = clock.now - down
+        #expect(delay < .seconds(1), "replacement reported \(delay) after the link went down")
+        let od = out.fileHandleForReading.readDataToEndOfFile()
+        open.waitUntilExit()
+        err.fileHandleForReading.readabilityHandler = nil
+        let stderr = collected.text
+        #expect(open.terminationStatus == 0, "\(stderr)")
+        let o = try #require(try JSONSerialization.jsonObject(with: od) as? [String: Any], "\(stderr)")
+        #expect(o["bytes"] as? Int == 40_000_000)
+        let subflows = try #require(o["subflows"] as? [[String: Any]])
+        #expect(subflows.count == 3, "\(subflows)")
+        #expect(subflows.map { $0["segments"] as? [String] ?? ["?"] } == [[], ["fc00:0:b::1", "fc00:2::2"], ["fc00:0:c::1", "fc00:2::2"]])
+        #expect(subflows.map { $0["active"] as? Bool } == [true, false, true])
+        #expect(subflows[2]["replaces"] as? Int == 1)
+        #expect((subflows[2]["bytesAcked"] as? Int ?? 0) > 2_000_000, "\(subflows[2])")
+        let events = try #require(o["events"] as? [[String: Any]])
+        #expect(events.map { $0["kind"] as? String } == ["failed", "replaced"], "\(events)")
+        serve.waitUntilExit()
+        #expect(serve.terminationStatus == 0)
+        let sv = try #require(try JSONSerialization.jsonObject(with: sout.fileHandleForReading.readDataToEndOfFile()) as? [String: Any])
+        #expect(sv["bytes"] as? Int == 40_000_000)
+        #expect(sv["verified"] as? Bool == true, "\(sv)")
+    }
+}
+
+/// Output collected from a pipe while a process runs.
+final class Collected: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func append(_ d: Data) { lock.withLock { data.append(d) } }
+    var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+    /// Waits until the text contains `s`.
+    func wait(for s: String, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline { if text.contains(s) { return true }; usleep(5_000) }
+        return false
+    }
+}
+
