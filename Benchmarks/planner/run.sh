@@ -6,17 +6,19 @@
 # Environment: ANCHORS (the read-only anchors directory, default /work/shared/anchors),
 # TOPOLOGIES (comma list, default below), BUDGET (seconds per process and topology, default 40),
 # NX_MCF_100K=0 to skip the slow networkx min-cost-flow run on isp-100k.
-# Needs python3 (venv), g++ and libboost-graph-dev, swift. Writes Benchmarks/results/.
+# Needs python3 (venv), g++ and libboost-graph-dev, swift. Writes Benchmarks/planner/results/
+# (paths.jsonl, summary.md; not tracked); each process's stderr goes to Benchmarks/build/logs/.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 ANCHORS=${ANCHORS:-/work/shared/anchors}
 WORK=$ROOT/Benchmarks/build
 VENV=$ROOT/Benchmarks/.venv
-RESULTS=$ROOT/Benchmarks/results
+RESULTS=$HERE/results
+LOGS=$WORK/logs
 TOPOS=${TOPOLOGIES:-isp-1k,isp-10k,isp-100k,zoo-abilene,zoo-geant2012,caida-level3-as3356,fattree-16}
 BUDGET=${BUDGET:-40}
-mkdir -p "$WORK" "$RESULTS"
+mkdir -p "$WORK" "$RESULTS" "$LOGS"
 
 # 1. Python anchors' environment (networkx; igraph and topohub for the topology generator).
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
@@ -58,7 +60,7 @@ for t in ${TOPOS//,/ }; do
           cmd=("$VENV/bin/python" "$ANCHORS/anchor_nx.py" bench "data/$t.json" --algo mcf --budget "$BUDGET")
         fi ;;
     esac
-    "${cmd[@]}" >> "$OUT" 2> "$RESULTS/$t.$anchor.err" || echo "$t $anchor: exit $?" >&2
+    "${cmd[@]}" >> "$OUT" 2> "$LOGS/$t.$anchor.err" || echo "$t $anchor: exit $?" >&2
     printf '%-22s %-7s %6.1fs\n' "$t" "$anchor" "$(echo "$(date +%s.%N) - $start" | bc)"
   done
 done
