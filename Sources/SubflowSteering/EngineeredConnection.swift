@@ -111,7 +111,7 @@ public final class EngineeredConnection: @unchecked Sendable {
         public var events: [Event] = []
     }
 
-    /// The underlying connection (seed API: list, close, backup…).
+    /// The underlying connection (draft-hesmans-mptcp-socket-03 operations: list, close, backup…).
     public let connection: MultipathConnection
     /// The steering mechanism, nil when every path is direct.
     public let steering: SRHSteering?

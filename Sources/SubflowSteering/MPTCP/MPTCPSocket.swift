@@ -103,7 +103,7 @@ public final class MPTCPSocket: @unchecked Sendable {
 
     deinit { Glibc.close(fileDescriptor) }
 
-    /// The seed's error after fallback: EOPNOTSUPP, whatever the kernel said.
+    /// The error draft-hesmans-mptcp-socket-03 gives after fallback: EOPNOTSUPP, whatever the kernel said.
     static func fallbackError(_ e: Int32, _ option: String) -> SubflowError {
         SubflowError(.fallback, "the connection fell back to plain TCP: there are no MPTCP subflows (getsockopt \(option): \(String(cString: strerror(e))))", errno: EOPNOTSUPP)
     }

@@ -6,7 +6,7 @@ import Musl
 import Synchronization
 import SRv6Paths
 
-/// A subflow to open (the seed's `struct mptcp_sub_tuple`, draft-03 §3.6).
+/// A subflow to open (`struct mptcp_sub_tuple`, draft-hesmans-mptcp-socket-03 §3.6).
 public struct SubflowTuple: Hashable, Sendable {
     /// `prio`: open as a backup subflow (MP_JOIN B bit).
     public var backup: Bool
@@ -16,7 +16,8 @@ public struct SubflowTuple: Hashable, Sendable {
     public var remote: SocketEndpoint
     /// `if_idx`: the outgoing interface, 0 = any.
     public var interfaceIndex: Int32
-    /// `ipv6_srh`: the segment list this subflow should follow (steering; not available yet).
+    /// `ipv6_srh`: the segment list this subflow should follow. Not supported: a tuple with an
+    /// SRH is refused (`.steeringNotAvailable`); steer the subflow's 4-tuple instead.
     public var segmentRoutingHeader: SegmentRoutingHeader?
 
     public init(local: SocketEndpoint, remote: SocketEndpoint, backup: Bool = false, interfaceIndex: Int32 = 0, segmentRoutingHeader: SegmentRoutingHeader? = nil) {
@@ -41,7 +42,7 @@ public struct SubflowState: RawRepresentable, Hashable, Sendable, CustomStringCo
     public var description: String { rawValue }
 }
 
-/// One subflow as ``MultipathConnection/subflows()`` lists it (the seed's MPTCP_GET_SUB_IDS, plus the tuple and counters).
+/// One subflow as ``MultipathConnection/subflows()`` lists it (draft-hesmans-mptcp-socket-03's MPTCP_GET_SUB_IDS, plus the tuple and counters).
 public struct SubflowStatus: Hashable, Sendable {
     /// The subflow id (`mptcp_subflow_info.id`; on the legacy kernel, its own id).
     public var id: UInt32
@@ -247,7 +248,7 @@ public final class MultipathConnection: @unchecked Sendable {
         return pendingEvents
     }
 
-    // MARK: seed operations
+    // MARK: draft-hesmans-mptcp-socket-03 operations
 
     /// Fails unless subflow management is possible on this connection.
     func checkManageable() throws(SubflowError) {
@@ -289,7 +290,7 @@ public final class MultipathConnection: @unchecked Sendable {
     public func openSubflows(_ tuples: [SubflowTuple], timeout: Duration = .seconds(5), confirm: Duration = .zero) throws(SubflowError) -> [UInt32] {
         for t in tuples {
             if t.segmentRoutingHeader != nil {
-                throw SubflowError(.steeringNotAvailable, "steering not available: per-subflow SRHs arrive with the steering work (issue 4); open the subflow without one")
+                throw SubflowError(.steeringNotAvailable, "steering not available: a subflow cannot be opened with an SRH; open it without one, then steer its 4-tuple")
             }
             if t.local.port != 0 && t.local.port < 1024 && geteuid() != 0 {
                 throw SubflowError(.privilegedPort, "local port \(t.local.port) is below 1024: only root may open subflows there")

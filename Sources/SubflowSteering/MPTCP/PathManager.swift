@@ -162,7 +162,7 @@ public struct MPTCPNamespaceState: Hashable, Sendable {
     /// Whether the userspace path manager is selected.
     public var isUserspace: Bool { pmType == 1 || pathManager == "userspace" }
 
-    /// Throws the one actionable ``SubflowError`` when the namespace cannot run the seed API.
+    /// Throws the one actionable ``SubflowError`` when the namespace cannot run the draft-hesmans-mptcp-socket-03 operations.
     public static func check() throws(SubflowError) {
         guard let s = current() else {
             throw SubflowError(.mptcpDisabled, "this kernel has no MPTCP (/proc/sys/net/mptcp is missing): it needs CONFIG_MPTCP=y")

@@ -4,7 +4,7 @@ import Glibc
 import Musl
 #endif
 
-/// Errors of the seed socket API (draft-hesmans-mptcp-socket), one type for
+/// Errors of the MPTCP socket API (draft-hesmans-mptcp-socket-03), one type for
 /// every backend. The kind says what went wrong; the message says what to do;
 /// ``underlying`` keeps the kernel's own error when there is one.
 public struct SubflowError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -13,15 +13,16 @@ public struct SubflowError: Error, Hashable, Sendable, CustomStringConvertible {
         public let rawValue: String
         public init(rawValue: String) { self.rawValue = rawValue }
         /// The connection fell back to plain TCP: there are no subflows to
-        /// manage (the seed's EOPNOTSUPP).
+        /// manage (the draft's EOPNOTSUPP).
         public static let fallback = Kind(rawValue: "fallback")
-        /// No subflow with that id (the seed's EINVAL on an id).
+        /// No subflow with that id (the draft's EINVAL on an id).
         public static let invalidID = Kind(rawValue: "invalid-id")
-        /// Malformed arguments (the seed's EINVAL).
+        /// Malformed arguments (the draft's EINVAL).
         public static let badArgument = Kind(rawValue: "bad-argument")
-        /// A non-root caller asked for a local port below 1024 (seed §6).
+        /// A non-root caller asked for a local port below 1024 (draft-hesmans-mptcp-socket-03 §6).
         public static let privilegedPort = Kind(rawValue: "privileged-port")
-        /// The tuple carries an SRH, and per-subflow steering is not available yet.
+        /// The tuple carries an SRH, which opening a subflow does not support, or a path with
+        /// waypoints was given without a steering mechanism.
         public static let steeringNotAvailable = Kind(rawValue: "steering-not-available")
         /// The running kernel cannot do this (e.g. a per-subflow socket option upstream).
         public static let notSupported = Kind(rawValue: "not-supported")
@@ -41,7 +42,7 @@ public struct SubflowError: Error, Hashable, Sendable, CustomStringConvertible {
     public var kind: Kind
     /// A sentence for people.
     public var message: String
-    /// The errno the seed API would return for this error.
+    /// The errno draft-hesmans-mptcp-socket-03 specifies for this error.
     public var errno: Int32
     /// The kernel's own error, when there is one.
     public var netlink: NetlinkError?
