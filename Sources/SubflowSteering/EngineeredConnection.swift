@@ -161,12 +161,10 @@ public final class EngineeredConnection: @unchecked Sendable {
     ///   - labels: per path, a description kept in ``Subflow/label``.
     ///   - equalSRHLength: every subflow carries an SRH of the same length: the longest
     ///     list's, shorter ones (the IGP path's holds only the destination) padded with a PadN
-    ///     TLV, so every subflow's packets have the same size. Not needed for speed any more:
-    ///     without it an initial subflow on the IGP path gets the joins' MSS through
-    ///     ``SRHSteering/reserveHeadroom(_:bytes:)``, and it then carries 40 payload bytes more
-    ///     per frame than a padded one. Diamond, BPF steering, faithful links (2026-12-06):
-    ///     unpadded 134.9 Mbit/s of 150, padded 133.2–133.6; unpadded before the reservation
-    ///     130.4–130.6 (the initial subflow kept MSS 1428, the joins 1388).
+    ///     TLV, so every subflow's packets have the same size. Not needed for equal segment
+    ///     sizes: without it an initial subflow on the IGP path gets the joins' MSS through
+    ///     ``SRHSteering/reserveHeadroom(_:bytes:)``, and its frames, which then carry no
+    ///     padding, spend less of a link's capacity on headers than padded ones.
     /// - Throws: ``SubflowError``, ``SteeringError``, ``NetlinkError`` or ``SystemCallError``;
     ///   whatever was installed is removed again.
     public static func open(to remote: SocketEndpoint, from local: IPv6Address? = nil, paths: [[IPv6Address]],

@@ -241,7 +241,7 @@ public final class MPTCPSocket: @unchecked Sendable {
         if getsockopt(fileDescriptor, CSRH_SOL_MPTCP, CSRH_MPTCP_INFO, &i, &len) < 0 {
             let e = errno
             // After fallback the option goes to the plain TCP socket, which
-            // answers ENOPROTOOPT (measured on 6.18); older kernels said EOPNOTSUPP.
+            // answers ENOPROTOOPT (older kernels: EOPNOTSUPP).
             if e == EOPNOTSUPP || e == ENOPROTOOPT { throw Self.fallbackError(e, "MPTCP_INFO") }
             throw .system(SystemCallError("getsockopt(MPTCP_INFO)", errno: e))
         }

@@ -458,7 +458,7 @@ public final class MultipathConnection: @unchecked Sendable {
         let clock = ContinuousClock(), deadline = clock.now + timeout
         while tracked[k]?.state != .closed && clock.now < deadline { pump(timeout: min(deadline - clock.now, .milliseconds(50))) }
         // The local id stays bound to this address+port: the kernel keeps the
-        // entry after SUBFLOW_DESTROY (measured on 6.18: re-using the port with
+        // entry after SUBFLOW_DESTROY (re-using the port with
         // another id gives -22 "did not match address and id").
         socketOptions?.forget(local: s.local, remote: s.remote, namespace: socket.netnsCookie)
     }

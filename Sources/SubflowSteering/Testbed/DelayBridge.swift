@@ -27,7 +27,7 @@ internal import CSRH
 /// - Timing: a frame is due `delay` after the kernel stamped its arrival (`SO_TIMESTAMPNS`),
 ///   so the bridge's wake-up latency on arrival does not count; one thread waits with `ppoll`
 ///   (nanosecond timeout, timer slack 1 ns) for the earlier of the next due frame and the next
-///   arrival, and frames leave within tens of µs of their due time.
+///   arrival, so frames leave close to their due time.
 /// - The queue is bounded (``queueBytes``, ``queueFrames`` per direction); a full queue drops
 ///   arriving frames, as a router's queue would.
 public struct DelayBridge: Sendable {

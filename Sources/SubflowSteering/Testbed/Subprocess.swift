@@ -36,7 +36,7 @@ enum Subprocess {
     /// Runs `argv` to completion, feeding `stdin`, and returns its status and output.
     ///
     /// Uses `posix_spawn` and a `poll` loop over the three pipes (Foundation's `Process` waits
-    /// in 50 ms run-loop steps, which dominated `up`).
+    /// in run-loop steps, too coarse for the many short commands of `up`).
     /// - Throws: ``TestbedError`` (`.system`) only when the program cannot be started.
     static func run(_ argv: [String], stdin: String? = nil) throws(TestbedError) -> CommandResult {
         guard let exe = locate(argv[0]) else {

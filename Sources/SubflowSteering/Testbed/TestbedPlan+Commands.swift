@@ -118,9 +118,9 @@ extension TestbedPlan {
     /// Why a peak rate at all: without one, tbf charges a GSO packet (one skb holding many
     /// segments, which veth hands on whole) `skb->len` plus, per further segment, the header
     /// length the kernel finds at the skb's transport header. A forwarded SRv6 packet's transport
-    /// header is its SRH, so each further segment was charged 54 bytes instead of 126 (Ethernet,
-    /// IPv6, SRH, TCP with timestamps): a "50 Mbit/s" link carried 51.7–53.0 Mbit/s of real
-    /// frames of an SRH-steered MPTCP subflow (measured 2026-12-06). With a peak bucket of one
+    /// header is its SRH, so each further segment is charged 54 bytes instead of 126 (Ethernet,
+    /// IPv6, SRH, TCP with timestamps), and a link would carry more than its rate of real
+    /// frames of an SRH-steered MPTCP subflow. With a peak bucket of one
     /// frame, tbf segments every GSO packet (`tbf_segment`) and charges each frame its length.
     public static func tbfPeakRate(bitsPerSecond: Int) -> Int {
         max(2 * bitsPerSecond, 1_000_000_000)
@@ -140,7 +140,7 @@ extension TestbedPlan {
 /// The testbed defaults to ``userspace`` because srte's subflow steering creates subflows
 /// itself (generic netlink `mptcp_pm` SUBFLOW_CREATE). A server on the userspace PM rejects
 /// every MP_JOIN unless some process in its namespace is subscribed to the `mptcp_pm_events`
-/// group, so the serving side must run a listener for those events (as `srte serve` will);
+/// group, so the serving side must run a listener for those events (as `srte serve` does);
 /// choose ``kernel`` for plain tools like `mptcpize`.
 public enum MPTCPPathManagerKind: Int, Codable, Sendable, CaseIterable {
     /// The in-kernel path manager (`pm_type=0`): joins accepted up to `ip mptcp limits`.
