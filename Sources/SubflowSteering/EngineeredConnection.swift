@@ -164,7 +164,7 @@ public final class EngineeredConnection: @unchecked Sendable {
     ///     TLV, so every subflow's packets have the same size. Not needed for equal segment
     ///     sizes: without it an initial subflow on the IGP path gets the joins' MSS through
     ///     ``SRHSteering/reserveHeadroom(_:bytes:)``, and its frames, which then carry no
-    ///     padding, spend less of a link's capacity on headers than padded ones.
+    ///     SRH, spend less of a link's capacity on headers than padded ones.
     /// - Throws: ``SubflowError``, ``SteeringError``, ``NetlinkError`` or ``SystemCallError``;
     ///   whatever was installed is removed again.
     public static func open(to remote: SocketEndpoint, from local: IPv6Address? = nil, paths: [[IPv6Address]],
