@@ -97,7 +97,7 @@ public final class EngineeredConnection: @unchecked Sendable {
         public var description: String { "[\((time * 100).rounded() / 100) s] \(message)" }
     }
 
-    /// What ``send(bytes:chunk:)`` measured.
+    /// What ``send(totalBytes:chunk:timeout:)`` and ``send(for:interval:chunk:timeout:)`` measured.
     public struct Report: Hashable, Sendable {
         public struct SubflowBytes: Hashable, Sendable {
             public var subflow: Subflow
@@ -165,7 +165,7 @@ public final class EngineeredConnection: @unchecked Sendable {
     ///     sizes: without it an initial subflow on the IGP path gets the joins' MSS through
     ///     ``SRHSteering/reserveHeadroom(_:bytes:)``, and its frames, which then carry no
     ///     SRH, spend less of a link's capacity on headers than padded ones.
-    /// - Throws: ``SubflowError``, ``SteeringError``, ``NetlinkError`` or ``SystemCallError``;
+    /// - Throws: ``SubflowError``, ``SteeringError``, `NetlinkError` or `SystemCallError`;
     ///   whatever was installed is removed again.
     public static func open(to remote: SocketEndpoint, from local: IPv6Address? = nil, paths: [[IPv6Address]],
                             steering: SRHSteering?, ports: ClosedRange<UInt16> = MultipathConnection.defaultPortRange,
@@ -325,7 +325,7 @@ public final class EngineeredConnection: @unchecked Sendable {
     }
 
     /// Sends ``TransferPattern`` bytes until `totalBytes` have been sent on the connection (the
-    /// warm-up of ``open(to:from:paths:steering:ports:warmup:timeout:congestionControl:labels:)``
+    /// warm-up of ``open(to:from:paths:steering:ports:warmup:timeout:congestionControl:labels:equalSRHLength:)``
     /// included), closes the sending side, waits for the peer to close, and reports bytes
     /// acknowledged per subflow. With ``keep`` set, failed subflows are replaced on the way.
     public func send(totalBytes bytes: Int, chunk: Int = 1 << 18, timeout: Duration = .seconds(120)) throws -> Report {

@@ -130,7 +130,7 @@ public struct Experiment: Sendable {
         /// The congestion control of all runs.
         public var congestionControl: String?
         /// Bytes the engineered run sent, and whether the sink found every one of them in
-        /// place (``TransferPattern``).
+        /// place (`TransferPattern`).
         public var engineeredBytes: UInt64
         public var verified: Bool
         /// With ``Experiment/failure``.
@@ -142,7 +142,7 @@ public struct Experiment: Sendable {
         /// `nil` for runs of 2 s or less.
         public var steadyMbps: Double? = nil
         /// The most payload the planned paths can carry: each path's capacity times the payload
-        /// share of a full frame (``Experiment/payloadShare(mtu:srhBytes:)``); `nil` when a
+        /// share of a full frame (``Experiment/payloadShare(mtu:srhBytes:headroom:)``); `nil` when a
         /// capacity is unknown.
         public var payloadCeilingMbps: Double? = nil
     }
@@ -164,7 +164,7 @@ public struct Experiment: Sendable {
     }
 
     /// Runs the experiment: lab up, three measurements, lab down (also when
-    /// interrupted: install ``TerminationGuard`` first).
+    /// interrupted: install `TerminationGuard` first).
     public func run(progress: @escaping (String) -> Void = { _ in }) throws -> Result {
         let hosts = topology.nodes.filter { $0.kind == .host }.map(\.name)
         guard let src = from ?? hosts.first else { throw SubflowError(.badArgument, "\(topology.name) has no host: give --from") }

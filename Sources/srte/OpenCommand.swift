@@ -41,7 +41,7 @@ struct OpenCommand: ParsableCommand {
     )
 
     /// `--steer`: the library's mechanisms (`route`, `bpf`); nil = route where the kernel has seg6
-    /// routes, else bpf (``Experiment/Steering/make(_:egress:)``).
+    /// routes, else bpf (`Experiment.Steering.make(_:egress:)`).
     typealias Steer = Experiment.Steering
 
     @Option(help: ArgumentHelp("The peer: [ADDR]:PORT, or a node name with --topology (port from --port).", valueName: "[ADDR]:PORT|NODE"))

@@ -61,7 +61,7 @@ public struct SubflowStatus: Hashable, Sendable {
     public var rttMicroseconds: UInt32
 }
 
-/// How ``MultipathConnection/closeSubflow(id:how:)`` ends a subflow.
+/// How ``MultipathConnection/closeSubflow(id:how:timeout:)`` ends a subflow.
 public struct SubflowCloseMode: RawRepresentable, Hashable, Sendable {
     public let rawValue: Int32
     public init(rawValue: Int32) { self.rawValue = rawValue }

@@ -6,7 +6,7 @@ import Musl
 
 /// Errors of the MPTCP socket API (draft-hesmans-mptcp-socket-03), one type for
 /// every backend. The kind says what went wrong; the message says what to do;
-/// ``underlying`` keeps the kernel's own error when there is one.
+/// ``netlink`` keeps the kernel's own error when there is one.
 public struct SubflowError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong. New kinds may be added.
     public struct Kind: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
@@ -32,7 +32,7 @@ public struct SubflowError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let notUserspacePathManager = Kind(rawValue: "not-userspace-pm")
         /// The subflow did not come up (refused, reset, or no SUB_ESTABLISHED in time).
         public static let subflowFailed = Kind(rawValue: "subflow-failed")
-        /// The path manager refused the request (see ``SubflowError/underlying``).
+        /// The path manager refused the request (see ``SubflowError/netlink``).
         public static let pathManager = Kind(rawValue: "path-manager")
         /// A system call failed.
         public static let system = Kind(rawValue: "system")

@@ -7,7 +7,7 @@ import SRv6Paths
 
 /// A local interface address (rtnetlink `RTM_NEWADDR` / `RTM_DELADDR`).
 public struct InterfaceAddress: Hashable, Sendable, CustomStringConvertible {
-    /// IPv4 addresses are IPv4-mapped, like ``SocketEndpoint``.
+    /// IPv4 addresses are IPv4-mapped, like `SocketEndpoint`.
     public var address: IPv6Address
     /// `ifa_prefixlen`
     public var prefixLength: UInt8

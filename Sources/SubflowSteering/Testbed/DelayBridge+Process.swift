@@ -12,7 +12,7 @@ extension DelayBridge {
     /// frames should leave on time while the lab's senders keep the CPUs busy), opens both
     /// ports, writes `ready` and a newline to stdout and then points stdout at /dev/null (the
     /// reader, `up`, goes away), and forwards until a port disappears.
-    /// - Throws: ``SystemCallError`` when the namespace or a port cannot be opened.
+    /// - Throws: `SystemCallError` when the namespace or a port cannot be opened.
     public func serve(namespace: String?) throws(SystemCallError) -> Stop {
         if let namespace {
             let fd = try syscallValue("open(\(NetworkNamespace.directory)/\(namespace))") {

@@ -73,7 +73,7 @@ public struct DelayBridge: Sendable {
 
     /// Opens both ports in the calling thread's network namespace, calls `ready`, and forwards
     /// until a port disappears (its veth pair deleted, e.g. with the lab's namespaces).
-    /// - Throws: ``SystemCallError`` when a port cannot be opened.
+    /// - Throws: `SystemCallError` when a port cannot be opened.
     public func run(ready: () -> Void = {}) throws(SystemCallError) -> Stop {
         let a = try DelayBridge.openPort(portA), b: Int32
         do { b = try DelayBridge.openPort(portB) } catch { close(a); throw error }

@@ -37,7 +37,7 @@ enum Subprocess {
     ///
     /// Uses `posix_spawn` and a `poll` loop over the three pipes (Foundation's `Process` waits
     /// in run-loop steps, too coarse for the many short commands of `up`).
-    /// - Throws: ``TestbedError`` (`.system`) only when the program cannot be started.
+    /// - Throws: `TestbedError` (`.system`) only when the program cannot be started.
     static func run(_ argv: [String], stdin: String? = nil) throws(TestbedError) -> CommandResult {
         guard let exe = locate(argv[0]) else {
             throw TestbedError(.system, "\(argv[0]) not found (install iproute2)")
@@ -106,7 +106,7 @@ enum Subprocess {
                              stderr: String(decoding: err, as: UTF8.self))
     }
 
-    /// Runs `argv` and throws ``TestbedError`` (`.system`) with its stderr unless it exits 0.
+    /// Runs `argv` and throws `TestbedError` (`.system`) with its stderr unless it exits 0.
     @discardableResult
     static func check(_ argv: [String], stdin: String? = nil, what: String? = nil) throws(TestbedError) -> String {
         let r = try run(argv, stdin: stdin)

@@ -113,7 +113,7 @@ extension TestbedPlan {
     public static let maxFrameBytes = Topology.defaultMTU + 14
 
     /// The tbf peak rate: twice the link rate, at least 1 Gbit/s. It exists for its bucket
-    /// (``tbfPeakBucket(bitsPerSecond:)``), not to limit anything.
+    /// (``tbfPeakBucket(bitsPerSecond:mtu:)``), not to limit anything.
     ///
     /// Why a peak rate at all: without one, tbf charges a GSO packet (one skb holding many
     /// segments, which veth hands on whole) `skb->len` plus, per further segment, the header

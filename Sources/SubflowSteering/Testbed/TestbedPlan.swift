@@ -115,7 +115,7 @@ public struct TestbedPlan: Codable, Sendable, Hashable {
         /// lab's ``DelayMode`` says, or not at all).
         public var delay: Int
         /// MTU of both ends (and of the delay bridge's ports), or `nil` for the veth default,
-        /// ``Topology/defaultMTU``.
+        /// `Topology.defaultMTU`.
         public var mtu: Int? = nil
 
         /// The MTU the link's interfaces have.
