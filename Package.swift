@@ -1,7 +1,7 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Module boundaries (see DESIGN.md):
+// Module boundaries:
 //   CSRH             C declarations of the kernel ABI (size/offset-asserted) and thin shims.
 //   SRv6Paths        pure Swift, no system calls: SRH codec and validation, topology, planner.
 //   SubflowSteering  the only module that talks to the kernel.
