@@ -73,7 +73,7 @@ public struct SubflowCloseMode: RawRepresentable, Hashable, Sendable {
     public static let reset = SubflowCloseMode(rawValue: -1)
 }
 
-/// The draft-hesmans-mptcp-socket API on one MPTCP connection: list, open,
+/// The draft-hesmans-mptcp-socket-03 API on one MPTCP connection: list, open,
 /// close and inspect subflows, change their priority, announce addresses.
 ///
 /// Upstream Linux: the operations go through the userspace path manager
