@@ -42,7 +42,7 @@ public struct SubflowError: Error, Hashable, Sendable, CustomStringConvertible {
     public var kind: Kind
     /// A sentence for people.
     public var message: String
-    /// The errno draft-hesmans-mptcp-socket-03 specifies for this error.
+    /// The errno a draft-hesmans-mptcp-socket-03 call returns for this error.
     public var errno: Int32
     /// The kernel's own error, when there is one.
     public var netlink: NetlinkError?

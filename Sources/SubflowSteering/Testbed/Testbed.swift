@@ -10,7 +10,7 @@ import Synchronization
 /// defer { try? lab.down() }
 /// let h2 = lab.address(of: "h2")!                        // fc00:2::2
 /// let fd = try lab.run(in: "h1") { socket(AF_INET6, SOCK_STREAM, 0) }   // a socket in h1
-/// for c in try lab.linkCounters() { print(c.a, c.b, c.endA.txPackets) }
+/// for c in try lab.linkCounters() { print(c.a, c.b, c.packetsAToB) }
 /// ```
 ///
 /// Routers get forwarding, `seg6_enabled` everywhere, an End route on their node SID, an End.X
