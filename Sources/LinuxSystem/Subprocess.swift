@@ -48,7 +48,7 @@ package enum Subprocess {
     /// Runs `argv` to completion, feeding `stdin`, and returns its status and output.
     ///
     /// Uses `posix_spawn` and a `poll` loop over the three pipes (Foundation's `Process` waits
-    /// in 50 ms run-loop steps, which dominated `up`).
+    /// in run-loop steps, too coarse for the many short commands of `up`).
     /// - Throws: ``SubprocessError`` only when the program cannot be started.
     package static func run(_ argv: [String], stdin: String? = nil) throws(SubprocessError) -> CommandResult {
         guard let exe = locate(argv[0]) else {

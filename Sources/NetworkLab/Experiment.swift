@@ -11,7 +11,7 @@ import SubflowSteering
 ///
 /// ```swift
 /// let r = try Experiment(topology: diamond).run { print($0) }
-/// r.aggregateMbps / r.capacityMbps!   // ~0.89 at MTU 1500: the payload ceiling is 0.901
+/// r.aggregateMbps / r.capacityMbps!   // below 1: at MTU 1500 the payload ceiling is 0.901
 /// ```
 public struct Experiment: Sendable {
     public var topology: Topology
@@ -32,8 +32,8 @@ public struct Experiment: Sendable {
     public var delay: DelayMode = .auto
     public var port: UInt16 = 5201
     /// `TCP_CONGESTION` for all three runs (nil: the namespace default). The default is cubic:
-    /// with this kernel's default, BBR (v1), three MPTCP subflows into tbf bottlenecks reach
-    /// only 0.89–0.90 of the capacity, against 0.94 with cubic (Docs/Testbed.md).
+    /// with BBR (v1), MPTCP subflows into tbf bottlenecks fill less of the capacity than
+    /// with cubic (Docs/Testbed.md).
     public var congestionControl: String? = "cubic"
     /// A link taken down during the engineered run.
     public var failure: Failure?
@@ -108,7 +108,7 @@ public struct Experiment: Sendable {
         /// The congestion control of all runs.
         public var congestionControl: String?
         /// Bytes the engineered run sent, and whether the sink found every one of them in
-        /// place (``TransferPattern``).
+        /// place (`TransferPattern`).
         public var engineeredBytes: UInt64
         public var verified: Bool
         /// With ``Experiment/failure``.
@@ -120,14 +120,14 @@ public struct Experiment: Sendable {
         /// `nil` for runs of 2 s or less.
         public var steadyMbps: Double? = nil
         /// The most payload the planned paths can carry: each path's capacity times the payload
-        /// share of a full frame (``Experiment/payloadShare(mtu:srhBytes:)``); `nil` when a
+        /// share of a full frame (``Experiment/payloadShare(mtu:srhBytes:headroom:)``); `nil` when a
         /// capacity is unknown.
         public var payloadCeilingMbps: Double? = nil
     }
 
-    /// MPTCP's DSS option on every data segment, in bytes, as measured on Linux 6.18 (a 32-bit
-    /// data ACK and a 64-bit mapping, padded): a subflow's segments carried 1364 payload bytes
-    /// at an MSS of 1388.
+    /// MPTCP's DSS option on every data segment, in bytes, as Linux sends it (a 32-bit
+    /// data ACK and a 64-bit mapping, padded): a subflow's segments carry this much less
+    /// payload than its MSS.
     public static let dssOptionBytes = 24
 
     /// The share of a link's rate an MPTCP subflow's payload can fill: its frames are the route
@@ -142,7 +142,7 @@ public struct Experiment: Sendable {
     }
 
     /// Runs the experiment: lab up, three measurements, lab down (also when
-    /// interrupted: install ``TerminationGuard`` first).
+    /// interrupted: install `TerminationGuard` first).
     public func run(progress: @escaping (String) -> Void = { _ in }) throws -> Result {
         let hosts = topology.nodes.filter { $0.kind == .host }.map(\.name)
         guard let src = from ?? hosts.first else { throw SubflowError(.badArgument, "\(topology.name) has no host: give --from") }

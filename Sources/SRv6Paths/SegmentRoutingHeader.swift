@@ -75,7 +75,7 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
         get { Flags(rawValue: UInt8(truncatingIfNeeded: header >> 40)) }
         set { header = header & ~(0xff << 40) | UInt64(newValue.rawValue) << 40 }
     }
-    /// Tag (the seed API's `reserved`, Linux `tag`).
+    /// Tag (draft-hesmans-mptcp-socket-03's `reserved`, Linux `tag`).
     @inlinable
     public var tag: UInt16 {
         get { UInt16(truncatingIfNeeded: header >> 48).byteSwapped }     // wire bytes 6–7, big-endian
@@ -118,7 +118,7 @@ public struct SegmentRoutingHeader: Hashable, Sendable {
         public static let hmac = Flags(rawValue: 1 << 3)
     }
 
-    /// Last Entry (the seed API's `first_segment`): wire index of the last
+    /// Last Entry (draft-hesmans-mptcp-socket-03's `first_segment`): wire index of the last
     /// element of the Segment List, `segments.count - 1`.
     @inlinable
     public var lastEntry: Int { segments.count - 1 }

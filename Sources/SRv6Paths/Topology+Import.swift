@@ -11,7 +11,7 @@ extension Topology {
     }
 
     /// The locator the importers give the node at 0-based `index`:
-    /// `fc00:<(i+1) >> 16>:<(i+1) & 0xffff>::/48` (as the anchors' generator does).
+    /// `fc00:<(i+1) >> 16>:<(i+1) & 0xffff>::/48`.
     public static func importedLocator(index i: Int) -> IPv6Prefix {
         let n = UInt64(i + 1)
         return IPv6Prefix(address: IPv6Address(high: 0xfc00 << 48 | (n >> 16) << 32 | (n & 0xffff) << 16, low: 0), length: 48)
@@ -105,7 +105,7 @@ extension Topology {
         try self.init(name: name, nodes: nodes, links: links)
     }
 
-    /// Reads the anchors' `srte-topology/1` JSON (`{"format", "name", "nodes": [{"name",
+    /// Reads `srte-topology/1` JSON (`{"format", "name", "nodes": [{"name",
     /// "locator"}], "links": [{"a", "b", "igp"}], "pairs": [{"from", "to"}]}`).
     ///
     /// - Returns: The topology (all routers, delay 1 ms per link) and the file's benchmark pairs.

@@ -73,7 +73,7 @@ public final class BPFSteering: SRHSteering {
         withUnsafeMutableBytes(of: &value.srh) { $0.copyBytes(from: wire) }
         // The program sends a packet whose first segment leaves by another interface there
         // with bpf_redirect_neigh, which loses the packet when the neighbour is not resolved
-        // yet (measured: a SYN lost, the subflow up 1 s late). Resolve it now.
+        // yet (a lost SYN delays the subflow by a retransmission timeout). Resolve it now.
         if let first = srh.activeSegment, !resolvedHops.contains(first),
            let hop = try? RouteTable.lookup(first, on: routes), hop.interfaceIndex != interfaceIndex {
             if RouteTable.resolveNeighbour(of: hop, toward: first, on: routes) { resolvedHops.insert(first) }

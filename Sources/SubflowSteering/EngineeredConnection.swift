@@ -96,7 +96,7 @@ public final class EngineeredConnection: @unchecked Sendable {
         public var description: String { "[\((time * 100).rounded() / 100) s] \(message)" }
     }
 
-    /// What ``send(bytes:chunk:)`` measured.
+    /// What ``send(totalBytes:chunk:timeout:)`` and ``send(for:interval:chunk:timeout:)`` measured.
     public struct Report: Hashable, Sendable {
         public struct SubflowBytes: Hashable, Sendable {
             public var subflow: Subflow
@@ -110,7 +110,7 @@ public final class EngineeredConnection: @unchecked Sendable {
         public var events: [Event] = []
     }
 
-    /// The underlying connection (seed API: list, close, backup…).
+    /// The underlying connection (draft-hesmans-mptcp-socket-03 operations: list, close, backup…).
     public let connection: MultipathConnection
     /// The steering mechanism, nil when every path is direct.
     public let steering: SRHSteering?
@@ -160,13 +160,11 @@ public final class EngineeredConnection: @unchecked Sendable {
     ///   - labels: per path, a description kept in ``Subflow/label``.
     ///   - equalSRHLength: every subflow carries an SRH of the same length: the longest
     ///     list's, shorter ones (the IGP path's holds only the destination) padded with a PadN
-    ///     TLV, so every subflow's packets have the same size. Not needed for speed any more:
-    ///     without it an initial subflow on the IGP path gets the joins' MSS through
-    ///     ``SRHSteering/reserveHeadroom(_:bytes:)``, and it then carries 40 payload bytes more
-    ///     per frame than a padded one. Diamond, BPF steering, faithful links (2026-12-06):
-    ///     unpadded 134.9 Mbit/s of 150, padded 133.2–133.6; unpadded before the reservation
-    ///     130.4–130.6 (the initial subflow kept MSS 1428, the joins 1388).
-    /// - Throws: ``SubflowError``, ``SteeringError``, ``NetlinkError`` or ``SystemCallError``;
+    ///     TLV, so every subflow's packets have the same size. Not needed for equal segment
+    ///     sizes: without it an initial subflow on the IGP path gets the joins' MSS through
+    ///     ``SRHSteering/reserveHeadroom(_:bytes:)``, and its frames, which then carry no
+    ///     SRH, spend less of a link's capacity on headers than padded ones.
+    /// - Throws: ``SubflowError``, ``SteeringError``, `NetlinkError` or `SystemCallError`;
     ///   whatever was installed is removed again.
     public static func open(to remote: SocketEndpoint, from local: IPv6Address? = nil, paths: [[IPv6Address]],
                             steering: SRHSteering?, ports: ClosedRange<UInt16> = MultipathConnection.defaultPortRange,
@@ -326,7 +324,7 @@ public final class EngineeredConnection: @unchecked Sendable {
     }
 
     /// Sends ``TransferPattern`` bytes until `totalBytes` have been sent on the connection (the
-    /// warm-up of ``open(to:from:paths:steering:ports:warmup:timeout:congestionControl:labels:)``
+    /// warm-up of ``open(to:from:paths:steering:ports:warmup:timeout:congestionControl:labels:equalSRHLength:)``
     /// included), closes the sending side, waits for the peer to close, and reports bytes
     /// acknowledged per subflow. With ``keep`` set, failed subflows are replaced on the way.
     public func send(totalBytes bytes: Int, chunk: Int = 1 << 18, timeout: Duration = .seconds(120)) throws -> Report {

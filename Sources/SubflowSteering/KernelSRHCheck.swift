@@ -19,7 +19,7 @@ public final class KernelSRHCheck {
     private let fd: Int32
 
     /// Opens the TCP socket the checks run on.
-    /// - Throws: ``SystemCallError`` when no IPv6 TCP socket can be opened.
+    /// - Throws: `SystemCallError` when no IPv6 TCP socket can be opened.
     public init() throws(SystemCallError) {
         fd = try syscallValue("socket(AF_INET6, SOCK_STREAM)") { socket(AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
     }
@@ -30,7 +30,7 @@ public final class KernelSRHCheck {
     ///
     /// An empty buffer is sent as a one-byte option (a zero length would mean
     /// "remove the header", which always succeeds).
-    /// - Throws: ``SystemCallError`` for any errno other than EINVAL.
+    /// - Throws: `SystemCallError` for any errno other than EINVAL.
     public func accepts(_ bytes: [UInt8]) throws(SystemCallError) -> Bool {
         var buf = bytes.isEmpty ? [UInt8(0)] : bytes
         let r = buf.withUnsafeMutableBytes { p in

@@ -8,7 +8,7 @@ import LinuxSystem
 /// When subflow *i* fails, the links of its path that no working subflow uses are taken as
 /// suspect (the sender cannot tell which one broke), and a new path is planned that avoids
 /// every suspect link and, if possible, stays disjoint from the working paths
-/// (``DisjointPathPlanner/replacement(from:to:surviving:avoiding:disjoint:strict:)``). It is
+/// (`DisjointPathPlanner.replacement(from:to:surviving:avoiding:disjoint:strict:)`). It is
 /// encoded against the topology's IGP as configured — the network is not assumed to have
 /// reconverged, so the segment list forces the whole path (checked by the forwarding simulation).
 ///

@@ -30,7 +30,7 @@ public final class PolicyRoutingSteering: SRHSteering {
     public var steeredFlows: [FourTuple: SegmentRoutingHeader] { entries.mapValues(\.srh) }
 
     /// Opens an rtnetlink socket in the calling thread's network namespace.
-    /// - Throws: ``NetlinkError``; EOPNOTSUPP with the kernel's message when the kernel has
+    /// - Throws: `NetlinkError`; EOPNOTSUPP with the kernel's message when the kernel has
     ///   no seg6 routes (``kernelProblem()``).
     public init() throws(NetlinkError) {
         connection = try NetlinkConnection(.route)

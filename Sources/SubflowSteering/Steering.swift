@@ -19,11 +19,11 @@ public protocol SRHSteering: AnyObject {
     func removeAll()
     /// Makes room for `bytes` of SRH in the packets toward `flow.remoteAddress` without steering
     /// `flow` itself, held until `unsteer(flow)`: a connection whose initial subflow stays on the
-    /// IGP path but whose joins will carry SRHs needs this before it connects, or the initial
-    /// subflow keeps a larger MSS than the joins (measured with BPF steering: −2.5% for the whole
-    /// connection). ``BPFSteering`` lowers the route MTU toward the peer. The default does
-    /// nothing: ``PolicyRoutingSteering`` does not implement it yet (its seg6 routes reserve room
-    /// only for the flows they steer; not measurable on a kernel without seg6 routes).
+    /// IGP path but whose joins will carry SRHs needs this before it connects, so that the initial
+    /// subflow gets the joins' MSS and all subflows send the same segment size.
+    /// ``BPFSteering`` lowers the route MTU toward the peer. The default does
+    /// nothing: ``PolicyRoutingSteering`` does not implement it (its seg6 routes reserve room
+    /// only for the flows they steer).
     func reserveHeadroom(_ flow: FourTuple, bytes: Int) throws
 }
 

@@ -24,7 +24,7 @@ import LinuxSystem
 /// - Timing: a frame is due `delay` after the kernel stamped its arrival (`SO_TIMESTAMPNS`),
 ///   so the bridge's wake-up latency on arrival does not count; one thread waits with `ppoll`
 ///   (nanosecond timeout, timer slack 1 ns) for the earlier of the next due frame and the next
-///   arrival, and frames leave within tens of µs of their due time.
+///   arrival, so frames leave close to their due time.
 /// - The queue is bounded (``queueBytes``, ``queueFrames`` per direction); a full queue drops
 ///   arriving frames, as a router's queue would.
 public struct DelayBridge: Sendable {
@@ -70,7 +70,7 @@ public struct DelayBridge: Sendable {
 
     /// Opens both ports in the calling thread's network namespace, calls `ready`, and forwards
     /// until a port disappears (its veth pair deleted, e.g. with the lab's namespaces).
-    /// - Throws: ``SystemCallError`` when a port cannot be opened.
+    /// - Throws: `SystemCallError` when a port cannot be opened.
     public func run(ready: () -> Void = {}) throws(SystemCallError) -> Stop {
         let a = try DelayBridge.openPort(portA), b: Int32
         do { b = try DelayBridge.openPort(portB) } catch { close(a); throw error }

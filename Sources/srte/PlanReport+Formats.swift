@@ -3,7 +3,7 @@ import LinuxSystem
 import NetworkLab
 
 // The formats of `srte plan --format`: text, json, dot and iproute2. The planner (SRv6Paths)
-// produces the PlanReport; how it is printed is the CLI's business (DESIGN.md).
+// produces the PlanReport; how it is printed is the CLI's business.
 extension PlanReport {
     private func name(_ i: Int) -> String { topology.nodes[i].name }
 

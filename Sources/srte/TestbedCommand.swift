@@ -361,7 +361,7 @@ private func resolveLab(_ lab: String?) throws -> String {
     }
 }
 
-/// ``ParsableCommand/reporting(_:)`` that also maps ``TestbedError`` to exit codes.
+/// `reporting(_:)` that also maps `TestbedError` to exit codes.
 private func testbedReporting(_ body: () throws -> Void) throws {
     do { try body() } catch let e as TestbedError {
         diagnose("srte: \(e.message)")

@@ -3,7 +3,7 @@
  * legacy out-of-tree socket API of draft-hesmans-mptcp-socket.
  *
  * Upstream part: include/uapi/linux/mptcp.h as of Linux 6.18 (struct layouts
- * confirmed against /sys/kernel/btf/vmlinux on the running kernel, KERNEL.md).
+ * confirmed against /sys/kernel/btf/vmlinux).
  * getsockopt(SOL_MPTCP) copies min(user, kernel) bytes, so a shorter struct
  * works on older kernels and a longer one on newer kernels.
  *

@@ -43,8 +43,8 @@ public struct InterfaceAddress: Hashable, Sendable, CustomStringConvertible {
 }
 
 
-/// rtnetlink (`NETLINK_ROUTE`) through the same client: addresses now;
-/// rules and routes arrive with steering.
+/// rtnetlink (`NETLINK_ROUTE`) through the same client: local addresses
+/// (routes and rules: ``RouteTable``).
 public enum Rtnetlink {
     /// `RTM_NEWADDR`
     public static let newAddress = NetlinkMessageType(rawValue: 20)

@@ -12,11 +12,11 @@ import SubflowSteering
 /// defer { try? lab.down() }
 /// let h2 = lab.address(of: "h2")!                        // fc00:2::2
 /// let fd = try lab.run(in: "h1") { socket(AF_INET6, SOCK_STREAM, 0) }   // a socket in h1
-/// for c in try lab.linkCounters() { print(c.a, c.b, c.endA.txPackets) }
+/// for c in try lab.linkCounters() { print(c.a, c.b, c.packetsAToB) }
 /// ```
 ///
 /// Routers get forwarding, `seg6_enabled` everywhere, an End route on their node SID, an End.X
-/// route per adjacency SID (exactly ``Topology/adjacencySID(link:from:)``), and static routes to
+/// route per adjacency SID (exactly `Topology.adjacencySID(link:from:)`), and static routes to
 /// every locator and host address along all IGP shortest paths (multipath routes where there
 /// are equal-cost paths). Hosts get their address on `lo` (and as `src` of their routes), a
 /// default route via their routers, MPTCP with `subflows 8 add_addr_accepted 8` and the path
@@ -368,7 +368,7 @@ public struct Testbed: Sendable {
     }
 
     /// Calls `body` on the current thread inside `node`'s namespace (see
-    /// ``NetworkNamespace/run(in:_:)``): sockets created there stay in that namespace.
+    /// `NetworkNamespace.run(in:_:)`): sockets created there stay in that namespace.
     public func run<T>(in node: String, _ body: () throws -> T) throws -> T {
         guard let ns = namespace(of: node) else { throw TestbedError(.invalidInput, "lab '\(lab)' has no node '\(node)'") }
         return try NetworkNamespace.run(in: ns, body)
@@ -618,7 +618,7 @@ private final class InterruptGuard {
 }
 
 extension NetworkNamespace {
-    /// ``run(in:_:)`` with a typed error.
+    /// `NetworkNamespace.run(in:_:)` with a typed error.
     static func runTyped<T>(in name: String, _ body: () -> T) throws(TestbedError) -> T {
         do { return try run(in: name, body) } catch {
             throw TestbedError(.system, "entering network namespace \(name): \(error)")

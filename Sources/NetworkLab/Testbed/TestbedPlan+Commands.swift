@@ -115,14 +115,14 @@ extension TestbedPlan {
     public static let maxFrameBytes = Topology.defaultMTU + 14
 
     /// The tbf peak rate: twice the link rate, at least 1 Gbit/s. It exists for its bucket
-    /// (``tbfPeakBucket(bitsPerSecond:)``), not to limit anything.
+    /// (``tbfPeakBucket(bitsPerSecond:mtu:)``), not to limit anything.
     ///
     /// Why a peak rate at all: without one, tbf charges a GSO packet (one skb holding many
     /// segments, which veth hands on whole) `skb->len` plus, per further segment, the header
     /// length the kernel finds at the skb's transport header. A forwarded SRv6 packet's transport
-    /// header is its SRH, so each further segment was charged 54 bytes instead of 126 (Ethernet,
-    /// IPv6, SRH, TCP with timestamps): a "50 Mbit/s" link carried 51.7–53.0 Mbit/s of real
-    /// frames of an SRH-steered MPTCP subflow (measured 2026-12-06). With a peak bucket of one
+    /// header is its SRH, so each further segment is charged 54 bytes instead of 126 (Ethernet,
+    /// IPv6, SRH, TCP with timestamps), and a link would carry more than its rate of real
+    /// frames of an SRH-steered MPTCP subflow. With a peak bucket of one
     /// frame, tbf segments every GSO packet (`tbf_segment`) and charges each frame its length.
     public static func tbfPeakRate(bitsPerSecond: Int) -> Int {
         max(2 * bitsPerSecond, 1_000_000_000)

@@ -29,7 +29,7 @@ public struct TestbedPlan: Codable, Sendable, Hashable {
     /// The device a router's End route sits on: one end of a veth pair kept inside the router
     /// (`sid0` ↔ `sid0p`). Not `lo`: the kernel turns routes via loopback into reject routes,
     /// so an End route on `lo` drops every packet (seen as Ip6InNoRoutes). Not a link: taking
-    /// that link down would delete the node SID. (This kernel has no `dummy` driver.)
+    /// that link down would delete the node SID. Not a `dummy` device: kernels may lack the driver.
     public static let sidDevice = "sid0"
     /// The peer of ``sidDevice``.
     public static let sidDevicePeer = "sid0p"
@@ -117,7 +117,7 @@ public struct TestbedPlan: Codable, Sendable, Hashable {
         /// lab's ``DelayMode`` says, or not at all).
         public var delay: Int
         /// MTU of both ends (and of the delay bridge's ports), or `nil` for the veth default,
-        /// ``Topology/defaultMTU``.
+        /// `Topology.defaultMTU`.
         public var mtu: Int? = nil
 
         /// The MTU the link's interfaces have.

@@ -3,7 +3,7 @@ internal import CSRH
 import SRv6Paths
 import LinuxSystem
 
-/// The seed operations, whichever kernel runs them: ``MultipathConnection``
+/// The draft-hesmans-mptcp-socket-03 operations, whichever kernel runs them: ``MultipathConnection``
 /// (upstream, userspace path manager) and ``LegacyMultipathConnection``
 /// (the out-of-tree kernel's socket options 66–72).
 public protocol SubflowManaging: AnyObject {
@@ -149,7 +149,7 @@ public enum LegacyCodec {
 /// getsockopt as the legacy backend calls it: returns 0 or an errno; `len` in/out.
 public typealias LegacyGetsockopt = (_ level: Int32, _ name: Int32, _ buffer: UnsafeMutableRawPointer, _ length: inout UInt32) -> Int32
 
-/// The seed API on the legacy out-of-tree kernel (bhesmans/mptcp): a plain TCP
+/// The draft-hesmans-mptcp-socket-03 API on the legacy out-of-tree kernel (bhesmans/mptcp): a plain TCP
 /// socket whose subflows are managed with getsockopt 66–72 at IPPROTO_TCP.
 public final class LegacyMultipathConnection: SubflowManaging, @unchecked Sendable {
     /// The TCP socket's descriptor (owned).
@@ -227,7 +227,7 @@ public final class LegacyMultipathConnection: SubflowManaging, @unchecked Sendab
         var ids: [UInt32] = []
         for t in tuples {
             if t.segmentRoutingHeader != nil {
-                throw SubflowError(.steeringNotAvailable, "steering not available: per-subflow SRHs arrive with the steering work (issue 4)")
+                throw SubflowError(.steeringNotAvailable, "steering not available: a subflow cannot be opened with an SRH; open it without one")
             }
             if t.local.port != 0 && t.local.port < 1024 && geteuid() != 0 {
                 throw SubflowError(.privilegedPort, "local port \(t.local.port) is below 1024: only root may open subflows there")

@@ -71,8 +71,8 @@ public final class MPTCPSink: @unchecked Sendable {
     /// - Parameters:
     ///   - timeout: how long to wait for the connection, and for each read.
     ///   - verify: check every byte against ``TransferPattern`` (what srte's senders write).
-    /// - Throws: ``SubflowError`` or ``SystemCallError``; a `timedOut`
-    ///   ``SystemCallError`` (ETIMEDOUT) when nothing arrives in time.
+    /// - Throws: ``SubflowError`` or `SystemCallError`; a `timedOut`
+    ///   `SystemCallError` (ETIMEDOUT) when nothing arrives in time.
     public func serveOne(timeout: Duration = .seconds(3600), verify: Bool = false) throws -> SinkReport {
         guard try listener.waitReadable(timeout: timeout) else {
             throw SystemCallError("accept (no connection within \(timeout))", errno: ETIMEDOUT)

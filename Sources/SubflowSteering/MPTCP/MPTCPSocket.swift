@@ -100,7 +100,7 @@ public final class MPTCPSocket: @unchecked Sendable {
 
     deinit { Glibc.close(fileDescriptor) }
 
-    /// The seed's error after fallback: EOPNOTSUPP, whatever the kernel said.
+    /// The error draft-hesmans-mptcp-socket-03 gives after fallback: EOPNOTSUPP, whatever the kernel said.
     static func fallbackError(_ e: Int32, _ option: String) -> SubflowError {
         SubflowError(.fallback, "the connection fell back to plain TCP: there are no MPTCP subflows (getsockopt \(option): \(String(cString: strerror(e))))", errno: EOPNOTSUPP)
     }
@@ -238,7 +238,7 @@ public final class MPTCPSocket: @unchecked Sendable {
         if getsockopt(fileDescriptor, CSRH_SOL_MPTCP, CSRH_MPTCP_INFO, &i, &len) < 0 {
             let e = errno
             // After fallback the option goes to the plain TCP socket, which
-            // answers ENOPROTOOPT (measured on 6.18); older kernels said EOPNOTSUPP.
+            // answers ENOPROTOOPT (older kernels: EOPNOTSUPP).
             if e == EOPNOTSUPP || e == ENOPROTOOPT { throw Self.fallbackError(e, "MPTCP_INFO") }
             throw .system(SystemCallError("getsockopt(MPTCP_INFO)", errno: e))
         }

@@ -3,7 +3,7 @@ import Synchronization
 import SRv6Paths
 import LinuxSystem
 
-/// A subflow to open (the seed's `struct mptcp_sub_tuple`, draft-03 §3.6).
+/// A subflow to open (`struct mptcp_sub_tuple`, draft-hesmans-mptcp-socket-03 §3.6).
 public struct SubflowTuple: Hashable, Sendable {
     /// `prio`: open as a backup subflow (MP_JOIN B bit).
     public var backup: Bool
@@ -13,7 +13,8 @@ public struct SubflowTuple: Hashable, Sendable {
     public var remote: SocketEndpoint
     /// `if_idx`: the outgoing interface, 0 = any.
     public var interfaceIndex: Int32
-    /// `ipv6_srh`: the segment list this subflow should follow (steering; not available yet).
+    /// `ipv6_srh`: the segment list this subflow should follow. Not supported: a tuple with an
+    /// SRH is refused (`.steeringNotAvailable`); steer the subflow's 4-tuple instead.
     public var segmentRoutingHeader: SegmentRoutingHeader?
 
     public init(local: SocketEndpoint, remote: SocketEndpoint, backup: Bool = false, interfaceIndex: Int32 = 0, segmentRoutingHeader: SegmentRoutingHeader? = nil) {
@@ -38,7 +39,7 @@ public struct SubflowState: RawRepresentable, Hashable, Sendable, CustomStringCo
     public var description: String { rawValue }
 }
 
-/// One subflow as ``MultipathConnection/subflows()`` lists it (the seed's MPTCP_GET_SUB_IDS, plus the tuple and counters).
+/// One subflow as ``MultipathConnection/subflows()`` lists it (draft-hesmans-mptcp-socket-03's MPTCP_GET_SUB_IDS, plus the tuple and counters).
 public struct SubflowStatus: Hashable, Sendable {
     /// The subflow id (`mptcp_subflow_info.id`; on the legacy kernel, its own id).
     public var id: UInt32
@@ -57,7 +58,7 @@ public struct SubflowStatus: Hashable, Sendable {
     public var rttMicroseconds: UInt32
 }
 
-/// How ``MultipathConnection/closeSubflow(id:how:)`` ends a subflow.
+/// How ``MultipathConnection/closeSubflow(id:how:timeout:)`` ends a subflow.
 public struct SubflowCloseMode: RawRepresentable, Hashable, Sendable {
     public let rawValue: Int32
     public init(rawValue: Int32) { self.rawValue = rawValue }
@@ -69,7 +70,7 @@ public struct SubflowCloseMode: RawRepresentable, Hashable, Sendable {
     public static let reset = SubflowCloseMode(rawValue: -1)
 }
 
-/// The draft-hesmans-mptcp-socket API on one MPTCP connection: list, open,
+/// The draft-hesmans-mptcp-socket-03 API on one MPTCP connection: list, open,
 /// close and inspect subflows, change their priority, announce addresses.
 ///
 /// Upstream Linux: the operations go through the userspace path manager
@@ -244,7 +245,7 @@ public final class MultipathConnection: @unchecked Sendable {
         return pendingEvents
     }
 
-    // MARK: seed operations
+    // MARK: draft-hesmans-mptcp-socket-03 operations
 
     /// Fails unless subflow management is possible on this connection.
     func checkManageable() throws(SubflowError) {
@@ -286,7 +287,7 @@ public final class MultipathConnection: @unchecked Sendable {
     public func openSubflows(_ tuples: [SubflowTuple], timeout: Duration = .seconds(5), confirm: Duration = .zero) throws(SubflowError) -> [UInt32] {
         for t in tuples {
             if t.segmentRoutingHeader != nil {
-                throw SubflowError(.steeringNotAvailable, "steering not available: per-subflow SRHs arrive with the steering work (issue 4); open the subflow without one")
+                throw SubflowError(.steeringNotAvailable, "steering not available: a subflow cannot be opened with an SRH; open it without one, then steer its 4-tuple")
             }
             if t.local.port != 0 && t.local.port < 1024 && geteuid() != 0 {
                 throw SubflowError(.privilegedPort, "local port \(t.local.port) is below 1024: only root may open subflows there")
@@ -454,7 +455,7 @@ public final class MultipathConnection: @unchecked Sendable {
         let clock = ContinuousClock(), deadline = clock.now + timeout
         while tracked[k]?.state != .closed && clock.now < deadline { pump(timeout: min(deadline - clock.now, .milliseconds(50))) }
         // The local id stays bound to this address+port: the kernel keeps the
-        // entry after SUBFLOW_DESTROY (measured on 6.18: re-using the port with
+        // entry after SUBFLOW_DESTROY (re-using the port with
         // another id gives -22 "did not match address and id").
         socketOptions?.forget(local: s.local, remote: s.remote, namespace: socket.netnsCookie)
     }

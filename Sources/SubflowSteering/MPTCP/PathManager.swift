@@ -12,7 +12,7 @@ import LinuxSystem
 /// ```
 ///
 /// Commands need `CAP_NET_ADMIN` and `net.mptcp.pm_type=1` in the namespace
-/// (see ``MPTCPPathManager/checkNamespace()``). Thread-safe.
+/// (see ``MPTCPNamespaceState/check()``). Thread-safe.
 public final class MPTCPPathManager: @unchecked Sendable {
     /// The resolved family (id, version, the `mptcp_pm_events` group id).
     public let family: GenericNetlinkFamily
@@ -58,7 +58,7 @@ public final class MPTCPPathManager: @unchecked Sendable {
     ///   - localID: the local address id (1–255), managed by the caller; the
     ///     same address+port must always use the same id.
     ///   - local: local address and port (port 0: ephemeral).
-    /// - Throws: ``NetlinkError``: -EADDRINUSE (98) when the 4-tuple is busy or
+    /// - Throws: `NetlinkError`: -EADDRINUSE (98) when the 4-tuple is busy or
     ///   in TIME_WAIT, -EADDRNOTAVAIL (99) when the address is not local, -EINVAL
     ///   with "invalid token" and friends.
     public func createSubflow(token: UInt32, localID: UInt8, local: SocketEndpoint, remote: SocketEndpoint, interfaceIndex: Int32 = 0, backup: Bool = false) throws(NetlinkError) {
@@ -159,7 +159,7 @@ public struct MPTCPNamespaceState: Hashable, Sendable {
     /// Whether the userspace path manager is selected.
     public var isUserspace: Bool { pmType == 1 || pathManager == "userspace" }
 
-    /// Throws the one actionable ``SubflowError`` when the namespace cannot run the seed API.
+    /// Throws the one actionable ``SubflowError`` when the namespace cannot run the draft-hesmans-mptcp-socket-03 operations.
     public static func check() throws(SubflowError) {
         guard let s = current() else {
             throw SubflowError(.mptcpDisabled, "this kernel has no MPTCP (/proc/sys/net/mptcp is missing): it needs CONFIG_MPTCP=y")

@@ -5,7 +5,7 @@ import LinuxSystem
 public enum MonitorEvent: Hashable, Sendable {
     /// A path-manager event (`mptcp_pm_events`).
     case pathManager(MPTCPEvent)
-    /// A local address appeared (RTM_NEWADDR) — the seed's "new local address".
+    /// A local address appeared (RTM_NEWADDR) — draft-hesmans-mptcp-socket-03's "new local address".
     case localAddressAdded(InterfaceAddress)
     /// A local address went away (RTM_DELADDR).
     case localAddressRemoved(InterfaceAddress)

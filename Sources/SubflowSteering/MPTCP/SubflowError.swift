@@ -1,24 +1,25 @@
 import Glibc
 import LinuxSystem
 
-/// Errors of the seed socket API (draft-hesmans-mptcp-socket), one type for
+/// Errors of the MPTCP socket API (draft-hesmans-mptcp-socket-03), one type for
 /// every backend. The kind says what went wrong; the message says what to do;
-/// ``underlying`` keeps the kernel's own error when there is one.
+/// ``netlink`` keeps the kernel's own error when there is one.
 public struct SubflowError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong. New kinds may be added.
     public struct Kind: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
         public let rawValue: String
         public init(rawValue: String) { self.rawValue = rawValue }
         /// The connection fell back to plain TCP: there are no subflows to
-        /// manage (the seed's EOPNOTSUPP).
+        /// manage (the draft's EOPNOTSUPP).
         public static let fallback = Kind(rawValue: "fallback")
-        /// No subflow with that id (the seed's EINVAL on an id).
+        /// No subflow with that id (the draft's EINVAL on an id).
         public static let invalidID = Kind(rawValue: "invalid-id")
-        /// Malformed arguments (the seed's EINVAL).
+        /// Malformed arguments (the draft's EINVAL).
         public static let badArgument = Kind(rawValue: "bad-argument")
-        /// A non-root caller asked for a local port below 1024 (seed §6).
+        /// A non-root caller asked for a local port below 1024 (draft-hesmans-mptcp-socket-03 §6).
         public static let privilegedPort = Kind(rawValue: "privileged-port")
-        /// The tuple carries an SRH, and per-subflow steering is not available yet.
+        /// The tuple carries an SRH, which opening a subflow does not support, or a path with
+        /// waypoints was given without a steering mechanism.
         public static let steeringNotAvailable = Kind(rawValue: "steering-not-available")
         /// The running kernel cannot do this (e.g. a per-subflow socket option upstream).
         public static let notSupported = Kind(rawValue: "not-supported")
@@ -28,7 +29,7 @@ public struct SubflowError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let notUserspacePathManager = Kind(rawValue: "not-userspace-pm")
         /// The subflow did not come up (refused, reset, or no SUB_ESTABLISHED in time).
         public static let subflowFailed = Kind(rawValue: "subflow-failed")
-        /// The path manager refused the request (see ``SubflowError/underlying``).
+        /// The path manager refused the request (see ``SubflowError/netlink``).
         public static let pathManager = Kind(rawValue: "path-manager")
         /// A system call failed.
         public static let system = Kind(rawValue: "system")
@@ -38,7 +39,7 @@ public struct SubflowError: Error, Hashable, Sendable, CustomStringConvertible {
     public var kind: Kind
     /// A sentence for people.
     public var message: String
-    /// The errno the seed API would return for this error.
+    /// The errno a draft-hesmans-mptcp-socket-03 call returns for this error.
     public var errno: Int32
     /// The kernel's own error, when there is one.
     public var netlink: NetlinkError?
