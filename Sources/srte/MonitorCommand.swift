@@ -16,7 +16,8 @@ struct MonitorCommand: ParsableCommand {
         (created, established, closed, announced, removed, sub_established, sub_closed, \
         sub_priority, listener_created, listener_closed) and local addresses added or removed \
         (rtnetlink). Runs until interrupted, --count events or --timeout seconds. While it runs, \
-        a server on the userspace path manager in this namespace accepts joins.
+        servers on the userspace path manager accept joins (in every namespace: the kernel's \
+        check for a subscriber is host-wide).
 
         Examples:
           srte monitor

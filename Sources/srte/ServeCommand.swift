@@ -13,7 +13,8 @@ struct ServeCommand: ParsableCommand {
         discussion: """
         Listens with IPPROTO_MPTCP (plain TCP clients are served too, as a fallback). When the \
         namespace uses the userspace path manager (net.mptcp.pm_type=1), srte subscribes to \
-        mptcp_pm_events while serving: without a subscriber the kernel refuses every join.
+        mptcp_pm_events while serving: the kernel accepts joins on such a server only while some \
+        process on the host subscribes (the check is host-wide, not per namespace).
 
         --verify checks every byte against the pattern srte's senders write (`srte open`, \
         `srte experiment`): each 8-byte word carries its own stream offset, so a lost, duplicated \

@@ -91,7 +91,7 @@ struct TestbedCommand: ParsableCommand {
         @Option(help: "The /48 (or shorter) ULA prefix link addresses come from; must not overlap the topology.")
         var linkPrefix: String = TestbedPlan.defaultLinkPrefix
 
-        @Option(name: .customLong("mptcp-pm"), help: "MPTCP path manager on hosts. A userspace-PM server accepts joins only while a process listens to mptcp_pm_events.")
+        @Option(name: .customLong("mptcp-pm"), help: "MPTCP path manager on hosts. A userspace-PM server accepts joins only while some process on the host subscribes to mptcp_pm_events.")
         var mptcpPM: MPTCPPathManagerKind = .userspace
 
         @Option(name: .customLong("default-bandwidth"), help: ArgumentHelp("Rate for links the file gives none (e.g. 50Mbit); without it they are unshaped.", valueName: "RATE"))

@@ -302,8 +302,9 @@ struct MPTCPIntegrationTests {
 
     /// A peer that refuses the join (in-kernel PM with `subflows 0`): the
     /// subflow shows SUB_ESTABLISHED then SUB_CLOSED, and does not count as up.
-    /// (Measured: on 6.18 a userspace-PM server accepts joins even with no
-    /// mptcp_pm_events subscriber, so that is not a way to get a refusal.)
+    /// (A userspace-PM server without a subscriber in its namespace is no way to get a
+    /// refusal: the kernel's check for a subscriber is host-wide, and the client's path
+    /// manager subscribes.)
     @Test func refusedJoinIsNotUp() throws {
         let lab = try MPTCPLab("refused", serverPMType: 0, serverSubflowLimit: 0)
         let (c, accepted) = try lab.connect()
@@ -316,9 +317,10 @@ struct MPTCPIntegrationTests {
         withExtendedLifetime(accepted) {}
     }
 
-    /// Kernel fact (6.18): a server on the userspace path manager accepts joins
-    /// even when nobody is subscribed to mptcp_pm_events in its namespace.
-    @Test func userspaceServerWithoutSubscriberAcceptsJoins() throws {
+    /// Kernel fact: a server on the userspace path manager accepts joins while a process in
+    /// *another* namespace (here the client's path manager) subscribes to mptcp_pm_events and
+    /// nobody subscribes in the server's: the kernel's check is host-wide (Docs/Kernel.md).
+    @Test func userspaceServerAcceptsJoinsWhileAnotherNamespaceSubscribes() throws {
         let lab = try MPTCPLab("nosub", serverSubscribes: false)
         let (c, accepted) = try lab.connect()
         let id = try c.openSubflow(SubflowTuple(local: SocketEndpoint(lab.client.address, port: 0), remote: lab.server), confirm: .milliseconds(50))

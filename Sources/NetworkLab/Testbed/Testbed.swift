@@ -192,7 +192,7 @@ public struct Testbed: Sendable {
                                  what: "tc in \(node.namespace)")
         }
         if options.mptcpPathManager == .userspace, plan.nodes.contains(where: { !$0.isRouter }) {
-            state.notes.append("hosts run the userspace MPTCP path manager (net.mptcp.pm_type=1): a server accepts MP_JOINs only while a process in its namespace listens to mptcp_pm_events")
+            state.notes.append("hosts run the userspace MPTCP path manager (net.mptcp.pm_type=1): a server accepts MP_JOINs only while some process on the host (any namespace) subscribes to mptcp_pm_events, as srte serve does")
         }
         try checkInterrupt()
         state.phase = .up

@@ -35,9 +35,9 @@ public struct SinkReport: Hashable, Sendable {
 
 /// An MPTCP receiver that counts bytes per subflow: `srte serve`.
 ///
-/// A server namespace on the userspace path manager rejects every join unless
-/// some process listens to `mptcp_pm_events`, so the sink subscribes for as long
-/// as it exists.
+/// A server on the userspace path manager accepts joins only while some process
+/// subscribes to `mptcp_pm_events` (anywhere on the host: the kernel's check is not
+/// per namespace), so the sink subscribes for as long as it exists.
 ///
 /// ```swift
 /// let sink = try MPTCPSink(listen: SocketEndpoint(.unspecified, port: 5201))

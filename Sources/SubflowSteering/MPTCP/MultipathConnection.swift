@@ -361,7 +361,7 @@ public final class MultipathConnection: @unchecked Sendable {
                 var why = ""
                 if let e = t.error, e != 0 { why += ": \(String(cString: strerror(Int32(e))))" }
                 if let r = t.resetReason { why += " (MPTCP reset reason \(r))" }
-                throw SubflowError(.subflowFailed, "subflow \(k.local) → \(k.remote) was closed right after it was established (SUB_CLOSED)\(why); is the peer accepting joins (a subscriber on mptcp_pm_events, or `ip mptcp limits`)?", errno: t.error.map { Int32($0) } ?? ECONNREFUSED)
+                throw SubflowError(.subflowFailed, "subflow \(k.local) → \(k.remote) was closed right after it was established (SUB_CLOSED)\(why); is the peer accepting joins (on the userspace path manager: a subscriber to mptcp_pm_events on its host; on the in-kernel one: `ip mptcp limits`)?", errno: t.error.map { Int32($0) } ?? ECONNREFUSED)
             }
         }
         let snapshot = try socket.fullInfo().subflows

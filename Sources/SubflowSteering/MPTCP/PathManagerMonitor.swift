@@ -14,7 +14,8 @@ public enum MonitorEvent: Hashable, Sendable {
 /// Live path-manager and local-address events of the current namespace, like
 /// `ip mptcp monitor` plus rtnetlink address changes, as one `AsyncSequence`.
 ///
-/// Subscribing also makes a server on the userspace path manager accept joins.
+/// Subscribing also makes servers on the userspace path manager accept joins, in every
+/// namespace (the kernel checks for a subscriber host-wide).
 public final class PathManagerMonitor: @unchecked Sendable {
     let pm: NetlinkSubscription
     let familyID: UInt16
