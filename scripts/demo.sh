@@ -13,5 +13,6 @@ if [ "$(id -u)" != 0 ]; then echo "run as root: the experiment creates network n
 bash scripts/install-deps.sh
 echo "== building srte (release; a few minutes the first time)" >&2
 swift build -c release --product srte >&2
+swift build -c release --product srte-delay-bridge >&2   # link delays where the kernel has no netem
 echo "== srte experiment topologies/diamond.yaml $*" >&2
 exec .build/release/srte experiment topologies/diamond.yaml "$@"
