@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh Debian machine. As root it also runs the
+# The whole test suite on a fresh Debian machine (and the API docs, which must build
+# without warnings). As root it also runs the
 # privileged tests (network namespaces, kernel oracles); as another user they
 # are skipped with a printed reason.
 set -euo pipefail
@@ -8,4 +9,5 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 swift build --build-tests
 mkdir -p .build
+bash scripts/docs.sh
 swift test --skip-build 2>&1 | tee .build/test.log

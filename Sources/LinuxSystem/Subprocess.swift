@@ -15,7 +15,7 @@ public struct CommandResult: Sendable, Hashable {
     public var stderr: String
 }
 
-/// Why a child process could not be run, or why ``Subprocess/check(_:stdin:what:)`` rejected its exit.
+/// Why a child process could not be run, or why `Subprocess.check` rejected its exit.
 public struct SubprocessError: Error, Sendable, CustomStringConvertible {
     /// The argument vector.
     public var argv: [String]

@@ -164,6 +164,7 @@ public final class EngineeredConnection: @unchecked Sendable {
     ///     sizes: without it an initial subflow on the IGP path gets the joins' MSS through
     ///     ``SRHSteering/reserveHeadroom(_:bytes:)``, and its frames, which then carry no
     ///     SRH, spend less of a link's capacity on headers than padded ones.
+    ///   - timeout: how long the initial connect and each join may take.
     /// - Throws: ``SubflowError``, ``SteeringError``, `NetlinkError` or `SystemCallError`;
     ///   whatever was installed is removed again.
     public static func open(to remote: SocketEndpoint, from local: IPv6Address? = nil, paths: [[IPv6Address]],

@@ -15,7 +15,10 @@ public final class NetlinkConnection {
     /// Every datagram sent and received, when set (used to capture golden bytes).
     public var trace: ((_ sent: Bool, _ bytes: [UInt8]) -> Void)?
 
-    /// - Parameter firstSequence: the sequence number of the first request minus one.
+    /// A connection over `transport` (a kernel socket, or a fake answering at the message level).
+    /// - Parameters:
+    ///   - transport: where datagrams go and come from.
+    ///   - firstSequence: the sequence number of the first request minus one.
     public init(transport: NetlinkTransport, firstSequence: UInt32 = 0) {
         self.transport = transport
         self.lastSequence = firstSequence

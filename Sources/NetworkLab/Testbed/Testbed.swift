@@ -22,7 +22,7 @@ import SubflowSteering
 /// default route via their routers, MPTCP with `subflows 8 add_addr_accepted 8` and the path
 /// manager of ``UpOptions/mptcpPathManager``. Links get a tbf qdisc at their bandwidth on both
 /// ends. Delays (``UpOptions/delay``) come from netem where the kernel has `sch_netem`, else from
-/// a ``DelayBridge`` process per delayed link, in the link's own namespace `<lab>+L<i>`
+/// a `srte-delay-bridge` process per delayed link, in the link's own namespace `<lab>+L<i>`
 /// (``Testbed/delayMode``).
 ///
 /// Routes are static: nothing reconverges when ``setLinks(between:and:up:)`` takes a link down.
@@ -47,7 +47,7 @@ public struct Testbed: Sendable {
 
     /// Options of ``up(plan:options:progress:)``.
     public struct UpOptions: Sendable {
-        /// The MPTCP path manager hosts run (default: userspace, see ``MPTCPPathManagerKind``).
+        /// The MPTCP path manager hosts run (default: userspace, see `MPTCPPathManagerKind`).
         public var mptcpPathManager: MPTCPPathManagerKind
         /// The topology file, recorded in the state for `status`.
         public var topologyFile: String?
@@ -81,7 +81,10 @@ public struct Testbed: Sendable {
     /// namespace names is taken. SIGINT and SIGTERM during `up` stop it and remove what it
     /// created (the error's kind is then `.interrupted`).
     ///
-    /// - Parameter progress: Called with a short line as each phase starts.
+    /// - Parameters:
+    ///   - plan: the lab to create.
+    ///   - options: how (path manager, delay emulation, SIDs).
+    ///   - progress: called with a short line as each phase starts.
     /// - Throws: ``TestbedError``; on failure nothing the call created is left behind.
     public static func up(plan: TestbedPlan, options: UpOptions = UpOptions(),
                           progress: (String) -> Void = { _ in }) throws(TestbedError) -> Testbed {

@@ -9,7 +9,7 @@ public enum DelayMode: String, Codable, Sendable, CaseIterable {
     case auto
     /// `netem delay` under each end's tbf (needs `sch_netem`; `up` fails without it).
     case netem
-    /// A ``DelayBridge`` process per delayed link, in the link's own namespace.
+    /// A `srte-delay-bridge` process per delayed link, in the link's own namespace.
     case bridge
     /// No delay: the topology's delays are used by the planner only.
     case off

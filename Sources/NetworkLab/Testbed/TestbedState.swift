@@ -51,7 +51,7 @@ public struct TestbedState: Sendable {
     /// The delay bridges `up` started.
     public var bridges: [Bridge] = []
 
-    /// A running delay bridge (``DelayBridge``, `srte testbed delay-bridge`).
+    /// A running delay bridge (a `srte-delay-bridge` process).
     public struct Bridge: Codable, Sendable, Hashable {
         /// The link it delays.
         public var link: Int

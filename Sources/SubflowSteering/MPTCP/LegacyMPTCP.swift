@@ -97,7 +97,13 @@ public enum LegacyCodec {
     }
 
     /// Encodes a `struct mptcp_sub_tuple` (srte's layout: addresses last).
-    /// - Parameter srhPointer: the user address of the SRH buffer, 0 for none.
+    /// - Parameters:
+    ///   - id: the subflow id.
+    ///   - backup: the low-priority flag.
+    ///   - interfaceIndex: the interface to bind, 0 for none.
+    ///   - srhPointer: the user address of the SRH buffer, 0 for none.
+    ///   - local: the local address and port.
+    ///   - remote: the remote address and port.
     public static func encodeTuple(id: UInt8, backup: Bool, interfaceIndex: Int32, srhPointer: UInt64, local: SocketEndpoint, remote: SocketEndpoint) -> [UInt8] {
         var w = ByteWriter()
         w.append(id)

@@ -57,7 +57,11 @@ public final class MPTCPPathManager: @unchecked Sendable {
     /// - Parameters:
     ///   - localID: the local address id (1–255), managed by the caller; the
     ///     same address+port must always use the same id.
+    ///   - token: the connection's token (`mptcpi_token`).
     ///   - local: local address and port (port 0: ephemeral).
+    ///   - remote: the peer's address and port.
+    ///   - interfaceIndex: the interface to bind the subflow to (0: any).
+    ///   - backup: open it as a backup subflow (MP_JOIN with the B bit).
     /// - Throws: `NetlinkError`: -EADDRINUSE (98) when the 4-tuple is busy or
     ///   in TIME_WAIT, -EADDRNOTAVAIL (99) when the address is not local, -EINVAL
     ///   with "invalid token" and friends.
