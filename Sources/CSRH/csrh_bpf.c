@@ -12,12 +12,6 @@
 /* BPF_TCX_EGRESS (6.6+), absent from Debian 12's uapi headers. */
 #define CSRH_BPF_TCX_EGRESS 47
 
-struct csrh_bpf_steer {
-    struct bpf_object *obj;
-    struct bpf_program *prog;
-    int flows_fd;
-    int stats_fd;
-};
 
 static char csrh_log[16384];
 static size_t csrh_log_len;
@@ -39,60 +33,6 @@ const char *csrh_bpf_last_log(void)
     csrh_log[csrh_log_len < sizeof csrh_log ? csrh_log_len : sizeof csrh_log - 1] = 0;
     csrh_log_len = 0;
     return csrh_log;
-}
-
-int csrh_bpf_steer_load(const void *buf, size_t len, struct csrh_bpf_steer **out)
-{
-    libbpf_set_print(csrh_bpf_print);
-    csrh_log_len = 0;
-    struct csrh_bpf_steer *s = calloc(1, sizeof *s);
-    if (!s)
-        return -ENOMEM;
-    LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "srte_steer");
-    s->obj = bpf_object__open_mem(buf, len, &opts);
-    if (!s->obj) {
-        int e = -errno;
-        free(s);
-        return e ? e : -EINVAL;
-    }
-    int err = bpf_object__load(s->obj);
-    if (err) {
-        bpf_object__close(s->obj);
-        free(s);
-        return err < 0 ? err : -EINVAL;
-    }
-    s->prog = bpf_object__find_program_by_name(s->obj, "srte_srh_insert");
-    struct bpf_map *flows = bpf_object__find_map_by_name(s->obj, "srte_flows");
-    struct bpf_map *stats = bpf_object__find_map_by_name(s->obj, "srte_stats");
-    if (!s->prog || !flows || !stats) {
-        bpf_object__close(s->obj);
-        free(s);
-        return -ENOENT;
-    }
-    s->flows_fd = bpf_map__fd(flows);
-    s->stats_fd = bpf_map__fd(stats);
-    *out = s;
-    return 0;
-}
-
-int csrh_bpf_steer_attach_egress(struct csrh_bpf_steer *s, int ifindex, int *link_fd)
-{
-    int fd = bpf_link_create(bpf_program__fd(s->prog), ifindex, (enum bpf_attach_type)CSRH_BPF_TCX_EGRESS, NULL);
-    if (fd < 0)
-        return -errno;
-    *link_fd = fd;
-    return 0;
-}
-
-int csrh_bpf_steer_flows_fd(struct csrh_bpf_steer *s) { return s->flows_fd; }
-int csrh_bpf_steer_stats_fd(struct csrh_bpf_steer *s) { return s->stats_fd; }
-
-void csrh_bpf_steer_close(struct csrh_bpf_steer *s)
-{
-    if (!s)
-        return;
-    bpf_object__close(s->obj);
-    free(s);
 }
 
 int csrh_bpf_map_update(int map_fd, const void *key, const void *value)

@@ -29,7 +29,7 @@ public enum NetworkNamespace {
             // Returning to our own namespace cannot fail unless the process lost
             // CAP_SYS_ADMIN meanwhile; continuing in the wrong namespace would be worse.
             if csrh_setns_net(original) != 0 {
-                fatalError("cannot return to the original network namespace: \(String(cString: strerror(errno)))")
+                fatalError("cannot return to the original network namespace: \(Errno.current.message)")
             }
         }
         return try body()

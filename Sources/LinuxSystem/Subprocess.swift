@@ -1,4 +1,5 @@
 import Foundation
+internal import CSRH
 
 /// The result of a finished command.
 public struct CommandResult: Sendable, Hashable {
@@ -62,9 +63,9 @@ package enum Subprocess {
             return true
         }
         guard cloexecPipe(&inPipe), cloexecPipe(&outPipe), cloexecPipe(&errPipe) else {
-            let e = errno
+            let e = Errno.current
             for fd in inPipe + outPipe + errPipe where fd >= 0 { close(fd) }
-            throw SubprocessError(argv: argv, message: "pipe: \(String(cString: strerror(e)))")
+            throw SubprocessError(argv: argv, message: "pipe: \(e.message)")
         }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -80,7 +81,7 @@ package enum Subprocess {
         close(inPipe[0]); close(outPipe[1]); close(errPipe[1])
         guard rc == 0 else {
             close(inPipe[1]); close(outPipe[0]); close(errPipe[0])
-            throw SubprocessError(argv: argv, message: "cannot start \(exe): \(String(cString: strerror(rc)))")
+            throw SubprocessError(argv: argv, message: "cannot start \(exe): \(Errno(rc).message)")
         }
         let input = Array((stdin ?? "").utf8)
         var written = 0
@@ -94,12 +95,12 @@ package enum Subprocess {
                        pollfd(fd: errFD, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: inFD, events: Int16(POLLOUT), revents: 0)]
             let n = poll(&fds, 3, -1)
-            if n < 0 { if errno == EINTR { continue }; break }
+            if n < 0 { if Errno.current == EINTR { continue }; break }
             for k in 0..<2 where fds[k].revents != 0 {
                 let r = read(fds[k].fd, &buf, buf.count)
                 if r > 0 {
                     if k == 0 { out += buf[0..<r] } else { err += buf[0..<r] }
-                } else if r == 0 || (errno != EINTR && errno != EAGAIN) {
+                } else if r == 0 || (Errno.current != EINTR && Errno.current != EAGAIN) {
                     close(fds[k].fd)
                     if k == 0 { outFD = -1 } else { errFD = -1 }
                 }
@@ -107,11 +108,11 @@ package enum Subprocess {
             if inFD >= 0 && fds[2].revents != 0 {
                 let r = input.withUnsafeBytes { write(inFD, $0.baseAddress! + written, input.count - written) }
                 if r > 0 { written += r }
-                if written == input.count || (r < 0 && errno != EINTR && errno != EAGAIN) { close(inFD); inFD = -1 }
+                if written == input.count || (r < 0 && Errno.current != EINTR && Errno.current != EAGAIN) { close(inFD); inFD = -1 }
             }
         }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        while waitpid(pid, &status, 0) < 0 && Errno.current == EINTR {}
         // WIFEXITED / WEXITSTATUS / WTERMSIG, spelled out (macros do not import).
         let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         return CommandResult(argv: argv, status: code, stdout: String(decoding: out, as: UTF8.self),
@@ -127,5 +128,40 @@ package enum Subprocess {
             throw SubprocessError(argv: argv, message: "\(what ?? argv.joined(separator: " ")) failed (exit \(r.status))\(detail.isEmpty ? "" : ": \(detail)")")
         }
         return r.stdout
+    }
+
+    /// Starts `argv` as a detached process and returns at once: a new session (terminal
+    /// signals for the caller's process group do not reach it), an empty signal mask and
+    /// default dispositions, stdin, stdout and stderr on /dev/null, no inherited descriptors
+    /// but the write end of a pipe as descriptor `readyFD`, whose read end is returned (the
+    /// child reports readiness there; the caller closes it).
+    ///
+    /// This is the one process start that does not wait, so it is not built on a run-to-
+    /// completion API: the child must outlive the caller.
+    /// - Returns: the child's pid and the read end of its ready pipe.
+    package static func spawnDetached(_ argv: [String], readyFD: Int32) throws(SubprocessError) -> (pid: Int32, ready: Int32) {
+        precondition(readyFD == 3, "the ready pipe is descriptor 3 of the child")
+        var p: [Int32] = [-1, -1]
+        guard pipe(&p) == 0 else { throw SubprocessError(argv: argv, message: "pipe: \(Errno.current.message)") }
+        _ = fcntl(p[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(p[1], F_SETFD, FD_CLOEXEC)
+        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for c in cargs { free(c) } }
+        var pid: Int32 = 0
+        let rc = csrh_spawn_detached(argv[0], &cargs, p[1], &pid)
+        close(p[1])
+        guard rc == 0 else {
+            close(p[0])
+            throw SubprocessError(argv: argv, message: "cannot start \(argv[0]): \(Errno(rc).message)")
+        }
+        return (pid, p[0])
+    }
+
+    /// The path of this process's executable (`/proc/self/exe`).
+    package static var currentExecutable: String? {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

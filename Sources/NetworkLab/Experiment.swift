@@ -348,8 +348,7 @@ final class ResultBox: @unchecked Sendable {
 /// A plain (single-path) TCP sender, for the baseline.
 enum PlainTCP {
     static func send(to remote: SocketEndpoint, from local: IPv6Address, for duration: Duration, congestionControl: String? = nil) throws {
-        let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemCallError("socket(TCP)", errno: errno) }
+        let fd = try syscallValue("socket(TCP)") { socket(AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
         defer { close(fd) }
         if let cc = congestionControl {
             var name = Array(cc.utf8)

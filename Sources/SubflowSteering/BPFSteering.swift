@@ -41,10 +41,13 @@ public final class BPFSteering: SRHSteering {
     /// - Throws: ``SteeringError`` with the errno and libbpf's log (verifier output) on failure.
     public init(interface: String) throws {
         self.interface = interface
-        let ifindex = if_nametoindex(interface)
-        guard ifindex != 0 else { throw SteeringError("no interface \(interface) in this network namespace", errno: errno) }
-        interfaceIndex = ifindex
-        interfaceMTU = try BPFSteering.mtu(of: interface)
+        do throws(SystemCallError) {
+            interfaceIndex = try NetworkInterface.index(of: interface)
+            interfaceMTU = try NetworkInterface.mtu(of: interface)
+        } catch {
+            throw SteeringError(error.call, errno: error.errno)
+        }
+        let ifindex = interfaceIndex
         routes = try NetlinkConnection(.route)
         do throws(SystemCallError) {
             let o = try BPFObject(embedded: srhSteerObject, what: "the BPF steering program")
@@ -160,25 +163,11 @@ public final class BPFSteering: SRHSteering {
     /// owner), in the calling thread's network namespace.
     /// - Throws: ``SteeringError`` when the interface does not exist or the query fails.
     public static func attachedEgressPrograms(interface: String) throws -> Int {
-        let ifindex = if_nametoindex(interface)
-        guard ifindex != 0 else { throw SteeringError("no interface \(interface) in this network namespace", errno: errno) }
-        do throws(SystemCallError) { return try BPFMap.tcxEgressCount(ifindex: Int32(ifindex)) } catch {
-            throw SteeringError("querying TCX egress programs on \(interface)", errno: error.errno)
+        do throws(SystemCallError) {
+            return try BPFMap.tcxEgressCount(ifindex: Int32(try NetworkInterface.index(of: interface)))
+        } catch {
+            throw SteeringError("querying TCX egress programs on \(interface): \(error.call)", errno: error.errno)
         }
-    }
-
-    /// The MTU of `interface` (SIOCGIFMTU, in the calling thread's namespace).
-    static func mtu(of interface: String) throws -> UInt32 {
-        let fd = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SteeringError("socket for SIOCGIFMTU", errno: errno) }
-        defer { close(fd) }
-        var req = ifreq()
-        withUnsafeMutableBytes(of: &req.ifr_ifrn.ifrn_name) { p in
-            let name = Array(interface.utf8.prefix(15))
-            p.copyBytes(from: name + [0])
-        }
-        guard ioctl(fd, UInt(SIOCGIFMTU), &req) == 0 else { throw SteeringError("reading the MTU of \(interface)", errno: errno) }
-        return UInt32(req.ifr_ifru.ifru_mtu)
     }
 
     private static func key(_ f: FourTuple) -> csrh_steer_key {

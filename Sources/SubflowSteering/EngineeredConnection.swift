@@ -206,8 +206,10 @@ public final class EngineeredConnection: @unchecked Sendable {
                 let s = try MPTCPSocket()
                 if let congestionControl { try s.setCongestionControl(congestionControl) }
                 let bindErrno = bindOrErrno(s, SocketEndpoint(source, port: t.localPort))
-                if bindErrno == EADDRINUSE { try? steering?.unsteer(t); installed.removeLast(); continue }
-                if bindErrno != 0 { throw SystemCallError("bind([\(source)]:\(t.localPort))", errno: bindErrno) }
+                if let bindErrno {
+                    if bindErrno == EADDRINUSE { try? steering?.unsteer(t); installed.removeLast(); continue }
+                    throw SystemCallError("bind([\(source)]:\(t.localPort))", errno: bindErrno)
+                }
                 try s.connect(to: remote, timeout: timeout)
                 socket = s
                 first = t
@@ -271,7 +273,7 @@ public final class EngineeredConnection: @unchecked Sendable {
                                                             timeout: timeout)
                         requested.append((t, key!))
                         break
-                    } catch where error.netlink?.errno == EADDRINUSE {
+                    } catch where error.netlink.map({ $0.errno == EADDRINUSE }) == true {
                         try? steering?.unsteer(t)
                     } catch {
                         try? steering?.unsteer(t)
@@ -295,9 +297,9 @@ public final class EngineeredConnection: @unchecked Sendable {
         }
     }
 
-    /// 0, or the errno of bind().
-    static func bindOrErrno(_ s: MPTCPSocket, _ e: SocketEndpoint) -> Int32 {
-        do { try s.bind(e); return 0 } catch { return error.errno }
+    /// `nil`, or why bind() failed.
+    static func bindOrErrno(_ s: MPTCPSocket, _ e: SocketEndpoint) -> Errno? {
+        do { try s.bind(e); return nil } catch { return error.errno }
     }
 
     /// Steers `t` along `waypoints` + the destination; with `padTo` (segments), also a subflow

@@ -37,7 +37,7 @@ public final class KernelSRHCheck {
             setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_RTHDR, p.baseAddress, socklen_t(bytes.isEmpty ? 1 : p.count))
         }
         if r == 0 { return true }
-        let e = errno
+        let e = Errno.current
         if e == EINVAL { return false }
         throw SystemCallError("setsockopt(IPV6_RTHDR, \(bytes.count) bytes)", errno: e)
     }

@@ -24,9 +24,8 @@ public final class SRHReflector {
     /// Loads the learning program on `interface` ingress (calling thread's namespace).
     public init(interface: String, steering: SRHSteering) throws {
         self.steering = steering
-        let ifindex = if_nametoindex(interface)
-        guard ifindex != 0 else { throw SteeringError("no interface \(interface) in this network namespace", errno: errno) }
         do throws(SystemCallError) {
+            let ifindex = try NetworkInterface.index(of: interface)
             let o = try BPFObject(embedded: srhLearnObject, what: "the SRH learning program")
             learnedFD = try o.mapFD("srte_learned")
             linkFD = try o.attachTCX(ifindex: Int32(ifindex), ingress: true)
@@ -75,14 +74,9 @@ public final class SRHReflector {
     /// The only interface other than `lo` in the calling thread's namespace.
     /// - Throws: ``SteeringError`` when there is none or more than one (then name one).
     public static func soleInterface() throws -> String {
-        guard let list = if_nameindex() else { throw SteeringError("if_nameindex", errno: errno) }
-        defer { if_freenameindex(list) }
-        var names: [String] = []
-        var p = list
-        while p.pointee.if_index != 0 {
-            let n = String(cString: p.pointee.if_name)
-            if n != "lo" { names.append(n) }
-            p += 1
+        let names: [String]
+        do throws(SystemCallError) { names = try NetworkInterface.names().filter { $0 != "lo" } } catch {
+            throw SteeringError(error.call, errno: error.errno)
         }
         guard names.count == 1 else {
             throw SteeringError(names.isEmpty ? "no network interface besides lo" : "several interfaces (\(names.joined(separator: ", "))): name the one the traffic arrives on")
@@ -106,23 +100,12 @@ public enum SRv6Reception {
     /// The scopes among `all` and `interfaces` where `seg6_enabled` is 0 (or unreadable).
     public static func disabled(on interfaces: [String]) -> [String] {
         (["all"] + interfaces).filter { scope in
-            guard let f = fopen("/proc/sys/net/ipv6/conf/\(scope)/seg6_enabled", "r") else { return true }
-            defer { fclose(f) }
-            var v: Int32 = 0
-            return fscanf_int(f, &v) != 1 || v == 0
+            (try? Sysctl.read("net/ipv6/conf/\(scope)/seg6_enabled")).flatMap { Int($0) } ?? 0 == 0
         }
     }
 
     /// The sysctl command that enables reception on `scopes`.
     public static func fix(_ scopes: [String]) -> String {
         "sysctl -w " + scopes.map { "net.ipv6.conf.\($0).seg6_enabled=1" }.joined(separator: " ")
-    }
-
-    private static func fscanf_int(_ f: UnsafeMutablePointer<FILE>, _ v: inout Int32) -> Int32 {
-        var buf = [CChar](repeating: 0, count: 32)
-        guard fgets(&buf, 32, f) != nil else { return 0 }
-        guard let n = Int32(String(decoding: buf.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) else { return 0 }
-        v = n
-        return 1
     }
 }

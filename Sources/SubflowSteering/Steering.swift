@@ -36,11 +36,16 @@ public struct SteeringError: Error, CustomStringConvertible, Sendable {
     /// What was being done.
     public var operation: String
     /// The errno, when a system call failed.
-    public var errno: Int32?
+    public var errno: Errno?
     /// The details (e.g. the BPF verifier log).
     public var detail: String
 
-    public init(_ operation: String, errno: Int32? = nil, detail: String = "") {
+    /// For an errno value a C shim returned.
+    public init(_ operation: String, errno: Int32, detail: String = "") {
+        self.init(operation, errno: Errno(errno), detail: detail)
+    }
+
+    public init(_ operation: String, errno: Errno? = nil, detail: String = "") {
         self.operation = operation
         self.errno = errno
         self.detail = detail
@@ -48,7 +53,7 @@ public struct SteeringError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         var s = operation
-        if let e = errno { s += ": " + SystemCallError(operation, errno: e).reason + " (errno \(e))" }
+        if let e = errno { s += ": \(e)" }
         if !detail.isEmpty { s += "\n" + detail }
         return s
     }

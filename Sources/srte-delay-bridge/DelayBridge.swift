@@ -139,10 +139,10 @@ public struct DelayBridge: Sendable {
             while let due = queue.nextDue, due <= now {
                 let (p, len) = queue.front
                 let r = send(to, p, len, Int32(MSG_DONTWAIT))
-                let e = errno
+                let e = Errno.current
                 queue.pop()
                 if r >= 0 { forwarded += 1; continue }
-                if DelayBridge.isFatal(e) { return (name.to, SystemCallError("send", errno: e)) }
+                if DelayBridge.isFatal(e.rawValue) { return (name.to, SystemCallError("send", errno: e)) }
                 dropped += 1
             }
             return nil

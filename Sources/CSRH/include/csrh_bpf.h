@@ -1,8 +1,8 @@
 /*
- * Thin libbpf shims for SubflowSteering's BPF steering: load an object from
- * memory, attach its tc program to a device's egress through a TCX link (the
- * kernel detaches it when the last fd to the link closes, e.g. when the
- * process dies), and update the flow map. Every function returns 0 or a
+ * Thin libbpf shims under LinuxSystem's BPFObject and BPFMap: load an object
+ * from memory, attach its program through a TCX link (the kernel detaches it
+ * when the last fd to the link closes, e.g. when the process dies) or a classic
+ * tc filter, and read and write maps. Every function returns 0 or a
  * negative errno; libbpf's own log (verifier output included) is captured so
  * the caller can show it.
  */
@@ -12,18 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "csrh_steer_abi.h"
-
-struct csrh_bpf_steer;   /* opaque: the loaded object */
-
-/* Opens and loads the steering object in `buf` (an ELF file). */
-int csrh_bpf_steer_load(const void *buf, size_t len, struct csrh_bpf_steer **out);
-/* Attaches the program to `ifindex` egress; returns the link fd in *link_fd. */
-int csrh_bpf_steer_attach_egress(struct csrh_bpf_steer *s, int ifindex, int *link_fd);
-/* The flow map's and the stats map's fds. */
-int csrh_bpf_steer_flows_fd(struct csrh_bpf_steer *s);
-int csrh_bpf_steer_stats_fd(struct csrh_bpf_steer *s);
-/* Closes the object (programs and maps stay alive while links/fds hold them). */
-void csrh_bpf_steer_close(struct csrh_bpf_steer *s);
 
 int csrh_bpf_map_update(int map_fd, const void *key, const void *value);
 int csrh_bpf_map_delete(int map_fd, const void *key);

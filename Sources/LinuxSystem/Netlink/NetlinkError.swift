@@ -15,7 +15,7 @@ public struct NetlinkError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What srte was doing, e.g. `"mptcp_pm SUBFLOW_CREATE"`.
     public var operation: String
     /// The positive errno value (`-nlmsgerr.error`, or the failed system call's errno).
-    public var errno: Int32
+    public var errno: Errno
     /// `NLMSGERR_ATTR_MSG`: the kernel's extended-ack message.
     public var extAckMessage: String?
     /// `NLMSGERR_ATTR_OFFS`: offset of the offending attribute in the request message.
@@ -23,7 +23,7 @@ public struct NetlinkError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The request's sequence number (0 when none was sent).
     public var sequence: UInt32
 
-    public init(operation: String, errno: Int32, extAckMessage: String? = nil, extAckOffset: UInt32? = nil, sequence: UInt32 = 0) {
+    public init(operation: String, errno: Errno, extAckMessage: String? = nil, extAckOffset: UInt32? = nil, sequence: UInt32 = 0) {
         self.operation = operation
         self.errno = errno
         self.extAckMessage = extAckMessage
@@ -31,11 +31,16 @@ public struct NetlinkError: Error, Hashable, Sendable, CustomStringConvertible {
         self.sequence = sequence
     }
 
+    /// For an errno value as netlink or a C shim returns it (negative or positive).
+    public init(operation: String, errno: Int32, extAckMessage: String? = nil, extAckOffset: UInt32? = nil, sequence: UInt32 = 0) {
+        self.init(operation: operation, errno: Errno(errno), extAckMessage: extAckMessage, extAckOffset: extAckOffset, sequence: sequence)
+    }
+
     /// `strerror(errno)`.
-    public var reason: String { String(cString: strerror(errno)) }
+    public var reason: String { errno.message }
 
     public var description: String {
-        var s = "\(operation): \(reason) (errno \(errno))"
+        var s = "\(operation): \(errno)"
         if let m = extAckMessage, !m.isEmpty { s += ": \(m)" }
         if let o = extAckOffset { s += " [attribute at byte \(o)]" }
         return s

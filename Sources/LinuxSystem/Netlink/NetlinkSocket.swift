@@ -40,10 +40,10 @@ public final class MNLSocket: NetlinkTransport, @unchecked Sendable {
     ///   - receiveTimeout: how long ``receive()`` waits before returning nil.
     public init(_ proto: NetlinkProtocol, receiveTimeout: Duration = .seconds(5)) throws(NetlinkError) {
         guard let nl = mnl_socket_open(proto.rawValue) else {
-            throw NetlinkError(operation: "mnl_socket_open", errno: Glibc.errno)
+            throw NetlinkError(operation: "mnl_socket_open", errno: .current)
         }
         if mnl_socket_bind(nl, 0, pid_t(MNL_SOCKET_AUTOPID)) < 0 {
-            let e = Glibc.errno
+            let e = Errno.current
             mnl_socket_close(nl)
             throw NetlinkError(operation: "mnl_socket_bind", errno: e)
         }
@@ -77,7 +77,7 @@ public final class MNLSocket: NetlinkTransport, @unchecked Sendable {
     public func join(group: UInt32) throws(NetlinkError) {
         var g = group
         if mnl_socket_setsockopt(nl, NETLINK_ADD_MEMBERSHIP, &g, socklen_t(MemoryLayout<UInt32>.size)) < 0 {
-            throw NetlinkError(operation: "NETLINK_ADD_MEMBERSHIP \(group)", errno: Glibc.errno)
+            throw NetlinkError(operation: "NETLINK_ADD_MEMBERSHIP \(group)", errno: .current)
         }
     }
 
@@ -85,7 +85,7 @@ public final class MNLSocket: NetlinkTransport, @unchecked Sendable {
         while true {
             let n = bytes.withUnsafeBytes { mnl_socket_sendto(nl, $0.baseAddress, $0.count) }
             if n >= 0 { return }
-            let e = Glibc.errno
+            let e = Errno.current
             if e == EINTR { continue }
             throw NetlinkError(operation: "netlink sendto", errno: e)
         }
@@ -95,7 +95,7 @@ public final class MNLSocket: NetlinkTransport, @unchecked Sendable {
         while true {
             let n = buffer.withUnsafeMutableBytes { mnl_socket_recvfrom(nl, $0.baseAddress, $0.count) }
             if n >= 0 { return Array(buffer[0..<n]) }
-            let e = Glibc.errno
+            let e = Errno.current
             if e == EINTR { continue }
             if e == EAGAIN || e == EWOULDBLOCK { return nil }
             throw NetlinkError(operation: "netlink recvfrom", errno: e)

@@ -70,7 +70,7 @@ public enum RouteTable {
         let lookup = try RouteTable.lookup(destination, on: try NetlinkConnection(.route))
         var name = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
         guard if_indextoname(lookup.interfaceIndex, &name) != nil else {
-            throw SystemCallError("if_indextoname(\(lookup.interfaceIndex))", errno: errno)
+            throw SystemCallError("if_indextoname(\(lookup.interfaceIndex))", errno: .current)
         }
         return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
@@ -229,7 +229,7 @@ extension RouteTable {
         do {
             try replaceInlineSRHRoute(to: probe, srh: srh, via: Lookup(interfaceIndex: 1, gateway: nil, source: nil), table: table, on: c)
         } catch {
-            return error.errno == EOPNOTSUPP ? (error.extAckMessage ?? String(cString: strerror(EOPNOTSUPP))) : nil
+            return error.errno == EOPNOTSUPP ? (error.extAckMessage ?? Errno(EOPNOTSUPP).message) : nil
         }
         try? deleteRoute(to: probe, table: table, on: c)
         return nil

@@ -10,23 +10,12 @@ enum DelayBridgeProcess {
     /// The descriptor on which a bridge process reports readiness (its `--ready-fd`).
     static let readyFD: Int32 = 3
 
-    /// Spawns `argv` detached (new session, default signals, stdin, stdout and stderr on
-    /// /dev/null) with descriptor ``readyFD`` on a pipe; returns the pid and the pipe's read end.
+    /// Spawns `argv` detached with descriptor ``readyFD`` on a pipe; returns the pid and the
+    /// pipe's read end.
     static func spawn(_ argv: [String]) throws(TestbedError) -> (pid: Int32, ready: Int32) {
-        var p: [Int32] = [-1, -1]
-        guard pipe(&p) == 0 else { throw TestbedError(.system, "pipe: \(String(cString: strerror(errno)))") }
-        _ = fcntl(p[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(p[1], F_SETFD, FD_CLOEXEC)
-        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for c in cargs { free(c) } }
-        var pid: Int32 = 0
-        let rc = csrh_spawn_detached(argv[0], &cargs, p[1], &pid)
-        close(p[1])
-        guard rc == 0 else {
-            close(p[0])
-            throw TestbedError(.system, "cannot start \(argv[0]): \(String(cString: strerror(rc)))")
+        do { return try Subprocess.spawnDetached(argv, readyFD: readyFD) } catch {
+            throw TestbedError(.system, error.message)
         }
-        return (pid, p[0])
     }
 
     /// The first line a bridge writes to its ready descriptor (`ready`, or `error: …`), or what
@@ -40,10 +29,10 @@ enum DelayBridgeProcess {
             if interrupted() { return "interrupted" }
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let n = poll(&pfd, 1, min(Int32((deadline - now) / 1_000_000) + 1, 100))
-            if n < 0 { if errno == EINTR { continue }; return "poll: \(String(cString: strerror(errno)))" }
+            if n < 0 { if Errno.current == EINTR { continue }; return "poll: \(Errno.current.message)" }
             if n == 0 { continue }
             let r = read(fd, &buf, buf.count)
-            if r < 0 { if errno == EINTR { continue }; return "read: \(String(cString: strerror(errno)))" }
+            if r < 0 { if Errno.current == EINTR { continue }; return "read: \(Errno.current.message)" }
             if r == 0 { break }
             bytes += buf[0..<r]
         }
@@ -54,64 +43,28 @@ enum DelayBridgeProcess {
     /// Whether `pid` is a live process (not a zombie), and the one recorded when
     /// `startTime` is given.
     static func isRunning(_ pid: Int32, startTime: UInt64? = nil) -> Bool {
-        guard let s = TestbedState.processStat(pid), s.state != "Z", s.state != "X" else { return false }
-        return startTime == nil || s.startTime == startTime
+        Processes.isRunning(pid, startTime: startTime)
     }
 
     /// The processes whose network namespace is `namespace` (`/run/netns/NAME`).
     static func processes(in namespace: String) -> [Int32] {
-        var st = stat()
-        guard stat("\(NetworkNamespace.directory)/\(namespace)", &st) == 0 else { return [] }
-        let want = "net:[\(st.st_ino)]"
-        let me = getpid()
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        var found: [Int32] = []
-        var buf = [CChar](repeating: 0, count: 64)
-        for e in entries {
-            guard let pid = Int32(e), pid != me else { continue }
-            let n = readlink("/proc/\(pid)/ns/net", &buf, buf.count - 1)
-            guard n > 0 else { continue }
-            let link = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            if link == want { found.append(pid) }
-        }
-        return found
+        Processes.inNetworkNamespace(namespace)
     }
 
     /// Stops the recorded bridges (only those still the same process) and every process
     /// inside the given link namespaces (a bridge started by an `up` that was killed before
     /// it could record it): SIGTERM, up to 2 s, then SIGKILL. Reaps the ones that are this
-    /// process's children, also those that had already exited: an unreaped child confuses
-    /// whoever else waits for children here (Foundation's `Process`, Swift Testing's exit
-    /// tests). Returns the pids still running.
+    /// process's children, also those that had already exited. Returns the pids still running.
     static func stop(_ bridges: [TestbedState.Bridge], namespaces: [String]) -> [Int32] {
-        var status: Int32 = 0
         // Recorded bridges that exited on their own (zombies with the recorded start time).
         for b in bridges where !isRunning(b.pid) && TestbedState.startTime(of: b.pid) == b.startTime && b.startTime != nil {
-            _ = waitpid(b.pid, &status, WNOHANG)
+            Processes.reapIfExited(b.pid)
         }
         // Only a pid with the recorded start time is the bridge (a recycled pid is not); one
         // whose start time could not be recorded is found by the namespace scan below.
         var left = Set(bridges.filter { $0.startTime != nil && isRunning($0.pid, startTime: $0.startTime) }.map(\.pid))
         for ns in namespaces { left.formUnion(processes(in: ns)) }
-        guard !left.isEmpty else { return [] }
-        /// Gone: reaped here, or not our child and no longer running.
-        func gone(_ p: Int32) -> Bool {
-            let r = waitpid(p, &status, WNOHANG)
-            if r == p { return true }
-            return r < 0 && !isRunning(p)
-        }
-        for (signal, wait) in [(SIGTERM, 2000), (SIGKILL, 1000)] {
-            for p in left { kill(p, signal) }
-            var waited = 0
-            left = left.filter { !gone($0) }
-            while !left.isEmpty && waited < wait {
-                usleep(5000)
-                waited += 5
-                left = left.filter { !gone($0) }
-            }
-            if left.isEmpty { break }
-        }
-        return left.sorted()
+        return Processes.terminate(left)
     }
 }
 
@@ -122,10 +75,7 @@ extension Testbed {
     /// The `srte-delay-bridge` executable: beside this process's executable (an installed or
     /// built `srte`; the test runner in the build's products directory), else on `PATH`.
     static func bridgeExecutable() throws(TestbedError) -> String {
-        var buf = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-        if n > 0 {
-            let me = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if let me = Subprocess.currentExecutable {
             let sibling = URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent(bridgeExecutableName).path
             if access(sibling, X_OK) == 0 { return sibling }
         }

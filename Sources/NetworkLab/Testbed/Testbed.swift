@@ -286,13 +286,9 @@ public struct Testbed: Sendable {
     static func writeSysctls(_ settings: [(String, String)], in namespace: String) throws(TestbedError) {
         let failure: String? = try NetworkNamespace.runTyped(in: namespace) {
             for (key, value) in settings {
-                let fd = Glibc.open("/proc/sys/\(key)", O_WRONLY | O_CLOEXEC)
-                if fd < 0 { return "\(key.replacingOccurrences(of: "/", with: ".")): \(String(cString: strerror(errno)))" }
-                let bytes = Array(value.utf8)
-                let n = write(fd, bytes, bytes.count)
-                let e = errno
-                close(fd)
-                if n != bytes.count { return "\(key.replacingOccurrences(of: "/", with: "."))=\(value): \(String(cString: strerror(e)))" }
+                do throws(SystemCallError) { try Sysctl.write(key, value) } catch {
+                    return "\(key.replacingOccurrences(of: "/", with: "."))=\(value): \(error.reason)"
+                }
             }
             return nil
         }

@@ -162,10 +162,10 @@ public struct TestbedState: Sendable {
         let p = TestbedState.path(of: lab)
         let fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         if fd < 0 {
-            if errno == EEXIST {
+            if Errno.current == EEXIST {
                 throw TestbedError(.state, "lab '\(lab)' already exists (\(p)); run `srte testbed down \(lab)` first")
             }
-            throw TestbedError(.system, "cannot create \(p): \(String(cString: strerror(errno)))")
+            throw TestbedError(.system, "cannot create \(p): \(Errno.current.message)")
         }
         close(fd)
         try save()
@@ -189,7 +189,7 @@ public struct TestbedState: Sendable {
             data += planJSON.data!
             data += Data("}\n".utf8)
             try data.write(to: URL(fileURLWithPath: p + ".tmp"))
-            guard rename(p + ".tmp", p) == 0 else { throw SystemCallError("rename(\(p))", errno: errno) }
+            guard rename(p + ".tmp", p) == 0 else { throw SystemCallError("rename(\(p))", errno: .current) }
         } catch {
             throw TestbedError(.system, "cannot write \(p): \(error)")
         }
@@ -197,7 +197,7 @@ public struct TestbedState: Sendable {
 
     /// Whether the process that ran `up` is still alive (same pid and start time).
     public var upProcessIsAlive: Bool {
-        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard kill(pid, 0) == 0 || Errno.current == EPERM else { return false }
         // A zombie (killed, not yet reaped by its parent) is not running.
         return DelayBridgeProcess.isRunning(pid, startTime: pidStartTime)
     }
@@ -205,17 +205,8 @@ public struct TestbedState: Sendable {
     /// A process's start time in clock ticks since boot (`/proc/PID/stat` field 22).
     static func startTime(of pid: Int32) -> UInt64? { processStat(pid)?.startTime }
 
-    /// A process's state letter (field 3) and start time (field 22) from `/proc/PID/stat`.
-    static func processStat(_ pid: Int32) -> (state: Substring, startTime: UInt64?)? {
-        guard pid > 0, let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return nil }
-        let text = String(decoding: data, as: UTF8.self)
-        // The command name (field 2) is in parentheses and may hold spaces: split after the last ')'.
-        guard let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        // fields[0] is field 3 (state), so field 22 is fields[19].
-        guard let state = fields.first else { return nil }
-        return (state, fields.count > 19 ? UInt64(fields[19]) : nil)
-    }
+    /// A process's state letter and start time (`/proc/PID/stat`).
+    static func processStat(_ pid: Int32) -> (state: Substring, startTime: UInt64?)? { Processes.status(pid) }
 
     /// Whether a recorded bridge process is still running (same pid and start time).
     public static func isRunning(_ bridge: Bridge) -> Bool {

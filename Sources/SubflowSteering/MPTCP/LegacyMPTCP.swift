@@ -171,7 +171,7 @@ public final class LegacyMultipathConnection: SubflowManaging, @unchecked Sendab
         var buf = [UInt8](repeating: 0, count: 64)
         var len = socklen_t(buf.count)
         let r = buf.withUnsafeMutableBytes { getsockopt(fd, Int32(IPPROTO_TCP), CSRH_MPTCP_GET_SUB_IDS, $0.baseAddress, &len) }
-        return !(r < 0 && errno == ENOPROTOOPT)
+        return !(r < 0 && Errno.current == ENOPROTOOPT)
     }
 
     /// Wraps a connected TCP socket on the legacy kernel (takes ownership).
@@ -183,7 +183,7 @@ public final class LegacyMultipathConnection: SubflowManaging, @unchecked Sendab
         self.init(fileDescriptor: fd) { level, name, buf, len in
             var l = socklen_t(len)
             defer { len = UInt32(l) }
-            return getsockopt(fd, level, name, buf, &l) < 0 ? errno : 0
+            return getsockopt(fd, level, name, buf, &l) < 0 ? Errno.current.rawValue : 0
         }
     }
 

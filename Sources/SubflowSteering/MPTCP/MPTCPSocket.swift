@@ -87,9 +87,9 @@ public final class MPTCPSocket: @unchecked Sendable {
     public init() throws(SubflowError) {
         let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), CSRH_IPPROTO_MPTCP)
         if fd < 0 {
-            let e = errno
+            let e = Errno.current
             if e == EPROTONOSUPPORT || e == ENOPROTOOPT || e == EINVAL {
-                throw SubflowError(.mptcpDisabled, MPTCPNamespaceState.current().map { $0.enabled ? "socket(IPPROTO_MPTCP): \(String(cString: strerror(e)))" : "MPTCP is disabled in this network namespace: run `sysctl -w net.mptcp.enabled=1`" } ?? "this kernel has no MPTCP (CONFIG_MPTCP)", errno: e)
+                throw SubflowError(.mptcpDisabled, MPTCPNamespaceState.current().map { $0.enabled ? "socket(IPPROTO_MPTCP): \(e.message)" : "MPTCP is disabled in this network namespace: run `sysctl -w net.mptcp.enabled=1`" } ?? "this kernel has no MPTCP (CONFIG_MPTCP)", errno: e)
             }
             throw .system(SystemCallError("socket(IPPROTO_MPTCP)", errno: e))
         }
@@ -101,8 +101,8 @@ public final class MPTCPSocket: @unchecked Sendable {
     deinit { Glibc.close(fileDescriptor) }
 
     /// The error draft-hesmans-mptcp-socket-03 gives after fallback: EOPNOTSUPP, whatever the kernel said.
-    static func fallbackError(_ e: Int32, _ option: String) -> SubflowError {
-        SubflowError(.fallback, "the connection fell back to plain TCP: there are no MPTCP subflows (getsockopt \(option): \(String(cString: strerror(e))))", errno: EOPNOTSUPP)
+    static func fallbackError(_ e: Errno, _ option: String) -> SubflowError {
+        SubflowError(.fallback, "the connection fell back to plain TCP: there are no MPTCP subflows (getsockopt \(option): \(e.message))", errno: EOPNOTSUPP)
     }
 
     /// Sets an integer socket option.
@@ -188,7 +188,7 @@ public final class MPTCPSocket: @unchecked Sendable {
     public func sendAvailable(_ bytes: UnsafeRawBufferPointer) throws(SystemCallError) -> Int {
         let n = Glibc.send(fileDescriptor, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
         if n < 0 {
-            let e = errno
+            let e = Errno.current
             if e == EAGAIN || e == EWOULDBLOCK || e == EINTR { return 0 }
             throw SystemCallError("send", errno: e)
         }
@@ -236,7 +236,7 @@ public final class MPTCPSocket: @unchecked Sendable {
         var i = csrh_mptcp_info()
         var len = socklen_t(MemoryLayout<csrh_mptcp_info>.size)
         if getsockopt(fileDescriptor, CSRH_SOL_MPTCP, CSRH_MPTCP_INFO, &i, &len) < 0 {
-            let e = errno
+            let e = Errno.current
             // After fallback the option goes to the plain TCP socket, which
             // answers ENOPROTOOPT (older kernels: EOPNOTSUPP).
             if e == EOPNOTSUPP || e == ENOPROTOOPT { throw Self.fallbackError(e, "MPTCP_INFO") }
@@ -269,7 +269,7 @@ public final class MPTCPSocket: @unchecked Sendable {
             }
         }
         if r < 0 {
-            let e = errno
+            let e = Errno.current
             if e == EOPNOTSUPP { throw Self.fallbackError(e, "MPTCP_FULL_INFO") }
             if e == ENOPROTOOPT {
                 _ = try info()   // throws .fallback when that is the reason
@@ -315,7 +315,7 @@ public final class MPTCPSocket: @unchecked Sendable {
         var len = socklen_t(buf.count)
         let r = buf.withUnsafeMutableBytes { getsockopt(fileDescriptor, CSRH_SOL_MPTCP, CSRH_MPTCP_SUBFLOW_ADDRS, $0.baseAddress, &len) }
         if r < 0 {
-            let e = errno
+            let e = Errno.current
             if e == EOPNOTSUPP || e == ENOPROTOOPT { throw Self.fallbackError(e, "MPTCP_SUBFLOW_ADDRS") }
             throw .system(SystemCallError("getsockopt(MPTCP_SUBFLOW_ADDRS)", errno: e))
         }

@@ -188,11 +188,7 @@ public final class MultipathConnection: @unchecked Sendable {
         }
         if range.allSatisfy({ covered.contains($0) }) { return true }
         let value = (current.isEmpty ? "" : current + ",") + "\(range.lowerBound)-\(range.upperBound)"
-        let fd = open("/proc/sys/" + path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        let bytes = Array(value.utf8)
-        return bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count
+        return (try? Sysctl.write(path, value)) != nil
     }
 
     static func pickPort(_ r: ClosedRange<UInt16>) -> UInt16 {
@@ -359,7 +355,7 @@ public final class MultipathConnection: @unchecked Sendable {
             }
             if t.state == .closed {
                 var why = ""
-                if let e = t.error, e != 0 { why += ": \(String(cString: strerror(Int32(e))))" }
+                if let e = t.error, e != 0 { why += ": \(Errno(Int32(e)).message)" }
                 if let r = t.resetReason { why += " (MPTCP reset reason \(r))" }
                 throw SubflowError(.subflowFailed, "subflow \(k.local) → \(k.remote) was closed right after it was established (SUB_CLOSED)\(why); is the peer accepting joins (on the userspace path manager: a subscriber to mptcp_pm_events on its host; on the in-kernel one: `ip mptcp limits`)?", errno: t.error.map { Int32($0) } ?? ECONNREFUSED)
             }

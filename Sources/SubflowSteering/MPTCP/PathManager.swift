@@ -178,13 +178,7 @@ public struct MPTCPNamespaceState: Hashable, Sendable {
 }
 
 func readSysctl(_ path: String) -> String? {
-    let fd = open("/proc/sys/" + path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var buf = [UInt8](repeating: 0, count: 256)
-    let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-    guard n > 0 else { return nil }
-    return String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: " \n\t")
+    try? Sysctl.read(path)
 }
 
 extension String {

@@ -40,25 +40,30 @@ public struct SubflowError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A sentence for people.
     public var message: String
     /// The errno a draft-hesmans-mptcp-socket-03 call returns for this error.
-    public var errno: Int32
+    public var errno: Errno
     /// The kernel's own error, when there is one.
     public var netlink: NetlinkError?
 
-    public init(_ kind: Kind, _ message: String, errno: Int32? = nil, netlink: NetlinkError? = nil) {
+    public init(_ kind: Kind, _ message: String, errno: Errno? = nil, netlink: NetlinkError? = nil) {
         self.kind = kind
         self.message = message
         self.netlink = netlink
         self.errno = errno ?? netlink?.errno ?? Self.defaultErrno(kind)
     }
 
-    static func defaultErrno(_ k: Kind) -> Int32 {
+    /// For an errno value a C shim returned.
+    public init(_ kind: Kind, _ message: String, errno: Int32, netlink: NetlinkError? = nil) {
+        self.init(kind, message, errno: Errno(errno), netlink: netlink)
+    }
+
+    static func defaultErrno(_ k: Kind) -> Errno {
         switch k {
-        case .fallback, .notSupported, .steeringNotAvailable: EOPNOTSUPP
-        case .invalidID, .badArgument, .notUserspacePathManager: EINVAL
-        case .privilegedPort: EACCES
-        case .mptcpDisabled: ENOPROTOOPT
-        case .subflowFailed: ECONNREFUSED
-        default: EIO
+        case .fallback, .notSupported, .steeringNotAvailable: Errno(EOPNOTSUPP)
+        case .invalidID, .badArgument, .notUserspacePathManager: Errno(EINVAL)
+        case .privilegedPort: Errno(EACCES)
+        case .mptcpDisabled: Errno(ENOPROTOOPT)
+        case .subflowFailed: Errno(ECONNREFUSED)
+        default: Errno(EIO)
         }
     }
 

@@ -39,7 +39,7 @@ public final class SubflowSocketOptions: @unchecked Sendable {
             csrh_sockopt_attach(o.baseAddress, o.count, cgroup, UInt32(ports.lowerBound), UInt32(ports.upperBound), &err)
         }
         guard let h = attached else {
-            throw SubflowError(.notSupported, "per-subflow socket options are not supported here: loading/attaching the sock_ops program to \(cgroup) failed: \(String(cString: strerror(err))) (needs CAP_BPF/CAP_NET_ADMIN and cgroup v2)", errno: err)
+            throw SubflowError(.notSupported, "per-subflow socket options are not supported here: loading/attaching the sock_ops program to \(cgroup) failed: \(Errno(err).message) (needs CAP_BPF/CAP_NET_ADMIN and cgroup v2)", errno: err)
         }
         handle = h
         self.ports = ports

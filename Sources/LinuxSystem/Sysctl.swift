@@ -1,0 +1,40 @@
+import Glibc
+
+/// Kernel parameters (`/proc/sys`) of the calling thread's network namespace: the one place srte
+/// reads and writes them.
+///
+/// Keys are paths below `/proc/sys` (`net/mptcp/pm_type`, `net/ipv6/conf/eth0/seg6_enabled`),
+/// not the dotted `sysctl(8)` names, since interface names may contain dots.
+///
+/// ```swift
+/// try NetworkNamespace.run(in: "lab-h1") { try Sysctl.write("net/mptcp/pm_type", "1") }
+/// ```
+package enum Sysctl {
+    /// The value of `key`, without the trailing newline.
+    /// - Throws: ``SystemCallError`` (ENOENT: no such parameter on this kernel).
+    package static func read(_ key: String) throws(SystemCallError) -> String {
+        let fd = try syscallValue("open(/proc/sys/\(key))") { open("/proc/sys/" + key, O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = try syscallValue("read(/proc/sys/\(key))") { buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
+            if n == 0 { break }
+            out += buf[0..<n]
+        }
+        var text = String(decoding: out, as: UTF8.self)
+        while let last = text.last, last == "\n" || last == " " || last == "\t" { text.removeLast() }
+        return text
+    }
+
+    /// Sets `key` to `value`.
+    /// - Throws: ``SystemCallError`` (ENOENT: no such parameter; EACCES/EPERM: not root;
+    ///   EINVAL: a value the kernel refuses).
+    package static func write(_ key: String, _ value: String) throws(SystemCallError) {
+        let fd = try syscallValue("open(/proc/sys/\(key))") { open("/proc/sys/" + key, O_WRONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        let bytes = Array(value.utf8)
+        let n = try syscallValue("write(/proc/sys/\(key) = \(value))") { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
+        guard n == bytes.count else { throw SystemCallError("write(/proc/sys/\(key) = \(value)): short write", errno: EIO) }
+    }
+}
