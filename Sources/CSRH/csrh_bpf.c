@@ -1,6 +1,7 @@
 #include "csrh_bpf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,23 @@ int csrh_bpf_object_attach_tcx(struct csrh_bpf_object *o, int ifindex, int ingre
     int fd = bpf_link_create(bpf_program__fd(p), ifindex, (enum bpf_attach_type)type, NULL);
     if (fd < 0)
         return -errno;
+    *link_fd = fd;
+    return 0;
+}
+
+int csrh_bpf_object_attach_cgroup_sockops(struct csrh_bpf_object *o, const char *cgroup_path, int *link_fd)
+{
+    struct bpf_program *p = bpf_object__next_program(o->obj, NULL);
+    if (!p)
+        return -ENOENT;
+    int cg = open(cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cg < 0)
+        return -errno;
+    int fd = bpf_link_create(bpf_program__fd(p), cg, BPF_CGROUP_SOCK_OPS, NULL);
+    int e = errno;
+    close(cg);
+    if (fd < 0)
+        return -e;
     *link_fd = fd;
     return 0;
 }

@@ -62,6 +62,20 @@ package final class BPFObject {
         return fd
     }
 
+    /// Attaches the object's only program (a sock_ops program) to the cgroup v2 directory
+    /// `path`, for the sockets of every process in it, through a link that the kernel removes
+    /// when the returned descriptor's last copy closes.
+    /// - Returns: the link's file descriptor, owned by the caller.
+    package func attachCgroupSockOps(path: String) throws(SystemCallError) -> Int32 {
+        guard let o = object else { throw SystemCallError("\(what) was closed", errno: EBADF) }
+        var fd: Int32 = -1
+        let r = csrh_bpf_object_attach_cgroup_sockops(o, path, &fd)
+        guard r == 0 else {
+            throw SystemCallError("attaching \(what) to cgroup \(path) (sock_ops link)", errno: -r, detail: BPFObject.lastLog())
+        }
+        return fd
+    }
+
     /// Attaches the object's only program as a classic tc filter (clsact qdisc, replacing the
     /// filter srte put there before). The filter outlives the process; it goes with the
     /// interface or its namespace.

@@ -57,7 +57,7 @@ public struct DisjointPathPlan: Sendable {
 /// let planner = DisjointPathPlanner(topology: diamond, metric: .igp)
 /// let plan = try planner.plan(from: "h1", to: "h2", k: 3, disjoint: .node)
 /// plan.paths.count    // 3
-/// plan.totalCost      // 120
+/// plan.totalCost      // 150 on topologies/diamond.yaml
 /// ```
 public final class DisjointPathPlanner {
     /// The topology planned on.

@@ -8,13 +8,13 @@ import LinuxSystem
 /// `srte testbed up` gives each delayed link A–B its own namespace `<lab>+L<i>` holding two
 /// veth ends, ``TestbedPlan/bridgePortA`` (peer: A's end of the link) and
 /// ``TestbedPlan/bridgePortB`` (peer: B's end), and runs one bridge there
-/// (`srte testbed delay-bridge`, a detached process). Frames read from one port (a packet
+/// (`srte-delay-bridge`, a detached process). Frames read from one port (a packet
 /// socket, incoming frames only) are stamped with their arrival time, queued, and written to
 /// the other port when `arrival + delay` has passed, in both directions, so a link's round
 /// trip gains 2 × delay. Rate shaping stays on the nodes' ends (tbf), before the bridge.
 ///
 /// ```swift
-/// // inside the link namespace, as `srte testbed delay-bridge` does:
+/// // inside the link namespace, as `srte-delay-bridge` does:
 /// var bridge = DelayBridge(portA: "porta", portB: "portb", delay: .milliseconds(2))
 /// let stop = try bridge.run(ready: { print("ready") })   // returns when a port disappears
 /// ```

@@ -1,7 +1,8 @@
 /*
  * CSRH: the kernel ABI srte needs, as C declarations with size and offset
  * assertions, plus thin shims. Nothing from this module appears in public
- * Swift API: SubflowSteering imports it with `internal import CSRH`.
+ * Swift API: LinuxSystem, SubflowSteering, NetworkLab and srte-delay-bridge import it
+ * with `internal import CSRH`.
  *
  * Each struct is a private copy (prefixed csrh_) so the build does not depend
  * on how recent the installed uapi headers are (Debian 12 ships 6.1 headers,

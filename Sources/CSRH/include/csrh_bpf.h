@@ -28,6 +28,9 @@ int csrh_bpf_object_map_fd(struct csrh_bpf_object *o, const char *map);
 /* ingress = 1: BPF_TCX_INGRESS, else BPF_TCX_EGRESS. Returns the link fd in *link_fd. */
 int csrh_bpf_object_attach_tcx(struct csrh_bpf_object *o, int ifindex, int ingress, int *link_fd);
 void csrh_bpf_object_close(struct csrh_bpf_object *o);
+/* Attaches the object's only program to the cgroup v2 directory `cgroup_path` as a sock_ops
+ * program through a bpf_link; returns the link fd in *link_fd. */
+int csrh_bpf_object_attach_cgroup_sockops(struct csrh_bpf_object *o, const char *cgroup_path, int *link_fd);
 /* Classic tc attach (clsact qdisc, filter handle 1, priority 1, replacing one there) that
  * outlives the process: the filter holds the program, and the interface's removal (or
  * its namespace's) removes the filter. ingress = 1: ingress, else egress. */

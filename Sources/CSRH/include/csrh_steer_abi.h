@@ -1,6 +1,6 @@
 /*
  * The contract between srh_steer.bpf.c (tc egress program) and its loader:
- * map key and value layouts, shared by the BPF object and SubflowSteering.
+ * map key and value layouts, shared by the BPF objects and the Swift modules that fill their maps.
  */
 #ifndef CSRH_STEER_ABI_H
 #define CSRH_STEER_ABI_H

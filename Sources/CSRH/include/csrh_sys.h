@@ -25,19 +25,24 @@ int csrh_legacy_fill_sub_setsockopt(void *buf, int cap, uint8_t id, int32_t leve
                                     uint64_t optval, uint32_t optlen);
 
 /*
- * Per-subflow socket options through a cgroup sock_ops program (csrh_sockopt.c;
- * the object, bpf/subflow_sockopt.bpf.c, is compiled at build time and passed in).
- * flags: 1 SO_MARK, 2 IPV6_TCLASS, 4 TCP_CONGESTION. Functions return 0 or an errno.
+ * The maps of the per-subflow socket options program (bpf/subflow_sockopt.bpf.c, a cgroup
+ * sock_ops program): copies of its struct srte_key, srte_opts and srte_range.
+ * flags: 1 SO_MARK, 2 IPV6_TCLASS, 4 TCP_CONGESTION.
  */
-struct csrh_sockopt;
-struct csrh_sockopt *csrh_sockopt_attach(const void *object, size_t object_len, const char *cgroup_path,
-                                         uint32_t port_lo, uint32_t port_hi, int *err);
-void csrh_sockopt_detach(struct csrh_sockopt *h);
-int csrh_sockopt_set(struct csrh_sockopt *h, uint64_t netns, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport,
-                     uint32_t flags, uint32_t mark, int32_t tclass, const char *cc);
-int csrh_sockopt_status(struct csrh_sockopt *h, uint64_t netns, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport,
-                        int *applied, int32_t *last_error);
-int csrh_sockopt_forget(struct csrh_sockopt *h, uint64_t netns, const uint8_t local[16], uint16_t lport, const uint8_t remote[16], uint16_t rport);
+struct csrh_sockopt_key {
+    uint32_t local[4], remote[4];   /* addresses in network byte order */
+    uint32_t lport, rport;          /* host byte order */
+    uint64_t netns;                 /* netns cookie; 0 = any namespace */
+};
+struct csrh_sockopt_value {
+    uint32_t gen, applied_gen, flags, mark;
+    int32_t tclass, last_error;
+    char cc[16];
+};
+struct csrh_sockopt_range { uint32_t lo, hi; };
+_Static_assert(sizeof(struct csrh_sockopt_key) == 48, "srte_key");
+_Static_assert(sizeof(struct csrh_sockopt_value) == 40, "srte_opts");
+_Static_assert(sizeof(struct csrh_sockopt_range) == 8, "srte_range");
 
 /* Sets the effective uid of the calling thread only (raw setresuid(-1, euid, -1);
  * glibc's seteuid() changes every thread). Returns 0 or an errno. For tests that

@@ -53,8 +53,6 @@ public struct Testbed: Sendable {
         public var topologyFile: String?
         /// How link delays are emulated (default: ``DelayMode/auto``).
         public var delay: DelayMode
-        /// The `srte` executable that runs delay bridges (`srte testbed delay-bridge`); nil: this
-        /// process's executable if it is srte, else `srte` beside it, else `srte` on `PATH`.
         /// How routers realise SIDs; `nil`: seg6local where the kernel has it, else BPF.
         public var routerSIDs: RouterSIDs?
 

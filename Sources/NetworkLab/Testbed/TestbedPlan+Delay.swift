@@ -96,7 +96,7 @@ extension TestbedPlan {
         return min(64 << 20, max(4 << 20, Int(2 * bdp)))
     }
 
-    /// The arguments of `srte testbed delay-bridge` for a link.
+    /// The arguments of `srte-delay-bridge` for a link (without `--ready-fd`).
     public func bridgeArguments(for link: Link) -> [String] {
         ["--netns", linkNamespace(of: link), "--delay-us", String(link.delay),
          "--port-a", TestbedPlan.bridgePortA, "--port-b", TestbedPlan.bridgePortB,

@@ -19,7 +19,9 @@ import LinuxSystem
 ///
 /// The program stays attached until this object is released or the process exits (bpf_link).
 public final class SubflowSocketOptions: @unchecked Sendable {
-    let handle: OpaquePointer
+    private let object: BPFObject
+    private let linkFD: Int32
+    private let optionsFD: Int32
     /// The local port range whose subflows get RTT callbacks.
     public let ports: ClosedRange<UInt16>
 
@@ -31,21 +33,33 @@ public final class SubflowSocketOptions: @unchecked Sendable {
     /// - Throws: `.notSupported` when the kernel refuses the program (no BPF, no
     ///   cgroup v2, not root), with the errno.
     public init(cgroup: String = SubflowSocketOptions.defaultCgroup, ports: ClosedRange<UInt16> = MultipathConnection.defaultPortRange) throws(SubflowError) {
-        var err: Int32 = 0
-        guard let object = Base64.decode(subflowSockoptObject) else {
-            throw SubflowError(.notSupported, "the embedded sock_ops BPF object is corrupt")
+        do throws(SystemCallError) {
+            object = try BPFObject(embedded: subflowSockoptObject, what: "the per-subflow socket options program")
+            optionsFD = try object.mapFD("srte_subflow_opts")
+            var zero: UInt32 = 0
+            var range = csrh_sockopt_range(lo: UInt32(ports.lowerBound), hi: UInt32(ports.upperBound))
+            try BPFMap.update(try object.mapFD("srte_ports"), key: &zero, value: &range)
+            linkFD = try object.attachCgroupSockOps(path: cgroup)
+        } catch {
+            throw SubflowError(.notSupported, "per-subflow socket options are not supported here: \(error.call) (\(cgroup)): \(error.errno.message) (needs CAP_BPF/CAP_NET_ADMIN and cgroup v2)", errno: error.errno)
         }
-        let attached = object.withUnsafeBytes { o in
-            csrh_sockopt_attach(o.baseAddress, o.count, cgroup, UInt32(ports.lowerBound), UInt32(ports.upperBound), &err)
-        }
-        guard let h = attached else {
-            throw SubflowError(.notSupported, "per-subflow socket options are not supported here: loading/attaching the sock_ops program to \(cgroup) failed: \(Errno(err).message) (needs CAP_BPF/CAP_NET_ADMIN and cgroup v2)", errno: err)
-        }
-        handle = h
         self.ports = ports
     }
 
-    deinit { csrh_sockopt_detach(handle) }
+    deinit {
+        close(linkFD)
+        object.close()
+    }
+
+    private static func key(_ local: SocketEndpoint, _ remote: SocketEndpoint, _ namespace: UInt64) -> csrh_sockopt_key {
+        var k = csrh_sockopt_key()
+        withUnsafeMutableBytes(of: &k.local) { $0.copyBytes(from: local.address.bytes) }
+        withUnsafeMutableBytes(of: &k.remote) { $0.copyBytes(from: remote.address.bytes) }
+        k.lport = UInt32(local.port)
+        k.rport = UInt32(remote.port)
+        k.netns = namespace
+        return k
+    }
 
     /// The cgroup v2 mount point (root cgroup).
     public static var defaultCgroup: String {
@@ -69,28 +83,42 @@ public final class SubflowSocketOptions: @unchecked Sendable {
     /// subflow's namespace (``MPTCPSocket/netnsCookie``); 0 matches any namespace, and is used
     /// only when no entry names the socket's own.
     public func set(_ option: Option, local: SocketEndpoint, remote: SocketEndpoint, namespace: UInt64 = 0) throws(SubflowError) {
-        let l = local.address.bytes, r = remote.address.bytes
-        let e: Int32
+        var k = Self.key(local, remote, namespace)
+        var v = csrh_sockopt_value()
+        _ = BPFMap.lookup(optionsFD, key: &k, into: &v)     // keep the options set before
+        v.gen &+= 1
         switch option {
-        case .mark(let m): e = csrh_sockopt_set(handle, namespace, l, local.port, r, remote.port, 1, m, 0, nil)
-        case .trafficClass(let t): e = csrh_sockopt_set(handle, namespace, l, local.port, r, remote.port, 2, 0, t, nil)
+        case .mark(let m):
+            v.flags |= 1
+            v.mark = m
+        case .trafficClass(let t):
+            v.flags |= 2
+            v.tclass = t
         case .congestionControl(let name):
             guard name.utf8.count < 16, !name.isEmpty else { throw SubflowError(.badArgument, "congestion control name '\(name)' must be 1-15 bytes") }
-            e = csrh_sockopt_set(handle, namespace, l, local.port, r, remote.port, 4, 0, 0, name)
+            v.flags |= 4
+            withUnsafeMutableBytes(of: &v.cc) { p in
+                p.initializeMemory(as: UInt8.self, repeating: 0)
+                p.copyBytes(from: Array(name.utf8))
+            }
         }
-        if e != 0 { throw .system(SystemCallError("bpf_map_update_elem(srte_subflow_opts)", errno: e)) }
+        do throws(SystemCallError) { try BPFMap.update(optionsFD, key: &k, value: &v) } catch {
+            throw .system(SystemCallError("bpf_map_update_elem(srte_subflow_opts)", errno: error.errno))
+        }
     }
 
     /// Whether the program has applied the latest options of this 4-tuple, and
     /// the OR of its `bpf_setsockopt` results (0 = success, negative errno otherwise).
     public func status(local: SocketEndpoint, remote: SocketEndpoint, namespace: UInt64 = 0) -> (applied: Bool, error: Int32)? {
-        var applied: Int32 = 0, err: Int32 = 0
-        guard csrh_sockopt_status(handle, namespace, local.address.bytes, local.port, remote.address.bytes, remote.port, &applied, &err) == 0 else { return nil }
-        return (applied != 0, err)
+        var k = Self.key(local, remote, namespace)
+        var v = csrh_sockopt_value()
+        guard BPFMap.lookup(optionsFD, key: &k, into: &v) else { return nil }
+        return (v.gen == v.applied_gen, v.last_error)
     }
 
     /// Drops the entry of a closed subflow.
     public func forget(local: SocketEndpoint, remote: SocketEndpoint, namespace: UInt64 = 0) {
-        _ = csrh_sockopt_forget(handle, namespace, local.address.bytes, local.port, remote.address.bytes, remote.port)
+        var k = Self.key(local, remote, namespace)
+        _ = try? BPFMap.delete(optionsFD, key: &k)
     }
 }
