@@ -32,6 +32,13 @@ public struct SubprocessError: Error, Sendable, CustomStringConvertible {
 /// each), their text is testable without root, and their error messages are what a network
 /// engineer expects to read. The SRv6/MPTCP data path (steering, path manager) does not go
 /// through here.
+///
+/// Why not swift-subprocess: its API is async-only and ties a child's lifetime to the
+/// awaiting closure, while srte's callers are synchronous (argument-parser commands, the
+/// testbed's interruptible `up`) and the delay bridges must outlive the `up` that starts them,
+/// with a ready pipe as an extra inherited descriptor; and it would add swift-subprocess and
+/// swift-system to every clean build (about 19 s of release compilation on a 2-core machine,
+/// against a 15% budget of about 14 s). Docs/Architecture.md records the measurement.
 package enum Subprocess {
     /// Directories searched, after `PATH`, for tools (iproute2 lives in /usr/sbin or /sbin).
     package static let fallbackDirectories = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
