@@ -93,44 +93,42 @@ struct ExperimentCommand: ParsableCommand {
 
     func run() throws {
         TerminationGuard.install()
+        guard geteuid() == 0 else { throw CLIFailure.system("srte experiment creates network namespaces: run it as root") }
+        if failover.keep && fail == nil { diagnose("srte: note: --keep without --fail: subflows are replaced only if a path fails on its own") }
+        var topology = try loadTopology(topologyFile)
+        if let defaultBandwidth { topology = topology.fillingBandwidth(try parseRate(defaultBandwidth)) }
+        if let mtu { topology = try settingMTU(mtu, of: topology) }
+        var e = Experiment(topology: topology)
+        if let fail { e.failure = try Self.parseFailure(fail, in: topology) }
+        e.keep = failover.keep
+        e.stallTimeout = failover.stallDuration
+        e.congestionControl = congestionControl == "default" ? nil : congestionControl
+        e.from = from
+        e.to = to
+        e.k = k
+        e.disjoint = disjoint
+        e.seconds = seconds
+        e.steering = steer
+        e.lab = lab
+        e.delay = delay
+        let started = Date()
+        let r: Experiment.Result
         do {
-            guard geteuid() == 0 else { throw CLIFailure.system("srte experiment creates network namespaces: run it as root") }
-            if failover.keep && fail == nil { diagnose("srte: note: --keep without --fail: subflows are replaced only if a path fails on its own") }
-            var topology = try loadTopology(topologyFile)
-            if let defaultBandwidth { topology = topology.fillingBandwidth(try parseRate(defaultBandwidth)) }
-            if let mtu { topology = try settingMTU(mtu, of: topology) }
-            var e = Experiment(topology: topology)
-            if let fail { e.failure = try Self.parseFailure(fail, in: topology) }
-            e.keep = failover.keep
-            e.stallTimeout = failover.stallDuration
-            e.congestionControl = congestionControl == "default" ? nil : congestionControl
-            e.from = from
-            e.to = to
-            e.k = k
-            e.disjoint = disjoint
-            e.seconds = seconds
-            e.steering = steer
-            e.lab = lab
-            e.delay = delay
-            let started = Date()
-            let r: Experiment.Result
-            do {
-                r = try e.run { line in
-                    diagnose(String(format: "srte: [%5.1fs] %@", Date().timeIntervalSince(started), line))
-                }
-            } catch { throw CLIFailure.system(error) }
-            let out = StdoutBuffer()
-            switch output.format {
-            case .json: out.line(try ExperimentReport.json(r))
-            case .text: out.line(ExperimentReport.text(r))
+            r = try e.run { line in
+                diagnose(String(format: "srte: [%5.1fs] %@", Date().timeIntervalSince(started), line))
             }
-            out.flush()
-            if let plot {
-                do { try ExperimentReport.svg(r).write(toFile: plot, atomically: true, encoding: .utf8) } catch {
-                    throw InContext("--plot \(plot)", error, code: ExitStatus.system)
-                }
-                diagnose("srte: wrote \(plot)")
+        } catch { throw CLIFailure.system(error) }
+        let out = StdoutBuffer()
+        switch output.format {
+        case .json: out.line(try ExperimentReport.json(r))
+        case .text: out.line(ExperimentReport.text(r))
+        }
+        out.flush()
+        if let plot {
+            do { try ExperimentReport.svg(r).write(toFile: plot, atomically: true, encoding: .utf8) } catch {
+                throw InContext("--plot \(plot)", error, code: ExitStatus.system)
             }
+            diagnose("srte: wrote \(plot)")
         }
     }
 }

@@ -17,7 +17,7 @@ struct MonitorCommand: ParsableCommand {
         sub_priority, listener_created, listener_closed) and local addresses added or removed \
         (rtnetlink). Runs until interrupted, --count events or --timeout seconds. While it runs, \
         servers on the userspace path manager accept joins (in every namespace: the kernel's \
-        check for a subscriber is host-wide).
+        check for a subscriber is host-wide). With --format json, one JSON object per line.
 
         Examples:
           srte monitor
@@ -41,27 +41,25 @@ struct MonitorCommand: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            let monitor = try namespace.inNamespace {
-                if let p = mptcpProblem(requireUserspace: false) { throw p }
-                return try PathManagerMonitor()
+        let monitor = try namespace.inNamespace {
+            if let p = mptcpProblem(requireUserspace: false) { throw p }
+            return try PathManagerMonitor()
+        }
+        let out = StdoutBuffer()
+        let clock = ContinuousClock()
+        let deadline = timeout.map { clock.now + .milliseconds(Int($0 * 1000)) }
+        var seen = 0
+        while true {
+            if let deadline, clock.now >= deadline { break }
+            let wait = deadline.map { min($0 - clock.now, .milliseconds(500)) } ?? .milliseconds(500)
+            let events: [MonitorEvent]
+            events = try monitor.next(timeout: max(wait, .milliseconds(1)))
+            for e in events {
+                out.line(output.isJSON ? Self.json(e).rendered : Self.text(e))
+                seen += 1
+                if let count, seen >= count { out.flush(); return }
             }
-            let out = StdoutBuffer()
-            let clock = ContinuousClock()
-            let deadline = timeout.map { clock.now + .milliseconds(Int($0 * 1000)) }
-            var seen = 0
-            while true {
-                if let deadline, clock.now >= deadline { break }
-                let wait = deadline.map { min($0 - clock.now, .milliseconds(500)) } ?? .milliseconds(500)
-                let events: [MonitorEvent]
-                events = try monitor.next(timeout: max(wait, .milliseconds(1)))
-                for e in events {
-                    out.line(output.isJSON ? Self.json(e).rendered : Self.text(e))
-                    seen += 1
-                    if let count, seen >= count { out.flush(); return }
-                }
-                out.flush()
-            }
+            out.flush()
         }
     }
 

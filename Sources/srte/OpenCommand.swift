@@ -30,13 +30,14 @@ struct OpenCommand: ParsableCommand {
         checks every byte.
           srte open --topology topologies/diamond.yaml --from h1 --to h2 -k 2 --keep
 
-        Steering (installed before each subflow's SYN, removed on exit, SIGINT and SIGTERM):
+        Steering (installed before each subflow's SYN, removed on exit, SIGINT, SIGTERM and SIGHUP):
           route  a policy rule per 4-tuple and a seg6 inline route (the kernel handles the MTU)
           bpf    a tc egress BPF program inserting the SRH (TCX link: gone even after SIGKILL);
                  the route MTU toward the peer is lowered by the SRH size
         Needs root, and the namespace on the userspace path manager (net.mptcp.pm_type=1). The \
-        receiver must accept joins (`srte serve` does) and have seg6_enabled on `all` and on its \
-        interface.
+        receiver must accept joins (on the userspace path manager it does only while some process \
+        on its host subscribes to mptcp_pm_events, as `srte serve` does) and have seg6_enabled on \
+        `all` and on its interface.
         """
     )
 
@@ -98,51 +99,49 @@ struct OpenCommand: ParsableCommand {
 
     func run() throws {
         TerminationGuard.install()
-        do {
-            guard geteuid() == 0 else {
-                throw CLIFailure.system("srte open installs steering in the kernel and drives the MPTCP path manager: run it as root")
-            }
-            do { try MPTCPNamespaceState.check() } catch { throw CLIFailure.system(error) }
-            let (remote, plan, planned) = try destinationAndPaths()
-            let local: IPv6Address? = try source.map { s in
-                do { return try IPv6Address(parsing: s) } catch { throw InContext("--source", error) }
-            }
-            let needsSteering = failover.keep || plan.contains { !$0.isEmpty }
-            var steering: SRHSteering? = nil
-            // Only when something is steered (choosing the default installs a throw-away route).
-            var mechanism: Steer? = nil
-            if needsSteering {
-                do {
-                    (mechanism, steering) = try Steer.make(self.steer) { try egressInterface(toward: remote.address) }
-                } catch let e as InContext { throw e } catch {
-                    throw InContext("cannot set up \(self.steer?.rawValue ?? "route or bpf") steering", error, code: ExitStatus.system)
-                }
-            }
-            // On SIGINT/SIGTERM/SIGHUP the guard's thread removes the steering, then exits.
-            let box = UncheckedBox(steering)
-            let token = TerminationGuard.onTermination { box.value?.removeAll() }
-            defer { TerminationGuard.remove(token); steering?.removeAll() }
-
-            diagnose("srte: opening \(plan.count) subflow(s) to \(remote) (\(mechanism.map { "steering: \($0)" } ?? "no steering"))")
-            let connection: EngineeredConnection
+        guard geteuid() == 0 else {
+            throw CLIFailure.system("srte open installs steering in the kernel and drives the MPTCP path manager: run it as root")
+        }
+        do { try MPTCPNamespaceState.check() } catch { throw CLIFailure.system(error) }
+        let (remote, plan, planned) = try destinationAndPaths()
+        let local: IPv6Address? = try source.map { s in
+            do { return try IPv6Address(parsing: s) } catch { throw InContext("--source", error) }
+        }
+        let needsSteering = failover.keep || plan.contains { !$0.isEmpty }
+        var steering: SRHSteering? = nil
+        // Only when something is steered (choosing the default installs a throw-away route).
+        var mechanism: Steer? = nil
+        if needsSteering {
             do {
-                let keeper = planned.map(PathKeeper.init(plan:))
-                let labels: [String?] = planned.map { r in r.paths.map { keeper!.hops($0.path) } } ?? []
-                connection = try EngineeredConnection.open(to: remote, from: local, paths: plan, steering: steering,
-                                                           congestionControl: congestionControl, labels: labels)
-                if failover.keep, let keeper {
-                    connection.keep = keeper.policy(stallTimeout: failover.stallDuration, onEvent: { diagnose("srte: \($0)") })
-                }
-            } catch { throw CLIFailure.system(error) }
-            defer { connection.close() }
-            diagnose("srte: \(connection.subflows.count) subflow(s) up; sending \(bytes) bytes")
-            let report: EngineeredConnection.Report
-            do { report = try connection.send(totalBytes: bytes) } catch { throw CLIFailure.system(error) }
-            let out = StdoutBuffer()
-            switch output.format {
-            case .json: out.line(OpenReport.json(report).rendered)
-            case .text: out.line(OpenReport.text(report))
+                (mechanism, steering) = try Steer.make(self.steer) { try egressInterface(toward: remote.address) }
+            } catch let e as InContext { throw e } catch {
+                throw InContext("cannot set up \(self.steer?.rawValue ?? "route or bpf") steering", error, code: ExitStatus.system)
             }
+        }
+        // On SIGINT/SIGTERM/SIGHUP the guard's thread removes the steering, then exits.
+        let box = UncheckedBox(steering)
+        let token = TerminationGuard.onTermination { box.value?.removeAll() }
+        defer { TerminationGuard.remove(token); steering?.removeAll() }
+
+        diagnose("srte: opening \(plan.count) subflow(s) to \(remote) (\(mechanism.map { "steering: \($0)" } ?? "no steering"))")
+        let connection: EngineeredConnection
+        do {
+            let keeper = planned.map(PathKeeper.init(plan:))
+            let labels: [String?] = planned.map { r in r.paths.map { keeper!.hops($0.path) } } ?? []
+            connection = try EngineeredConnection.open(to: remote, from: local, paths: plan, steering: steering,
+                                                       congestionControl: congestionControl, labels: labels)
+            if failover.keep, let keeper {
+                connection.keep = keeper.policy(stallTimeout: failover.stallDuration, onEvent: { diagnose("srte: \($0)") })
+            }
+        } catch { throw CLIFailure.system(error) }
+        defer { connection.close() }
+        diagnose("srte: \(connection.subflows.count) subflow(s) up; sending \(bytes) bytes")
+        let report: EngineeredConnection.Report
+        do { report = try connection.send(totalBytes: bytes) } catch { throw CLIFailure.system(error) }
+        let out = StdoutBuffer()
+        switch output.format {
+        case .json: out.line(OpenReport.json(report).rendered)
+        case .text: out.line(OpenReport.text(report))
         }
     }
 

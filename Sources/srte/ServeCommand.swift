@@ -20,6 +20,8 @@ struct ServeCommand: ParsableCommand {
         `srte experiment`): each 8-byte word carries its own stream offset, so a lost, duplicated \
         or reordered byte is reported at its offset, and the exit status is 1.
 
+        With --format json, one JSON object per connection, each on one line.
+
         Example:
           srte serve --listen :5201 --count 1 --format json --verify
         """
@@ -55,46 +57,44 @@ struct ServeCommand: ParsableCommand {
 
     func run() throws {
         TerminationGuard.install()
-        do {
-            let endpoint = try parseEndpoint(listen, option: "--listen")
-            let sink: MPTCPSink
-            do { sink = try MPTCPSink(listen: endpoint) } catch {
-                throw InContext("cannot listen on \(endpoint)", error, code: ExitStatus.system)
-            }
-            var steering: SRHSteering? = nil
-            if reflect {
-                guard geteuid() == 0 else { throw CLIFailure.system("--reflect installs steering in the kernel: run as root") }
-                do {
-                    let iface = try dev ?? SRHReflector.soleInterface()
-                    let off = SRv6Reception.disabled(on: [iface])
-                    guard off.isEmpty else {
-                        throw CLIFailure.system("--reflect needs SRv6 reception, but seg6_enabled is 0 on \(off.joined(separator: ", ")): packets with an SRH would be dropped. Run `\(SRv6Reception.fix(off))`")
-                    }
-                    let s = try OpenCommand.Steer.make(steer) { iface }.1
-                    sink.reflector = try SRHReflector(interface: iface, steering: s)
-                    steering = s
-                } catch let e as CLIFailure { throw e } catch { throw InContext("cannot set up --reflect", error, code: ExitStatus.system) }
-            }
-            let box = UncheckedBox(sink.reflector)
-            let token = TerminationGuard.onTermination { box.value?.close() }
-            defer { TerminationGuard.remove(token); sink.reflector?.close(); steering?.removeAll() }
-            diagnose("srte: listening on \((try? sink.endpoint) ?? endpoint) (MPTCP\(reflect ? ", reflecting SRHs" : ""))")
-            var served = 0
-            var bad = 0
-            while count.map({ served < $0 }) ?? true {
-                let r: SinkReport
-                do { r = try sink.serveOne(timeout: .seconds(timeout), verify: verify) } catch { throw CLIFailure.system(error) }
-                served += 1
-                let out = StdoutBuffer()
-                switch output.format {
-                case .json: out.line(ServeReport.json(r).rendered)
-                case .text: out.line(ServeReport.text(r))
-                }
-                out.flush()
-                if verify && !r.verified { bad += 1 }
-            }
-            if bad > 0 { throw CLIFailure.negative("\(bad) of \(served) connection(s) failed verification") }
+        let endpoint = try parseEndpoint(listen, option: "--listen")
+        let sink: MPTCPSink
+        do { sink = try MPTCPSink(listen: endpoint) } catch {
+            throw InContext("cannot listen on \(endpoint)", error, code: ExitStatus.system)
         }
+        var steering: SRHSteering? = nil
+        if reflect {
+            guard geteuid() == 0 else { throw CLIFailure.system("--reflect installs steering in the kernel: run as root") }
+            do {
+                let iface = try dev ?? SRHReflector.soleInterface()
+                let off = SRv6Reception.disabled(on: [iface])
+                guard off.isEmpty else {
+                    throw CLIFailure.system("--reflect needs SRv6 reception, but seg6_enabled is 0 on \(off.joined(separator: ", ")): packets with an SRH would be dropped. Run `\(SRv6Reception.fix(off))`")
+                }
+                let s = try OpenCommand.Steer.make(steer) { iface }.1
+                sink.reflector = try SRHReflector(interface: iface, steering: s)
+                steering = s
+            } catch let e as CLIFailure { throw e } catch { throw InContext("cannot set up --reflect", error, code: ExitStatus.system) }
+        }
+        let box = UncheckedBox(sink.reflector)
+        let token = TerminationGuard.onTermination { box.value?.close() }
+        defer { TerminationGuard.remove(token); sink.reflector?.close(); steering?.removeAll() }
+        diagnose("srte: listening on \((try? sink.endpoint) ?? endpoint) (MPTCP\(reflect ? ", reflecting SRHs" : ""))")
+        var served = 0
+        var bad = 0
+        while count.map({ served < $0 }) ?? true {
+            let r: SinkReport
+            do { r = try sink.serveOne(timeout: .seconds(timeout), verify: verify) } catch { throw CLIFailure.system(error) }
+            served += 1
+            let out = StdoutBuffer()
+            switch output.format {
+            case .json: out.line(ServeReport.json(r).rendered)
+            case .text: out.line(ServeReport.text(r))
+            }
+            out.flush()
+            if verify && !r.verified { bad += 1 }
+        }
+        if bad > 0 { throw CLIFailure.negative("\(bad) of \(served) connection(s) failed verification") }
     }
 }
 

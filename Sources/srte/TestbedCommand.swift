@@ -46,19 +46,24 @@ struct TestbedCommand: ParsableCommand {
         an End route on their node SID, End.X routes on their adjacency SIDs (the SIDs `srte plan` \
         encodes) and static routes along all IGP shortest paths (multipath where costs tie). Hosts \
         get their address on lo, MPTCP (subflows 8, add_addr_accepted 8) and the userspace path \
-        manager by default. Link delays (--delay auto) come from the netem qdisc where the kernel \
+        manager by default (a server there accepts joins only while some process on the host, in \
+        any namespace, subscribes to mptcp_pm_events, as `srte serve` does). Link delays (--delay auto) come from the netem qdisc where the kernel \
         has it, else from a userspace delay bridge per delayed link: the link's two veth ends meet \
-        in a namespace of their own, LAB+L<i>, where an srte process forwards each frame after the \
-        link's one-way delay. `status` shows which. SIDs (--sids auto) are seg6local routes where \
+        in a namespace of their own, LAB+L<i>, where an srte-delay-bridge process forwards each \
+        frame after the link's one-way delay. `status` shows which. SIDs (--sids auto) are seg6local routes where \
         the kernel has them (CONFIG_IPV6_SEG6_LWTUNNEL), else srte's tc BPF End/End.X program on \
         every router interface.
+
+        Every subcommand names its lab with --lab NAME: by default `up` names it after the \
+        topology, and the others take the only lab that is up.
 
         Example:
           srte testbed up topologies/diamond.yaml
           srte testbed exec h1 -- ping -c 1 fc00:2::2
           srte testbed link r1 a down
           srte testbed stats
-          srte testbed down
+          srte testbed status --lab diamond --format json
+          srte testbed down --lab diamond
 
         Needs root. State is kept in /run/srte/testbed/LAB.json; `down` removes exactly what `up` \
         created, also after a failed or interrupted `up`. Exit status: 0 success, 2 unusable input, \
@@ -136,35 +141,33 @@ struct TestbedCommand: ParsableCommand {
         }
 
         func run() throws {
-            do {
-                var t = try loadTopology(topology)
-                if let defaultBandwidth { t = t.fillingBandwidth(try parseRate(defaultBandwidth)) }
-                if let mtu { t = try settingMTU(mtu, of: t) }
-                let plan = try TestbedPlan(topology: t, lab: try lab.named(legacyName, spelledAs: "--name"), linkPrefix: linkPrefix)
-                let progress = Progress()
-                defer { progress.finish() }
-                let testbed = try Testbed.up(plan: plan, options: .init(mptcpPathManager: mptcpPM, topologyFile: topology, routerSIDs: sids.routerSIDs, delay: delay),
-                                         progress: progress.step)
-                progress.finish()
-                let out = StdoutBuffer()
-                switch output.format {
-                case .text:
-                    let routers = plan.nodes.filter(\.isRouter).count
-                    out.line("lab \(testbed.lab) is up: \(plan.nodes.count) namespaces (\(routers) routers, \(plan.nodes.count - routers) hosts), \(plan.links.count) links, in \(String(format: "%.2f", progress.elapsed)) s")
-                    for n in plan.nodes {
-                        let what = n.isRouter
-                            ? "End \(n.nodeSID.map { "\($0)" } ?? "-"), \(n.sids.count - 1) End.X, \(n.routes.count) routes"
-                            : "\(n.address.map { "\($0)" } ?? "-"), \(n.routes.count) routes"
-                        out.line(nodeTable.line([n.name, n.kind, n.namespace, what]))
-                    }
-                    out.line("delay: \(delayDescription(testbed.state, running: testbed.runningBridges()))")
-                    out.line("SIDs: \(sidsDescription(testbed.state))")
-                    for note in testbed.state.notes { out.line("note: \(note)") }
-                case .json:
-                    out.line(statusJSON(try testbed.status()).rendered)
+            var t = try loadTopology(topology)
+            if let defaultBandwidth { t = t.fillingBandwidth(try parseRate(defaultBandwidth)) }
+            if let mtu { t = try settingMTU(mtu, of: t) }
+            let plan = try TestbedPlan(topology: t, lab: try lab.named(legacyName, spelledAs: "--name"), linkPrefix: linkPrefix)
+            let progress = Progress()
+            defer { progress.finish() }
+            let testbed = try Testbed.up(plan: plan, options: .init(mptcpPathManager: mptcpPM, topologyFile: topology, routerSIDs: sids.routerSIDs, delay: delay),
+                                     progress: progress.step)
+            progress.finish()
+            let out = StdoutBuffer()
+            switch output.format {
+            case .text:
+                let routers = plan.nodes.filter(\.isRouter).count
+                out.line("lab \(testbed.lab) is up: \(plan.nodes.count) namespaces (\(routers) routers, \(plan.nodes.count - routers) hosts), \(plan.links.count) links, in \(String(format: "%.2f", progress.elapsed)) s")
+                for n in plan.nodes {
+                    let what = n.isRouter
+                        ? "End \(n.nodeSID.map { "\($0)" } ?? "-"), \(n.sids.count - 1) End.X, \(n.routes.count) routes"
+                        : "\(n.address.map { "\($0)" } ?? "-"), \(n.routes.count) routes"
+                    out.line(nodeTable.line([n.name, n.kind, n.namespace, what]))
                 }
-                out.flush()
+                out.line("delay: \(delayDescription(testbed.state, running: testbed.runningBridges()))")
+                out.line("SIDs: \(sidsDescription(testbed.state))")
+                for note in testbed.state.notes { out.line("note: \(note)") }
+            case .json:
+                out.line(statusJSON(try testbed.status()).rendered)
             }
+            out.flush()
         }
     }
 
@@ -205,37 +208,35 @@ struct TestbedCommand: ParsableCommand {
         func validate() throws { _ = try lab.named(legacyLab, spelledAs: "LAB") }
 
         func run() throws {
-            do {
-                let t = try Testbed.open(try lab.resolve(legacyLab))
-                let s = try t.status()
-                let out = StdoutBuffer()
-                switch output.format {
-                case .json: out.line(statusJSON(s).rendered)
-                case .text:
-                    let st = s.state
-                    let missing = st.plan.namespaces.filter { !s.presentNamespaces.contains($0) }
-                    out.line("lab \(st.lab): \(st.phase == .up ? "up" : "incomplete (up failed or is running; `srte testbed down --lab \(st.lab)` cleans it)"), topology \(st.plan.topologyName)\(st.topologyFile.map { " (\($0))" } ?? ""), MPTCP PM \(st.mptcpPathManager == .userspace ? "userspace" : "kernel")")
-                    if !missing.isEmpty { out.line("missing namespaces: \(missing.joined(separator: " "))") }
-                    out.line("delay: \(delayDescription(st, running: s.runningBridges))")
-                    out.line("SIDs: \(sidsDescription(st))")
-                    out.line("nodes:")
-                    for n in st.plan.nodes {
-                        let addr = n.address.map { "\($0)" } ?? n.nodeSID.map { "End \($0) (\(n.locator ?? ""))" } ?? "-"
-                        out.line(nodeTable.line([n.name, n.kind, n.namespace, addr]))
-                    }
-                    out.line("links:")
-                    let links = Table([.left(3), .left(28), .left(9), .left(26)], indent: "  ")
-                    for (l, c) in zip(st.plan.links, s.links) {
-                        let ends = "\(l.a):\(l.interfaceA) - \(l.b):\(l.interfaceB)"
-                        let rate = l.bandwidth.map(formatRate) ?? "unlimited"
-                        let mtu = l.mtu.map { " mtu \($0)" } ?? ""
-                        let delay = "delay " + Topology.delayText(l.delay) + linkDelayNote(st, l, running: s.runningBridges)
-                        out.line(links.line([String(l.index), ends, rate, delay, "\(endState(c.endA))/\(endState(c.endB))\(mtu)"]))
-                    }
-                    for note in st.notes { out.line("note: \(note)") }
+            let t = try Testbed.open(try lab.resolve(legacyLab))
+            let s = try t.status()
+            let out = StdoutBuffer()
+            switch output.format {
+            case .json: out.line(statusJSON(s).rendered)
+            case .text:
+                let st = s.state
+                let missing = st.plan.namespaces.filter { !s.presentNamespaces.contains($0) }
+                out.line("lab \(st.lab): \(st.phase == .up ? "up" : "incomplete (up failed or is running; `srte testbed down --lab \(st.lab)` cleans it)"), topology \(st.plan.topologyName)\(st.topologyFile.map { " (\($0))" } ?? ""), MPTCP PM \(st.mptcpPathManager == .userspace ? "userspace" : "kernel")")
+                if !missing.isEmpty { out.line("missing namespaces: \(missing.joined(separator: " "))") }
+                out.line("delay: \(delayDescription(st, running: s.runningBridges))")
+                out.line("SIDs: \(sidsDescription(st))")
+                out.line("nodes:")
+                for n in st.plan.nodes {
+                    let addr = n.address.map { "\($0)" } ?? n.nodeSID.map { "End \($0) (\(n.locator ?? ""))" } ?? "-"
+                    out.line(nodeTable.line([n.name, n.kind, n.namespace, addr]))
                 }
-                out.flush()
+                out.line("links:")
+                let links = Table([.left(3), .left(28), .left(9), .left(26)], indent: "  ")
+                for (l, c) in zip(st.plan.links, s.links) {
+                    let ends = "\(l.a):\(l.interfaceA) - \(l.b):\(l.interfaceB)"
+                    let rate = l.bandwidth.map(formatRate) ?? "unlimited"
+                    let mtu = l.mtu.map { " mtu \($0)" } ?? ""
+                    let delay = "delay " + Topology.delayText(l.delay) + linkDelayNote(st, l, running: s.runningBridges)
+                    out.line(links.line([String(l.index), ends, rate, delay, "\(endState(c.endA))/\(endState(c.endB))\(mtu)"]))
+                }
+                for note in st.notes { out.line("note: \(note)") }
             }
+            out.flush()
         }
     }
 
@@ -320,41 +321,39 @@ struct TestbedCommand: ParsableCommand {
         func validate() throws { _ = try lab.named(legacyLab, spelledAs: "LAB") }
 
         func run() throws {
-            do {
-                let t = try Testbed.open(try lab.resolve(legacyLab))
-                let counters = try t.linkCounters()
-                let sidCounters = sids ? try t.sidCounters() : []
-                let out = StdoutBuffer()
-                switch output.format {
-                case .json:
-                    var fields: [(String, JSON)] = [("schemaVersion", .int(1)), ("lab", .string(t.lab)),
-                                                    ("links", .array(zip(t.plan.links, counters).map { linkJSON($0, $1) }))]
-                    if sids {
-                        fields.append(("sids", .array(sidCounters.map { c in
-                            .object([("node", .string(c.node)), ("sid", .string("\(c.sid)")), ("behavior", .string(c.behavior)),
-                                     ("packets", .int(Int(c.packets))), ("bytes", .int(Int(c.bytes))), ("errors", .int(Int(c.errors)))])
-                        })))
-                    }
-                    out.line(JSON.object(fields).rendered)
-                case .text:
-                    let links = Table([.left(3), .left(22), .right(10), .right(12), .right(10), .right(12), .right(6)])
-                    out.line(links.line(["#", "link", "A→B pkts", "A→B bytes", "B→A pkts", "B→A bytes", "drops"]))
-                    for c in counters {
-                        let drops = (c.endA?.txDropped ?? 0) + (c.endA?.rxDropped ?? 0) + (c.endB?.txDropped ?? 0) + (c.endB?.rxDropped ?? 0)
-                        out.line(links.line([String(c.link), "\(c.a) - \(c.b)", String(c.endA?.txPackets ?? 0), String(c.endA?.txBytes ?? 0),
-                                             String(c.endB?.txPackets ?? 0), String(c.endB?.txBytes ?? 0), String(drops)]))
-                    }
-                    if sids {
-                        let table = Table([.left(8), .left(22), .left(8), .right(10), .right(12), .right(6)])
-                        out.line("")
-                        out.line(table.line(["node", "SID", "behavior", "packets", "bytes", "errors"]))
-                        for c in sidCounters {
-                            out.line(table.line([c.node, "\(c.sid)", c.behavior, String(c.packets), String(c.bytes), String(c.errors)]))
-                        }
+            let t = try Testbed.open(try lab.resolve(legacyLab))
+            let counters = try t.linkCounters()
+            let sidCounters = sids ? try t.sidCounters() : []
+            let out = StdoutBuffer()
+            switch output.format {
+            case .json:
+                var fields: [(String, JSON)] = [("schemaVersion", .int(1)), ("lab", .string(t.lab)),
+                                                ("links", .array(zip(t.plan.links, counters).map { linkJSON($0, $1) }))]
+                if sids {
+                    fields.append(("sids", .array(sidCounters.map { c in
+                        .object([("node", .string(c.node)), ("sid", .string("\(c.sid)")), ("behavior", .string(c.behavior)),
+                                 ("packets", .int(Int(c.packets))), ("bytes", .int(Int(c.bytes))), ("errors", .int(Int(c.errors)))])
+                    })))
+                }
+                out.line(JSON.object(fields).rendered)
+            case .text:
+                let links = Table([.left(3), .left(22), .right(10), .right(12), .right(10), .right(12), .right(6)])
+                out.line(links.line(["#", "link", "A→B pkts", "A→B bytes", "B→A pkts", "B→A bytes", "drops"]))
+                for c in counters {
+                    let drops = (c.endA?.txDropped ?? 0) + (c.endA?.rxDropped ?? 0) + (c.endB?.txDropped ?? 0) + (c.endB?.rxDropped ?? 0)
+                    out.line(links.line([String(c.link), "\(c.a) - \(c.b)", String(c.endA?.txPackets ?? 0), String(c.endA?.txBytes ?? 0),
+                                         String(c.endB?.txPackets ?? 0), String(c.endB?.txBytes ?? 0), String(drops)]))
+                }
+                if sids {
+                    let table = Table([.left(8), .left(22), .left(8), .right(10), .right(12), .right(6)])
+                    out.line("")
+                    out.line(table.line(["node", "SID", "behavior", "packets", "bytes", "errors"]))
+                    for c in sidCounters {
+                        out.line(table.line([c.node, "\(c.sid)", c.behavior, String(c.packets), String(c.bytes), String(c.errors)]))
                     }
                 }
-                out.flush()
             }
+            out.flush()
         }
     }
 }
