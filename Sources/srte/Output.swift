@@ -17,7 +17,7 @@ enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
 
 /// `--format text|json`, shared by the commands that print text or JSON.
 struct FormatOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Output: text or json.", valueName: "text|json"), transform: FormatOptions.parse)
+    @Option(help: ArgumentHelp("Output: text or json (default: text).", valueName: "text|json"), transform: FormatOptions.parse)
     var format: ReportFormat = .text
 
     static func parse(_ text: String) throws -> ReportFormat {
