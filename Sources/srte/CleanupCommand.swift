@@ -17,13 +17,7 @@ struct CleanupCommand: ParsableCommand {
     )
 
     func run() throws {
-        try reporting {
-            do {
-                let n = try PolicyRoutingSteering.removeLeftovers()
-                diagnose("srte: removed \(n.rules) rule(s) and \(n.routes) route(s)")
-            } catch {
-                throw CLIFailure(message: "\(error)", code: 3)
-            }
-        }
+        let n = try PolicyRoutingSteering.removeLeftovers()
+        diagnose("srte: removed \(n.rules) rule(s) and \(n.routes) route(s)")
     }
 }

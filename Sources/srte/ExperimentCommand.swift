@@ -67,8 +67,7 @@ struct ExperimentCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Link delays, as `srte testbed up --delay`: netem, bridge (userspace delay bridges), off, or auto (netem if the kernel has it, else bridge).", valueName: "MODE"))
     var delay: DelayMode = .auto
 
-    @Option(help: "Output: text or json.")
-    var format: ReportFormat = .text
+    @OptionGroup var output: FormatOptions
 
     @Option(help: ArgumentHelp("Write an SVG plot of per-path throughput over time.", valueName: "FILE.svg"))
     var plot: String?
@@ -87,49 +86,49 @@ struct ExperimentCommand: ParsableCommand {
     @Option(name: .customLong("cc"), help: ArgumentHelp("TCP congestion control for all runs (see /proc/sys/net/ipv4/tcp_available_congestion_control); 'default' keeps the namespace's.", valueName: "NAME"))
     var congestionControl: String = "cubic"
 
+    func validate() throws {
+        guard seconds >= 1 && seconds <= 600 else { throw ValidationError("--seconds \(seconds): 1...600") }
+        if let k, k < 1 { throw ValidationError("-k \(k): at least one subflow") }
+    }
+
     func run() throws {
         TerminationGuard.install()
-        try reporting {
-            guard geteuid() == 0 else { throw CLIFailure(message: "srte experiment creates network namespaces: run it as root", code: 3) }
-            guard seconds >= 1 && seconds <= 600 else { throw CLIFailure.input("--seconds \(seconds): 1...600") }
-            if let k, k < 1 { throw CLIFailure.input("-k \(k): at least one subflow") }
-            try failover.check()
-            if failover.keep && fail == nil { diagnose("srte: note: --keep without --fail: subflows are replaced only if a path fails on its own") }
-            var topology = try loadTopology(topologyFile)
-            if let defaultBandwidth { topology = topology.fillingBandwidth(try parseRate(defaultBandwidth)) }
-            if let mtu { topology = try settingMTU(mtu, of: topology) }
-            var e = Experiment(topology: topology)
-            if let fail { e.failure = try Self.parseFailure(fail, in: topology) }
-            e.keep = failover.keep
-            e.stallTimeout = failover.stallDuration
-            e.congestionControl = congestionControl == "default" ? nil : congestionControl
-            e.from = from
-            e.to = to
-            e.k = k
-            e.disjoint = disjoint
-            e.seconds = seconds
-            e.steering = steer
-            e.lab = lab
-            e.delay = delay
-            let started = Date()
-            let r: Experiment.Result
-            do {
-                r = try e.run { line in
-                    diagnose(String(format: "srte: [%5.1fs] %@", Date().timeIntervalSince(started), line))
-                }
-            } catch { throw CLIFailure(message: "\(error)", code: 3) }
-            let out = StdoutBuffer()
-            switch format {
-            case .json: out.line(ExperimentReport.json(r))
-            case .text: out.line(ExperimentReport.text(r))
+        guard geteuid() == 0 else { throw CLIFailure.system("srte experiment creates network namespaces: run it as root") }
+        if failover.keep && fail == nil { diagnose("srte: note: --keep without --fail: subflows are replaced only if a path fails on its own") }
+        var topology = try loadTopology(topologyFile)
+        if let defaultBandwidth { topology = topology.fillingBandwidth(try parseRate(defaultBandwidth)) }
+        if let mtu { topology = try settingMTU(mtu, of: topology) }
+        var e = Experiment(topology: topology)
+        if let fail { e.failure = try Self.parseFailure(fail, in: topology) }
+        e.keep = failover.keep
+        e.stallTimeout = failover.stallDuration
+        e.congestionControl = congestionControl == "default" ? nil : congestionControl
+        e.from = from
+        e.to = to
+        e.k = k
+        e.disjoint = disjoint
+        e.seconds = seconds
+        e.steering = steer
+        e.lab = lab
+        e.delay = delay
+        let started = Date()
+        let r: Experiment.Result
+        do {
+            r = try e.run { line in
+                diagnose(String(format: "srte: [%5.1fs] %@", Date().timeIntervalSince(started), line))
             }
-            out.flush()
-            if let plot {
-                do { try ExperimentReport.svg(r).write(toFile: plot, atomically: true, encoding: .utf8) } catch {
-                    throw CLIFailure(message: "--plot \(plot): \(error)", code: 3)
-                }
-                diagnose("srte: wrote \(plot)")
+        } catch { throw CLIFailure.system(error) }
+        let out = StdoutBuffer()
+        switch output.format {
+        case .json: out.line(try ExperimentReport.json(r))
+        case .text: out.line(ExperimentReport.text(r))
+        }
+        out.flush()
+        if let plot {
+            do { try ExperimentReport.svg(r).write(toFile: plot, atomically: true, encoding: .utf8) } catch {
+                throw InContext("--plot \(plot)", error, code: ExitStatus.system)
             }
+            diagnose("srte: wrote \(plot)")
         }
     }
 }
@@ -160,10 +159,9 @@ extension ExperimentCommand {
 extension SteeringMechanism: ExpressibleByArgument {}
 
 enum ExperimentReport {
-    static func json(_ r: Experiment.Result) -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return (try? String(decoding: e.encode(r), as: UTF8.self)) ?? "{}"
+    /// The result's Codable form, keys sorted, indented.
+    static func json(_ r: Experiment.Result) throws -> String {
+        try JSON(encoding: r).pretty
     }
 
     static func f1(_ x: Double) -> String { String((x * 10).rounded() / 10) }
@@ -189,20 +187,22 @@ enum ExperimentReport {
         l.append("")
         l.append("  per engineered path:")
         let hopsWidth = max(28, 1 + (r.paths.map { $0.hops.joined(separator: " ").count }.max() ?? 0))
+        let paths = Table([.left(0), .left(hopsWidth), .right(7)], indent: "    ")
         for (i, p) in r.paths.enumerated() {
             let cap = p.capacityMbps.map { " of \(f1($0))" } ?? ""
             var what = ""
             if let j = p.replaces { what += "  (replaces \(j + 1) from \(f1(p.openedAt ?? 0)) s)" }
             if !p.active { what += "  (failed)" }
-            l.append("    \(i + 1). \(p.hops.joined(separator: " ").padding(hopsWidth)) \(f1(p.mbps).leftPad(7))\(cap) Mbit/s   segments \(p.segments.joined(separator: ", "))\(what)")
+            l.append(paths.line(["\(i + 1).", p.hops.joined(separator: " "), f1(p.mbps)]) + "\(cap) Mbit/s   segments \(p.segments.joined(separator: ", "))\(what)")
         }
         if !r.links.isEmpty {
             l.append("")
             l.append("  links that carried the engineered run (MB, each direction):")
             // Columns as wide as the longest "A → B" (imported maps have long PoP names).
             let width = max(22, 1 + (r.links.map { $0.a.count + $0.b.count + 3 }.max() ?? 0))
+            let table = Table([.left(width), .right(8), .left(width + 3), .right(8)], indent: "    ")
             for k in r.links {
-                l.append("    \("\(k.a) → \(k.b)".padding(width)) \(f1(Double(k.bytesAToB) / 1e6).leftPad(8))    \("\(k.b) → \(k.a)".padding(width)) \(f1(Double(k.bytesBToA) / 1e6).leftPad(8))")
+                l.append(table.line(["\(k.a) → \(k.b)", f1(Double(k.bytesAToB) / 1e6), "   \(k.b) → \(k.a)", f1(Double(k.bytesBToA) / 1e6)]))
             }
         }
         if let f = r.failure {
@@ -275,5 +275,6 @@ enum ExperimentReport {
 }
 
 extension String {
-    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+    /// Right-aligned in `n` characters (the number columns of the experiment's summary).
+    func leftPad(_ n: Int) -> String { Table.pad(self, n, .right) }
 }

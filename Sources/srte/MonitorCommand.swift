@@ -17,7 +17,7 @@ struct MonitorCommand: ParsableCommand {
         sub_priority, listener_created, listener_closed) and local addresses added or removed \
         (rtnetlink). Runs until interrupted, --count events or --timeout seconds. While it runs, \
         servers on the userspace path manager accept joins (in every namespace: the kernel's \
-        check for a subscriber is host-wide).
+        check for a subscriber is host-wide). With --format json, one JSON object per line.
 
         Examples:
           srte monitor
@@ -27,8 +27,7 @@ struct MonitorCommand: ParsableCommand {
 
     @OptionGroup var namespace: NamespaceOptions
 
-    @Option(help: "Output: text or json (one object per line).")
-    var format: OutputFormat = .text
+    @OptionGroup var output: FormatOptions
 
     @Option(help: "Stop after this many events.")
     var count: Int?
@@ -37,36 +36,30 @@ struct MonitorCommand: ParsableCommand {
     var timeout: Double?
 
     func validate() throws {
-        if format == .hex { throw ValidationError("--format hex is not available here: use text or json") }
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be positive") }
     }
 
     func run() throws {
-        try reporting {
-            let monitor: PathManagerMonitor
-            do {
-                monitor = try namespace.inNamespace {
-                    if let p = mptcpProblem(requireUserspace: false) { throw p }
-                    return try PathManagerMonitor()
-                }
-            } catch { throw cliFailure(error) }
-            let out = StdoutBuffer()
-            let clock = ContinuousClock()
-            let deadline = timeout.map { clock.now + .milliseconds(Int($0 * 1000)) }
-            var seen = 0
-            while true {
-                if let deadline, clock.now >= deadline { break }
-                let wait = deadline.map { min($0 - clock.now, .milliseconds(500)) } ?? .milliseconds(500)
-                let events: [MonitorEvent]
-                do { events = try monitor.next(timeout: max(wait, .milliseconds(1))) } catch { throw cliFailure(error) }
-                for e in events {
-                    out.line(format == .json ? Self.json(e).rendered : Self.text(e))
-                    seen += 1
-                    if let count, seen >= count { out.flush(); return }
-                }
-                out.flush()
+        let monitor = try namespace.inNamespace {
+            if let p = mptcpProblem(requireUserspace: false) { throw p }
+            return try PathManagerMonitor()
+        }
+        let out = StdoutBuffer()
+        let clock = ContinuousClock()
+        let deadline = timeout.map { clock.now + .milliseconds(Int($0 * 1000)) }
+        var seen = 0
+        while true {
+            if let deadline, clock.now >= deadline { break }
+            let wait = deadline.map { min($0 - clock.now, .milliseconds(500)) } ?? .milliseconds(500)
+            let events: [MonitorEvent]
+            events = try monitor.next(timeout: max(wait, .milliseconds(1)))
+            for e in events {
+                out.line(output.isJSON ? Self.json(e).rendered : Self.text(e))
+                seen += 1
+                if let count, seen >= count { out.flush(); return }
             }
+            out.flush()
         }
     }
 

@@ -30,13 +30,14 @@ struct OpenCommand: ParsableCommand {
         checks every byte.
           srte open --topology topologies/diamond.yaml --from h1 --to h2 -k 2 --keep
 
-        Steering (installed before each subflow's SYN, removed on exit, SIGINT and SIGTERM):
+        Steering (installed before each subflow's SYN, removed on exit, SIGINT, SIGTERM and SIGHUP):
           route  a policy rule per 4-tuple and a seg6 inline route (the kernel handles the MTU)
           bpf    a tc egress BPF program inserting the SRH (TCX link: gone even after SIGKILL);
                  the route MTU toward the peer is lowered by the SRH size
         Needs root, and the namespace on the userspace path manager (net.mptcp.pm_type=1). The \
-        receiver must accept joins (`srte serve` does) and have seg6_enabled on `all` and on its \
-        interface.
+        receiver must accept joins (on the userspace path manager it does only while some process \
+        on its host subscribes to mptcp_pm_events, as `srte serve` does) and have seg6_enabled on \
+        `all` and on its interface.
         """
     )
 
@@ -82,82 +83,81 @@ struct OpenCommand: ParsableCommand {
     @Option(name: .customLong("cc"), help: ArgumentHelp("TCP congestion control of every subflow (default: the namespace's; see /proc/sys/net/ipv4/tcp_available_congestion_control).", valueName: "NAME"))
     var congestionControl: String?
 
-    @Option(help: "Output: text or json.")
-    var format: ReportFormat = .text
+    @OptionGroup var output: FormatOptions
+
+    func validate() throws {
+        guard bytes > 0 else { throw ValidationError("--bytes \(bytes): send at least one byte") }
+        if failover.keep && topology == nil { throw ValidationError("--keep re-plans around failures: it needs --topology") }
+        if topology != nil {
+            guard paths.isEmpty else { throw ValidationError("give either --path or --topology, not both") }
+            guard from != nil else { throw ValidationError("--topology needs --from NODE (the node this runs on)") }
+            guard k >= 1 else { throw ValidationError("-k \(k): at least one path") }
+        } else {
+            guard !paths.isEmpty else { throw ValidationError("give one --path per subflow ('direct' for none), or --topology") }
+        }
+    }
 
     func run() throws {
         TerminationGuard.install()
-        try reporting {
-            guard bytes > 0 else { throw CLIFailure.input("--bytes \(bytes): send at least one byte") }
-            if failover.keep && topology == nil { throw CLIFailure.input("--keep re-plans around failures: it needs --topology") }
-            try failover.check()
-            guard geteuid() == 0 else {
-                throw CLIFailure(message: "srte open installs steering in the kernel and drives the MPTCP path manager: run it as root", code: 3)
-            }
-            do { try MPTCPNamespaceState.check() } catch { throw CLIFailure(message: "\(error)", code: 3) }
-            let (remote, plan, planned) = try destinationAndPaths()
-            let local: IPv6Address? = try source.map { s in
-                do { return try IPv6Address(parsing: s) } catch { throw CLIFailure.input("--source: \(error)") }
-            }
-            let needsSteering = failover.keep || plan.contains { !$0.isEmpty }
-            var steering: SRHSteering? = nil
-            // Only when something is steered (choosing the default installs a throw-away route).
-            var mechanism: Steer? = nil
-            if needsSteering {
-                do {
-                    (mechanism, steering) = try Steer.make(self.steer) { try egressInterface(toward: remote.address) }
-                } catch let e as CLIFailure { throw e } catch {
-                    throw CLIFailure(message: "cannot set up \(self.steer?.rawValue ?? "route or bpf") steering: \(error)", code: 3)
-                }
-            }
-            // On SIGINT/SIGTERM/SIGHUP the guard's thread removes the steering, then exits.
-            let box = UncheckedBox(steering)
-            let token = TerminationGuard.onTermination { box.value?.removeAll() }
-            defer { TerminationGuard.remove(token); steering?.removeAll() }
-
-            diagnose("srte: opening \(plan.count) subflow(s) to \(remote) (\(mechanism.map { "steering: \($0)" } ?? "no steering"))")
-            let connection: EngineeredConnection
+        guard geteuid() == 0 else {
+            throw CLIFailure.system("srte open installs steering in the kernel and drives the MPTCP path manager: run it as root")
+        }
+        do { try MPTCPNamespaceState.check() } catch { throw CLIFailure.system(error) }
+        let (remote, plan, planned) = try destinationAndPaths()
+        let local: IPv6Address? = try source.map { s in
+            do { return try IPv6Address(parsing: s) } catch { throw InContext("--source", error) }
+        }
+        let needsSteering = failover.keep || plan.contains { !$0.isEmpty }
+        var steering: SRHSteering? = nil
+        // Only when something is steered (choosing the default installs a throw-away route).
+        var mechanism: Steer? = nil
+        if needsSteering {
             do {
-                let keeper = planned.map(PathKeeper.init(plan:))
-                let labels: [String?] = planned.map { r in r.paths.map { keeper!.hops($0.path) } } ?? []
-                connection = try EngineeredConnection.open(to: remote, from: local, paths: plan, steering: steering,
-                                                           congestionControl: congestionControl, labels: labels)
-                if failover.keep, let keeper {
-                    connection.keep = keeper.policy(stallTimeout: failover.stallDuration, onEvent: { diagnose("srte: \($0)") })
-                }
-            } catch { throw CLIFailure(message: "\(error)", code: 3) }
-            defer { connection.close() }
-            diagnose("srte: \(connection.subflows.count) subflow(s) up; sending \(bytes) bytes")
-            let report: EngineeredConnection.Report
-            do { report = try connection.send(totalBytes: bytes) } catch { throw CLIFailure(message: "\(error)", code: 3) }
-            let out = StdoutBuffer()
-            switch format {
-            case .json: out.line(OpenReport.json(report).rendered)
-            case .text: out.line(OpenReport.text(report))
+                (mechanism, steering) = try Steer.make(self.steer) { try egressInterface(toward: remote.address) }
+            } catch let e as InContext { throw e } catch {
+                throw InContext("cannot set up \(self.steer?.rawValue ?? "route or bpf") steering", error, code: ExitStatus.system)
             }
+        }
+        // On SIGINT/SIGTERM/SIGHUP the guard's thread removes the steering, then exits.
+        let box = UncheckedBox(steering)
+        let token = TerminationGuard.onTermination { box.value?.removeAll() }
+        defer { TerminationGuard.remove(token); steering?.removeAll() }
+
+        diagnose("srte: opening \(plan.count) subflow(s) to \(remote) (\(mechanism.map { "steering: \($0)" } ?? "no steering"))")
+        let connection: EngineeredConnection
+        do {
+            let keeper = planned.map(PathKeeper.init(plan:))
+            let labels: [String?] = planned.map { r in r.paths.map { keeper!.hops($0.path) } } ?? []
+            connection = try EngineeredConnection.open(to: remote, from: local, paths: plan, steering: steering,
+                                                       congestionControl: congestionControl, labels: labels)
+            if failover.keep, let keeper {
+                connection.keep = keeper.policy(stallTimeout: failover.stallDuration, onEvent: { diagnose("srte: \($0)") })
+            }
+        } catch { throw CLIFailure.system(error) }
+        defer { connection.close() }
+        diagnose("srte: \(connection.subflows.count) subflow(s) up; sending \(bytes) bytes")
+        let report: EngineeredConnection.Report
+        do { report = try connection.send(totalBytes: bytes) } catch { throw CLIFailure.system(error) }
+        let out = StdoutBuffer()
+        switch output.format {
+        case .json: out.line(OpenReport.json(report).rendered)
+        case .text: out.line(OpenReport.text(report))
         }
     }
 
     /// The peer, the per-subflow waypoint lists, and the plan they came from (with --topology).
     func destinationAndPaths() throws -> (SocketEndpoint, [[IPv6Address]], PlanReport?) {
-        if let file = topology {
-            guard paths.isEmpty else { throw CLIFailure.input("give either --path or --topology, not both") }
-            guard let from else { throw CLIFailure.input("--topology needs --from NODE (the node this runs on)") }
-            guard k >= 1 else { throw CLIFailure.input("-k \(k): at least one path") }
+        if let file = topology, let from {
             let topo = try loadTopology(file)
             guard let dst = topo.index(of: to) else { throw CLIFailure.input("--to '\(to)' is not a node of \(topo.name)") }
-            let report: PlanReport
-            do { report = try PlanReport(topology: topo, from: from, to: to, k: k, disjoint: disjoint) } catch {
-                throw CLIFailure(message: error.message, code: error.isBadRequest ? 2 : 1)
-            }
-            guard !report.paths.isEmpty else { throw CLIFailure(message: "no path from \(from) to \(to) in \(topo.name)", code: 1) }
+            let report = try PlanReport(topology: topo, from: from, to: to, k: k, disjoint: disjoint)
+            guard !report.paths.isEmpty else { throw CLIFailure.negative("no path from \(from) to \(to) in \(topo.name)") }
             if report.paths.count < k { diagnose("srte: only \(report.paths.count) of \(k) disjoint paths exist: opening \(report.paths.count) subflow(s)") }
             for n in report.notes { diagnose("srte: note: \(n)") }
             let address = topo.destinationAddress(ofNode: dst)
             let lists = report.paths.map { p in p.segments.dropLast().map(\.sid) }
             return (SocketEndpoint(address, port: port), lists, report)
         }
-        guard !paths.isEmpty else { throw CLIFailure.input("give one --path per subflow ('direct' for none), or --topology") }
         let remote = try parseEndpoint(to, option: "--to")
         guard remote.address != .unspecified else { throw CLIFailure.input("--to needs an address: [ADDR]:PORT") }
         var lists: [[IPv6Address]] = []
@@ -165,9 +165,7 @@ struct OpenCommand: ParsableCommand {
             if p == "direct" { lists.append([]); continue }
             var sids: [IPv6Address] = []
             for part in p.split(separator: ",", omittingEmptySubsequences: false) {
-                do { sids.append(try IPv6Address(parsing: String(part))) } catch {
-                    throw CLIFailure.input("--path #\(i + 1): \(error)")
-                }
+                do { sids.append(try IPv6Address(parsing: String(part))) } catch { throw InContext("--path #\(i + 1)", error) }
             }
             lists.append(sids)
         }
@@ -177,7 +175,7 @@ struct OpenCommand: ParsableCommand {
     func egressInterface(toward address: IPv6Address) throws -> String {
         if let dev { return dev }
         do { return try RouteTable.egressInterface(toward: address) } catch {
-            throw CLIFailure(message: "no route toward \(address): \(error)", code: 3)
+            throw InContext("no route toward \(address)", error, code: ExitStatus.system)
         }
     }
 }
@@ -210,6 +208,7 @@ enum OpenReport {
 
     static func text(_ r: EngineeredConnection.Report) -> String {
         var lines = ["\(r.bytes) bytes in \(String(format3: r.seconds)) s = \(ServeReport.mbps(r.bytes, r.seconds)) Mbit/s over \(r.subflows.count) subflow(s)"]
+        let table = Table([.left(0), .left(6), .left(40), .left(0), .left(36)], indent: "  ")
         for (i, s) in r.subflows.enumerated() {
             var path = s.subflow.waypoints.isEmpty ? "direct (IGP path)" : s.subflow.waypoints.map(\.description).joined(separator: ", ")
             if let l = s.subflow.label { path += " [\(l)]" }
@@ -217,7 +216,7 @@ enum OpenReport {
             var state = s.subflow.replaces.map { "  (replaces \($0 + 1))" } ?? ""
             if !s.subflow.active { state += "  (failed)" }
             let id = "id \(s.subflow.id.map(String.init) ?? "?")"
-            lines.append("  \(i + 1). \(id.padding(6)) \(local.description.padding(40)) via \(path.padding(36)) \(s.bytesAcked) bytes acked\(state)")
+            lines.append(table.line(["\(i + 1).", id, local.description, "via", path, "\(s.bytesAcked) bytes acked\(state)"]))
         }
         for e in r.events { lines.append("  \(e)") }
         return lines.joined(separator: "\n")
@@ -235,9 +234,9 @@ struct FailoverOptions: ParsableArguments {
     /// The stall timeout as a duration.
     var stallDuration: Duration { .milliseconds(stallTimeout) }
 
-    /// Exit 2 for a timeout outside 50 ms ... 60 s.
-    func check() throws {
-        guard stallTimeout >= 50 && stallTimeout <= 60_000 else { throw CLIFailure.input("--stall-timeout \(stallTimeout): 50...60000 ms") }
+    /// A timeout outside 50 ms ... 60 s is a usage error (exit 2).
+    func validate() throws {
+        guard stallTimeout >= 50 && stallTimeout <= 60_000 else { throw ValidationError("--stall-timeout \(stallTimeout): 50...60000 ms") }
     }
 }
 

@@ -71,53 +71,39 @@ struct PlanCommand: ParsableCommand {
     }
 
     func run() throws {
-        try reporting {
-            let path = topologyFile ?? topologyOption!
-            let topology = try loadTopology(path)
-            let report: PlanReport
-            do {
-                report = try PlanReport(topology: topology, from: from, to: to, k: k, disjoint: disjoint,
-                                        metric: metric, msd: msd, strict: strict)
-            } catch let e as PlanReport.Failure {
-                throw CLIFailure(message: e.message, code: e.isBadRequest ? 2 : 1)
-            }
-            let out = StdoutBuffer()
-            switch format {
-            case .text: out.line(report.text())
-            case .json: out.line(report.json())
-            case .dot: out.line(report.dot())
-            case .iproute2: out.line(report.iproute2())
-            }
-            out.flush()
-            if format != .text { for n in report.notes { diagnose("srte: note: \(n)") } }
-            if let svg { try renderSVG(report.dot(), to: svg) }
-            if report.paths.isEmpty {
-                throw CLIFailure(message: "no path from \(from) to \(to)", code: 1)
-            }
+        let topology = try loadTopology(topologyFile ?? topologyOption!)
+        let report = try PlanReport(topology: topology, from: from, to: to, k: k, disjoint: disjoint,
+                                    metric: metric, msd: msd, strict: strict)
+        let out = StdoutBuffer()
+        switch format {
+        case .text: out.line(report.text())
+        case .json: out.line(report.json())
+        case .dot: out.line(report.dot())
+        case .iproute2: out.line(report.iproute2())
         }
+        out.flush()
+        if format != .text { for n in report.notes { diagnose("srte: note: \(n)") } }
+        if let svg { try renderSVG(report.dot(), to: svg) }
+        if report.paths.isEmpty { throw CLIFailure.negative("no path from \(from) to \(to)") }
     }
 }
 
 /// Reads a topology file: YAML, srte-topology/1 JSON (`.json`) or Topology Zoo GML (`.gml`).
 func loadTopology(_ path: String) throws -> Topology {
     let text = try readTextFile(path)
-    do {
-        if path.hasSuffix(".json") { return try Topology(srteTopologyJSON: text, file: path) }
-        if path.hasSuffix(".gml") { return try Topology(gml: text, file: path, metric: .distance) }
-        return try Topology(yaml: text, file: path)
-    } catch {
-        throw CLIFailure.input(error.description)
-    }
+    if path.hasSuffix(".json") { return try Topology(srteTopologyJSON: text, file: path) }
+    if path.hasSuffix(".gml") { return try Topology(gml: text, file: path, metric: .distance) }
+    return try Topology(yaml: text, file: path)
 }
 
 /// A `--default-bandwidth` value in bit/s.
 func parseRate(_ text: String, option: String = "--default-bandwidth") throws -> Int {
-    do { return try Topology.parseBandwidth(text) } catch { throw CLIFailure.input("\(option) \(text): \(error.message)") }
+    do { return try Topology.parseBandwidth(text) } catch { throw InContext("\(option) \(text)", error) }
 }
 
 /// The topology with every link at `--mtu` bytes.
 func settingMTU(_ bytes: Int, of topology: Topology) throws -> Topology {
-    do { return try topology.settingMTU(bytes) } catch { throw CLIFailure.input("--mtu \(bytes): \(error.message)") }
+    do { return try topology.settingMTU(bytes) } catch { throw InContext("--mtu \(bytes)", error) }
 }
 
 /// The whole file as UTF-8 text.
@@ -140,12 +126,12 @@ func readTextFile(_ path: String) throws -> String {
 /// Writes text to a file (replacing it).
 func writeTextFile(_ path: String, _ text: String) throws {
     guard let f = fopen(path, "wb") else {
-        throw CLIFailure(message: "\(path): \(String(cString: strerror(errno)))", code: 3)
+        throw CLIFailure.system("\(path): \(String(cString: strerror(errno)))")
     }
     defer { fclose(f) }
     let bytes = Array(text.utf8)
     if fwrite(bytes, 1, bytes.count, f) != bytes.count {
-        throw CLIFailure(message: "\(path): write error", code: 3)
+        throw CLIFailure.system("\(path): write error")
     }
 }
 
@@ -153,7 +139,7 @@ func writeTextFile(_ path: String, _ text: String) throws {
 func renderSVG(_ dot: String, to path: String) throws {
     let candidates = ["/usr/bin/dot", "/usr/local/bin/dot", "/opt/homebrew/bin/dot"]
     guard let exe = candidates.first(where: { access($0, X_OK) == 0 }) else {
-        throw CLIFailure(message: "--svg needs Graphviz 'dot' (apt-get install graphviz); the DOT text is available with --format dot", code: 3)
+        throw CLIFailure.system("--svg needs Graphviz 'dot' (apt-get install graphviz); the DOT text is available with --format dot")
     }
     let p = Process()
     p.executableURL = URL(fileURLWithPath: exe)
@@ -165,7 +151,7 @@ func renderSVG(_ dot: String, to path: String) throws {
     try input.fileHandleForWriting.close()
     p.waitUntilExit()
     if p.terminationStatus != 0 {
-        throw CLIFailure(message: "dot failed (status \(p.terminationStatus)) writing \(path)", code: 3)
+        throw CLIFailure.system("dot failed (status \(p.terminationStatus)) writing \(path)")
     }
     diagnose("srte: wrote \(path)")
 }

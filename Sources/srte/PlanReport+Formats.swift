@@ -20,31 +20,29 @@ extension PlanReport {
     /// "segments": [{"sid", "kind", "node", "to"?}]}], "disjoint", "metric", "notes"}`.
     /// `delay` is in milliseconds.
     func json() -> String {
-        var s = "{\n"
-        s += "  \"from\": \(jsonString(name(from))),\n"
-        s += "  \"to\": \(jsonString(name(to))),\n"
-        s += "  \"requested\": \(requested),\n"
-        s += "  \"found\": \(paths.count),\n"
-        s += "  \"totalCost\": \(totalCost),\n"
-        s += "  \"paths\": ["
-        for (i, p) in paths.enumerated() {
-            s += i == 0 ? "\n" : ",\n"
-            s += "    {\"hops\": [" + p.path.nodes.map { jsonString(name($0)) }.joined(separator: ", ") + "], "
-            s += "\"cost\": \(p.path.cost), \"delay\": \(jsonNumber(Double(p.delay) / 1000)),\n"
-            s += "     \"segments\": ["
-            s += p.segments.map { seg in
-                var e = "{\"sid\": \"\(seg.sid)\", \"kind\": \"\(seg.kind.rawValue)\", \"node\": \(jsonString(name(seg.node)))"
-                if let nb = seg.neighbor { e += ", \"to\": \(jsonString(name(nb)))" }
-                return e + "}"
-            }.joined(separator: ", ")
-            s += "]}"
-        }
-        s += paths.isEmpty ? "],\n" : "\n  ],\n"
-        s += "  \"disjoint\": \"\(disjoint.rawValue)\",\n"
-        s += "  \"metric\": \"\(metric.rawValue)\",\n"
-        s += "  \"notes\": [" + notes.map(jsonString).joined(separator: ", ") + "]\n"
-        s += "}"
-        return s
+        JSON.object([
+            ("from", .string(name(from))),
+            ("to", .string(name(to))),
+            ("requested", .int(requested)),
+            ("found", .int(paths.count)),
+            ("totalCost", .int(totalCost)),
+            ("paths", .array(paths.map { p in
+                .object([
+                    ("hops", .array(p.path.nodes.map { .string(name($0)) })),
+                    ("cost", .int(p.path.cost)),
+                    ("delay", .double(Double(p.delay) / 1000)),
+                    ("segments", .array(p.segments.map { seg in
+                        var e: [(String, JSON)] = [("sid", .string("\(seg.sid)")), ("kind", .string(seg.kind.rawValue)),
+                                                   ("node", .string(name(seg.node)))]
+                        if let nb = seg.neighbor { e.append(("to", .string(name(nb)))) }
+                        return .object(e)
+                    })),
+                ])
+            })),
+            ("disjoint", .string(disjoint.rawValue)),
+            ("metric", .string(metric.rawValue)),
+            ("notes", .array(notes.map { .string($0) })),
+        ]).pretty
     }
 
     /// A human-readable table.
@@ -64,15 +62,7 @@ extension PlanReport {
                 rows.append(["\(i + 1)", "\(p.path.cost)", Topology.delayText(p.delay),
                              p.path.nodes.map(name).joined(separator: " "), segs])
             }
-            var widths = [Int](repeating: 0, count: 5)
-            for r in rows { for (c, cell) in r.enumerated() { widths[c] = max(widths[c], cell.count) } }
-            for r in rows {
-                var line = ""
-                for (c, cell) in r.enumerated() {
-                    line += c == r.count - 1 ? cell : cell + String(repeating: " ", count: widths[c] - cell.count + 2)
-                }
-                lines.append(line)
-            }
+            lines += Table(fitting: rows).lines(rows)
         }
         for n in notes { lines.append("note: \(n)") }
         return lines.joined(separator: "\n")
@@ -130,12 +120,6 @@ extension PlanReport {
         for n in notes { lines.append("# note: \(n)") }
         return lines.joined(separator: "\n")
     }
-}
-
-/// A JSON number without a needless `.0`.
-private func jsonNumber(_ d: Double) -> String {
-    if d == d.rounded(), abs(d) < 1e15 { return String(Int(d)) }
-    return String(d)
 }
 
 /// A quoted DOT identifier.

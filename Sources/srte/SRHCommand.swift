@@ -72,79 +72,76 @@ extension SRHCommand {
         @Option(help: "Output: hex (wire bytes), json or text.")
         var format: OutputFormat = .hex
 
+        func validate() throws {
+            guard !segments.isEmpty else { throw ValidationError("give at least one --segment ADDR (the last one is the final destination)") }
+            guard (0...0xffff).contains(tag) else { throw ValidationError("--tag \(tag) is outside 0...65535") }
+            guard (0...255).contains(nextHeader) else { throw ValidationError("--next-header \(nextHeader) is outside 0...255") }
+            guard flagValue != nil else { throw ValidationError("--flags '\(flags)' is not a number in 0...255") }
+            if let sl = segmentsLeft, !(0..<segments.count).contains(sl) {
+                throw ValidationError("--segments-left \(sl) is beyond the list: with \(segments.count) segment(s) it must be 0...\(segments.count - 1)")
+            }
+            let wantsHMAC = hmacKeyId != nil || hmacSecret != nil || hmacSecretFile != nil
+            guard wantsHMAC else { return }
+            guard hmacKeyId != nil else { throw ValidationError("an HMAC secret was given without --hmac-key-id") }
+            guard source != nil else { throw ValidationError("--hmac-key-id needs --source ADDR: the packets' source address is part of the HMAC") }
+            switch (hmacSecret, hmacSecretFile) {
+            case (nil, nil): throw ValidationError("--hmac-key-id needs --hmac-secret or --hmac-secret-file")
+            case (.some, .some): throw ValidationError("give --hmac-secret or --hmac-secret-file, not both")
+            default: break
+            }
+        }
+
+        /// `--flags` as a number (decimal or 0x-prefixed hex), nil when it is not one in 0...255.
+        var flagValue: UInt8? {
+            let v: Int? = flags.lowercased().hasPrefix("0x") ? Int(flags.dropFirst(2), radix: 16) : Int(flags)
+            return v.flatMap { (0...255).contains($0) ? UInt8($0) : nil }
+        }
+
         func run() throws {
-            try reporting {
-                let out = StdoutBuffer()
-                let srh = try build()
-                let wire: [UInt8]
-                do { wire = try srh.encoded() } catch { throw CLIFailure.input(String(describing: error)) }
-                switch format {
-                case .hex: out.line(Hex.encode(wire))
-                case .json: out.line(SRHReport.json(srh, wire: wire).rendered)
-                case .text: out.line(SRHReport.text(srh, wire: wire))
-                }
+            let out = StdoutBuffer()
+            let srh = try build()
+            let wire = try srh.encoded()
+            switch format {
+            case .hex: out.line(Hex.encode(wire))
+            case .json: out.line(SRHReport.json(srh, wire: wire).rendered)
+            case .text: out.line(SRHReport.text(srh, wire: wire))
             }
         }
 
         func build() throws -> SegmentRoutingHeader {
-            guard !segments.isEmpty else { throw CLIFailure.input("give at least one --segment ADDR (the last one is the final destination)") }
             var path: [IPv6Address] = []
             for (i, s) in segments.enumerated() {
-                do { path.append(try IPv6Address(parsing: s)) } catch {
-                    throw CLIFailure.input("--segment #\(i + 1): \(String(describing: error))")
-                }
+                do { path.append(try IPv6Address(parsing: s)) } catch { throw InContext("--segment #\(i + 1)", error) }
             }
-            guard (0...0xffff).contains(tag) else { throw CLIFailure.input("--tag \(tag) is outside 0...65535") }
-            guard (0...255).contains(nextHeader) else { throw CLIFailure.input("--next-header \(nextHeader) is outside 0...255") }
-            let flagValue: Int? = flags.lowercased().hasPrefix("0x") ? Int(flags.dropFirst(2), radix: 16) : Int(flags)
-            guard let flagValue, (0...255).contains(flagValue) else { throw CLIFailure.input("--flags '\(flags)' is not a number in 0...255") }
-            if let sl = segmentsLeft, !(0..<path.count).contains(sl) {
-                throw CLIFailure.input("--segments-left \(sl) is beyond the list: with \(path.count) segment(s) it must be 0...\(path.count - 1)")
-            }
-            var srh: SegmentRoutingHeader
-            do {
-                srh = try SegmentRoutingHeader(path: path, segmentsLeft: segmentsLeft, nextHeader: UInt8(nextHeader),
-                                               flags: .init(rawValue: UInt8(flagValue)), tag: UInt16(tag))
-            } catch { throw CLIFailure.input(String(describing: error)) }
-
-            let wantsHMAC = hmacKeyId != nil || hmacSecret != nil || hmacSecretFile != nil
-            guard wantsHMAC else {
+            let srh = try SegmentRoutingHeader(path: path, segmentsLeft: segmentsLeft, nextHeader: UInt8(nextHeader),
+                                               flags: .init(rawValue: flagValue ?? 0), tag: UInt16(tag))
+            guard let keyID = hmacKeyId, let sourceText = source else {
                 if source != nil { diagnose("srte: note: --source is only used with --hmac-key-id") }
                 return srh
             }
-            guard let keyID = hmacKeyId else { throw CLIFailure.input("an HMAC secret was given without --hmac-key-id") }
-            guard let sourceText = source else { throw CLIFailure.input("--hmac-key-id needs --source ADDR: the packets' source address is part of the HMAC") }
             let src: IPv6Address
-            do { src = try IPv6Address(parsing: sourceText) } catch { throw CLIFailure.input("--source: \(String(describing: error))") }
-            let secret = try readSecret()
-            do {
-                let key = try SRHHMACKey(keyID: keyID, secret: secret, algorithm: hmacAlgorithm.algorithm)
-                return try srh.signed(with: key, source: src)
-            } catch { throw CLIFailure.input(String(describing: error)) }
+            do { src = try IPv6Address(parsing: sourceText) } catch { throw InContext("--source", error) }
+            let key = try SRHHMACKey(keyID: keyID, secret: try readSecret(), algorithm: hmacAlgorithm.algorithm)
+            return try srh.signed(with: key, source: src)
         }
 
         func readSecret() throws -> [UInt8] {
-            switch (hmacSecret, hmacSecretFile) {
-            case (let s?, nil): return Array(s.utf8)
-            case (nil, let path?):
-                guard let f = fopen(path, "rb") else {
-                    throw CLIFailure.input("--hmac-secret-file \(path): \(String(cString: strerror(errno)))")
-                }
-                defer { fclose(f) }
-                var bytes: [UInt8] = []
-                var buf = [UInt8](repeating: 0, count: 256)
-                while true {
-                    let n = fread(&buf, 1, buf.count, f)
-                    if n <= 0 { break }
-                    bytes += buf[0..<n]
-                    if bytes.count > 4096 { break }
-                }
-                if bytes.last == 0x0a { bytes.removeLast() }
-                if bytes.last == 0x0d { bytes.removeLast() }
-                return bytes
-            case (nil, nil): throw CLIFailure.input("--hmac-key-id needs --hmac-secret or --hmac-secret-file")
-            case (.some, .some): throw CLIFailure.input("give --hmac-secret or --hmac-secret-file, not both")
+            guard let path = hmacSecretFile else { return Array((hmacSecret ?? "").utf8) }
+            guard let f = fopen(path, "rb") else {
+                throw CLIFailure.input("--hmac-secret-file \(path): \(String(cString: strerror(errno)))")
             }
+            defer { fclose(f) }
+            var bytes: [UInt8] = []
+            var buf = [UInt8](repeating: 0, count: 256)
+            while true {
+                let n = fread(&buf, 1, buf.count, f)
+                if n <= 0 { break }
+                bytes += buf[0..<n]
+                if bytes.count > 4096 { break }
+            }
+            if bytes.last == 0x0a { bytes.removeLast() }
+            if bytes.last == 0x0d { bytes.removeLast() }
+            return bytes
         }
     }
 
@@ -157,27 +154,20 @@ extension SRHCommand {
         @Argument(help: ArgumentHelp("The SRH in hex, or - for stdin.", valueName: "HEX|-"))
         var input: String
 
-        @Option(help: "Output: text or json.")
-        var format: OutputFormat = .text
+        @OptionGroup var output: FormatOptions
 
         func run() throws {
-            try reporting {
-                let text = input == "-" ? readAllStdin() : input
-                let bytes: [UInt8]
-                do { bytes = try Hex.decode(text) } catch { throw CLIFailure.input("input: \(String(describing: error))") }
-                let srh: SegmentRoutingHeader
-                do throws(SRHError) { srh = try SegmentRoutingHeader(decoding: bytes) } catch {
-                    if format == .json {
-                        let out = StdoutBuffer()
-                        out.line(SRHReport.validation(.failure(error), length: bytes.count).rendered)
-                    }
-                    throw CLIFailure(message: "not a valid SRH: \(String(describing: error))", code: 1)
-                }
-                let out = StdoutBuffer()
-                switch format {
-                case .json: out.line(SRHReport.json(srh, wire: bytes).rendered)
-                case .text, .hex: out.line(SRHReport.text(srh, wire: bytes))
-                }
+            let text = input == "-" ? readAllStdin() : input
+            let bytes = try Hex.decode(text)
+            let srh: SegmentRoutingHeader
+            do throws(SRHError) { srh = try SegmentRoutingHeader(decoding: bytes) } catch {
+                if output.isJSON { StdoutBuffer().line(SRHReport.validation(.failure(error), length: bytes.count).rendered) }
+                throw CLIFailure.negative("not a valid SRH: \(error)")
+            }
+            let out = StdoutBuffer()
+            switch output.format {
+            case .json: out.line(SRHReport.json(srh, wire: bytes).rendered)
+            case .text: out.line(SRHReport.text(srh, wire: bytes))
             }
         }
     }
@@ -196,8 +186,7 @@ extension SRHCommand {
         @Argument(help: ArgumentHelp("The SRH in hex, or - for one per line on stdin.", valueName: "HEX|-"))
         var input: String
 
-        @Option(help: "Output: text or json.")
-        var format: OutputFormat = .text
+        @OptionGroup var output: FormatOptions
 
         @Flag(help: "Also ask the running kernel (setsockopt IPV6_RTHDR on a TCP socket) and report its verdict; exit 3 if the two ever disagree.")
         var kernel = false
@@ -209,8 +198,7 @@ extension SRHCommand {
             var disagreement = false
             let oracle: KernelSRHCheck?
             do { oracle = kernel ? try KernelSRHCheck() : nil } catch {
-                diagnose("srte: cannot ask the kernel: \(error)")
-                throw ExitCode(3)
+                throw InContext("cannot ask the kernel", error, code: ExitStatus.system)
             }
             func check(_ line: String) {
                 let result: Result<Int, SRHError>
@@ -227,7 +215,7 @@ extension SRHCommand {
                 var kernelVerdict: Bool? = nil
                 if let oracle, let bytes { kernelVerdict = try? oracle.accepts(bytes) }
                 if let kv = kernelVerdict, kv != ((try? result.get()) != nil) { disagreement = true }
-                switch format {
+                switch output.format {
                 case .json:
                     var j = SRHReport.validation(result, length: nil)
                     if case .object(var fields) = j, let kv = kernelVerdict {
@@ -235,7 +223,7 @@ extension SRHCommand {
                         j = .object(fields)
                     }
                     out.line(j.rendered)
-                case .text, .hex:
+                case .text:
                     let k = kernelVerdict.map { $0 ? "; kernel: accepts" : "; kernel: rejects (EINVAL)" } ?? ""
                     switch result {
                     case .success(let n): out.line("valid (\(n) bytes)\(k)")
@@ -250,11 +238,10 @@ extension SRHCommand {
             }
             out.flush()
             if disagreement {
-                diagnose("srte: srte and the running kernel disagree on at least one header: please report it with the hex")
-                throw ExitCode(3)
+                throw CLIFailure.system("srte and the running kernel disagree on at least one header: please report it with the hex")
             }
-            if unreadable { throw ExitCode(2) }
-            if anyInvalid { throw ExitCode(1) }
+            if unreadable { throw ExitCode(ExitStatus.unusableInput) }
+            if anyInvalid { throw ExitCode(ExitStatus.negative) }
         }
     }
 }
@@ -308,7 +295,8 @@ enum SRHReport {
 
     static func text(_ srh: SegmentRoutingHeader, wire: [UInt8]) -> String {
         var lines: [String] = []
-        func row(_ k: String, _ v: String) { lines.append(k.padding(16) + v) }
+        let fields = Table([.left(15)])
+        func row(_ k: String, _ v: String) { lines.append(fields.line([k, v])) }
         row("next header", "\(srh.nextHeader)\(protocolName(srh.nextHeader).map { " (\($0))" } ?? "")")
         row("hdr ext len", "\(srh.hdrExtLen) (\(wire.count) bytes)")
         row("routing type", "4 (Segment Routing)")
@@ -322,12 +310,13 @@ enum SRHReport {
         row("flags", "0x\(Hex.encode([srh.flags.rawValue]))\(flagNames.isEmpty ? "" : " (" + flagNames.joined(separator: ", ") + ")")")
         row("tag", "\(srh.tag)")
         lines.append("segments (path order):")
+        let segmentTable = Table([.left(0), .left(40)], indent: "  ")
         let active = srh.segments.count - 1 - Int(srh.segmentsLeft)
         for (i, s) in srh.segments.enumerated() {
             var note = "wire index \(srh.segments.count - 1 - i)"
             if i == srh.segments.count - 1 { note += ", final destination" }
             if i == active { note += ", active" }
-            lines.append("  \(i + 1). \(s.description.padding(40)) (\(note))")
+            lines.append(segmentTable.line(["\(i + 1).", s.description, "(\(note))"]))
         }
         if srh.tlvs.isEmpty {
             lines.append("tlvs: none")
@@ -371,8 +360,4 @@ enum SRHReport {
         default: return nil
         }
     }
-}
-
-extension String {
-    func padding(_ n: Int) -> String { count >= n ? self + " " : self + String(repeating: " ", count: n - count) }
 }

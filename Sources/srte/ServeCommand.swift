@@ -20,6 +20,8 @@ struct ServeCommand: ParsableCommand {
         `srte experiment`): each 8-byte word carries its own stream offset, so a lost, duplicated \
         or reordered byte is reported at its offset, and the exit status is 1.
 
+        With --format json, one JSON object per connection, each on one line.
+
         Example:
           srte serve --listen :5201 --count 1 --format json --verify
         """
@@ -46,54 +48,53 @@ struct ServeCommand: ParsableCommand {
     @Flag(help: "Check every byte against srte's sender pattern; exit 1 when one is wrong.")
     var verify = false
 
-    @Option(help: "Output: text or json (one JSON object per connection).")
-    var format: ReportFormat = .text
+    @OptionGroup var output: FormatOptions
+
+    func validate() throws {
+        if let c = count, c < 1 { throw ValidationError("--count \(c): serve at least one connection") }
+        if timeout < 1 { throw ValidationError("--timeout \(timeout): at least one second") }
+    }
 
     func run() throws {
         TerminationGuard.install()
-        try reporting {
-            let endpoint = try parseEndpoint(listen, option: "--listen")
-            if let c = count, c < 1 { throw CLIFailure.input("--count \(c): serve at least one connection") }
-            let sink: MPTCPSink
-            do { sink = try MPTCPSink(listen: endpoint) } catch {
-                throw CLIFailure(message: "cannot listen on \(endpoint): \(error)", code: 3)
-            }
-            var steering: SRHSteering? = nil
-            if reflect {
-                guard geteuid() == 0 else { throw CLIFailure(message: "--reflect installs steering in the kernel: run as root", code: 3) }
-                do {
-                    let iface = try dev ?? SRHReflector.soleInterface()
-                    let off = SRv6Reception.disabled(on: [iface])
-                    guard off.isEmpty else {
-                        throw CLIFailure(message: "--reflect needs SRv6 reception, but seg6_enabled is 0 on \(off.joined(separator: ", ")): packets with an SRH would be dropped. Run `\(SRv6Reception.fix(off))`", code: 3)
-                    }
-                    let s = try OpenCommand.Steer.make(steer) { iface }.1
-                    sink.reflector = try SRHReflector(interface: iface, steering: s)
-                    steering = s
-                } catch let e as CLIFailure { throw e } catch { throw CLIFailure(message: "cannot set up --reflect: \(error)", code: 3) }
-            }
-            let box = UncheckedBox(sink.reflector)
-            let token = TerminationGuard.onTermination { box.value?.close() }
-            defer { TerminationGuard.remove(token); sink.reflector?.close(); steering?.removeAll() }
-            diagnose("srte: listening on \((try? sink.endpoint) ?? endpoint) (MPTCP\(reflect ? ", reflecting SRHs" : ""))")
-            var served = 0
-            var bad = 0
-            while count.map({ served < $0 }) ?? true {
-                let r: SinkReport
-                do { r = try sink.serveOne(timeout: .seconds(timeout), verify: verify) } catch {
-                    throw CLIFailure(message: "\(error)", code: 3)
-                }
-                served += 1
-                let out = StdoutBuffer()
-                switch format {
-                case .json: out.line(ServeReport.json(r).rendered)
-                case .text: out.line(ServeReport.text(r))
-                }
-                out.flush()
-                if verify && !r.verified { bad += 1 }
-            }
-            if bad > 0 { throw CLIFailure(message: "\(bad) of \(served) connection(s) failed verification", code: 1) }
+        let endpoint = try parseEndpoint(listen, option: "--listen")
+        let sink: MPTCPSink
+        do { sink = try MPTCPSink(listen: endpoint) } catch {
+            throw InContext("cannot listen on \(endpoint)", error, code: ExitStatus.system)
         }
+        var steering: SRHSteering? = nil
+        if reflect {
+            guard geteuid() == 0 else { throw CLIFailure.system("--reflect installs steering in the kernel: run as root") }
+            do {
+                let iface = try dev ?? SRHReflector.soleInterface()
+                let off = SRv6Reception.disabled(on: [iface])
+                guard off.isEmpty else {
+                    throw CLIFailure.system("--reflect needs SRv6 reception, but seg6_enabled is 0 on \(off.joined(separator: ", ")): packets with an SRH would be dropped. Run `\(SRv6Reception.fix(off))`")
+                }
+                let s = try OpenCommand.Steer.make(steer) { iface }.1
+                sink.reflector = try SRHReflector(interface: iface, steering: s)
+                steering = s
+            } catch let e as CLIFailure { throw e } catch { throw InContext("cannot set up --reflect", error, code: ExitStatus.system) }
+        }
+        let box = UncheckedBox(sink.reflector)
+        let token = TerminationGuard.onTermination { box.value?.close() }
+        defer { TerminationGuard.remove(token); sink.reflector?.close(); steering?.removeAll() }
+        diagnose("srte: listening on \((try? sink.endpoint) ?? endpoint) (MPTCP\(reflect ? ", reflecting SRHs" : ""))")
+        var served = 0
+        var bad = 0
+        while count.map({ served < $0 }) ?? true {
+            let r: SinkReport
+            do { r = try sink.serveOne(timeout: .seconds(timeout), verify: verify) } catch { throw CLIFailure.system(error) }
+            served += 1
+            let out = StdoutBuffer()
+            switch output.format {
+            case .json: out.line(ServeReport.json(r).rendered)
+            case .text: out.line(ServeReport.text(r))
+            }
+            out.flush()
+            if verify && !r.verified { bad += 1 }
+        }
+        if bad > 0 { throw CLIFailure.negative("\(bad) of \(served) connection(s) failed verification") }
     }
 }
 
@@ -126,9 +127,10 @@ enum ServeReport {
             lines.append(v.firstMismatch.map { "  verification FAILED: first wrong byte at stream offset \($0)" }
                          ?? "  verified: all \(v.offset) bytes are the sender's pattern, in order")
         }
+        let table = Table([.left(44), .left(0), .left(40)], indent: "  ")
         for s in r.subflows {
             let share = r.bytes > 0 ? Double(s.bytesReceived) / Double(r.bytes) * 100 : 0
-            lines.append("  \(s.remote.description.padding(44)) -> \(s.local.description.padding(40)) \(s.bytesReceived) bytes (\(Int(share.rounded()))%)")
+            lines.append(table.line([s.remote.description, "->", s.local.description, "\(s.bytesReceived) bytes (\(Int(share.rounded()))%)"]))
         }
         return lines.joined(separator: "\n")
     }

@@ -11,30 +11,15 @@ struct NamespaceOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Run in network namespace NAME (/run/netns/NAME, as `ip netns` names it) instead of the current one.", valueName: "NAME"))
     var netns: String?
 
-    /// Runs `body` inside the namespace (or here), turning its errors into CLI failures.
+    /// Runs `body` inside the namespace (or here). A namespace that cannot be entered is
+    /// unusable input (exit 2).
     func inNamespace<T>(_ body: () throws -> T) throws -> T {
         guard let netns else { return try body() }
         do {
             return try NetworkNamespace.run(in: netns, body)
         } catch let e as SystemCallError {
-            throw CLIFailure(message: "network namespace \(netns): \(e.reason)\(e.errno == ENOENT ? " (see `ip netns list`)" : "")", code: 2)
+            throw CLIFailure.input("network namespace \(netns): \(e.reason)\(e.errno == ENOENT ? " (see `ip netns list`)" : "")")
         }
-    }
-}
-
-/// Turns library errors into one actionable CLI message (exit 3 for system/kernel errors).
-func cliFailure(_ error: Error) -> CLIFailure {
-    switch error {
-    case let f as CLIFailure: return f
-    case let e as SubflowError:
-        switch e.kind {
-        case .badArgument, .invalidID, .privilegedPort, .steeringNotAvailable: return CLIFailure(message: e.description, code: 2)
-        default: return CLIFailure(message: e.description, code: 3)
-        }
-    case let e as NetlinkError:
-        if e.errno == EPERM { return CLIFailure(message: "\(e): the MPTCP path manager needs CAP_NET_ADMIN (run as root)", code: 3) }
-        return CLIFailure(message: e.description, code: 3)
-    default: return CLIFailure(message: String(describing: error), code: 3)
     }
 }
 
@@ -69,49 +54,35 @@ struct SubflowsCommand: ParsableCommand {
     @Option(help: "Only the connection with this token (mptcpi_token).")
     var token: UInt32?
 
-    @Option(help: "Output: text or json.")
-    var format: OutputFormat = .text
-
-    func validate() throws {
-        if format == .hex { throw ValidationError("--format hex is not available here: use text or json") }
-    }
+    @OptionGroup var output: FormatOptions
 
     func run() throws {
-        try reporting {
-            let all: [SubflowDiagnostics]
-            do {
-                all = try namespace.inNamespace {
-                    if let p = mptcpProblem(requireUserspace: false) { throw p }
-                    return try SubflowDiagnostics.all()
-                }
-            } catch { throw cliFailure(error) }
-            let list = all.filter { token == nil || $0.token == token }
-            let out = StdoutBuffer()
-            if format == .json {
-                out.line(JSON.object([
-                    ("schemaVersion", .int(1)),
-                    ("subflows", .array(list.map(Self.json))),
-                ]).rendered)
-                return
-            }
-            if list.isEmpty {
-                diagnose(token == nil ? "srte: no MPTCP subflows in this network namespace" : "srte: no subflows with token \(token!)")
-                return
-            }
-            out.line(Self.pad(["token", "local", "remote", "id", "rem-id", "backup", "state", "sent", "received"]))
-            for s in list {
-                out.line(Self.pad([String(s.token), s.local.description, s.remote.description, String(s.localID), String(s.remoteID),
-                                   s.backup ? "yes" : (s.peerBackup ? "peer" : "no"), Self.stateName(s.tcpState, s.fullyEstablished),
-                                   String(s.bytesSent), String(s.bytesReceived)]))
-            }
+        let all = try namespace.inNamespace {
+            if let p = mptcpProblem(requireUserspace: false) { throw p }
+            return try SubflowDiagnostics.all()
+        }
+        let list = all.filter { token == nil || $0.token == token }
+        let out = StdoutBuffer()
+        if output.isJSON {
+            out.line(JSON.object([
+                ("schemaVersion", .int(1)),
+                ("subflows", .array(list.map(Self.json))),
+            ]).rendered)
+            return
+        }
+        if list.isEmpty {
+            diagnose(token == nil ? "srte: no MPTCP subflows in this network namespace" : "srte: no subflows with token \(token!)")
+            return
+        }
+        out.line(Self.table.line(["token", "local", "remote", "id", "rem-id", "backup", "state", "sent", "received"]))
+        for s in list {
+            out.line(Self.table.line([String(s.token), s.local.description, s.remote.description, String(s.localID), String(s.remoteID),
+                                      s.backup ? "yes" : (s.peerBackup ? "peer" : "no"), Self.stateName(s.tcpState, s.fullyEstablished),
+                                      String(s.bytesSent), String(s.bytesReceived)]))
         }
     }
 
-    static let widths = [11, 26, 26, 3, 6, 6, 11, 12, 12]
-    static func pad(_ cols: [String]) -> String {
-        zip(cols, widths).map { c, w in c.count >= w ? c : c + String(repeating: " ", count: w - c.count) }.joined(separator: " ")
-            .trimmingTrailingSpaces()
-    }
+    static let table = Table([11, 26, 26, 3, 6, 6, 11, 12, 12].map(Table.Column.left))
 
     static func stateName(_ s: UInt8, _ fully: Bool) -> String {
         let names: [UInt8: String] = [1: "established", 2: "syn-sent", 3: "syn-recv", 4: "fin-wait1", 5: "fin-wait2", 6: "time-wait",
@@ -133,14 +104,6 @@ struct SubflowsCommand: ParsableCommand {
             ("bytesSent", .int(Int(s.bytesSent))),
             ("bytesReceived", .int(Int(s.bytesReceived))),
         ])
-    }
-}
-
-extension String {
-    func trimmingTrailingSpaces() -> String {
-        var s = self[...]
-        while s.last == " " { s = s.dropLast() }
-        return String(s)
     }
 }
 
@@ -175,22 +138,20 @@ struct CloseCommand: ParsableCommand {
     var reset = false
 
     func run() throws {
-        try reporting {
-            guard let l = SocketEndpoint(parsing: local), l.port != 0 else { throw CLIFailure.input("--local '\(local)' is not [ADDR]:PORT with a port") }
-            guard let r = SocketEndpoint(parsing: remote), r.port != 0 else { throw CLIFailure.input("--remote '\(remote)' is not [ADDR]:PORT with a port") }
-            if reset {
-                throw CLIFailure(message: "closing a subflow with RST is not supported by this kernel: SUBFLOW_DESTROY always closes gracefully (drop --reset)", code: 3)
-            }
-            do {
-                try namespace.inNamespace {
-                    if let p = mptcpProblem(requireUserspace: true) { throw p }
-                    let pm = try MPTCPPathManager()
-                    try pm.destroySubflow(token: token, local: l, remote: r)
-                }
-            } catch let e as NetlinkError where e.errno == ESRCH || (e.errno == EINVAL && e.extAckMessage == "invalid token") {
-                throw CLIFailure(message: "\(e)", code: 1)
-            } catch { throw cliFailure(error) }
-            diagnose("srte: closed subflow \(l) → \(r) of connection \(token)")
+        guard let l = SocketEndpoint(parsing: local), l.port != 0 else { throw CLIFailure.input("--local '\(local)' is not [ADDR]:PORT with a port") }
+        guard let r = SocketEndpoint(parsing: remote), r.port != 0 else { throw CLIFailure.input("--remote '\(remote)' is not [ADDR]:PORT with a port") }
+        if reset {
+            throw CLIFailure.system("closing a subflow with RST is not supported by this kernel: SUBFLOW_DESTROY always closes gracefully (drop --reset)")
         }
+        do {
+            try namespace.inNamespace {
+                if let p = mptcpProblem(requireUserspace: true) { throw p }
+                let pm = try MPTCPPathManager()
+                try pm.destroySubflow(token: token, local: l, remote: r)
+            }
+        } catch let e as NetlinkError where e.errno == ESRCH || (e.errno == EINVAL && e.extAckMessage == "invalid token") {
+            throw CLIFailure.negative("\(e)")   // no such subflow or connection: a negative result
+        }
+        diagnose("srte: closed subflow \(l) → \(r) of connection \(token)")
     }
 }

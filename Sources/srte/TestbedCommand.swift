@@ -46,19 +46,24 @@ struct TestbedCommand: ParsableCommand {
         an End route on their node SID, End.X routes on their adjacency SIDs (the SIDs `srte plan` \
         encodes) and static routes along all IGP shortest paths (multipath where costs tie). Hosts \
         get their address on lo, MPTCP (subflows 8, add_addr_accepted 8) and the userspace path \
-        manager by default. Link delays (--delay auto) come from the netem qdisc where the kernel \
+        manager by default (a server there accepts joins only while some process on the host, in \
+        any namespace, subscribes to mptcp_pm_events, as `srte serve` does). Link delays (--delay auto) come from the netem qdisc where the kernel \
         has it, else from a userspace delay bridge per delayed link: the link's two veth ends meet \
-        in a namespace of their own, LAB+L<i>, where an srte process forwards each frame after the \
-        link's one-way delay. `status` shows which. SIDs (--sids auto) are seg6local routes where \
+        in a namespace of their own, LAB+L<i>, where an srte-delay-bridge process forwards each \
+        frame after the link's one-way delay. `status` shows which. SIDs (--sids auto) are seg6local routes where \
         the kernel has them (CONFIG_IPV6_SEG6_LWTUNNEL), else srte's tc BPF End/End.X program on \
         every router interface.
+
+        Every subcommand names its lab with --lab NAME: by default `up` names it after the \
+        topology, and the others take the only lab that is up.
 
         Example:
           srte testbed up topologies/diamond.yaml
           srte testbed exec h1 -- ping -c 1 fc00:2::2
           srte testbed link r1 a down
           srte testbed stats
-          srte testbed down
+          srte testbed status --lab diamond --format json
+          srte testbed down --lab diamond
 
         Needs root. State is kept in /run/srte/testbed/LAB.json; `down` removes exactly what `up` \
         created, also after a failed or interrupted `up`. Exit status: 0 success, 2 unusable input, \
@@ -68,8 +73,28 @@ struct TestbedCommand: ParsableCommand {
         subcommands: [Up.self, Down.self, Status.self, Exec.self, Link.self, Stats.self]
     )
 
-    enum Format: String, ExpressibleByArgument, CaseIterable {
-        case text, json
+    /// `--lab NAME`: the one way every `srte testbed` subcommand names its lab.
+    struct LabOptions: ParsableArguments {
+        @Option(help: ArgumentHelp("The lab; its namespaces are LAB-NODE. Default: for `up`, the topology's name; otherwise the only lab that is up.", valueName: "NAME"))
+        var lab: String?
+
+        /// The lab named by `--lab` or by an old spelling (`up --name`, a positional LAB, kept
+        /// for scripts), refusing two different names.
+        func named(_ legacy: String?, spelledAs old: String) throws -> String? {
+            if let lab, let legacy, lab != legacy { throw ValidationError("--lab \(lab) and \(old) \(legacy) name different labs: give --lab once") }
+            return lab ?? legacy
+        }
+
+        /// The lab to use: the one named, else the only one that is up.
+        func resolve(_ legacy: String? = nil, spelledAs old: String = "LAB") throws -> String {
+            if let name = try named(legacy, spelledAs: old) { return name }
+            let labs = Testbed.labs()
+            switch labs.count {
+            case 1: return labs[0]
+            case 0: throw CLIFailure(message: "no lab is up (srte testbed up TOPOLOGY)", code: ExitStatus.labState)
+            default: throw CLIFailure.input("several labs are up (\(labs.joined(separator: ", "))): name one with --lab")
+            }
+        }
     }
 
     /// `srte testbed up TOPOLOGY`.
@@ -85,8 +110,11 @@ struct TestbedCommand: ParsableCommand {
         @Argument(help: "The topology file (YAML; .json for srte-topology/1, .gml for Topology Zoo).")
         var topology: String
 
-        @Option(name: .long, help: "The lab name (default: the topology's name); namespaces are LAB-NODE.")
-        var name: String?
+        @OptionGroup var lab: LabOptions
+
+        /// The old spelling of `--lab`, kept for scripts.
+        @Option(name: .customLong("name"), help: .hidden)
+        var legacyName: String?
 
         @Option(help: "The /48 (or shorter) ULA prefix link addresses come from; must not overlap the topology.")
         var linkPrefix: String = TestbedPlan.defaultLinkPrefix
@@ -106,101 +134,109 @@ struct TestbedCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Router SIDs: seg6local routes, bpf (srte's tc ingress End/End.X program), or auto (seg6local if the kernel has it, else bpf).", valueName: "MODE"))
         var sids: SIDsChoice = .auto
 
-        @Option(help: "Output: text or json.")
-        var format: Format = .text
+        @OptionGroup var output: FormatOptions
+
+        func validate() throws {
+            _ = try lab.named(legacyName, spelledAs: "--name")
+        }
 
         func run() throws {
-            try testbedReporting {
-                var t = try loadTopology(topology)
-                if let defaultBandwidth { t = t.fillingBandwidth(try parseRate(defaultBandwidth)) }
-                if let mtu { t = try settingMTU(mtu, of: t) }
-                let plan = try TestbedPlan(topology: t, lab: name, linkPrefix: linkPrefix)
-                let progress = Progress()
-                defer { progress.finish() }
-                let lab = try Testbed.up(plan: plan, options: .init(mptcpPathManager: mptcpPM, topologyFile: topology, routerSIDs: sids.routerSIDs, delay: delay),
-                                         progress: progress.step)
-                progress.finish()
-                let out = StdoutBuffer()
-                switch format {
-                case .text:
-                    let routers = plan.nodes.filter(\.isRouter).count
-                    out.line("lab \(lab.lab) is up: \(plan.nodes.count) namespaces (\(routers) routers, \(plan.nodes.count - routers) hosts), \(plan.links.count) links, in \(String(format: "%.2f", progress.elapsed)) s")
-                    for n in plan.nodes {
-                        let what = n.isRouter
-                            ? "End \(n.nodeSID.map { "\($0)" } ?? "-"), \(n.sids.count - 1) End.X, \(n.routes.count) routes"
-                            : "\(n.address.map { "\($0)" } ?? "-"), \(n.routes.count) routes"
-                        out.line("  \(pad(n.name, 8)) \(pad(n.kind, 7)) \(pad(n.namespace, 20)) \(what)")
-                    }
-                    out.line("delay: \(delayDescription(lab.state, running: lab.runningBridges()))")
-                    out.line("SIDs: \(sidsDescription(lab.state))")
-                    for note in lab.state.notes { out.line("note: \(note)") }
-                case .json:
-                    out.line(statusJSON(try lab.status()).rendered)
+            var t = try loadTopology(topology)
+            if let defaultBandwidth { t = t.fillingBandwidth(try parseRate(defaultBandwidth)) }
+            if let mtu { t = try settingMTU(mtu, of: t) }
+            let plan = try TestbedPlan(topology: t, lab: try lab.named(legacyName, spelledAs: "--name"), linkPrefix: linkPrefix)
+            let progress = Progress()
+            defer { progress.finish() }
+            let testbed = try Testbed.up(plan: plan, options: .init(mptcpPathManager: mptcpPM, topologyFile: topology, routerSIDs: sids.routerSIDs, delay: delay),
+                                     progress: progress.step)
+            progress.finish()
+            let out = StdoutBuffer()
+            switch output.format {
+            case .text:
+                let routers = plan.nodes.filter(\.isRouter).count
+                out.line("lab \(testbed.lab) is up: \(plan.nodes.count) namespaces (\(routers) routers, \(plan.nodes.count - routers) hosts), \(plan.links.count) links, in \(String(format: "%.2f", progress.elapsed)) s")
+                for n in plan.nodes {
+                    let what = n.isRouter
+                        ? "End \(n.nodeSID.map { "\($0)" } ?? "-"), \(n.sids.count - 1) End.X, \(n.routes.count) routes"
+                        : "\(n.address.map { "\($0)" } ?? "-"), \(n.routes.count) routes"
+                    out.line(nodeTable.line([n.name, n.kind, n.namespace, what]))
                 }
-                out.flush()
+                out.line("delay: \(delayDescription(testbed.state, running: testbed.runningBridges()))")
+                out.line("SIDs: \(sidsDescription(testbed.state))")
+                for note in testbed.state.notes { out.line("note: \(note)") }
+            case .json:
+                out.line(statusJSON(try testbed.status()).rendered)
             }
+            out.flush()
         }
     }
 
-    /// `srte testbed down [LAB]`.
+    /// `srte testbed down [--lab LAB]`.
     struct Down: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Delete a lab: its namespaces (with their veths, routes and qdiscs) and its state file.")
+            abstract: "Delete a lab: its namespaces (with their veths, routes and qdiscs), its delay bridges and its state file.")
 
-        @Argument(help: "The lab (default: the only lab).")
-        var lab: String?
+        @OptionGroup var lab: LabOptions
+
+        /// The old positional spelling of `--lab`, kept for scripts.
+        @Argument(help: .hidden)
+        var legacyLab: String?
+
+        func validate() throws { _ = try lab.named(legacyLab, spelledAs: "LAB") }
 
         func run() throws {
-            try testbedReporting {
-                let name = try resolveLab(lab)
-                let removed = try Testbed.down(name)
-                let out = StdoutBuffer()
-                out.line("lab \(name) is down: deleted \(removed.count) namespaces")
-                out.flush()
-            }
+            let name = try lab.resolve(legacyLab)
+            let removed = try Testbed.down(name)
+            let out = StdoutBuffer()
+            out.line("lab \(name) is down: deleted \(removed.count) namespaces")
+            out.flush()
         }
     }
 
-    /// `srte testbed status [LAB]`.
+    /// `srte testbed status [--lab LAB]`.
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a lab's nodes, links and their live state.")
 
-        @Argument(help: "The lab (default: the only lab).")
-        var lab: String?
+        @OptionGroup var lab: LabOptions
 
-        @Option(help: "Output: text or json.")
-        var format: Format = .text
+        /// The old positional spelling of `--lab`, kept for scripts.
+        @Argument(help: .hidden)
+        var legacyLab: String?
+
+        @OptionGroup var output: FormatOptions
+
+        func validate() throws { _ = try lab.named(legacyLab, spelledAs: "LAB") }
 
         func run() throws {
-            try testbedReporting {
-                let t = try Testbed.open(try resolveLab(lab))
-                let s = try t.status()
-                let out = StdoutBuffer()
-                switch format {
-                case .json: out.line(statusJSON(s).rendered)
-                case .text:
-                    let st = s.state
-                    let missing = st.plan.namespaces.filter { !s.presentNamespaces.contains($0) }
-                    out.line("lab \(st.lab): \(st.phase == .up ? "up" : "incomplete (up failed or is running; `srte testbed down \(st.lab)` cleans it)"), topology \(st.plan.topologyName)\(st.topologyFile.map { " (\($0))" } ?? ""), MPTCP PM \(st.mptcpPathManager == .userspace ? "userspace" : "kernel")")
-                    if !missing.isEmpty { out.line("missing namespaces: \(missing.joined(separator: " "))") }
-                    out.line("delay: \(delayDescription(st, running: s.runningBridges))")
-                    out.line("SIDs: \(sidsDescription(st))")
-                    out.line("nodes:")
-                    for n in st.plan.nodes {
-                        let addr = n.address.map { "\($0)" } ?? n.nodeSID.map { "End \($0) (\(n.locator ?? ""))" } ?? "-"
-                        out.line("  \(pad(n.name, 8)) \(pad(n.kind, 7)) \(pad(n.namespace, 20)) \(addr)")
-                    }
-                    out.line("links:")
-                    for (l, c) in zip(st.plan.links, s.links) {
-                        let ends = "\(l.a):\(l.interfaceA) - \(l.b):\(l.interfaceB)"
-                        let rate = l.bandwidth.map(formatRate) ?? "unlimited"
-                        let mtu = l.mtu.map { " mtu \($0)" } ?? ""
-                        out.line("  \(pad(String(l.index), 3)) \(pad(ends, 28)) \(pad(rate, 9)) delay \(pad(Topology.delayText(l.delay) + linkDelayNote(st, l, running: s.runningBridges), 20)) \(endState(c.endA))/\(endState(c.endB))\(mtu)")
-                    }
-                    for note in st.notes { out.line("note: \(note)") }
+            let t = try Testbed.open(try lab.resolve(legacyLab))
+            let s = try t.status()
+            let out = StdoutBuffer()
+            switch output.format {
+            case .json: out.line(statusJSON(s).rendered)
+            case .text:
+                let st = s.state
+                let missing = st.plan.namespaces.filter { !s.presentNamespaces.contains($0) }
+                out.line("lab \(st.lab): \(st.phase == .up ? "up" : "incomplete (up failed or is running; `srte testbed down --lab \(st.lab)` cleans it)"), topology \(st.plan.topologyName)\(st.topologyFile.map { " (\($0))" } ?? ""), MPTCP PM \(st.mptcpPathManager == .userspace ? "userspace" : "kernel")")
+                if !missing.isEmpty { out.line("missing namespaces: \(missing.joined(separator: " "))") }
+                out.line("delay: \(delayDescription(st, running: s.runningBridges))")
+                out.line("SIDs: \(sidsDescription(st))")
+                out.line("nodes:")
+                for n in st.plan.nodes {
+                    let addr = n.address.map { "\($0)" } ?? n.nodeSID.map { "End \($0) (\(n.locator ?? ""))" } ?? "-"
+                    out.line(nodeTable.line([n.name, n.kind, n.namespace, addr]))
                 }
-                out.flush()
+                out.line("links:")
+                let links = Table([.left(3), .left(28), .left(9), .left(26)], indent: "  ")
+                for (l, c) in zip(st.plan.links, s.links) {
+                    let ends = "\(l.a):\(l.interfaceA) - \(l.b):\(l.interfaceB)"
+                    let rate = l.bandwidth.map(formatRate) ?? "unlimited"
+                    let mtu = l.mtu.map { " mtu \($0)" } ?? ""
+                    let delay = "delay " + Topology.delayText(l.delay) + linkDelayNote(st, l, running: s.runningBridges)
+                    out.line(links.line([String(l.index), ends, rate, delay, "\(endState(c.endA))/\(endState(c.endB))\(mtu)"]))
+                }
+                for note in st.notes { out.line("note: \(note)") }
             }
+            out.flush()
         }
     }
 
@@ -210,8 +246,7 @@ struct TestbedCommand: ParsableCommand {
             abstract: "Run a command inside a node's namespace (ip netns exec); its exit status is returned.",
             discussion: "Example: srte testbed exec h1 -- ping -c 1 fc00:2::2")
 
-        @Option(help: "The lab (default: the only lab).")
-        var lab: String?
+        @OptionGroup var lab: LabOptions
 
         @Argument(help: "The node.")
         var node: String
@@ -219,17 +254,19 @@ struct TestbedCommand: ParsableCommand {
         @Argument(parsing: .captureForPassthrough, help: "The command and its arguments (after --).")
         var command: [String] = []
 
+        /// The command without the `--` that introduces it.
+        var argv: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+
+        func validate() throws {
+            guard !argv.isEmpty else { throw ValidationError("give a command after --, e.g. srte testbed exec \(node) -- ip -6 route") }
+        }
+
         func run() throws {
-            try testbedReporting {
-                var argv = command
-                if argv.first == "--" { argv.removeFirst() }
-                guard !argv.isEmpty else { throw CLIFailure.input("give a command after --, e.g. srte testbed exec \(node) -- ip -6 route") }
-                let t = try Testbed.open(try resolveLab(lab))
-                let full = try t.execArguments(node, argv)
-                var cargs = full.map { strdup($0) } + [nil]
-                execv(full[0], &cargs)
-                throw CLIFailure(message: "cannot run \(full[0]): \(String(cString: strerror(errno)))", code: 3)
-            }
+            let t = try Testbed.open(try lab.resolve())
+            let full = try t.execArguments(node, argv)
+            var cargs = full.map { strdup($0) } + [nil]
+            execv(full[0], &cargs)
+            throw CLIFailure.system("cannot run \(full[0]): \(String(cString: strerror(errno)))")
         }
     }
 
@@ -244,8 +281,7 @@ struct TestbedCommand: ParsableCommand {
 
         enum State: String, ExpressibleByArgument, CaseIterable { case down, up }
 
-        @Option(help: "The lab (default: the only lab).")
-        var lab: String?
+        @OptionGroup var lab: LabOptions
 
         @Argument(help: "One endpoint.")
         var a: String
@@ -257,64 +293,67 @@ struct TestbedCommand: ParsableCommand {
         var state: State
 
         func run() throws {
-            try testbedReporting {
-                let t = try Testbed.open(try resolveLab(lab))
-                let links = try t.setLinks(between: a, and: b, up: state == .up)
-                let out = StdoutBuffer()
-                for l in links { out.line("link \(l.index) \(l.a):\(l.interfaceA) - \(l.b):\(l.interfaceB) \(state.rawValue)") }
-                out.flush()
-            }
+            let t = try Testbed.open(try lab.resolve())
+            let links = try t.setLinks(between: a, and: b, up: state == .up)
+            let out = StdoutBuffer()
+            for l in links { out.line("link \(l.index) \(l.a):\(l.interfaceA) - \(l.b):\(l.interfaceB) \(state.rawValue)") }
+            out.flush()
         }
     }
 
-    /// `srte testbed stats [LAB]`.
+    /// `srte testbed stats [--lab LAB]`.
     struct Stats: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Per-link packet and byte counters, from both ends (what each end sent).",
             discussion: "A→B is what A's interface transmitted; B→A what B's transmitted. Counters are cumulative since `up`.")
 
-        @Argument(help: "The lab (default: the only lab).")
-        var lab: String?
+        @OptionGroup var lab: LabOptions
+
+        /// The old positional spelling of `--lab`, kept for scripts.
+        @Argument(help: .hidden)
+        var legacyLab: String?
 
         @Flag(help: "Also show how many packets each SID (End, End.X) processed.")
         var sids = false
 
-        @Option(help: "Output: text or json.")
-        var format: Format = .text
+        @OptionGroup var output: FormatOptions
+
+        func validate() throws { _ = try lab.named(legacyLab, spelledAs: "LAB") }
 
         func run() throws {
-            try testbedReporting {
-                let t = try Testbed.open(try resolveLab(lab))
-                let counters = try t.linkCounters()
-                let sidCounters = sids ? try t.sidCounters() : []
-                let out = StdoutBuffer()
-                switch format {
-                case .json:
-                    var fields: [(String, JSON)] = [("schemaVersion", .int(1)), ("lab", .string(t.lab)),
-                                                    ("links", .array(zip(t.plan.links, counters).map { linkJSON($0, $1) }))]
-                    if sids {
-                        fields.append(("sids", .array(sidCounters.map { c in
-                            .object([("node", .string(c.node)), ("sid", .string("\(c.sid)")), ("behavior", .string(c.behavior)),
-                                     ("packets", .int(Int(c.packets))), ("bytes", .int(Int(c.bytes))), ("errors", .int(Int(c.errors)))])
-                        })))
-                    }
-                    out.line(JSON.object(fields).rendered)
-                case .text:
-                    out.line("\(pad("#", 3)) \(pad("link", 22)) \(lpad("A→B pkts", 10)) \(lpad("A→B bytes", 12)) \(lpad("B→A pkts", 10)) \(lpad("B→A bytes", 12)) \(lpad("drops", 6))")
-                    for c in counters {
-                        let drops = (c.endA?.txDropped ?? 0) + (c.endA?.rxDropped ?? 0) + (c.endB?.txDropped ?? 0) + (c.endB?.rxDropped ?? 0)
-                        out.line("\(pad(String(c.link), 3)) \(pad("\(c.a) - \(c.b)", 22)) \(lpad(String(c.endA?.txPackets ?? 0), 10)) \(lpad(String(c.endA?.txBytes ?? 0), 12)) \(lpad(String(c.endB?.txPackets ?? 0), 10)) \(lpad(String(c.endB?.txBytes ?? 0), 12)) \(lpad(String(drops), 6))")
-                    }
-                    if sids {
-                        out.line("")
-                        out.line("\(pad("node", 8)) \(pad("SID", 22)) \(pad("behavior", 8)) \(lpad("packets", 10)) \(lpad("bytes", 12)) \(lpad("errors", 6))")
-                        for c in sidCounters {
-                            out.line("\(pad(c.node, 8)) \(pad("\(c.sid)", 22)) \(pad(c.behavior, 8)) \(lpad(String(c.packets), 10)) \(lpad(String(c.bytes), 12)) \(lpad(String(c.errors), 6))")
-                        }
+            let t = try Testbed.open(try lab.resolve(legacyLab))
+            let counters = try t.linkCounters()
+            let sidCounters = sids ? try t.sidCounters() : []
+            let out = StdoutBuffer()
+            switch output.format {
+            case .json:
+                var fields: [(String, JSON)] = [("schemaVersion", .int(1)), ("lab", .string(t.lab)),
+                                                ("links", .array(zip(t.plan.links, counters).map { linkJSON($0, $1) }))]
+                if sids {
+                    fields.append(("sids", .array(sidCounters.map { c in
+                        .object([("node", .string(c.node)), ("sid", .string("\(c.sid)")), ("behavior", .string(c.behavior)),
+                                 ("packets", .int(Int(c.packets))), ("bytes", .int(Int(c.bytes))), ("errors", .int(Int(c.errors)))])
+                    })))
+                }
+                out.line(JSON.object(fields).rendered)
+            case .text:
+                let links = Table([.left(3), .left(22), .right(10), .right(12), .right(10), .right(12), .right(6)])
+                out.line(links.line(["#", "link", "A→B pkts", "A→B bytes", "B→A pkts", "B→A bytes", "drops"]))
+                for c in counters {
+                    let drops = (c.endA?.txDropped ?? 0) + (c.endA?.rxDropped ?? 0) + (c.endB?.txDropped ?? 0) + (c.endB?.rxDropped ?? 0)
+                    out.line(links.line([String(c.link), "\(c.a) - \(c.b)", String(c.endA?.txPackets ?? 0), String(c.endA?.txBytes ?? 0),
+                                         String(c.endB?.txPackets ?? 0), String(c.endB?.txBytes ?? 0), String(drops)]))
+                }
+                if sids {
+                    let table = Table([.left(8), .left(22), .left(8), .right(10), .right(12), .right(6)])
+                    out.line("")
+                    out.line(table.line(["node", "SID", "behavior", "packets", "bytes", "errors"]))
+                    for c in sidCounters {
+                        out.line(table.line([c.node, "\(c.sid)", c.behavior, String(c.packets), String(c.bytes), String(c.errors)]))
                     }
                 }
-                out.flush()
             }
+            out.flush()
         }
     }
 }
@@ -347,33 +386,6 @@ private func linkDelayNote(_ st: TestbedState, _ l: TestbedPlan.Link, running: S
         guard st.bridges.contains(where: { $0.link == l.index }) else { return " (not emulated)" }
         return running.contains(l.index) ? " (bridge)" : " (bridge stopped)"
     case .off, .auto: return " (not emulated)"
-    }
-}
-
-/// The lab to use: the one given, else the only one.
-private func resolveLab(_ lab: String?) throws -> String {
-    if let lab { return lab }
-    let labs = Testbed.labs()
-    switch labs.count {
-    case 1: return labs[0]
-    case 0: throw CLIFailure(message: "no lab is up (srte testbed up TOPOLOGY)", code: 4)
-    default: throw CLIFailure.input("several labs are up (\(labs.joined(separator: ", "))): name one")
-    }
-}
-
-/// `reporting(_:)` that also maps `TestbedError` to exit codes.
-private func testbedReporting(_ body: () throws -> Void) throws {
-    do { try body() } catch let e as TestbedError {
-        diagnose("srte: \(e.message)")
-        switch e.kind {
-        case .invalidInput: throw ExitCode(2)
-        case .system: throw ExitCode(3)
-        case .state: throw ExitCode(4)
-        case .interrupted: throw ExitCode(130)
-        }
-    } catch let f as CLIFailure {
-        diagnose("srte: \(f.message)")
-        throw ExitCode(f.code)
     }
 }
 
@@ -416,8 +428,8 @@ private final class Progress: @unchecked Sendable {
     }
 }
 
-private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
-private func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
+/// The node rows of `up` and `status`: name, kind, namespace, then what the node has.
+private let nodeTable = Table([.left(8), .left(7), .left(20)], indent: "  ")
 
 /// 50000000 → "50Mbit".
 func formatRate(_ bps: Int) -> String {

@@ -35,20 +35,15 @@ struct TopologyCommand: ParsableCommand {
         var output: String?
 
         func run() throws {
-            try reporting {
-                let text = try readTextFile(file)
-                let t: Topology
-                do {
-                    t = file.hasSuffix(".json") ? try Topology(srteTopologyJSON: text, file: file)
-                                                : try Topology(gml: text, file: file, metric: metric)
-                } catch let e as TopologyError { throw CLIFailure.input(e.description) }
-                let yaml = t.yaml(comment: ["imported by srte topology import from \(file) (--metric \(metric.rawValue))",
-                                            "\(t.nodes.count) nodes, \(t.links.count) links"])
-                if let output { try writeTextFile(output, yaml) } else {
-                    let out = StdoutBuffer()
-                    out.line(String(yaml.dropLast()))
-                    out.flush()
-                }
+            let text = try readTextFile(file)
+            let t = file.hasSuffix(".json") ? try Topology(srteTopologyJSON: text, file: file)
+                                            : try Topology(gml: text, file: file, metric: metric)
+            let yaml = t.yaml(comment: ["imported by srte topology import from \(file) (--metric \(metric.rawValue))",
+                                        "\(t.nodes.count) nodes, \(t.links.count) links"])
+            if let output { try writeTextFile(output, yaml) } else {
+                let out = StdoutBuffer()
+                out.line(String(yaml.dropLast()))
+                out.flush()
             }
         }
     }
@@ -61,13 +56,11 @@ struct TopologyCommand: ParsableCommand {
         var file: String
 
         func run() throws {
-            try reporting {
-                let t = try loadTopology(file)
-                let routers = t.nodes.filter { $0.kind == .router }.count
-                let out = StdoutBuffer()
-                out.line("\(t.name): \(routers) routers, \(t.nodes.count - routers) hosts, \(t.links.count) links")
-                out.flush()
-            }
+            let t = try loadTopology(file)
+            let routers = t.nodes.filter { $0.kind == .router }.count
+            let out = StdoutBuffer()
+            out.line("\(t.name): \(routers) routers, \(t.nodes.count - routers) hosts, \(t.links.count) links")
+            out.flush()
         }
     }
 }

@@ -21,7 +21,7 @@ private func bridges(of lab: String) -> [Int32] { delayBridgeProcesses(prefix: l
 
 /// Deletes whatever a test lab left (used in `defer`, so a failing test still cleans up).
 private func forceClean(_ lab: String) {
-    _ = try? runSrte(["testbed", "down", lab])
+    _ = try? runSrte(["testbed", "down", "--lab", lab])
     for pid in bridges(of: lab) { kill(pid, SIGKILL) }
     for ns in namespaces(of: lab) {
         let p = Process()
@@ -41,13 +41,14 @@ private func forceClean(_ lab: String) {
             #expect(h.out.contains(s), "help lacks \(s)")
         }
         let up = try runSrte(["testbed", "up", "--help"])
-        #expect(up.out.contains("--name") && up.out.contains("--link-prefix") && up.out.contains("--mptcp-pm") && up.out.contains("--delay"))
-        #expect(!h.out.contains("delay-bridge"), "the bridge subcommand is hidden")
+        #expect(up.out.contains("--lab") && up.out.contains("--link-prefix") && up.out.contains("--mptcp-pm") && up.out.contains("--delay"))
+        // The bridge is its own executable (srte-delay-bridge), not a subcommand.
+        #expect(!h.out.split(separator: "\n").contains { $0.trimmingCharacters(in: .whitespaces).hasPrefix("delay-bridge") })
     }
 
     @Test func badInputIsExitTwo() throws {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-        let r = try runSrte(["testbed", "up", dir + "/topologies/diamond.yaml", "--name", "bad/name"])
+        let r = try runSrte(["testbed", "up", dir + "/topologies/diamond.yaml", "--lab", "bad/name"])
         #expect(r.status == 2, "\(r.err)")
         #expect(r.err.contains("cannot name a lab"))
         let p = try runSrte(["testbed", "up", dir + "/topologies/diamond.yaml", "--link-prefix", "fc00::/16"])
@@ -66,23 +67,23 @@ struct TestbedCLITests {
     @Test func upStatusExecLinkStatsDown() throws {
         let lab = "t\(getpid())-cli"
         defer { forceClean(lab) }
-        let up = try runSrte(["testbed", "up", topologies + "diamond.yaml", "--name", lab])
+        let up = try runSrte(["testbed", "up", topologies + "diamond.yaml", "--lab", lab])
         #expect(up.status == 0, "\(up.err)")
         #expect(up.out.contains("lab \(lab) is up: 7 namespaces (5 routers, 2 hosts), 8 links"))
         #expect(up.out.contains("delay: bridge: 8 userspace delay bridge(s)"), "\(up.out)")
         #expect(bridges(of: lab).count == 8)
 
-        let again = try runSrte(["testbed", "up", topologies + "diamond.yaml", "--name", lab])
+        let again = try runSrte(["testbed", "up", topologies + "diamond.yaml", "--lab", lab])
         #expect(again.status == 4)
         #expect(again.err.contains("already exists"))
 
-        let st = try runSrte(["testbed", "status", lab])
+        let st = try runSrte(["testbed", "status", "--lab", lab])
         #expect(st.status == 0)
         #expect(st.out.contains("lab \(lab): up"))
         #expect(st.out.contains("r1:b - b:r1"))
         #expect(st.out.contains("delay: bridge") && st.out.contains("8 running"), "\(st.out)")
         #expect(st.out.contains("delay 3ms (bridge)"), "\(st.out)")
-        let js = try runSrte(["testbed", "status", lab, "--format", "json"])
+        let js = try runSrte(["testbed", "status", "--lab", lab, "--format", "json"])
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(js.out.utf8)) as? [String: Any])
         #expect(obj["phase"] as? String == "up" && obj["delayEmulated"] as? Bool == true && obj["delayMode"] as? String == "bridge")
         #expect((obj["bridges"] as? [[String: Any]])?.allSatisfy { $0["running"] as? Bool == true } == true)
@@ -96,33 +97,33 @@ struct TestbedCLITests {
         let down = try runSrte(["testbed", "link", "--lab", lab, "r1", "b", "down"])
         #expect(down.status == 0)
         #expect(down.out.contains("r1:b - b:r1 down"))
-        let st2 = try runSrte(["testbed", "status", lab])
+        let st2 = try runSrte(["testbed", "status", "--lab", lab])
         #expect(st2.out.contains("down(admin)/"), "\(st2.out)")
         #expect(try runSrte(["testbed", "link", "--lab", lab, "r1", "b", "up"]).status == 0)
         #expect(try runSrte(["testbed", "link", "--lab", lab, "h1", "h2", "up"]).status == 2, "no such link")
 
-        let stats = try runSrte(["testbed", "stats", lab, "--format", "json"])
+        let stats = try runSrte(["testbed", "stats", "--lab", lab, "--format", "json"])
         let sj = try #require(try JSONSerialization.jsonObject(with: Data(stats.out.utf8)) as? [String: Any])
         let links = try #require(sj["links"] as? [[String: Any]])
         #expect(links.count == 8)
         let first = try #require(links[0]["endA"] as? [String: Any])
         #expect((first["txPackets"] as? Int ?? 0) > 0, "h1 sent the ping")
-        #expect(try runSrte(["testbed", "stats", lab]).out.contains("r1 - b"))
+        #expect(try runSrte(["testbed", "stats", "--lab", lab]).out.contains("r1 - b"))
 
-        let d = try runSrte(["testbed", "down", lab])
+        let d = try runSrte(["testbed", "down", "--lab", lab])
         #expect(d.status == 0)
         #expect(d.out.contains("deleted 7 namespaces"))
         #expect(namespaces(of: lab).isEmpty)
         #expect(bridges(of: lab).isEmpty, "down stops the bridges")
         #expect(!FileManager.default.fileExists(atPath: "\(stateDirectory)/\(lab).json"))
-        #expect(try runSrte(["testbed", "down", lab]).status == 4)
+        #expect(try runSrte(["testbed", "down", "--lab", lab]).status == 4)
     }
 
     /// `--delay netem` on a kernel without netem: refused (exit 3), nothing left.
     @Test func netemWithoutTheQdiscIsRefused() throws {
         let lab = "t\(getpid())-nm"
         defer { forceClean(lab) }
-        let probe = try runSrte(["testbed", "up", topologies + "diamond.yaml", "--name", lab, "--delay", "netem"])
+        let probe = try runSrte(["testbed", "up", topologies + "diamond.yaml", "--lab", lab, "--delay", "netem"])
         if probe.status == 0 { return }   // a kernel with netem: nothing to refuse
         #expect(probe.status == 3, "\(probe.err)")
         #expect(probe.err.contains("no netem qdisc") && probe.err.contains("--delay bridge"), "\(probe.err)")
@@ -134,23 +135,23 @@ struct TestbedCLITests {
     @Test func sidsChoice() throws {
         let lab = "t\(getpid())-sd"
         defer { forceClean(lab) }
-        let refused = try runSrte(["testbed", "up", topologies + "diamond.yaml", "--name", lab, "--delay", "off", "--sids", "seg6local"])
+        let refused = try runSrte(["testbed", "up", topologies + "diamond.yaml", "--lab", lab, "--delay", "off", "--sids", "seg6local"])
         if refused.status != 0 {
             #expect(refused.status == 3, "\(refused.err)")
             #expect(refused.err.contains("CONFIG_IPV6_SEG6_LWTUNNEL") && refused.err.contains("--sids bpf"), "\(refused.err)")
             #expect(namespaces(of: lab).isEmpty)
         } else {
             #expect(refused.out.contains("SIDs: seg6local routes"))
-            #expect(try runSrte(["testbed", "down", lab]).status == 0)
+            #expect(try runSrte(["testbed", "down", "--lab", lab]).status == 0)
         }
-        let up = try runSrte(["testbed", "up", topologies + "diamond.yaml", "--name", lab, "--delay", "off", "--sids", "bpf"])
+        let up = try runSrte(["testbed", "up", topologies + "diamond.yaml", "--lab", lab, "--delay", "off", "--sids", "bpf"])
         #expect(up.status == 0, "\(up.err)")
         #expect(up.out.contains("SIDs: tc BPF End/End.X program"), "\(up.out)")
-        let st = try runSrte(["testbed", "status", lab, "--format", "json"])
+        let st = try runSrte(["testbed", "status", "--lab", lab, "--format", "json"])
         #expect(st.out.contains("\"routerSIDs\" : \"bpf\"") || st.out.contains("\"routerSIDs\": \"bpf\""), "\(st.out)")
         let filters = try runSrte(["testbed", "exec", "--lab", lab, "r1", "--", "tc", "filter", "show", "dev", "a", "ingress"])
         #expect(filters.out.contains("srte_srv6_route"), "\(filters.out)\(filters.err)")
-        #expect(try runSrte(["testbed", "down", lab]).status == 0)
+        #expect(try runSrte(["testbed", "down", "--lab", lab]).status == 0)
         #expect(namespaces(of: lab).isEmpty)
     }
 
@@ -161,7 +162,7 @@ struct TestbedCLITests {
         let lab = "t\(getpid())-sig\(signal)"
         defer { forceClean(lab) }
         // Signal up once it is creating namespaces (the fat-tree has 36).
-        let (p, stderr) = try interruptedUp(["--name", lab], signal: signal, seconds: 20, poll: 1000) { namespaceExists("\(lab)-c0") }
+        let (p, stderr) = try interruptedUp(["--lab", lab], signal: signal, seconds: 20, poll: 1000) { namespaceExists("\(lab)-c0") }
         if signal == SIGTERM {
             #expect(p.terminationReason == .exit && p.terminationStatus == 130, "\(stderr)")
             #expect(stderr.contains("interrupted by SIGTERM"), "\(stderr)")
@@ -170,9 +171,9 @@ struct TestbedCLITests {
         } else {
             #expect(p.terminationReason == .uncaughtSignal)
             #expect(!namespaces(of: lab).isEmpty)
-            let st = try runSrte(["testbed", "status", lab])
+            let st = try runSrte(["testbed", "status", "--lab", lab])
             #expect(st.out.contains("incomplete"), "\(st.out)")
-            let d = try runSrte(["testbed", "down", lab])
+            let d = try runSrte(["testbed", "down", "--lab", lab])
             #expect(d.status == 0, "\(d.err)")
             #expect(namespaces(of: lab).isEmpty)
             #expect(!FileManager.default.fileExists(atPath: "\(stateDirectory)/\(lab).json"))
@@ -186,7 +187,7 @@ struct TestbedCLITests {
     func signalWhileBridgesRun(signal: Int32) throws {
         let lab = "t\(getpid())-bs\(signal)"
         defer { forceClean(lab) }
-        let (p, stderr) = try interruptedUp(["--name", lab, "--delay", "bridge"], signal: signal, seconds: 30, poll: 2000) {
+        let (p, stderr) = try interruptedUp(["--lab", lab, "--delay", "bridge"], signal: signal, seconds: 30, poll: 2000) {
             bridges(of: lab).count >= 4
         }
         if signal == SIGINT {
@@ -195,7 +196,7 @@ struct TestbedCLITests {
         } else {
             #expect(p.terminationReason == .uncaughtSignal)
             #expect(!bridges(of: lab).isEmpty, "bridges are detached from up")
-            let d = try runSrte(["testbed", "down", lab])
+            let d = try runSrte(["testbed", "down", "--lab", lab])
             #expect(d.status == 0, "\(d.err)")
         }
         #expect(namespaces(of: lab).isEmpty, "left: \(namespaces(of: lab))")
