@@ -1,7 +1,6 @@
 import ArgumentParser
 import SubflowSteering
 import LinuxSystem
-import NetworkLab
 
 /// `srte cleanup`: removes steering state left by an srte process that was killed.
 struct CleanupCommand: ParsableCommand {

@@ -2,7 +2,6 @@ import ArgumentParser
 import SRv6Paths
 import SubflowSteering
 import LinuxSystem
-import NetworkLab
 
 /// Parses `[ADDR]:PORT`, `ADDR` (with a default port) or `:PORT` / `PORT` (any address).
 func parseEndpoint(_ text: String, option: String, defaultPort: UInt16? = nil) throws -> SocketEndpoint {

@@ -4,7 +4,6 @@ import SubflowSteering
 
 import Glibc
 import LinuxSystem
-import NetworkLab
 
 /// `srte monitor`: live path-manager events, like `ip mptcp monitor`, plus new local addresses.
 struct MonitorCommand: ParsableCommand {

@@ -4,7 +4,6 @@ import SubflowSteering
 
 import Glibc
 import LinuxSystem
-import NetworkLab
 
 /// `srte open`: one MPTCP connection whose subflows each follow an engineered path.
 struct OpenCommand: ParsableCommand {

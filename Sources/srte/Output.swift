@@ -3,7 +3,6 @@ import Foundation
 import ArgumentParser
 import SRv6Paths
 import LinuxSystem
-import NetworkLab
 
 /// Output formats of `srte srh build` (the wire bytes in hex by default).
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
@@ -216,7 +215,7 @@ final class StdoutBuffer {
         var off = 0
         while off < buffer.count {
             let n = buffer.withUnsafeBytes { write(1, $0.baseAddress! + off, $0.count - off) }
-            if n < 0 { if errno == EINTR { continue }; break }
+            if n < 0 { if Errno.current == EINTR { continue }; break }
             off += n
         }
         buffer.removeAll(keepingCapacity: true)

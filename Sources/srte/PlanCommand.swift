@@ -3,7 +3,6 @@ import ArgumentParser
 import Foundation
 import SRv6Paths
 import LinuxSystem
-import NetworkLab
 
 extension Disjointness: ExpressibleByArgument {}
 extension PathMetric: ExpressibleByArgument {}
@@ -109,7 +108,7 @@ func settingMTU(_ bytes: Int, of topology: Topology) throws -> Topology {
 /// The whole file as UTF-8 text.
 func readTextFile(_ path: String) throws -> String {
     guard let f = fopen(path, "rb") else {
-        throw CLIFailure.input("\(path): \(String(cString: strerror(errno)))")
+        throw CLIFailure.input("\(path): \(Errno.current.message)")
     }
     defer { fclose(f) }
     var bytes: [UInt8] = []
@@ -126,7 +125,7 @@ func readTextFile(_ path: String) throws -> String {
 /// Writes text to a file (replacing it).
 func writeTextFile(_ path: String, _ text: String) throws {
     guard let f = fopen(path, "wb") else {
-        throw CLIFailure.system("\(path): \(String(cString: strerror(errno)))")
+        throw CLIFailure.system("\(path): \(Errno.current.message)")
     }
     defer { fclose(f) }
     let bytes = Array(text.utf8)

@@ -1,6 +1,5 @@
 import SRv6Paths
 import LinuxSystem
-import NetworkLab
 
 // The formats of `srte plan --format`: text, json, dot and iproute2. The planner (SRv6Paths)
 // produces the PlanReport; how it is printed is the CLI's business.

@@ -4,7 +4,6 @@ import SubflowSteering
 
 import Glibc
 import LinuxSystem
-import NetworkLab
 
 /// `srte srh`: build, decode and validate Segment Routing Headers.
 struct SRHCommand: ParsableCommand {
@@ -128,7 +127,7 @@ extension SRHCommand {
         func readSecret() throws -> [UInt8] {
             guard let path = hmacSecretFile else { return Array((hmacSecret ?? "").utf8) }
             guard let f = fopen(path, "rb") else {
-                throw CLIFailure.input("--hmac-secret-file \(path): \(String(cString: strerror(errno)))")
+                throw CLIFailure.input("--hmac-secret-file \(path): \(Errno.current.message)")
             }
             defer { fclose(f) }
             var bytes: [UInt8] = []

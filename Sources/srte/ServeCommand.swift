@@ -3,7 +3,6 @@ import SRv6Paths
 import SubflowSteering
 import Glibc
 import LinuxSystem
-import NetworkLab
 
 /// `srte serve`: an MPTCP sink that counts bytes per subflow.
 struct ServeCommand: ParsableCommand {

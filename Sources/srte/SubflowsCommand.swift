@@ -4,7 +4,6 @@ import SubflowSteering
 
 import Glibc
 import LinuxSystem
-import NetworkLab
 
 /// Options shared by the MPTCP subcommands.
 struct NamespaceOptions: ParsableArguments {

@@ -266,7 +266,7 @@ struct TestbedCommand: ParsableCommand {
             let full = try t.execArguments(node, argv)
             var cargs = full.map { strdup($0) } + [nil]
             execv(full[0], &cargs)
-            throw CLIFailure.system("cannot run \(full[0]): \(String(cString: strerror(errno)))")
+            throw CLIFailure.system("cannot run \(full[0]): \(Errno.current.message)")
         }
     }
 

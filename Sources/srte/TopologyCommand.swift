@@ -1,7 +1,6 @@
 import ArgumentParser
 import SRv6Paths
 import LinuxSystem
-import NetworkLab
 
 extension Topology.GMLMetric: ExpressibleByArgument {}
 
