@@ -3,7 +3,8 @@
 #
 #   bash Benchmarks/planner/run.sh
 #
-# Environment: ANCHORS (the read-only anchors directory, default /work/shared/anchors),
+# Environment: ANCHORS (required: the directory of reference implementations — anchor_nx.py,
+# bgl_anchor.cpp, gen_topologies.py; see README.md),
 # TOPOLOGIES (comma list, default below), BUDGET (seconds per process and topology, default 40),
 # NX_MCF_100K=0 to skip the slow networkx min-cost-flow run on isp-100k.
 # Needs python3 (venv), g++ and libboost-graph-dev, swift. Writes Benchmarks/planner/results/
@@ -11,7 +12,11 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-ANCHORS=${ANCHORS:-/work/shared/anchors}
+ANCHORS=${ANCHORS:-}
+if [ -z "$ANCHORS" ] || [ ! -f "$ANCHORS/anchor_nx.py" ]; then
+  echo "set ANCHORS to the directory of reference implementations (anchor_nx.py, bgl_anchor.cpp, gen_topologies.py); see Benchmarks/planner/README.md" >&2
+  exit 2
+fi
 WORK=$ROOT/Benchmarks/build
 VENV=$ROOT/Benchmarks/.venv
 RESULTS=$HERE/results
