@@ -56,6 +56,26 @@ extension SocketEndpoint {
         return sa
     }
 
+    /// Calls `body` with the endpoint as a `sockaddr` and its length, for `bind`, `connect` and
+    /// `sendto`. `scopeID` sets `sin6_scope_id` (the interface of a link-local peer).
+    package func withSockaddr<R>(scopeID: UInt32 = 0, _ body: (UnsafePointer<Glibc.sockaddr>, socklen_t) throws -> R) rethrows -> R {
+        var sa = sockaddr
+        sa.sin6_scope_id = scopeID
+        return try withUnsafePointer(to: &sa) {
+            try $0.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) { try body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+        }
+    }
+
+    /// The endpoint a call such as `getsockname` or `getpeername` writes, when it returns 0.
+    package static func reading(_ call: String, _ body: (UnsafeMutablePointer<Glibc.sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32) throws(SystemCallError) -> SocketEndpoint {
+        var sa = sockaddr_in6()
+        var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        try syscallValue(call) {
+            withUnsafeMutablePointer(to: &sa) { $0.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) { body($0, &len) } }
+        }
+        return SocketEndpoint(sockaddrIn6: sa)
+    }
+
     package init(sockaddrIn6 sa: sockaddr_in6) {
         var a = sa.sin6_addr
         let bytes = withUnsafeBytes(of: &a) { Array($0) }

@@ -354,14 +354,8 @@ enum PlainTCP {
             var name = Array(cc.utf8)
             try syscallValue("setsockopt(TCP_CONGESTION, \(cc))") { setsockopt(fd, Int32(IPPROTO_TCP), TCP_CONGESTION, &name, socklen_t(name.count)) }
         }
-        var la = SocketEndpoint(local, port: 0).sockaddr
-        try syscallValue("bind([\(local)])") {
-            withUnsafePointer(to: &la) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
-        }
-        var sa = remote.sockaddr
-        try syscallValue("connect(\(remote))") {
-            withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
-        }
+        try syscallValue("bind([\(local)])") { SocketEndpoint(local, port: 0).withSockaddr { bind(fd, $0, $1) } }
+        try syscallValue("connect(\(remote))") { remote.withSockaddr { connect(fd, $0, $1) } }
         let block = [UInt8](repeating: 0x74, count: 1 << 16)
         let start = ContinuousClock.now
         while ContinuousClock.now - start < duration {

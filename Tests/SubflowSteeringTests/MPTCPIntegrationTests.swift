@@ -165,7 +165,7 @@ struct MPTCPIntegrationTests {
         }
         #expect(missing?.errno == ESRCH)
         #expect(missing?.extAckMessage == "subflow not found")
-        // Through the seed API: an id that is not on the connection.
+        // Through the draft-hesmans-mptcp-socket API: an id that is not on the connection.
         let e = #expect(throws: SubflowError.self) { try c.closeSubflow(id: 999) }
         #expect(e?.kind == .invalidID)
         #expect(e?.errno == EINVAL)

@@ -264,12 +264,8 @@ extension RouteTable {
         if let s = neighbourState(neighbour, interfaceIndex: hop.interfaceIndex, on: c), s & nudHasAddress != 0 { return true }
         let fd = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if fd >= 0 {
-            var sa = SocketEndpoint(neighbour, port: 9).sockaddr
-            sa.sin6_scope_id = hop.interfaceIndex
             var byte: UInt8 = 0
-            _ = withUnsafePointer(to: &sa) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, &byte, 1, 0, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
+            _ = SocketEndpoint(neighbour, port: 9).withSockaddr(scopeID: hop.interfaceIndex) { sendto(fd, &byte, 1, 0, $0, $1) }
             close(fd)
         }
         let clock = ContinuousClock(), end = clock.now + timeout

@@ -132,14 +132,12 @@ public final class MPTCPSocket: @unchecked Sendable {
 
     /// Binds (do this before ``connect(to:)`` so the initial subflow has a known 4-tuple).
     public func bind(_ e: SocketEndpoint) throws(SystemCallError) {
-        var sa = e.sockaddr
-        try syscallValue("bind(\(e))") { withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fileDescriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } } }
+        try syscallValue("bind(\(e))") { e.withSockaddr { Glibc.bind(fileDescriptor, $0, $1) } }
     }
 
     /// Connects (blocking).
     public func connect(to e: SocketEndpoint) throws(SystemCallError) {
-        var sa = e.sockaddr
-        try syscallValue("connect(\(e))") { withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fileDescriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } } }
+        try syscallValue("connect(\(e))") { e.withSockaddr { Glibc.connect(fileDescriptor, $0, $1) } }
     }
 
     /// Connects, giving up after `timeout` (SO_SNDTIMEO bounds a blocking connect on Linux)
@@ -215,18 +213,12 @@ public final class MPTCPSocket: @unchecked Sendable {
 
     /// `getsockname`
     public func localEndpoint() throws(SystemCallError) -> SocketEndpoint {
-        var sa = sockaddr_in6()
-        var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
-        try syscallValue("getsockname") { withUnsafeMutablePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fileDescriptor, $0, &len) } } }
-        return SocketEndpoint(sockaddrIn6: sa)
+        try SocketEndpoint.reading("getsockname") { getsockname(fileDescriptor, $0, $1) }
     }
 
     /// `getpeername`
     public func remoteEndpoint() throws(SystemCallError) -> SocketEndpoint {
-        var sa = sockaddr_in6()
-        var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
-        try syscallValue("getpeername") { withUnsafeMutablePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fileDescriptor, $0, &len) } } }
-        return SocketEndpoint(sockaddrIn6: sa)
+        try SocketEndpoint.reading("getpeername") { getpeername(fileDescriptor, $0, $1) }
     }
 
     /// `MPTCP_INFO`: token, flags, counters.
