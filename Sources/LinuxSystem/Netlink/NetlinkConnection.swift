@@ -78,15 +78,7 @@ public final class NetlinkConnection {
                 case .done:
                     // A dump's end (final). Its payload is an int: negative when
                     // the dump failed part-way, possibly with extended-ack TLVs.
-                    var r = ByteReader(m.payload)
-                    if let status = r.read(Int32.self), status < 0 {
-                        var e = NetlinkError(operation: operation, errno: -status, sequence: seq)
-                        if m.flags.contains(.ackTLVs), let attrs = try? NetlinkAttribute.decode(m.payload, from: 4) {
-                            e.extAckMessage = attrs.first(1)?.string()
-                            e.extAckOffset = try? attrs.first(2)?.u32()
-                        }
-                        throw e
-                    }
+                    if let e = NetlinkError.fromDoneMessage(m, operation: operation) { throw e }
                     if isDump { return replies }
                 case .noop:
                     continue

@@ -60,16 +60,30 @@ public struct NetlinkError: Error, Hashable, Sendable, CustomStringConvertible {
         if m.flags.contains(.ackTLVs) {
             var start = 4 + NetlinkMessage.headerLength
             if !m.flags.contains(.capped) { start = 4 + ((Int(requestLength) + 3) & ~3) }
-            if start <= m.payload.count {
-                for a in try NetlinkAttribute.decode(m.payload, from: start) {
-                    switch a.type {
-                    case 1: e.extAckMessage = a.string()            // NLMSGERR_ATTR_MSG
-                    case 2: e.extAckOffset = try? a.u32()            // NLMSGERR_ATTR_OFFS
-                    default: break
-                    }
-                }
-            }
+            if start <= m.payload.count { e.takeExtendedAck(try NetlinkAttribute.decode(m.payload, from: start)) }
         }
         return e
+    }
+
+    /// Parses the failure of a dump from its `NLMSG_DONE` payload (a negative int, then with
+    /// `NLM_F_ACK_TLVs` the extended-ack attributes); `nil` when the dump succeeded.
+    static func fromDoneMessage(_ m: NetlinkMessage, operation: String) -> NetlinkError? {
+        var r = ByteReader(m.payload)
+        guard let status = r.read(Int32.self), status < 0 else { return nil }
+        var e = NetlinkError(operation: operation, errno: -status, sequence: m.sequence)
+        if m.flags.contains(.ackTLVs), let attrs = try? NetlinkAttribute.decode(m.payload, from: 4) { e.takeExtendedAck(attrs) }
+        return e
+    }
+
+    /// Takes the kernel's message and the offending attribute's offset from extended-ack
+    /// attributes: the one place srte reads them.
+    mutating func takeExtendedAck(_ attributes: [NetlinkAttribute]) {
+        for a in attributes {
+            switch a.type {
+            case 1: extAckMessage = a.string()            // NLMSGERR_ATTR_MSG
+            case 2: extAckOffset = try? a.u32()           // NLMSGERR_ATTR_OFFS
+            default: break
+            }
+        }
     }
 }
