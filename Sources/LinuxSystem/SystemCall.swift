@@ -4,7 +4,7 @@ import Glibc
 /// carries one (``SystemCallError``, ``NetlinkError``, and the error types above them).
 ///
 /// The C constants compare directly: `error.errno == EOPNOTSUPP`, `case EINVAL:` in a switch.
-/// ``current`` is the one place srte reads the thread's `errno`.
+/// `Errno.current` (package-internal) is the one place srte reads the thread's `errno`.
 public struct Errno: RawRepresentable, Error, Hashable, Sendable, CustomStringConvertible {
     /// The positive C value, e.g. `EOPNOTSUPP` (95).
     public var rawValue: Int32
