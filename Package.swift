@@ -7,6 +7,7 @@ import PackageDescription
 //   LinuxSystem       the one system-call layer: errno, sockets, netlink, namespaces, BPF, processes.
 //   SubflowSteering   MPTCP subflows, per-subflow SRH steering, engineered connections.
 //   NetworkLab        the testbed and the experiment, on top of SubflowSteering.
+//   PathAgent         `srte agent`: policies for the connections of any program.
 //   srte              the command-line interface: parsing and printing.
 let package = Package(
     name: "srte",
@@ -64,6 +65,12 @@ let package = Package(
             dependencies: ["CSRH", "SRv6Paths", "LinuxSystem", "SubflowSteering"],
             plugins: ["BPFEmbed"]
         ),
+        // The path-manager agent (`srte agent`): policies that say which connections of any program
+        // get which paths. Today: the policy file and its checks.
+        .target(
+            name: "PathAgent",
+            dependencies: ["SRv6Paths", .product(name: "Yams", package: "Yams")]
+        ),
         // The userspace delay bridge of one lab link (started by NetworkLab where netem is missing).
         .executableTarget(
             name: "srte-delay-bridge",
@@ -76,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "srte",
             dependencies: [
-                "SRv6Paths", "LinuxSystem", "SubflowSteering", "NetworkLab",
+                "SRv6Paths", "LinuxSystem", "SubflowSteering", "NetworkLab", "PathAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -120,6 +127,7 @@ let package = Package(
             name: "NetworkLabTests",
             dependencies: ["NetworkLab", "SubflowSteering", "LinuxSystem", "SRv6Paths", "srte-delay-bridge", "TestSupport"]
         ),
+        .testTarget(name: "PathAgentTests", dependencies: ["PathAgent", "SRv6Paths", "TestSupport"]),
         .testTarget(
             name: "srteTests",
             dependencies: ["srte", "NetworkLab", "SubflowSteering", "LinuxSystem", "SRv6Paths", "TestSupport"]

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
-for target in SRv6Paths LinuxSystem SubflowSteering NetworkLab; do
+for target in SRv6Paths LinuxSystem SubflowSteering NetworkLab PathAgent; do
   echo "== API docs: $target" >&2
   swift package generate-documentation --target "$target" --warnings-as-errors >.build/docs-"$target".log 2>&1 || {
     grep -A6 -E "^(error|warning):" .build/docs-"$target".log >&2 || tail -20 .build/docs-"$target".log >&2
@@ -13,4 +13,4 @@ for target in SRv6Paths LinuxSystem SubflowSteering NetworkLab; do
     exit 1
   }
 done
-echo "API docs: SRv6Paths, LinuxSystem, SubflowSteering, NetworkLab built without warnings" >&2
+echo "API docs: SRv6Paths, LinuxSystem, SubflowSteering, NetworkLab, PathAgent built without warnings" >&2

@@ -16,7 +16,7 @@ extension Topology {
     ///   self-loops, bad prefixes or addresses, metrics ≤ 0, unknown units, SID clashes.
     /// - Complexity: O(size of the file).
     public init(yaml: String, file: String = "<input>") throws(TopologyError) {
-        self = try TopologyYAMLReader(file: file, text: yaml).read()
+        self = try YAMLFileReader(file: file, text: yaml).read()
     }
 
     /// Parses a delay such as `2ms`, `1.5ms`, `300us` or `0.01s` into microseconds.
@@ -95,28 +95,34 @@ extension StringProtocol {
     }
 }
 
-/// Walks the Yams node tree of a topology file, keeping marks for every error.
-struct TopologyYAMLReader {
-    let file: String
-    let text: String
+/// Walks the Yams node tree of a YAML file — a topology file, or another of srte's files such
+/// as the agent's policy — keeping marks so that every error names file:line:column.
+package struct YAMLFileReader {
+    package let file: String
+    package let text: String
+
+    package init(file: String, text: String) {
+        self.file = file
+        self.text = text
+    }
 
     static let topKeys = ["name", "description", "defaults", "nodes", "links"]
     static let defaultKeys = ["metric", "te-metric", "delay", "bandwidth", "mtu", "msd"]
     static let nodeKeys = ["kind", "locator", "address", "msd", "sid"]
     static let linkKeys = ["endpoints", "metric", "te-metric", "delay", "bandwidth", "mtu", "srlg", "sids"]
 
-    func error(_ node: Node?, _ message: String) -> TopologyError {
+    package func error(_ node: Node?, _ message: String) -> TopologyError {
         let m = node?.mark
         return TopologyError(file: file, line: m?.line ?? 1, column: m?.column ?? 1, message)
     }
 
-    func read() throws(TopologyError) -> Topology {
-        let root: Node
+    /// The document's root node; `empty` says what was expected when the file is empty.
+    package func compose(empty: String) throws(TopologyError) -> Node {
         do {
             guard let r = try Yams.compose(yaml: text) else {
-                throw TopologyError(file: file, line: 1, column: 1, "empty file: expected a mapping with name, nodes and links")
+                throw TopologyError(file: file, line: 1, column: 1, "empty file: expected \(empty)")
             }
-            root = r
+            return r
         } catch let e as TopologyError {
             throw e
         } catch let e as YamlError {
@@ -124,6 +130,10 @@ struct TopologyYAMLReader {
         } catch {
             throw TopologyError(file: file, line: 1, column: 1, "cannot read YAML: \(error)")
         }
+    }
+
+    func read() throws(TopologyError) -> Topology {
+        let root = try compose(empty: "a mapping with name, nodes and links")
         let top = try mapping(root, "the topology (a mapping with name, nodes and links)")
         try checkKeys(top, Self.topKeys, in: "the topology")
 
@@ -274,27 +284,29 @@ struct TopologyYAMLReader {
 
     // MARK: - Typed accessors
 
-    func mapping(_ n: Node, _ expected: String) throws(TopologyError) -> Node.Mapping {
+    package func mapping(_ n: Node, _ expected: String) throws(TopologyError) -> Node.Mapping {
         guard case .mapping(let m) = n else { throw error(n, "expected \(expected)") }
         return m
     }
 
-    func checkKeys(_ m: Node.Mapping, _ allowed: [String], in what: String) throws(TopologyError) {
+    package func checkKeys(_ m: Node.Mapping, _ allowed: [String], in what: String) throws(TopologyError) {
         for k in m.keys {
             guard let s = k.scalar?.string else { throw error(k, "expected a key (a string) in \(what)") }
             if !allowed.contains(s) {
-                let hint = allowed.first { editDistance($0, s) <= 2 }.map { " — did you mean '\($0)'?" } ?? ""
+                // The nearest known key within two edits (the first of equally near ones).
+                let nearest = allowed.map { ($0, editDistance($0, s)) }.filter { $0.1 <= 2 }.min { $0.1 < $1.1 }
+                let hint = nearest.map { " — did you mean '\($0.0)'?" } ?? ""
                 throw error(k, "unknown key '\(s)' in \(what) (expected one of: \(allowed.joined(separator: ", ")))\(hint)")
             }
         }
     }
 
-    func string(_ n: Node, _ expected: String) throws(TopologyError) -> String {
+    package func string(_ n: Node, _ expected: String) throws(TopologyError) -> String {
         guard case .scalar(let s) = n else { throw error(n, "expected \(expected)") }
         return s.string
     }
 
-    func positiveInt(_ n: Node, _ what: String) throws(TopologyError) -> Int {
+    package func positiveInt(_ n: Node, _ what: String) throws(TopologyError) -> Int {
         guard case .scalar(let s) = n, let v = n.int else {
             let got = n.scalar?.string ?? "a collection"
             throw error(n, "expected '\(what)' to be a positive integer, got '\(got)'")
@@ -331,7 +343,7 @@ struct TopologyYAMLReader {
         do { return try Topology.parseBandwidth(s) } catch { throw self.error(n, error.message) }
     }
 
-    func address(_ n: Node, _ expected: String) throws(TopologyError) -> IPv6Address {
+    package func address(_ n: Node, _ expected: String) throws(TopologyError) -> IPv6Address {
         let s = try string(n, expected)
         do { return try IPv6Address(parsing: s) } catch {
             throw self.error(n, "bad address: \(error.description) (expected \(expected))")
@@ -340,7 +352,7 @@ struct TopologyYAMLReader {
 
     // MARK: - Yams errors
 
-    func translate(_ e: YamlError) -> TopologyError {
+    package func translate(_ e: YamlError) -> TopologyError {
         switch e {
         case .scanner(let ctx, let problem, let mark, _), .parser(let ctx, let problem, let mark, _),
              .composer(let ctx, let problem, let mark, _):
@@ -393,17 +405,19 @@ struct TopologyYAMLReader {
 
 /// Levenshtein distance, for "did you mean" hints on short keys.
 func editDistance(_ a: String, _ b: String) -> Int {
+    // Optimal string alignment: insertions, deletions, substitutions and swaps of two
+    // neighbouring letters each cost 1 ("prot" is one step from "port").
     let x = Array(a.lowercased()), y = Array(b.lowercased())
     if x.isEmpty { return y.count }
     if y.isEmpty { return x.count }
-    var prev = Array(0...y.count)
-    var cur = [Int](repeating: 0, count: y.count + 1)
+    var d = [[Int]](repeating: [Int](repeating: 0, count: y.count + 1), count: x.count + 1)
+    for i in 0...x.count { d[i][0] = i }
+    for j in 0...y.count { d[0][j] = j }
     for i in 1...x.count {
-        cur[0] = i
         for j in 1...y.count {
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+            if i > 1, j > 1, x[i - 1] == y[j - 2], x[i - 2] == y[j - 1] { d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1) }
         }
-        swap(&prev, &cur)
     }
-    return prev[y.count]
+    return d[x.count][y.count]
 }

@@ -1,5 +1,6 @@
 import Glibc
 import ArgumentParser
+import PathAgent
 import SRv6Paths
 import LinuxSystem
 import SubflowSteering
@@ -78,6 +79,8 @@ enum ExitStatus {
             if invalidHeaderKinds.contains(e.kind) { return (negative, "not a valid SRH: \(e)") }
             return (unusableInput, e.description)
         case let e as TopologyError:
+            return (unusableInput, e.description)
+        case let e as PolicyError:
             return (unusableInput, e.description)
         case let e as Topology.UnitError:
             return (unusableInput, e.description)

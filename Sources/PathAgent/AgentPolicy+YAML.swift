@@ -1,0 +1,182 @@
+import Foundation
+import SRv6Paths
+import Yams
+
+extension AgentPolicy {
+    /// Reads a policy (YAML, the format in ``AgentPolicy``).
+    /// - Parameters:
+    ///   - yaml: The file's text.
+    ///   - file: The name used in error messages; relative topology paths of planned rules are
+    ///     taken from its directory.
+    /// - Throws: ``PolicyError`` at the first problem: YAML syntax, unknown keys (with the
+    ///   nearest known one), a rule with both or neither of `paths` and `plan`, bad prefixes,
+    ///   ports, uids or SIDs, more than ``maxSubflows`` subflows.
+    public init(yaml: String, file: String = "<input>") throws(PolicyError) {
+        do {
+            self = try PolicyReader(yaml: YAMLFileReader(file: file, text: yaml)).read()
+        } catch {
+            throw PolicyError(error)
+        }
+    }
+
+    /// Reads the policy file at `path`.
+    /// - Throws: ``PolicyError`` when it cannot be read or is not a valid policy.
+    public init(contentsOf path: String) throws(PolicyError) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PolicyError(file: path, "cannot read the policy file (missing or not readable)")
+        }
+        try self.init(yaml: String(decoding: data, as: UTF8.self), file: path)
+    }
+}
+
+/// Walks a policy's YAML tree.
+struct PolicyReader {
+    let yaml: YAMLFileReader
+
+    static let topKeys = ["rules"]
+    static let ruleKeys = ["match", "paths", "plan", "keep"]
+    static let matchKeys = ["to", "from", "port", "uid", "cgroup"]
+    static let planKeys = ["topology", "from", "k", "disjoint", "metric"]
+
+    func read() throws(TopologyError) -> AgentPolicy {
+        let root = try yaml.compose(empty: "a mapping with 'rules', a list of rules")
+        let top = try yaml.mapping(root, "a mapping with 'rules', a list of rules")
+        try yaml.checkKeys(top, Self.topKeys, in: "the policy")
+        guard let rulesNode = top["rules"] else { throw yaml.error(root, "missing key 'rules' (expected a list of rules)") }
+        guard case .sequence(let items) = rulesNode else { throw yaml.error(rulesNode, "expected 'rules' to be a list of rules") }
+        var rules: [Rule] = []
+        for item in items { rules.append(try rule(item)) }
+        return AgentPolicy(rules: rules)
+    }
+
+    func rule(_ node: Node) throws(TopologyError) -> Rule {
+        let m = try yaml.mapping(node, "a rule (a mapping with match, and paths or plan)")
+        try yaml.checkKeys(m, Self.ruleKeys, in: "a rule")
+        guard let matchNode = m["match"] else {
+            throw yaml.error(node, "a rule needs 'match' (e.g. match: { to: \"fc00:2::/64\" }; an empty mapping matches every connection)")
+        }
+        let match = try self.match(matchNode)
+        let paths: Rule.Paths
+        switch (m["paths"], m["plan"]) {
+        case (let p?, nil): paths = .explicit(try pathList(p))
+        case (nil, let p?): paths = .plan(try plan(p))
+        case (_?, _?): throw yaml.error(m["plan"], "a rule has either 'paths' or 'plan', not both")
+        case (nil, nil): throw yaml.error(node, "a rule needs 'paths' (a list of SID lists or direct) or 'plan' (a topology to plan from)")
+        }
+        var keep = false
+        if let k = m["keep"] {
+            guard let b = k.bool else { throw yaml.error(k, "expected 'keep' to be true or false, got '\(k.scalar?.string ?? "a collection")'") }
+            keep = b
+        }
+        return Rule(match: match, paths: paths, keep: keep, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0)
+    }
+
+    func match(_ node: Node) throws(TopologyError) -> Match {
+        let m = try yaml.mapping(node, "'match' to be a mapping (to, from, port, uid, cgroup)")
+        try yaml.checkKeys(m, Self.matchKeys, in: "'match'")
+        var out = Match()
+        if let v = m["to"] { out.to = try prefix(v, "to") }
+        if let v = m["from"] { out.from = try prefix(v, "from") }
+        if let v = m["port"] {
+            let r = try range(v, "port", max: 65535, min: 1)
+            out.ports = UInt16(r.lowerBound)...UInt16(r.upperBound)
+        }
+        if let v = m["uid"] {
+            let r = try range(v, "uid", max: Int(UInt32.max - 1), min: 0)
+            out.uids = UInt32(r.lowerBound)...UInt32(r.upperBound)
+        }
+        if let v = m["cgroup"] {
+            let c = try yaml.string(v, "'cgroup' to be a cgroup v2 path such as /system.slice/iperf3.service")
+            guard c.hasPrefix("/") else { throw yaml.error(v, "expected 'cgroup' to be an absolute cgroup v2 path (starting with /), got '\(c)'") }
+            out.cgroup = c
+        }
+        return out
+    }
+
+    /// An address (a /128) or a prefix.
+    func prefix(_ node: Node, _ key: String) throws(TopologyError) -> IPv6Prefix {
+        let text = try yaml.string(node, "'\(key)' to be an IPv6 prefix such as \"fc00:2::/64\"")
+        do {
+            if text.contains("/") { return try IPv6Prefix(parsing: text) }
+            return IPv6Prefix(address: try IPv6Address(parsing: text), length: 128)
+        } catch {
+            throw yaml.error(node, "expected '\(key)' to be an IPv6 prefix or address: \(error)")
+        }
+    }
+
+    /// `N` or `A-B`.
+    func range(_ node: Node, _ key: String, max: Int, min: Int) throws(TopologyError) -> ClosedRange<Int> {
+        let text = node.scalar?.string ?? ""
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard case .scalar = node, (parts.count == 1 || parts.count == 2), parts.allSatisfy({ $0 != nil }) else {
+            throw yaml.error(node, "expected '\(key)' to be a number or a range like 5201-5210, got '\(node.scalar?.string ?? "a collection")'")
+        }
+        let lo = parts[0]!, hi = parts.count == 2 ? parts[1]! : parts[0]!
+        guard lo >= min, hi <= max, lo <= hi else {
+            throw yaml.error(node, "'\(key)' \(text) is out of range (\(min)...\(max), low end first)")
+        }
+        return lo...hi
+    }
+
+    func pathList(_ node: Node) throws(TopologyError) -> [PathSpec] {
+        guard case .sequence(let items) = node, !items.isEmpty else {
+            throw yaml.error(node, "expected 'paths' to be a non-empty list, each a list of SIDs or direct, like [[fc00:0:b::1], direct]")
+        }
+        guard items.count <= AgentPolicy.maxSubflows else {
+            throw yaml.error(node, "\(items.count) paths: a connection has at most \(AgentPolicy.maxSubflows) subflows (the kernel's limit)")
+        }
+        var out: [PathSpec] = []
+        for item in items {
+            switch item {
+            case .scalar(let s) where s.string == "direct": out.append(.direct)
+            case .sequence(let sids) where !sids.isEmpty:
+                var list: [IPv6Address] = []
+                for sid in sids {
+                    let text = try yaml.string(sid, "a SID (an IPv6 address)")
+                    do { list.append(try IPv6Address(parsing: text)) } catch {
+                        throw yaml.error(sid, "expected a SID (an IPv6 address): \(error)")
+                    }
+                }
+                out.append(.segments(list))
+            default:
+                throw yaml.error(item, "expected a path: a list of SIDs in path order like [fc00:0:b::1], or direct (the IGP path)")
+            }
+        }
+        return out
+    }
+
+    func plan(_ node: Node) throws(TopologyError) -> PlanSpec {
+        let m = try yaml.mapping(node, "'plan' to be a mapping (topology, from, k, disjoint, metric)")
+        try yaml.checkKeys(m, Self.planKeys, in: "'plan'")
+        guard let t = m["topology"] else { throw yaml.error(node, "'plan' needs 'topology' (a topology file)") }
+        guard let f = m["from"] else { throw yaml.error(node, "'plan' needs 'from' (this host's node in the topology)") }
+        let topology = try yaml.string(t, "'topology' to be a file name")
+        let from = try yaml.string(f, "'from' to be a node name")
+        var k = 2
+        if let v = m["k"] {
+            k = try yaml.positiveInt(v, "k")
+            guard k <= AgentPolicy.maxSubflows else {
+                throw yaml.error(v, "k = \(k): a connection has at most \(AgentPolicy.maxSubflows) subflows (the kernel's limit)")
+            }
+        }
+        var disjoint = Disjointness.link
+        if let v = m["disjoint"] {
+            let s = try yaml.string(v, "'disjoint' to be link, node or srlg")
+            guard let d = Disjointness(rawValue: s) else { throw yaml.error(v, "expected 'disjoint' to be link, node or srlg, got '\(s)'") }
+            disjoint = d
+        }
+        var metric = PathMetric.igp
+        if let v = m["metric"] {
+            let s = try yaml.string(v, "'metric' to be igp, te or delay")
+            guard let x = PathMetric(rawValue: s) else { throw yaml.error(v, "expected 'metric' to be igp, te or delay, got '\(s)'") }
+            metric = x
+        }
+        let resolved: String
+        if topology.hasPrefix("/") || yaml.file == "<input>" {
+            resolved = topology
+        } else {
+            resolved = URL(fileURLWithPath: yaml.file).deletingLastPathComponent().appendingPathComponent(topology).path
+        }
+        return PlanSpec(topology: topology, topologyPath: resolved, from: from, k: k, disjoint: disjoint, metric: metric)
+    }
+}

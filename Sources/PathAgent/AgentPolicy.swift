@@ -1,0 +1,214 @@
+import SRv6Paths
+import Yams
+
+/// What `srte agent` does with the MPTCP connections of a host: ordered rules, and the first rule
+/// that matches a connection decides its paths. Connections no rule matches are left alone.
+///
+/// A policy file (YAML; errors name file:line:column):
+///
+/// ```yaml
+/// rules:
+///   - match: { to: "fc00:2::/64", port: 5201 }
+///     paths: [[fc00:0:b::1], [fc00:0:c::1], direct]
+///   - match: { to: "fc00:0:1::/48", uid: 1000-1999 }
+///     plan: { topology: topologies/abilene.yaml, from: Sunnyvale, k: 3, disjoint: node }
+///     keep: true
+/// ```
+///
+/// ```swift
+/// let policy = try AgentPolicy(yaml: text, file: "policy.yaml")
+/// policy.firstMatch(ConnectionFacts(remote: peer, remotePort: 5201))?.index   // 0
+/// ```
+public struct AgentPolicy: Sendable, Hashable {
+    /// The rules, in the order they are tried.
+    public var rules: [Rule]
+
+    public init(rules: [Rule]) { self.rules = rules }
+
+    /// The most subflows one connection may have: the kernel's limit (`MPTCP_PM_ADDR_MAX`, the
+    /// ceiling of `ip mptcp limits set subflows`).
+    public static let maxSubflows = 8
+
+    /// The first rule that matches `connection`, and its position.
+    /// - Complexity: O(number of rules).
+    public func firstMatch(_ connection: ConnectionFacts) -> (index: Int, rule: Rule)? {
+        for (i, r) in rules.enumerated() where r.match.matches(connection) { return (i, r) }
+        return nil
+    }
+
+    /// The policy of the command line's `--to PREFIX [--port PORT] --path SEGS...`: one rule.
+    public static func oneRule(to: IPv6Prefix, port: ClosedRange<UInt16>? = nil, paths: [PathSpec], keep: Bool = false) -> AgentPolicy {
+        AgentPolicy(rules: [Rule(match: Match(to: to, ports: port), paths: .explicit(paths), keep: keep)])
+    }
+}
+
+/// One rule: which connections, and how their subflows are routed.
+public struct Rule: Sendable, Hashable {
+    /// Which connections the rule takes.
+    public var match: Match
+    /// Where each subflow goes.
+    public var paths: Paths
+    /// Whether a subflow that stops making progress is replaced on a re-planned path.
+    public var keep: Bool
+    /// The position of the rule in its file (0 for rules not read from a file).
+    public var line: Int, column: Int
+
+    public init(match: Match, paths: Paths, keep: Bool = false, line: Int = 0, column: Int = 0) {
+        self.match = match
+        self.paths = paths
+        self.keep = keep
+        self.line = line
+        self.column = column
+    }
+
+    /// A rule's paths: listed, or planned from a topology.
+    public enum Paths: Sendable, Hashable {
+        /// One subflow per entry, in order; the first is the initial subflow's.
+        case explicit([PathSpec])
+        /// k disjoint paths from a topology, toward the node that owns the destination.
+        case plan(PlanSpec)
+
+        /// How many subflows a matching connection gets.
+        public var subflowCount: Int {
+            switch self {
+            case .explicit(let p): p.count
+            case .plan(let p): p.k
+            }
+        }
+    }
+}
+
+/// One subflow's path.
+public enum PathSpec: Sendable, Hashable, CustomStringConvertible {
+    /// The IGP's path: no SRH.
+    case direct
+    /// Through these SIDs, in path order; the connection's destination is appended as the last
+    /// segment (Segment List[0] on the wire).
+    case segments([IPv6Address])
+
+    /// Parses the command line's form: `direct`, or a comma-separated SID list in path order.
+    /// - Throws: `IPv6AddressError` for a SID that is not an IPv6 address.
+    public init(parsing text: String) throws(IPv6AddressError) {
+        if text == "direct" { self = .direct; return }
+        var sids: [IPv6Address] = []
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            sids.append(try IPv6Address(parsing: String(part)))
+        }
+        self = .segments(sids)
+    }
+
+    public var description: String {
+        switch self {
+        case .direct: "direct"
+        case .segments(let s): s.map(\.description).joined(separator: ",")
+        }
+    }
+}
+
+/// A planned rule: what `srte plan` would compute.
+public struct PlanSpec: Sendable, Hashable {
+    /// The topology file as written in the policy.
+    public var topology: String
+    /// The topology file's path: relative paths are taken from the policy file's directory.
+    public var topologyPath: String
+    /// This host's node in the topology.
+    public var from: String
+    /// Number of paths (subflows).
+    public var k: Int
+    public var disjoint: Disjointness
+    public var metric: PathMetric
+
+    public init(topology: String, topologyPath: String? = nil, from: String, k: Int, disjoint: Disjointness = .link, metric: PathMetric = .igp) {
+        self.topology = topology
+        self.topologyPath = topologyPath ?? topology
+        self.from = from
+        self.k = k
+        self.disjoint = disjoint
+        self.metric = metric
+    }
+}
+
+/// Which connections a rule takes. Every condition given must hold; none given matches all.
+public struct Match: Sendable, Hashable {
+    /// The destination (the connection's remote address).
+    public var to: IPv6Prefix?
+    /// The source (the connection's local address).
+    public var from: IPv6Prefix?
+    /// The destination port.
+    public var ports: ClosedRange<UInt16>?
+    /// The owning process's user id.
+    public var uids: ClosedRange<UInt32>?
+    /// The owning process's cgroup (v2 path, e.g. `/system.slice/iperf3.service`); it and the
+    /// cgroups below it match.
+    public var cgroup: String?
+
+    public init(to: IPv6Prefix? = nil, from: IPv6Prefix? = nil, ports: ClosedRange<UInt16>? = nil,
+                uids: ClosedRange<UInt32>? = nil, cgroup: String? = nil) {
+        self.to = to
+        self.from = from
+        self.ports = ports
+        self.uids = uids
+        self.cgroup = cgroup
+    }
+
+    /// Whether `c` meets every condition. A condition on the owner (uid, cgroup) does not match
+    /// a connection whose owner is unknown.
+    public func matches(_ c: ConnectionFacts) -> Bool {
+        if let to, !to.contains(c.remote) { return false }
+        if let from {
+            guard let local = c.local, from.contains(local) else { return false }
+        }
+        if let ports, !ports.contains(c.remotePort) { return false }
+        if let uids {
+            guard let uid = c.uid, uids.contains(uid) else { return false }
+        }
+        if let cgroup {
+            guard let own = c.cgroup else { return false }
+            let base = cgroup.hasSuffix("/") && cgroup.count > 1 ? String(cgroup.dropLast()) : cgroup
+            guard own == base || own.hasPrefix(base == "/" ? "/" : base + "/") else { return false }
+        }
+        return true
+    }
+}
+
+/// What the agent knows of a connection when it decides: its endpoints and, where visible, its
+/// owner.
+public struct ConnectionFacts: Sendable, Hashable {
+    public var local: IPv6Address?
+    public var remote: IPv6Address
+    public var remotePort: UInt16
+    public var uid: UInt32?
+    public var cgroup: String?
+
+    public init(local: IPv6Address? = nil, remote: IPv6Address, remotePort: UInt16, uid: UInt32? = nil, cgroup: String? = nil) {
+        self.local = local
+        self.remote = remote
+        self.remotePort = remotePort
+        self.uid = uid
+        self.cgroup = cgroup
+    }
+}
+
+/// A policy the agent cannot use, with the file, line and column of the first problem.
+public struct PolicyError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var file: String
+    /// 1-based line, 0 when unknown.
+    public var line: Int
+    /// 1-based column, 0 when unknown.
+    public var column: Int
+    /// What is wrong and what was expected.
+    public var message: String
+
+    public init(file: String, line: Int = 0, column: Int = 0, _ message: String) {
+        self.file = file
+        self.line = line
+        self.column = column
+        self.message = message
+    }
+
+    init(_ e: TopologyError) { self.init(file: e.file, line: e.line, column: e.column, e.message) }
+
+    public var description: String {
+        line > 0 ? "\(file):\(line):\(column): \(message)" : "\(file): \(message)"
+    }
+}
