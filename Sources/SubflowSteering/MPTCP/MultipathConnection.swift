@@ -13,8 +13,10 @@ public struct SubflowTuple: Hashable, Sendable {
     public var remote: SocketEndpoint
     /// `if_idx`: the outgoing interface, 0 = any.
     public var interfaceIndex: Int32
-    /// `ipv6_srh`: the segment list this subflow should follow. Not supported: a tuple with an
-    /// SRH is refused (`.steeringNotAvailable`); steer the subflow's 4-tuple instead.
+    /// `ipv6_srh` (draft-hesmans-mptcp-socket-03 §3.6): the SRH this subflow's packets carry,
+    /// from its SYN on. Its last segment in path order (Segment List[0] on the wire) is the
+    /// subflow's destination; draft-03 leaves it as `::`, which srte fills in with
+    /// ``remote``'s address. Needs ``MultipathConnection/steering``.
     public var segmentRoutingHeader: SegmentRoutingHeader?
 
     public init(local: SocketEndpoint, remote: SocketEndpoint, backup: Bool = false, interfaceIndex: Int32 = 0, segmentRoutingHeader: SegmentRoutingHeader? = nil) {
@@ -220,6 +222,7 @@ public final class MultipathConnection: @unchecked Sendable {
                     tracked[k]!.error = e.error
                     tracked[k]!.resetReason = e.resetReason
                 }
+                unsteer(k)
             case .subflowPriority:
                 if let b = e.backup {
                     backupSeen[k] = b
@@ -276,14 +279,24 @@ public final class MultipathConnection: @unchecked Sendable {
     /// follows within `confirm` — a peer that refuses the join shows
     /// SUB_ESTABLISHED then SUB_CLOSED about one RTT later.
     ///
-    /// - Throws: ``SubflowError``: `.steeringNotAvailable` for a tuple with an
-    ///   SRH, `.privilegedPort` for a local port below 1024 when not root,
+    /// A tuple with an SRH is steered along it before its SYN leaves (through ``steering``, on
+    /// the subflow's 4-tuple) and unsteered when ``closeSubflow(id:how:timeout:)`` closes it or
+    /// when its handshake fails.
+    ///
+    /// - Throws: ``SubflowError``: `.steeringNotAvailable` for a tuple with an SRH when
+    ///   ``steering`` is not set, `.badArgument` for an SRH whose last segment is neither `::`
+    ///   nor the tuple's remote address, `.privilegedPort` for a local port below 1024 when not root,
     ///   `.fallback`, `.pathManager` with the kernel's message, `.subflowFailed`
     ///   (SUB_CLOSED, with the socket error / reset reason, or no event in `timeout`).
     public func openSubflows(_ tuples: [SubflowTuple], timeout: Duration = .seconds(5), confirm: Duration = .zero) throws(SubflowError) -> [UInt32] {
-        for t in tuples {
-            if t.segmentRoutingHeader != nil {
-                throw SubflowError(.steeringNotAvailable, "steering not available: a subflow cannot be opened with an SRH; open it without one, then steer its 4-tuple")
+        var tuples = tuples
+        for i in tuples.indices {
+            let t = tuples[i]
+            if let srh = t.segmentRoutingHeader {
+                guard steering != nil else {
+                    throw SubflowError(.steeringNotAvailable, "a subflow with an SRH needs steering: set `steering` (BPFSteering or PolicyRoutingSteering) on the connection first")
+                }
+                tuples[i].segmentRoutingHeader = try Self.completed(srh, toward: t.remote)
             }
             if t.local.port != 0 && t.local.port < 1024 && geteuid() != 0 {
                 throw SubflowError(.privilegedPort, "local port \(t.local.port) is below 1024: only root may open subflows there")
@@ -315,12 +328,21 @@ public final class MultipathConnection: @unchecked Sendable {
             let chosen = local.port == 0
             if chosen { local.port = Self.pickPort(portRange) }
             let id = try localID(for: local)
+            let flow = FourTuple(local: local.address, localPort: local.port, remote: t.remote.address, remotePort: t.remote.port)
+            if let srh = t.segmentRoutingHeader, let steering {
+                do { try steering.steer(flow, along: srh) } catch {
+                    localIDs[local] = nil
+                    throw SubflowError(.system, "steering \(flow) along \(srh.segments.map(\.description).joined(separator: ",")): \(error)")
+                }
+            }
             do {
                 try createWhenFullyEstablished(deadline: ContinuousClock.now + timeout, id: id, local: local, tuple: t)
                 let k = Key(local: local, remote: t.remote)
                 tracked[k] = Tracked(localID: id, backup: t.backup, state: .pending, interfaceIndex: t.interfaceIndex)
+                if t.segmentRoutingHeader != nil { steered.insert(k) }
                 return k
             } catch {
+                if t.segmentRoutingHeader != nil { try? steering?.unsteer(flow) }
                 if error.errno != EADDRINUSE { localIDs[local] = nil }
                 if error.errno == EADDRINUSE && chosen && attempt < portRetries {
                     attempt += 1
@@ -423,12 +445,14 @@ public final class MultipathConnection: @unchecked Sendable {
         return s
     }
 
-    /// MPTCP_GET_SUB_TUPLE: the subflow's addresses, backup flag and interface.
+    /// MPTCP_GET_SUB_TUPLE: the subflow's addresses, backup flag, interface and, for a subflow
+    /// ``steering`` steers, its SRH (with the destination as its final segment).
     public func tuple(id: UInt32) throws(SubflowError) -> SubflowTuple {
         let s = try snapshot(id: id)
         let k = Key(local: s.local, remote: s.remote)
+        let flow = FourTuple(local: s.local.address, localPort: s.local.port, remote: s.remote.address, remotePort: s.remote.port)
         return SubflowTuple(local: s.local, remote: s.remote, backup: tracked[k]?.backup ?? backupSeen[k] ?? false,
-                            interfaceIndex: tracked[k]?.interfaceIndex ?? 0)
+                            interfaceIndex: tracked[k]?.interfaceIndex ?? 0, segmentRoutingHeader: steering?.steeredFlows[flow])
     }
 
     /// MPTCP_CLOSE_SUB_ID: closes one subflow and waits (up to `timeout`) for its SUB_CLOSED.
@@ -454,6 +478,7 @@ public final class MultipathConnection: @unchecked Sendable {
         // entry after SUBFLOW_DESTROY (re-using the port with
         // another id gives -22 "did not match address and id").
         socketOptions?.forget(local: s.local, remote: s.remote, namespace: socket.netnsCookie)
+        unsteer(k)
     }
 
     /// Priority change (SET_FLAGS with both ports → MP_PRIO; the peer sees SUB_PRIORITY).
@@ -494,6 +519,33 @@ public final class MultipathConnection: @unchecked Sendable {
     /// The per-subflow sockopt program, when attached (see ``SubflowSocketOptions``).
     /// Without it, ``setSubflowOption(id:level:name:value:)`` is `.notSupported`.
     public var socketOptions: SubflowSocketOptions?
+
+    /// How subflows opened with an SRH (``SubflowTuple/segmentRoutingHeader``) get it: the
+    /// caller's steering, in the connection's namespace. The connection removes the entries
+    /// of the subflows it opened when they close; the caller still owns (and removes) the rest.
+    public var steering: SRHSteering?
+    /// Subflows opened with an SRH, still steered.
+    var steered: Set<Key> = []
+
+    /// Removes the steering of a subflow opened with an SRH.
+    func unsteer(_ k: Key) {
+        guard steered.remove(k) != nil else { return }
+        try? steering?.unsteer(FourTuple(local: k.local.address, localPort: k.local.port, remote: k.remote.address, remotePort: k.remote.port))
+    }
+
+    /// `srh` with draft-03's `::` final segment replaced by `remote`'s address.
+    /// - Throws: `.badArgument` when the final segment is another address (inline steering
+    ///   delivers to the final segment, so it has to be the subflow's destination).
+    static func completed(_ srh: SegmentRoutingHeader, toward remote: SocketEndpoint) throws(SubflowError) -> SegmentRoutingHeader {
+        guard let last = srh.segments.last else { throw SubflowError(.badArgument, "the SRH has no segments") }
+        if last == remote.address { return srh }
+        guard last == .unspecified else {
+            throw SubflowError(.badArgument, "the SRH's final segment \(last) is not the subflow's destination \(remote.address): give the destination or :: there")
+        }
+        var s = srh
+        s.segments[s.segments.count - 1] = remote.address
+        return s
+    }
 
     static func int32(_ v: [UInt8]) -> Int32? {
         guard v.count == 4 else { return nil }
