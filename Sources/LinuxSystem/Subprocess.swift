@@ -37,8 +37,7 @@ public struct SubprocessError: Error, Sendable, CustomStringConvertible {
 /// awaiting closure, while srte's callers are synchronous (argument-parser commands, the
 /// testbed's interruptible `up`) and the delay bridges must outlive the `up` that starts them,
 /// with a ready pipe as an extra inherited descriptor; and it would add swift-subprocess and
-/// swift-system to every clean build (about 19 s of release compilation on a 2-core machine,
-/// against a 15% budget of about 14 s). Docs/Architecture.md records the measurement.
+/// swift-system to every clean build (Docs/Architecture.md has the measurement).
 package enum Subprocess {
     /// Directories searched, after `PATH`, for tools (iproute2 lives in /usr/sbin or /sbin).
     package static let fallbackDirectories = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
