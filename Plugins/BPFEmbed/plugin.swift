@@ -22,7 +22,8 @@ struct BPFEmbed: BuildToolPlugin {
         // Each target embeds the programs it loads.
         let programs: [(String, String)] = switch target.name {
         case "NetworkLab": [("srv6_router", "srv6RouterObject")]
-        default: [("srh_steer", "srhSteerObject"), ("srh_learn", "srhLearnObject"), ("subflow_sockopt", "subflowSockoptObject")]
+        default: [("srh_steer", "srhSteerObject"), ("srh_learn", "srhLearnObject"), ("subflow_sockopt", "subflowSockoptObject"),
+                  ("srh_connect", "srhConnectObject")]
         }
         for (name, symbol) in programs {
             let source = bpfDir.appending(path: "\(name).bpf.c")

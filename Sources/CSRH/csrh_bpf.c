@@ -81,6 +81,11 @@ struct csrh_bpf_object {
 
 int csrh_bpf_object_load(const void *buf, size_t len, struct csrh_bpf_object **out)
 {
+    return csrh_bpf_object_load_reusing(buf, len, NULL, -1, out);
+}
+
+int csrh_bpf_object_load_reusing(const void *buf, size_t len, const char *map, int map_fd, struct csrh_bpf_object **out)
+{
     libbpf_set_print(csrh_bpf_print);
     csrh_log_len = 0;
     struct csrh_bpf_object *o = calloc(1, sizeof *o);
@@ -91,6 +96,15 @@ int csrh_bpf_object_load(const void *buf, size_t len, struct csrh_bpf_object **o
         int e = -errno;
         free(o);
         return e ? e : -EINVAL;
+    }
+    if (map) {
+        struct bpf_map *m = bpf_object__find_map_by_name(o->obj, map);
+        int r = m ? bpf_map__reuse_fd(m, map_fd) : -ENOENT;
+        if (r) {
+            bpf_object__close(o->obj);
+            free(o);
+            return r;
+        }
     }
     int err = bpf_object__load(o->obj);
     if (err) {

@@ -20,14 +20,19 @@ package final class BPFObject {
     package let what: String
 
     /// Decodes and loads an embedded object.
+    /// - Parameter sharing: a map of the object to replace by an existing map (name, fd), so
+    ///   that two programs share it (types, key and value sizes must agree).
     /// - Throws: ``SystemCallError`` with libbpf's log (the verifier's output) as its detail.
-    package init(embedded base64: String, what: String) throws(SystemCallError) {
+    package init(embedded base64: String, what: String, sharing: (map: String, fd: Int32)? = nil) throws(SystemCallError) {
         self.what = what
         guard let elf = Base64.decode(base64) else {
             throw SystemCallError("decoding the embedded \(what)", errno: EINVAL, detail: "the embedded object is not base64")
         }
         var o: OpaquePointer? = nil
-        let r = elf.withUnsafeBytes { csrh_bpf_object_load($0.baseAddress, $0.count, &o) }
+        let r = elf.withUnsafeBytes { b in
+            if let sharing { return csrh_bpf_object_load_reusing(b.baseAddress, b.count, sharing.map, sharing.fd, &o) }
+            return csrh_bpf_object_load(b.baseAddress, b.count, &o)
+        }
         guard r == 0, let o else { throw SystemCallError("loading \(what)", errno: -r, detail: BPFObject.lastLog()) }
         object = o
     }

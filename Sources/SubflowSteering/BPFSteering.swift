@@ -67,6 +67,22 @@ public final class BPFSteering: SRHSteering {
         guard srh.segments.last == flow.remoteAddress else {
             throw SteeringError("the SRH's last segment \(srh.segments.last.map { "\($0)" } ?? "none") is not the flow's destination \(flow.remoteAddress) (inline mode)")
         }
+        var value = try Self.mapValue(srh)
+        let wire = Int(value.length)
+        resolveFirstHop(of: srh)
+        // The stack does not know the packets grow: lower the route MTU toward
+        // the peer first, or full-size packets die at the first router.
+        try lowerRouteMTU(for: flow, by: wire)
+        var key = BPFSteering.key(flow)
+        do throws(SystemCallError) { try BPFMap.update(flowsFD, key: &key, value: &value) } catch {
+            throw SteeringError("steering \(flow) (BPF map update)", errno: error.errno)
+        }
+        steeredFlows[flow] = srh
+    }
+
+    /// The flow map's value for `srh`.
+    /// - Throws: ``SteeringError`` when the SRH is larger than the BPF program carries.
+    static func mapValue(_ srh: SegmentRoutingHeader) throws -> csrh_steer_value {
         var value = csrh_steer_value()
         let wire = try srh.encoded()
         guard wire.count <= Int(CSRH_STEER_MAX_SRH), srh.segments.count <= Int(CSRH_STEER_MAX_SEGMENTS) else {
@@ -74,22 +90,21 @@ public final class BPFSteering: SRHSteering {
         }
         value.length = UInt32(wire.count)
         withUnsafeMutableBytes(of: &value.srh) { $0.copyBytes(from: wire) }
-        // The program sends a packet whose first segment leaves by another interface there
-        // with bpf_redirect_neigh, which loses the packet when the neighbour is not resolved
-        // yet (a lost SYN delays the subflow by a retransmission timeout). Resolve it now.
+        return value
+    }
+
+    /// The program sends a packet whose first segment leaves by another interface there with
+    /// bpf_redirect_neigh, which loses the packet when the neighbour is not resolved yet (a lost
+    /// SYN delays the subflow by a retransmission timeout): resolves it beforehand.
+    func resolveFirstHop(of srh: SegmentRoutingHeader) {
         if let first = srh.activeSegment, !resolvedHops.contains(first),
            let hop = try? RouteTable.lookup(first, on: routes), hop.interfaceIndex != interfaceIndex {
             if RouteTable.resolveNeighbour(of: hop, toward: first, on: routes) { resolvedHops.insert(first) }
         }
-        // The stack does not know the packets grow: lower the route MTU toward
-        // the peer first, or full-size packets die at the first router.
-        try lowerRouteMTU(for: flow, by: wire.count)
-        var key = BPFSteering.key(flow)
-        do throws(SystemCallError) { try BPFMap.update(flowsFD, key: &key, value: &value) } catch {
-            throw SteeringError("steering \(flow) (BPF map update)", errno: error.errno)
-        }
-        steeredFlows[flow] = srh
     }
+
+    /// The flow map, for a program that shares it (``ConnectSteering``).
+    var flowMapFD: Int32 { flowsFD }
 
     /// Lowers the route MTU toward `flow.remoteAddress` by `bytes` (as ``steer(_:along:)``
     /// does for an SRH of that size) without steering `flow`; ``unsteer(_:)`` releases it.

@@ -46,7 +46,9 @@ struct OpenTopologyCLITests {
         for mid in ["a", "b", "c"] {
             let i = after.firstIndex { $0.a == "r1" && $0.b == mid }!
             let moved = (after[i].endA?.txBytes ?? 0) - (before[i].endA?.txBytes ?? 0)
-            #expect(moved > 1_000_000, "r1 → \(mid) carried \(moved) bytes")
+            // Each planned path carries a real share (left to the IGP, b and c would carry
+            // nothing); the scheduler's split varies with the machine's load, hence no tighter bound.
+            #expect(moved > 500_000, "r1 → \(mid) carried \(moved) bytes")
         }
     }
 

@@ -24,6 +24,9 @@ int csrh_bpf_tcx_egress_count(int ifindex, uint32_t *count);
 /* Generic: load an object, find a map, attach its only program to a TCX hook. */
 struct csrh_bpf_object;
 int csrh_bpf_object_load(const void *buf, size_t len, struct csrh_bpf_object **out);
+/* The same, with the object's map `map` replaced by the existing map `map_fd` (which must have
+ * the same type, key, value and size): two programs then share one map. */
+int csrh_bpf_object_load_reusing(const void *buf, size_t len, const char *map, int map_fd, struct csrh_bpf_object **out);
 int csrh_bpf_object_map_fd(struct csrh_bpf_object *o, const char *map);
 /* ingress = 1: BPF_TCX_INGRESS, else BPF_TCX_EGRESS. Returns the link fd in *link_fd. */
 int csrh_bpf_object_attach_tcx(struct csrh_bpf_object *o, int ifindex, int ingress, int *link_fd);

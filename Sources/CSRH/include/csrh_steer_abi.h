@@ -71,4 +71,34 @@ struct csrh_router_sid {
 
 _Static_assert(sizeof(struct csrh_router_sid) == 48, "router SID value is 48 bytes");
 
+/*
+ * The connect-time steering program (bpf/srh_connect.bpf.c), a cgroup sock_ops program: when a
+ * TCP socket of the configured network namespace connects (BPF_SOCK_OPS_TCP_CONNECT_CB, before
+ * the SYN is built), the first rule whose destination prefix and port range hold writes the
+ * rule's SRH, with the connection's destination as Segment List[0], into the flow map of the tc
+ * steering program (srte_flows, shared) — unless the 4-tuple is already steered. It deletes the
+ * entries it made when their socket closes.
+ */
+#define CSRH_CONNECT_MAX_RULES 16
+
+struct csrh_connect_rule {
+    csrh_u32 net[4];                    /* destination prefix, network byte order, masked */
+    csrh_u32 mask[4];
+    csrh_u16 port_lo, port_hi;          /* destination ports, host byte order */
+    csrh_u32 in_use;                    /* 0: an empty slot */
+    csrh_u32 mss;                       /* TCP_MAXSEG for the socket, leaving room for the SRH; 0: none */
+    struct csrh_steer_value srh;        /* Segment List[0] is overwritten per connection */
+};
+
+struct csrh_connect_config {
+    csrh_u64 netns;                     /* the netns cookie whose sockets are steered */
+};
+
+enum {
+    CSRH_CONNECT_STAT_STEERED = 0,      /* connections whose SYN got a rule's SRH */
+    CSRH_CONNECT_STAT_KEPT = 1,         /* connections already steered (left as they were) */
+    CSRH_CONNECT_STAT_REMOVED = 2,      /* entries deleted when their socket closed */
+    CSRH_CONNECT_STAT_COUNT = 3,
+};
+
 #endif
