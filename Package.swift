@@ -66,10 +66,10 @@ let package = Package(
             plugins: ["BPFEmbed"]
         ),
         // The path-manager agent (`srte agent`): policies that say which connections of any program
-        // get which paths. Today: the policy file and its checks.
+        // get which paths, and the daemon that applies them.
         .target(
             name: "PathAgent",
-            dependencies: ["SRv6Paths", .product(name: "Yams", package: "Yams")]
+            dependencies: ["SRv6Paths", "LinuxSystem", "SubflowSteering", .product(name: "Yams", package: "Yams")]
         ),
         // The userspace delay bridge of one lab link (started by NetworkLab where netem is missing).
         .executableTarget(
@@ -127,7 +127,10 @@ let package = Package(
             name: "NetworkLabTests",
             dependencies: ["NetworkLab", "SubflowSteering", "LinuxSystem", "SRv6Paths", "srte-delay-bridge", "TestSupport"]
         ),
-        .testTarget(name: "PathAgentTests", dependencies: ["PathAgent", "SRv6Paths", "TestSupport"]),
+        .testTarget(
+            name: "PathAgentTests",
+            dependencies: ["PathAgent", "SubflowSteering", "LinuxSystem", "SRv6Paths", "TestSupport"]
+        ),
         .testTarget(
             name: "srteTests",
             dependencies: ["srte", "NetworkLab", "SubflowSteering", "LinuxSystem", "SRv6Paths", "TestSupport"]

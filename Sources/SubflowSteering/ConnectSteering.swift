@@ -25,7 +25,8 @@ import LinuxSystem
 ///
 /// The program stays attached until this object is closed or released, or the process dies.
 public final class ConnectSteering {
-    /// Connections to `destination` (and a port in `ports`) go through `waypoints`.
+    /// Connections to `destination` (and a port in `ports`) go through `waypoints`; with no
+    /// waypoints they keep the IGP's path (and later rules do not apply to them).
     public struct Rule: Hashable, Sendable {
         public var destination: IPv6Prefix
         public var ports: ClosedRange<UInt16>
@@ -92,10 +93,14 @@ public final class ConnectSteering {
             var slot = csrh_connect_rule()
             if i < new.count {
                 let r = new[i]
-                guard !r.waypoints.isEmpty else { throw SteeringError("rule \(i + 1): no waypoints (a connection without an SRH needs no rule)") }
-                let srh = try SegmentRoutingHeader(path: r.waypoints + [.unspecified], nextHeader: UInt8(IPPROTO_TCP))
-                slot.srh = try BPFSteering.mapValue(srh)
-                steering.resolveFirstHop(of: srh)
+                if !r.waypoints.isEmpty {
+                    let srh = try SegmentRoutingHeader(path: r.waypoints + [.unspecified], nextHeader: UInt8(IPPROTO_TCP))
+                    slot.srh = try BPFSteering.mapValue(srh)
+                    steering.resolveFirstHop(of: srh)
+                    // The route MTU was looked up before the hook runs: leave room for the SRH
+                    // in the MSS (IPv6 40 and TCP 20 bytes besides it).
+                    slot.mss = steering.interfaceMTU - 60 - slot.srh.length
+                }
                 let net = r.destination.address.bytes
                 let mask = IPv6Address(high: ~0, low: ~0).masked(to: r.destination.length).bytes
                 withUnsafeMutableBytes(of: &slot.net) { $0.copyBytes(from: net) }
@@ -103,9 +108,6 @@ public final class ConnectSteering {
                 slot.port_lo = r.ports.lowerBound
                 slot.port_hi = r.ports.upperBound
                 slot.in_use = 1
-                // The route MTU was looked up before the hook runs: leave room for the SRH in
-                // the MSS (IPv6 40 and TCP 20 bytes besides it).
-                slot.mss = steering.interfaceMTU - 60 - slot.srh.length
             }
             var key = UInt32(i)
             do throws(SystemCallError) { try BPFMap.update(rulesFD, key: &key, value: &slot) } catch {

@@ -1,6 +1,11 @@
 import ArgumentParser
+import Dispatch
+import Foundation
+import Glibc
+import LinuxSystem
 import PathAgent
 import SRv6Paths
+import SubflowSteering
 
 /// `srte agent`: the path manager for any program's MPTCP connections.
 struct AgentCommand: ParsableCommand {
@@ -20,11 +25,151 @@ struct AgentCommand: ParsableCommand {
               plan: { topology: topologies/abilene.yaml, from: Sunnyvale, k: 3, disjoint: node }
               keep: true
 
-        Available now: `srte agent check FILE` validates a policy (no root needed). The daemon \
-        that applies policies is not built yet.
+        `srte agent [run] --to PREFIX --path SEGS...` or `--policy FILE` runs the agent in the \
+        foreground (root): the initial subflow of a matching connection carries the rule's first \
+        path from its SYN on (a cgroup sock_ops program), and one join per further path opens as \
+        soon as the connection is fully established (the client or the server has sent data), each \
+        steered before its SYN. One line per event goes to stderr. SIGINT and SIGTERM stop it and \
+        remove everything it installed. `srte agent check FILE` validates a policy without root.
+
+        Not applied by the daemon yet: planned rules, keep, matching on from/uid/cgroup, \
+        `status`, SIGHUP reload.
         """,
-        subcommands: [Check.self]
+        subcommands: [Run.self, Check.self],
+        defaultSubcommand: Run.self
     )
+
+    /// `srte agent [run]`: the daemon, in the foreground.
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the agent in the foreground (root): engineer matching MPTCP connections of any program.",
+            discussion: """
+            Examples (in a lab made by `srte testbed up topologies/diamond.yaml`):
+              srte agent --netns diamond-h1 --to fc00:2::/64 --port 5201 --path fc00:0:b::1 --path fc00:0:c::1
+              srte agent --netns diamond-h1 --policy policy.yaml --format json
+
+            SEGS is a comma-separated SID list in path order, or `direct` for the IGP path; the \
+            first --path is the initial subflow's. The namespace must use the userspace MPTCP path \
+            manager (net.mptcp.pm_type=1). Use --netns rather than `ip netns exec`: the latter \
+            hides the cgroup v2 mount the connect-time program attaches to. srte's own connections \
+            (`srte open`, local ports \(Agent.ownPorts.lowerBound)-\(Agent.ownPorts.upperBound)) are left to srte.
+            """)
+
+        @Option(help: ArgumentHelp("Engineer connections to this prefix (with --path).", valueName: "PREFIX"))
+        var to: String?
+
+        @Option(help: ArgumentHelp("With --to: only connections to this port or range (e.g. 5201 or 5201-5210).", valueName: "PORT"))
+        var port: String?
+
+        @Option(name: .customLong("path"), help: ArgumentHelp("A path for one subflow: SIDs in path order, comma-separated, or direct. Repeat, in subflow order.", valueName: "SEGS"))
+        var paths: [String] = []
+
+        @Option(help: ArgumentHelp("A policy file instead of --to/--path.", valueName: "FILE"))
+        var policy: String?
+
+        @Option(help: ArgumentHelp("Enter this network namespace first (/run/netns/NAME).", valueName: "NAME"))
+        var netns: String?
+
+        @Option(help: ArgumentHelp("The egress interface for steering (default: toward the first rule's destination).", valueName: "IF"))
+        var interface: String?
+
+        @Option(help: ArgumentHelp("The cgroup v2 directory whose programs are engineered (default: the cgroup v2 root).", valueName: "PATH"))
+        var cgroup: String?
+
+        @Option(name: .customLong("for"), help: ArgumentHelp("Stop after this many seconds (scripts, experiments).", valueName: "SECONDS"))
+        var duration: Double?
+
+        @OptionGroup var output: FormatOptions
+
+        func validate() throws {
+            if policy != nil && (to != nil || !paths.isEmpty || port != nil) {
+                throw ValidationError("give either --policy or --to/--path, not both")
+            }
+            if policy == nil {
+                guard to != nil, !paths.isEmpty else { throw ValidationError("give --to PREFIX and at least one --path, or --policy FILE") }
+                guard paths.count <= AgentPolicy.maxSubflows else {
+                    throw ValidationError("\(paths.count) --path options: a connection has at most \(AgentPolicy.maxSubflows) subflows")
+                }
+            } else if !paths.isEmpty || port != nil {
+                throw ValidationError("--path and --port go with --to")
+            }
+            if let d = duration, !(d > 0 && d <= 86_400 * 365) { throw ValidationError("--for must be a positive number of seconds") }
+        }
+
+        func makePolicy() throws -> AgentPolicy {
+            if let policy {
+                let p = try AgentPolicy(contentsOf: policy)
+                _ = try p.check(file: policy)
+                return p
+            }
+            let prefix: IPv6Prefix
+            do {
+                let text = to!
+                prefix = text.contains("/") ? try IPv6Prefix(parsing: text) : IPv6Prefix(address: try IPv6Address(parsing: text), length: 128)
+            } catch { throw CLIFailure.input("--to \(to!): \(error)") }
+            var ports: ClosedRange<UInt16>? = nil
+            if let port {
+                let parts = port.split(separator: "-", omittingEmptySubsequences: false).map { UInt16($0) }
+                guard (1...2).contains(parts.count), parts.allSatisfy({ $0 != nil && $0! > 0 }), parts.first!! <= parts.last!! else {
+                    throw CLIFailure.input("--port \(port): expected a port or a range like 5201-5210")
+                }
+                ports = parts.first!!...parts.last!!
+            }
+            var specs: [PathSpec] = []
+            for p in paths {
+                do { specs.append(try PathSpec(parsing: p)) } catch { throw CLIFailure.input("--path \(p): \(error)") }
+            }
+            return AgentPolicy.oneRule(to: prefix, port: ports, paths: specs)
+        }
+
+        func run() throws {
+            TerminationGuard.install()
+            let policy = try makePolicy()
+            if let netns {
+                do { try NetworkNamespace.enter(netns) } catch { throw CLIFailure.system("network namespace \(netns): \(error)") }
+            }
+            let agent: Agent
+            do {
+                agent = try Agent(policy: policy, interface: interface, cgroup: cgroup ?? SubflowSocketOptions.defaultCgroup)
+            } catch let e as AgentError {
+                throw CLIFailure.system(e.message)
+            }
+            let json = output.isJSON
+            agent.log = { e in Self.write(e, json: json) }
+            Self.write(Agent.Event("started", [("rules", "\(policy.rules.count)"), ("netns", netns ?? "(this)")]), json: json)
+
+            // SIGINT/SIGTERM: the guard's thread stops the loop, waits for it, removes everything.
+            let stop = StopFlag()
+            let loopDone = DispatchSemaphore(value: 0)
+            let box = UncheckedBox(agent)
+            let token = TerminationGuard.onTermination {
+                stop.set()
+                _ = loopDone.wait(timeout: .now() + 2)
+                box.value.stop()
+                Self.write(Agent.Event("stopped", [("why", "signal")]), json: json)
+            }
+            let deadline = duration.map { ContinuousClock.now + .milliseconds(Int64($0 * 1000)) }
+            agent.run(until: { stop.isSet || deadline.map { ContinuousClock.now >= $0 } == true })
+            loopDone.signal()
+            if stop.isSet { while true { pause() } }     // the guard's thread exits the process
+            TerminationGuard.remove(token)
+            agent.stop()
+            let c = agent.counters
+            Self.write(Agent.Event("stopped", [("why", "--for"), ("connections", "\(c.connectionsSeen)"), ("engineered", "\(c.connectionsEngineered)"),
+                                               ("unmatched", "\(c.connectionsUnmatched)"), ("subflows", "\(c.subflowsOpened)"), ("failed", "\(c.subflowsFailed)")]), json: json)
+        }
+
+        /// One event line on stderr.
+        static func write(_ e: Agent.Event, json: Bool) {
+            var fields = e.fields
+            if let t = e.token { fields.insert(("token", String(format: "%08x", t)), at: 0) }
+            if json {
+                diagnose(JSON.object([("event", .string(e.kind))] + fields.map { ($0.0, .string($0.1)) }).rendered)
+            } else {
+                diagnose("srte agent: \(e.kind)" + fields.map { " \($0.0)=\($0.1)" }.joined())
+            }
+        }
+    }
 
     /// `srte agent check FILE`: validate a policy without root.
     struct Check: ParsableCommand {
@@ -107,3 +252,12 @@ struct AgentCommand: ParsableCommand {
         }
     }
 }
+
+/// A flag set from the termination thread and read by the loop.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
+

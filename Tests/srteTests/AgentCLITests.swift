@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 import TestSupport
+import NetworkLab
+import LinuxSystem
+import SubflowSteering
+import Glibc
 
 /// `srte agent check`: a policy validated without root, errors at file:line:column, exit 2.
 @Suite struct AgentCLITests {
@@ -48,5 +52,89 @@ import TestSupport
 
         let missing = try runSrte(["agent", "check", "/nonexistent/policy.yaml"])
         #expect(missing.status == 2 && missing.err.contains("/nonexistent/policy.yaml: cannot read the policy file"), "\(missing.err)")
+    }
+}
+
+/// `srte agent` as a process in a lab of the bundled diamond: an unmodified program's MPTCP
+/// connection gets one subflow via b and one via c; stopping (--for, or SIGTERM) leaves nothing.
+@Suite(.serialized, .enabled(if: isRoot, "needs root: creates network namespaces"), .timeLimit(.minutes(2)))
+struct AgentDaemonCLITests {
+    func start(_ args: [String]) throws -> (Process, Collected) {
+        let p = Process()
+        p.executableURL = srteBinary()
+        p.arguments = args
+        let err = Pipe(), collected = Collected()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        err.fileHandleForReading.readabilityHandler = { h in collected.append(h.availableData) }
+        try p.run()
+        return (p, collected)
+    }
+
+    func pythonClient(_ bed: Testbed, bytes: Int) throws {
+        let client = """
+            import socket
+            s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, 262)
+            s.connect(("fc00:2::2", 5201))
+            chunk = b"x" * 65536
+            sent = 0
+            while sent < \(bytes):
+                n = min(len(chunk), \(bytes) - sent)
+                s.sendall(chunk[:n])
+                sent += n
+            s.shutdown(socket.SHUT_WR)
+            s.recv(1)
+            s.close()
+            """
+        let r = try bed.exec("h1", ["python3", "-c", client])
+        #expect(r.status == 0, "client: \(r.stderr)")
+    }
+
+    @Test func engineersAPythonClientAndCleansUp() throws {
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "ag\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let h1 = bed.namespace(of: "h1")!
+        let (agent, log) = try start(["agent", "--netns", h1, "--to", "fc00:2::/64", "--port", "5201",
+                                      "--path", "fc00:0:b::1", "--path", "fc00:0:c::1", "--for", "15", "--format", "json"])
+        defer { if agent.isRunning { agent.terminate() } }
+        #expect(log.wait(for: "\"event\": \"started\"", seconds: 10) || log.wait(for: "\"event\":\"started\"", seconds: 1), "\(log.text)")
+
+        let serve = Process()
+        serve.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        serve.arguments = ["ip", "netns", "exec", bed.namespace(of: "h2")!, srteBinary().path, "serve", "--listen", ":5201", "--count", "1", "--timeout", "30"]
+        serve.standardOutput = FileHandle.nullDevice
+        serve.standardError = FileHandle.nullDevice
+        try serve.run()
+        defer { if serve.isRunning { serve.terminate() } }
+        Thread.sleep(forTimeInterval: 0.5)
+
+        let before = try bed.linkCounters()
+        try pythonClient(bed, bytes: 12_000_000)
+        serve.waitUntilExit()
+        let after = try bed.linkCounters()
+        func moved(_ mid: String) -> Int {
+            let i = after.firstIndex { $0.a == "r1" && $0.b == mid }!
+            return Int((after[i].endA?.txBytes ?? 0) - (before[i].endA?.txBytes ?? 0))
+        }
+        #expect(moved("b") > 3_000_000 && moved("c") > 3_000_000, "via b \(moved("b")), via c \(moved("c"))")
+        #expect(moved("a") < 1_000_000, "the IGP path carried \(moved("a"))")
+        #expect(log.text.contains("\"matched\"") && log.text.contains("\"subflow\""), "\(log.text)")
+
+        // SIGTERM: everything the agent installed goes.
+        agent.terminate()
+        agent.waitUntilExit()
+        #expect(agent.terminationStatus == 128 + SIGTERM)
+        #expect(log.text.contains("\"stopped\""), "\(log.text)")
+        let programs = try NetworkNamespace.run(in: h1) { try BPFSteering.attachedEgressPrograms(interface: "r1") }
+        #expect(programs == 0)
+        #expect(try bed.exec("h1", ["ip", "-6", "route", "show", "table", "all", "proto", "83"]).stdout.isEmpty)
+    }
+
+    @Test func refusesANamespaceOnTheInKernelPathManager() throws {
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "ak\(getpid() % 100000)", options: Testbed.UpOptions(mptcpPathManager: .kernel))
+        defer { _ = try? bed.down() }
+        let r = try runSrte(["agent", "--netns", bed.namespace(of: "h1")!, "--to", "fc00:2::/64", "--path", "fc00:0:b::1", "--for", "1"])
+        #expect(r.status == 3)
+        #expect(r.err.contains("pm_type"), "\(r.err)")
     }
 }

@@ -108,6 +108,8 @@ static __always_inline int on_connect(struct bpf_sock_ops *ops)
 			continue;
 		if (dport < r->port_lo || dport > r->port_hi)
 			continue;
+		if (r->srh.length == 0)
+			return 1;               /* the rule's first path is the IGP's: no SRH */
 
 		struct csrh_steer_value *v = bpf_map_lookup_elem(&srte_cscratch, &zero);
 		if (!v)

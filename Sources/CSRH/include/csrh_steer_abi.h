@@ -87,7 +87,8 @@ struct csrh_connect_rule {
     csrh_u16 port_lo, port_hi;          /* destination ports, host byte order */
     csrh_u32 in_use;                    /* 0: an empty slot */
     csrh_u32 mss;                       /* TCP_MAXSEG for the socket, leaving room for the SRH; 0: none */
-    struct csrh_steer_value srh;        /* Segment List[0] is overwritten per connection */
+    struct csrh_steer_value srh;        /* Segment List[0] is overwritten per connection; length 0:
+                                           the rule matches and its connections get no SRH */
 };
 
 struct csrh_connect_config {

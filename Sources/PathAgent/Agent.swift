@@ -1,0 +1,235 @@
+import Glibc
+import SRv6Paths
+import LinuxSystem
+import SubflowSteering
+
+/// The path-manager agent: gives every matching MPTCP connection of any program in this network
+/// namespace one subflow per path of its policy rule.
+///
+/// - The initial subflow: `ConnectSteering` puts the rule's first path on its SYN (the
+///   path-manager events come too late for that: CREATED arrives with the SYN-ACK).
+/// - Joins: when the connection is fully established (the ESTABLISHED event; the kernel refuses
+///   SUBFLOW_CREATE before), one SUBFLOW_CREATE per further path, each steered before its SYN
+///   through `BPFSteering` on a local port the agent picks.
+/// - A join that closes, and a connection that closes, lose their steering at once.
+///
+/// Connections whose initial local port lies in ``ownPorts`` are srte's own (`srte open`,
+/// `EngineeredConnection`), which open their subflows themselves: the agent leaves them alone.
+///
+/// What the agent installs — the BPF programs, MTU routes, the reserved port range — goes in
+/// ``stop()`` (and with the process for the BPF programs).
+///
+/// Not thread-safe: run ``run(until:)`` on one thread and call ``stop()`` after it returns.
+public final class Agent: @unchecked Sendable {
+    /// What happened, for the log (one line per event).
+    public struct Event: Sendable {
+        public var kind: String
+        public var token: UInt32?
+        public var fields: [(String, String)]
+        public init(_ kind: String, token: UInt32? = nil, _ fields: [(String, String)] = []) {
+            self.kind = kind
+            self.token = token
+            self.fields = fields
+        }
+    }
+
+    /// Counters for `status`.
+    public struct Counters: Sendable, Hashable {
+        public var connectionsSeen = 0
+        public var connectionsEngineered = 0
+        public var connectionsUnmatched = 0
+        public var subflowsOpened = 0
+        public var subflowsFailed = 0
+    }
+
+    /// The local ports of srte's own connections (its reserved range): not the agent's.
+    public static let ownPorts = MultipathConnection.defaultPortRange
+    /// Where the agent picks the local ports of the joins it opens.
+    public static let joinPorts: ClosedRange<UInt16> = 42000...42999
+
+    public let policy: AgentPolicy
+    public private(set) var counters = Counters()
+    /// Called for every event.
+    public var log: (Event) -> Void = { _ in }
+
+    let steering: BPFSteering
+    let onConnect: ConnectSteering
+    let pm: MPTCPPathManager
+    let subscription: MPTCPEventSubscription
+    /// `net.ipv4.ip_local_reserved_ports` of the agent's namespace, and its value before the
+    /// agent reserved ``joinPorts``.
+    let reservedPorts: SysctlFile?
+    let reservedPortsBefore: String?
+
+    struct Join: Hashable { var flow: FourTuple; var steered: Bool }
+    struct Connection {
+        var rule: Int
+        var local: SocketEndpoint
+        var remote: SocketEndpoint
+        var joins: [Join] = []
+        var opened = false
+    }
+    var connections: [UInt32: Connection] = [:]
+    var nextPort = 0
+    var stopped = false
+
+    /// Sets the agent up in the calling thread's network namespace: checks that MPTCP uses the
+    /// userspace path manager there, attaches the steering programs (egress `interface`, by
+    /// default the one toward the first rule's destination) and subscribes to the events.
+    /// - Throws: ``AgentError`` naming what is missing (the path manager, root, a policy
+    ///   feature the daemon does not apply yet), or the kernel's error.
+    public init(policy: AgentPolicy, interface: String? = nil, cgroup: String = SubflowSocketOptions.defaultCgroup) throws {
+        self.policy = policy
+        guard !policy.rules.isEmpty else { throw AgentError("the policy has no rules: nothing to engineer") }
+        var connectRules: [ConnectSteering.Rule] = []
+        for (i, r) in policy.rules.enumerated() {
+            guard r.match.from == nil, r.match.uids == nil, r.match.cgroup == nil else {
+                throw AgentError("rule \(i + 1) (line \(r.line)): matching on from, uid or cgroup is not applied by the agent yet; match on to and port")
+            }
+            guard case .explicit(let paths) = r.paths else {
+                throw AgentError("rule \(i + 1) (line \(r.line)): planned rules are not applied by the agent yet; list the paths")
+            }
+            guard !r.keep else { throw AgentError("rule \(i + 1) (line \(r.line)): keep is not applied by the agent yet") }
+            var waypoints: [IPv6Address] = []
+            if case .segments(let s) = paths[0] { waypoints = s }
+            connectRules.append(ConnectSteering.Rule(destination: r.match.to ?? IPv6Prefix(address: .unspecified, length: 0),
+                                                     ports: r.match.ports ?? 1...65535, waypoints: waypoints))
+        }
+        do throws(SubflowError) { try MPTCPNamespaceState.check() } catch {
+            throw AgentError(error.message)
+        }
+        guard geteuid() == 0 else { throw AgentError("the agent needs root (CAP_NET_ADMIN and CAP_BPF): it subscribes to mptcp_pm_events and loads BPF programs") }
+        let egress = try interface ?? RouteTable.egressInterface(toward: policy.rules[0].match.to?.address ?? .unspecified)
+        steering = try BPFSteering(interface: egress)
+        do {
+            onConnect = try ConnectSteering(steering: steering, cgroup: cgroup)
+            try onConnect.setRules(connectRules)
+            pm = try MPTCPPathManager()
+            subscription = try pm.subscribe()
+        } catch {
+            steering.removeAll()
+            throw error
+        }
+        // Keep the kernel from handing the joins' ports to other sockets; restored at stop().
+        reservedPorts = try? SysctlFile("net/ipv4/ip_local_reserved_ports")
+        let before = try? reservedPorts?.read()
+        reservedPortsBefore = before
+        if let before {
+            let range = "\(Self.joinPorts.lowerBound)-\(Self.joinPorts.upperBound)"
+            try? reservedPorts?.write(before.isEmpty ? range : before + "," + range)
+        }
+    }
+
+    deinit { stop() }
+
+    /// Handles events until `shouldStop` says so (checked at least every 100 ms).
+    public func run(until shouldStop: () -> Bool) {
+        while !shouldStop() && !stopped {
+            let events: [MPTCPEvent]
+            do { events = try subscription.poll(timeout: .milliseconds(100)) } catch {
+                log(Event("error", [("what", "reading path-manager events"), ("error", "\(error)")]))
+                continue
+            }
+            for e in events { handle(e) }
+        }
+    }
+
+    /// One path-manager event.
+    func handle(_ e: MPTCPEvent) {
+        guard let token = e.token else { return }
+        switch e.type {
+        case .created:
+            guard e.serverSide != true, let local = e.local, let remote = e.remote else { return }
+            counters.connectionsSeen += 1
+            if Self.ownPorts.contains(local.port) {
+                log(Event("skipped", token: token, [("local", "\(local)"), ("remote", "\(remote)"), ("why", "srte's own connection")]))
+                return
+            }
+            guard let (index, rule) = policy.firstMatch(ConnectionFacts(local: local.address, remote: remote.address, remotePort: remote.port)) else {
+                counters.connectionsUnmatched += 1
+                log(Event("unmatched", token: token, [("local", "\(local)"), ("remote", "\(remote)")]))
+                return
+            }
+            counters.connectionsEngineered += 1
+            connections[token] = Connection(rule: index, local: local, remote: remote)
+            log(Event("matched", token: token, [("local", "\(local)"), ("remote", "\(remote)"), ("rule", "\(index + 1)"),
+                                                ("subflows", "\(rule.paths.subflowCount)")]))
+        case .established:
+            guard var c = connections[token], !c.opened else { return }
+            c.opened = true
+            guard case .explicit(let paths) = policy.rules[c.rule].paths else { return }
+            for (i, path) in paths.enumerated().dropFirst() {
+                if let j = openJoin(token: token, connection: c, path: path, id: UInt8(i)) { c.joins.append(j) }
+            }
+            connections[token] = c
+        case .subflowClosed:
+            guard var c = connections[token], let l = e.local, let r = e.remote,
+                  let i = c.joins.firstIndex(where: { $0.flow.localPort == l.port && $0.flow.localAddress == l.address && $0.flow.remoteAddress == r.address }) else { return }
+            let j = c.joins.remove(at: i)
+            if j.steered { try? steering.unsteer(j.flow) }
+            connections[token] = c
+            log(Event("subflow-closed", token: token, [("local", "\(l)"), ("error", e.error.map { Errno(Int32($0)).message } ?? "none")]))
+        case .closed:
+            guard let c = connections.removeValue(forKey: token) else { return }
+            for j in c.joins where j.steered { try? steering.unsteer(j.flow) }
+            log(Event("closed", token: token, [("remote", "\(c.remote)")]))
+        default:
+            break
+        }
+    }
+
+    /// Opens one join along `path`, steered before its SYN; `nil` (logged) when it fails.
+    func openJoin(token: UInt32, connection c: Connection, path: PathSpec, id: UInt8) -> Join? {
+        for _ in 0..<16 {
+            let port = Self.joinPorts.lowerBound + UInt16(nextPort % Self.joinPorts.count)
+            nextPort += 1
+            let flow = FourTuple(local: c.local.address, localPort: port, remote: c.remote.address, remotePort: c.remote.port)
+            var steered = false
+            if case .segments(let s) = path {
+                do {
+                    try steering.steer(flow, along: try SegmentRoutingHeader(path: s + [c.remote.address], nextHeader: UInt8(IPPROTO_TCP)))
+                    steered = true
+                } catch {
+                    counters.subflowsFailed += 1
+                    log(Event("error", token: token, [("what", "steering \(flow)"), ("error", "\(error)")]))
+                    return nil
+                }
+            }
+            do throws(NetlinkError) {
+                try pm.createSubflow(token: token, localID: id, local: SocketEndpoint(c.local.address, port: port), remote: c.remote)
+                counters.subflowsOpened += 1
+                log(Event("subflow", token: token, [("local", "[\(c.local.address)]:\(port)"), ("path", "\(path)")]))
+                return Join(flow: flow, steered: steered)
+            } catch {
+                if steered { try? steering.unsteer(flow) }
+                if error.errno == EADDRINUSE { continue }     // busy or in TIME_WAIT: the next port
+                counters.subflowsFailed += 1
+                log(Event("error", token: token, [("what", "SUBFLOW_CREATE [\(c.local.address)]:\(port)"), ("error", "\(error)")]))
+                return nil
+            }
+        }
+        counters.subflowsFailed += 1
+        log(Event("error", token: token, [("what", "SUBFLOW_CREATE"), ("error", "16 local ports in a row were busy")]))
+        return nil
+    }
+
+    /// Removes everything the agent installed: the connect-time program, every steered flow and
+    /// MTU route, the reserved port range.
+    public func stop() {
+        guard !stopped else { return }
+        stopped = true
+        onConnect.close()
+        steering.removeAll()
+        subscription.cancel()
+        // With a newline: an empty value (nothing reserved before) has to be written too.
+        if let before = reservedPortsBefore { try? reservedPorts?.write(before + "\n") }
+        connections.removeAll()
+    }
+}
+
+/// Why the agent cannot run.
+public struct AgentError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

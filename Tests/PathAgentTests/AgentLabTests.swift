@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import SRv6Paths
+import LinuxSystem
+import TestSupport
+@testable import SubflowSteering
+@testable import PathAgent
+
+final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+final class EventLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [Agent.Event] = []
+    func append(_ e: Agent.Event) { lock.lock(); events.append(e); lock.unlock() }
+    var kinds: [String] { lock.lock(); defer { lock.unlock() }; return events.map(\.kind) }
+}
+
+/// The agent engineers an unmodified program's MPTCP connection: a Python client that knows
+/// nothing of srte gets its initial subflow via b and a join via a. r1 has no route to h2's
+/// prefix, so the connection only works if every subflow carries its SRH from its SYN on.
+@Suite(.serialized, .enabled(if: isRoot, "needs root: creates network namespaces and loads BPF"))
+struct AgentLabTests {
+    @Test func engineersAnUnmodifiedProgramsConnection() throws {
+        let t = try TwoPathLab("agt")
+        defer { t.lab.destroy() }
+        for n in ["h1", "h2"] { try t.lab.sysctl(n, "net.mptcp.pm_type", "1") }
+        for dev in ["r1-a", "r1-b"] {
+            try t.lab.exec("r1", ["tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate", "20mbit", "burst", "32kb", "latency", "50ms"])
+        }
+        try t.lab.exec("r1", ["ip", "-6", "route", "del", "fc00:20::/64"])
+        let reservedBefore = try t.lab.exec("h1", ["cat", "/proc/sys/net/ipv4/ip_local_reserved_ports"])
+
+        let policy = try AgentPolicy(yaml: """
+            rules:
+              - match: { to: "fc00:20::/64", port: 5201 }
+                paths: [[fc00:0:b::1], [fc00:0:a::1]]
+            """)
+        let agent = try NetworkNamespace.run(in: t.lab.ns("h1")) { try Agent(policy: policy, interface: "h1-r1") }
+        let log = EventLog()
+        agent.log = { log.append($0) }
+        let stop = Flag()
+        let agentDone = DispatchSemaphore(value: 0)
+        Thread { agent.run(until: { stop.isSet }); agentDone.signal() }.start()
+        var stopped = false
+        defer { if !stopped { stop.set(); agentDone.wait(); agent.stop() } }
+
+        let sink = try NetworkNamespace.run(in: t.lab.ns("h2")) { try MPTCPSink(listen: SocketEndpoint(.unspecified, port: 5201)) }
+        let result = SinkResult()
+        let done = DispatchSemaphore(value: 0)
+        Thread { result.set(Result { try sink.serveOne(timeout: .seconds(30)) }); done.signal() }.start()
+
+        let size = 6_000_000
+        let client = """
+            import socket
+            s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, 262)
+            s.connect(("\(t.h2)", 5201))
+            chunk = b"x" * 65536
+            sent = 0
+            while sent < \(size):
+                n = min(len(chunk), \(size) - sent)
+                s.sendall(chunk[:n])
+                sent += n
+            s.shutdown(socket.SHUT_WR)
+            s.recv(1)
+            s.close()
+            """
+        let bytes = try t.forwardBytes { _ = try t.lab.exec("h1", ["python3", "-c", client]) }
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        let report = try #require(try result.get())
+        #expect(report.bytes == UInt64(size) && report.multipath, "\(report)")
+        #expect(report.subflows.count == 2, "one join per further path: \(report.subflows)")
+        #expect(bytes.viaA > 1_000_000 && bytes.viaB > 1_000_000, "both paths carried a share: \(bytes)")
+        #expect(log.kinds.contains("matched") && log.kinds.contains("subflow"), "\(log.kinds)")
+        #expect(agent.counters.connectionsEngineered == 1 && agent.counters.subflowsOpened == 1)
+
+        // Once the connection is gone, so is its steering.
+        let clock = ContinuousClock(), deadline = clock.now + .seconds(2)
+        while !agent.steering.steeredFlows.isEmpty && clock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(agent.steering.steeredFlows.isEmpty)
+
+        // Stopping removes the programs and restores the reserved ports.
+        stop.set()
+        agentDone.wait()
+        agent.stop()
+        stopped = true
+        let attached = try NetworkNamespace.run(in: t.lab.ns("h1")) { try BPFSteering.attachedEgressPrograms(interface: "h1-r1") }
+        #expect(attached == 0)
+        #expect(try t.lab.exec("h1", ["cat", "/proc/sys/net/ipv4/ip_local_reserved_ports"]) == reservedBefore)
+    }
+}
+
+final class SinkResult: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Result<SinkReport, Error>?
+    func set(_ r: Result<SinkReport, Error>) { lock.lock(); value = r; lock.unlock() }
+    func get() throws -> SinkReport? { lock.lock(); defer { lock.unlock() }; return try value?.get() }
+}
