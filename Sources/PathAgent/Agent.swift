@@ -16,7 +16,7 @@ import SubflowSteering
 /// Connections whose initial local port lies in ``ownPorts`` are srte's own (`srte open`,
 /// `EngineeredConnection`), which open their subflows themselves: the agent leaves them alone.
 ///
-/// What the agent installs — the BPF programs, MTU routes, the reserved port range — goes in
+/// What the agent installs — the BPF programs, steered flows and MTU routes — goes in
 /// ``stop()`` (and with the process for the BPF programs).
 ///
 /// Not thread-safe: run ``run(until:)`` on one thread and call ``stop()`` after it returns.
@@ -44,7 +44,9 @@ public final class Agent: @unchecked Sendable {
 
     /// The local ports of srte's own connections (its reserved range): not the agent's.
     public static let ownPorts = MultipathConnection.defaultPortRange
-    /// Where the agent picks the local ports of the joins it opens.
+    /// Where the agent picks the local ports of the joins it opens. The range is not reserved
+    /// (that would be a sysctl left behind by a killed agent): a port the kernel gave to
+    /// another socket of the same 4-tuple answers EADDRINUSE, and the agent takes the next.
     public static let joinPorts: ClosedRange<UInt16> = 42000...42999
 
     public let policy: AgentPolicy
@@ -56,10 +58,6 @@ public final class Agent: @unchecked Sendable {
     let onConnect: ConnectSteering
     let pm: MPTCPPathManager
     let subscription: MPTCPEventSubscription
-    /// `net.ipv4.ip_local_reserved_ports` of the agent's namespace, and its value before the
-    /// agent reserved ``joinPorts``.
-    let reservedPorts: SysctlFile?
-    let reservedPortsBefore: String?
 
     struct Join: Hashable { var flow: FourTuple; var steered: Bool }
     struct Connection {
@@ -109,14 +107,6 @@ public final class Agent: @unchecked Sendable {
         } catch {
             steering.removeAll()
             throw error
-        }
-        // Keep the kernel from handing the joins' ports to other sockets; restored at stop().
-        reservedPorts = try? SysctlFile("net/ipv4/ip_local_reserved_ports")
-        let before = try? reservedPorts?.read()
-        reservedPortsBefore = before
-        if let before {
-            let range = "\(Self.joinPorts.lowerBound)-\(Self.joinPorts.upperBound)"
-            try? reservedPorts?.write(before.isEmpty ? range : before + "," + range)
         }
     }
 
@@ -214,15 +204,13 @@ public final class Agent: @unchecked Sendable {
     }
 
     /// Removes everything the agent installed: the connect-time program, every steered flow and
-    /// MTU route, the reserved port range.
+    /// MTU route.
     public func stop() {
         guard !stopped else { return }
         stopped = true
         onConnect.close()
         steering.removeAll()
         subscription.cancel()
-        // With a newline: an empty value (nothing reserved before) has to be written too.
-        if let before = reservedPortsBefore { try? reservedPorts?.write(before + "\n") }
         connections.removeAll()
     }
 }

@@ -83,7 +83,7 @@ struct AgentLabTests {
         while !agent.steering.steeredFlows.isEmpty && clock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
         #expect(agent.steering.steeredFlows.isEmpty)
 
-        // Stopping removes the programs and restores the reserved ports.
+        // Stopping removes the programs; the agent changes no sysctl.
         stop.set()
         agentDone.wait()
         agent.stop()
