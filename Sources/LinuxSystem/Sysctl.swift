@@ -39,3 +39,33 @@ package enum Sysctl {
     }
 }
 
+/// One kernel parameter held open for reading: reads reach the network namespace it was opened
+/// in, whichever namespace the calling thread is in later.
+package final class SysctlFile {
+    private let fd: Int32
+    package let key: String
+
+    /// Opens `key` (a path below `/proc/sys`).
+    package init(_ key: String) throws(SystemCallError) {
+        self.key = key
+        fd = try syscallValue("open(/proc/sys/\(key))") { open("/proc/sys/" + key, O_RDONLY | O_CLOEXEC) }
+    }
+
+    deinit { close(fd) }
+
+    /// The value now, without the trailing newline.
+    package func read() throws(SystemCallError) -> String {
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        var offset: off_t = 0
+        while true {
+            let n = try syscallValue("pread(/proc/sys/\(key))") { buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) } }
+            if n == 0 { break }
+            out += buf[0..<n]
+            offset += off_t(n)
+        }
+        var text = String(decoding: out, as: UTF8.self)
+        while let last = text.last, last == "\n" || last == " " || last == "\t" { text.removeLast() }
+        return text
+    }
+}

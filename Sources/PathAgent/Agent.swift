@@ -13,8 +13,9 @@ import SubflowSteering
 ///   through `BPFSteering` on a local port the agent picks.
 /// - A join that closes, and a connection that closes, lose their steering at once.
 ///
-/// Connections whose initial local port lies in ``ownPorts`` are srte's own (`srte open`,
-/// `EngineeredConnection`), which open their subflows themselves: the agent leaves them alone.
+/// Connections whose initial local port lies in ``ownPorts`` while that range is reserved in
+/// the namespace (as `srte open` reserves it, so no program gets such a port by chance) are
+/// srte's own, which open their subflows themselves: the agent leaves them alone.
 ///
 /// What the agent installs — the BPF programs, steered flows and MTU routes — goes in
 /// ``stop()`` (and with the process for the BPF programs).
@@ -58,6 +59,8 @@ public final class Agent: @unchecked Sendable {
     let onConnect: ConnectSteering
     let pm: MPTCPPathManager
     let subscription: MPTCPEventSubscription
+    /// `net.ipv4.ip_local_reserved_ports` of the agent's namespace.
+    let reservedPorts: SysctlFile?
 
     struct Join: Hashable { var flow: FourTuple; var steered: Bool }
     struct Connection {
@@ -108,6 +111,7 @@ public final class Agent: @unchecked Sendable {
             steering.removeAll()
             throw error
         }
+        reservedPorts = try? SysctlFile("net/ipv4/ip_local_reserved_ports")
     }
 
     deinit { stop() }
@@ -131,7 +135,8 @@ public final class Agent: @unchecked Sendable {
         case .created:
             guard e.serverSide != true, let local = e.local, let remote = e.remote else { return }
             counters.connectionsSeen += 1
-            if Self.ownPorts.contains(local.port) {
+            if Self.ownPorts.contains(local.port),
+               let reserved = try? reservedPorts?.read(), MultipathConnection.reservedPorts(reserved, cover: Self.ownPorts) {
                 log(Event("skipped", token: token, [("local", "\(local)"), ("remote", "\(remote)"), ("why", "srte's own connection")]))
                 return
             }

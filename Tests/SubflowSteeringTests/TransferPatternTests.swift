@@ -74,3 +74,13 @@ struct TransferPatternTests {
         #expect(verify([[UInt8](repeating: 0, count: 64)]).firstMismatch != nil)
     }
 }
+
+@Suite struct ReservedPortsTests {
+    @Test func coverage() {
+        #expect(MultipathConnection.reservedPorts("40000-40999", cover: 40000...40999))
+        #expect(MultipathConnection.reservedPorts("5201,39000-41000", cover: 40000...40999))
+        #expect(MultipathConnection.reservedPorts("40000-40499,40500-40999", cover: 40000...40999))
+        #expect(!MultipathConnection.reservedPorts("", cover: 40000...40999))
+        #expect(!MultipathConnection.reservedPorts("40000-40998", cover: 40000...40999))
+    }
+}

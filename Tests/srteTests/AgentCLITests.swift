@@ -75,6 +75,8 @@ struct AgentDaemonCLITests {
         let client = """
             import socket
             s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, 262)
+            # A local port in srte's own range, which is not reserved here: still the program's.
+            s.bind(("fc00:1::1", 40500))
             s.connect(("fc00:2::2", 5201))
             chunk = b"x" * 65536
             sent = 0

@@ -179,8 +179,16 @@ public final class MultipathConnection: @unchecked Sendable {
     public static func reservePortRange(_ range: ClosedRange<UInt16> = defaultPortRange) -> Bool {
         let path = "net/ipv4/ip_local_reserved_ports"
         guard let current = readSysctl(path) else { return false }
+        if reservedPorts(current, cover: range) { return true }
+        let value = (current.isEmpty ? "" : current + ",") + "\(range.lowerBound)-\(range.upperBound)"
+        return (try? Sysctl.write(path, value)) != nil
+    }
+
+    /// Whether `reserved` (the text of `net.ipv4.ip_local_reserved_ports`, e.g. "40000-40999,5201")
+    /// covers every port of `range`.
+    package static func reservedPorts(_ reserved: String, cover range: ClosedRange<UInt16>) -> Bool {
         var covered = Set<UInt16>()
-        for part in current.split(separator: ",") {
+        for part in reserved.split(separator: ",") {
             let ends = part.split(separator: "-").compactMap { UInt16(String($0).trimmingCharacters(in: " ")) }
             if ends.count == 1 { covered.insert(ends[0]) }
             if ends.count == 2, ends[0] <= ends[1] {
@@ -188,9 +196,7 @@ public final class MultipathConnection: @unchecked Sendable {
                 if lo <= hi { for p in lo...hi { covered.insert(p) } }
             }
         }
-        if range.allSatisfy({ covered.contains($0) }) { return true }
-        let value = (current.isEmpty ? "" : current + ",") + "\(range.lowerBound)-\(range.upperBound)"
-        return (try? Sysctl.write(path, value)) != nil
+        return range.allSatisfy { covered.contains($0) }
     }
 
     static func pickPort(_ r: ClosedRange<UInt16>) -> UInt16 {
