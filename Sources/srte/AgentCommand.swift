@@ -52,7 +52,8 @@ struct AgentCommand: ParsableCommand {
             first --path is the initial subflow's. The namespace must use the userspace MPTCP path \
             manager (net.mptcp.pm_type=1). Use --netns rather than `ip netns exec`: the latter \
             hides the cgroup v2 mount the connect-time program attaches to. srte's own connections \
-            (`srte open`, local ports \(Agent.ownPorts.lowerBound)-\(Agent.ownPorts.upperBound)) are left to srte.
+            (`srte open`: local ports \(Agent.ownPorts.lowerBound)-\(Agent.ownPorts.upperBound) while the namespace \
+            reserves that range) are left to srte.
             """)
 
         @Option(help: ArgumentHelp("Engineer connections to this prefix (with --path).", valueName: "PREFIX"))
