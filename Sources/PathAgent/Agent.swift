@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import SRv6Paths
 import LinuxSystem
@@ -63,8 +64,23 @@ public final class Agent: @unchecked Sendable {
     let reservedPorts: SysctlFile?
 
     struct Join: Hashable { var flow: FourTuple; var steered: Bool }
+    /// Where a rule's connections go: its listed paths, or per destination node of a planned
+    /// rule (the prefix the node owns) the paths planned to it.
+    enum Resolved {
+        case paths([PathSpec])
+        case planned([(owner: IPv6Prefix, node: String, paths: [PathSpec])])
+
+        func paths(toward destination: IPv6Address) -> [PathSpec]? {
+            switch self {
+            case .paths(let p): return p
+            case .planned(let owners): return owners.first { $0.owner.contains(destination) }?.paths
+            }
+        }
+    }
+    let resolved: [Resolved]
     struct Connection {
         var rule: Int
+        var paths: [PathSpec]
         var local: SocketEndpoint
         var remote: SocketEndpoint
         var joins: [Join] = []
@@ -83,19 +99,31 @@ public final class Agent: @unchecked Sendable {
         self.policy = policy
         guard !policy.rules.isEmpty else { throw AgentError("the policy has no rules: nothing to engineer") }
         var connectRules: [ConnectSteering.Rule] = []
+        var resolved: [Resolved] = []
         for (i, r) in policy.rules.enumerated() {
             guard r.match.from == nil, r.match.uids == nil, r.match.cgroup == nil else {
                 throw AgentError("rule \(i + 1) (line \(r.line)): matching on from, uid or cgroup is not applied by the agent yet; match on to and port")
             }
-            guard case .explicit(let paths) = r.paths else {
-                throw AgentError("rule \(i + 1) (line \(r.line)): planned rules are not applied by the agent yet; list the paths")
-            }
             guard !r.keep else { throw AgentError("rule \(i + 1) (line \(r.line)): keep is not applied by the agent yet") }
-            var waypoints: [IPv6Address] = []
-            if case .segments(let s) = paths[0] { waypoints = s }
-            connectRules.append(ConnectSteering.Rule(destination: r.match.to ?? IPv6Prefix(address: .unspecified, length: 0),
-                                                     ports: r.match.ports ?? 1...65535, waypoints: waypoints))
+            let to = r.match.to ?? IPv6Prefix(address: .unspecified, length: 0)
+            let ports = r.match.ports ?? 1...65535
+            func waypoints(_ p: PathSpec) -> [IPv6Address] { if case .segments(let s) = p { s } else { [] } }
+            switch r.paths {
+            case .explicit(let paths):
+                resolved.append(.paths(paths))
+                connectRules.append(ConnectSteering.Rule(destination: to, ports: ports, waypoints: waypoints(paths[0])))
+            case .plan(let spec):
+                let owners = try Self.plan(spec, covering: to, rule: i, line: r.line)
+                resolved.append(.planned(owners))
+                for o in owners { connectRules.append(ConnectSteering.Rule(destination: o.owner, ports: ports, waypoints: waypoints(o.paths[0]))) }
+                // The rest of the prefix matches too (first match wins) but cannot be planned to: no SRH.
+                connectRules.append(ConnectSteering.Rule(destination: to, ports: ports, waypoints: []))
+            }
         }
+        guard connectRules.count <= ConnectSteering.maxRules else {
+            throw AgentError("the policy needs \(connectRules.count) connect-time rules (one per explicit rule, one per planned destination node and one per planned rule); the program holds \(ConnectSteering.maxRules)")
+        }
+        self.resolved = resolved
         do throws(SubflowError) { try MPTCPNamespaceState.check() } catch {
             throw AgentError(error.message)
         }
@@ -140,20 +168,25 @@ public final class Agent: @unchecked Sendable {
                 log(Event("skipped", token: token, [("local", "\(local)"), ("remote", "\(remote)"), ("why", "srte's own connection")]))
                 return
             }
-            guard let (index, rule) = policy.firstMatch(ConnectionFacts(local: local.address, remote: remote.address, remotePort: remote.port)) else {
+            guard let (index, _) = policy.firstMatch(ConnectionFacts(local: local.address, remote: remote.address, remotePort: remote.port)) else {
                 counters.connectionsUnmatched += 1
                 log(Event("unmatched", token: token, [("local", "\(local)"), ("remote", "\(remote)")]))
                 return
             }
+            guard let paths = resolved[index].paths(toward: remote.address) else {
+                counters.connectionsUnmatched += 1
+                log(Event("unplanned", token: token, [("local", "\(local)"), ("remote", "\(remote)"), ("rule", "\(index + 1)"),
+                                                      ("why", "no node of the rule's topology owns the destination")]))
+                return
+            }
             counters.connectionsEngineered += 1
-            connections[token] = Connection(rule: index, local: local, remote: remote)
+            connections[token] = Connection(rule: index, paths: paths, local: local, remote: remote)
             log(Event("matched", token: token, [("local", "\(local)"), ("remote", "\(remote)"), ("rule", "\(index + 1)"),
-                                                ("subflows", "\(rule.paths.subflowCount)")]))
+                                                ("subflows", "\(paths.count)"), ("paths", paths.map(\.description).joined(separator: " "))]))
         case .established:
             guard var c = connections[token], !c.opened else { return }
             c.opened = true
-            guard case .explicit(let paths) = policy.rules[c.rule].paths else { return }
-            for (i, path) in paths.enumerated().dropFirst() {
+            for (i, path) in c.paths.enumerated().dropFirst() {
                 if let j = openJoin(token: token, connection: c, path: path, id: UInt8(i)) { c.joins.append(j) }
             }
             connections[token] = c
@@ -171,6 +204,50 @@ public final class Agent: @unchecked Sendable {
         default:
             break
         }
+    }
+
+    /// The nodes of `spec`'s topology that own addresses in `prefix` (a host's address, a
+    /// router's locator), each with the paths planned to it from `spec.from`, waypoints only
+    /// (the connection's destination is appended per connection).
+    /// - Throws: ``AgentError`` when the topology cannot be read or no node can be planned to.
+    static func plan(_ spec: PlanSpec, covering prefix: IPv6Prefix, rule i: Int, line: Int) throws -> [(owner: IPv6Prefix, node: String, paths: [PathSpec])] {
+        let what = "rule \(i + 1) (line \(line))"
+        guard let data = FileManager.default.contents(atPath: spec.topologyPath) else {
+            throw AgentError("\(what): cannot read topology \(spec.topology) (looked at \(spec.topologyPath))")
+        }
+        let topology: Topology
+        do { topology = try Topology(yaml: String(decoding: data, as: UTF8.self), file: spec.topology) } catch {
+            throw AgentError("\(what): \(error)")
+        }
+        let planner = DisjointPathPlanner(topology: topology, metric: spec.metric)
+        var out: [(owner: IPv6Prefix, node: String, paths: [PathSpec])] = []
+        for n in topology.nodes where n.name != spec.from {
+            let owner: IPv6Prefix
+            if let a = n.address, prefix.contains(a) {
+                owner = IPv6Prefix(address: a, length: 128)
+            } else if let l = n.locator, prefix.contains(l.address) || l.contains(prefix.address) {
+                owner = l.length >= prefix.length ? l : prefix
+            } else {
+                continue
+            }
+            let report: PlanReport
+            do {
+                report = try PlanReport(topology: topology, from: spec.from, to: n.name, k: spec.k, disjoint: spec.disjoint,
+                                        metric: spec.metric, planner: planner)
+            } catch {
+                throw AgentError("\(what): planning from \(spec.from) to \(n.name): \(error)")
+            }
+            guard !report.paths.isEmpty else { continue }
+            let paths = report.paths.map { p -> PathSpec in
+                let w = p.segments.dropLast().map(\.sid)
+                return w.isEmpty ? .direct : .segments(Array(w))
+            }
+            out.append((owner, n.name, paths))
+        }
+        guard !out.isEmpty else {
+            throw AgentError("\(what): no node of topology \(spec.topology) owns an address in \(prefix) and can be planned to from \(spec.from)")
+        }
+        return out
     }
 
     /// Opens one join along `path`, steered before its SYN; `nil` (logged) when it fails.

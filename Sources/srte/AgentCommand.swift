@@ -32,8 +32,7 @@ struct AgentCommand: ParsableCommand {
         steered before its SYN. One line per event goes to stderr. SIGINT and SIGTERM stop it and \
         remove everything it installed. `srte agent check FILE` validates a policy without root.
 
-        Not applied by the daemon yet: planned rules, keep, matching on from/uid/cgroup, \
-        `status`, SIGHUP reload.
+        Not applied by the daemon yet: keep, matching on from/uid/cgroup, `status`, SIGHUP reload.
         """,
         subcommands: [Run.self, Check.self],
         defaultSubcommand: Run.self

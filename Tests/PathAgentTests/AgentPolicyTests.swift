@@ -144,3 +144,21 @@ private func addr(_ s: String) -> IPv6Address { try! IPv6Address(parsing: s) }
         }
     }
 }
+
+/// Planned rules: every node of the topology that owns part of the rule's prefix gets the paths
+/// planned to it (waypoints only; the connection's destination is appended per connection).
+@Suite struct AgentPlanningTests {
+    @Test func plansPerDestinationNode() throws {
+        let spec = PlanSpec(topology: "diamond.yaml", topologyPath: packageRoot + "/topologies/diamond.yaml", from: "h1", k: 3, disjoint: .node)
+        let owners = try Agent.plan(spec, covering: try IPv6Prefix(parsing: "fc00:2::/64"), rule: 0, line: 2)
+        #expect(owners.map(\.node) == ["h2"])
+        #expect(owners[0].owner == IPv6Prefix(address: addr("fc00:2::2"), length: 128))
+        #expect(owners[0].paths == [.direct, .segments([addr("fc00:0:b::1")]), .segments([addr("fc00:0:c::1")])])
+
+        // A wide prefix: every node but the source, each with its own plan.
+        let all = try Agent.plan(spec, covering: try IPv6Prefix(parsing: "fc00::/16"), rule: 0, line: 2)
+        #expect(Set(all.map(\.node)) == ["r1", "a", "b", "c", "r2", "h2"])
+
+        #expect(throws: AgentError.self) { try Agent.plan(spec, covering: try IPv6Prefix(parsing: "fc00:77::/64"), rule: 0, line: 2) }
+    }
+}

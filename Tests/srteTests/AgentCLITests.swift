@@ -132,6 +132,41 @@ struct AgentDaemonCLITests {
         #expect(try bed.exec("h1", ["ip", "-6", "route", "show", "table", "all", "proto", "83"]).stdout.isEmpty)
     }
 
+    /// A planned rule: the agent plans 3 node-disjoint paths from h1 to the node owning the
+    /// destination (h2) and gives the connection one subflow on each.
+    @Test func plannedRuleSpreadsOverThePlannedPaths() throws {
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "ap\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let policy = FileManager.default.temporaryDirectory.appendingPathComponent("srte-agent-plan-\(getpid()).yaml").path
+        try """
+            rules:
+              - match: { to: "fc00:2::/64", port: 5201 }
+                plan: { topology: \(packageRoot)/topologies/diamond.yaml, from: h1, k: 3, disjoint: node }
+            """.write(toFile: policy, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: policy) }
+        let (agent, log) = try start(["agent", "--netns", bed.namespace(of: "h1")!, "--policy", policy, "--for", "20"])
+        defer { if agent.isRunning { agent.terminate() } }
+        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        let serve = Process()
+        serve.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        serve.arguments = ["ip", "netns", "exec", bed.namespace(of: "h2")!, srteBinary().path, "serve", "--listen", ":5201", "--count", "1", "--timeout", "30"]
+        serve.standardOutput = FileHandle.nullDevice
+        serve.standardError = FileHandle.nullDevice
+        try serve.run()
+        defer { if serve.isRunning { serve.terminate() } }
+        Thread.sleep(forTimeInterval: 0.5)
+        let before = try bed.linkCounters()
+        try pythonClient(bed, bytes: 15_000_000)
+        serve.waitUntilExit()
+        let after = try bed.linkCounters()
+        for mid in ["a", "b", "c"] {
+            let i = after.firstIndex { $0.a == "r1" && $0.b == mid }!
+            let moved = (after[i].endA?.txBytes ?? 0) - (before[i].endA?.txBytes ?? 0)
+            #expect(moved > 2_000_000, "r1 → \(mid) carried \(moved) bytes")
+        }
+        #expect(log.text.contains("paths=direct fc00:0:b::1 fc00:0:c::1"), "\(log.text)")
+    }
+
     @Test func refusesANamespaceOnTheInKernelPathManager() throws {
         let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "ak\(getpid() % 100000)", options: Testbed.UpOptions(mptcpPathManager: .kernel))
         defer { _ = try? bed.down() }
