@@ -44,6 +44,17 @@ public enum NetworkNamespace {
         try syscallValue("setns(\(name))") { csrh_setns_net(fd) }
     }
 
+    /// The cookie of the calling thread's network namespace (`SO_NETNS_COOKIE`): a number that
+    /// names the namespace for as long as the system runs, as BPF's `bpf_get_netns_cookie` sees it.
+    public static func currentCookie() throws(SystemCallError) -> UInt64 {
+        let probe = try syscallValue("socket for SO_NETNS_COOKIE") { socket(AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        defer { close(probe) }
+        var cookie: UInt64 = 0
+        var len = socklen_t(MemoryLayout<UInt64>.size)
+        try syscallValue("getsockopt(SO_NETNS_COOKIE)") { getsockopt(probe, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &cookie, &len) }
+        return cookie
+    }
+
     /// Whether a namespace handle named `name` exists.
     public static func exists(_ name: String) -> Bool {
         access("\(directory)/\(name)", F_OK) == 0

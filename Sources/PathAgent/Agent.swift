@@ -36,7 +36,7 @@ public final class Agent: @unchecked Sendable {
     }
 
     /// Counters for `status`.
-    public struct Counters: Sendable, Hashable {
+    public struct Counters: Sendable, Hashable, Codable {
         public var connectionsSeen = 0
         public var connectionsEngineered = 0
         public var connectionsUnmatched = 0
@@ -53,6 +53,11 @@ public final class Agent: @unchecked Sendable {
 
     public let policy: AgentPolicy
     public private(set) var counters = Counters()
+    /// Connections each rule took.
+    public private(set) var ruleMatches: [Int]
+    /// The control socket's path (`srte agent status`), when there is one.
+    public let controlPath: String?
+    var controlFD: Int32 = -1
     /// Called for every event.
     public var log: (Event) -> Void = { _ in }
 
@@ -95,8 +100,17 @@ public final class Agent: @unchecked Sendable {
     /// default the one toward the first rule's destination) and subscribes to the events.
     /// - Throws: ``AgentError`` naming what is missing (the path manager, root, a policy
     ///   feature the daemon does not apply yet), or the kernel's error.
-    public init(policy: AgentPolicy, interface: String? = nil, cgroup: String = SubflowSocketOptions.defaultCgroup) throws {
+    /// - Parameters:
+    ///   - policy: the rules.
+    ///   - interface: the egress interface for steering (`nil`: toward the first rule's destination).
+    ///   - cgroup: the cgroup v2 directory whose programs' connections are engineered.
+    ///   - control: where to answer `srte agent status` (``defaultControlPath(namespaceCookie:)``
+    ///     for the namespace; `nil`: no control socket).
+    public init(policy: AgentPolicy, interface: String? = nil, cgroup: String = SubflowSocketOptions.defaultCgroup,
+                control: String? = nil) throws {
         self.policy = policy
+        self.ruleMatches = Array(repeating: 0, count: policy.rules.count)
+        self.controlPath = control
         guard !policy.rules.isEmpty else { throw AgentError("the policy has no rules: nothing to engineer") }
         var connectRules: [ConnectSteering.Rule] = []
         var resolved: [Resolved] = []
@@ -140,6 +154,16 @@ public final class Agent: @unchecked Sendable {
             throw error
         }
         reservedPorts = try? SysctlFile("net/ipv4/ip_local_reserved_ports")
+        if let control {
+            do throws(SystemCallError) {
+                try? FileManager.default.createDirectory(atPath: (control as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                controlFD = try UnixSocket.listen(at: control)
+            } catch {
+                onConnect.close()
+                steering.removeAll()
+                throw AgentError("control socket: \(error)")
+            }
+        }
     }
 
     deinit { stop() }
@@ -153,6 +177,49 @@ public final class Agent: @unchecked Sendable {
                 continue
             }
             for e in events { handle(e) }
+            serveControl()
+        }
+    }
+
+    /// `/run/srte/agent-<netns cookie>.sock`: one agent per network namespace.
+    public static func defaultControlPath(namespaceCookie: UInt64) -> String {
+        "/run/srte/agent-\(namespaceCookie).sock"
+    }
+
+    /// What `srte agent status` shows.
+    public func status() -> AgentStatus {
+        AgentStatus(
+            pid: getpid(),
+            rules: policy.rules.enumerated().map { i, r in
+                AgentStatus.RuleStatus(index: i + 1, line: r.line, match: "\(r.match)", subflows: r.paths.subflowCount, connections: ruleMatches[i])
+            },
+            connections: connections.sorted { $0.key < $1.key }.map { token, c in
+                AgentStatus.ConnectionStatus(
+                    token: String(format: "%08x", token), local: "\(c.local)", remote: "\(c.remote)", rule: c.rule + 1,
+                    paths: c.paths.map(\.description),
+                    joins: c.joins.map { "[\($0.flow.localAddress)]:\($0.flow.localPort)" })
+            },
+            counters: counters)
+    }
+
+    /// Answers the control socket's waiting clients (non-blocking): a line `status` gets the
+    /// status as one JSON object.
+    func serveControl() {
+        guard controlFD >= 0 else { return }
+        while true {
+            guard let client = UnixSocket.acceptWaiting(controlFD) else { return }
+            defer { close(client) }
+            guard let request = try? UnixSocket.readLine(client, timeout: .milliseconds(200)) else { continue }
+            let answer: String
+            switch request {
+            case "status":
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                answer = (try? encoder.encode(status())).map { String(decoding: $0, as: UTF8.self) } ?? "{\"error\": \"encoding\"}"
+            default:
+                answer = "{\"error\": \"unknown request: \(request.prefix(40))\"}"
+            }
+            try? UnixSocket.writeAll(client, Array((answer + "\n").utf8))
         }
     }
 
@@ -180,6 +247,7 @@ public final class Agent: @unchecked Sendable {
                 return
             }
             counters.connectionsEngineered += 1
+            ruleMatches[index] += 1
             connections[token] = Connection(rule: index, paths: paths, local: local, remote: remote)
             log(Event("matched", token: token, [("local", "\(local)"), ("remote", "\(remote)"), ("rule", "\(index + 1)"),
                                                 ("subflows", "\(paths.count)"), ("paths", paths.map(\.description).joined(separator: " "))]))
@@ -293,6 +361,11 @@ public final class Agent: @unchecked Sendable {
         onConnect.close()
         steering.removeAll()
         subscription.cancel()
+        if controlFD >= 0 {
+            close(controlFD)
+            controlFD = -1
+            if let controlPath { unlink(controlPath) }
+        }
         connections.removeAll()
     }
 }
@@ -303,3 +376,33 @@ public struct AgentError: Error, Sendable, CustomStringConvertible {
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }
+
+/// The answer to `srte agent status` (JSON, `schemaVersion` 1).
+public struct AgentStatus: Codable, Sendable {
+    public var schemaVersion = 1
+    public var pid: Int32
+    public var rules: [RuleStatus]
+    public var connections: [ConnectionStatus]
+    public var counters: Agent.Counters
+
+    public struct RuleStatus: Codable, Sendable {
+        public var index: Int
+        public var line: Int
+        public var match: String
+        public var subflows: Int
+        /// Connections the rule took since the agent started.
+        public var connections: Int
+    }
+
+    public struct ConnectionStatus: Codable, Sendable {
+        public var token: String
+        public var local: String
+        public var remote: String
+        public var rule: Int
+        /// The connection's paths, the initial subflow's first.
+        public var paths: [String]
+        /// The local endpoints of the joins the agent opened that are still open.
+        public var joins: [String]
+    }
+}
+

@@ -129,7 +129,7 @@ public struct PlanSpec: Sendable, Hashable {
 }
 
 /// Which connections a rule takes. Every condition given must hold; none given matches all.
-public struct Match: Sendable, Hashable {
+public struct Match: Sendable, Hashable, CustomStringConvertible {
     /// The destination (the connection's remote address).
     public var to: IPv6Prefix?
     /// The source (the connection's local address).
@@ -149,6 +149,17 @@ public struct Match: Sendable, Hashable {
         self.ports = ports
         self.uids = uids
         self.cgroup = cgroup
+    }
+
+    /// The conditions, e.g. "to fc00:2::/64, port 5201"; "every connection" for none.
+    public var description: String {
+        var parts: [String] = []
+        if let to { parts.append("to \(to)") }
+        if let p = ports { parts.append(p.count == 1 ? "port \(p.lowerBound)" : "ports \(p.lowerBound)-\(p.upperBound)") }
+        if let from { parts.append("from \(from)") }
+        if let u = uids { parts.append(u.count == 1 ? "uid \(u.lowerBound)" : "uids \(u.lowerBound)-\(u.upperBound)") }
+        if let cgroup { parts.append("cgroup \(cgroup)") }
+        return parts.isEmpty ? "every connection" : parts.joined(separator: ", ")
     }
 
     /// Whether `c` meets every condition. A condition on the owner (uid, cgroup) does not match

@@ -60,11 +60,7 @@ public final class ConnectSteering {
     public init(steering: BPFSteering, cgroup: String = SubflowSocketOptions.defaultCgroup) throws {
         self.steering = steering
         do throws(SystemCallError) {
-            let probe = try syscallValue("socket for SO_NETNS_COOKIE") { socket(AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
-            defer { Glibc.close(probe) }
-            var cookie: UInt64 = 0
-            var len = socklen_t(MemoryLayout<UInt64>.size)
-            try syscallValue("getsockopt(SO_NETNS_COOKIE)") { getsockopt(probe, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &cookie, &len) }
+            let cookie = try NetworkNamespace.currentCookie()
             namespaceCookie = cookie
             let o = try BPFObject(embedded: srhConnectObject, what: "the connect-time steering program",
                                   sharing: (map: "srte_flows", fd: steering.flowMapFD))

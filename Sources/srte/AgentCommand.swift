@@ -32,9 +32,10 @@ struct AgentCommand: ParsableCommand {
         steered before its SYN. One line per event goes to stderr. SIGINT and SIGTERM stop it and \
         remove everything it installed. `srte agent check FILE` validates a policy without root.
 
-        Not applied by the daemon yet: keep, matching on from/uid/cgroup, `status`, SIGHUP reload.
+        `srte agent status` asks the running agent (exit 0 once it answers; scripts poll it). \
+        Not applied by the daemon yet: keep, matching on from/uid/cgroup, SIGHUP reload.
         """,
-        subcommands: [Run.self, Check.self],
+        subcommands: [Run.self, Status.self, Check.self],
         defaultSubcommand: Run.self
     )
 
@@ -78,6 +79,9 @@ struct AgentCommand: ParsableCommand {
 
         @Option(name: .customLong("for"), help: ArgumentHelp("Stop after this many seconds (scripts, experiments).", valueName: "SECONDS"))
         var duration: Double?
+
+        @Option(help: ArgumentHelp("The control socket `srte agent status` asks (default: /run/srte/agent-<namespace cookie>.sock, one per network namespace).", valueName: "PATH"))
+        var socket: String?
 
         @OptionGroup var output: FormatOptions
 
@@ -130,13 +134,15 @@ struct AgentCommand: ParsableCommand {
             }
             let agent: Agent
             do {
-                agent = try Agent(policy: policy, interface: interface, cgroup: cgroup ?? SubflowSocketOptions.defaultCgroup)
+                let control = try socket ?? Agent.defaultControlPath(namespaceCookie: NetworkNamespace.currentCookie())
+                agent = try Agent(policy: policy, interface: interface, cgroup: cgroup ?? SubflowSocketOptions.defaultCgroup, control: control)
             } catch let e as AgentError {
                 throw CLIFailure.system(e.message)
             }
             let json = output.isJSON
             agent.log = { e in Self.write(e, json: json) }
-            Self.write(Agent.Event("started", [("rules", "\(policy.rules.count)"), ("netns", netns ?? "(this)")]), json: json)
+            Self.write(Agent.Event("started", [("rules", "\(policy.rules.count)"), ("netns", netns ?? "(this)"),
+                                               ("socket", agent.controlPath ?? "none")]), json: json)
 
             // SIGINT/SIGTERM: the guard's thread stops the loop, waits for it, removes everything.
             let stop = StopFlag()
@@ -168,6 +174,60 @@ struct AgentCommand: ParsableCommand {
             } else {
                 diagnose("srte agent: \(e.kind)" + fields.map { " \($0.0)=\($0.1)" }.joined())
             }
+        }
+    }
+
+    /// `srte agent status`: ask the running agent.
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the running agent's rules, connections and counters (exit 0 once it answers).",
+            discussion: """
+            Asks the agent of this network namespace (or of --netns NAME) over its control socket. \
+            Exit status: 0 the agent answered, 3 no agent runs there. --format json prints the \
+            agent's answer (schemaVersion 1).
+            """)
+
+        @Option(help: ArgumentHelp("Ask the agent of this network namespace (/run/netns/NAME).", valueName: "NAME"))
+        var netns: String?
+
+        @Option(help: ArgumentHelp("The agent's control socket (default: the namespace's).", valueName: "PATH"))
+        var socket: String?
+
+        @OptionGroup var output: FormatOptions
+
+        func run() throws {
+            if let netns {
+                do { try NetworkNamespace.enter(netns) } catch { throw CLIFailure.system("network namespace \(netns): \(error)") }
+            }
+            let path = try socket ?? Agent.defaultControlPath(namespaceCookie: NetworkNamespace.currentCookie())
+            let answer: [UInt8]
+            do {
+                let fd = try UnixSocket.connect(to: path)
+                defer { close(fd) }
+                try UnixSocket.writeAll(fd, Array("status\n".utf8))
+                answer = try UnixSocket.readAll(fd)
+            } catch {
+                throw CLIFailure.system("no agent answers at \(path) (\(error.errno.message)): is `srte agent` running in this namespace?")
+            }
+            let status: AgentStatus
+            do { status = try JSONDecoder().decode(AgentStatus.self, from: Data(answer)) } catch {
+                throw CLIFailure.system("the agent at \(path) answered something else: \(String(decoding: answer.prefix(200), as: UTF8.self))")
+            }
+            let out = StdoutBuffer()
+            if output.isJSON {
+                out.line(String(decoding: answer, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+            } else {
+                let c = status.counters
+                out.line("srte agent (pid \(status.pid)): \(status.rules.count) rule(s), \(status.connections.count) engineered connection(s) open")
+                for r in status.rules {
+                    out.line("  rule \(r.index)\(r.line > 0 ? " (line \(r.line))" : ""): \(r.match) → \(r.subflows) subflow(s); \(r.connections) connection(s)")
+                }
+                for k in status.connections {
+                    out.line("  \(k.token) \(k.local) → \(k.remote) rule \(k.rule): \(k.paths.joined(separator: " | ")); joins \(k.joins.joined(separator: ", "))")
+                }
+                out.line("  seen \(c.connectionsSeen), engineered \(c.connectionsEngineered), unmatched \(c.connectionsUnmatched), subflows opened \(c.subflowsOpened), failed \(c.subflowsFailed)")
+            }
+            out.flush()
         }
     }
 

@@ -122,6 +122,16 @@ struct AgentDaemonCLITests {
         #expect(moved("a") < 1_000_000, "the IGP path carried \(moved("a"))")
         #expect(log.text.contains("\"matched\"") && log.text.contains("\"subflow\""), "\(log.text)")
 
+        // `srte agent status` asks it over its control socket.
+        let st = try runSrte(["agent", "status", "--netns", h1, "--format", "json"])
+        #expect(st.status == 0, "\(st.err)")
+        let json = try JSONSerialization.jsonObject(with: Data(st.out.utf8)) as? [String: Any]
+        #expect(json?["schemaVersion"] as? Int == 1)
+        #expect((json?["counters"] as? [String: Any])?["connectionsEngineered"] as? Int == 1, "\(st.out)")
+        #expect(((json?["rules"] as? [[String: Any]])?.first?["connections"] as? Int) == 1, "\(st.out)")
+        let text = try runSrte(["agent", "status", "--netns", h1])
+        #expect(text.status == 0 && text.out.contains("rule 1: to fc00:2::/64, port 5201 → 2 subflow(s); 1 connection(s)"), "\(text.out)")
+
         // SIGTERM: everything the agent installed goes.
         agent.terminate()
         agent.waitUntilExit()
@@ -130,6 +140,9 @@ struct AgentDaemonCLITests {
         let programs = try NetworkNamespace.run(in: h1) { try BPFSteering.attachedEgressPrograms(interface: "r1") }
         #expect(programs == 0)
         #expect(try bed.exec("h1", ["ip", "-6", "route", "show", "table", "all", "proto", "83"]).stdout.isEmpty)
+        // No agent any more: status says so, exit 3.
+        let gone = try runSrte(["agent", "status", "--netns", h1])
+        #expect(gone.status == 3 && gone.err.contains("no agent answers"), "\(gone.err)")
     }
 
     /// A planned rule: the agent plans 3 node-disjoint paths from h1 to the node owning the
