@@ -51,7 +51,7 @@ public final class Agent: @unchecked Sendable {
     /// another socket of the same 4-tuple answers EADDRINUSE, and the agent takes the next.
     public static let joinPorts: ClosedRange<UInt16> = 42000...42999
 
-    public let policy: AgentPolicy
+    public private(set) var policy: AgentPolicy
     public private(set) var counters = Counters()
     /// Connections each rule took.
     public private(set) var ruleMatches: [Int]
@@ -82,7 +82,7 @@ public final class Agent: @unchecked Sendable {
             }
         }
     }
-    let resolved: [Resolved]
+    var resolved: [Resolved]
     struct Connection {
         var rule: Int
         var paths: [PathSpec]
@@ -111,32 +111,7 @@ public final class Agent: @unchecked Sendable {
         self.policy = policy
         self.ruleMatches = Array(repeating: 0, count: policy.rules.count)
         self.controlPath = control
-        guard !policy.rules.isEmpty else { throw AgentError("the policy has no rules: nothing to engineer") }
-        var connectRules: [ConnectSteering.Rule] = []
-        var resolved: [Resolved] = []
-        for (i, r) in policy.rules.enumerated() {
-            guard r.match.from == nil, r.match.uids == nil, r.match.cgroup == nil else {
-                throw AgentError("rule \(i + 1) (line \(r.line)): matching on from, uid or cgroup is not applied by the agent yet; match on to and port")
-            }
-            guard !r.keep else { throw AgentError("rule \(i + 1) (line \(r.line)): keep is not applied by the agent yet") }
-            let to = r.match.to ?? IPv6Prefix(address: .unspecified, length: 0)
-            let ports = r.match.ports ?? 1...65535
-            func waypoints(_ p: PathSpec) -> [IPv6Address] { if case .segments(let s) = p { s } else { [] } }
-            switch r.paths {
-            case .explicit(let paths):
-                resolved.append(.paths(paths))
-                connectRules.append(ConnectSteering.Rule(destination: to, ports: ports, waypoints: waypoints(paths[0])))
-            case .plan(let spec):
-                let owners = try Self.plan(spec, covering: to, rule: i, line: r.line)
-                resolved.append(.planned(owners))
-                for o in owners { connectRules.append(ConnectSteering.Rule(destination: o.owner, ports: ports, waypoints: waypoints(o.paths[0]))) }
-                // The rest of the prefix matches too (first match wins) but cannot be planned to: no SRH.
-                connectRules.append(ConnectSteering.Rule(destination: to, ports: ports, waypoints: []))
-            }
-        }
-        guard connectRules.count <= ConnectSteering.maxRules else {
-            throw AgentError("the policy needs \(connectRules.count) connect-time rules (one per explicit rule, one per planned destination node and one per planned rule); the program holds \(ConnectSteering.maxRules)")
-        }
+        let (connectRules, resolved) = try Self.compile(policy)
         self.resolved = resolved
         do throws(SubflowError) { try MPTCPNamespaceState.check() } catch {
             throw AgentError(error.message)
@@ -168,6 +143,51 @@ public final class Agent: @unchecked Sendable {
 
     deinit { stop() }
 
+    /// The connect-time rules and the per-rule paths of `policy`.
+    /// - Throws: ``AgentError`` for a rule the agent does not apply yet, a planned rule it
+    ///   cannot plan, or more connect-time rules than the program holds.
+    static func compile(_ policy: AgentPolicy) throws -> ([ConnectSteering.Rule], [Resolved]) {
+        guard !policy.rules.isEmpty else { throw AgentError("the policy has no rules: nothing to engineer") }
+        var connectRules: [ConnectSteering.Rule] = []
+        var resolved: [Resolved] = []
+        for (i, r) in policy.rules.enumerated() {
+            guard r.match.from == nil, r.match.uids == nil, r.match.cgroup == nil else {
+                throw AgentError("rule \(i + 1) (line \(r.line)): matching on from, uid or cgroup is not applied by the agent yet; match on to and port")
+            }
+            guard !r.keep else { throw AgentError("rule \(i + 1) (line \(r.line)): keep is not applied by the agent yet") }
+            let to = r.match.to ?? IPv6Prefix(address: .unspecified, length: 0)
+            let ports = r.match.ports ?? 1...65535
+            func waypoints(_ p: PathSpec) -> [IPv6Address] { if case .segments(let s) = p { s } else { [] } }
+            switch r.paths {
+            case .explicit(let paths):
+                resolved.append(.paths(paths))
+                connectRules.append(ConnectSteering.Rule(destination: to, ports: ports, waypoints: waypoints(paths[0])))
+            case .plan(let spec):
+                let owners = try Self.plan(spec, covering: to, rule: i, line: r.line)
+                resolved.append(.planned(owners))
+                for o in owners { connectRules.append(ConnectSteering.Rule(destination: o.owner, ports: ports, waypoints: waypoints(o.paths[0]))) }
+                // The rest of the prefix matches too (first match wins) but cannot be planned to: no SRH.
+                connectRules.append(ConnectSteering.Rule(destination: to, ports: ports, waypoints: []))
+            }
+        }
+        guard connectRules.count <= ConnectSteering.maxRules else {
+            throw AgentError("the policy needs \(connectRules.count) connect-time rules (one per explicit rule, one per planned destination node and one per planned rule); the program holds \(ConnectSteering.maxRules)")
+        }
+        return (connectRules, resolved)
+    }
+
+    /// Replaces the policy (SIGHUP): new connections follow `new`; open ones keep their paths.
+    /// - Throws: what ``compile(_:)`` throws; the old policy then stays in force.
+    public func reload(_ new: AgentPolicy) throws {
+        let (connectRules, resolved) = try Self.compile(new)
+        try onConnect.setRules(connectRules)
+        policy = new
+        self.resolved = resolved
+        ruleMatches = Array(repeating: 0, count: new.rules.count)
+        for k in connections.keys { connections[k]?.rule = -1 }     // their rule may be gone
+        log(Event("reloaded", [("rules", "\(new.rules.count)")]))
+    }
+
     /// Handles events until `shouldStop` says so (checked at least every 100 ms).
     public func run(until shouldStop: () -> Bool) {
         while !shouldStop() && !stopped {
@@ -195,7 +215,7 @@ public final class Agent: @unchecked Sendable {
             },
             connections: connections.sorted { $0.key < $1.key }.map { token, c in
                 AgentStatus.ConnectionStatus(
-                    token: String(format: "%08x", token), local: "\(c.local)", remote: "\(c.remote)", rule: c.rule + 1,
+                    token: String(format: "%08x", token), local: "\(c.local)", remote: "\(c.remote)", rule: c.rule >= 0 ? c.rule + 1 : 0,
                     paths: c.paths.map(\.description),
                     joins: c.joins.map { "[\($0.flow.localAddress)]:\($0.flow.localPort)" })
             },

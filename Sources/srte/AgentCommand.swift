@@ -33,7 +33,9 @@ struct AgentCommand: ParsableCommand {
         remove everything it installed. `srte agent check FILE` validates a policy without root.
 
         `srte agent status` asks the running agent (exit 0 once it answers; scripts poll it). \
-        Not applied by the daemon yet: keep, matching on from/uid/cgroup, SIGHUP reload.
+        SIGHUP reads the policy file again (open connections keep their paths; a bad file is \
+        logged and the old policy stays). Not applied by the daemon yet: keep, matching on \
+        from/uid/cgroup.
         """,
         subcommands: [Run.self, Status.self, Check.self],
         defaultSubcommand: Run.self
@@ -154,8 +156,19 @@ struct AgentCommand: ParsableCommand {
                 box.value.stop()
                 Self.write(Agent.Event("stopped", [("why", "signal")]), json: json)
             }
+            // SIGHUP: read the policy again; the loop applies it between events.
+            let reload = StopFlag()
+            TerminationGuard.onHangup { reload.set() }
             let deadline = duration.map { ContinuousClock.now + .milliseconds(Int64($0 * 1000)) }
-            agent.run(until: { stop.isSet || deadline.map { ContinuousClock.now >= $0 } == true })
+            while true {
+                agent.run(until: { stop.isSet || reload.isSet || deadline.map { ContinuousClock.now >= $0 } == true })
+                guard reload.isSet, !stop.isSet else { break }
+                reload.clear()
+                do { try agent.reload(try makePolicy()) } catch {
+                    Self.write(Agent.Event("error", [("what", "reloading the policy (the old one stays)"), ("error", "\(error)")]), json: json)
+                }
+            }
+            TerminationGuard.onHangup(nil)
             loopDone.signal()
             if stop.isSet { while true { pause() } }     // the guard's thread exits the process
             TerminationGuard.remove(token)
@@ -318,6 +331,7 @@ final class StopFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
     func set() { lock.lock(); value = true; lock.unlock() }
+    func clear() { lock.lock(); value = false; lock.unlock() }
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
 }
 

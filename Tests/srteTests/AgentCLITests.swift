@@ -180,6 +180,38 @@ struct AgentDaemonCLITests {
         #expect(log.text.contains("paths=direct fc00:0:b::1 fc00:0:c::1"), "\(log.text)")
     }
 
+    /// SIGHUP reads the policy again; a broken file leaves the old policy in force.
+    @Test func hangupReloadsThePolicy() throws {
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "ah\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let h1 = bed.namespace(of: "h1")!
+        let policy = FileManager.default.temporaryDirectory.appendingPathComponent("srte-agent-hup-\(getpid()).yaml").path
+        func write(_ port: String) throws {
+            try "rules:\n  - match: { to: \"fc00:2::/64\", port: \(port) }\n    paths: [[fc00:0:b::1], direct]\n"
+                .write(toFile: policy, atomically: true, encoding: .utf8)
+        }
+        try write("5201")
+        defer { try? FileManager.default.removeItem(atPath: policy) }
+        let (agent, log) = try start(["agent", "--netns", h1, "--policy", policy, "--for", "30"])
+        defer { if agent.isRunning { agent.terminate() } }
+        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        #expect(try runSrte(["agent", "status", "--netns", h1]).out.contains("port 5201"))
+
+        try write("5202")
+        kill(agent.processIdentifier, SIGHUP)
+        #expect(log.wait(for: "reloaded", seconds: 5), "\(log.text)")
+        let after = try runSrte(["agent", "status", "--netns", h1])
+        #expect(after.out.contains("port 5202") && !after.out.contains("port 5201"), "\(after.out)")
+
+        try "rules: [".write(toFile: policy, atomically: true, encoding: .utf8)
+        kill(agent.processIdentifier, SIGHUP)
+        #expect(log.wait(for: "reloading the policy (the old one stays)", seconds: 5), "\(log.text)")
+        #expect(try runSrte(["agent", "status", "--netns", h1]).out.contains("port 5202"))
+        #expect(agent.isRunning)
+        agent.terminate()
+        agent.waitUntilExit()
+    }
+
     @Test func refusesANamespaceOnTheInKernelPathManager() throws {
         let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "ak\(getpid() % 100000)", options: Testbed.UpOptions(mptcpPathManager: .kernel))
         defer { _ = try? bed.down() }
