@@ -177,7 +177,7 @@ public final class Agent: @unchecked Sendable {
     }
 
     /// Replaces the policy (SIGHUP): new connections follow `new`; open ones keep their paths.
-    /// - Throws: what ``compile(_:)`` throws; the old policy then stays in force.
+    /// - Throws: ``AgentError`` for a rule the agent cannot apply (the old policy then stays in force).
     public func reload(_ new: AgentPolicy) throws {
         let (connectRules, resolved) = try Self.compile(new)
         try onConnect.setRules(connectRules)
