@@ -36,7 +36,7 @@ struct BPFEmbed: BuildToolPlugin {
                 executable: embed,
                 arguments: [clang.path, source.path, object.path, swift.path, symbol, "--",
                             "-O2", "-g", "-target", "bpf", targetArch, "-I", multiarch, "-I", include.path],
-                inputFiles: [source, include.appending(path: "csrh_steer_abi.h")],  // the programs' only local header
+                inputFiles: [source, include.appending(path: "csrh_steer_abi.h"), bpfDir.appending(path: "srte_flows.h")],  // the programs' local headers
                 outputFiles: [swift]))
         }
         return commands

@@ -226,7 +226,7 @@ public struct Experiment: Sendable {
         var failedAt: Double? = nil
         var failureError: Error? = nil
         let sinkEngineered = try measured("MPTCP with \(count) engineered subflows", verify: true) {
-            let waypoints = paths.map { p in p.segments.dropLast().map(\.sid) }
+            let waypoints = paths.map(\.waypoints)
             let labels: [String?] = paths.map { keeper.hops($0.path) }
             let c = try bed.run(in: src) {
                 try EngineeredConnection.open(to: remote, from: srcAddress, paths: waypoints, steering: steer,

@@ -300,24 +300,12 @@ public final class Agent: @unchecked Sendable {
     /// - Throws: ``AgentError`` when the topology cannot be read or no node can be planned to.
     static func plan(_ spec: PlanSpec, covering prefix: IPv6Prefix, rule i: Int, line: Int) throws -> [(owner: IPv6Prefix, node: String, paths: [PathSpec])] {
         let what = "rule \(i + 1) (line \(line))"
-        guard let data = FileManager.default.contents(atPath: spec.topologyPath) else {
-            throw AgentError("\(what): cannot read topology \(spec.topology) (looked at \(spec.topologyPath))")
-        }
         let topology: Topology
-        do { topology = try Topology(yaml: String(decoding: data, as: UTF8.self), file: spec.topology) } catch {
-            throw AgentError("\(what): \(error)")
-        }
+        do { topology = try spec.loadTopology() } catch { throw AgentError("\(what): \(error.message)") }
         let planner = DisjointPathPlanner(topology: topology, metric: spec.metric)
         var out: [(owner: IPv6Prefix, node: String, paths: [PathSpec])] = []
         for n in topology.nodes where n.name != spec.from {
-            let owner: IPv6Prefix
-            if let a = n.address, prefix.contains(a) {
-                owner = IPv6Prefix(address: a, length: 128)
-            } else if let l = n.locator, prefix.contains(l.address) || l.contains(prefix.address) {
-                owner = l.length >= prefix.length ? l : prefix
-            } else {
-                continue
-            }
+            guard let owner = PlanSpec.owned(by: n, within: prefix) else { continue }
             let report: PlanReport
             do {
                 report = try PlanReport(topology: topology, from: spec.from, to: n.name, k: spec.k, disjoint: spec.disjoint,
@@ -326,10 +314,7 @@ public final class Agent: @unchecked Sendable {
                 throw AgentError("\(what): planning from \(spec.from) to \(n.name): \(error)")
             }
             guard !report.paths.isEmpty else { continue }
-            let paths = report.paths.map { p -> PathSpec in
-                let w = p.segments.dropLast().map(\.sid)
-                return w.isEmpty ? .direct : .segments(Array(w))
-            }
+            let paths = report.paths.map { p in p.waypoints.isEmpty ? PathSpec.direct : .segments(p.waypoints) }
             out.append((owner, n.name, paths))
         }
         guard !out.isEmpty else {

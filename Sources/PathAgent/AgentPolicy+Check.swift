@@ -14,21 +14,13 @@ extension AgentPolicy {
         for (i, r) in rules.enumerated() {
             if case .plan(let p) = r.paths {
                 let where_ = { (m: String) in PolicyError(file: file, line: r.line, column: r.column, m) }
-                guard let data = FileManager.default.contents(atPath: p.topologyPath) else {
-                    throw where_("rule \(i + 1): cannot read topology \(p.topology) (looked at \(p.topologyPath))")
-                }
                 let topology: Topology
-                do { topology = try Topology(yaml: String(decoding: data, as: UTF8.self), file: p.topology) } catch {
-                    throw where_("rule \(i + 1): topology \(p.topology) is not valid: \(error)")
-                }
+                do { topology = try p.loadTopology() } catch { throw where_("rule \(i + 1): \(error.message)") }
                 guard topology[p.from] != nil else {
                     throw where_("rule \(i + 1): no node '\(p.from)' in topology \(p.topology) ('from' names this host's node)")
                 }
                 if let to = r.match.to {
-                    let owners = topology.nodes.filter { n in
-                        (n.address.map(to.contains) ?? false) || (n.locator.map { to.contains($0.address) || $0.contains(to.address) } ?? false)
-                    }
-                    if owners.isEmpty {
+                    if !topology.nodes.contains(where: { PlanSpec.owned(by: $0, within: to) != nil }) {
                         throw where_("rule \(i + 1): no node of topology \(p.topology) has an address in \(to), so no destination it matches can be planned to")
                     }
                 }
@@ -65,3 +57,27 @@ extension Match {
             && rangeCovers(uids, other.uids) && cgroupCovers
     }
 }
+
+extension PlanSpec {
+    /// The topology file, read and parsed.
+    /// - Throws: ``PolicyError`` (without a position) naming the file and what is wrong.
+    func loadTopology() throws(PolicyError) -> Topology {
+        guard let data = FileManager.default.contents(atPath: topologyPath) else {
+            throw PolicyError(file: topologyPath, "cannot read topology \(topology) (looked at \(topologyPath))")
+        }
+        do { return try Topology(yaml: String(decoding: data, as: UTF8.self), file: topology) } catch {
+            throw PolicyError(file: topologyPath, "topology \(topology) is not valid: \(error)")
+        }
+    }
+
+    /// The part of `prefix` that `node` owns — its address as a /128, or its locator (or
+    /// `prefix`, when the locator holds all of it) — or `nil` when it owns none.
+    static func owned(by node: Topology.Node, within prefix: IPv6Prefix) -> IPv6Prefix? {
+        if let a = node.address, prefix.contains(a) { return IPv6Prefix(address: a, length: 128) }
+        if let l = node.locator, prefix.contains(l.address) || l.contains(prefix.address) {
+            return l.length >= prefix.length ? l : prefix
+        }
+        return nil
+    }
+}
+

@@ -96,26 +96,19 @@ struct PolicyReader {
     /// An address (a /128) or a prefix.
     func prefix(_ node: Node, _ key: String) throws(TopologyError) -> IPv6Prefix {
         let text = try yaml.string(node, "'\(key)' to be an IPv6 prefix such as \"fc00:2::/64\"")
-        do {
-            if text.contains("/") { return try IPv6Prefix(parsing: text) }
-            return IPv6Prefix(address: try IPv6Address(parsing: text), length: 128)
-        } catch {
+        do { return try Match.parsePrefix(text) } catch {
             throw yaml.error(node, "expected '\(key)' to be an IPv6 prefix or address: \(error)")
         }
     }
 
     /// `N` or `A-B`.
     func range(_ node: Node, _ key: String, max: Int, min: Int) throws(TopologyError) -> ClosedRange<Int> {
-        let text = node.scalar?.string ?? ""
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard case .scalar = node, (parts.count == 1 || parts.count == 2), parts.allSatisfy({ $0 != nil }) else {
-            throw yaml.error(node, "expected '\(key)' to be a number or a range like 5201-5210, got '\(node.scalar?.string ?? "a collection")'")
+        guard case .scalar(let s) = node else {
+            throw yaml.error(node, "expected '\(key)' to be a number or a range like 5201-5210, got 'a collection'")
         }
-        let lo = parts[0]!, hi = parts.count == 2 ? parts[1]! : parts[0]!
-        guard lo >= min, hi <= max, lo <= hi else {
-            throw yaml.error(node, "'\(key)' \(text) is out of range (\(min)...\(max), low end first)")
+        do { return try Match.parseRange(s.string, within: min...max) } catch {
+            throw yaml.error(node, "'\(key)': \(error.message)")
         }
-        return lo...hi
     }
 
     func pathList(_ node: Node) throws(TopologyError) -> [PathSpec] {

@@ -151,6 +151,25 @@ public struct Match: Sendable, Hashable, CustomStringConvertible {
         self.cgroup = cgroup
     }
 
+    /// An address (taken as a /128) or `ADDRESS/LENGTH`, as `to` and `from` are written.
+    public static func parsePrefix(_ text: String) throws(IPv6AddressError) -> IPv6Prefix {
+        if text.contains("/") { return try IPv6Prefix(parsing: text) }
+        return IPv6Prefix(address: try IPv6Address(parsing: text), length: 128)
+    }
+
+    /// `N` or `A-B` within `bounds`, as `port` and `uid` are written.
+    /// - Throws: a message saying what was expected.
+    public static func parseRange(_ text: String, within bounds: ClosedRange<Int>) throws(MatchValueError) -> ClosedRange<Int> {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 1 || parts.count == 2, let lo = parts[0], let hi = parts[parts.count - 1] else {
+            throw MatchValueError(message: "expected a number or a range like 5201-5210, got '\(text)'")
+        }
+        guard bounds.contains(lo), bounds.contains(hi), lo <= hi else {
+            throw MatchValueError(message: "\(text) is out of range (\(bounds.lowerBound)...\(bounds.upperBound), low end first)")
+        }
+        return lo...hi
+    }
+
     /// The conditions, e.g. "to fc00:2::/64, port 5201"; "every connection" for none.
     public var description: String {
         var parts: [String] = []
@@ -180,6 +199,12 @@ public struct Match: Sendable, Hashable, CustomStringConvertible {
         }
         return true
     }
+}
+
+/// A `port` or `uid` value that is not a number or range within bounds.
+public struct MatchValueError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }
 
 /// What the agent knows of a connection when it decides: its endpoints and, where visible, its

@@ -16,6 +16,9 @@ public struct PlanReport: Sendable {
         public var delay: Int
         /// The segment list that forces it, checked by forwarding simulation.
         public var segments: [Segment]
+        /// The SIDs before the final destination: what a subflow's SRH needs besides its own
+        /// destination (empty for the IGP's path).
+        public var waypoints: [IPv6Address] { segments.waypoints }
     }
 
     /// The topology planned on.

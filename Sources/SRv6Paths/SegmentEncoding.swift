@@ -256,3 +256,9 @@ public final class SegmentEncoder {
         return Simulation(branches: branches, truncated: truncated)
     }
 }
+
+extension Array where Element == Segment {
+    /// The SIDs of every segment but the last (the final destination), in path order.
+    public var waypoints: [IPv6Address] { dropLast().map(\.sid) }
+}
+

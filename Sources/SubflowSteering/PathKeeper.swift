@@ -68,7 +68,7 @@ public final class PathKeeper: @unchecked Sendable {
             paths[newIndex] = r.path
             var label = hops(r.path)
             if !r.disjoint { label += ", shared with a working path" }
-            return .init(waypoints: segments.dropLast().map(\.sid), label: label)
+            return .init(waypoints: segments.waypoints, label: label)
         }
     }
 

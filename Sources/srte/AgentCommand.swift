@@ -109,17 +109,13 @@ struct AgentCommand: ParsableCommand {
                 return p
             }
             let prefix: IPv6Prefix
-            do {
-                let text = to!
-                prefix = text.contains("/") ? try IPv6Prefix(parsing: text) : IPv6Prefix(address: try IPv6Address(parsing: text), length: 128)
-            } catch { throw CLIFailure.input("--to \(to!): \(error)") }
+            do { prefix = try Match.parsePrefix(to!) } catch { throw CLIFailure.input("--to \(to!): \(error)") }
             var ports: ClosedRange<UInt16>? = nil
             if let port {
-                let parts = port.split(separator: "-", omittingEmptySubsequences: false).map { UInt16($0) }
-                guard (1...2).contains(parts.count), parts.allSatisfy({ $0 != nil && $0! > 0 }), parts.first!! <= parts.last!! else {
-                    throw CLIFailure.input("--port \(port): expected a port or a range like 5201-5210")
-                }
-                ports = parts.first!!...parts.last!!
+                do {
+                    let r = try Match.parseRange(port, within: 1...65535)
+                    ports = UInt16(r.lowerBound)...UInt16(r.upperBound)
+                } catch { throw CLIFailure.input("--port \(port): \(error.message)") }
             }
             var specs: [PathSpec] = []
             for p in paths {
@@ -273,21 +269,11 @@ struct AgentCommand: ParsableCommand {
             } else {
                 out.line("\(file): \(policy.rules.count) rule\(policy.rules.count == 1 ? "" : "s"), valid")
                 for (i, r) in policy.rules.enumerated() {
-                    out.line("  \(i + 1). line \(r.line): \(Self.describe(r.match)) → \(Self.describe(r.paths))\(r.keep ? ", keep" : "")")
+                    out.line("  \(i + 1). line \(r.line): \(r.match) → \(Self.describe(r.paths))\(r.keep ? ", keep" : "")")
                 }
                 for n in notes { out.line("note: \(n)") }
             }
             out.flush()
-        }
-
-        static func describe(_ m: Match) -> String {
-            var parts: [String] = []
-            if let to = m.to { parts.append("to \(to)") }
-            if let p = m.ports { parts.append(p.count == 1 ? "port \(p.lowerBound)" : "ports \(p.lowerBound)-\(p.upperBound)") }
-            if let f = m.from { parts.append("from \(f)") }
-            if let u = m.uids { parts.append(u.count == 1 ? "uid \(u.lowerBound)" : "uids \(u.lowerBound)-\(u.upperBound)") }
-            if let c = m.cgroup { parts.append("cgroup \(c)") }
-            return parts.isEmpty ? "every connection" : parts.joined(separator: ", ")
         }
 
         static func describe(_ p: Rule.Paths) -> String {

@@ -154,7 +154,7 @@ struct OpenCommand: ParsableCommand {
             if report.paths.count < k { diagnose("srte: only \(report.paths.count) of \(k) disjoint paths exist: opening \(report.paths.count) subflow(s)") }
             for n in report.notes { diagnose("srte: note: \(n)") }
             let address = topo.destinationAddress(ofNode: dst)
-            let lists = report.paths.map { p in p.segments.dropLast().map(\.sid) }
+            let lists = report.paths.map(\.waypoints)
             return (SocketEndpoint(address, port: port), lists, report)
         }
         let remote = try parseEndpoint(to, option: "--to")

@@ -20,16 +20,11 @@
 #include <bpf/bpf_endian.h>
 
 #include "../include/csrh_steer_abi.h"
+#include "srte_flows.h"
 
 #define AF_INET6_ 10
 #define SOL_TCP_ 6
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, CSRH_STEER_MAX_FLOWS);
-	__type(key, struct csrh_steer_key);
-	__type(value, struct csrh_steer_value);
-} srte_flows SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -29,6 +29,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "../include/csrh_steer_abi.h"
+#include "srte_flows.h"
 
 /* TCX verdicts (include/uapi/linux/bpf.h, 6.6+; absent from older headers).
  * TCX_NEXT lets later programs on the same hook run as well. */
@@ -37,12 +38,6 @@
 #define TCX_DROP 2
 #endif
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, CSRH_STEER_MAX_FLOWS);
-	__type(key, struct csrh_steer_key);
-	__type(value, struct csrh_steer_value);
-} srte_flows SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
