@@ -49,9 +49,14 @@ public enum NetworkNamespace {
     public static func currentCookie() throws(SystemCallError) -> UInt64 {
         let probe = try syscallValue("socket for SO_NETNS_COOKIE") { socket(AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
         defer { close(probe) }
+        return try cookie(ofSocket: probe)
+    }
+
+    /// The cookie of the network namespace socket `fd` belongs to (`SO_NETNS_COOKIE`).
+    public static func cookie(ofSocket fd: Int32) throws(SystemCallError) -> UInt64 {
         var cookie: UInt64 = 0
         var len = socklen_t(MemoryLayout<UInt64>.size)
-        try syscallValue("getsockopt(SO_NETNS_COOKIE)") { getsockopt(probe, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &cookie, &len) }
+        try syscallValue("getsockopt(SO_NETNS_COOKIE)") { getsockopt(fd, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &cookie, &len) }
         return cookie
     }
 

@@ -62,7 +62,7 @@ package enum Processes {
             if r == p { return true }
             return r < 0 && !isRunning(p)
         }
-        let graceMs = Int(grace.components.seconds * 1000 + grace.components.attoseconds / 1_000_000_000_000_000)
+        let graceMs = Int(grace.pollMilliseconds)
         for (signal, wait) in [(SIGTERM, graceMs), (SIGKILL, 1000)] {
             for p in left { kill(p, signal) }
             var waited = 0

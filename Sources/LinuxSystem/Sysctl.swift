@@ -13,18 +13,7 @@ package enum Sysctl {
     /// The value of `key`, without the trailing newline.
     /// - Throws: ``SystemCallError`` (ENOENT: no such parameter on this kernel).
     package static func read(_ key: String) throws(SystemCallError) -> String {
-        let fd = try syscallValue("open(/proc/sys/\(key))") { open("/proc/sys/" + key, O_RDONLY | O_CLOEXEC) }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = try syscallValue("read(/proc/sys/\(key))") { buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
-            if n == 0 { break }
-            out += buf[0..<n]
-        }
-        var text = String(decoding: out, as: UTF8.self)
-        while let last = text.last, last == "\n" || last == " " || last == "\t" { text.removeLast() }
-        return text
+        try SysctlFile(key).read()
     }
 
     /// Sets `key` to `value`.

@@ -102,3 +102,12 @@ package func monotonicNanoseconds() -> UInt64 {
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
+
+extension Duration {
+    /// Whole milliseconds (truncated), for `poll(2)` and friends; at most `Int32.max`.
+    package var pollMilliseconds: Int32 {
+        let ms = components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+        return Int32(clamping: ms)
+    }
+}
+

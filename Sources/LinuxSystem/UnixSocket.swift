@@ -62,7 +62,7 @@ package enum UnixSocket {
     package static func readAll(_ fd: Int32, limit: Int = 1 << 20, timeout: Duration = .seconds(5)) throws(SystemCallError) -> [UInt8] {
         var out: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 65536)
-        let ms = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let ms = timeout.pollMilliseconds
         while out.count < limit {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = try syscallValue("poll") { poll(&p, 1, ms) }
@@ -78,7 +78,7 @@ package enum UnixSocket {
     package static func readLine(_ fd: Int32, timeout: Duration) throws(SystemCallError) -> String {
         var out: [UInt8] = []
         var byte: UInt8 = 0
-        let ms = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let ms = timeout.pollMilliseconds
         while out.count < 4096 {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = try syscallValue("poll") { poll(&p, 1, ms) }

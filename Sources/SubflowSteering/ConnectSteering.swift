@@ -72,7 +72,11 @@ public final class ConnectSteering {
             linkFD = try o.attachCgroupSockOps(path: cgroup)
             object = o
         } catch {
-            throw SteeringError("\(error.call) (cgroup \(cgroup))", errno: error.errno, detail: error.detail)
+            // Under `ip netns exec` the cgroup v2 mount is gone (it remounts /sys).
+            let hint = error.errno == ENOENT && access(cgroup, F_OK) != 0
+                ? "no cgroup v2 directory \(cgroup) here: `ip netns exec` hides the cgroup v2 mount; enter the namespace with srte's own --netns instead"
+                : error.detail
+            throw SteeringError("\(error.call) (cgroup \(cgroup))", errno: error.errno, detail: hint)
         }
     }
 

@@ -50,27 +50,12 @@ struct AgentLabTests {
         defer { if !stopped { stop.set(); agentDone.wait(); agent.stop() } }
 
         let sink = try NetworkNamespace.run(in: t.lab.ns("h2")) { try MPTCPSink(listen: SocketEndpoint(.unspecified, port: 5201)) }
-        let result = SinkResult()
-        let done = DispatchSemaphore(value: 0)
-        Thread { result.set(Result { try sink.serveOne(timeout: .seconds(30)) }); done.signal() }.start()
+        let result = SinkResult.serving(sink, timeout: .seconds(30))
 
         let size = 6_000_000
-        let client = """
-            import socket
-            s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, 262)
-            s.connect(("\(t.h2)", 5201))
-            chunk = b"x" * 65536
-            sent = 0
-            while sent < \(size):
-                n = min(len(chunk), \(size) - sent)
-                s.sendall(chunk[:n])
-                sent += n
-            s.shutdown(socket.SHUT_WR)
-            s.recv(1)
-            s.close()
-            """
+        let client = pythonMPTCPClient(to: "\(t.h2)", port: 5201, bytes: size)
         let bytes = try t.forwardBytes { _ = try t.lab.exec("h1", ["python3", "-c", client]) }
-        #expect(done.wait(timeout: .now() + 30) == .success)
+        #expect(result.finished(within: 30))
         let report = try #require(try result.get())
         #expect(report.bytes == UInt64(size) && report.multipath, "\(report)")
         #expect(report.subflows.count == 2, "one join per further path: \(report.subflows)")
@@ -92,11 +77,4 @@ struct AgentLabTests {
         #expect(attached == 0)
         #expect(try t.lab.exec("h1", ["cat", "/proc/sys/net/ipv4/ip_local_reserved_ports"]) == reservedBefore)
     }
-}
-
-final class SinkResult: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Result<SinkReport, Error>?
-    func set(_ r: Result<SinkReport, Error>) { lock.lock(); value = r; lock.unlock() }
-    func get() throws -> SinkReport? { lock.lock(); defer { lock.unlock() }; return try value?.get() }
 }

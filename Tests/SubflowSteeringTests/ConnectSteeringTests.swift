@@ -42,14 +42,12 @@ struct ConnectSteeringTests {
 
         // An MPTCP connection's initial subflow too (the hook runs in tcp_connect() of the subflow).
         let sink = try NetworkNamespace.run(in: t.lab.ns("h2")) { try MPTCPSink(listen: SocketEndpoint(.unspecified, port: 5203)) }
-        let result = SinkResult()
-        let done = DispatchSemaphore(value: 0)
-        Thread { result.set(Result { try sink.serveOne(timeout: .seconds(20)) }); done.signal() }.start()
+        let result = SinkResult.serving(sink, timeout: .seconds(20))
         let mptcp = try NetworkNamespace.run(in: t.lab.ns("h1")) { try MPTCPSocket() }
         try mptcp.connect(to: SocketEndpoint(t.h2, port: 5203), timeout: .seconds(5))
         _ = try mptcp.send(Array(repeating: 7, count: 100_000))
         try mptcp.shutdownWrite()
-        #expect(done.wait(timeout: .now() + 20) == .success)
+        #expect(result.finished(within: 20))
         let report = try #require(try result.get())
         #expect(report.bytes == 100_000 && report.multipath, "\(report)")
         #expect(onConnect.counters().steered == 2)

@@ -39,9 +39,7 @@ struct EngineeredConnectionTests {
         let t = try prepare("ec\(mechanism == .bpf ? "b" : "p")")
         defer { t.lab.destroy() }
         let sink = try NetworkNamespace.run(in: t.lab.ns("h2")) { try MPTCPSink(listen: SocketEndpoint(.unspecified, port: 5201)) }
-        let result = SinkResult()
-        let done = DispatchSemaphore(value: 0)
-        Thread { result.set(Result { try sink.serveOne(timeout: .seconds(30)) }); done.signal() }.start()
+        let result = SinkResult.serving(sink, timeout: .seconds(30))
 
         let steering = try mechanism.make(t)
         defer { steering.removeAll() }
@@ -61,7 +59,7 @@ struct EngineeredConnectionTests {
             }
             c.close()
         }
-        #expect(done.wait(timeout: .now() + 30) == .success)
+        #expect(result.finished(within: 30))
         let sinkReport = try #require(try result.get())
         #expect(sinkReport.bytes == UInt64(size))
         #expect(report?.bytes == UInt64(size))
@@ -89,9 +87,7 @@ extension EngineeredConnectionTests {
         let t = try prepare("rs\(mechanism == .bpf ? "b" : "p")")
         defer { t.lab.destroy() }
         let sink = try NetworkNamespace.run(in: t.lab.ns("h2")) { try MPTCPSink(listen: SocketEndpoint(.unspecified, port: 5202)) }
-        let result = SinkResult()
-        let served = DispatchSemaphore(value: 0)
-        Thread { result.set(Result { try sink.serveOne(timeout: .seconds(30)) }); served.signal() }.start()
+        let result = SinkResult.serving(sink, timeout: .seconds(30))
         let steering = try mechanism.make(t)
         defer { steering.removeAll() }
         let size = 24_000_000                        // about 4 s at 50 Mbit/s
@@ -107,7 +103,7 @@ extension EngineeredConnectionTests {
             #expect(sent.wait(timeout: .now() + 30) == .success)
             c.close()
         }
-        #expect(served.wait(timeout: .now() + 30) == .success)
+        #expect(result.finished(within: 30))
         #expect(try result.get()?.bytes == UInt64(size))
         #expect(bytes.viaB > size / 5 && bytes.viaA > size / 5, "via a \(bytes.viaA), via b \(bytes.viaB)")
         #expect(bytes.viaA + bytes.viaB >= size)
@@ -117,11 +113,4 @@ extension EngineeredConnectionTests {
 final class UncheckedSendable<T>: @unchecked Sendable {
     let value: T
     init(_ v: T) { value = v }
-}
-
-final class SinkResult: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Result<SinkReport, Error>?
-    func set(_ r: Result<SinkReport, Error>) { lock.lock(); value = r; lock.unlock() }
-    func get() throws -> SinkReport? { lock.lock(); defer { lock.unlock() }; return try value?.get() }
 }

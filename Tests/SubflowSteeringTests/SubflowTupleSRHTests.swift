@@ -19,9 +19,7 @@ struct SubflowTupleSRHTests {
             try t.lab.exec("r1", ["tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate", "20mbit", "burst", "32kb", "latency", "50ms"])
         }
         let sink = try NetworkNamespace.run(in: t.lab.ns("h2")) { try MPTCPSink(listen: SocketEndpoint(.unspecified, port: 5201)) }
-        let result = SinkResult()
-        let done = DispatchSemaphore(value: 0)
-        Thread { result.set(Result { try sink.serveOne(timeout: .seconds(30)) }); done.signal() }.start()
+        let result = SinkResult.serving(sink, timeout: .seconds(30))
 
         let steering = try NetworkNamespace.run(in: t.lab.ns("h1")) { try BPFSteering(interface: "h1-r1") }
         defer { steering.removeAll() }
@@ -76,7 +74,7 @@ struct SubflowTupleSRHTests {
         try c.closeSubflow(id: id)
         #expect(steering.steeredFlows[flow.key] == nil)
         try c.socket.shutdownWrite()
-        #expect(done.wait(timeout: .now() + 30) == .success)
+        #expect(result.finished(within: 30))
         let report = try #require(try result.get())
         #expect(report.multipath && report.subflows.count == 2, "\(report.subflows)")
     }

@@ -71,23 +71,15 @@ struct AgentDaemonCLITests {
         return (p, collected)
     }
 
+    /// Bytes r1 sent toward `mid` on the diamond between two counter readings.
+    func bytesFromR1(to mid: String, _ before: [Testbed.LinkCounters], _ after: [Testbed.LinkCounters]) -> Int {
+        let i = after.firstIndex { $0.a == "r1" && $0.b == mid }!
+        return Int((after[i].endA?.txBytes ?? 0) - (before[i].endA?.txBytes ?? 0))
+    }
+
     func pythonClient(_ bed: Testbed, bytes: Int) throws {
-        let client = """
-            import socket
-            s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, 262)
-            # A local port in srte's own range, which is not reserved here: still the program's.
-            s.bind(("fc00:1::1", 40500))
-            s.connect(("fc00:2::2", 5201))
-            chunk = b"x" * 65536
-            sent = 0
-            while sent < \(bytes):
-                n = min(len(chunk), \(bytes) - sent)
-                s.sendall(chunk[:n])
-                sent += n
-            s.shutdown(socket.SHUT_WR)
-            s.recv(1)
-            s.close()
-            """
+        // Bound to a local port in srte's own range, which is not reserved here: still the program's.
+        let client = pythonMPTCPClient(to: "fc00:2::2", port: 5201, bytes: bytes, bind: ("fc00:1::1", 40500))
         let r = try bed.exec("h1", ["python3", "-c", client])
         #expect(r.status == 0, "client: \(r.stderr)")
     }
@@ -101,12 +93,7 @@ struct AgentDaemonCLITests {
         defer { if agent.isRunning { agent.terminate() } }
         #expect(log.wait(for: "\"event\": \"started\"", seconds: 10) || log.wait(for: "\"event\":\"started\"", seconds: 1), "\(log.text)")
 
-        let serve = Process()
-        serve.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        serve.arguments = ["ip", "netns", "exec", bed.namespace(of: "h2")!, srteBinary().path, "serve", "--listen", ":5201", "--count", "1", "--timeout", "30"]
-        serve.standardOutput = FileHandle.nullDevice
-        serve.standardError = FileHandle.nullDevice
-        try serve.run()
+        let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
         defer { if serve.isRunning { serve.terminate() } }
         Thread.sleep(forTimeInterval: 0.5)
 
@@ -114,10 +101,7 @@ struct AgentDaemonCLITests {
         try pythonClient(bed, bytes: 12_000_000)
         serve.waitUntilExit()
         let after = try bed.linkCounters()
-        func moved(_ mid: String) -> Int {
-            let i = after.firstIndex { $0.a == "r1" && $0.b == mid }!
-            return Int((after[i].endA?.txBytes ?? 0) - (before[i].endA?.txBytes ?? 0))
-        }
+        func moved(_ mid: String) -> Int { bytesFromR1(to: mid, before, after) }
         #expect(moved("b") > 3_000_000 && moved("c") > 3_000_000, "via b \(moved("b")), via c \(moved("c"))")
         #expect(moved("a") < 1_000_000, "the IGP path carried \(moved("a"))")
         #expect(log.text.contains("\"matched\"") && log.text.contains("\"subflow\""), "\(log.text)")
@@ -160,12 +144,7 @@ struct AgentDaemonCLITests {
         let (agent, log) = try start(["agent", "--netns", bed.namespace(of: "h1")!, "--policy", policy, "--for", "20"])
         defer { if agent.isRunning { agent.terminate() } }
         #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
-        let serve = Process()
-        serve.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        serve.arguments = ["ip", "netns", "exec", bed.namespace(of: "h2")!, srteBinary().path, "serve", "--listen", ":5201", "--count", "1", "--timeout", "30"]
-        serve.standardOutput = FileHandle.nullDevice
-        serve.standardError = FileHandle.nullDevice
-        try serve.run()
+        let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
         defer { if serve.isRunning { serve.terminate() } }
         Thread.sleep(forTimeInterval: 0.5)
         let before = try bed.linkCounters()
@@ -173,8 +152,7 @@ struct AgentDaemonCLITests {
         serve.waitUntilExit()
         let after = try bed.linkCounters()
         for mid in ["a", "b", "c"] {
-            let i = after.firstIndex { $0.a == "r1" && $0.b == mid }!
-            let moved = (after[i].endA?.txBytes ?? 0) - (before[i].endA?.txBytes ?? 0)
+            let moved = bytesFromR1(to: mid, before, after)
             #expect(moved > 2_000_000, "r1 → \(mid) carried \(moved) bytes")
         }
         #expect(log.text.contains("paths=direct fc00:0:b::1 fc00:0:c::1"), "\(log.text)")

@@ -23,6 +23,23 @@ func startSrte(_ args: [String]) throws -> (Process, Pipe, Pipe) {
     return (p, o, e)
 }
 
+/// srte under `ip netns exec NS` (not started).
+func srteProcess(inNamespace ns: String, _ args: [String]) -> Process {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["ip", "netns", "exec", ns, srteBinary().path] + args
+    return p
+}
+
+/// `srte serve --count 1` on `port` in a lab namespace, output discarded; started.
+func startServe(inNamespace ns: String, port: Int = 5201) throws -> Process {
+    let p = srteProcess(inNamespace: ns, ["serve", "--listen", ":\(port)", "--count", "1", "--timeout", "30"])
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    return p
+}
+
 func runSrteCommand(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
     let (p, o, e) = try startSrte(args)
     let od = o.fileHandleForReading.readDataToEndOfFile(), ed = e.fileHandleForReading.readDataToEndOfFile()

@@ -10,22 +10,14 @@ import TestSupport
 /// planned path, each path's middle link carrying a real share of the bytes.
 @Suite(.serialized, .enabled(if: isRoot, "needs root: creates network namespaces"), .timeLimit(.minutes(2)))
 struct OpenTopologyCLITests {
-    func run(_ ns: String, _ args: [String]) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["ip", "netns", "exec", ns, srteBinary().path] + args
-        return p
-    }
+    func run(_ ns: String, _ args: [String]) throws -> Process { srteProcess(inNamespace: ns, args) }
 
     @Test func opensOneSubflowPerPlannedPath() throws {
         let file = packageRoot + "/topologies/diamond.yaml"
         let topology = try bundledTopology("diamond.yaml")
         let bed = try Testbed.up(topology, lab: "ot\(getpid() % 100000)")
         defer { _ = try? bed.down() }
-        let serve = try run(bed.namespace(of: "h2")!, ["serve", "--listen", ":5201", "--count", "1", "--timeout", "30"])
-        serve.standardOutput = FileHandle.nullDevice
-        serve.standardError = FileHandle.nullDevice
-        try serve.run()
+        let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
         defer { if serve.isRunning { serve.terminate() } }
         Thread.sleep(forTimeInterval: 0.5)
         let before = try bed.linkCounters()

@@ -114,9 +114,7 @@ public final class MPTCPSocket: @unchecked Sendable {
     /// The cookie of the network namespace the socket lives in (`SO_NETNS_COOKIE`, Linux 5.14+;
     /// 0 when unknown): what BPF programs see as `bpf_get_netns_cookie()`.
     public var netnsCookie: UInt64 {
-        var v: UInt64 = 0
-        var len = socklen_t(MemoryLayout<UInt64>.size)
-        return getsockopt(fileDescriptor, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &v, &len) == 0 ? v : 0
+        (try? NetworkNamespace.cookie(ofSocket: fileDescriptor)) ?? 0
     }
 
     /// Sets the congestion control (`TCP_CONGESTION`, e.g. "cubic", "bbr", "reno"). On an
@@ -171,14 +169,14 @@ public final class MPTCPSocket: @unchecked Sendable {
     /// Waits until the socket is readable (accept/recv would not block), up to `timeout`.
     public func waitReadable(timeout: Duration) throws(SystemCallError) -> Bool {
         var p = pollfd(fd: fileDescriptor, events: Int16(POLLIN), revents: 0)
-        let ms = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let ms = timeout.pollMilliseconds
         return try syscallValue("poll") { poll(&p, 1, ms) } > 0
     }
 
     /// Waits until the socket is writable (send would not block), up to `timeout`.
     public func waitWritable(timeout: Duration) throws(SystemCallError) -> Bool {
         var p = pollfd(fd: fileDescriptor, events: Int16(POLLOUT), revents: 0)
-        let ms = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let ms = timeout.pollMilliseconds
         return try syscallValue("poll") { poll(&p, 1, ms) } > 0
     }
 

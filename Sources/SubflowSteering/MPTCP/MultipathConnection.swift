@@ -178,7 +178,7 @@ public final class MultipathConnection: @unchecked Sendable {
     @discardableResult
     public static func reservePortRange(_ range: ClosedRange<UInt16> = defaultPortRange) -> Bool {
         let path = "net/ipv4/ip_local_reserved_ports"
-        guard let current = readSysctl(path) else { return false }
+        guard let current = try? Sysctl.read(path) else { return false }
         if reservedPorts(current, cover: range) { return true }
         let value = (current.isEmpty ? "" : current + ",") + "\(range.lowerBound)-\(range.upperBound)"
         return (try? Sysctl.write(path, value)) != nil

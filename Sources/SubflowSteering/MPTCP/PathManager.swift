@@ -155,9 +155,9 @@ public struct MPTCPNamespaceState: Hashable, Sendable {
 
     /// Reads the state of the current network namespace.
     public static func current() -> MPTCPNamespaceState? {
-        guard let e = readSysctl("net/mptcp/enabled").flatMap({ Int($0) }) else { return nil }
-        return MPTCPNamespaceState(enabled: e != 0, pmType: readSysctl("net/mptcp/pm_type").flatMap { Int($0) },
-                                   pathManager: readSysctl("net/mptcp/path_manager"))
+        guard let e = (try? Sysctl.read("net/mptcp/enabled")).flatMap({ Int($0) }) else { return nil }
+        return MPTCPNamespaceState(enabled: e != 0, pmType: (try? Sysctl.read("net/mptcp/pm_type")).flatMap { Int($0) },
+                                   pathManager: try? Sysctl.read("net/mptcp/path_manager"))
     }
 
     /// Whether the userspace path manager is selected.
@@ -177,9 +177,6 @@ public struct MPTCPNamespaceState: Hashable, Sendable {
     }
 }
 
-func readSysctl(_ path: String) -> String? {
-    try? Sysctl.read(path)
-}
 
 extension String {
     func trimmingCharacters(in set: String) -> String {

@@ -43,7 +43,7 @@ public final class PathManagerMonitor: @unchecked Sendable {
     public func next(timeout: Duration) throws -> [MonitorEvent] {
         var fds = [pollfd(fd: pm.fileDescriptor, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: addresses.fileDescriptor, events: Int16(POLLIN), revents: 0)]
-        let ms = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let ms = timeout.pollMilliseconds
         let n = try syscallValue("poll") { poll(&fds, 2, ms) }
         guard n > 0 else { return [] }
         var out: [MonitorEvent] = []
