@@ -68,7 +68,6 @@ public final class Agent: @unchecked Sendable {
     /// `net.ipv4.ip_local_reserved_ports` of the agent's namespace.
     let reservedPorts: SysctlFile?
 
-    struct Join: Hashable { var flow: FourTuple; var steered: Bool }
     /// Where a rule's connections go: its listed paths, or per destination node of a planned
     /// rule (the prefix the node owns) the paths planned to it.
     enum Resolved {
@@ -88,7 +87,11 @@ public final class Agent: @unchecked Sendable {
         var paths: [PathSpec]
         var local: SocketEndpoint
         var remote: SocketEndpoint
-        var joins: [Join] = []
+        /// The joins the agent opened and that are open (unsteering one that carries no SRH
+        /// does nothing).
+        var joins: [FourTuple] = []
+        /// The last local address id given to a join (the initial subflow has 0).
+        var nextLocalID: UInt8 = 0
         var opened = false
     }
     var connections: [UInt32: Connection] = [:]
@@ -217,7 +220,7 @@ public final class Agent: @unchecked Sendable {
                 AgentStatus.ConnectionStatus(
                     token: String(format: "%08x", token), local: "\(c.local)", remote: "\(c.remote)", rule: c.rule >= 0 ? c.rule + 1 : 0,
                     paths: c.paths.map(\.description),
-                    joins: c.joins.map { "[\($0.flow.localAddress)]:\($0.flow.localPort)" })
+                    joins: c.joins.map { "[\($0.localAddress)]:\($0.localPort)" })
             },
             counters: counters)
     }
@@ -274,20 +277,19 @@ public final class Agent: @unchecked Sendable {
         case .established:
             guard var c = connections[token], !c.opened else { return }
             c.opened = true
-            for (i, path) in c.paths.enumerated().dropFirst() {
-                if let j = openJoin(token: token, connection: c, path: path, id: UInt8(i)) { c.joins.append(j) }
+            for path in c.paths.dropFirst() {
+                if let j = openJoin(token: token, connection: &c, path: path) { c.joins.append(j) }
             }
             connections[token] = c
         case .subflowClosed:
             guard var c = connections[token], let l = e.local, let r = e.remote,
-                  let i = c.joins.firstIndex(where: { $0.flow.localPort == l.port && $0.flow.localAddress == l.address && $0.flow.remoteAddress == r.address }) else { return }
-            let j = c.joins.remove(at: i)
-            if j.steered { try? steering.unsteer(j.flow) }
+                  let i = c.joins.firstIndex(of: FourTuple(local: l.address, localPort: l.port, remote: r.address, remotePort: r.port)) else { return }
+            try? steering.unsteer(c.joins.remove(at: i))
             connections[token] = c
             log(Event("subflow-closed", token: token, [("local", "\(l)"), ("error", e.error.map { Errno(Int32($0)).message } ?? "none")]))
         case .closed:
             guard let c = connections.removeValue(forKey: token) else { return }
-            for j in c.joins where j.steered { try? steering.unsteer(j.flow) }
+            for j in c.joins { try? steering.unsteer(j) }
             log(Event("closed", token: token, [("remote", "\(c.remote)")]))
         default:
             break
@@ -323,30 +325,37 @@ public final class Agent: @unchecked Sendable {
         return out
     }
 
-    /// Opens one join along `path`, steered before its SYN; `nil` (logged) when it fails.
-    func openJoin(token: UInt32, connection c: Connection, path: PathSpec, id: UInt8) -> Join? {
-        for _ in 0..<16 {
+    /// Opens one join along `path`, steered before its SYN; `nil` (logged) when it fails. Each
+    /// attempt takes a new local port and a new local address id of the connection (the kernel
+    /// ties an id to one address and port).
+    func openJoin(token: UInt32, connection c: inout Connection, path: PathSpec) -> FourTuple? {
+        var srh: SegmentRoutingHeader? = nil
+        if case .segments(let s) = path {
+            do { srh = try SegmentRoutingHeader(path: s + [c.remote.address], nextHeader: UInt8(IPPROTO_TCP)) } catch {
+                counters.subflowsFailed += 1
+                log(Event("error", token: token, [("what", "the SRH of path \(path)"), ("error", "\(error)")]))
+                return nil
+            }
+        }
+        for _ in 0..<16 where c.nextLocalID < 255 {
             let port = Self.joinPorts.lowerBound + UInt16(nextPort % Self.joinPorts.count)
             nextPort += 1
+            c.nextLocalID += 1
             let flow = FourTuple(local: c.local.address, localPort: port, remote: c.remote.address, remotePort: c.remote.port)
-            var steered = false
-            if case .segments(let s) = path {
-                do {
-                    try steering.steer(flow, along: try SegmentRoutingHeader(path: s + [c.remote.address], nextHeader: UInt8(IPPROTO_TCP)))
-                    steered = true
-                } catch {
+            if let srh {
+                do { try steering.steer(flow, along: srh) } catch {
                     counters.subflowsFailed += 1
                     log(Event("error", token: token, [("what", "steering \(flow)"), ("error", "\(error)")]))
                     return nil
                 }
             }
             do throws(NetlinkError) {
-                try pm.createSubflow(token: token, localID: id, local: SocketEndpoint(c.local.address, port: port), remote: c.remote)
+                try pm.createSubflow(token: token, localID: c.nextLocalID, local: SocketEndpoint(c.local.address, port: port), remote: c.remote)
                 counters.subflowsOpened += 1
                 log(Event("subflow", token: token, [("local", "[\(c.local.address)]:\(port)"), ("path", "\(path)")]))
-                return Join(flow: flow, steered: steered)
+                return flow
             } catch {
-                if steered { try? steering.unsteer(flow) }
+                try? steering.unsteer(flow)
                 if error.errno == EADDRINUSE { continue }     // busy or in TIME_WAIT: the next port
                 counters.subflowsFailed += 1
                 log(Event("error", token: token, [("what", "SUBFLOW_CREATE [\(c.local.address)]:\(port)"), ("error", "\(error)")]))
@@ -354,7 +363,7 @@ public final class Agent: @unchecked Sendable {
             }
         }
         counters.subflowsFailed += 1
-        log(Event("error", token: token, [("what", "SUBFLOW_CREATE"), ("error", "16 local ports in a row were busy")]))
+        log(Event("error", token: token, [("what", "SUBFLOW_CREATE"), ("error", "no free local port or address id left for this connection")]))
         return nil
     }
 
