@@ -110,6 +110,11 @@ public struct FourTuple: Hashable, Sendable, CustomStringConvertible {
         self.remotePort = remotePort
     }
 
+    /// The flow between two endpoints.
+    public init(_ local: SocketEndpoint, _ remote: SocketEndpoint) {
+        self.init(local: local.address, localPort: local.port, remote: remote.address, remotePort: remote.port)
+    }
+
     /// The same connection seen from the peer.
     public var reversed: FourTuple {
         FourTuple(local: remoteAddress, localPort: remotePort, remote: localAddress, remotePort: localPort)

@@ -283,7 +283,7 @@ public final class Agent: @unchecked Sendable {
             connections[token] = c
         case .subflowClosed:
             guard var c = connections[token], let l = e.local, let r = e.remote,
-                  let i = c.joins.firstIndex(of: FourTuple(local: l.address, localPort: l.port, remote: r.address, remotePort: r.port)) else { return }
+                  let i = c.joins.firstIndex(of: FourTuple(l, r)) else { return }
             try? steering.unsteer(c.joins.remove(at: i))
             connections[token] = c
             log(Event("subflow-closed", token: token, [("local", "\(l)"), ("error", e.error.map { Errno(Int32($0)).message } ?? "none")]))

@@ -334,7 +334,7 @@ public final class MultipathConnection: @unchecked Sendable {
             let chosen = local.port == 0
             if chosen { local.port = Self.pickPort(portRange) }
             let id = try localID(for: local)
-            let flow = FourTuple(local: local.address, localPort: local.port, remote: t.remote.address, remotePort: t.remote.port)
+            let flow = FourTuple(local, t.remote)
             if let srh = t.segmentRoutingHeader, let steering {
                 do { try steering.steer(flow, along: srh) } catch {
                     localIDs[local] = nil
@@ -456,7 +456,7 @@ public final class MultipathConnection: @unchecked Sendable {
     public func tuple(id: UInt32) throws(SubflowError) -> SubflowTuple {
         let s = try snapshot(id: id)
         let k = Key(local: s.local, remote: s.remote)
-        let flow = FourTuple(local: s.local.address, localPort: s.local.port, remote: s.remote.address, remotePort: s.remote.port)
+        let flow = FourTuple(s.local, s.remote)
         return SubflowTuple(local: s.local, remote: s.remote, backup: tracked[k]?.backup ?? backupSeen[k] ?? false,
                             interfaceIndex: tracked[k]?.interfaceIndex ?? 0, segmentRoutingHeader: steering?.steeredFlows[flow])
     }
@@ -536,7 +536,7 @@ public final class MultipathConnection: @unchecked Sendable {
     /// Removes the steering of a subflow opened with an SRH.
     func unsteer(_ k: Key) {
         guard steered.remove(k) != nil else { return }
-        try? steering?.unsteer(FourTuple(local: k.local.address, localPort: k.local.port, remote: k.remote.address, remotePort: k.remote.port))
+        try? steering?.unsteer(FourTuple(k.local, k.remote))
     }
 
     /// `srh` with draft-03's `::` final segment replaced by `remote`'s address.
