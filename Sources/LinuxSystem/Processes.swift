@@ -42,6 +42,30 @@ package enum Processes {
         return found
     }
 
+    /// The process holding each of the sockets `inodes` (the first found: a socket shared
+    /// across a fork has several) and its command (`/proc/PID/comm`), from `/proc/*/fd`.
+    /// Processes this one may not inspect are skipped.
+    package static func owners(ofSocketInodes inodes: Set<UInt32>) -> [UInt32: (pid: Int32, command: String)] {
+        guard !inodes.isEmpty else { return [:] }
+        var found: [UInt32: (pid: Int32, command: String)] = [:]
+        var buf = [CChar](repeating: 0, count: 64)
+        for e in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(e), let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { continue }
+            for fd in fds {
+                let n = readlink("/proc/\(pid)/fd/\(fd)", &buf, buf.count - 1)
+                guard n > 9 else { continue }
+                let link = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                guard link.hasPrefix("socket:["), let inode = UInt32(link.dropFirst(8).dropLast()),
+                      inodes.contains(inode), found[inode] == nil else { continue }
+                let comm = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+                found[inode] = (pid, comm)
+            }
+            if found.count == inodes.count { break }
+        }
+        return found
+    }
+
     /// Reaps `pid` if it is an exited child of this process (an unreaped child confuses
     /// whoever else waits for children here, such as Foundation's `Process`).
     package static func reapIfExited(_ pid: Int32) {

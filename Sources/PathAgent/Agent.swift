@@ -9,14 +9,22 @@ import SubflowSteering
 ///
 /// - The initial subflow: `ConnectSteering` puts the rule's first path on its SYN (the
 ///   path-manager events come too late for that: CREATED arrives with the SYN-ACK).
+///   The program also decides which rule a connection falls under (destination, port, source,
+///   and the uid and cgroup of the process that called `connect()`) and records it; the agent
+///   reads that record when the connection's CREATED event arrives, so both agree.
 /// - Joins: when the connection is fully established (the ESTABLISHED event; the kernel refuses
-///   SUBFLOW_CREATE before), one SUBFLOW_CREATE per further path, each steered before its SYN
-///   through `BPFSteering` on a local port the agent picks.
-/// - A join that closes, and a connection that closes, lose their steering at once.
+///   SUBFLOW_CREATE before), one SUBFLOW_CREATE per further path with local port 0. The kernel
+///   runs the same connect hook for a join, inside the request and in the agent's task: the
+///   program gives it the path the agent armed for it (`ConnectSteering.connectJoin`) and reports
+///   the port it got. No port range is reserved, so thousands of connections and their
+///   TIME_WAIT cannot exhaust one.
+/// - A subflow that closes, and a connection that closes, lose their steering at once (the
+///   program deletes a flow's entry when its socket reaches TCP_CLOSE).
 ///
 /// Connections whose initial local port lies in ``ownPorts`` while that range is reserved in
 /// the namespace (as `srte open` reserves it, so no program gets such a port by chance) are
-/// srte's own, which open their subflows themselves: the agent leaves them alone.
+/// srte's own, which open their subflows themselves: the agent leaves them alone (the program
+/// skips them while the range is reserved; the agent checks about once a second).
 ///
 /// What the agent installs — the BPF programs, steered flows and MTU routes — goes in
 /// ``stop()`` (and with the process for the BPF programs).
@@ -42,14 +50,18 @@ public final class Agent: @unchecked Sendable {
         public var connectionsUnmatched = 0
         public var subflowsOpened = 0
         public var subflowsFailed = 0
+        /// Subflows opened again on a path whose subflow closed (rules with `keep`).
+        public var subflowsReplaced = 0
+        /// Times the agent lost events (the netlink socket overflowed) and re-read the open
+        /// connections from sock_diag.
+        public var resyncs = 0
+        /// Connections that existed before the agent started (or were missed) and that it
+        /// took over from sock_diag.
+        public var connectionsAdopted = 0
     }
 
     /// The local ports of srte's own connections (its reserved range): not the agent's.
     public static let ownPorts = MultipathConnection.defaultPortRange
-    /// Where the agent picks the local ports of the joins it opens. The range is not reserved
-    /// (that would be a sysctl left behind by a killed agent): a port the kernel gave to
-    /// another socket of the same 4-tuple answers EADDRINUSE, and the agent takes the next.
-    public static let joinPorts: ClosedRange<UInt16> = 42000...42999
 
     public private(set) var policy: AgentPolicy
     public private(set) var counters = Counters()
@@ -87,16 +99,20 @@ public final class Agent: @unchecked Sendable {
         var paths: [PathSpec]
         var local: SocketEndpoint
         var remote: SocketEndpoint
-        /// The joins the agent opened and that are open (unsteering one that carries no SRH
-        /// does nothing).
-        var joins: [FourTuple] = []
-        /// The last local address id given to a join (the initial subflow has 0).
-        var nextLocalID: UInt8 = 0
+        /// The joins the agent opened and that are open, with the index of their path.
+        var joins: [(flow: FourTuple, path: Int)] = []
+        /// The local address id of the joins (all from the initial subflow's address, port 0);
+        /// 0 until the first join.
+        var joinLocalID: UInt8 = 0
         var opened = false
+        /// Taken over from sock_diag rather than seen connecting.
+        var adopted = false
     }
     var connections: [UInt32: Connection] = [:]
-    var nextPort = 0
     var stopped = false
+    /// Whether ``ownPorts`` was reserved when last checked (the program skips them then).
+    var ownPortsReserved = false
+    var lastReservationCheck = ContinuousClock.now
 
     /// Sets the agent up in the calling thread's network namespace: checks that MPTCP uses the
     /// userspace path manager there, attaches the steering programs (egress `interface`, by
@@ -122,8 +138,11 @@ public final class Agent: @unchecked Sendable {
         guard geteuid() == 0 else { throw AgentError("the agent needs root (CAP_NET_ADMIN and CAP_BPF): it subscribes to mptcp_pm_events and loads BPF programs") }
         let egress = try interface ?? RouteTable.egressInterface(toward: policy.rules[0].match.to?.address ?? .unspecified)
         steering = try BPFSteering(interface: egress)
+        reservedPorts = try? SysctlFile("net/ipv4/ip_local_reserved_ports")
+        ownPortsReserved = Self.reserves(reservedPorts)
         do {
-            onConnect = try ConnectSteering(steering: steering, cgroup: cgroup)
+            onConnect = try ConnectSteering(steering: steering, cgroup: cgroup, agentProcess: getpid(),
+                                            skipLocalPorts: ownPortsReserved ? Self.ownPorts : nil)
             try onConnect.setRules(connectRules)
             pm = try MPTCPPathManager()
             subscription = try pm.subscribe()
@@ -131,7 +150,6 @@ public final class Agent: @unchecked Sendable {
             steering.removeAll()
             throw error
         }
-        reservedPorts = try? SysctlFile("net/ipv4/ip_local_reserved_ports")
         if let control {
             do throws(SystemCallError) {
                 try? FileManager.default.createDirectory(atPath: (control as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -154,23 +172,24 @@ public final class Agent: @unchecked Sendable {
         var connectRules: [ConnectSteering.Rule] = []
         var resolved: [Resolved] = []
         for (i, r) in policy.rules.enumerated() {
-            guard r.match.from == nil, r.match.uids == nil, r.match.cgroup == nil else {
-                throw AgentError("rule \(i + 1) (line \(r.line)): matching on from, uid or cgroup is not applied by the agent yet; match on to and port")
-            }
             guard !r.keep else { throw AgentError("rule \(i + 1) (line \(r.line)): keep is not applied by the agent yet") }
             let to = r.match.to ?? IPv6Prefix(address: .unspecified, length: 0)
             let ports = r.match.ports ?? 1...65535
             func waypoints(_ p: PathSpec) -> [IPv6Address] { if case .segments(let s) = p { s } else { [] } }
+            func rule(_ destination: IPv6Prefix, _ first: [IPv6Address]) -> ConnectSteering.Rule {
+                ConnectSteering.Rule(destination: destination, ports: ports, waypoints: first, source: r.match.from,
+                                     uids: r.match.uids, cgroup: r.match.cgroup, tag: UInt32(i + 1))
+            }
             switch r.paths {
             case .explicit(let paths):
                 resolved.append(.paths(paths))
-                connectRules.append(ConnectSteering.Rule(destination: to, ports: ports, waypoints: waypoints(paths[0])))
+                connectRules.append(rule(to, waypoints(paths[0])))
             case .plan(let spec):
                 let owners = try Self.plan(spec, covering: to, rule: i, line: r.line)
                 resolved.append(.planned(owners))
-                for o in owners { connectRules.append(ConnectSteering.Rule(destination: o.owner, ports: ports, waypoints: waypoints(o.paths[0]))) }
+                for o in owners { connectRules.append(rule(o.owner, waypoints(o.paths[0]))) }
                 // The rest of the prefix matches too (first match wins) but cannot be planned to: no SRH.
-                connectRules.append(ConnectSteering.Rule(destination: to, ports: ports, waypoints: []))
+                connectRules.append(rule(to, []))
             }
         }
         guard connectRules.count <= ConnectSteering.maxRules else {
@@ -191,17 +210,106 @@ public final class Agent: @unchecked Sendable {
         log(Event("reloaded", [("rules", "\(new.rules.count)")]))
     }
 
-    /// Handles events until `shouldStop` says so (checked at least every 100 ms).
+    /// Handles events and control requests until `shouldStop` says so (checked at least every
+    /// 100 ms). Lost events (the netlink socket overflowed under a burst: ENOBUFS) are
+    /// recovered by re-reading the open connections from sock_diag (``resync()``).
     public func run(until shouldStop: () -> Bool) {
         while !shouldStop() && !stopped {
-            let events: [MPTCPEvent]
-            do { events = try subscription.poll(timeout: .milliseconds(100)) } catch {
-                log(Event("error", [("what", "reading path-manager events"), ("error", "\(error)")]))
-                continue
+            var fds = [pollfd(fd: subscription.fileDescriptor, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: controlFD, events: Int16(POLLIN), revents: 0)]
+            _ = poll(&fds, controlFD >= 0 ? 2 : 1, 100)
+            if fds[0].revents != 0 {
+                do {
+                    for e in try subscription.poll(timeout: .milliseconds(1)) { handle(e) }
+                } catch let e as NetlinkError where e.errno == ENOBUFS {
+                    counters.resyncs += 1
+                    log(Event("resync", [("why", "path-manager events were lost (ENOBUFS)")]))
+                    resync()
+                } catch {
+                    log(Event("error", [("what", "reading path-manager events"), ("error", "\(error)")]))
+                }
             }
-            for e in events { handle(e) }
-            serveControl()
+            if controlFD >= 0 && fds[1].revents != 0 { serveControl() }
+            if ContinuousClock.now - lastReservationCheck > .seconds(1) { checkOwnPorts() }
         }
+    }
+
+    /// Whether `file` (`ip_local_reserved_ports`) reserves all of ``ownPorts``.
+    static func reserves(_ file: SysctlFile?) -> Bool {
+        guard let reserved = try? file?.read() else { return false }
+        return MultipathConnection.reservedPorts(reserved, cover: ownPorts)
+    }
+
+    /// Tells the program whether ``ownPorts`` is reserved now (`srte open` reserves it when it
+    /// starts, possibly after the agent).
+    func checkOwnPorts() {
+        lastReservationCheck = ContinuousClock.now
+        let now = Self.reserves(reservedPorts)
+        guard now != ownPortsReserved else { return }
+        ownPortsReserved = now
+        try? onConnect.setSkippedLocalPorts(now ? Self.ownPorts : nil)
+    }
+
+    /// Re-reads the namespace's MPTCP connections from sock_diag: connections the agent did
+    /// not know (lost events, or open before it started) are adopted when the policy matches
+    /// them — every subflow they have is steered by 4-tuple along a path of the rule, in path
+    /// order, and joins open for the paths left — and connections that are gone are forgotten.
+    public func resync() {
+        let open: [MPTCPConnectionDiagnostics]
+        let subflows: [SubflowDiagnostics]
+        do {
+            open = try MPTCPConnectionDiagnostics.all()
+            subflows = try SubflowDiagnostics.all()
+        } catch {
+            log(Event("error", [("what", "reading MPTCP connections (sock_diag)"), ("error", "\(error)")]))
+            return
+        }
+        let live = Set(open.map(\.token))
+        for token in connections.keys where !live.contains(token) { connections[token] = nil }
+        let byToken = Dictionary(grouping: subflows, by: \.token)
+        for c in open where c.token != 0 && connections[c.token] == nil {
+            guard let mine = byToken[c.token], let first = mine.first(where: { !$0.isJoin }) ?? mine.first,
+                  !(mine.contains { $0.flags & 0x04 != 0 }) else { continue }   // JOIN_REM: the server side
+            adopt(token: c.token, uid: c.uid, inode: c.inode, subflows: mine, initial: first)
+        }
+    }
+
+    /// Takes over a connection found by ``resync()``.
+    func adopt(token: UInt32, uid: UInt32, inode: UInt32, subflows: [SubflowDiagnostics], initial: SubflowDiagnostics) {
+        let local = initial.local, remote = initial.remote
+        guard !local.isIPv4, !(Self.ownPorts.contains(local.port) && ownPortsReserved) else { return }
+        let owner = Processes.owners(ofSocketInodes: [inode])[inode]
+        let cgroup = owner.flatMap { Self.cgroupV2(of: $0.pid) }
+        let facts = ConnectionFacts(local: local.address, remote: remote.address, remotePort: remote.port, uid: uid, cgroup: cgroup)
+        guard let (index, _) = policy.firstMatch(facts), let paths = resolved[index].paths(toward: remote.address) else { return }
+        counters.connectionsSeen += 1
+        counters.connectionsEngineered += 1
+        counters.connectionsAdopted += 1
+        ruleMatches[index] += 1
+        var c = Connection(rule: index, paths: paths, local: local, remote: remote, adopted: true)
+        // The subflows it has take the paths in order: the initial subflow path 1.
+        let ordered = [initial] + subflows.filter { $0 != initial && $0.tcpState == 1 }
+        for (i, s) in ordered.prefix(paths.count).enumerated() {
+            let flow = FourTuple(s.local, s.remote)
+            if case .segments(let w) = paths[i], let srh = try? SegmentRoutingHeader(path: w + [s.remote.address], nextHeader: UInt8(IPPROTO_TCP)) {
+                try? steering.steer(flow, along: srh)
+            }
+            if i > 0 { c.joins.append((flow, i)) }
+        }
+        c.joinLocalID = subflows.map(\.localID).max() ?? 0
+        log(Event("adopted", token: token, [("local", "\(local)"), ("remote", "\(remote)"), ("rule", "\(index + 1)"),
+                                            ("subflows", "\(ordered.count) of \(paths.count)")]))
+        c.opened = true
+        if ordered.count < paths.count, initial.fullyEstablished || initial.tcpState == 1 {
+            for i in ordered.count..<paths.count { openJoin(token: token, connection: &c, path: i) }
+        }
+        connections[token] = c
+    }
+
+    /// The cgroup v2 path of process `pid` (`0::PATH` in `/proc/PID/cgroup`).
+    static func cgroupV2(of pid: Int32) -> String? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8) else { return nil }
+        return text.split(separator: "\n").first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) }
     }
 
     /// `/run/srte/agent-<netns cookie>.sock`: one agent per network namespace.
@@ -209,18 +317,36 @@ public final class Agent: @unchecked Sendable {
         "/run/srte/agent-\(namespaceCookie).sock"
     }
 
-    /// What `srte agent status` shows.
+    /// What `srte agent status` shows: the rules, and per connection its owner (from sock_diag
+    /// and `/proc`, where visible) and per subflow its path, TCP state, bytes acked and RTT.
     public func status() -> AgentStatus {
-        AgentStatus(
+        let subflows = (try? SubflowDiagnostics.all()) ?? []
+        let owners = (try? MPTCPConnectionDiagnostics.all()) ?? []
+        let ownerOf = Dictionary(owners.map { ($0.token, $0) }, uniquingKeysWith: { a, _ in a })
+        let processes = Processes.owners(ofSocketInodes: Set(connections.keys.compactMap { ownerOf[$0]?.inode }))
+        return AgentStatus(
             pid: getpid(),
             rules: policy.rules.enumerated().map { i, r in
                 AgentStatus.RuleStatus(index: i + 1, line: r.line, match: "\(r.match)", subflows: r.paths.subflowCount, connections: ruleMatches[i])
             },
             connections: connections.sorted { $0.key < $1.key }.map { token, c in
-                AgentStatus.ConnectionStatus(
+                let o = ownerOf[token]
+                let p = o.flatMap { processes[$0.inode] }
+                let pathOf = Dictionary(c.joins.map { ($0.flow, $0.path) }, uniquingKeysWith: { a, _ in a })
+                let mine = subflows.filter { $0.token == token }
+                return AgentStatus.ConnectionStatus(
                     token: String(format: "%08x", token), local: "\(c.local)", remote: "\(c.remote)", rule: c.rule >= 0 ? c.rule + 1 : 0,
                     paths: c.paths.map(\.description),
-                    joins: c.joins.map { "[\($0.localAddress)]:\($0.localPort)" })
+                    joins: c.joins.map { "[\($0.flow.localAddress)]:\($0.flow.localPort)" },
+                    uid: o?.uid, pid: p?.pid, command: p?.command, adopted: c.adopted,
+                    subflows: mine.map { s in
+                        let flow = FourTuple(s.local, s.remote)
+                        let index = flow == FourTuple(c.local, c.remote) ? 0 : pathOf[flow]
+                        return AgentStatus.SubflowStatus(
+                            local: "\(s.local)", remote: "\(s.remote)", path: index.map { $0 + 1 },
+                            segments: index.map { c.paths[$0].description }, state: SubflowDiagnostics.stateName(s.tcpState),
+                            bytesAcked: s.bytesAcked, rttMicroseconds: s.rttMicroseconds)
+                    })
             },
             counters: counters)
     }
@@ -253,17 +379,18 @@ public final class Agent: @unchecked Sendable {
         case .created:
             guard e.serverSide != true, let local = e.local, let remote = e.remote else { return }
             counters.connectionsSeen += 1
-            if Self.ownPorts.contains(local.port),
-               let reserved = try? reservedPorts?.read(), MultipathConnection.reservedPorts(reserved, cover: Self.ownPorts) {
-                log(Event("skipped", token: token, [("local", "\(local)"), ("remote", "\(remote)"), ("why", "srte's own connection")]))
-                return
-            }
-            guard let (index, _) = policy.firstMatch(ConnectionFacts(local: local.address, remote: remote.address, remotePort: remote.port)) else {
+            // The connect-time program decided (and recorded) which rule the connection falls under.
+            guard let tag = onConnect.match(of: FourTuple(local, remote)), tag != 0 else {
+                if Self.ownPorts.contains(local.port) && ownPortsReserved {
+                    log(Event("skipped", token: token, [("local", "\(local)"), ("remote", "\(remote)"), ("why", "srte's own connection")]))
+                    return
+                }
                 counters.connectionsUnmatched += 1
                 log(Event("unmatched", token: token, [("local", "\(local)"), ("remote", "\(remote)")]))
                 return
             }
-            guard let paths = resolved[index].paths(toward: remote.address) else {
+            let index = Int(tag) - 1
+            guard index < resolved.count, let paths = resolved[index].paths(toward: remote.address) else {
                 counters.connectionsUnmatched += 1
                 log(Event("unplanned", token: token, [("local", "\(local)"), ("remote", "\(remote)"), ("rule", "\(index + 1)"),
                                                       ("why", "no node of the rule's topology owns the destination")]))
@@ -277,19 +404,20 @@ public final class Agent: @unchecked Sendable {
         case .established:
             guard var c = connections[token], !c.opened else { return }
             c.opened = true
-            for path in c.paths.dropFirst() {
-                if let j = openJoin(token: token, connection: &c, path: path) { c.joins.append(j) }
-            }
+            for i in c.paths.indices.dropFirst() { openJoin(token: token, connection: &c, path: i) }
             connections[token] = c
         case .subflowClosed:
             guard var c = connections[token], let l = e.local, let r = e.remote,
-                  let i = c.joins.firstIndex(of: FourTuple(l, r)) else { return }
-            try? steering.unsteer(c.joins.remove(at: i))
+                  let i = c.joins.firstIndex(where: { $0.flow == FourTuple(l, r) }) else { return }
+            c.joins.remove(at: i)
             connections[token] = c
             log(Event("subflow-closed", token: token, [("local", "\(l)"), ("error", e.error.map { Errno(Int32($0)).message } ?? "none")]))
         case .closed:
             guard let c = connections.removeValue(forKey: token) else { return }
-            for j in c.joins { try? steering.unsteer(j) }
+            if c.adopted {     // steered by 4-tuple, not by the program: remove it here
+                try? steering.unsteer(FourTuple(c.local, c.remote))
+                for j in c.joins { try? steering.unsteer(j.flow) }
+            }
             log(Event("closed", token: token, [("remote", "\(c.remote)")]))
         default:
             break
@@ -325,46 +453,48 @@ public final class Agent: @unchecked Sendable {
         return out
     }
 
-    /// Opens one join along `path`, steered before its SYN; `nil` (logged) when it fails. Each
-    /// attempt takes a new local port and a new local address id of the connection (the kernel
-    /// ties an id to one address and port).
-    func openJoin(token: UInt32, connection c: inout Connection, path: PathSpec) -> FourTuple? {
+    /// Opens one join along path `index` of `c`: SUBFLOW_CREATE from the initial subflow's
+    /// address with local port 0, the path armed for the connect-time program, which steers
+    /// the join before its SYN and reports its port. Failures are logged with errno and
+    /// extended ack; the connection keeps the subflows it has.
+    @discardableResult
+    func openJoin(token: UInt32, connection c: inout Connection, path index: Int) -> Bool {
+        let path = c.paths[index]
         var srh: SegmentRoutingHeader? = nil
         if case .segments(let s) = path {
             do { srh = try SegmentRoutingHeader(path: s + [c.remote.address], nextHeader: UInt8(IPPROTO_TCP)) } catch {
                 counters.subflowsFailed += 1
                 log(Event("error", token: token, [("what", "the SRH of path \(path)"), ("error", "\(error)")]))
-                return nil
+                return false
             }
         }
-        for _ in 0..<16 where c.nextLocalID < 255 {
-            let port = Self.joinPorts.lowerBound + UInt16(nextPort % Self.joinPorts.count)
-            nextPort += 1
-            c.nextLocalID += 1
-            let flow = FourTuple(local: c.local.address, localPort: port, remote: c.remote.address, remotePort: c.remote.port)
-            if let srh {
-                do { try steering.steer(flow, along: srh) } catch {
-                    counters.subflowsFailed += 1
-                    log(Event("error", token: token, [("what", "steering \(flow)"), ("error", "\(error)")]))
-                    return nil
+        // Every join of a connection comes from one address with port 0: one local address id
+        // (the kernel keeps one entry per address and port and refuses another id for it).
+        if c.joinLocalID == 0 { c.joinLocalID = 1 }
+        for attempt in 0..<2 {
+            let local = SocketEndpoint(c.local.address, port: 0)
+            let id = c.joinLocalID
+            do {
+                let (_, port) = try onConnect.connectJoin(to: c.remote, along: srh) {
+                    try pm.createSubflow(token: token, localID: id, local: local, remote: c.remote)
                 }
-            }
-            do throws(NetlinkError) {
-                try pm.createSubflow(token: token, localID: c.nextLocalID, local: SocketEndpoint(c.local.address, port: port), remote: c.remote)
                 counters.subflowsOpened += 1
-                log(Event("subflow", token: token, [("local", "[\(c.local.address)]:\(port)"), ("path", "\(path)")]))
-                return flow
+                let flow = FourTuple(local: c.local.address, localPort: port ?? 0, remote: c.remote.address, remotePort: c.remote.port)
+                c.joins.append((flow, index))
+                log(Event("subflow", token: token, [("local", "[\(c.local.address)]:\(port.map(String.init) ?? "?")"), ("path", "\(path)")]))
+                return true
+            } catch let error as NetlinkError where error.errno == EINVAL && attempt == 0
+                        && (error.extAckMessage ?? "").contains("did not match address and id") {
+                c.joinLocalID = c.joinLocalID &+ 1      // the address carries another id already: next one
+                continue
             } catch {
-                try? steering.unsteer(flow)
-                if error.errno == EADDRINUSE { continue }     // busy or in TIME_WAIT: the next port
                 counters.subflowsFailed += 1
-                log(Event("error", token: token, [("what", "SUBFLOW_CREATE [\(c.local.address)]:\(port)"), ("error", "\(error)")]))
-                return nil
+                log(Event("error", token: token, [("what", "SUBFLOW_CREATE toward \(c.remote) along \(path)"), ("error", "\(error)")]))
+                return false
             }
         }
         counters.subflowsFailed += 1
-        log(Event("error", token: token, [("what", "SUBFLOW_CREATE"), ("error", "no free local port or address id left for this connection")]))
-        return nil
+        return false
     }
 
     /// Removes everything the agent installed: the connect-time program, every steered flow and
@@ -417,6 +547,27 @@ public struct AgentStatus: Codable, Sendable {
         public var paths: [String]
         /// The local endpoints of the joins the agent opened that are still open.
         public var joins: [String]
+        /// The owner's uid (sock_diag), its process id and command (`/proc`, where visible).
+        public var uid: UInt32?
+        public var pid: Int32?
+        public var command: String?
+        /// Taken over from sock_diag (open before the agent started, or events were lost).
+        public var adopted: Bool
+        /// Every subflow the kernel reports for the connection.
+        public var subflows: [SubflowStatus]
+    }
+
+    public struct SubflowStatus: Codable, Sendable {
+        public var local: String
+        public var remote: String
+        /// 1-based index of its path in the connection's paths; `nil` for a subflow the agent
+        /// did not open.
+        public var path: Int?
+        public var segments: String?
+        /// TCP state (`established`, `syn-sent`, …).
+        public var state: String
+        public var bytesAcked: UInt64
+        public var rttMicroseconds: UInt32
     }
 }
 

@@ -185,7 +185,7 @@ public final class BPFSteering: SRHSteering {
         }
     }
 
-    private static func key(_ f: FourTuple) -> csrh_steer_key {
+    static func key(_ f: FourTuple) -> csrh_steer_key {
         var k = csrh_steer_key()
         withUnsafeMutableBytes(of: &k.saddr) { $0.copyBytes(from: f.localAddress.bytes) }
         withUnsafeMutableBytes(of: &k.daddr) { $0.copyBytes(from: f.remoteAddress.bytes) }

@@ -25,18 +25,35 @@ import LinuxSystem
 ///
 /// The program stays attached until this object is closed or released, or the process dies.
 public final class ConnectSteering {
-    /// Connections to `destination` (and a port in `ports`) go through `waypoints`; with no
-    /// waypoints they keep the IGP's path (and later rules do not apply to them).
+    /// Connections to `destination` (and a port in `ports`, from `source`, by a process whose
+    /// uid is in `uids` and whose cgroup is `cgroup` or below it) go through `waypoints`; with
+    /// no waypoints they keep the IGP's path (and later rules do not apply to them).
+    ///
+    /// The uid and cgroup are those of the process calling `connect()` — for an application's
+    /// socket, the application.
     public struct Rule: Hashable, Sendable {
         public var destination: IPv6Prefix
         public var ports: ClosedRange<UInt16>
         /// The SIDs in path order; the connection's destination is appended.
         public var waypoints: [IPv6Address]
+        /// Source prefix (`nil`: any).
+        public var source: IPv6Prefix?
+        /// uids (`nil`: any).
+        public var uids: ClosedRange<UInt32>?
+        /// A cgroup v2 directory, absolute (`nil`: any).
+        public var cgroup: String?
+        /// Recorded for every flow the rule matches: ``match(of:)`` returns it.
+        public var tag: UInt32
 
-        public init(destination: IPv6Prefix, ports: ClosedRange<UInt16> = 1...65535, waypoints: [IPv6Address]) {
+        public init(destination: IPv6Prefix, ports: ClosedRange<UInt16> = 1...65535, waypoints: [IPv6Address],
+                    source: IPv6Prefix? = nil, uids: ClosedRange<UInt32>? = nil, cgroup: String? = nil, tag: UInt32 = 0) {
             self.destination = destination
             self.ports = ports
             self.waypoints = waypoints
+            self.source = source
+            self.uids = uids
+            self.cgroup = cgroup
+            self.tag = tag
         }
     }
 
@@ -51,14 +68,27 @@ public final class ConnectSteering {
     private var linkFD: Int32 = -1
     private var rulesFD: Int32 = -1
     private var statsFD: Int32 = -1
+    private var matchFD: Int32 = -1
+    private var joinFD: Int32 = -1
+    private var configFD: Int32 = -1
+    /// The cgroup v2 mount the program is attached under (rules' cgroups are looked up in it).
+    let cgroupRoot: String
     /// The rules in force, in order.
     public private(set) var rules: [Rule] = []
 
     /// Loads the program, sharing `steering`'s flow map, and attaches it to `cgroup` (cgroup v2)
     /// for the sockets of the calling thread's network namespace.
+    /// - Parameters:
+    ///   - steering: the tc steering whose flow map the program fills.
+    ///   - cgroup: the cgroup v2 directory whose programs' sockets are steered.
+    ///   - agentProcess: a process whose own connections never match rules but take the join
+    ///     armed by ``connectJoin(to:along:mss:_:)`` (an agent's `SUBFLOW_CREATE` joins).
+    ///   - skipLocalPorts: local ports whose connections never match (srte's own range).
     /// - Throws: ``SteeringError`` with the errno and libbpf's log.
-    public init(steering: BPFSteering, cgroup: String = SubflowSocketOptions.defaultCgroup) throws {
+    public init(steering: BPFSteering, cgroup: String = SubflowSocketOptions.defaultCgroup,
+                agentProcess: pid_t? = nil, skipLocalPorts: ClosedRange<UInt16>? = nil) throws {
         self.steering = steering
+        self.cgroupRoot = cgroup
         do throws(SystemCallError) {
             let cookie = try NetworkNamespace.currentCookie()
             namespaceCookie = cookie
@@ -66,9 +96,13 @@ public final class ConnectSteering {
                                   sharing: (map: "srte_flows", fd: steering.flowMapFD))
             rulesFD = try o.mapFD("srte_crules")
             statsFD = try o.mapFD("srte_cstats")
+            matchFD = try o.mapFD("srte_cmatch")
+            joinFD = try o.mapFD("srte_cjoin")
             var zero: UInt32 = 0
-            var config = csrh_connect_config(netns: cookie)
-            try BPFMap.update(try o.mapFD("srte_cconfig"), key: &zero, value: &config)
+            var config = csrh_connect_config(netns: cookie, agent_tgid: UInt32(agentProcess ?? 0),
+                                             skip_port_lo: skipLocalPorts?.lowerBound ?? 0, skip_port_hi: skipLocalPorts?.upperBound ?? 0)
+            configFD = try o.mapFD("srte_cconfig")
+            try BPFMap.update(configFD, key: &zero, value: &config)
             linkFD = try o.attachCgroupSockOps(path: cgroup)
             object = o
         } catch {
@@ -101,12 +135,23 @@ public final class ConnectSteering {
                     // in the MSS (IPv6 40 and TCP 20 bytes besides it).
                     slot.mss = steering.interfaceMTU - 60 - slot.srh.length
                 }
-                let net = r.destination.address.bytes
-                let mask = IPv6Address(high: ~0, low: ~0).masked(to: r.destination.length).bytes
-                withUnsafeMutableBytes(of: &slot.net) { $0.copyBytes(from: net) }
-                withUnsafeMutableBytes(of: &slot.mask) { $0.copyBytes(from: mask) }
+                let ones = IPv6Address(high: ~0, low: ~0)
+                withUnsafeMutableBytes(of: &slot.net) { $0.copyBytes(from: r.destination.address.bytes) }
+                withUnsafeMutableBytes(of: &slot.mask) { $0.copyBytes(from: ones.masked(to: r.destination.length).bytes) }
+                if let source = r.source {
+                    withUnsafeMutableBytes(of: &slot.src_net) { $0.copyBytes(from: source.address.bytes) }
+                    withUnsafeMutableBytes(of: &slot.src_mask) { $0.copyBytes(from: ones.masked(to: source.length).bytes) }
+                }
                 slot.port_lo = r.ports.lowerBound
                 slot.port_hi = r.ports.upperBound
+                slot.uid_lo = r.uids?.lowerBound ?? 0
+                slot.uid_hi = r.uids?.upperBound ?? UInt32.max
+                if let cgroup = r.cgroup {
+                    let (id, level) = try cgroupIdentity(cgroup)
+                    slot.cgroup_id = id
+                    slot.cgroup_level = level
+                }
+                slot.tag = r.tag
                 slot.in_use = 1
             }
             var key = UInt32(i)
@@ -115,6 +160,77 @@ public final class ConnectSteering {
             }
         }
         rules = new
+    }
+
+    /// The cgroup v2 id (its directory's inode number) and depth below the mount of `path`, an
+    /// absolute cgroup path such as `/system.slice/iperf3.service`.
+    /// - Throws: ``SteeringError`` when no such cgroup exists.
+    func cgroupIdentity(_ path: String) throws -> (id: UInt64, level: UInt32) {
+        let parts = path.split(separator: "/").filter { !$0.isEmpty && $0 != "." }
+        let full = ([cgroupRoot] + parts.map(String.init)).joined(separator: "/")
+        var st = stat()
+        guard stat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw SteeringError("cgroup \(path): no directory \(full)", errno: Errno.current)
+        }
+        return (UInt64(st.st_ino), UInt32(parts.count))
+    }
+
+    /// Changes the local ports whose connections never match (`nil`: none).
+    /// - Throws: ``SteeringError`` for a failed map update.
+    public func setSkippedLocalPorts(_ ports: ClosedRange<UInt16>?) throws {
+        guard object != nil else { throw SteeringError("connect-time steering was closed") }
+        var zero: UInt32 = 0
+        var config = csrh_connect_config()
+        guard BPFMap.lookup(configFD, key: &zero, into: &config) else { throw SteeringError("reading the connect-time configuration") }
+        config.skip_port_lo = ports?.lowerBound ?? 0
+        config.skip_port_hi = ports?.upperBound ?? 0
+        do throws(SystemCallError) { try BPFMap.update(configFD, key: &zero, value: &config) } catch {
+            throw SteeringError("setting the skipped local ports", errno: error.errno)
+        }
+    }
+
+    /// The tag of the rule that matched `flow` when it connected (while its socket is open);
+    /// `0` for a join taken through ``connectJoin(to:along:mss:_:)``, `nil` when no rule matched.
+    public func match(of flow: FourTuple) -> UInt32? {
+        guard object != nil else { return nil }
+        var key = BPFSteering.key(flow)
+        var m = csrh_connect_match()
+        return BPFMap.lookup(matchFD, key: &key, into: &m) ? m.tag : nil
+    }
+
+    /// Arms the pending join for one socket the agent process connects to `remote` (a
+    /// `SUBFLOW_CREATE` with local port 0, run in `body`): that socket gets `srh` (`nil`: the
+    /// IGP path; Segment List[0] is set to `remote`'s address) and `mss` before its SYN, and
+    /// the program reports the local port it got. One join at a time.
+    /// - Returns: `body`'s result and the local port the join got (`nil` when no socket took it).
+    /// - Throws: ``SteeringError`` for an SRH the program cannot carry or a failed map update,
+    ///   or what `body` throws.
+    public func connectJoin<T>(to remote: SocketEndpoint, along srh: SegmentRoutingHeader?, mss: UInt32 = 0,
+                               _ body: () throws -> T) throws -> (T, localPort: UInt16?) {
+        guard object != nil else { throw SteeringError("connect-time steering was closed") }
+        var slot = csrh_connect_join()
+        withUnsafeMutableBytes(of: &slot.daddr) { $0.copyBytes(from: remote.address.bytes) }
+        slot.dport = remote.port
+        slot.armed = 1
+        if let srh {
+            slot.srh = try BPFSteering.mapValue(srh)
+            steering.resolveFirstHop(of: srh)
+            slot.mss = mss != 0 ? mss : steering.interfaceMTU - 60 - slot.srh.length
+        } else {
+            slot.mss = mss
+        }
+        var zero: UInt32 = 0
+        do throws(SystemCallError) { try BPFMap.update(joinFD, key: &zero, value: &slot) } catch {
+            throw SteeringError("arming the pending join", errno: error.errno)
+        }
+        defer {
+            var cleared = csrh_connect_join()
+            try? BPFMap.update(joinFD, key: &zero, value: &cleared)
+        }
+        let result = try body()
+        var after = csrh_connect_join()
+        let port: UInt16? = BPFMap.lookup(joinFD, key: &zero, into: &after) && after.armed == 0 && after.sport != 0 ? after.sport : nil
+        return (result, port)
     }
 
     /// Connections that got a rule's SRH on their SYN, connections that were steered already

@@ -34,8 +34,8 @@ struct AgentCommand: ParsableCommand {
 
         `srte agent status` asks the running agent (exit 0 once it answers; scripts poll it). \
         SIGHUP reads the policy file again (open connections keep their paths; a bad file is \
-        logged and the old policy stays). Not applied by the daemon yet: keep, matching on \
-        from/uid/cgroup.
+        logged and the old policy stays). A rule's uid and cgroup are those of the process that \
+        calls connect(). Not applied by the daemon yet: keep.
         """,
         subcommands: [Run.self, Status.self, Check.self],
         defaultSubcommand: Run.self
@@ -232,9 +232,14 @@ struct AgentCommand: ParsableCommand {
                     out.line("  rule \(r.index)\(r.line > 0 ? " (line \(r.line))" : ""): \(r.match) → \(r.subflows) subflow(s); \(r.connections) connection(s)")
                 }
                 for k in status.connections {
-                    out.line("  \(k.token) \(k.local) → \(k.remote) rule \(k.rule): \(k.paths.joined(separator: " | ")); joins \(k.joins.joined(separator: ", "))")
+                    let owner = [k.command.map { "\($0)" }, k.pid.map { "pid \($0)" }, k.uid.map { "uid \($0)" }].compactMap { $0 }.joined(separator: " ")
+                    out.line("  \(k.token) \(k.local) → \(k.remote) rule \(k.rule)\(owner.isEmpty ? "" : " (\(owner))")\(k.adopted ? " adopted" : ""): \(k.paths.joined(separator: " | "))")
+                    for s in k.subflows {
+                        let rtt = String(format: "%.1f ms", Double(s.rttMicroseconds) / 1000)
+                        out.line("    \(s.local) path \(s.path.map(String.init) ?? "-") [\(s.segments ?? "not the agent's")] \(s.state), \(s.bytesAcked) bytes acked, rtt \(rtt)")
+                    }
                 }
-                out.line("  seen \(c.connectionsSeen), engineered \(c.connectionsEngineered), unmatched \(c.connectionsUnmatched), subflows opened \(c.subflowsOpened), failed \(c.subflowsFailed)")
+                out.line("  seen \(c.connectionsSeen), engineered \(c.connectionsEngineered), unmatched \(c.connectionsUnmatched), adopted \(c.connectionsAdopted); subflows opened \(c.subflowsOpened), failed \(c.subflowsFailed), replaced \(c.subflowsReplaced); resyncs \(c.resyncs)")
             }
             out.flush()
         }

@@ -6,8 +6,12 @@
  * srh_steer.bpf.c) puts the SRH on the SYN itself. The layouts are in csrh_steer_abi.h.
  *
  * - Only sockets of the configured network namespace (a cgroup spans namespaces).
- * - The first matching rule wins; an existing entry (a subflow srte steered itself) is kept
- *   (BPF_NOEXIST).
+ * - The first matching rule wins (destination, port, source, uid and cgroup of the process calling
+ *   connect(), which for an application's initial subflow is the application); an existing entry
+ *   (a subflow srte steered itself) is kept (BPF_NOEXIST). The matched rule's tag is recorded per
+ *   flow for the agent.
+ * - Sockets the agent itself connects (its SUBFLOW_CREATE joins: the hook runs inside the netlink
+ *   request, in the agent's task) never match rules; they take the pending join the agent armed.
  * - The socket's MSS leaves room for the SRH (TCP_MAXSEG), since the route MTU was looked up
  *   before the hook.
  * - Entries this program made are deleted when their socket reaches TCP_CLOSE.
@@ -40,13 +44,21 @@ struct {
 	__type(value, struct csrh_connect_config);
 } srte_cconfig SEC(".maps");
 
-/* The entries this program made (to delete at close), by flow. */
+/* The flows this program matched: the rule's tag, and whether the srte_flows entry is its own
+ * (deleted at close). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, CSRH_STEER_MAX_FLOWS);
 	__type(key, struct csrh_steer_key);
-	__type(value, __u8);
-} srte_cowned SEC(".maps");
+	__type(value, struct csrh_connect_match);
+} srte_cmatch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct csrh_connect_join);
+} srte_cjoin SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -84,53 +96,105 @@ static __always_inline void flow_key(struct bpf_sock_ops *ops, struct csrh_steer
 	k->dport = bpf_htons((__u16)bpf_ntohl(ops->remote_port));
 }
 
+static __always_inline int prefix_holds(const __u32 *a, const __u32 *net, const __u32 *mask)
+{
+	return (a[0] & mask[0]) == net[0] && (a[1] & mask[1]) == net[1] &&
+	       (a[2] & mask[2]) == net[2] && (a[3] & mask[3]) == net[3];
+}
+
+/* Writes `v` (Segment List[0] set to the destination `d`) as the flow's steering, records the
+ * match and asks for the state callback; `mss` 0 leaves the MSS alone. */
+static __always_inline void steer_flow(struct bpf_sock_ops *ops, struct csrh_steer_key *k,
+				       struct csrh_steer_value *v, const __u32 *d, __u32 mss, __u32 tag)
+{
+	struct csrh_connect_match m = { .tag = tag, .owns_flow = 0 };
+	if (v && v->length > 0) {
+		/* Segment List[0], the final destination, starts at byte 8 of the SRH. */
+		__u32 *seg0 = (__u32 *)(v->srh + 8);
+		seg0[0] = d[0];
+		seg0[1] = d[1];
+		seg0[2] = d[2];
+		seg0[3] = d[3];
+		if (bpf_map_update_elem(&srte_flows, k, v, BPF_NOEXIST) != 0) {
+			bump(CSRH_CONNECT_STAT_KEPT);
+		} else {
+			m.owns_flow = 1;
+			if (mss) {
+				int s = mss;
+				bpf_setsockopt(ops, SOL_TCP_, TCP_MAXSEG, &s, sizeof(s));
+			}
+			bump(CSRH_CONNECT_STAT_STEERED);
+		}
+	}
+	bpf_map_update_elem(&srte_cmatch, k, &m, BPF_ANY);
+	bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+}
+
+/* A socket the agent connects: the pending join, if it is armed for this destination. */
+static __always_inline int on_agent_connect(struct bpf_sock_ops *ops, const __u32 *d, __u16 dport)
+{
+	__u32 zero = 0;
+	struct csrh_connect_join *j = bpf_map_lookup_elem(&srte_cjoin, &zero);
+	if (!j || !j->armed || j->dport != dport)
+		return 1;
+	const __u32 *jd = (const __u32 *)j->daddr;
+	if (jd[0] != d[0] || jd[1] != d[1] || jd[2] != d[2] || jd[3] != d[3])
+		return 1;
+	j->armed = 0;
+	j->sport = (__u16)ops->local_port;
+	bump(CSRH_CONNECT_STAT_JOINS);
+	struct csrh_steer_key k = {};
+	flow_key(ops, &k);
+	if (j->srh.length == 0)
+		return 1;
+	struct csrh_steer_value *v = bpf_map_lookup_elem(&srte_cscratch, &zero);
+	if (!v)
+		return 1;
+	__builtin_memcpy(v, &j->srh, sizeof(*v));
+	steer_flow(ops, &k, v, d, j->mss, 0);
+	return 1;
+}
+
 static __always_inline int on_connect(struct bpf_sock_ops *ops)
 {
 	__u32 zero = 0;
 	struct csrh_connect_config *cfg = bpf_map_lookup_elem(&srte_cconfig, &zero);
 	if (!cfg || cfg->netns == 0 || bpf_get_netns_cookie(ops) != cfg->netns)
 		return 1;
-	__u32 d0 = ops->remote_ip6[0], d1 = ops->remote_ip6[1], d2 = ops->remote_ip6[2], d3 = ops->remote_ip6[3];
+	__u32 d[4] = { ops->remote_ip6[0], ops->remote_ip6[1], ops->remote_ip6[2], ops->remote_ip6[3] };
+	__u32 s[4] = { ops->local_ip6[0], ops->local_ip6[1], ops->local_ip6[2], ops->local_ip6[3] };
 	__u16 dport = (__u16)bpf_ntohl(ops->remote_port);
+	__u16 sport = (__u16)ops->local_port;
+
+	if (cfg->agent_tgid && (__u32)(bpf_get_current_pid_tgid() >> 32) == cfg->agent_tgid)
+		return on_agent_connect(ops, d, dport);
+	if (sport >= cfg->skip_port_lo && sport <= cfg->skip_port_hi && cfg->skip_port_hi != 0)
+		return 1;
+	__u32 uid = (__u32)bpf_get_current_uid_gid();
 
 	for (__u32 i = 0; i < CSRH_CONNECT_MAX_RULES; i++) {
 		__u32 idx = i;
 		struct csrh_connect_rule *r = bpf_map_lookup_elem(&srte_crules, &idx);
 		if (!r || !r->in_use)
 			continue;
-		if ((d0 & r->mask[0]) != r->net[0] || (d1 & r->mask[1]) != r->net[1] ||
-		    (d2 & r->mask[2]) != r->net[2] || (d3 & r->mask[3]) != r->net[3])
+		if (!prefix_holds(d, r->net, r->mask) || !prefix_holds(s, r->src_net, r->src_mask))
 			continue;
-		if (dport < r->port_lo || dport > r->port_hi)
+		if (dport < r->port_lo || dport > r->port_hi || uid < r->uid_lo || uid > r->uid_hi)
 			continue;
-		if (r->srh.length == 0)
-			return 1;               /* the rule's first path is the IGP's: no SRH */
+		if (r->cgroup_id && bpf_get_current_ancestor_cgroup_id(r->cgroup_level) != r->cgroup_id)
+			continue;
 
+		struct csrh_steer_key k = {};
+		flow_key(ops, &k);
+		if (r->srh.length == 0) {
+			steer_flow(ops, &k, 0, d, 0, r->tag);   /* the IGP path: only the match is recorded */
+			return 1;
+		}
 		struct csrh_steer_value *v = bpf_map_lookup_elem(&srte_cscratch, &zero);
 		if (!v)
 			return 1;
 		__builtin_memcpy(v, &r->srh, sizeof(*v));
-		/* Segment List[0], the final destination, starts at byte 8 of the SRH. */
-		__u32 *seg0 = (__u32 *)(v->srh + 8);
-		seg0[0] = d0;
-		seg0[1] = d1;
-		seg0[2] = d2;
-		seg0[3] = d3;
-
-		struct csrh_steer_key k = {};
-		flow_key(ops, &k);
-		if (bpf_map_update_elem(&srte_flows, &k, v, BPF_NOEXIST) != 0) {
-			bump(CSRH_CONNECT_STAT_KEPT);
-			return 1;
-		}
-		__u8 one = 1;
-		bpf_map_update_elem(&srte_cowned, &k, &one, BPF_ANY);
-		bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
-		if (r->mss) {
-			int mss = r->mss;
-			bpf_setsockopt(ops, SOL_TCP_, TCP_MAXSEG, &mss, sizeof(mss));
-		}
-		bump(CSRH_CONNECT_STAT_STEERED);
+		steer_flow(ops, &k, v, d, r->mss, r->tag);
 		return 1;
 	}
 	return 1;
@@ -142,11 +206,14 @@ static __always_inline int on_state(struct bpf_sock_ops *ops)
 		return 1;
 	struct csrh_steer_key k = {};
 	flow_key(ops, &k);
-	if (!bpf_map_lookup_elem(&srte_cowned, &k))
+	struct csrh_connect_match *m = bpf_map_lookup_elem(&srte_cmatch, &k);
+	if (!m)
 		return 1;
-	bpf_map_delete_elem(&srte_flows, &k);
-	bpf_map_delete_elem(&srte_cowned, &k);
-	bump(CSRH_CONNECT_STAT_REMOVED);
+	if (m->owns_flow) {
+		bpf_map_delete_elem(&srte_flows, &k);
+		bump(CSRH_CONNECT_STAT_REMOVED);
+	}
+	bpf_map_delete_elem(&srte_cmatch, &k);
 	return 1;
 }
 

@@ -74,32 +74,64 @@ _Static_assert(sizeof(struct csrh_router_sid) == 48, "router SID value is 48 byt
 /*
  * The connect-time steering program (bpf/srh_connect.bpf.c), a cgroup sock_ops program: when a
  * TCP socket of the configured network namespace connects (BPF_SOCK_OPS_TCP_CONNECT_CB, before
- * the SYN is built), the first rule whose destination prefix and port range hold writes the
- * rule's SRH, with the connection's destination as Segment List[0], into the flow map of the tc
- * steering program (srte_flows, shared) — unless the 4-tuple is already steered. It deletes the
- * entries it made when their socket closes.
+ * the SYN is built), the first rule whose destination prefix, port range, source prefix, uid
+ * range (of the process calling connect()) and cgroup hold writes the rule's SRH, with the
+ * connection's destination as Segment List[0], into the flow map of the tc steering program
+ * (srte_flows, shared) — unless the 4-tuple is already steered — and records the rule's tag for
+ * the flow (srte_cmatch). It deletes what it made when the socket closes.
+ *
+ * Sockets that the configured process connects (the agent's own SUBFLOW_CREATE joins: their
+ * CONNECT_CB runs inside the netlink request) never match rules: they take the armed pending
+ * join (csrh_connect_join) instead, so the agent can open joins with local port 0 and still
+ * steer each before its SYN; the program writes the port it got back into the slot.
  */
 #define CSRH_CONNECT_MAX_RULES 16
 
 struct csrh_connect_rule {
     csrh_u32 net[4];                    /* destination prefix, network byte order, masked */
     csrh_u32 mask[4];
+    csrh_u32 src_net[4];                /* source prefix, the same way (mask 0: any source) */
+    csrh_u32 src_mask[4];
     csrh_u16 port_lo, port_hi;          /* destination ports, host byte order */
     csrh_u32 in_use;                    /* 0: an empty slot */
     csrh_u32 mss;                       /* TCP_MAXSEG for the socket, leaving room for the SRH; 0: none */
+    csrh_u32 uid_lo, uid_hi;            /* uid of the process calling connect() */
+    csrh_u64 cgroup_id;                 /* cgroup v2 id the caller must be in or under; 0: any */
+    csrh_u32 cgroup_level;              /* that cgroup's depth below the root */
+    csrh_u32 tag;                       /* recorded per matched flow in srte_cmatch */
     struct csrh_steer_value srh;        /* Segment List[0] is overwritten per connection; length 0:
                                            the rule matches and its connections get no SRH */
 };
 
 struct csrh_connect_config {
     csrh_u64 netns;                     /* the netns cookie whose sockets are steered */
+    csrh_u32 agent_tgid;                /* its sockets take the pending join, not the rules; 0: none */
+    csrh_u16 skip_port_lo, skip_port_hi; /* local ports never matched (0, 0: none) */
+};
+
+/* What the program records per matched flow (srte_cmatch, keyed like srte_flows). */
+struct csrh_connect_match {
+    csrh_u32 tag;                       /* the rule's tag; 0 for a join */
+    csrh_u32 owns_flow;                 /* 1: the srte_flows entry is the program's, deleted at close */
+};
+
+/* The pending join (srte_cjoin[0]), armed by the agent around one SUBFLOW_CREATE. */
+struct csrh_connect_join {
+    csrh_u8 daddr[16];                  /* the join's destination address and port (host order) */
+    csrh_u16 dport;
+    csrh_u16 sport;                     /* written by the program: the local port the join got */
+    csrh_u32 armed;                     /* 1: the next socket the agent connects to daddr, dport
+                                           takes it; the program sets 0 once used */
+    csrh_u32 mss;                       /* TCP_MAXSEG for the join; 0: none */
+    struct csrh_steer_value srh;        /* length 0: the join keeps the IGP path */
 };
 
 enum {
     CSRH_CONNECT_STAT_STEERED = 0,      /* connections whose SYN got a rule's SRH */
     CSRH_CONNECT_STAT_KEPT = 1,         /* connections already steered (left as they were) */
     CSRH_CONNECT_STAT_REMOVED = 2,      /* entries deleted when their socket closed */
-    CSRH_CONNECT_STAT_COUNT = 3,
+    CSRH_CONNECT_STAT_JOINS = 3,        /* the agent's joins that took the pending join */
+    CSRH_CONNECT_STAT_COUNT = 4,
 };
 
 #endif

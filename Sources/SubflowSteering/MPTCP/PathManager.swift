@@ -119,6 +119,9 @@ public final class MPTCPEventSubscription: @unchecked Sendable {
     /// Stops delivery.
     public func cancel() { subscription.cancel() }
 
+    /// The socket's file descriptor, for a caller's own poll(2).
+    public var fileDescriptor: Int32 { subscription.fileDescriptor }
+
     /// Events decoded from the group's messages (others are skipped). One consumer.
     public func events() -> AsyncThrowingStream<MPTCPEvent, Error> {
         let raw = subscription.messages()

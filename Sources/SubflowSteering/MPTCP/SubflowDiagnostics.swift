@@ -22,6 +22,10 @@ public struct SubflowDiagnostics: Hashable, Sendable {
     public var bytesSent: UInt64
     /// `tcpi_bytes_received`
     public var bytesReceived: UInt64
+    /// `tcpi_bytes_acked`
+    public var bytesAcked: UInt64 = 0
+    /// `tcpi_rtt`: smoothed RTT in microseconds.
+    public var rttMicroseconds: UInt32 = 0
     /// `INET_DIAG_MARK` (SO_MARK; reported to CAP_NET_ADMIN callers)
     public var mark: UInt32? = nil
     /// `INET_DIAG_CONG`: the congestion control name.
@@ -37,6 +41,13 @@ public struct SubflowDiagnostics: Hashable, Sendable {
     public var fullyEstablished: Bool { flags & 0x40 != 0 }
     /// `MPTCP_SUBFLOW_FLAG_JOIN_LOC` / `_JOIN_REM`: an additional (MP_JOIN) subflow.
     public var isJoin: Bool { flags & 0x0c != 0 }
+
+    /// The name of TCP state `state` (`idiag_state`), as `ss` prints it.
+    public static func stateName(_ state: UInt8) -> String {
+        let names = ["unknown", "established", "syn-sent", "syn-recv", "fin-wait-1", "fin-wait-2", "time-wait",
+                     "close", "close-wait", "last-ack", "listen", "closing", "new-syn-recv"]
+        return Int(state) < names.count ? names[Int(state)] : "state-\(state)"
+    }
 
     /// `SOCK_DIAG_BY_FAMILY`
     static let requestType = NetlinkMessageType(rawValue: 20)
@@ -75,6 +86,10 @@ public struct SubflowDiagnostics: Hashable, Sendable {
                 d.bytesReceived = t.u64() ?? 0
                 var s = ByteReader(a.value, from: Int(CSRH_TCPI_BYTES_SENT_OFFSET))
                 d.bytesSent = s.u64() ?? 0
+                var k = ByteReader(a.value, from: Int(CSRH_TCPI_BYTES_ACKED_OFFSET))
+                d.bytesAcked = k.u64() ?? 0
+                var rtt = ByteReader(a.value, from: Int(CSRH_TCPI_RTT_OFFSET))
+                d.rttMicroseconds = rtt.u32() ?? 0
             case 4: d.congestionControl = a.string()           // INET_DIAG_CONG
             case 6: d.trafficClass = try a.u8()                 // INET_DIAG_TCLASS
             case 15: d.mark = try a.u32()                       // INET_DIAG_MARK
@@ -115,5 +130,60 @@ public struct SubflowDiagnostics: Hashable, Sendable {
             }
         }
         return out.sorted { ($0.token, $0.local.port) < ($1.token, $1.local.port) }
+    }
+}
+
+/// One MPTCP connection (the MPTCP socket itself, not a subflow) of any process in the
+/// namespace, as `sock_diag` reports it for `IPPROTO_MPTCP`: who owns it.
+public struct MPTCPConnectionDiagnostics: Hashable, Sendable {
+    /// `mptcpi_token`
+    public var token: UInt32
+    public var local: SocketEndpoint
+    public var remote: SocketEndpoint
+    /// `idiag_uid`: the socket's owner.
+    public var uid: UInt32
+    /// `idiag_inode`: the socket's inode (`socket:[inode]` in the owner's `/proc/PID/fd`).
+    public var inode: UInt32
+
+    /// Every MPTCP connection in the current namespace (IPv4 and IPv6), listeners included
+    /// (token 0).
+    public static func all() throws(NetlinkError) -> [MPTCPConnectionDiagnostics] {
+        let c = try NetlinkConnection(transport: try MNLSocket(.sockDiag))
+        var out: [MPTCPConnectionDiagnostics] = []
+        for family in [UInt8(AF_INET), UInt8(AF_INET6)] {
+            var w = ByteWriter()
+            w.append(family)
+            w.append(UInt8(0))                     // sdiag_protocol is 8 bits: 262 goes in an attribute
+            w.append(UInt8(0b0000_0010))           // INET_DIAG_INFO: struct mptcp_info
+            w.append(UInt8(0))
+            w.append(UInt32(0xffff_ffff))
+            w.append([UInt8](repeating: 0, count: 48))
+            w.append(UInt16(8))                    // INET_DIAG_REQ_PROTOCOL (u32)
+            w.append(UInt16(3))
+            w.append(UInt32(CSRH_IPPROTO_MPTCP))
+            for m in try c.request(type: SubflowDiagnostics.requestType, flags: .dump, payload: w.bytes, operation: "sock_diag MPTCP dump") {
+                var r = ByteReader(m.payload)
+                guard let fam = r.u8(), r.skip(3),
+                      let sport = r.read(UInt16.self, bigEndian: true), let dport = r.read(UInt16.self, bigEndian: true),
+                      let src = r.take(16), let dst = r.take(16), r.skip(4 + 8 + 12),
+                      let uid = r.u32(), let inode = r.u32() else {
+                    throw NetlinkError(operation: "sock_diag MPTCP dump", errno: EBADMSG, extAckMessage: "short inet_diag_msg (\(m.payload.count) bytes)")
+                }
+                let v4 = fam == UInt8(AF_INET)
+                var token: UInt32 = 0
+                let attributes: [NetlinkAttribute]
+                do { attributes = try NetlinkAttribute.decode(m.payload, from: 72) } catch {
+                    throw NetlinkError(operation: "sock_diag MPTCP dump", errno: EBADMSG, extAckMessage: error.description)
+                }
+                for a in attributes where a.type == 2 {         // INET_DIAG_INFO
+                    var t = ByteReader(a.value, from: 12)       // mptcpi_token
+                    token = t.u32() ?? 0
+                }
+                out.append(MPTCPConnectionDiagnostics(
+                    token: token, local: .fromRaw(v4 ? Array(src[0..<4]) : src, port: sport),
+                    remote: .fromRaw(v4 ? Array(dst[0..<4]) : dst, port: dport), uid: uid, inode: inode))
+            }
+        }
+        return out
     }
 }
