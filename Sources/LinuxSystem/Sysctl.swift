@@ -58,3 +58,28 @@ package final class SysctlFile {
         return text
     }
 }
+
+/// One kernel parameter held open for writing: writes reach the network namespace it was opened
+/// in, whichever namespace the writing thread is in (a signal-handling thread created before
+/// the process entered a namespace, say).
+public final class SysctlWriter: @unchecked Sendable {
+    private let fd: Int32
+    public let key: String
+
+    /// Opens `key` (a path below `/proc/sys`) for writing.
+    /// - Throws: ``SystemCallError`` (ENOENT: no such parameter; EACCES: not root).
+    public init(_ key: String) throws(SystemCallError) {
+        self.key = key
+        fd = try syscallValue("open(/proc/sys/\(key))") { open("/proc/sys/" + key, O_WRONLY | O_CLOEXEC) }
+    }
+
+    deinit { close(fd) }
+
+    /// Sets the parameter to `value`.
+    /// - Throws: ``SystemCallError`` (EINVAL: a value the kernel refuses).
+    public func write(_ value: String) throws(SystemCallError) {
+        let bytes = Array(value.utf8)
+        let n = try syscallValue("write(/proc/sys/\(key) = \(value))") { bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) } }
+        guard n == bytes.count else { throw SystemCallError("write(/proc/sys/\(key) = \(value)): short write", errno: EIO) }
+    }
+}

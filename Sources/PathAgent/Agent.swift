@@ -79,6 +79,10 @@ public final class Agent: @unchecked Sendable {
     let subscription: MPTCPEventSubscription
     /// `net.ipv4.ip_local_reserved_ports` of the agent's namespace.
     let reservedPorts: SysctlFile?
+    /// What `setPathManager` changed (undone by ``stop()``), and the parameters opened in the
+    /// agent's namespace to undo it from any thread.
+    var state: AgentStateFile?
+    var stateWriters: [String: SysctlWriter] = [:]
 
     /// Where a rule's connections go: its listed paths, or per destination node of a planned
     /// rule (the prefix the node owns) the paths planned to it.
@@ -125,17 +129,23 @@ public final class Agent: @unchecked Sendable {
     ///   - cgroup: the cgroup v2 directory whose programs' connections are engineered.
     ///   - control: where to answer `srte agent status` (``defaultControlPath(namespaceCookie:)``
     ///     for the namespace; `nil`: no control socket).
+    ///   - setPathManager: switch the namespace to the userspace path manager if it is not
+    ///     (restored by ``stop()``, or by `srte cleanup` after a SIGKILL).
     public init(policy: AgentPolicy, interface: String? = nil, cgroup: String = SubflowSocketOptions.defaultCgroup,
-                control: String? = nil) throws {
+                control: String? = nil, setPathManager: Bool = false) throws {
         self.policy = policy
         self.ruleMatches = Array(repeating: 0, count: policy.rules.count)
         self.controlPath = control
         let (connectRules, resolved) = try Self.compile(policy)
         self.resolved = resolved
-        do throws(SubflowError) { try MPTCPNamespaceState.check() } catch {
-            throw AgentError(error.message)
-        }
         guard geteuid() == 0 else { throw AgentError("the agent needs root (CAP_NET_ADMIN and CAP_BPF): it subscribes to mptcp_pm_events and loads BPF programs") }
+        let changed = try Self.checkPathManager(switching: setPathManager, control: control)
+        state = changed
+        let writers = Dictionary(((changed?.sysctls.keys).map(Array.init) ?? []).compactMap { k in (try? SysctlWriter(k)).map { (k, $0) } },
+                                 uniquingKeysWith: { a, _ in a })
+        stateWriters = writers
+        var ready = false
+        defer { if !ready { changed?.undo(through: writers) } }
         let egress = try interface ?? RouteTable.egressInterface(toward: policy.rules[0].match.to?.address ?? .unspecified)
         steering = try BPFSteering(interface: egress)
         reservedPorts = try? SysctlFile("net/ipv4/ip_local_reserved_ports")
@@ -160,6 +170,35 @@ public final class Agent: @unchecked Sendable {
                 throw AgentError("control socket: \(error)")
             }
         }
+        ready = true
+    }
+
+    /// Checks that MPTCP uses the userspace path manager in this namespace; with `switching`,
+    /// switches it there first (recording the old value in an ``AgentStateFile``, which
+    /// ``stop()`` or `srte cleanup` undoes).
+    /// - Returns: the state file when something was switched.
+    /// - Throws: ``AgentError`` with the one sentence that says what to do.
+    static func checkPathManager(switching: Bool, control: String?) throws -> AgentStateFile? {
+        guard let s = MPTCPNamespaceState.current() else {
+            throw AgentError("this kernel has no MPTCP (/proc/sys/net/mptcp is missing): the agent needs CONFIG_MPTCP=y")
+        }
+        guard s.enabled else { throw AgentError("MPTCP is disabled in this network namespace: run `sysctl -w net.mptcp.enabled=1`") }
+        if s.isUserspace { return nil }
+        let names = "net.mptcp.pm_type=1" + (s.pathManager != nil ? " (net.mptcp.path_manager=userspace)" : "")
+        guard switching else {
+            throw AgentError("this network namespace uses the in-kernel MPTCP path manager; the agent is a userspace path manager: set \(names) in it, or run the agent with --set-pm, which switches it and restores it on exit (connections opened before keep the in-kernel one)")
+        }
+        let cookie = (try? NetworkNamespace.currentCookie()) ?? 0
+        var old: [String: String] = [:]
+        if let t = s.pmType { old["net/mptcp/pm_type"] = "\(t)" }
+        let file = AgentStateFile(pid: getpid(), startTime: Processes.status(getpid())?.startTime, namespaceCookie: cookie,
+                                  controlSocket: control, sysctls: old)
+        do { try file.save() } catch { throw AgentError("recording the path-manager switch in \(AgentStateFile.path(namespaceCookie: cookie)): \(error)") }
+        do throws(SystemCallError) { try Sysctl.write("net/mptcp/pm_type", "1") } catch {
+            file.undo()
+            throw AgentError("switching to the userspace path manager (net.mptcp.pm_type=1): \(error)")
+        }
+        return file
     }
 
     deinit { stop() }
@@ -268,8 +307,9 @@ public final class Agent: @unchecked Sendable {
         for token in connections.keys where !live.contains(token) { connections[token] = nil }
         let byToken = Dictionary(grouping: subflows, by: \.token)
         for c in open where c.token != 0 && connections[c.token] == nil {
-            guard let mine = byToken[c.token], let first = mine.first(where: { !$0.isJoin }) ?? mine.first,
-                  !(mine.contains { $0.flags & 0x04 != 0 }) else { continue }   // JOIN_REM: the server side
+            // The client side only: its initial subflow asked for MP_CAPABLE (MCAP_LOC).
+            guard let mine = byToken[c.token], let first = mine.first(where: { !$0.isJoin }),
+                  first.flags & 0x02 != 0 else { continue }
             adopt(token: c.token, uid: c.uid, inode: c.inode, subflows: mine, initial: first)
         }
     }
@@ -333,7 +373,11 @@ public final class Agent: @unchecked Sendable {
                 let o = ownerOf[token]
                 let p = o.flatMap { processes[$0.inode] }
                 let pathOf = Dictionary(c.joins.map { ($0.flow, $0.path) }, uniquingKeysWith: { a, _ in a })
-                let mine = subflows.filter { $0.token == token }
+                let initial = FourTuple(c.local, c.remote)
+                let mine = subflows.filter { $0.token == token }.sorted {
+                    let a = FourTuple($0.local, $0.remote), b = FourTuple($1.local, $1.remote)
+                    return (a == initial ? 0 : pathOf[a].map { $0 } ?? Int.max) < (b == initial ? 0 : pathOf[b].map { $0 } ?? Int.max)
+                }
                 return AgentStatus.ConnectionStatus(
                     token: String(format: "%08x", token), local: "\(c.local)", remote: "\(c.remote)", rule: c.rule >= 0 ? c.rule + 1 : 0,
                     paths: c.paths.map(\.description),
@@ -341,7 +385,7 @@ public final class Agent: @unchecked Sendable {
                     uid: o?.uid, pid: p?.pid, command: p?.command, adopted: c.adopted,
                     subflows: mine.map { s in
                         let flow = FourTuple(s.local, s.remote)
-                        let index = flow == FourTuple(c.local, c.remote) ? 0 : pathOf[flow]
+                        let index = flow == initial ? 0 : pathOf[flow]
                         return AgentStatus.SubflowStatus(
                             local: "\(s.local)", remote: "\(s.remote)", path: index.map { $0 + 1 },
                             segments: index.map { c.paths[$0].description }, state: SubflowDiagnostics.stateName(s.tcpState),
@@ -498,7 +542,7 @@ public final class Agent: @unchecked Sendable {
     }
 
     /// Removes everything the agent installed: the connect-time program, every steered flow and
-    /// MTU route.
+    /// MTU route, the control socket, and a path-manager switch (`setPathManager`).
     public func stop() {
         guard !stopped else { return }
         stopped = true
@@ -511,6 +555,8 @@ public final class Agent: @unchecked Sendable {
             if let controlPath { unlink(controlPath) }
         }
         connections.removeAll()
+        state?.undo(through: stateWriters)
+        state = nil
     }
 }
 

@@ -52,7 +52,12 @@ struct AgentCommand: ParsableCommand {
 
             SEGS is a comma-separated SID list in path order, or `direct` for the IGP path; the \
             first --path is the initial subflow's. The namespace must use the userspace MPTCP path \
-            manager (net.mptcp.pm_type=1). Use --netns rather than `ip netns exec`: the latter \
+            manager (net.mptcp.pm_type=1; --set-pm switches it and restores it on exit). \
+            On start the agent adopts the MPTCP connections already open that the policy matches \
+            (a restarted agent's): their subflows are steered again by 4-tuple, in path order, and \
+            joins open for the paths they lack. Subflows survive the agent, but not their SRHs: \
+            the steering dies with the agent's BPF programs, so until an agent runs again they \
+            take the IGP path. Use --netns rather than `ip netns exec`: the latter \
             hides the cgroup v2 mount the connect-time program attaches to. srte's own connections \
             (`srte open`: local ports \(Agent.ownPorts.lowerBound)-\(Agent.ownPorts.upperBound) while the namespace \
             reserves that range) are left to srte.
@@ -81,6 +86,9 @@ struct AgentCommand: ParsableCommand {
 
         @Option(name: .customLong("for"), help: ArgumentHelp("Stop after this many seconds (scripts, experiments).", valueName: "SECONDS"))
         var duration: Double?
+
+        @Flag(help: "Switch the namespace to the userspace MPTCP path manager if it is not, and restore it on exit (or `srte cleanup` after a SIGKILL).")
+        var setPm = false
 
         @Option(help: ArgumentHelp("The control socket `srte agent status` asks (default: /run/srte/agent-<namespace cookie>.sock, one per network namespace).", valueName: "PATH"))
         var socket: String?
@@ -133,7 +141,7 @@ struct AgentCommand: ParsableCommand {
             let agent: Agent
             do {
                 let control = try socket ?? Agent.defaultControlPath(namespaceCookie: NetworkNamespace.currentCookie())
-                agent = try Agent(policy: policy, interface: interface, cgroup: cgroup ?? SubflowSocketOptions.defaultCgroup, control: control)
+                agent = try Agent(policy: policy, interface: interface, cgroup: cgroup ?? SubflowSocketOptions.defaultCgroup, control: control, setPathManager: setPm)
             } catch let e as AgentError {
                 throw CLIFailure.system(e.message)
             }
@@ -141,6 +149,8 @@ struct AgentCommand: ParsableCommand {
             agent.log = { e in Self.write(e, json: json) }
             Self.write(Agent.Event("started", [("rules", "\(policy.rules.count)"), ("netns", netns ?? "(this)"),
                                                ("socket", agent.controlPath ?? "none")]), json: json)
+            // Connections already open (a restarted agent's): adopted where the policy matches.
+            agent.resync()
 
             // SIGINT/SIGTERM: the guard's thread stops the loop, waits for it, removes everything.
             let stop = StopFlag()
