@@ -88,13 +88,19 @@ public final class Agent: @unchecked Sendable {
     /// rule (the prefix the node owns) the paths planned to it.
     enum Resolved {
         case paths([PathSpec])
-        case planned([(owner: IPv6Prefix, node: String, paths: [PathSpec])])
+        case planned([(owner: IPv6Prefix, node: String, paths: [PathSpec], report: PlanReport)])
 
         func paths(toward destination: IPv6Address) -> [PathSpec]? {
             switch self {
             case .paths(let p): return p
             case .planned(let owners): return owners.first { $0.owner.contains(destination) }?.paths
             }
+        }
+
+        /// The plan toward `destination` (planned rules), for re-planning around failures.
+        func report(toward destination: IPv6Address) -> PlanReport? {
+            if case .planned(let owners) = self { return owners.first { $0.owner.contains(destination) }?.report }
+            return nil
         }
     }
     var resolved: [Resolved]
@@ -111,7 +117,19 @@ public final class Agent: @unchecked Sendable {
         var opened = false
         /// Taken over from sock_diag rather than seen connecting.
         var adopted = false
+        /// `keep`: re-plans for a planned rule (nil for listed paths, which reopen on the same path).
+        var keep = false
+        var keeper: PathKeeper? = nil
+        /// Per subflow, the bytes acked when last seen to move, and when.
+        var progress: [FourTuple: (acked: UInt64, at: ContinuousClock.Instant)] = [:]
+        /// When each path was last replaced (listed paths reopen at most every 5 s).
+        var replacedAt: [Int: ContinuousClock.Instant] = [:]
+        /// The path indices whose subflow failed and was replaced.
+        var retired: Set<Int> = []
     }
+    /// `keep`: a subflow with bytes in flight and no acknowledgement for this long has failed.
+    public var stallTimeout: Duration = .milliseconds(500)
+    var lastKeepCheck = ContinuousClock.now
     var connections: [UInt32: Connection] = [:]
     var stopped = false
     /// Whether ``ownPorts`` was reserved when last checked (the program skips them then).
@@ -211,7 +229,6 @@ public final class Agent: @unchecked Sendable {
         var connectRules: [ConnectSteering.Rule] = []
         var resolved: [Resolved] = []
         for (i, r) in policy.rules.enumerated() {
-            guard !r.keep else { throw AgentError("rule \(i + 1) (line \(r.line)): keep is not applied by the agent yet") }
             let to = r.match.to ?? IPv6Prefix(address: .unspecified, length: 0)
             let ports = r.match.ports ?? 1...65535
             func waypoints(_ p: PathSpec) -> [IPv6Address] { if case .segments(let s) = p { s } else { [] } }
@@ -270,6 +287,69 @@ public final class Agent: @unchecked Sendable {
             }
             if controlFD >= 0 && fds[1].revents != 0 { serveControl() }
             if ContinuousClock.now - lastReservationCheck > .seconds(1) { checkOwnPorts() }
+            if ContinuousClock.now - lastKeepCheck > .milliseconds(100) { checkKept() }
+        }
+    }
+
+    /// `keep`: finds subflows that stalled (bytes in flight, nothing acknowledged for
+    /// ``stallTimeout``) or left the established state, opens a replacement first — on a path
+    /// re-planned around the failed one's links for a planned rule (the machinery of
+    /// `srte open --keep`), on the same path for listed paths — and then closes the failed one.
+    func checkKept() {
+        lastKeepCheck = ContinuousClock.now
+        guard connections.values.contains(where: { $0.keep && $0.opened }) else { return }
+        guard let all = try? SubflowDiagnostics.all() else { return }
+        let now = ContinuousClock.now
+        let byToken = Dictionary(grouping: all, by: \.token)
+        for token in Array(connections.keys) {
+            guard var c = connections[token], c.keep, c.opened, let mine = byToken[token] else { continue }
+            let initial = FourTuple(c.local, c.remote)
+            var pathOf = Dictionary(c.joins.map { ($0.flow, $0.path) }, uniquingKeysWith: { a, _ in a })
+            pathOf[initial] = 0
+            var failed: [(flow: FourTuple, path: Int)] = []
+            for s in mine {
+                let flow = FourTuple(s.local, s.remote)
+                guard let path = pathOf[flow], !c.retired.contains(path) else { continue }
+                let inFlight = s.bytesSent > s.bytesAcked
+                if s.tcpState != 1 && s.tcpState != 2 {
+                    failed.append((flow, path))
+                } else if let p = c.progress[flow], p.acked == s.bytesAcked, inFlight {
+                    if now - p.at >= stallTimeout { failed.append((flow, path)) }
+                } else {
+                    c.progress[flow] = (s.bytesAcked, now)
+                }
+            }
+            for f in failed {
+                if c.keeper == nil, let last = c.replacedAt[f.path], now - last < .seconds(5) { continue }
+                c.retired.insert(f.path)
+                let active = c.paths.indices.filter { !c.retired.contains($0) }
+                let next: PathSpec
+                if let keeper = c.keeper {
+                    guard let r = keeper.replacement(forFailed: f.path, active: active, newIndex: c.paths.count) else {
+                        log(Event("error", token: token, [("what", "replacing the subflow on path \(c.paths[f.path])"),
+                                                          ("error", "no path avoids the failed links")]))
+                        continue
+                    }
+                    next = r.waypoints.isEmpty ? .direct : .segments(r.waypoints)
+                } else {
+                    next = c.paths[f.path]
+                }
+                c.paths.append(next)
+                c.replacedAt[c.paths.count - 1] = now
+                if openJoin(token: token, connection: &c, path: c.paths.count - 1) {
+                    counters.subflowsReplaced += 1
+                    log(Event("replaced", token: token, [("failed", "\(c.paths[f.path])"), ("path", "\(next)")]))
+                }
+                // Break after make: the failed subflow goes (its steering with it).
+                do throws(NetlinkError) {
+                    try pm.destroySubflow(token: token, local: SocketEndpoint(f.flow.localAddress, port: f.flow.localPort),
+                                          remote: SocketEndpoint(f.flow.remoteAddress, port: f.flow.remotePort))
+                } catch {
+                    log(Event("error", token: token, [("what", "closing the failed subflow \(f.flow)"), ("error", "\(error)")]))
+                }
+                c.progress[f.flow] = nil
+            }
+            connections[token] = c
         }
     }
 
@@ -442,7 +522,12 @@ public final class Agent: @unchecked Sendable {
             }
             counters.connectionsEngineered += 1
             ruleMatches[index] += 1
-            connections[token] = Connection(rule: index, paths: paths, local: local, remote: remote)
+            var c = Connection(rule: index, paths: paths, local: local, remote: remote)
+            if policy.rules[index].keep {
+                c.keep = true
+                c.keeper = resolved[index].report(toward: remote.address).map { PathKeeper(plan: $0) }
+            }
+            connections[token] = c
             log(Event("matched", token: token, [("local", "\(local)"), ("remote", "\(remote)"), ("rule", "\(index + 1)"),
                                                 ("subflows", "\(paths.count)"), ("paths", paths.map(\.description).joined(separator: " "))]))
         case .established:
@@ -472,12 +557,12 @@ public final class Agent: @unchecked Sendable {
     /// router's locator), each with the paths planned to it from `spec.from`, waypoints only
     /// (the connection's destination is appended per connection).
     /// - Throws: ``AgentError`` when the topology cannot be read or no node can be planned to.
-    static func plan(_ spec: PlanSpec, covering prefix: IPv6Prefix, rule i: Int, line: Int) throws -> [(owner: IPv6Prefix, node: String, paths: [PathSpec])] {
+    static func plan(_ spec: PlanSpec, covering prefix: IPv6Prefix, rule i: Int, line: Int) throws -> [(owner: IPv6Prefix, node: String, paths: [PathSpec], report: PlanReport)] {
         let what = "rule \(i + 1) (line \(line))"
         let topology: Topology
         do { topology = try spec.loadTopology() } catch { throw AgentError("\(what): \(error.message)") }
         let planner = DisjointPathPlanner(topology: topology, metric: spec.metric)
-        var out: [(owner: IPv6Prefix, node: String, paths: [PathSpec])] = []
+        var out: [(owner: IPv6Prefix, node: String, paths: [PathSpec], report: PlanReport)] = []
         for n in topology.nodes where n.name != spec.from {
             guard let owner = PlanSpec.owned(by: n, within: prefix) else { continue }
             let report: PlanReport
@@ -489,7 +574,7 @@ public final class Agent: @unchecked Sendable {
             }
             guard !report.paths.isEmpty else { continue }
             let paths = report.paths.map { p in p.waypoints.isEmpty ? PathSpec.direct : .segments(p.waypoints) }
-            out.append((owner, n.name, paths))
+            out.append((owner, n.name, paths, report))
         }
         guard !out.isEmpty else {
             throw AgentError("\(what): no node of topology \(spec.topology) owns an address in \(prefix) and can be planned to from \(spec.from)")

@@ -35,7 +35,9 @@ struct AgentCommand: ParsableCommand {
         `srte agent status` asks the running agent (exit 0 once it answers; scripts poll it). \
         SIGHUP reads the policy file again (open connections keep their paths; a bad file is \
         logged and the old policy stays). A rule's uid and cgroup are those of the process that \
-        calls connect(). Not applied by the daemon yet: keep.
+        calls connect(). With `keep: true` a subflow that stalls (bytes in flight, nothing \
+        acknowledged for 500 ms) is replaced make-before-break: on a path re-planned around its \
+        links for a planned rule, on the same path for listed ones.
         """,
         subcommands: [Run.self, Status.self, Check.self],
         defaultSubcommand: Run.self

@@ -209,4 +209,45 @@ struct AgentLifecycleCLITests {
         let st = try runSrte(["agent", "status", "--netns", h1, "--format", "json"])
         #expect(st.out.contains("\"connectionsAdopted\":1"), "\(st.out)")
     }
+
+    /// `keep` on a planned rule: when the link under one subflow's path goes down mid-transfer,
+    /// the agent opens a replacement on a path re-planned around it (via c) and closes the
+    /// failed subflow; the transfer completes.
+    @Test func keepReplacesAStalledSubflowOnAReplannedPath() throws {
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "ae\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let h1 = bed.namespace(of: "h1")!
+        let policy = try policyFile("""
+            rules:
+              - match: { to: "fc00:2::/64", port: 5201 }
+                plan: { topology: \(packageRoot)/topologies/diamond.yaml, from: h1, k: 2, disjoint: node }
+                keep: true
+            """)
+        defer { try? FileManager.default.removeItem(atPath: policy) }
+        let (agent, log) = try start(["agent", "--netns", h1, "--policy", policy, "--for", "40"])
+        defer { if agent.isRunning { agent.terminate() } }
+        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        #expect(log.text.contains("rules=1"), "\(log.text)")
+        let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
+        defer { if serve.isRunning { serve.terminate() } }
+        Thread.sleep(forTimeInterval: 0.5)
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+        client.arguments = ["--net=/run/netns/\(h1)", "/usr/bin/python3", "-c",
+                            pausingMPTCPClient(to: "fc00:2::2", port: 5201, first: 3_000_000, pause: 0, then: 12_000_000)]
+        try client.run()
+        defer { if client.isRunning { client.terminate() } }
+        #expect(log.wait(for: "subflow", seconds: 10), "\(log.text)")
+        Thread.sleep(forTimeInterval: 0.3)
+        _ = try bed.setLinks(between: "r1", and: "b", up: false)
+        let before = try bed.linkCounters()
+        #expect(log.wait(for: "replaced", seconds: 10), "\(log.text)")
+        client.waitUntilExit()
+        serve.waitUntilExit()
+        #expect(client.terminationStatus == 0)
+        let after = try bed.linkCounters()
+        #expect(moved("c", before, after) > 1_000_000, "the replacement via c carried \(moved("c", before, after))")
+        let st = try runSrte(["agent", "status", "--netns", h1, "--format", "json"])
+        #expect(st.out.contains("\"subflowsReplaced\":1"), "\(st.out)")
+    }
 }
