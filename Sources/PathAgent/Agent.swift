@@ -79,6 +79,9 @@ public final class Agent: @unchecked Sendable {
     let subscription: MPTCPEventSubscription
     /// `net.ipv4.ip_local_reserved_ports` of the agent's namespace.
     let reservedPorts: SysctlFile?
+    /// `reflect`: replies of flows that arrive with an SRH go back along its reverse.
+    let reflector: SRHReflector?
+    var lastReflectSweep = ContinuousClock.now
     /// What `setPathManager` changed (undone by ``stop()``), and the parameters opened in the
     /// agent's namespace to undo it from any thread.
     var state: AgentStateFile?
@@ -149,12 +152,15 @@ public final class Agent: @unchecked Sendable {
     ///     for the namespace; `nil`: no control socket).
     ///   - setPathManager: switch the namespace to the userspace path manager if it is not
     ///     (restored by ``stop()``, or by `srte cleanup` after a SIGKILL).
+    ///   - reflect: also act as a server's path manager: its subscription lets the kernel
+    ///     accept joins, and replies to flows that arrive with an SRH follow its reverse
+    ///     (`SRHReflector` on `interface`). The policy may then have no rules.
     public init(policy: AgentPolicy, interface: String? = nil, cgroup: String = SubflowSocketOptions.defaultCgroup,
-                control: String? = nil, setPathManager: Bool = false) throws {
+                control: String? = nil, setPathManager: Bool = false, reflect: Bool = false) throws {
         self.policy = policy
         self.ruleMatches = Array(repeating: 0, count: policy.rules.count)
         self.controlPath = control
-        let (connectRules, resolved) = try Self.compile(policy)
+        let (connectRules, resolved) = try Self.compile(policy, allowEmpty: reflect)
         self.resolved = resolved
         guard geteuid() == 0 else { throw AgentError("the agent needs root (CAP_NET_ADMIN and CAP_BPF): it subscribes to mptcp_pm_events and loads BPF programs") }
         let changed = try Self.checkPathManager(switching: setPathManager, control: control)
@@ -164,7 +170,18 @@ public final class Agent: @unchecked Sendable {
         stateWriters = writers
         var ready = false
         defer { if !ready { changed?.undo(through: writers) } }
-        let egress = try interface ?? RouteTable.egressInterface(toward: policy.rules[0].match.to?.address ?? .unspecified)
+        let egress: String
+        if let interface { egress = interface } else if let first = policy.rules.first {
+            egress = try RouteTable.egressInterface(toward: first.match.to?.address ?? .unspecified)
+        } else {
+            egress = try SRHReflector.soleInterface()
+        }
+        if reflect {
+            let off = SRv6Reception.disabled(on: [egress])
+            guard off.isEmpty else {
+                throw AgentError("--reflect needs SRv6 reception, but seg6_enabled is 0 on \(off.joined(separator: ", ")): packets with an SRH would be dropped. Run `\(SRv6Reception.fix(off))`")
+            }
+        }
         steering = try BPFSteering(interface: egress)
         reservedPorts = try? SysctlFile("net/ipv4/ip_local_reserved_ports")
         ownPortsReserved = Self.reserves(reservedPorts)
@@ -174,6 +191,7 @@ public final class Agent: @unchecked Sendable {
             try onConnect.setRules(connectRules)
             pm = try MPTCPPathManager()
             subscription = try pm.subscribe()
+            reflector = reflect ? try SRHReflector(interface: egress, steering: steering) : nil
         } catch {
             steering.removeAll()
             throw error
@@ -224,8 +242,8 @@ public final class Agent: @unchecked Sendable {
     /// The connect-time rules and the per-rule paths of `policy`.
     /// - Throws: ``AgentError`` for a rule the agent does not apply yet, a planned rule it
     ///   cannot plan, or more connect-time rules than the program holds.
-    static func compile(_ policy: AgentPolicy) throws -> ([ConnectSteering.Rule], [Resolved]) {
-        guard !policy.rules.isEmpty else { throw AgentError("the policy has no rules: nothing to engineer") }
+    static func compile(_ policy: AgentPolicy, allowEmpty: Bool = false) throws -> ([ConnectSteering.Rule], [Resolved]) {
+        guard !policy.rules.isEmpty || allowEmpty else { throw AgentError("the policy has no rules: nothing to engineer") }
         var connectRules: [ConnectSteering.Rule] = []
         var resolved: [Resolved] = []
         for (i, r) in policy.rules.enumerated() {
@@ -257,7 +275,7 @@ public final class Agent: @unchecked Sendable {
     /// Replaces the policy (SIGHUP): new connections follow `new`; open ones keep their paths.
     /// - Throws: ``AgentError`` for a rule the agent cannot apply (the old policy then stays in force).
     public func reload(_ new: AgentPolicy) throws {
-        let (connectRules, resolved) = try Self.compile(new)
+        let (connectRules, resolved) = try Self.compile(new, allowEmpty: reflector != nil)
         try onConnect.setRules(connectRules)
         policy = new
         self.resolved = resolved
@@ -288,7 +306,24 @@ public final class Agent: @unchecked Sendable {
             if controlFD >= 0 && fds[1].revents != 0 { serveControl() }
             if ContinuousClock.now - lastReservationCheck > .seconds(1) { checkOwnPorts() }
             if ContinuousClock.now - lastKeepCheck > .milliseconds(100) { checkKept() }
+            if let reflector, ContinuousClock.now - lastReflectSweep > .milliseconds(500) { sweepReflected(reflector) }
         }
+    }
+
+    /// Whether `flow` is not one of this host's engineered flows (which `reflect` must not
+    /// re-steer): neither matched by the connect-time program nor steered by the agent.
+    func isForeign(_ flow: FourTuple) -> Bool {
+        onConnect.match(of: flow) == nil && steering.steeredFlows[flow] == nil
+    }
+
+    /// `reflect`: learns flows that arrived since the last event, and forgets the reflected
+    /// flows whose sockets are gone (within a second of their close).
+    func sweepReflected(_ reflector: SRHReflector) {
+        lastReflectSweep = ContinuousClock.now
+        _ = try? reflector.reflect(where: isForeign)
+        guard !reflector.reflected.isEmpty, let all = try? SubflowDiagnostics.all() else { return }
+        let live = Set(all.map { FourTuple($0.local, $0.remote) })
+        for f in reflector.reflected.keys where !live.contains(f) { reflector.forget(f) }
     }
 
     /// `keep`: finds subflows that stalled (bytes in flight, nothing acknowledged for
@@ -499,6 +534,13 @@ public final class Agent: @unchecked Sendable {
     /// One path-manager event.
     func handle(_ e: MPTCPEvent) {
         guard let token = e.token else { return }
+        if e.serverSide == true || connections[token] == nil, let reflector {
+            // A server-side connection or subflow: steer the replies of what arrived with an SRH.
+            if let added = try? reflector.reflect(where: isForeign), !added.isEmpty {
+                for f in added { log(Event("reflected", token: token, [("flow", "\(f)"), ("path", reflector.reflected[f].map { $0.map(\.description).joined(separator: ",") } ?? "")])) }
+            }
+            if e.type == .subflowClosed, let l = e.local, let r = e.remote { reflector.forget(FourTuple(l, r)) }
+        }
         switch e.type {
         case .created:
             guard e.serverSide != true, let local = e.local, let remote = e.remote else { return }
@@ -632,6 +674,7 @@ public final class Agent: @unchecked Sendable {
         guard !stopped else { return }
         stopped = true
         onConnect.close()
+        reflector?.close()
         steering.removeAll()
         subscription.cancel()
         if controlFD >= 0 {

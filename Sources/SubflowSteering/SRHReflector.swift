@@ -37,10 +37,11 @@ public final class SRHReflector {
 
     deinit { close() }
 
-    /// Steers the replies of every flow that arrived with an SRH since the last call.
+    /// Steers the replies of every flow that arrived with an SRH since the last call (and
+    /// that `accept` takes: a host that also steers its own connections leaves those out).
     /// - Returns: the flows newly reflected.
     @discardableResult
-    public func reflect() throws -> [FourTuple] {
+    public func reflect(where accept: (FourTuple) -> Bool = { _ in true }) throws -> [FourTuple] {
         guard object != nil else { return [] }
         var keys: [csrh_steer_key] = []
         var key = csrh_steer_key()
@@ -57,7 +58,7 @@ public final class SRHReflector {
                 FourTuple(local: IPv6Address(bytes: raw[0..<16]), localPort: UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: 32, as: UInt16.self)),
                           remote: IPv6Address(bytes: raw[16..<32]), remotePort: UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: 34, as: UInt16.self)))
             }
-            guard reflected[flow] == nil else { continue }
+            guard reflected[flow] == nil, accept(flow) else { continue }
             var v = csrh_steer_value()
             guard BPFMap.lookup(learnedFD, key: &k, into: &v) else { continue }
             let bytes = withUnsafeBytes(of: &v.srh) { Array($0.prefix(Int(v.length))) }
@@ -69,6 +70,20 @@ public final class SRHReflector {
             added.append(flow)
         }
         return added
+    }
+
+    /// Stops reflecting `flow` (closed): removes its reply steering and what was learned for it,
+    /// so a later flow with the same 4-tuple is learned afresh.
+    public func forget(_ flow: FourTuple) {
+        guard reflected.removeValue(forKey: flow) != nil else { return }
+        try? steering.unsteer(flow)
+        guard object != nil else { return }
+        var k = csrh_steer_key()
+        withUnsafeMutableBytes(of: &k.saddr) { $0.copyBytes(from: flow.localAddress.bytes) }
+        withUnsafeMutableBytes(of: &k.daddr) { $0.copyBytes(from: flow.remoteAddress.bytes) }
+        k.sport = flow.localPort.bigEndian
+        k.dport = flow.remotePort.bigEndian
+        _ = try? BPFMap.delete(learnedFD, key: &k)
     }
 
     /// The only interface other than `lo` in the calling thread's namespace.

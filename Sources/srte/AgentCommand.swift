@@ -89,6 +89,9 @@ struct AgentCommand: ParsableCommand {
         @Option(name: .customLong("for"), help: ArgumentHelp("Stop after this many seconds (scripts, experiments).", valueName: "SECONDS"))
         var duration: Double?
 
+        @Flag(help: "Server side: accept joins (the agent's subscription is what the kernel asks for) and send the replies of every flow that arrives with an SRH back along its reverse. Rules become optional.")
+        var reflect = false
+
         @Flag(help: "Switch the namespace to the userspace MPTCP path manager if it is not, and restore it on exit (or `srte cleanup` after a SIGKILL).")
         var setPm = false
 
@@ -101,8 +104,8 @@ struct AgentCommand: ParsableCommand {
             if policy != nil && (to != nil || !paths.isEmpty || port != nil) {
                 throw ValidationError("give either --policy or --to/--path, not both")
             }
-            if policy == nil {
-                guard to != nil, !paths.isEmpty else { throw ValidationError("give --to PREFIX and at least one --path, or --policy FILE") }
+            if policy == nil && !(reflect && to == nil && paths.isEmpty) {
+                guard to != nil, !paths.isEmpty else { throw ValidationError("give --to PREFIX and at least one --path, or --policy FILE (or only --reflect on a server)") }
                 guard paths.count <= AgentPolicy.maxSubflows else {
                     throw ValidationError("\(paths.count) --path options: a connection has at most \(AgentPolicy.maxSubflows) subflows")
                 }
@@ -113,6 +116,7 @@ struct AgentCommand: ParsableCommand {
         }
 
         func makePolicy() throws -> AgentPolicy {
+            if policy == nil && to == nil { return AgentPolicy(rules: []) }
             if let policy {
                 let p = try AgentPolicy(contentsOf: policy)
                 _ = try p.check(file: policy)
@@ -143,7 +147,7 @@ struct AgentCommand: ParsableCommand {
             let agent: Agent
             do {
                 let control = try socket ?? Agent.defaultControlPath(namespaceCookie: NetworkNamespace.currentCookie())
-                agent = try Agent(policy: policy, interface: interface, cgroup: cgroup ?? SubflowSocketOptions.defaultCgroup, control: control, setPathManager: setPm)
+                agent = try Agent(policy: policy, interface: interface, cgroup: cgroup ?? SubflowSocketOptions.defaultCgroup, control: control, setPathManager: setPm, reflect: reflect)
             } catch let e as AgentError {
                 throw CLIFailure.system(e.message)
             }

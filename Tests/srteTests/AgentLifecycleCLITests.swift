@@ -250,4 +250,63 @@ struct AgentLifecycleCLITests {
         let st = try runSrte(["agent", "status", "--netns", h1, "--format", "json"])
         #expect(st.out.contains("\"subflowsReplaced\":1"), "\(st.out)")
     }
+
+    /// `srte agent --reflect` on the server (no rules): the replies of each subflow that arrives
+    /// with an SRH go back along its reverse, so the server's 8 MB answer leaves r2 via b and c
+    /// like the client's subflows came, not via the IGP's a.
+    @Test func reflectingServerAgentSendsRepliesBackAlongEachPath() throws {
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "af\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let h1 = bed.namespace(of: "h1")!, h2 = bed.namespace(of: "h2")!
+        let (server, serverLog) = try start(["agent", "--netns", h2, "--reflect", "--for", "30"])
+        defer { if server.isRunning { server.terminate() } }
+        #expect(serverLog.wait(for: "started", seconds: 10), "\(serverLog.text)")
+        let (client, clientLog) = try start(["agent", "--netns", h1, "--to", "fc00:2::/64", "--port", "5201",
+                                             "--path", "fc00:0:b::1", "--path", "fc00:0:c::1", "--for", "30"])
+        defer { if client.isRunning { client.terminate() } }
+        #expect(clientLog.wait(for: "started", seconds: 10), "\(clientLog.text)")
+
+        let answer = Process()
+        answer.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+        answer.arguments = ["--net=/run/netns/\(h2)", "/usr/bin/python3", "-c", """
+            import socket
+            l = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, 262)
+            l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            l.bind(("::", 5201)); l.listen(1); l.settimeout(20)
+            c, _ = l.accept()
+            got = 0
+            while got < 1000000:
+                d = c.recv(65536)
+                if not d: break
+                got += len(d)
+            c.sendall(b"r" * 8000000)
+            c.close()
+            """]
+        try answer.run()
+        defer { if answer.isRunning { answer.terminate() } }
+        Thread.sleep(forTimeInterval: 0.5)
+        let before = try bed.linkCounters()
+        let r = try bed.exec("h1", ["python3", "-c", """
+            import socket
+            s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, 262)
+            s.connect(("fc00:2::2", 5201))
+            s.sendall(b"q" * 1000000)
+            got = 0
+            while True:
+                d = s.recv(65536)
+                if not d: break
+                got += len(d)
+            assert got == 8000000, got
+            """])
+        #expect(r.status == 0, "\(r.stderr)")
+        answer.waitUntilExit()
+        let after = try bed.linkCounters()
+        func fromR2(_ mid: String) -> Int {
+            let i = after.firstIndex { $0.a == mid && $0.b == "r2" }!
+            return Int((after[i].endB?.txBytes ?? 0) - (before[i].endB?.txBytes ?? 0))
+        }
+        #expect(fromR2("b") > 2_000_000 && fromR2("c") > 2_000_000, "replies via b \(fromR2("b")), via c \(fromR2("c"))")
+        #expect(fromR2("a") < 1_000_000, "replies via a \(fromR2("a"))")
+        #expect(serverLog.text.contains("reflected"), "\(serverLog.text)")
+    }
 }
