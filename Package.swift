@@ -23,6 +23,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // The agent daemon: startup, signals and graceful shutdown; its event log.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         // `swift package generate-documentation` (scripts/docs.sh): API docs, checked in CI.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -69,7 +72,10 @@ let package = Package(
         // get which paths, and the daemon that applies them.
         .target(
             name: "PathAgent",
-            dependencies: ["SRv6Paths", "LinuxSystem", "SubflowSteering", .product(name: "Yams", package: "Yams")]
+            dependencies: ["SRv6Paths", "LinuxSystem", "SubflowSteering", .product(name: "Yams", package: "Yams"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                           .product(name: "Logging", package: "swift-log")]
         ),
         // The userspace delay bridge of one lab link (started by NetworkLab where netem is missing).
         .executableTarget(
@@ -85,6 +91,8 @@ let package = Package(
             dependencies: [
                 "SRv6Paths", "LinuxSystem", "SubflowSteering", "NetworkLab", "PathAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Build tool: compiles Sources/CSRH/bpf/*.bpf.c with clang -target bpf and embeds each object.

@@ -3,7 +3,9 @@ import Dispatch
 import Foundation
 import Glibc
 import LinuxSystem
+import Logging
 import PathAgent
+import ServiceLifecycle
 import SRv6Paths
 import SubflowSteering
 
@@ -29,8 +31,8 @@ struct AgentCommand: ParsableCommand {
         foreground (root): the initial subflow of a matching connection carries the rule's first \
         path from its SYN on (a cgroup sock_ops program), and one join per further path opens as \
         soon as the connection is fully established (the client or the server has sent data), each \
-        steered before its SYN. One line per event goes to stderr. SIGINT and SIGTERM stop it and \
-        remove everything it installed. `srte agent check FILE` validates a policy without root.
+        steered before its SYN. One line per event goes to stderr. SIGINT and SIGTERM stop it \
+        gracefully (exit 0) and remove everything it installed. `srte agent check FILE` validates a policy without root.
 
         `srte agent status` asks the running agent (exit 0 once it answers; scripts poll it). \
         SIGHUP reads the policy file again (open connections keep their paths; a bad file is \
@@ -139,7 +141,6 @@ struct AgentCommand: ParsableCommand {
         }
 
         func run() throws {
-            TerminationGuard.install()
             let policy = try makePolicy()
             if let netns {
                 do { try NetworkNamespace.enter(netns) } catch { throw CLIFailure.system("network namespace \(netns): \(error)") }
@@ -147,59 +148,32 @@ struct AgentCommand: ParsableCommand {
             let agent: Agent
             do {
                 let control = try socket ?? Agent.defaultControlPath(namespaceCookie: NetworkNamespace.currentCookie())
-                agent = try Agent(policy: policy, interface: interface, cgroup: cgroup ?? SubflowSocketOptions.defaultCgroup, control: control, setPathManager: setPm, reflect: reflect)
+                agent = try Agent(policy: policy, interface: interface, cgroup: cgroup ?? SubflowSocketOptions.defaultCgroup,
+                                  control: control, setPathManager: setPm, reflect: reflect)
             } catch let e as AgentError {
                 throw CLIFailure.system(e.message)
             }
+            // swift-log for the events, swift-service-lifecycle for signals and shutdown.
             let json = output.isJSON
-            agent.log = { e in Self.write(e, json: json) }
-            Self.write(Agent.Event("started", [("rules", "\(policy.rules.count)"), ("netns", netns ?? "(this)"),
-                                               ("socket", agent.controlPath ?? "none")]), json: json)
+            let logger = Logger(label: "srte.agent") { _ in AgentLogHandler(json: json) }
+            var quiet = Logger(label: "srte.agent.lifecycle") { _ in AgentLogHandler(json: json) }
+            quiet.logLevel = .warning
+            let command = UncheckedBox(self)
+            let service = AgentService(agent: agent, logger: logger, reload: { try command.value.makePolicy() },
+                                       until: duration.map { ContinuousClock.now + .milliseconds(Int64($0 * 1000)) })
+            AgentService.emit(Agent.Event("started", [("rules", "\(policy.rules.count)"), ("netns", netns ?? "(this)"),
+                                                      ("socket", agent.controlPath ?? "none")]), to: logger)
             // Connections already open (a restarted agent's): adopted where the policy matches.
             agent.resync()
-
-            // SIGINT/SIGTERM: the guard's thread stops the loop, waits for it, removes everything.
-            let stop = StopFlag()
-            let loopDone = DispatchSemaphore(value: 0)
-            let box = UncheckedBox(agent)
-            let token = TerminationGuard.onTermination {
-                stop.set()
-                _ = loopDone.wait(timeout: .now() + 2)
-                box.value.stop()
-                Self.write(Agent.Event("stopped", [("why", "signal")]), json: json)
-            }
-            // SIGHUP: read the policy again; the loop applies it between events.
-            let reload = StopFlag()
-            TerminationGuard.onHangup { reload.set() }
-            let deadline = duration.map { ContinuousClock.now + .milliseconds(Int64($0 * 1000)) }
-            while true {
-                agent.run(until: { stop.isSet || reload.isSet || deadline.map { ContinuousClock.now >= $0 } == true })
-                guard reload.isSet, !stop.isSet else { break }
-                reload.clear()
-                do { try agent.reload(try makePolicy()) } catch {
-                    Self.write(Agent.Event("error", [("what", "reloading the policy (the old one stays)"), ("error", "\(error)")]), json: json)
-                }
-            }
-            TerminationGuard.onHangup(nil)
-            loopDone.signal()
-            if stop.isSet { while true { pause() } }     // the guard's thread exits the process
-            TerminationGuard.remove(token)
-            agent.stop()
-            let c = agent.counters
-            Self.write(Agent.Event("stopped", [("why", "--for"), ("connections", "\(c.connectionsSeen)"), ("engineered", "\(c.connectionsEngineered)"),
-                                               ("unmatched", "\(c.connectionsUnmatched)"), ("subflows", "\(c.subflowsOpened)"), ("failed", "\(c.subflowsFailed)")]), json: json)
-        }
-
-        /// One event line on stderr.
-        static func write(_ e: Agent.Event, json: Bool) {
-            var fields = e.fields
-            if let t = e.token { fields.insert(("token", String(format: "%08x", t)), at: 0) }
-            if json {
-                diagnose(JSON.object([("event", .string(e.kind))] + fields.map { ($0.0, .string($0.1)) }).rendered)
-            } else {
-                diagnose("srte agent: \(e.kind)" + fields.map { " \($0.0)=\($0.1)" }.joined())
+            let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: quiet))
+            do { try runBlocking { try await group.run() } } catch {
+                agent.stop()
+                throw CLIFailure.system("the agent stopped: \(error)")
             }
         }
+
     }
 
     /// `srte agent status`: ask the running agent.
@@ -332,13 +306,3 @@ struct AgentCommand: ParsableCommand {
         }
     }
 }
-
-/// A flag set from the termination thread and read by the loop.
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.lock(); value = true; lock.unlock() }
-    func clear() { lock.lock(); value = false; lock.unlock() }
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-}
-

@@ -116,10 +116,10 @@ struct AgentDaemonCLITests {
         let text = try runSrte(["agent", "status", "--netns", h1])
         #expect(text.status == 0 && text.out.contains("rule 1: to fc00:2::/64, port 5201 → 2 subflow(s); 1 connection(s)"), "\(text.out)")
 
-        // SIGTERM: everything the agent installed goes.
+        // SIGTERM: a graceful shutdown (exit 0); everything the agent installed goes.
         agent.terminate()
         agent.waitUntilExit()
-        #expect(agent.terminationStatus == 128 + SIGTERM)
+        #expect(agent.terminationStatus == 0)
         #expect(log.text.contains("\"stopped\""), "\(log.text)")
         let programs = try NetworkNamespace.run(in: h1) { try BPFSteering.attachedEgressPrograms(interface: "r1") }
         #expect(programs == 0)
@@ -197,4 +197,19 @@ struct AgentDaemonCLITests {
         #expect(r.status == 3)
         #expect(r.err.contains("pm_type"), "\(r.err)")
     }
+}
+
+/// The systemd unit example in contrib/ is one systemd accepts.
+@Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze"), "needs systemd-analyze"))
+func systemdUnitExampleVerifies() throws {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
+    p.arguments = ["verify", packageRoot + "/contrib/systemd/srte-agent@.service"]
+    let err = Pipe()
+    p.standardError = err
+    p.standardOutput = FileHandle.nullDevice
+    try p.run()
+    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    #expect(p.terminationStatus == 0 && text.isEmpty, "\(text)")
 }
