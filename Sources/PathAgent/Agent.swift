@@ -507,7 +507,8 @@ public final class Agent: @unchecked Sendable {
                             bytesAcked: s.bytesAcked, rttMicroseconds: s.rttMicroseconds)
                     })
             },
-            counters: counters)
+            counters: counters,
+            steering: { let n = onConnect.entryCounts(); return AgentStatus.SteeringEntries(flows: n.flows, matches: n.matches) }())
     }
 
     /// Answers the control socket's waiting clients (non-blocking): a line `status` gets the
@@ -702,6 +703,14 @@ public struct AgentStatus: Codable, Sendable {
     public var rules: [RuleStatus]
     public var connections: [ConnectionStatus]
     public var counters: Agent.Counters
+    /// Entries in the kernel now: flows steered by the tc program and match records of the
+    /// connect-time program (both 0 once the connections are gone).
+    public var steering: SteeringEntries?
+
+    public struct SteeringEntries: Codable, Sendable {
+        public var flows: Int
+        public var matches: Int
+    }
 
     public struct RuleStatus: Codable, Sendable {
         public var index: Int

@@ -175,6 +175,24 @@ public final class ConnectSteering {
         return (UInt64(st.st_ino), UInt32(parts.count))
     }
 
+    /// How many flows the tc program steers now (entries of the shared flow map, whoever wrote
+    /// them) and how many flows the program holds a match record for: after the connections
+    /// are gone both are 0.
+    public func entryCounts() -> (flows: Int, matches: Int) {
+        guard object != nil else { return (0, 0) }
+        func count(_ fd: Int32) -> Int {
+            var key = csrh_steer_key(), next = csrh_steer_key(), n = 0
+            var more = BPFMap.nextKey(fd, after: nil, into: &next)
+            while more && n < 1_000_000 {
+                n += 1
+                key = next
+                more = BPFMap.nextKey(fd, after: &key, into: &next)
+            }
+            return n
+        }
+        return (count(steering.flowMapFD), count(matchFD))
+    }
+
     /// Changes the local ports whose connections never match (`nil`: none).
     /// - Throws: ``SteeringError`` for a failed map update.
     public func setSkippedLocalPorts(_ ports: ClosedRange<UInt16>?) throws {

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# srte agent under connection churn, one command (as root):
+#   bash Benchmarks/agent/churn.sh [TOTAL] [SECONDS]
+# On the bundled diamond with the topology file's delays, an unmodified C program (loadgen.c,
+# socket(AF_INET6, SOCK_STREAM, IPPROTO_MPTCP), sends first) opens
+#   1. 200 concurrent connections, each held 3 s, 4 subflows wanted (b, c, direct, a);
+#   2. TOTAL (default 10000) short connections paced over SECONDS (default 60), each living a
+#      uniform 0..300 ms;
+# first with `srte agent` in h1, then with mptcpd 0.12 in h1 under the same load (its sspi plug-in
+# on the userspace path manager: it handles the same events; with one interface it opens no
+# further subflow, so only its CPU and memory compare).
+# Reported: the fraction of connections living >= 3 RTT (RTT of the slowest path, via c: 20 ms,
+# so >= 60 ms) that had all 4 subflows established before closing (goal 100%), CPU time per
+# connection and peak RSS of the path manager (/proc), the agent's steering entries left after
+# the connections are gone (goal 0) and its resyncs.
+# Results: Benchmarks/agent/results/churn-*.json (not tracked) and churn.md.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/env.sh
+bash scripts/install-deps.sh
+total=${1:-10000}
+secs=${2:-60}
+out=Benchmarks/agent/results
+mkdir -p "$out"
+swift build -c release --product srte >&2
+swift build -c release --product srte-delay-bridge >&2
+srte="$(swift build -c release --show-bin-path)/srte"
+gcc -O2 -Wall -o "$out/loadgen" Benchmarks/agent/loadgen.c -lpthread
+lab="chn$$"
+pm=""
+server=""
+cleanup() {
+  [ -n "$pm" ] && kill "$pm" 2>/dev/null && wait "$pm" 2>/dev/null || true
+  [ -n "$server" ] && kill "$server" 2>/dev/null || true
+  "$srte" testbed down --lab "$lab" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT INT TERM
+"$srte" testbed up topologies/diamond.yaml --lab "$lab" >&2
+ip netns exec "$lab-h2" "$out/loadgen" serve 5201 &
+server=$!
+sleep 0.5
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+
+run_load() { # NAME
+  local name=$1 t0 t1 c1 c2
+  t0=$(ticks "$pm")
+  ip netns exec "$lab-h1" "$out/loadgen" concurrent fc00:2::2 5201 200 3000 4 > "$out/churn-$name-concurrent.json"
+  ip netns exec "$lab-h1" "$out/loadgen" churn fc00:2::2 5201 "$total" "$secs" 300 4 60 > "$out/churn-$name-churn.json"
+  t1=$(ticks "$pm")
+  echo "$((t1 - t0)) $(hwm "$pm")"
+}
+
+echo "agent: 200 concurrent, then $total in ${secs}s" >&2
+"$srte" agent --netns "$lab-h1" --to fc00:2::/64 --port 5201 \
+  --path fc00:0:b::1 --path fc00:0:c::1 --path direct --path fc00:0:a::1 --format json 2> "$out/churn-agent.log" &
+pm=$!
+for _ in $(seq 50); do "$srte" agent status --netns "$lab-h1" >/dev/null 2>&1 && break; sleep 0.2; done
+read -r agent_ticks agent_hwm < <(run_load agent)
+sleep 2
+"$srte" agent status --netns "$lab-h1" --format json > "$out/churn-agent-status.json"
+kill "$pm"; wait "$pm" 2>/dev/null || true; pm=""
+
+echo "mptcpd: the same load" >&2
+ip netns exec "$lab-h1" /usr/libexec/mptcpd --log=stderr --plugin-dir=/usr/lib/x86_64-linux-gnu/mptcpd \
+  --path-manager=sspi 2> "$out/churn-mptcpd.log" &
+pm=$!
+sleep 1
+read -r mptcpd_ticks mptcpd_hwm < <(run_load mptcpd)
+kill "$pm"; wait "$pm" 2>/dev/null || true; pm=""
+
+python3 - "$out" "$agent_ticks" "$agent_hwm" "$mptcpd_ticks" "$mptcpd_hwm" "$(getconf CLK_TCK)" <<'PY' | tee "$out/churn.md"
+import json, sys, datetime
+out, at, ah, mt, mh, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+def load(n): return json.load(open(f"{out}/churn-{n}.json"))
+st = json.load(open(f"{out}/churn-agent-status.json"))
+print(f"churn on the diamond ({datetime.date.today()}), 4 subflows wanted per connection")
+print("| path manager | phase | connections | failed | lived >= 3 RTT | of those with 4 subflows | CPU per connection | peak RSS |")
+print("|---|---|---|---|---|---|---|---|")
+for name, ticks, rss in (("agent", at, ah), ("mptcpd", mt, mh)):
+    c, ch = load(f"{name}-concurrent"), load(f"{name}-churn")
+    n = c["connections"] + ch["connections"]
+    cpu = ticks / hz / max(n, 1) * 1e6
+    for phase, r in (("200 concurrent, 3 s", c), ("churn", ch)):
+        frac = r["longLivedWithK"] / r["longLived"] if r["longLived"] else 0
+        print(f"| {name} | {phase} | {r['connections']} | {r['failed']} | {r['longLived']} | {r['longLivedWithK']} ({frac:.1%}) | {cpu:.0f} µs | {rss / 1024:.1f} MiB |")
+s = st.get("steering") or {}
+print(f"agent afterwards: steering entries {s.get('flows')} flows, {s.get('matches')} match records; "
+      f"resyncs {st['counters']['resyncs']}; connections seen {st['counters']['connectionsSeen']}, "
+      f"engineered {st['counters']['connectionsEngineered']}, subflows opened {st['counters']['subflowsOpened']}, failed {st['counters']['subflowsFailed']}")
+PY
