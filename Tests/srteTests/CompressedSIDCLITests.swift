@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SRv6Paths
+import TestSupport
 
 /// `srte srh build/decode/validate` with C-SIDs (RFC 9800 NEXT-C-SID) and reduced SRHs.
 @Suite struct CompressedSIDCLITests {
@@ -67,6 +68,27 @@ import SRv6Paths
         let r = try runSrte(args)
         #expect(r.status == 2, "\(args): exit \(r.status), \(r.err)")
         #expect(r.err.contains(expected), "\(args): \(r.err)")
+    }
+
+    /// `srte plan --fewest-bytes` on the diamond with C-SIDs, b without (only the kernel's End).
+    @Test func planFewestBytes() throws {
+        let text = try String(contentsOfFile: packageRoot + "/topologies/diamond.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "defaults:", with: "csid: { block: \"fc00:0::/32\", length: 16 }\ndefaults:")
+            .replacingOccurrences(of: "b:  { locator: \"fc00:0:b::/48\" }", with: "b:  { locator: \"fc00:0:b::/48\", csid: none }")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("srte-csid-\(getpid()).yaml").path
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let r = try runSrte(["plan", file, "--from", "h1", "--to", "h2", "-k", "3", "--disjoint", "node", "--fewest-bytes"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("fc00:0:b::1, fc00:2::2"), "\(r.out)")                  // b stays whole
+        #expect(r.out.contains("40 B (reduced 24)  fc00:0:c:: [c], fc00:2::2"), "\(r.out)")
+        let j = try runSrte(["plan", file, "--from", "h1", "--to", "h2", "-k", "3", "--disjoint", "node", "--fewest-bytes", "--format", "json"])
+        #expect(j.status == 0)
+        #expect(j.out.contains("\"reducedSRHBytes\": 24"), "\(j.out)")
+        // Without C-SIDs in the file the option says what is missing.
+        let n = try runSrte(["plan", packageRoot + "/topologies/diamond.yaml", "--from", "h1", "--to", "h2", "--fewest-bytes"])
+        #expect(n.status == 2)
+        #expect(n.err.contains("--fewest-bytes needs C-SIDs"), "\(n.err)")
     }
 
     @Test func helpTeaches() throws {
