@@ -174,7 +174,11 @@ extension SRHCommand {
             for (i, s) in uncompressed.enumerated() {
                 do { whole.insert(try IPv6Address(parsing: s)) } catch { throw InContext("--uncompressed #\(i + 1)", error) }
             }
-            return fmt.compress(path, compressible: { _, s in !whole.contains(s) }).map(\.sid)
+            let list = fmt.compress(path, compressible: { _, s in !whole.contains(s) })
+            if path.count > 1 && !list.dropLast().contains(where: { if case .container = $0 { return true }; return false }) {
+                diagnose("srte: note: no segment was compressed: a SID that compresses is the block, one C-SID and zeros (e.g. \((try? fmt.sid(csid: 1))?.description ?? "block:1::"))")
+            }
+            return list.map(\.sid)
         }
 
         func build(_ fmt: CSIDFormat? = nil) throws -> SegmentRoutingHeader {

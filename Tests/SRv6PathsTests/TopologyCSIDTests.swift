@@ -67,6 +67,17 @@ links:
         #expect(!t.compressed([h2]).reducible)
     }
 
+    /// The YAML writer keeps every C-SID setting.
+    @Test func yamlWriterRoundTrips() throws {
+        let t = try Topology(yaml: csidYAML)
+        let again = try Topology(yaml: t.yaml(), file: "again.yaml")
+        #expect(again.csid == t.csid)
+        #expect(again.nodes.map(\.csid) == t.nodes.map(\.csid))
+        #expect(again.links.map(\.csidFromA) == t.links.map(\.csidFromA))
+        #expect(again.links.map(\.csidFromB) == t.links.map(\.csidFromB))
+        for i in t.nodes.indices { #expect(again.endCSID(ofNode: i) == t.endCSID(ofNode: i)) }
+    }
+
     @Test func topologiesWithoutCSIDsAreUnchanged() throws {
         let t = try Topology(yaml: baseYAML)
         #expect(t.csid == nil)

@@ -19,6 +19,10 @@ import TestSupport
                                                        "--segment", "fc00:2::2", "--uncompressed", "fc00:0:2::", "--format", "json"])
         #expect(u.status == 0, "\(u.err)")
         #expect(u.out.contains("\"segments\": [\"fc00:0:1::\", \"fc00:0:2::\", \"fc00:2::2\"]"), "\(u.out)")
+        // Classic SIDs (locator + 1) do not compress, and srte says why.
+        let c = try runSrte(["srh", "build"] + csid + ["--segment", "fc00:0:1::1", "--segment", "fc00:2::2"])
+        #expect(c.status == 0)
+        #expect(c.err.contains("no segment was compressed"), "\(c.err)")
     }
 
     @Test func reducedBuildDecodesBack() throws {
