@@ -165,3 +165,33 @@ public enum KernelSRHVerdict: Hashable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension SegmentRoutingHeader {
+    /// What an SRv6 End behavior that follows RFC 8986 §4.1 (as seg6local and srte's BPF End
+    /// should) does with an SRH — unlike ``kernelReceive(_:seg6Enabled:)`` it allows a reduced
+    /// header: Segments Left 0 delivers; Last Entry beyond the header or Segments Left beyond
+    /// Last Entry + 1 is a Parameter Problem at byte 3; else Segments Left − 1 and the next
+    /// address from the Segment List.
+    /// - Parameter bytes: the SRH as it arrives (at least `(hdr ext len + 1) × 8` bytes).
+    public static func endReceive(_ bytes: [UInt8]) -> KernelSRHVerdict {
+        guard bytes.count >= 8, bytes.count >= (Int(bytes[1]) + 1) * 8 else { return .truncated }
+        let sl = Int(bytes[3]), le = Int(bytes[4])
+        if sl == 0 { return .deliver }
+        if le > Int(bytes[1]) / 2 - 1 || sl > le + 1 { return .parameterProblem(offset: 3) }
+        let at = 8 + 16 * (sl - 1)
+        return .forward(to: IPv6Address(bytes: bytes[at..<(at + 16)]), segmentsLeft: UInt8(sl - 1))
+    }
+}
+
+extension CSIDFormat {
+    /// What End with NEXT-C-SID (RFC 9800 §4.1.1) does at the node of the active C-SID of
+    /// `destination`: the shift when the argument is not zero (the SRH is untouched), else the
+    /// SRH processing of ``SegmentRoutingHeader/endReceive(_:)``.
+    /// - Parameters:
+    ///   - destination: the packet's Destination Address.
+    ///   - srh: the SRH as it arrives.
+    public func endNextCSID(destination: IPv6Address, srh: [UInt8]) -> KernelSRHVerdict {
+        if let next = shifted(destination) { return .forward(to: next, segmentsLeft: srh.count > 3 ? srh[3] : 0) }
+        return SegmentRoutingHeader.endReceive(srh)
+    }
+}

@@ -154,3 +154,56 @@ private func p(_ s: String) -> IPv6Prefix { try! IPv6Prefix(parsing: s) }
         #expect(SegmentRoutingHeader.kernelReceive(odd) == .forward(to: IPv6Address(bytes: odd[24..<40]), segmentsLeft: 1))
     }
 }
+
+/// Compressed lists, full or reduced, walked through NEXT-C-SID End (containers) and RFC 8986
+/// End (whole SIDs), visit exactly the path they were made from.
+@Suite struct CompressedWalkTests {
+    let f = try! CSIDFormat.f3216(block: IPv6Prefix(parsing: "fc00::/32"))
+
+    /// The SIDs visited: the node of the DA's first C-SID in the block, else the DA itself.
+    func walk(destination: IPv6Address, srh: [UInt8]) -> [IPv6Address]? {
+        var da = destination, bytes = srh, visited: [IPv6Address] = []
+        for _ in 0..<200 {
+            let inBlock = f.csids(in: da) != nil || f.shifted(da) != nil
+            visited.append(inBlock ? (try! f.sid(csid: f.csid(at: 0, of: da))) : da)
+            let verdict = inBlock ? f.endNextCSID(destination: da, srh: bytes) : SegmentRoutingHeader.endReceive(bytes)
+            switch verdict {
+            case .deliver: return visited
+            case .forward(let next, let sl): da = next; bytes[3] = sl
+            default: return nil
+            }
+        }
+        return nil
+    }
+
+    @Test(arguments: [UInt64(1), 2, 3])
+    func compressedListsVisitThePath(seed: UInt64) throws {
+        var rng = SeededRNG(seed: seed)
+        var reducedChecked = 0
+        for _ in 0..<400 {
+            let n = Int.random(in: 1...14, using: &rng)
+            var path: [IPv6Address] = (0..<n).map { _ in
+                Int.random(in: 0..<4, using: &rng) > 0 ? try! f.sid(csid: UInt64.random(in: 1...0xdfff, using: &rng))
+                                                     : IPv6Address(high: 0xfc01_0000_0000_0000 | UInt64.random(in: 1...0xffff, using: &rng) << 16, low: 1)
+            }
+            path.append(try IPv6Address(parsing: "fc02::2"))
+            let list = f.compress(path).map(\.sid)
+            let full = try SegmentRoutingHeader(path: list, nextHeader: 17).encoded()
+            #expect(walk(destination: list[0], srh: full) == path, "full \(list)")
+            if list.count >= 2 {
+                let reduced = try ReducedSegmentRoutingHeader(path: list, nextHeader: 17)
+                #expect(walk(destination: reduced.destination, srh: try reduced.encoded()) == path, "reduced \(list)")
+                reducedChecked += 1
+            }
+        }
+        #expect(reducedChecked > 300)
+    }
+
+    @Test func endReceiveAllowsReducedHeaders() throws {
+        let r = try ReducedSegmentRoutingHeader(path: [try IPv6Address(parsing: "fc00:0:1::"), try IPv6Address(parsing: "fc02::2")]).encoded()
+        #expect(SegmentRoutingHeader.endReceive(r) == .forward(to: try IPv6Address(parsing: "fc02::2"), segmentsLeft: 0))
+        #expect(SegmentRoutingHeader.kernelReceive(r) == .parameterProblem(offset: 3))   // the kernel's own End does not
+        var b = r; b[3] = 2
+        #expect(SegmentRoutingHeader.endReceive(b) == .parameterProblem(offset: 3))
+    }
+}
