@@ -19,6 +19,17 @@ public struct PlanReport: Sendable {
         /// The SIDs before the final destination: what a subflow's SRH needs besides its own
         /// destination (empty for the IGP's path).
         public var waypoints: [IPv6Address] { segments.waypoints }
+        /// With ``Encoding/fewestBytes``: ``segments`` compressed into C-SID containers.
+        public var compressed: Topology.CompressedList? = nil
+    }
+
+    /// What a segment list is chosen for.
+    public enum Encoding: String, Sendable, Hashable {
+        /// The fewest SIDs (``SegmentEncoder/encode(_:msd:)``).
+        case fewestSIDs
+        /// The fewest SRH bytes once compressed with the topology's C-SIDs
+        /// (``SegmentEncoder/encodeFewestBytes(_:msd:)``).
+        case fewestBytes
     }
 
     /// The topology planned on.
@@ -60,11 +71,13 @@ public struct PlanReport: Sendable {
     ///   - msd: Maximum SID depth; defaults to the source node's `msd`, then the topology's.
     ///   - strict: Literal disjointness for single-homed hosts.
     ///   - planner: A planner to reuse (same topology and metric); built if `nil`.
+    ///   - encoding: Fewest SIDs (the default) or fewest SRH bytes with the topology's C-SIDs;
+    ///     with the latter the MSD counts Segment List entries (a container once).
     /// - Throws: ``Failure`` for unknown nodes, bad requests, or a path that cannot be encoded
     ///   within the MSD. Finding no path is not an error: `paths` is then empty.
     public init(topology: Topology, from: String, to: String, k: Int, disjoint: Disjointness = .link,
                 metric: PathMetric = .igp, msd: Int? = nil, strict: Bool = false,
-                planner: DisjointPathPlanner? = nil) throws(Failure) {
+                planner: DisjointPathPlanner? = nil, encoding: Encoding = .fewestSIDs) throws(Failure) {
         guard let s = topology.index(of: from) else { throw Failure(message: "unknown node '\(from)' (not in topology '\(topology.name)')", isBadRequest: true) }
         guard let t = topology.index(of: to) else { throw Failure(message: "unknown node '\(to)' (not in topology '\(topology.name)')", isBadRequest: true) }
         let pl = planner ?? DisjointPathPlanner(topology: topology, metric: metric)
@@ -77,8 +90,14 @@ public struct PlanReport: Sendable {
         var out: [Path] = []
         for p in plan.paths {
             do {
-                let segs = try encoder.encode(p, msd: depth)
-                out.append(Path(path: p, delay: p.links.reduce(0) { $0 + topology.links[$1].delay }, segments: segs))
+                let delay = p.links.reduce(0) { $0 + topology.links[$1].delay }
+                switch encoding {
+                case .fewestSIDs:
+                    out.append(Path(path: p, delay: delay, segments: try encoder.encode(p, msd: depth)))
+                case .fewestBytes:
+                    let e = try encoder.encodeFewestBytes(p, msd: depth)
+                    out.append(Path(path: p, delay: delay, segments: e.segments, compressed: e.list))
+                }
             } catch {
                 throw Failure(message: error.message)
             }

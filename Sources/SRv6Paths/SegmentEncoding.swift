@@ -101,28 +101,7 @@ public final class SegmentEncoder {
         let p = path.nodes
         let m = p.count - 1
         guard m >= 1 else { throw EncodingError(message: "a path needs at least one hop") }
-        // prefix[j] = cost of p[0...j].
-        var prefix = [Int64](repeating: 0, count: m + 1)
-        for j in 0..<m { prefix[j + 1] = prefix[j] + Int64(metric.weight(of: topology.links[path.links[j]])) }
-
-        var reachMemo: [Int: Int] = [:]
-        /// J(i): the farthest j ≥ i such that p[i...j] is the unique shortest path from p[i] to p[j].
-        func reach(_ i: Int) -> Int {
-            if let r = reachMemo[i] { return r }
-            // Grow the search one hop at a time (the search resumes, so this costs nothing
-            // extra) and stop at the first hop that is not on the unique shortest path: the
-            // ball explored never reaches past that hop's distance.
-            var j = i
-            spf.start(from: p[i])
-            while j < m {
-                let nj = j + 1
-                spf.advance(radius: prefix[nj] - prefix[i])
-                guard spf.distance(to: p[nj]) == prefix[nj] - prefix[i], spf.pathCount(to: p[nj]) == 1 else { break }
-                j = nj
-            }
-            reachMemo[i] = j
-            return j
-        }
+        let reach = reachFunction(path)
 
         // best(x) = (number of SIDs, number of adjacency SIDs, move) from position x to the end.
         enum Move { case finish, node(Int), adjacency(Int) }
@@ -183,6 +162,34 @@ public final class SegmentEncoder {
         }
         try verify(path, segments: segments)
         return segments
+    }
+
+    /// J(i) for `path`: the farthest j ≥ i such that `nodes[i...j]` is the unique shortest path
+    /// from `nodes[i]` to `nodes[j]`, memoised. What one SID starting at position i covers.
+    func reachFunction(_ path: PlannedPath) -> (Int) -> Int {
+        let p = path.nodes
+        let m = p.count - 1
+        // prefix[j] = cost of p[0...j].
+        var prefix = [Int64](repeating: 0, count: m + 1)
+        for j in 0..<m { prefix[j + 1] = prefix[j] + Int64(metric.weight(of: topology.links[path.links[j]])) }
+        var reachMemo: [Int: Int] = [:]
+        let spf = self.spf
+        return { i in
+            if let r = reachMemo[i] { return r }
+            // Grow the search one hop at a time (the search resumes, so this costs nothing
+            // extra) and stop at the first hop that is not on the unique shortest path: the
+            // ball explored never reaches past that hop's distance.
+            var j = i
+            spf.start(from: p[i])
+            while j < m {
+                let nj = j + 1
+                spf.advance(radius: prefix[nj] - prefix[i])
+                guard spf.distance(to: p[nj]) == prefix[nj] - prefix[i], spf.pathCount(to: p[nj]) == 1 else { break }
+                j = nj
+            }
+            reachMemo[i] = j
+            return j
+        }
     }
 
     /// Checks by simulation that `segments`, pushed at `path.nodes[0]`, make traffic follow

@@ -177,6 +177,7 @@ extension Topology {
         for c in comment { s += "# \(c)\n" }
         s += "name: \(yamlScalar(name))\n"
         if let d = defaultMSD { s += "defaults: { msd: \(d) }\n" }
+        if let c = csid { s += "csid: \(Topology.csidText(c))\n" }
         s += "nodes:\n"
         for n in nodes {
             var attrs: [String] = []
@@ -186,6 +187,11 @@ extension Topology {
             } else {
                 attrs.append("locator: \"\(n.locator!)\"")
                 if let sid = n.sid { attrs.append("sid: \"\(sid)\"") }
+                switch n.csid {
+                case .inherit: break
+                case .none: attrs.append("csid: none")
+                case .own(let d): attrs.append("csid: \(Topology.csidText(d))")
+                }
             }
             if let m = n.msd { attrs.append("msd: \(m)") }
             s += "  \(yamlScalar(n.name)): { \(attrs.joined(separator: ", ")) }\n"
@@ -202,9 +208,18 @@ extension Topology {
             if let x = l.sidFromA { sids.append("\(yamlScalar(nodes[l.a].name)): \"\(x)\"") }
             if let x = l.sidFromB { sids.append("\(yamlScalar(nodes[l.b].name)): \"\(x)\"") }
             if !sids.isEmpty { attrs.append("sids: { \(sids.joined(separator: ", ")) }") }
+            var csids: [String] = []
+            if let x = l.csidFromA { csids.append("\(yamlScalar(nodes[l.a].name)): 0x\(String(x, radix: 16))") }
+            if let x = l.csidFromB { csids.append("\(yamlScalar(nodes[l.b].name)): 0x\(String(x, radix: 16))") }
+            if !csids.isEmpty { attrs.append("csids: { \(csids.joined(separator: ", ")) }") }
             s += "  - { \(attrs.joined(separator: ", ")) }\n"
         }
         return s
+    }
+
+    /// `{ block: "fc00::/32", length: 16, local: "0xe000-0xffff" }` (as the file format writes it).
+    static func csidText(_ d: CSIDDomain) -> String {
+        "{ block: \"\(d.format.block)\", length: \(d.format.csidLength), local: \"\(CSIDDomain.text(d.localRange))\" }"
     }
 
     /// `1.5ms`, `12ms`, … for a delay in microseconds (as the file format writes it).

@@ -106,10 +106,11 @@ package struct YAMLFileReader {
         self.text = text
     }
 
-    static let topKeys = ["name", "description", "defaults", "nodes", "links"]
+    static let topKeys = ["name", "description", "defaults", "csid", "nodes", "links"]
+    static let csidKeys = ["block", "length", "local"]
     static let defaultKeys = ["metric", "te-metric", "delay", "bandwidth", "mtu", "msd"]
-    static let nodeKeys = ["kind", "locator", "address", "msd", "sid"]
-    static let linkKeys = ["endpoints", "metric", "te-metric", "delay", "bandwidth", "mtu", "srlg", "sids"]
+    static let nodeKeys = ["kind", "locator", "address", "msd", "sid", "csid"]
+    static let linkKeys = ["endpoints", "metric", "te-metric", "delay", "bandwidth", "mtu", "srlg", "sids", "csids"]
 
     package func error(_ node: Node?, _ message: String) -> TopologyError {
         let m = node?.mark
@@ -153,6 +154,10 @@ package struct YAMLFileReader {
             if let v = dm["msd"] { dMSD = try msd(v) }
         }
 
+        // C-SIDs (RFC 9800 NEXT-C-SID).
+        var domain: CSIDDomain? = nil
+        if let c = top["csid"] { domain = try csidDomain(c, inheriting: nil) }
+
         // Nodes.
         guard let nodesNode = top["nodes"] else { throw error(root, "missing key 'nodes' (expected a mapping from node name to its attributes)") }
         let nm = try mapping(nodesNode, "nodes (a mapping from node name to its attributes)")
@@ -165,7 +170,7 @@ package struct YAMLFileReader {
             if nodeName.isEmpty { throw error(k, "a node name must not be empty") }
             if index[nodeName] != nil { throw error(k, "duplicate node '\(nodeName)'") }
             index[nodeName] = nodes.count
-            nodes.append(try readNode(nodeName, k, v))
+            nodes.append(try readNode(nodeName, k, v, csid: domain))
             nodeMarks.append(k)
         }
 
@@ -204,6 +209,19 @@ package struct YAMLFileReader {
                 guard case .sequence(let seq) = s else { throw error(s, "expected 'srlg' to be a list of group names, like [duct-1]") }
                 for g in seq { srlgs.append(try string(g, "an SRLG name")) }
             }
+            var csidA: UInt64? = nil, csidB: UInt64? = nil
+            if let s = lm["csids"] {
+                let sm = try mapping(s, "'csids' (a mapping from endpoint name to its End.X C-SID, like { r1: 0xe005 })")
+                for (sk, sv) in sm {
+                    let owner = try string(sk, "an endpoint name")
+                    guard let oi = index[owner], oi == ends[0] || oi == ends[1] else {
+                        throw error(sk, "'\(owner)' is not an endpoint of this link (expected \(nodes[ends[0]].name) or \(nodes[ends[1]].name))")
+                    }
+                    if nodes[oi].kind == .host { throw error(sk, "host '\(owner)' cannot own an End.X C-SID") }
+                    let c = try csidValue(sv, "an End.X C-SID such as 0xe005")
+                    if oi == ends[0] { csidA = c } else { csidB = c }
+                }
+            }
             var sidA: IPv6Address? = nil, sidB: IPv6Address? = nil
             if let s = lm["sids"] {
                 let sm = try mapping(s, "'sids' (a mapping from endpoint name to its End.X SID)")
@@ -223,12 +241,13 @@ package struct YAMLFileReader {
                 throw error(item, "router '\(nodes[e].name)' has more than \(Topology.maxAdjacencies) links")
             }
             links.append(Topology.Link(a: ends[0], b: ends[1], metric: metric, teMetric: te, delay: dl, bandwidth: bw,
-                                       mtu: linkMTU, srlgs: srlgs, sidFromA: sidA, sidFromB: sidB))
+                                       mtu: linkMTU, srlgs: srlgs, sidFromA: sidA, sidFromB: sidB,
+                                       csidFromA: csidA, csidFromB: csidB))
             linkMarks.append(item)
         }
         let t: Topology
         do {
-            t = try Topology(name: name, nodes: nodes, links: links, defaultMSD: dMSD, checkSIDs: false)
+            t = try Topology(name: name, nodes: nodes, links: links, defaultMSD: dMSD, csid: domain, checkSIDs: false)
         } catch {
             throw TopologyError(file: file, line: 1, column: 1, error.message)
         }
@@ -236,10 +255,56 @@ package struct YAMLFileReader {
             let where_ = clash.link.map { linkMarks[$0] } ?? nodeMarks[clash.node]
             throw self.error(where_, clash.message)
         }
+        if let p = t.firstCSIDProblem() {
+            let where_ = p.link.map { linkMarks[$0] } ?? nodeMarks[p.node]
+            throw self.error(where_, p.message)
+        }
         return t
     }
 
-    func readNode(_ name: String, _ key: Node, _ v: Node) throws(TopologyError) -> Topology.Node {
+    /// `csid: { block: PREFIX, length: BITS, local: "0xe000-0xffff" }`; keys left out come
+    /// from `inheriting` (a node's csid inherits the topology's).
+    func csidDomain(_ n: Node, inheriting: CSIDDomain?) throws(TopologyError) -> CSIDDomain {
+        let m = try mapping(n, "a C-SID configuration, like { block: \"fc00:0::/32\", length: 16 }")
+        try checkKeys(m, Self.csidKeys, in: "csid")
+        var block = inheriting?.format.block
+        if let b = m["block"] {
+            let bs = try string(b, "a Locator-Block (an IPv6 prefix such as fc00:0::/32)")
+            do { block = try IPv6Prefix(parsing: bs) } catch {
+                throw self.error(b, "bad C-SID block: \(error.description) (expected an IPv6 prefix such as fc00:0::/32)")
+            }
+        }
+        guard let block else { throw error(n, "a csid configuration needs 'block' (the Locator-Block, e.g. \"fc00:0::/32\")") }
+        let length = try m["length"].map { v throws(TopologyError) in try positiveInt(v, "length") } ?? inheriting?.format.csidLength ?? 16
+        let format: CSIDFormat
+        do { format = try CSIDFormat(block: block, csidLength: length) } catch { throw self.error(m["length"] ?? m["block"] ?? n, error.message) }
+        var range: ClosedRange<UInt64>? = nil
+        if let r = m["local"] {
+            let rs = try string(r, "a local C-SID range such as 0xe000-0xffff")
+            let parts = rs.split(separator: "-", maxSplits: 1).map { String($0).trimmingSpaces }
+            guard parts.count == 2, let lo = Self.parseCSID(parts[0]), let hi = Self.parseCSID(parts[1]), lo <= hi else {
+                throw error(r, "expected a local C-SID range such as 0xe000-0xffff (two C-SIDs, the first not above the second), got '\(rs)'")
+            }
+            range = lo...hi
+        } else if let inh = inheriting, inh.format == format {
+            range = inh.localRange
+        }
+        do { return try CSIDDomain(format: format, localRange: range) } catch { throw self.error(m["local"] ?? n, error.message) }
+    }
+
+    /// A C-SID: an integer, `0x`-prefixed hex, or hex digits (YAML reads 0xe005 as an integer).
+    func csidValue(_ n: Node, _ expected: String) throws(TopologyError) -> UInt64 {
+        let s = try string(n, expected)
+        guard let v = Self.parseCSID(s), v > 0 else { throw error(n, "expected \(expected), got '\(s)' (C-SIDs are positive; 0 ends a container)") }
+        return v
+    }
+
+    static func parseCSID(_ s: String) -> UInt64? {
+        let t = s.lowercased()
+        return t.hasPrefix("0x") ? UInt64(t.dropFirst(2), radix: 16) : UInt64(t)
+    }
+
+    func readNode(_ name: String, _ key: Node, _ v: Node, csid domain: CSIDDomain? = nil) throws(TopologyError) -> Topology.Node {
         var attrs: Node.Mapping
         switch v {
         case .mapping(let m): attrs = m
@@ -271,10 +336,21 @@ package struct YAMLFileReader {
                 throw error(l, "locator \(loc) is too long: at most /\(Topology.maxLocatorLength), to leave room for SID functions")
             }
             let sid = try attrs["sid"].map { v throws(TopologyError) in try address(v, "a node SID (an IPv6 address)") }
-            return .router(name, locator: loc, msd: nodeMSD, sid: sid)
+            var node = Topology.Node.router(name, locator: loc, msd: nodeMSD, sid: sid)
+            if let c = attrs["csid"] {
+                if case .scalar(let s) = c, s.string == "none" {
+                    node.csid = .none
+                } else if case .mapping = c {
+                    node.csid = .own(try csidDomain(c, inheriting: domain))
+                } else {
+                    throw error(c, "expected 'csid' to be none (only the kernel's End, no NEXT-C-SID) or a C-SID configuration like { block: \"fc01::/32\" }")
+                }
+            }
+            return node
         case .host:
             if let l = attrs["locator"] { throw error(l, "host '\(name)' takes an 'address', not a 'locator' (routers only)") }
             if let s = attrs["sid"] { throw error(s, "host '\(name)' cannot own a SID (only routers do)") }
+            if let c = attrs["csid"] { throw error(c, "host '\(name)' has no C-SID: the final destination is never compressed (only routers take csid)") }
             guard let a = attrs["address"] else {
                 throw error(key, "host '\(name)' needs an 'address' (an IPv6 address such as fc00:1::1)")
             }

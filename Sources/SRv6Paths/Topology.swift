@@ -39,16 +39,20 @@ public struct Topology: Sendable {
         public var msd: Int?
         /// An explicit node SID (End) overriding `locator + 1`.
         public var sid: IPv6Address?
+        /// Whether and how the router takes part in C-SID compression (RFC 9800 NEXT-C-SID):
+        /// the topology's ``Topology/csid`` by default.
+        public var csid: NodeCSID
 
         /// Creates a node; prefer ``router(_:locator:msd:sid:)`` and ``host(_:address:msd:)``.
         public init(name: String, kind: NodeKind, locator: IPv6Prefix? = nil, address: IPv6Address? = nil,
-                    msd: Int? = nil, sid: IPv6Address? = nil) {
+                    msd: Int? = nil, sid: IPv6Address? = nil, csid: NodeCSID = .inherit) {
             self.name = name
             self.kind = kind
             self.locator = locator
             self.address = address
             self.msd = msd
             self.sid = sid
+            self.csid = csid
         }
 
         /// A router with a locator.
@@ -87,10 +91,17 @@ public struct Topology: Sendable {
         public var sidFromA: IPv6Address?
         /// Explicit End.X SID of `b` toward `a` (else derived).
         public var sidFromB: IPv6Address?
+        /// Explicit End.X C-SID of `a` toward `b`, from `a`'s local range (else derived).
+        public var csidFromA: UInt64?
+        /// Explicit End.X C-SID of `b` toward `a`, from `b`'s local range (else derived).
+        public var csidFromB: UInt64?
 
         /// Creates a link. `teMetric` defaults to `metric`, `delay` to 1 ms.
         public init(a: Int, b: Int, metric: Int = 10, teMetric: Int? = nil, delay: Int = 1000, bandwidth: Int? = nil,
-                    mtu: Int? = nil, srlgs: [String] = [], sidFromA: IPv6Address? = nil, sidFromB: IPv6Address? = nil) {
+                    mtu: Int? = nil, srlgs: [String] = [], sidFromA: IPv6Address? = nil, sidFromB: IPv6Address? = nil,
+                    csidFromA: UInt64? = nil, csidFromB: UInt64? = nil) {
+            self.csidFromA = csidFromA
+            self.csidFromB = csidFromB
             self.a = a
             self.b = b
             self.metric = metric
@@ -132,6 +143,9 @@ public struct Topology: Sendable {
     public private(set) var links: [Link]
     /// Default maximum SID depth (`defaults.msd`), if any.
     public var defaultMSD: Int?
+    /// The domain's C-SID configuration (RFC 9800 NEXT-C-SID), if it compresses SIDs; routers
+    /// may differ (``Node/csid``).
+    public private(set) var csid: CSIDDomain?
     private var indexByName: [String: Int]
     /// `ordinals[2*l]` is link l's ordinal at its `a` end, `ordinals[2*l+1]` at its `b` end (1-based).
     private var ordinals: [Int32]
@@ -143,17 +157,19 @@ public struct Topology: Sendable {
     ///   - nodes: Routers (with locators) and hosts (with addresses); names unique.
     ///   - links: Links between distinct nodes, metrics ≥ 1.
     ///   - defaultMSD: The default maximum SID depth.
+    ///   - csid: The domain's C-SID configuration, if SIDs are compressed (RFC 9800 NEXT-C-SID).
     /// - Throws: ``TopologyError`` (without a file position) naming the first problem.
     /// - Complexity: O(n + m) expected.
-    public init(name: String, nodes: [Node], links: [Link], defaultMSD: Int? = nil) throws(TopologyError) {
-        try self.init(name: name, nodes: nodes, links: links, defaultMSD: defaultMSD, checkSIDs: true)
+    public init(name: String, nodes: [Node], links: [Link], defaultMSD: Int? = nil, csid: CSIDDomain? = nil) throws(TopologyError) {
+        try self.init(name: name, nodes: nodes, links: links, defaultMSD: defaultMSD, csid: csid, checkSIDs: true)
     }
 
-    init(name: String, nodes: [Node], links: [Link], defaultMSD: Int?, checkSIDs: Bool) throws(TopologyError) {
+    init(name: String, nodes: [Node], links: [Link], defaultMSD: Int?, csid: CSIDDomain? = nil, checkSIDs: Bool) throws(TopologyError) {
         self.name = name
         self.nodes = nodes
         self.links = links
         self.defaultMSD = defaultMSD
+        self.csid = csid
         self.indexByName = [:]
         if nodes.count > Topology.maxNodes { throw TopologyError("too many nodes: \(nodes.count) (at most \(Topology.maxNodes))") }
         self.indexByName.reserveCapacity(nodes.count)
@@ -201,7 +217,7 @@ public struct Topology: Sendable {
         for (i, d) in degree.enumerated() where nodes[i].kind == .router && Int(d) > Topology.maxAdjacencies {
             throw TopologyError("router '\(nodes[i].name)' has \(d) links; at most \(Topology.maxAdjacencies) get End.X SIDs")
         }
-        if checkSIDs, let clash = firstSIDClash() { throw TopologyError(clash.message) }
+        if checkSIDs, let clash = firstSIDClash() ?? firstCSIDProblem() { throw TopologyError(clash.message) }
     }
 
     /// The index of the node called `name`, if any.

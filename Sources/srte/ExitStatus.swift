@@ -58,7 +58,7 @@ enum ExitStatus {
     static let invalidHeaderKinds: Set<SRHError.Kind> = [
         .truncated, .lengthNotMultipleOf8, .tooLong, .headerLengthBeyondData, .unsupportedRoutingType,
         .lengthMismatch, .segmentsLeftBeyondLastEntry, .lastEntryBeyondHeader, .tlvTruncated, .tlvOverrun,
-        .hmacMismatch, .hmacMissing,
+        .hmacMismatch, .hmacMissing, .segmentsLeftBeyondReducedList,
     ]
 
     /// The exit status and the message ("srte: " is prefixed when printed; empty: print nothing).
@@ -77,6 +77,8 @@ enum ExitStatus {
         // SRv6Paths: input and negative results.
         case let e as SRHError:
             if invalidHeaderKinds.contains(e.kind) { return (negative, "not a valid SRH: \(e)") }
+            return (unusableInput, e.description)
+        case let e as CSIDError:
             return (unusableInput, e.description)
         case let e as TopologyError:
             return (unusableInput, e.description)

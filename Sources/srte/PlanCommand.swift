@@ -22,6 +22,12 @@ struct PlanCommand: ParsableCommand {
         status: 0 paths found (possibly fewer than k, with a note on stderr), 1 no path or a path \
         that needs more SIDs than the MSD, 2 unusable input (errors name file:line:column). \
         Guide: Docs/Planner.md.
+
+        --fewest-bytes chooses, for a topology with C-SIDs (csid: in the file, RFC 9800 \
+        NEXT-C-SID), the segment list that takes the fewest SRH bytes once compressed into \
+        containers, and shows the compressed list and the SRH size (full, and reduced when its \
+        first entry is a container). The routers of a container must run End with NEXT-C-SID: \
+        see Docs/CompressedSIDs.md.
         """
     )
 
@@ -49,6 +55,9 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "Maximum SID depth (default: the source's msd, then the topology's).")
     var msd: Int?
 
+    @Flag(help: "Choose segment lists for the fewest SRH bytes with the topology's C-SIDs (RFC 9800), not the fewest SIDs.")
+    var fewestBytes = false
+
     @Flag(help: "Literal disjointness even for single-homed hosts (no host-gateway rule).")
     var strict = false
 
@@ -71,8 +80,11 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         let topology = try loadTopology(topologyFile ?? topologyOption!)
+        if fewestBytes && topology.csid == nil && !topology.nodes.contains(where: { if case .own = $0.csid { return true }; return false }) {
+            throw CLIFailure.input("--fewest-bytes needs C-SIDs: give the topology file a csid: { block: \"fc00:0::/32\", length: 16 } (Docs/Planner.md)")
+        }
         let report = try PlanReport(topology: topology, from: from, to: to, k: k, disjoint: disjoint,
-                                    metric: metric, msd: msd, strict: strict)
+                                    metric: metric, msd: msd, strict: strict, encoding: fewestBytes ? .fewestBytes : .fewestSIDs)
         let out = StdoutBuffer()
         switch format {
         case .text: out.line(report.text())

@@ -36,7 +36,19 @@ extension PlanReport {
                         if let nb = seg.neighbor { e.append(("to", .string(name(nb)))) }
                         return .object(e)
                     })),
-                ])
+                ] + (p.compressed.map { c in
+                    [("compressed", JSON.object([
+                        ("segments", .array(c.entries.map { entry in
+                            switch entry {
+                            case .sid(let a): return .object([("sid", .string("\(a)"))])
+                            case .container(let a, let cs):
+                                return .object([("sid", .string("\(a)")), ("csids", .array(cs.map { .string(String($0, radix: 16)) }))])
+                            }
+                        })),
+                        ("srhBytes", .int(8 + 16 * c.entries.count)),
+                        ("reducedSRHBytes", c.reducible ? .int(8 + 16 * (c.entries.count - 1)) : .null),
+                    ]))]
+                } ?? []))
             })),
             ("disjoint", .string(disjoint.rawValue)),
             ("metric", .string(metric.rawValue)),
@@ -49,7 +61,8 @@ extension PlanReport {
         var lines: [String] = []
         lines.append("\(topology.name): \(name(from)) → \(name(to)), \(paths.count) of \(requested) \(modeWord()) path\(requested == 1 ? "" : "s"), metric \(metric.rawValue), total cost \(totalCost)")
         if !paths.isEmpty {
-            var rows: [[String]] = [["#", "cost", "delay", "hops", "segments"]]
+            let compressed = paths.contains { $0.compressed != nil }
+            var rows: [[String]] = [["#", "cost", "delay", "hops"] + (compressed ? ["srh", "compressed segments"] : ["segments"])]
             for (i, p) in paths.enumerated() {
                 let segs = p.segments.map { seg -> String in
                     switch seg.kind {
@@ -58,8 +71,15 @@ extension PlanReport {
                     case .destination: return "\(seg.sid) (\(name(seg.node)))"
                     }
                 }.joined(separator: ", ")
-                rows.append(["\(i + 1)", "\(p.path.cost)", Topology.delayText(p.delay),
-                             p.path.nodes.map(name).joined(separator: " "), segs])
+                var row = ["\(i + 1)", "\(p.path.cost)", Topology.delayText(p.delay), p.path.nodes.map(name).joined(separator: " ")]
+                if let c = p.compressed {
+                    let bytes = 8 + 16 * c.entries.count
+                    row.append(c.reducible ? "\(bytes) B (reduced \(bytes - 16))" : "\(bytes) B")
+                    row.append(c.entries.map(\.description).joined(separator: ", "))
+                } else {
+                    row.append(segs)
+                }
+                rows.append(row)
             }
             lines += Table(fitting: rows).lines(rows)
         }

@@ -20,6 +20,13 @@ struct SRHCommand: ParsableCommand {
                --hmac-key-id 7 --hmac-secret s3cret --source fc00:1::1 --format json
           srte srh decode 3b0404010100000000fc00000200...
           srte srh build --segment fc00::1 | srte srh validate -
+
+        Compressed segment lists (RFC 9800 NEXT-C-SID) and reduced SRHs:
+          srte srh build --csid-block fc00:0::/32 --csid-length 16 --reduced \\
+               --segment fc00:0:1:: --segment fc00:0:2:: --segment fc00:2::2 --format text
+          srte srh decode 3b02040100000000fc000002000000000000000000000002 \\
+               --csid-block fc00:0::/32 --destination fc00:0:1:2::
+        See Docs/CompressedSIDs.md for what the Linux kernel does with them.
         """,
         subcommands: [Build.self, Decode.self, Validate.self]
     )
@@ -35,8 +42,31 @@ extension SRHCommand {
             header is signed as Linux signs it (net/ipv6/seg6_hmac.c): flag 0x08, a 40-byte HMAC \
             TLV at the end, at most 14 segments; --source is the IPv6 source address of the \
             packets that will carry it (it is part of the HMAC).
+
+            With --csid-block (RFC 9800 NEXT-C-SID), consecutive segments that are the SID of \
+            one C-SID (block, C-SID, zeros: e.g. fc00:0:1:: in fc00:0::/32 with 16-bit C-SIDs) \
+            share containers: fc00:0:1:: then fc00:0:2:: become the one segment fc00:0:1:2::, up \
+            to (128 - block length) / C-SID length C-SIDs each. Every node whose C-SID is in a \
+            container must run End with NEXT-C-SID (the Linux kernel's own End does not: it \
+            ignores the C-SIDs after its own); --uncompressed keeps a node's SID whole. The final \
+            destination is never compressed.
+
+            With --reduced the first segment is left out of the header (RFC 8754 §4.1.1): it \
+            travels only as the packet's Destination Address, printed as a note on stderr \
+            (and as "destination" in json/text), and segments left is last entry + 1. The \
+            kernel's own SRH processing (ipv6_srh_rcv) drops such a header with an ICMPv6 \
+            parameter problem unless 16 or more bytes of TLVs follow the list: the node of the \
+            first segment needs an SRv6 End that knows reduced SRHs.
             """
         )
+
+        @OptionGroup var csid: CSIDOptions
+
+        @Flag(help: "Reduced SRH: the first segment only in the Destination Address, segments left = last entry + 1.")
+        var reduced = false
+
+        @Option(name: .customLong("uncompressed"), help: ArgumentHelp("With --csid-block: a segment that must stay a full SID (its node has no NEXT-C-SID); repeat.", valueName: "ADDR"))
+        var uncompressed: [String] = []
 
         @Option(name: .customLong("segment"), help: ArgumentHelp("A segment (IPv6 address), in path order; repeat. The last one is the final destination.", valueName: "ADDR"))
         var segments: [String] = []
@@ -76,6 +106,15 @@ extension SRHCommand {
             guard (0...0xffff).contains(tag) else { throw ValidationError("--tag \(tag) is outside 0...65535") }
             guard (0...255).contains(nextHeader) else { throw ValidationError("--next-header \(nextHeader) is outside 0...255") }
             guard flagValue != nil else { throw ValidationError("--flags '\(flags)' is not a number in 0...255") }
+            if reduced && segmentsLeft != nil {
+                throw ValidationError("--segments-left cannot be given with --reduced: a reduced SRH starts with segments left = last entry + 1")
+            }
+            if reduced && (hmacKeyId != nil || hmacSecret != nil || hmacSecretFile != nil) {
+                throw ValidationError("--reduced cannot be signed by srte: Linux checks the HMAC where it processes the SRH, and its own SRH processing drops reduced headers")
+            }
+            if !uncompressed.isEmpty && csid.csidBlock == nil {
+                throw ValidationError("--uncompressed only matters with --csid-block PREFIX")
+            }
             if let sl = segmentsLeft, !(0..<segments.count).contains(sl) {
                 throw ValidationError("--segments-left \(sl) is beyond the list: with \(segments.count) segment(s) it must be 0...\(segments.count - 1)")
             }
@@ -98,19 +137,54 @@ extension SRHCommand {
 
         func run() throws {
             let out = StdoutBuffer()
-            let srh = try build()
-            let wire = try srh.encoded()
+            let fmt = try csid.format()
+            var view = SRHView(csid: fmt)
+            let srh: SegmentRoutingHeader
+            let wire: [UInt8]
+            if reduced {
+                let r = try ReducedSegmentRoutingHeader(path: try segmentList(fmt), nextHeader: UInt8(nextHeader),
+                                                        flags: .init(rawValue: flagValue ?? 0), tag: UInt16(tag))
+                wire = try r.encoded()
+                srh = r.displayed
+                view.reduced = true
+                view.destination = r.destination
+                if source != nil { diagnose("srte: note: --source is only used with --hmac-key-id") }
+                if format == .hex {
+                    diagnose("srte: note: reduced SRH: send it with Destination Address \(r.destination) (the first segment is not in the header)")
+                }
+            } else {
+                srh = try build(fmt)
+                wire = try srh.encoded()
+            }
             switch format {
             case .hex: out.line(Hex.encode(wire))
-            case .json: out.line(SRHReport.json(srh, wire: wire).rendered)
-            case .text: out.line(SRHReport.text(srh, wire: wire))
+            case .json: out.line(SRHReport.json(srh, wire: wire, view: view).rendered)
+            case .text: out.line(SRHReport.text(srh, wire: wire, view: view))
             }
         }
 
-        func build() throws -> SegmentRoutingHeader {
+        /// The segments in path order, compressed into containers when a C-SID format is given.
+        func segmentList(_ fmt: CSIDFormat?) throws -> [IPv6Address] {
             var path: [IPv6Address] = []
             for (i, s) in segments.enumerated() {
                 do { path.append(try IPv6Address(parsing: s)) } catch { throw InContext("--segment #\(i + 1)", error) }
+            }
+            guard let fmt else { return path }
+            var whole = Set<IPv6Address>()
+            for (i, s) in uncompressed.enumerated() {
+                do { whole.insert(try IPv6Address(parsing: s)) } catch { throw InContext("--uncompressed #\(i + 1)", error) }
+            }
+            let list = fmt.compress(path, compressible: { _, s in !whole.contains(s) })
+            if path.count > 1 && !list.dropLast().contains(where: { if case .container = $0 { return true }; return false }) {
+                diagnose("srte: note: no segment was compressed: a SID that compresses is the block, one C-SID and zeros (e.g. \((try? fmt.sid(csid: 1))?.description ?? "block:1::"))")
+            }
+            return list.map(\.sid)
+        }
+
+        func build(_ fmt: CSIDFormat? = nil) throws -> SegmentRoutingHeader {
+            let path = try segmentList(fmt)
+            if let sl = segmentsLeft, sl >= path.count {
+                throw ValidationError("--segments-left \(sl) is beyond the compressed list: its \(path.count) segment(s) allow 0...\(path.count - 1)")
             }
             let srh = try SegmentRoutingHeader(path: path, segmentsLeft: segmentsLeft, nextHeader: UInt8(nextHeader),
                                                flags: .init(rawValue: flagValue ?? 0), tag: UInt16(tag))
@@ -147,26 +221,56 @@ extension SRHCommand {
     struct Decode: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Decode an SRH from hex and print all fields, segments in path order.",
-            discussion: "HEX may contain spaces, ':' or '-' between bytes and a leading 0x. With '-' it is read from stdin (one header)."
+            discussion: """
+            HEX may contain spaces, ':' or '-' between bytes and a leading 0x. With '-' it is read \
+            from stdin (one header).
+
+            A header whose segments left is last entry + 1 is decoded as a reduced SRH (RFC 8754 \
+            §4.1.1, checked as Linux's seg6_validate_srh(..., reduced) checks it): its first \
+            segment is the packet's Destination Address, which only --destination can tell. \
+            With --csid-block (and --csid-length, default 16) every segment that is a container \
+            of RFC 9800 NEXT-C-SIDs is shown with its C-SIDs and the SIDs they stand for.
+            """
         )
 
         @Argument(help: ArgumentHelp("The SRH in hex, or - for stdin.", valueName: "HEX|-"))
         var input: String
+
+        @OptionGroup var csid: CSIDOptions
+
+        @Option(help: ArgumentHelp("The packet's Destination Address: the first segment of a reduced SRH.", valueName: "ADDR"))
+        var destination: String?
 
         @OptionGroup var output: FormatOptions
 
         func run() throws {
             let text = input == "-" ? readAllStdin() : input
             let bytes = try Hex.decode(text)
+            let fmt = try csid.format()
+            var dest: IPv6Address? = nil
+            if let d = destination {
+                do { dest = try IPv6Address(parsing: d) } catch { throw InContext("--destination", error) }
+            }
+            var view = SRHView(csid: fmt)
             let srh: SegmentRoutingHeader
-            do throws(SRHError) { srh = try SegmentRoutingHeader(decoding: bytes) } catch {
+            do throws(SRHError) {
+                if bytes.count >= 8 && Int(bytes[3]) == Int(bytes[4]) + 1 {
+                    let r = try ReducedSegmentRoutingHeader(decoding: bytes, destination: dest ?? .unspecified)
+                    srh = r.displayed
+                    view.reduced = true
+                    view.destination = dest
+                } else {
+                    srh = try SegmentRoutingHeader(decoding: bytes)
+                    view.destination = dest
+                }
+            } catch {
                 if output.isJSON { StdoutBuffer().line(SRHReport.validation(.failure(error), length: bytes.count).rendered) }
                 throw CLIFailure.negative("not a valid SRH: \(error)")
             }
             let out = StdoutBuffer()
             switch output.format {
-            case .json: out.line(SRHReport.json(srh, wire: bytes).rendered)
-            case .text: out.line(SRHReport.text(srh, wire: bytes))
+            case .json: out.line(SRHReport.json(srh, wire: bytes, view: view).rendered)
+            case .text: out.line(SRHReport.text(srh, wire: bytes, view: view))
             }
         }
     }
@@ -190,6 +294,15 @@ extension SRHCommand {
         @Flag(help: "Also ask the running kernel (setsockopt IPV6_RTHDR on a TCP socket) and report its verdict; exit 3 if the two ever disagree.")
         var kernel = false
 
+        @Flag(help: "Allow reduced SRHs (segments left up to last entry + 1), as seg6_validate_srh(..., reduced) does for the seg6 encapsulation modes; setsockopt never allows them.")
+        var reduced = false
+
+        func validate() throws {
+            if kernel && reduced {
+                throw ValidationError("--kernel asks setsockopt(IPV6_RTHDR), which checks without reduced: it cannot be combined with --reduced")
+            }
+        }
+
         func run() throws {
             let out = StdoutBuffer()
             var anyInvalid = false
@@ -205,7 +318,7 @@ extension SRHCommand {
                 do throws(SRHError) {
                     let b = try Hex.decode(line)
                     bytes = b
-                    try SegmentRoutingHeader.validate(b)
+                    try SegmentRoutingHeader.validate(b, reduced: reduced)
                     result = .success(b.count)
                 } catch {
                     if error.kind == .invalidHex { unreadable = true } else { anyInvalid = true }
@@ -250,6 +363,61 @@ enum HMACAlgorithmArgument: String, ExpressibleByArgument, CaseIterable {
     var algorithm: SRHHMACKey.Algorithm { self == .sha1 ? .sha1 : .sha256 }
 }
 
+/// `--csid-block` and `--csid-length`: the RFC 9800 NEXT-C-SID configuration of a command.
+struct CSIDOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Locator-Block of compressed SIDs (RFC 9800 NEXT-C-SID), e.g. fc00:0::/32.", valueName: "PREFIX"))
+    var csidBlock: String?
+
+    @Option(help: ArgumentHelp("C-SID length in bits with --csid-block: a multiple of 8 from 8 to 64 (default 16; a /32 block with 16 is the common F3216 format).", valueName: "BITS"))
+    var csidLength: Int?
+
+    /// The configuration, or nil without --csid-block.
+    func format() throws -> CSIDFormat? {
+        guard let b = csidBlock else {
+            if csidLength != nil { throw CLIFailure.input("--csid-length needs --csid-block PREFIX (the Locator-Block the C-SIDs follow)") }
+            return nil
+        }
+        let prefix: IPv6Prefix
+        do { prefix = try IPv6Prefix(parsing: b) } catch { throw InContext("--csid-block", error) }
+        do { return try CSIDFormat(block: prefix, csidLength: csidLength ?? 16) } catch {
+            throw InContext("--csid-block \(b) --csid-length \(csidLength ?? 16)", error)
+        }
+    }
+}
+
+/// What a report shows beyond the header's own fields.
+struct SRHView {
+    /// Segments left is last entry + 1: the first segment is only in the Destination Address.
+    var reduced = false
+    /// The packet's Destination Address, when known.
+    var destination: IPv6Address? = nil
+    /// The C-SID configuration to read containers with.
+    var csid: CSIDFormat? = nil
+
+    init(csid: CSIDFormat? = nil) { self.csid = csid }
+
+    struct Container {
+        var segment: IPv6Address
+        var onWire: Bool
+        var csids: [UInt64]
+        var sids: [IPv6Address]
+    }
+
+    /// The segments that are containers (the final destination never is), the Destination
+    /// Address of a reduced header first.
+    func containers(_ srh: SegmentRoutingHeader) -> [Container] {
+        guard let f = csid else { return [] }
+        var out: [Container] = []
+        func add(_ s: IPv6Address, onWire: Bool) {
+            guard let cs = f.csids(in: s) else { return }
+            out.append(Container(segment: s, onWire: onWire, csids: cs, sids: cs.compactMap { try? f.sid(csid: $0) }))
+        }
+        if reduced, let d = destination { add(d, onWire: false) }
+        for s in srh.segments.dropLast() { add(s, onWire: true) }
+        return out
+    }
+}
+
 func readAllStdin() -> String {
     var lines: [String] = []
     while let l = readLine(strippingNewline: true) { lines.append(l) }
@@ -274,8 +442,8 @@ enum SRHReport {
         }
     }
 
-    static func json(_ srh: SegmentRoutingHeader, wire: [UInt8]) -> JSON {
-        .object([
+    static func json(_ srh: SegmentRoutingHeader, wire: [UInt8], view: SRHView = SRHView()) -> JSON {
+        var fields: [(String, JSON)] = [
             ("nextHeader", .int(Int(srh.nextHeader))),
             ("hdrExtLen", .int(srh.hdrExtLen)),
             ("routingType", .int(Int(SegmentRoutingHeader.routingType))),
@@ -284,15 +452,29 @@ enum SRHReport {
             ("flags", .int(Int(srh.flags.rawValue))),
             ("tag", .int(Int(srh.tag))),
             ("segments", .array(srh.segments.map { .string($0.description) })),
-            ("activeSegment", srh.activeSegment.map { .string($0.description) } ?? .null),
+            ("activeSegment", (view.reduced ? view.destination : srh.activeSegment).map { .string($0.description) } ?? .null),
             ("tlvs", .array(srh.tlvs.map(tlvJSON))),
             ("length", .int(wire.count)),
             ("hex", .string(Hex.encode(wire))),
             ("warnings", .array(srh.rfc8754Warnings.map { .object([("offset", .int($0.offset)), ("message", .string($0.message))]) })),
-        ])
+        ]
+        if view.reduced {
+            fields.append(("reduced", .bool(true)))
+            fields.append(("destination", view.destination.map { .string($0.description) } ?? .null))
+        }
+        if let f = view.csid {
+            fields.append(("csid", .object([("block", .string(f.block.description)), ("length", .int(f.csidLength))])))
+            fields.append(("containers", .array(view.containers(srh).map { c in
+                .object([("segment", .string(c.segment.description)),
+                         ("onWire", .bool(c.onWire)),
+                         ("csids", .array(c.csids.map { .string(String($0, radix: 16)) })),
+                         ("sids", .array(c.sids.map { .string($0.description) }))])
+            })))
+        }
+        return .object(fields)
     }
 
-    static func text(_ srh: SegmentRoutingHeader, wire: [UInt8]) -> String {
+    static func text(_ srh: SegmentRoutingHeader, wire: [UInt8], view: SRHView = SRHView()) -> String {
         var lines: [String] = []
         let fields = Table([.left(15)])
         func row(_ k: String, _ v: String) { lines.append(fields.line([k, v])) }
@@ -301,6 +483,10 @@ enum SRHReport {
         row("routing type", "4 (Segment Routing)")
         row("segments left", "\(srh.segmentsLeft)")
         row("last entry", "\(srh.lastEntry)")
+        if view.reduced {
+            row("reduced", "yes: segments left = last entry + 1, the first segment travels only in the Destination Address")
+        }
+        if let f = view.csid { row("c-sid format", "\(f.block), \(f.csidLength)-bit C-SIDs, NEXT-C-SID (RFC 9800)") }
         var flagNames: [String] = []
         if srh.flags.contains(.hmac) { flagNames.append("HMAC") }
         if srh.flags.contains(.protected) { flagNames.append("protected") }
@@ -311,11 +497,23 @@ enum SRHReport {
         lines.append("segments (path order):")
         let segmentTable = Table([.left(0), .left(40)], indent: "  ")
         let active = srh.segments.count - 1 - Int(srh.segmentsLeft)
+        let containers = view.csid == nil ? [] : view.containers(srh)
+        func containerLine(_ s: IPv6Address, onWire: Bool) {
+            guard let c = containers.first(where: { $0.segment == s && $0.onWire == onWire }) else { return }
+            let what = c.csids.count == 1 ? "C-SID" : "container of \(c.csids.count) C-SIDs:"
+            lines.append("       \(what) \(c.csids.map { String($0, radix: 16) }.joined(separator: " ")) → \(c.sids.map(\.description).joined(separator: ", "))")
+        }
+        if view.reduced {
+            let d = view.destination?.description ?? "(not in the header: give --destination)"
+            lines.append(segmentTable.line(["D.", d, "(Destination Address only, active)"]))
+            if let dest = view.destination { containerLine(dest, onWire: false) }
+        }
         for (i, s) in srh.segments.enumerated() {
             var note = "wire index \(srh.segments.count - 1 - i)"
             if i == srh.segments.count - 1 { note += ", final destination" }
             if i == active { note += ", active" }
             lines.append(segmentTable.line(["\(i + 1).", s.description, "(\(note))"]))
+            if i < srh.segments.count - 1 { containerLine(s, onWire: true) }
         }
         if srh.tlvs.isEmpty {
             lines.append("tlvs: none")
@@ -358,5 +556,14 @@ enum SRHReport {
         case 143: return "Ethernet"
         default: return nil
         }
+    }
+}
+
+extension ReducedSegmentRoutingHeader {
+    /// The header with the wire's Segments Left (last entry + 1), for showing: it does not encode.
+    var displayed: SegmentRoutingHeader {
+        var h = header
+        h.segmentsLeft = UInt8(segmentsLeft)
+        return h
     }
 }

@@ -79,10 +79,10 @@ var productsDirectory: URL {
     }
 
     @Test func decodeOfInvalidHeaderNamesTheOffset() throws {
-        // segments left 2 with last entry 1
-        let r = try runSrte(["srh", "decode", "3b04040201000000fc000002000000000000000000000002fc000000000a00000000000000000001"])
+        // segments left 3 with last entry 1 (2 = last entry + 1 would be a reduced SRH)
+        let r = try runSrte(["srh", "decode", "3b04040301000000fc000002000000000000000000000002fc000000000a00000000000000000001"])
         #expect(r.status == 1)
-        #expect(r.err.contains("segments left 2 is beyond last entry 1 (segmentsLeftBeyondLastEntry, byte offset 3)"))
+        #expect(r.err.contains("segments left 3 is beyond last entry 1 (segmentsLeftBeyondLastEntry, byte offset 3)"))
     }
 }
 
