@@ -79,6 +79,9 @@ public final class Agent: @unchecked Sendable {
     let subscription: MPTCPEventSubscription
     /// `net.ipv4.ip_local_reserved_ports` of the agent's namespace.
     let reservedPorts: SysctlFile?
+    /// sock_diag in the agent's namespace, whichever thread asks (a netlink socket stays in the
+    /// namespace it was opened in; a thread may be elsewhere).
+    let diag: NetlinkConnection
     /// `reflect`: replies of flows that arrive with an SRH go back along its reverse.
     let reflector: SRHReflector?
     var lastReflectSweep = ContinuousClock.now
@@ -191,6 +194,7 @@ public final class Agent: @unchecked Sendable {
             try onConnect.setRules(connectRules)
             pm = try MPTCPPathManager()
             subscription = try pm.subscribe()
+            diag = try NetlinkConnection(transport: try MNLSocket(.sockDiag))
             reflector = reflect ? try SRHReflector(interface: egress, steering: steering) : nil
         } catch {
             steering.removeAll()
@@ -321,7 +325,7 @@ public final class Agent: @unchecked Sendable {
     func sweepReflected(_ reflector: SRHReflector) {
         lastReflectSweep = ContinuousClock.now
         _ = try? reflector.reflect(where: isForeign)
-        guard !reflector.reflected.isEmpty, let all = try? SubflowDiagnostics.all() else { return }
+        guard !reflector.reflected.isEmpty, let all = try? SubflowDiagnostics.all(on: diag) else { return }
         let live = Set(all.map { FourTuple($0.local, $0.remote) })
         for f in reflector.reflected.keys where !live.contains(f) { reflector.forget(f) }
     }
@@ -333,7 +337,7 @@ public final class Agent: @unchecked Sendable {
     func checkKept() {
         lastKeepCheck = ContinuousClock.now
         guard connections.values.contains(where: { $0.keep && $0.opened }) else { return }
-        guard let all = try? SubflowDiagnostics.all() else { return }
+        guard let all = try? SubflowDiagnostics.all(on: diag) else { return }
         let now = ContinuousClock.now
         let byToken = Dictionary(grouping: all, by: \.token)
         for token in Array(connections.keys) {
@@ -412,8 +416,8 @@ public final class Agent: @unchecked Sendable {
         let open: [MPTCPConnectionDiagnostics]
         let subflows: [SubflowDiagnostics]
         do {
-            open = try MPTCPConnectionDiagnostics.all()
-            subflows = try SubflowDiagnostics.all()
+            open = try MPTCPConnectionDiagnostics.all(on: diag)
+            subflows = try SubflowDiagnostics.all(on: diag)
         } catch {
             log(Event("error", [("what", "reading MPTCP connections (sock_diag)"), ("error", "\(error)")]))
             return
@@ -433,20 +437,31 @@ public final class Agent: @unchecked Sendable {
     func adopt(token: UInt32, uid: UInt32, inode: UInt32, subflows: [SubflowDiagnostics], initial: SubflowDiagnostics) {
         let local = initial.local, remote = initial.remote
         guard !local.isIPv4, !(Self.ownPorts.contains(local.port) && ownPortsReserved) else { return }
-        let owner = Processes.owners(ofSocketInodes: [inode])[inode]
-        let cgroup = owner.flatMap { Self.cgroupV2(of: $0.pid) }
-        let facts = ConnectionFacts(local: local.address, remote: remote.address, remotePort: remote.port, uid: uid, cgroup: cgroup)
-        guard let (index, _) = policy.firstMatch(facts), let paths = resolved[index].paths(toward: remote.address) else { return }
+        // The connect-time program's record when it saw the connection (events were lost);
+        // otherwise the policy, on what sock_diag and /proc tell (a connection older than the agent).
+        let recorded = onConnect.match(of: FourTuple(local, remote)).flatMap { $0 > 0 ? Int($0) - 1 : nil }
+        let index: Int
+        if let recorded {
+            index = recorded
+        } else {
+            let owner = Processes.owners(ofSocketInodes: [inode])[inode]
+            let cgroup = owner.flatMap { Self.cgroupV2(of: $0.pid) }
+            let facts = ConnectionFacts(local: local.address, remote: remote.address, remotePort: remote.port, uid: uid, cgroup: cgroup)
+            guard let (i, _) = policy.firstMatch(facts) else { return }
+            index = i
+        }
+        guard index < resolved.count, let paths = resolved[index].paths(toward: remote.address) else { return }
         counters.connectionsSeen += 1
         counters.connectionsEngineered += 1
         counters.connectionsAdopted += 1
         ruleMatches[index] += 1
-        var c = Connection(rule: index, paths: paths, local: local, remote: remote, adopted: true)
+        var c = Connection(rule: index, paths: paths, local: local, remote: remote, adopted: recorded == nil)
         // The subflows it has take the paths in order: the initial subflow path 1.
         let ordered = [initial] + subflows.filter { $0 != initial && $0.tcpState == 1 }
         for (i, s) in ordered.prefix(paths.count).enumerated() {
             let flow = FourTuple(s.local, s.remote)
-            if case .segments(let w) = paths[i], let srh = try? SegmentRoutingHeader(path: w + [s.remote.address], nextHeader: UInt8(IPPROTO_TCP)) {
+            // A subflow the program steered (it has a record of it) keeps that steering.
+            if onConnect.match(of: flow) == nil, case .segments(let w) = paths[i], let srh = try? SegmentRoutingHeader(path: w + [s.remote.address], nextHeader: UInt8(IPPROTO_TCP)) {
                 try? steering.steer(flow, along: srh)
             }
             if i > 0 { c.joins.append((flow, i)) }
@@ -475,8 +490,8 @@ public final class Agent: @unchecked Sendable {
     /// What `srte agent status` shows: the rules, and per connection its owner (from sock_diag
     /// and `/proc`, where visible) and per subflow its path, TCP state, bytes acked and RTT.
     public func status() -> AgentStatus {
-        let subflows = (try? SubflowDiagnostics.all()) ?? []
-        let owners = (try? MPTCPConnectionDiagnostics.all()) ?? []
+        let subflows = (try? SubflowDiagnostics.all(on: diag)) ?? []
+        let owners = (try? MPTCPConnectionDiagnostics.all(on: diag)) ?? []
         let ownerOf = Dictionary(owners.map { ($0.token, $0) }, uniquingKeysWith: { a, _ in a })
         let processes = Processes.owners(ofSocketInodes: Set(connections.keys.compactMap { ownerOf[$0]?.inode }))
         return AgentStatus(
@@ -544,7 +559,8 @@ public final class Agent: @unchecked Sendable {
         }
         switch e.type {
         case .created:
-            guard e.serverSide != true, let local = e.local, let remote = e.remote else { return }
+            // (Already known: adopted by a resync before its queued event was read.)
+            guard e.serverSide != true, connections[token] == nil, let local = e.local, let remote = e.remote else { return }
             counters.connectionsSeen += 1
             // The connect-time program decided (and recorded) which rule the connection falls under.
             guard let tag = onConnect.match(of: FourTuple(local, remote)), tag != 0 else {
@@ -581,14 +597,15 @@ public final class Agent: @unchecked Sendable {
         case .subflowClosed:
             guard var c = connections[token], let l = e.local, let r = e.remote,
                   let i = c.joins.firstIndex(where: { $0.flow == FourTuple(l, r) }) else { return }
-            c.joins.remove(at: i)
+            let closed = c.joins.remove(at: i)
+            if steering.steeredFlows[closed.flow] != nil { try? steering.unsteer(closed.flow) }    // an adopted one
             connections[token] = c
             log(Event("subflow-closed", token: token, [("local", "\(l)"), ("error", e.error.map { Errno(Int32($0)).message } ?? "none")]))
         case .closed:
             guard let c = connections.removeValue(forKey: token) else { return }
-            if c.adopted {     // steered by 4-tuple, not by the program: remove it here
-                try? steering.unsteer(FourTuple(c.local, c.remote))
-                for j in c.joins { try? steering.unsteer(j.flow) }
+            // Subflows steered by 4-tuple (adopted ones), not by the program: removed here.
+            for f in [FourTuple(c.local, c.remote)] + c.joins.map(\.flow) where steering.steeredFlows[f] != nil {
+                try? steering.unsteer(f)
             }
             log(Event("closed", token: token, [("remote", "\(c.remote)")]))
         default:

@@ -85,6 +85,9 @@ public final class NetlinkSubscription: @unchecked Sendable {
     /// The socket's file descriptor (for poll(2)).
     public var fileDescriptor: Int32 { socket.fileDescriptor }
 
+    /// Shrinks or grows the receive buffer (tests provoke overruns with a small one).
+    package func setReceiveBuffer(bytes: Int32) { socket.setReceiveBuffer(bytes: bytes) }
+
     /// Stops the reader thread; the stream finishes.
     public func cancel() { stopped.store(true, ordering: .relaxed) }
 

@@ -65,6 +65,13 @@ public final class MNLSocket: NetlinkTransport, @unchecked Sendable {
     /// The file descriptor (for poll).
     public var fileDescriptor: Int32 { mnl_socket_get_fd(nl) }
 
+    /// Sets the socket's receive buffer (`SO_RCVBUF`; the kernel doubles it and has a floor): a
+    /// subscriber that falls behind by more loses messages and reads ENOBUFS once.
+    package func setReceiveBuffer(bytes: Int32) {
+        var b = bytes
+        _ = setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUF, &b, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     /// Changes how long ``receive()`` blocks.
     public func setReceiveTimeout(_ d: Duration) {
         let (s, atto) = d.components

@@ -119,6 +119,9 @@ public final class MPTCPEventSubscription: @unchecked Sendable {
     /// Stops delivery.
     public func cancel() { subscription.cancel() }
 
+    /// Sets the socket's receive buffer: events beyond it are lost (ENOBUFS).
+    package func setReceiveBuffer(bytes: Int32) { subscription.setReceiveBuffer(bytes: bytes) }
+
     /// The socket's file descriptor, for a caller's own poll(2).
     public var fileDescriptor: Int32 { subscription.fileDescriptor }
 

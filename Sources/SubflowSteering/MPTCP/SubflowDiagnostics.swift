@@ -148,7 +148,12 @@ public struct MPTCPConnectionDiagnostics: Hashable, Sendable {
     /// Every MPTCP connection in the current namespace (IPv4 and IPv6), listeners included
     /// (token 0).
     public static func all() throws(NetlinkError) -> [MPTCPConnectionDiagnostics] {
-        let c = try NetlinkConnection(transport: try MNLSocket(.sockDiag))
+        try all(on: NetlinkConnection(transport: try MNLSocket(.sockDiag)))
+    }
+
+    /// Every MPTCP connection in the namespace of `c` (a `NETLINK_SOCK_DIAG` connection, which
+    /// stays in the namespace it was opened in whichever thread uses it).
+    public static func all(on c: NetlinkConnection) throws(NetlinkError) -> [MPTCPConnectionDiagnostics] {
         var out: [MPTCPConnectionDiagnostics] = []
         for family in [UInt8(AF_INET), UInt8(AF_INET6)] {
             var w = ByteWriter()
