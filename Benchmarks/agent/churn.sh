@@ -88,5 +88,5 @@ for name, ticks, rss in (("agent", at, ah), ("mptcpd", mt, mh)):
 s = st.get("steering") or {}
 print(f"agent afterwards: steering entries {s.get('flows')} flows, {s.get('matches')} match records; "
       f"resyncs {st['counters']['resyncs']}; connections seen {st['counters']['connectionsSeen']}, "
-      f"engineered {st['counters']['connectionsEngineered']}, subflows opened {st['counters']['subflowsOpened']}, failed {st['counters']['subflowsFailed']}")
+      f"engineered {st['counters']['connectionsEngineered']}, closed before the agent read their event {st['counters'].get('connectionsClosedEarly', 0)}, unmatched {st['counters']['connectionsUnmatched']}, subflows opened {st['counters']['subflowsOpened']}, failed {st['counters']['subflowsFailed']}")
 PY

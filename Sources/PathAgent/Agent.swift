@@ -58,6 +58,9 @@ public final class Agent: @unchecked Sendable {
         /// Connections that existed before the agent started (or were missed) and that it
         /// took over from sock_diag.
         public var connectionsAdopted = 0
+        /// Connections the program matched that closed before the agent read their CREATED
+        /// event (short ones): their initial subflow had the rule's path; no join was due.
+        public var connectionsClosedEarly = 0
     }
 
     /// The local ports of srte's own connections (its reserved range): not the agent's.
@@ -298,7 +301,7 @@ public final class Agent: @unchecked Sendable {
             _ = poll(&fds, controlFD >= 0 ? 2 : 1, 100)
             if fds[0].revents != 0 {
                 do {
-                    for e in try subscription.poll(timeout: .milliseconds(1)) { handle(e) }
+                    for e in try subscription.queued() { handle(e) }
                 } catch let e as NetlinkError where e.errno == ENOBUFS {
                     counters.resyncs += 1
                     log(Event("resync", [("why", "path-manager events were lost (ENOBUFS)")]))
@@ -423,7 +426,10 @@ public final class Agent: @unchecked Sendable {
             return
         }
         let live = Set(open.map(\.token))
-        for token in connections.keys where !live.contains(token) { connections[token] = nil }
+        for (token, c) in connections where !live.contains(token) {
+            onConnect.forget(FourTuple(c.local, c.remote))
+            connections[token] = nil
+        }
         let byToken = Dictionary(grouping: subflows, by: \.token)
         for c in open where c.token != 0 && connections[c.token] == nil {
             // The client side only: its initial subflow asked for MP_CAPABLE (MCAP_LOC).
@@ -456,6 +462,10 @@ public final class Agent: @unchecked Sendable {
         counters.connectionsAdopted += 1
         ruleMatches[index] += 1
         var c = Connection(rule: index, paths: paths, local: local, remote: remote, adopted: recorded == nil)
+        if policy.rules[index].keep {
+            c.keep = true
+            c.keeper = resolved[index].report(toward: remote.address).map { PathKeeper(plan: $0) }
+        }
         // The subflows it has take the paths in order: the initial subflow path 1.
         let ordered = [initial] + subflows.filter { $0 != initial && $0.tcpState == 1 }
         for (i, s) in ordered.prefix(paths.count).enumerated() {
@@ -563,7 +573,15 @@ public final class Agent: @unchecked Sendable {
             guard e.serverSide != true, connections[token] == nil, let local = e.local, let remote = e.remote else { return }
             counters.connectionsSeen += 1
             // The connect-time program decided (and recorded) which rule the connection falls under.
-            guard let tag = onConnect.match(of: FourTuple(local, remote)), tag != 0 else {
+            let initial = FourTuple(local, remote)
+            let record = onConnect.record(of: initial)
+            if let record, record.tag != 0, record.closed {
+                // Closed before its event was read: its SYN had the rule's path; nothing to open.
+                onConnect.forget(initial)
+                counters.connectionsClosedEarly += 1
+                return
+            }
+            guard let tag = record?.tag, tag != 0 else {
                 if Self.ownPorts.contains(local.port) && ownPortsReserved {
                     log(Event("skipped", token: token, [("local", "\(local)"), ("remote", "\(remote)"), ("why", "srte's own connection")]))
                     return
@@ -603,6 +621,7 @@ public final class Agent: @unchecked Sendable {
             log(Event("subflow-closed", token: token, [("local", "\(l)"), ("error", e.error.map { Errno(Int32($0)).message } ?? "none")]))
         case .closed:
             guard let c = connections.removeValue(forKey: token) else { return }
+            onConnect.forget(FourTuple(c.local, c.remote))
             // Subflows steered by 4-tuple (adopted ones), not by the program: removed here.
             for f in [FourTuple(c.local, c.remote)] + c.joins.map(\.flow) where steering.steeredFlows[f] != nil {
                 try? steering.unsteer(f)

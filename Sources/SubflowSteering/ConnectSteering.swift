@@ -176,8 +176,8 @@ public final class ConnectSteering {
     }
 
     /// How many flows the tc program steers now (entries of the shared flow map, whoever wrote
-    /// them) and how many flows the program holds a match record for: after the connections
-    /// are gone both are 0.
+    /// them) and how many flows the program holds a match record for: once the connections are
+    /// gone and the agent has read their records, both are 0.
     public func entryCounts() -> (flows: Int, matches: Int) {
         guard object != nil else { return (0, 0) }
         func count(_ fd: Int32) -> Int {
@@ -207,13 +207,24 @@ public final class ConnectSteering {
         }
     }
 
-    /// The tag of the rule that matched `flow` when it connected (while its socket is open);
-    /// `0` for a join taken through ``connectJoin(to:along:mss:_:)``, `nil` when no rule matched.
-    public func match(of flow: FourTuple) -> UInt32? {
+    /// The tag of the rule that matched `flow` when it connected; `0` for a join taken through
+    /// ``connectJoin(to:along:mss:_:)`` (while its socket is open), `nil` when no rule matched.
+    public func match(of flow: FourTuple) -> UInt32? { record(of: flow)?.tag }
+
+    /// What the program recorded for `flow`: the rule's tag, and whether the socket has closed
+    /// (a connection's record stays until ``forget(_:)``).
+    public func record(of flow: FourTuple) -> (tag: UInt32, closed: Bool)? {
         guard object != nil else { return nil }
         var key = BPFSteering.key(flow)
         var m = csrh_connect_match()
-        return BPFMap.lookup(matchFD, key: &key, into: &m) ? m.tag : nil
+        return BPFMap.lookup(matchFD, key: &key, into: &m) ? (m.tag, m.closed != 0) : nil
+    }
+
+    /// Deletes the record of `flow` (the agent has read it, or the connection is gone).
+    public func forget(_ flow: FourTuple) {
+        guard object != nil else { return }
+        var key = BPFSteering.key(flow)
+        _ = try? BPFMap.delete(matchFD, key: &key)
     }
 
     /// Arms the pending join for one socket the agent process connects to `remote` (a

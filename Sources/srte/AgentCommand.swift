@@ -229,7 +229,7 @@ struct AgentCommand: ParsableCommand {
                         out.line("    \(s.local) path \(s.path.map(String.init) ?? "-") [\(s.segments ?? "not the agent's")] \(s.state), \(s.bytesAcked) bytes acked, rtt \(rtt)")
                     }
                 }
-                out.line("  seen \(c.connectionsSeen), engineered \(c.connectionsEngineered), unmatched \(c.connectionsUnmatched), adopted \(c.connectionsAdopted); subflows opened \(c.subflowsOpened), failed \(c.subflowsFailed), replaced \(c.subflowsReplaced); resyncs \(c.resyncs)")
+                out.line("  seen \(c.connectionsSeen), engineered \(c.connectionsEngineered), unmatched \(c.connectionsUnmatched), adopted \(c.connectionsAdopted), closed before their event was read \(c.connectionsClosedEarly); subflows opened \(c.subflowsOpened), failed \(c.subflowsFailed), replaced \(c.subflowsReplaced); resyncs \(c.resyncs)")
             }
             out.flush()
         }

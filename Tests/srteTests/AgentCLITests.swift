@@ -59,22 +59,11 @@ import Glibc
 /// connection gets one subflow via b and one via c; stopping (--for, or SIGTERM) leaves nothing.
 @Suite(.serialized, .enabled(if: isRoot, "needs root: creates network namespaces"), .timeLimit(.minutes(2)))
 struct AgentDaemonCLITests {
-    func start(_ args: [String]) throws -> (Process, Collected) {
-        let p = Process()
-        p.executableURL = srteBinary()
-        p.arguments = args
-        let err = Pipe(), collected = Collected()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        err.fileHandleForReading.readabilityHandler = { h in collected.append(h.availableData) }
-        try p.run()
-        return (p, collected)
-    }
+    func start(_ args: [String]) throws -> (Process, Collected) { try startCollectingStderr(args) }
 
     /// Bytes r1 sent toward `mid` on the diamond between two counter readings.
     func bytesFromR1(to mid: String, _ before: [Testbed.LinkCounters], _ after: [Testbed.LinkCounters]) -> Int {
-        let i = after.firstIndex { $0.a == "r1" && $0.b == mid }!
-        return Int((after[i].endA?.txBytes ?? 0) - (before[i].endA?.txBytes ?? 0))
+        bytesSent(from: "r1", to: mid, before, after)
     }
 
     func pythonClient(_ bed: Testbed, bytes: Int) throws {

@@ -28,26 +28,48 @@ func pausingMPTCPClient(to remote: String, port: UInt16, first: Int, pause: Doub
     """
 }
 
+/// Starts `srte ARGS` with its stderr collected (an agent, whose events are read as they come).
+func startCollectingStderr(_ args: [String]) throws -> (Process, Collected) {
+    let p = Process()
+    p.executableURL = srteBinary()
+    p.arguments = args
+    let err = Pipe(), collected = Collected()
+    p.standardError = err
+    p.standardOutput = FileHandle.nullDevice
+    err.fileHandleForReading.readabilityHandler = { h in collected.append(h.availableData) }
+    try p.run()
+    return (p, collected)
+}
+
+/// Bytes the `from` end of the lab link between `a` and `b` sent between two counter readings.
+func bytesSent(from a: String, to b: String, _ before: [Testbed.LinkCounters], _ after: [Testbed.LinkCounters]) -> Int {
+    if let i = after.firstIndex(where: { $0.a == a && $0.b == b }) {
+        return Int((after[i].endA?.txBytes ?? 0) - (before[i].endA?.txBytes ?? 0))
+    }
+    let i = after.firstIndex { $0.a == b && $0.b == a }!
+    return Int((after[i].endB?.txBytes ?? 0) - (before[i].endB?.txBytes ?? 0))
+}
+
+/// Runs the system's python3 with `script` in network namespace `ns` (as `uid` when given), in
+/// the background.
+func startPython(inNamespace ns: String, _ script: String, uid: UInt32? = nil) throws -> Process {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+    let user = uid.map { ["setpriv", "--reuid=\($0)", "--regid=\($0)", "--clear-groups"] } ?? []
+    p.arguments = ["--net=/run/netns/\(ns)"] + user + ["/usr/bin/python3", "-c", script]
+    try p.run()
+    return p
+}
+
 /// `srte agent`'s life around the connections: matching on the caller's uid, status with owners
 /// and subflows, a `direct` join after a steered first path, --set-pm and `srte cleanup` after
 /// SIGKILL, and a restarted agent adopting a live connection. All in labs of the bundled diamond.
 @Suite(.serialized, .enabled(if: isRoot, "needs root: creates network namespaces"), .timeLimit(.minutes(3)))
 struct AgentLifecycleCLITests {
-    func start(_ args: [String]) throws -> (Process, Collected) {
-        let p = Process()
-        p.executableURL = srteBinary()
-        p.arguments = args
-        let err = Pipe(), collected = Collected()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        err.fileHandleForReading.readabilityHandler = { h in collected.append(h.availableData) }
-        try p.run()
-        return (p, collected)
-    }
+    func start(_ args: [String]) throws -> (Process, Collected) { try startCollectingStderr(args) }
 
     func moved(_ mid: String, _ before: [Testbed.LinkCounters], _ after: [Testbed.LinkCounters]) -> Int {
-        let i = after.firstIndex { $0.a == "r1" && $0.b == mid }!
-        return Int((after[i].endA?.txBytes ?? 0) - (before[i].endA?.txBytes ?? 0))
+        bytesSent(from: "r1", to: mid, before, after)
     }
 
     func policyFile(_ text: String) throws -> String {
@@ -109,11 +131,7 @@ struct AgentLifecycleCLITests {
         defer { if serve.isRunning { serve.terminate() } }
         Thread.sleep(forTimeInterval: 0.5)
         before = try bed.linkCounters()
-        let client = Process()
-        client.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
-        client.arguments = ["--net=/run/netns/\(h1)", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                            "/usr/bin/python3", "-c", pausingMPTCPClient(to: "fc00:2::2", port: 5201, first: 2_000_000, pause: 3, then: 8_000_000)]
-        try client.run()
+        let client = try startPython(inNamespace: h1, pausingMPTCPClient(to: "fc00:2::2", port: 5201, first: 2_000_000, pause: 3, then: 8_000_000), uid: 65534)
         defer { if client.isRunning { client.terminate() } }
         #expect(log.wait(for: "subflow", seconds: 10), "\(log.text)")
         Thread.sleep(forTimeInterval: 1)
@@ -184,11 +202,7 @@ struct AgentLifecycleCLITests {
         let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
         defer { if serve.isRunning { serve.terminate() } }
         Thread.sleep(forTimeInterval: 0.5)
-        let client = Process()
-        client.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
-        client.arguments = ["--net=/run/netns/\(h1)", "python3", "-c",
-                            pausingMPTCPClient(to: "fc00:2::2", port: 5201, first: 2_000_000, pause: 4, then: 10_000_000)]
-        try client.run()
+        let client = try startPython(inNamespace: h1, pausingMPTCPClient(to: "fc00:2::2", port: 5201, first: 2_000_000, pause: 4, then: 10_000_000))
         defer { if client.isRunning { client.terminate() } }
         #expect(log.wait(for: "subflow", seconds: 10), "\(log.text)")
         Thread.sleep(forTimeInterval: 0.5)
@@ -231,11 +245,7 @@ struct AgentLifecycleCLITests {
         let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
         defer { if serve.isRunning { serve.terminate() } }
         Thread.sleep(forTimeInterval: 0.5)
-        let client = Process()
-        client.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
-        client.arguments = ["--net=/run/netns/\(h1)", "/usr/bin/python3", "-c",
-                            pausingMPTCPClient(to: "fc00:2::2", port: 5201, first: 3_000_000, pause: 0, then: 12_000_000)]
-        try client.run()
+        let client = try startPython(inNamespace: h1, pausingMPTCPClient(to: "fc00:2::2", port: 5201, first: 3_000_000, pause: 0, then: 12_000_000))
         defer { if client.isRunning { client.terminate() } }
         #expect(log.wait(for: "subflow", seconds: 10), "\(log.text)")
         Thread.sleep(forTimeInterval: 0.3)
@@ -266,9 +276,7 @@ struct AgentLifecycleCLITests {
         defer { if client.isRunning { client.terminate() } }
         #expect(clientLog.wait(for: "started", seconds: 10), "\(clientLog.text)")
 
-        let answer = Process()
-        answer.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
-        answer.arguments = ["--net=/run/netns/\(h2)", "/usr/bin/python3", "-c", """
+        let answer = try startPython(inNamespace: h2, """
             import socket
             l = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, 262)
             l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -281,8 +289,7 @@ struct AgentLifecycleCLITests {
                 got += len(d)
             c.sendall(b"r" * 8000000)
             c.close()
-            """]
-        try answer.run()
+            """)
         defer { if answer.isRunning { answer.terminate() } }
         Thread.sleep(forTimeInterval: 0.5)
         let before = try bed.linkCounters()
@@ -301,10 +308,7 @@ struct AgentLifecycleCLITests {
         #expect(r.status == 0, "\(r.stderr)")
         answer.waitUntilExit()
         let after = try bed.linkCounters()
-        func fromR2(_ mid: String) -> Int {
-            let i = after.firstIndex { $0.a == mid && $0.b == "r2" }!
-            return Int((after[i].endB?.txBytes ?? 0) - (before[i].endB?.txBytes ?? 0))
-        }
+        func fromR2(_ mid: String) -> Int { bytesSent(from: "r2", to: mid, before, after) }
         #expect(fromR2("b") > 2_000_000 && fromR2("c") > 2_000_000, "replies via b \(fromR2("b")), via c \(fromR2("c"))")
         #expect(fromR2("a") < 1_000_000, "replies via a \(fromR2("a"))")
         #expect(serverLog.text.contains("reflected"), "\(serverLog.text)")

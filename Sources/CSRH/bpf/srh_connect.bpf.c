@@ -45,9 +45,9 @@ struct {
 } srte_cconfig SEC(".maps");
 
 /* The flows this program matched: the rule's tag, and whether the srte_flows entry is its own
- * (deleted at close). */
+ * (deleted at close). LRU: records the agent never reads cannot fill it. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, CSRH_STEER_MAX_FLOWS);
 	__type(key, struct csrh_steer_key);
 	__type(value, struct csrh_connect_match);
@@ -107,7 +107,7 @@ static __always_inline int prefix_holds(const __u32 *a, const __u32 *net, const 
 static __always_inline void steer_flow(struct bpf_sock_ops *ops, struct csrh_steer_key *k,
 				       struct csrh_steer_value *v, const __u32 *d, __u32 mss, __u32 tag)
 {
-	struct csrh_connect_match m = { .tag = tag, .owns_flow = 0 };
+	struct csrh_connect_match m = { .tag = tag, .owns_flow = 0, .closed = 0 };
 	if (v && v->length > 0) {
 		/* Segment List[0], the final destination, starts at byte 8 of the SRH. */
 		__u32 *seg0 = (__u32 *)(v->srh + 8);
@@ -212,8 +212,12 @@ static __always_inline int on_state(struct bpf_sock_ops *ops)
 	if (m->owns_flow) {
 		bpf_map_delete_elem(&srte_flows, &k);
 		bump(CSRH_CONNECT_STAT_REMOVED);
+		m->owns_flow = 0;
 	}
-	bpf_map_delete_elem(&srte_cmatch, &k);
+	if (m->tag == 0)
+		bpf_map_delete_elem(&srte_cmatch, &k);
+	else
+		m->closed = 1;          /* the agent reads and deletes it */
 	return 1;
 }
 

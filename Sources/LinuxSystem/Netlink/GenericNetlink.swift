@@ -124,6 +124,18 @@ public final class NetlinkSubscription: @unchecked Sendable {
         return out
     }
 
+    /// Every datagram already queued (up to `max`), without waiting: for a caller whose poll(2)
+    /// said the socket is readable.
+    public func receiveQueued(max: Int) throws -> [NetlinkMessage] {
+        socket.setReceiveTimeout(.microseconds(1))
+        var out: [NetlinkMessage] = []
+        for _ in 0..<max {
+            guard let d = try socket.receive() else { break }
+            out += try NetlinkMessage.decode(d)
+        }
+        return out
+    }
+
     /// Waits for the next datagram synchronously (nil on timeout), for callers
     /// with their own thread.
     public func receive(timeout: Duration) throws -> [NetlinkMessage]? {

@@ -143,6 +143,12 @@ public final class MPTCPEventSubscription: @unchecked Sendable {
         return stream
     }
 
+    /// The events already queued (up to `max` datagrams), without waiting: for a caller whose
+    /// poll(2) on ``fileDescriptor`` said the socket is readable.
+    public func queued(max: Int = 256) throws -> [MPTCPEvent] {
+        try subscription.receiveQueued(max: max).filter { $0.type.rawValue == familyID }.map { m throws -> MPTCPEvent in try MPTCPEvent(decoding: m) }
+    }
+
     /// The events that arrive within `timeout` (synchronous; for callers with their own loop).
     public func poll(timeout: Duration) throws -> [MPTCPEvent] {
         guard let ms = try subscription.receive(timeout: timeout) else { return [] }
