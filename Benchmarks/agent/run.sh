@@ -28,6 +28,9 @@ swift build -c release --product srte-delay-bridge >&2
 bin="$(swift build -c release --show-bin-path)"
 srte="$bin/srte"
 : > "$out/summary.md"
+# The delay bridges forward every frame in userspace: on a busy machine they, not the links,
+# limit the rate. Say how busy it was.
+echo "$(date -u +%F) $(uname -r), load average before: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/summary.md"
 
 if [[ $part == *a* ]]; then
 for i in $(seq 1 "$trials"); do
@@ -152,3 +155,4 @@ for k in (1, 4, 8):
             print(f"| {names[c]} | {k} | {conn:.1f} ms | never (at most {max(r['subflows'] for r in rs)} up in 5 s) | — | 0/{len(rs)} |")
 PY
 fi
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/summary.md"

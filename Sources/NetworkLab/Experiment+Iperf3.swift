@@ -179,6 +179,8 @@ final class ChildProcesses: @unchecked Sendable {
         let name: String
         private let lock = NSLock()
         private var out = Data(), err = Data()
+        /// Left by the two reader threads at end of file.
+        let readers = DispatchGroup()
 
         init(name: String) { self.name = name }
 
@@ -199,14 +201,14 @@ final class ChildProcesses: @unchecked Sendable {
             return false
         }
 
-        /// Waits for it to exit (and its output to be read); false after `seconds`.
+        /// Waits for it to exit and its output to be read to the end; false after `seconds`.
         func waitExit(seconds: Double) -> Bool {
             let deadline = Date().addingTimeInterval(seconds)
             while process.isRunning && Date() < deadline { usleep(20_000) }
             guard !process.isRunning else { return false }
             process.waitUntilExit()
-            usleep(50_000)      // the readability handlers' last chunks
-            return true
+            // A grandchild holding the pipes open must not stall us: at most two more seconds.
+            return readers.wait(timeout: .now() + 2) == .success
         }
     }
 
@@ -219,10 +221,21 @@ final class ChildProcesses: @unchecked Sendable {
         c.process.standardOutput = out
         c.process.standardError = err
         c.process.standardInput = FileHandle.nullDevice
-        out.fileHandleForReading.readabilityHandler = { [weak c] h in c?.append(h.availableData, error: false) }
-        err.fileHandleForReading.readabilityHandler = { [weak c] h in c?.append(h.availableData, error: true) }
         do { try c.process.run() } catch {
             throw SubflowError(.system, "cannot start \(name) (\(argv[0])): \(error)")
+        }
+        // One thread per pipe reads until end of file, so nothing the child wrote is lost.
+        for (pipe, isError) in [(out, false), (err, true)] {
+            c.readers.enter()
+            Thread { [c] in
+                let h = pipe.fileHandleForReading
+                while true {
+                    let d = h.availableData
+                    if d.isEmpty { break }
+                    c.append(d, error: isError)
+                }
+                c.readers.leave()
+            }.start()
         }
         lock.lock(); running.append(c); lock.unlock()
         return c
