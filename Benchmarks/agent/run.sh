@@ -93,10 +93,12 @@ for r in r1 a b c r2; do
   [ $r = r1 ] || ns $r ip -6 route replace fd5e:7b00:5e76:1::/64 $nh   # r1: its own link
 done
 py=Benchmarks/agent/subflows.py
-ns h2 python3 $py server 7000 3600 & pids+=($!)
+# Background processes start through `ip netns exec` itself (it execs them), so $! is theirs.
+ip netns exec "$lab-h2" python3 $py server 7000 3600 & pids+=($!)
 rtt=$(ns h1 ping -c 20 -i 0.05 -q fc00:2::2 | sed -n 's|.*= \([0-9.]*\)/.*|\1|p')
 echo "(b) IGP path RTT (ping min) $rtt ms" >&2
 : > "$out/subflows.jsonl"
+: > "$out/.mptcpd.limits"
 paths=(direct fc00:0:b::1 fc00:0:c::1)
 addresses() {   # h1 gets fc00:1::2..$1 on its link
   for i in 2 3 4 5 6 7 8; do ns h1 ip -6 addr del fc00:1::$i/128 dev r1 2>/dev/null || true; done
@@ -114,20 +116,25 @@ for k in 1 4 8; do
   args=()
   for i in $(seq 0 $((k - 1))); do args+=(--path "${paths[$((i % 3))]}"); done
   "$srte" agent --netns "$lab-h1" --to fc00:2::2/128 --port 7000 "${args[@]}" --for 600 2> "$out/.agent.err" & agent=$!
-  for _ in $(seq 100); do grep -q started "$out/.agent.err" && break; sleep 0.1; done
+  pids+=($agent)
+  for _ in $(seq 100); do grep -qs started "$out/.agent.err" && break; sleep 0.1; done
   measure agent "$k"
   kill "$agent"; wait "$agent" 2>/dev/null || true
-  # In-kernel PM: k-1 `subflow` endpoints.
+  # In-kernel PM: k-1 `subflow` endpoints. The lab's limits again: mptcpd's addr_adv rewrites
+  # them (to as many subflows as it added endpoints) and leaves them so when it exits.
   ns h1 sysctl -qw net.mptcp.pm_type=0
+  ns h1 ip mptcp limits set subflows 8 add_addr_accepted 8
   addresses "$k"
   for i in $(seq 2 "$k"); do ns h1 ip mptcp endpoint add fc00:1::$i subflow; done
   measure kernel "$k"
   ns h1 ip mptcp endpoint flush
   # mptcpd: addr_adv turns h1's link addresses (its own and fc00:1::2..k) into endpoints.
-  ns h1 /usr/libexec/mptcpd --log=stderr --plugin-dir=/usr/lib/x86_64-linux-gnu/mptcpd --path-manager=addr_adv \
+  ip netns exec "$lab-h1" /usr/libexec/mptcpd --log=stderr --plugin-dir=/usr/lib/x86_64-linux-gnu/mptcpd --path-manager=addr_adv \
     --addr-flags=subflow --notify-flags=existing,skip_link_local 2> "$out/.mptcpd.err" & mptcpd=$!
+  pids+=($mptcpd)
   for _ in $(seq 50); do [ -n "$(ns h1 ip mptcp endpoint show)" ] && break; sleep 0.1; done
   sleep 0.5
+  echo "k=$k: with mptcpd running, h1's limits are $(ns h1 ip mptcp limits show | tr -s ' ')" >> "$out/.mptcpd.limits"
   measure mptcpd "$k"
   kill "$mptcpd"; wait "$mptcpd" 2>/dev/null || true
   ns h1 ip mptcp endpoint flush
@@ -153,6 +160,8 @@ for k in (1, 4, 8):
             print(f"| {names[c]} | {k} | {conn:.1f} ms | {m:.1f} ({p90:.1f}) ms | {m / rtt:.2f} | {len(up)}/{len(rs)} |")
         else:
             print(f"| {names[c]} | {k} | {conn:.1f} ms | never (at most {max(r['subflows'] for r in rs)} up in 5 s) | — | 0/{len(rs)} |")
+print()
+for l in open(f"{out}/.mptcpd.limits"): print("- " + l.strip())
 PY
 fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/summary.md"
