@@ -33,10 +33,17 @@ struct ExperimentCommand: ParsableCommand {
         Link delays come from the topology file (--delay auto: netem where the kernel has it, else a \
         userspace delay bridge per link, as `srte testbed up`; --delay off measures without them).
 
+        An unmodified program: --traffic iperf3 runs plain `iperf3 -c`, then `mptcpize run iperf3 -c` \
+        with no path manager (one subflow), then the same while `srte agent` (this executable) gives \
+        its connections one subflow per planned path, steered from their SYN. The destination runs \
+        the in-kernel path manager and `mptcpize run iperf3 -s`. Throughput is what the iperf3 \
+        server received; per-path rates come from link counters. Needs iperf3 and mptcpize.
+
         Examples:
           srte experiment topologies/diamond.yaml
           srte experiment topologies/abilene.yaml --from Sunnyvale --to New_York --default-bandwidth 50Mbit --format json
           srte experiment topologies/diamond.yaml -k 2 --fail r1-b@5s --keep --plot failover.svg
+          srte experiment topologies/diamond.yaml --traffic iperf3
         """
     )
 
