@@ -41,6 +41,23 @@ public struct Experiment: Sendable {
     public var keep = false
     /// With ``keep``: how long a subflow may go without acknowledgements before it counts as failed.
     public var stallTimeout: Duration = .milliseconds(300)
+    /// What the runs send (default ``Traffic/srte``).
+    public var traffic: Traffic = .srte
+    /// With ``Traffic/iperf3``: the srte executable, whose `srte agent` engineers the iperf3
+    /// run (the command passes its own).
+    public var agentExecutable: String?
+
+    /// What the three runs send.
+    public enum Traffic: String, Sendable, Codable, CaseIterable {
+        /// srte's own sender and sink: `EngineeredConnection` opens and steers the subflows, the
+        /// sink checks every byte.
+        case srte
+        /// An unmodified program: iperf3, made MPTCP by `mptcpize run`. The single-path run is
+        /// plain `iperf3`, the unsteered one `mptcpize run iperf3` with no path manager acting
+        /// (one subflow), and the engineered one the same with `srte agent` opening and steering
+        /// one subflow per planned path. The destination runs the in-kernel path manager.
+        case iperf3
+    }
 
     /// A link failure injected during the engineered run.
     public struct Failure: Sendable, Hashable {
@@ -73,6 +90,15 @@ public struct Experiment: Sendable {
             public var openedAt: Double? = nil
             /// False when the subflow was declared failed and closed.
             public var active: Bool = true
+
+            /// Creates a path's figures (a replacement sets ``replaces`` and ``openedAt`` after).
+            public init(hops: [String], segments: [String], mbps: Double, capacityMbps: Double?, series: [[Double]]) {
+                self.hops = hops
+                self.segments = segments
+                self.mbps = mbps
+                self.capacityMbps = capacityMbps
+                self.series = series
+            }
         }
         /// What happened around an injected link failure.
         public struct FailureReport: Sendable, Codable {
@@ -123,6 +149,15 @@ public struct Experiment: Sendable {
         /// share of a full frame (``Experiment/payloadShare(mtu:srhBytes:headroom:)``); `nil` when a
         /// capacity is unknown.
         public var payloadCeilingMbps: Double? = nil
+        /// What the runs sent: `srte` or `iperf3` (``Experiment/Traffic``).
+        public var traffic: String? = nil
+        /// With iperf3 traffic: the bytes the server counted in the engineered run
+        /// (``engineeredBytes`` is what the client wrote; nothing checks iperf3's bytes, so
+        /// ``verified`` is false).
+        public var receivedBytes: UInt64? = nil
+        /// The engineered run's total throughput over time, (seconds, Mbit/s in the interval
+        /// before), where there is no per-subflow series (iperf3 traffic: the server's intervals).
+        public var series: [[Double]]? = nil
     }
 
     /// MPTCP's DSS option on every data segment, in bytes, as Linux sends it (a 32-bit
@@ -163,6 +198,13 @@ public struct Experiment: Sendable {
                 throw SubflowError(.badArgument, "--fail ...@\(f.at)s: the failure must fall inside the \(seconds) s run")
             }
         }
+        if traffic == .iperf3 {
+            if failure != nil || keep { throw SubflowError(.badArgument, "--fail and --keep need --traffic srte (srte's own sender replaces subflows)") }
+            guard topology[dst]?.kind == .host, topology[src]?.kind == .host else {
+                throw SubflowError(.badArgument, "--traffic iperf3 runs between hosts: \(topology[src]?.kind == .host ? dst : src) is a router")
+            }
+            _ = try Experiment.iperf3Tools()
+        }
         let paths = plan.paths
         let count = paths.count
         var notes = plan.notes
@@ -170,7 +212,8 @@ public struct Experiment: Sendable {
 
         progress("bringing up lab \(lab ?? "\(topology.name)-exp") (\(topology.nodes.count) nodes, \(topology.links.count) links)")
         let bed: Testbed
-        do { bed = try Testbed.up(topology, lab: lab ?? "\(topology.name)-exp", options: .init(delay: delay), progress: progress) } catch {
+        let options = Testbed.UpOptions(hostPathManagers: traffic == .iperf3 ? [dst: .kernel] : [:], delay: delay)
+        do { bed = try Testbed.up(topology, lab: lab ?? "\(topology.name)-exp", options: options, progress: progress) } catch {
             throw SubflowError(.system, "testbed: \(error)")
         }
         let guardToken = TerminationGuard.onTermination { _ = try? bed.down() }
@@ -180,6 +223,7 @@ public struct Experiment: Sendable {
         case .off, .auto: notes.append(bed.state.notes.first { $0.contains("delays are not emulated") } ?? "link delays are not emulated: throughput only")
         case .netem: break
         }
+        if traffic == .iperf3 { return try runIperf3(bed, src: src, dst: dst, plan: plan, notes: notes, progress: progress) }
         let srcAddress = try endpointAddress(src, in: bed)
         let dstAddress = try endpointAddress(dst, in: bed)
         let remote = SocketEndpoint(dstAddress, port: port)
@@ -249,15 +293,11 @@ public struct Experiment: Sendable {
         progress("tearing down lab \(bed.lab)")
 
         var results: [Result.Path] = []
-        func capacity(_ p: PlannedPath) -> Double? {
-            let caps = p.links.map { topology.links[$0].bandwidth }
-            return caps.contains(where: { $0 == nil }) ? nil : Double(caps.compactMap { $0 }.min() ?? 0) / 1e6
-        }
         for (i, sf) in (engineered?.report.subflows ?? []).enumerated() {
             let bytes = sf.bytesAcked
             let secs = engineered?.report.seconds ?? 1
             let planned = keeper.path(ofSubflow: i)
-            let cap = planned.flatMap(capacity)
+            let cap = planned.flatMap { bottleneckMbps(of: $0) }
             let segments = i < paths.count ? paths[i].segments.map { $0.sid.description }
                 : (sf.subflow.waypoints + [sf.subflow.tuple.remoteAddress]).map(\.description)
             var series: [[Double]] = []
@@ -267,28 +307,15 @@ public struct Experiment: Sendable {
                 if dt > 0 { series.append([(t * 100).rounded() / 100, (Double(acked[i] &- prev.1) * 8 / dt / 1e6 * 10).rounded() / 10]) }
                 prev = (t, acked[i])
             }
-            results.append(Result.Path(hops: planned.map { $0.nodes.map { names[$0] } } ?? [], segments: segments,
-                                       mbps: (Double(bytes) * 8 / secs / 1e6 * 10).rounded() / 10, capacityMbps: cap, series: series,
-                                       replaces: sf.subflow.replaces, openedAt: sf.subflow.replaces == nil ? nil : sf.subflow.openedAt,
-                                       active: sf.subflow.active))
+            var path = Result.Path(hops: planned.map { $0.nodes.map { names[$0] } } ?? [], segments: segments,
+                                   mbps: (Double(bytes) * 8 / secs / 1e6 * 10).rounded() / 10, capacityMbps: cap, series: series)
+            path.replaces = sf.subflow.replaces
+            path.openedAt = sf.subflow.replaces == nil ? nil : sf.subflow.openedAt
+            path.active = sf.subflow.active
+            results.append(path)
         }
-        var loads: [Result.LinkLoad] = []
-        for (b, a) in zip(before, after) {
-            let ab = (a.endA?.txBytes ?? 0) &- (b.endA?.txBytes ?? 0), ba = (a.endB?.txBytes ?? 0) &- (b.endB?.txBytes ?? 0)
-            if ab > 1_000_000 || ba > 1_000_000 { loads.append(Result.LinkLoad(a: a.a, b: a.b, bytesAToB: ab, bytesBToA: ba)) }
-        }
-        let planned = paths.map { capacity($0.path) }
-        let capacity: Double? = planned.contains { $0 == nil } ? nil : planned.reduce(0) { $0 + ($1 ?? 0) }
-        // A path with waypoints carries an SRH of its segments; one without carries none, in
-        // packets sized for the longest SRH (the route MTU toward the peer keeps its room).
-        let srhBytes = paths.map { $0.segments.count > 1 ? 8 + 16 * $0.segments.count : 0 }
-        let headroom = srhBytes.max() ?? 0
-        let ceilings = zip(zip(paths, planned), srhBytes).map { pc, srh in
-            let (p, cap) = pc
-            let mtu = p.path.links.map { topology.links[$0].effectiveMTU }.min() ?? Topology.defaultMTU
-            return cap.map { $0 * Experiment.payloadShare(mtu: mtu, srhBytes: srh, headroom: headroom) }
-        }
-        let ceiling: Double? = ceilings.contains { $0 == nil } ? nil : ceilings.reduce(0) { $0 + ($1 ?? 0) }
+        let loads = Experiment.linkLoads(before: before, after: after)
+        let (capacity, ceiling) = capacityAndCeiling(paths)
         func r1(_ x: Double) -> Double { (x * 10).rounded() / 10 }
         func r3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }
         var failureReport: Result.FailureReport? = nil
@@ -322,19 +349,54 @@ public struct Experiment: Sendable {
 extension Experiment {
     /// The address a node sends and receives from. Hosts have theirs; a router gets
     /// `locator::2` on its loopback (its node SID, `locator::1`, is an End SID, which
-    /// drops packets without an SRH) and MPTCP with the userspace path manager.
-    func endpointAddress(_ node: String, in bed: Testbed) throws -> IPv6Address {
+    /// drops packets without an SRH) and MPTCP with `pathManager`.
+    func endpointAddress(_ node: String, in bed: Testbed, pathManager: MPTCPPathManagerKind = .userspace) throws -> IPv6Address {
         guard let n = topology[node] else { throw SubflowError(.badArgument, "no node '\(node)' in \(topology.name)") }
         if n.kind == .host, let a = bed.address(of: node) { return a }
         guard let locator = n.locator else { throw SubflowError(.badArgument, "\(node) has neither an address nor a locator") }
         let a = locator.address.adding(2)
         for argv in [["ip", "-6", "addr", "replace", "\(a)/128", "dev", "lo", "nodad"],
-                     ["sysctl", "-qw", "net.mptcp.enabled=1", "net.mptcp.pm_type=1"],
+                     ["sysctl", "-qw", "net.mptcp.enabled=1", "net.mptcp.pm_type=\(pathManager.rawValue)"],
                      ["ip", "mptcp", "limits", "set", "subflows", "8", "add_addr_accepted", "8"]] {
             let r = try bed.exec(node, argv)
             guard r.status == 0 else { throw SubflowError(.system, "\(node): \(argv.joined(separator: " ")): \(r.stderr)") }
         }
         return a
+    }
+
+    /// A path's bottleneck bandwidth in Mbit/s (nil when a link has none).
+    func bottleneckMbps(of p: PlannedPath) -> Double? {
+        let caps = p.links.map { topology.links[$0].bandwidth }
+        return caps.contains(where: { $0 == nil }) ? nil : Double(caps.compactMap { $0 }.min() ?? 0) / 1e6
+    }
+
+    /// The planned capacity (sum of the paths' bottlenecks) and the payload ceiling (each
+    /// path's capacity times ``payloadShare(mtu:srhBytes:headroom:)``), in Mbit/s; nil where a
+    /// bandwidth is unknown.
+    func capacityAndCeiling(_ paths: [PlanReport.Path]) -> (capacity: Double?, ceiling: Double?) {
+        let planned = paths.map { bottleneckMbps(of: $0.path) }
+        let capacity: Double? = planned.contains { $0 == nil } ? nil : planned.reduce(0) { $0 + ($1 ?? 0) }
+        // A path with waypoints carries an SRH of its segments; one without carries none, in
+        // packets sized for the longest SRH (the route MTU toward the peer keeps its room).
+        let srhBytes = paths.map { $0.segments.count > 1 ? 8 + 16 * $0.segments.count : 0 }
+        let headroom = srhBytes.max() ?? 0
+        let ceilings = zip(zip(paths, planned), srhBytes).map { pc, srh in
+            let (p, cap) = pc
+            let mtu = p.path.links.map { topology.links[$0].effectiveMTU }.min() ?? Topology.defaultMTU
+            return cap.map { $0 * Experiment.payloadShare(mtu: mtu, srhBytes: srh, headroom: headroom) }
+        }
+        let ceiling: Double? = ceilings.contains { $0 == nil } ? nil : ceilings.reduce(0) { $0 + ($1 ?? 0) }
+        return (capacity, ceiling)
+    }
+
+    /// The links that carried more than 1 MB (either direction) between two counter readings.
+    static func linkLoads(before: [Testbed.LinkCounters], after: [Testbed.LinkCounters]) -> [Result.LinkLoad] {
+        var loads: [Result.LinkLoad] = []
+        for (b, a) in zip(before, after) {
+            let ab = (a.endA?.txBytes ?? 0) &- (b.endA?.txBytes ?? 0), ba = (a.endB?.txBytes ?? 0) &- (b.endB?.txBytes ?? 0)
+            if ab > 1_000_000 || ba > 1_000_000 { loads.append(Result.LinkLoad(a: a.a, b: a.b, bytesAToB: ab, bytesBToA: ba)) }
+        }
+        return loads
     }
 }
 

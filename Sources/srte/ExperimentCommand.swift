@@ -33,10 +33,17 @@ struct ExperimentCommand: ParsableCommand {
         Link delays come from the topology file (--delay auto: netem where the kernel has it, else a \
         userspace delay bridge per link, as `srte testbed up`; --delay off measures without them).
 
+        An unmodified program: --traffic iperf3 runs plain `iperf3 -c`, then `mptcpize run iperf3 -c` \
+        with no path manager (one subflow), then the same while `srte agent` (this executable) gives \
+        its connections one subflow per planned path, steered from their SYN. The destination runs \
+        the in-kernel path manager and `mptcpize run iperf3 -s`. Throughput is what the iperf3 \
+        server received; per-path rates come from link counters. Needs iperf3 and mptcpize.
+
         Examples:
           srte experiment topologies/diamond.yaml
           srte experiment topologies/abilene.yaml --from Sunnyvale --to New_York --default-bandwidth 50Mbit --format json
           srte experiment topologies/diamond.yaml -k 2 --fail r1-b@5s --keep --plot failover.svg
+          srte experiment topologies/diamond.yaml --traffic iperf3
         """
     )
 
@@ -83,6 +90,9 @@ struct ExperimentCommand: ParsableCommand {
     @Option(help: ArgumentHelp("IPv6 MTU of every link, overriding the file's (default: the file's, else 1500). Headers weigh less in larger frames: see Docs/Testbed.md, 'What a link can carry'.", valueName: "BYTES"))
     var mtu: Int?
 
+    @Option(help: ArgumentHelp("What the runs send: srte (its own sender and a sink that checks every byte) or iperf3 (unmodified iperf3 through mptcpize, the engineered run's subflows opened by `srte agent`).", valueName: "srte|iperf3"))
+    var traffic: Experiment.Traffic = .srte
+
     @Option(name: .customLong("cc"), help: ArgumentHelp("TCP congestion control for all runs (see /proc/sys/net/ipv4/tcp_available_congestion_control); 'default' keeps the namespace's.", valueName: "NAME"))
     var congestionControl: String = "cubic"
 
@@ -111,6 +121,12 @@ struct ExperimentCommand: ParsableCommand {
         e.steering = steer
         e.lab = lab
         e.delay = delay
+        e.traffic = traffic
+        if traffic == .iperf3 {
+            if fail != nil || failover.keep { throw CLIFailure.input("--fail and --keep need --traffic srte (srte's own sender replaces subflows)") }
+            if steer == .route { throw CLIFailure.input("--steer route needs --traffic srte: srte agent steers with BPF") }
+            e.agentExecutable = try Self.ownExecutable()
+        }
         let started = Date()
         let r: Experiment.Result
         do {
@@ -157,6 +173,16 @@ extension ExperimentCommand {
 }
 
 extension SteeringMechanism: ExpressibleByArgument {}
+extension Experiment.Traffic: ExpressibleByArgument {}
+
+extension ExperimentCommand {
+    /// This srte executable (`/proc/self/exe`), which `--traffic iperf3` starts as `srte agent`.
+    static func ownExecutable() throws -> String {
+        do { return try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") } catch {
+            throw CLIFailure.system("cannot find the srte executable (/proc/self/exe): \(error)")
+        }
+    }
+}
 
 enum ExperimentReport {
     /// The result's Codable form, keys sorted, indented.
@@ -170,9 +196,17 @@ enum ExperimentReport {
         var l: [String] = []
         l.append("srte experiment \(r.topology): \(r.from) → \(r.to), \(r.k) subflow(s), \(f1(r.seconds)) s per run, steering: \(r.steering), congestion control: \(r.congestionControl ?? "default")\(r.delay.map { ", delay: \($0)" } ?? "")")
         l.append("")
-        l.append("  single-path TCP                              \(f1(r.singlePathMbps).leftPad(8)) Mbit/s")
-        l.append("  MPTCP, \(r.k) subflows left to the IGP            \(f1(r.unsteeredMbps).leftPad(8)) Mbit/s")
-        var eng = "  MPTCP, \(r.k) subflows on engineered paths       \(f1(r.aggregateMbps).leftPad(8)) Mbit/s"
+        let iperf3 = r.traffic == Experiment.Traffic.iperf3.rawValue
+        if iperf3 {
+            l.append("  single-path TCP (iperf3)                     \(f1(r.singlePathMbps).leftPad(8)) Mbit/s")
+            l.append("  mptcpize run iperf3, no path manager         \(f1(r.unsteeredMbps).leftPad(8)) Mbit/s")
+        } else {
+            l.append("  single-path TCP                              \(f1(r.singlePathMbps).leftPad(8)) Mbit/s")
+            l.append("  MPTCP, \(r.k) subflows left to the IGP            \(f1(r.unsteeredMbps).leftPad(8)) Mbit/s")
+        }
+        var eng = iperf3
+            ? "  the same, srte agent: \(r.k) engineered subflows   \(f1(r.aggregateMbps).leftPad(8)) Mbit/s"
+            : "  MPTCP, \(r.k) subflows on engineered paths       \(f1(r.aggregateMbps).leftPad(8)) Mbit/s"
         if let c = r.capacityMbps, c > 0 { eng += "  = \(String(format: "%.3f", r.aggregateMbps / c)) of the \(f1(c)) Mbit/s planned capacity" }
         l.append(eng)
         if let st = r.steadyMbps {
@@ -185,7 +219,7 @@ enum ExperimentReport {
         }
         if r.unsteeredMbps > 0 { l.append("  engineered / unsteered: \(String(format: "%.2f", r.aggregateMbps / r.unsteeredMbps))×") }
         l.append("")
-        l.append("  per engineered path:")
+        l.append(iperf3 ? "  per engineered path (link counters, frames with their headers):" : "  per engineered path:")
         let hopsWidth = max(28, 1 + (r.paths.map { $0.hops.joined(separator: " ").count }.max() ?? 0))
         let paths = Table([.left(0), .left(hopsWidth), .right(7)], indent: "    ")
         for (i, p) in r.paths.enumerated() {
@@ -214,14 +248,23 @@ enum ExperimentReport {
             for e in f.events { l.append("    \(e)") }
         }
         l.append("")
-        l.append(r.verified ? "  sink: all \(r.engineeredBytes) bytes of the engineered run verified, in order"
-                            : "  sink: VERIFICATION FAILED for the engineered run (\(r.engineeredBytes) bytes sent)")
+        if iperf3 {
+            l.append("  iperf3: the client wrote \(r.engineeredBytes) bytes in the engineered run, the server read \(r.receivedBytes ?? 0) (iperf3 checks no content)")
+        } else {
+            l.append(r.verified ? "  sink: all \(r.engineeredBytes) bytes of the engineered run verified, in order"
+                                : "  sink: VERIFICATION FAILED for the engineered run (\(r.engineeredBytes) bytes sent)")
+        }
         for n in r.notes { l.append("note: \(n)") }
         return l.joined(separator: "\n")
     }
 
     /// Per-path throughput over time as an SVG line chart.
     static func svg(_ r: Experiment.Result) -> String {
+        // iperf3 traffic has no per-subflow series: plot the server's total.
+        var r = r
+        if r.paths.allSatisfy({ $0.series.isEmpty }), let total = r.series {
+            r.paths = [Experiment.Result.Path(hops: ["total", "(iperf3", "server)"], segments: [], mbps: r.aggregateMbps, capacityMbps: r.capacityMbps, series: total)]
+        }
         let w = 720.0, h = 400.0, left = 60.0, right = 180.0, top = 40.0, bottom = 50.0
         let tMax = max(r.paths.flatMap { $0.series.map { $0[0] } }.max() ?? 1, 1)
         var totals: [Double: Double] = [:]

@@ -21,6 +21,39 @@ extension MPTCPPathManagerKind: ExpressibleByArgument {
 
 extension DelayMode: ExpressibleByArgument {}
 
+/// One `--mptcp-pm` value: `KIND` for every host, or `NODE=KIND` for one.
+struct PathManagerChoice: ExpressibleByArgument {
+    var node: String?
+    var kind: MPTCPPathManagerKind
+
+    init?(argument: String) {
+        let parts = argument.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard let kind = MPTCPPathManagerKind(argument: parts.last!), parts.count == 1 || !parts[0].isEmpty else { return nil }
+        self.node = parts.count == 2 ? parts[0] : nil
+        self.kind = kind
+    }
+
+    static var allValueStrings: [String] { ["userspace", "kernel", "NODE=userspace", "NODE=kernel"] }
+
+    /// The path manager of every host and the per-host exceptions, from all `--mptcp-pm` values.
+    static func resolve(_ choices: [PathManagerChoice]) throws -> (MPTCPPathManagerKind, [String: MPTCPPathManagerKind]) {
+        let all = choices.filter { $0.node == nil }
+        if Set(all.map(\.kind)).count > 1 { throw ValidationError("--mptcp-pm: two path managers for every host; give one KIND and NODE=KIND for exceptions") }
+        var hosts: [String: MPTCPPathManagerKind] = [:]
+        for c in choices {
+            guard let n = c.node else { continue }
+            if let k = hosts[n], k != c.kind { throw ValidationError("--mptcp-pm: two path managers for \(n)") }
+            hosts[n] = c.kind
+        }
+        return (all.first?.kind ?? .userspace, hosts)
+    }
+}
+
+extension MPTCPPathManagerKind {
+    /// `userspace` or `kernel`, as `--mptcp-pm` spells it.
+    var argumentName: String { self == .userspace ? "userspace" : "kernel" }
+}
+
 /// `--sids`: how routers realise End / End.X.
 enum SIDsChoice: String, ExpressibleByArgument, CaseIterable {
     case auto, seg6local, bpf
@@ -45,9 +78,10 @@ struct TestbedCommand: ParsableCommand {
         fd5e:7b00:5e76::/48 and a tbf at the link's bandwidth. Routers get forwarding, seg6_enabled, \
         an End route on their node SID, End.X routes on their adjacency SIDs (the SIDs `srte plan` \
         encodes) and static routes along all IGP shortest paths (multipath where costs tie). Hosts \
-        get their address on lo, MPTCP (subflows 8, add_addr_accepted 8) and the userspace path \
-        manager by default (a server there accepts joins only while some process on the host, in \
-        any namespace, subscribes to mptcp_pm_events, as `srte serve` does). Link delays (--delay auto) come from the netem qdisc where the kernel \
+        get their address on lo, MPTCP (subflows 8, add_addr_accepted 8, no blackhole timeout) and \
+        the userspace path manager by default (a server there accepts joins only while some process \
+        on the host, in any namespace, subscribes to mptcp_pm_events, as `srte serve` does; \
+        --mptcp-pm h2=kernel gives h2 the in-kernel one, for servers such as `mptcpize run iperf3 -s`). Link delays (--delay auto) come from the netem qdisc where the kernel \
         has it, else from a userspace delay bridge per delayed link: the link's two veth ends meet \
         in a namespace of their own, LAB+L<i>, where an srte-delay-bridge process forwards each \
         frame after the link's one-way delay. `status` shows which. SIDs (--sids auto) are seg6local routes where \
@@ -119,8 +153,8 @@ struct TestbedCommand: ParsableCommand {
         @Option(help: "The /48 (or shorter) ULA prefix link addresses come from; must not overlap the topology.")
         var linkPrefix: String = TestbedPlan.defaultLinkPrefix
 
-        @Option(name: .customLong("mptcp-pm"), help: "MPTCP path manager on hosts. A userspace-PM server accepts joins only while some process on the host subscribes to mptcp_pm_events.")
-        var mptcpPM: MPTCPPathManagerKind = .userspace
+        @Option(name: .customLong("mptcp-pm"), help: ArgumentHelp("MPTCP path manager on hosts (default userspace), or on one host as NODE=KIND (repeat). A userspace-PM server accepts joins only while some process on the host subscribes to mptcp_pm_events: give a server of unmodified programs the kernel one (e.g. h2=kernel).", valueName: "[NODE=]KIND"))
+        var mptcpPM: [PathManagerChoice] = []
 
         @Option(name: .customLong("default-bandwidth"), help: ArgumentHelp("Rate for links the file gives none (e.g. 50Mbit); without it they are unshaped.", valueName: "RATE"))
         var defaultBandwidth: String?
@@ -138,6 +172,7 @@ struct TestbedCommand: ParsableCommand {
 
         func validate() throws {
             _ = try lab.named(legacyName, spelledAs: "--name")
+            _ = try PathManagerChoice.resolve(mptcpPM)
         }
 
         func run() throws {
@@ -147,7 +182,9 @@ struct TestbedCommand: ParsableCommand {
             let plan = try TestbedPlan(topology: t, lab: try lab.named(legacyName, spelledAs: "--name"), linkPrefix: linkPrefix)
             let progress = Progress()
             defer { progress.finish() }
-            let testbed = try Testbed.up(plan: plan, options: .init(mptcpPathManager: mptcpPM, topologyFile: topology, routerSIDs: sids.routerSIDs, delay: delay),
+            let (pm, hostPMs) = try PathManagerChoice.resolve(mptcpPM)
+            let testbed = try Testbed.up(plan: plan, options: .init(mptcpPathManager: pm, hostPathManagers: hostPMs, topologyFile: topology,
+                                                                    routerSIDs: sids.routerSIDs, delay: delay),
                                      progress: progress.step)
             progress.finish()
             let out = StdoutBuffer()
@@ -216,7 +253,7 @@ struct TestbedCommand: ParsableCommand {
             case .text:
                 let st = s.state
                 let missing = st.plan.namespaces.filter { !s.presentNamespaces.contains($0) }
-                out.line("lab \(st.lab): \(st.phase == .up ? "up" : "incomplete (up failed or is running; `srte testbed down --lab \(st.lab)` cleans it)"), topology \(st.plan.topologyName)\(st.topologyFile.map { " (\($0))" } ?? ""), MPTCP PM \(st.mptcpPathManager == .userspace ? "userspace" : "kernel")")
+                out.line("lab \(st.lab): \(st.phase == .up ? "up" : "incomplete (up failed or is running; `srte testbed down --lab \(st.lab)` cleans it)"), topology \(st.plan.topologyName)\(st.topologyFile.map { " (\($0))" } ?? ""), MPTCP PM \(st.mptcpPathManager.argumentName)\(st.hostPathManagers.keys.sorted().map { " (\($0): \(st.hostPathManagers[$0]!.argumentName))" }.joined())")
                 if !missing.isEmpty { out.line("missing namespaces: \(missing.joined(separator: " "))") }
                 out.line("delay: \(delayDescription(st, running: s.runningBridges))")
                 out.line("SIDs: \(sidsDescription(st))")
@@ -485,7 +522,8 @@ private func statusJSON(_ s: Testbed.Status) -> JSON {
                         .object([("link", .int(b.link)), ("namespace", .string(b.namespace)), ("pid", .int(Int(b.pid))),
                                  ("running", .bool(s.runningBridges.contains(b.link)))])
                     })),
-                    ("mptcpPathManager", .string(st.mptcpPathManager == .userspace ? "userspace" : "kernel")),
+                    ("mptcpPathManager", .string(st.mptcpPathManager.argumentName)),
+                    ("hostPathManagers", .object(st.hostPathManagers.keys.sorted().map { ($0, .string(st.hostPathManagers[$0]!.argumentName)) })),
                     ("nodes", .array(nodes)),
                     ("links", .array(zip(st.plan.links, s.links).map { linkJSON($0, $1) })),
                     ("notes", .array(st.notes.map { .string($0) }))])

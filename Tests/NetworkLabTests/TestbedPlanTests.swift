@@ -260,6 +260,11 @@ func referenceNextHops(_ t: Topology) -> [[Set<Int>]] {
         #expect(hs["net/mptcp/pm_type"] == "1" && hs["net/ipv6/conf/all/forwarding"] == "0")
         let rs = Dictionary(uniqueKeysWithValues: plan.namespaceSysctls(for: a, mptcpPathManager: .kernel))
         #expect(rs["net/ipv6/conf/all/forwarding"] == "1" && rs["net/ipv6/conf/default/seg6_enabled"] == "1" && rs["net/mptcp/pm_type"] == nil)
+        // Hosts: no blackhole timeout (a lost MPTCP SYN must not turn later connections into TCP).
+        #expect(hs["net/mptcp/blackhole_timeout"] == "0" && rs["net/mptcp/blackhole_timeout"] == nil)
+        #expect(TestbedPlan.optionalSysctls.contains("net/mptcp/blackhole_timeout"))
+        let ks = Dictionary(uniqueKeysWithValues: plan.namespaceSysctls(for: plan.node("h1")!, mptcpPathManager: .kernel))
+        #expect(ks["net/mptcp/pm_type"] == "0")
         #expect(plan.addressCommands(for: plan.node("h1")!).contains("mptcp limits set subflows 8 add_addr_accepted 8"))
     }
 

@@ -25,6 +25,7 @@ package final class MPTCPLab: @unchecked Sendable {
         try lab.exec("s", ["ip", "-6", "addr", "add", "fc00:1::2/64", "dev", isv, "nodad"])
         try lab.sysctl("c", "net.mptcp.pm_type", String(clientPMType))
         try lab.sysctl("s", "net.mptcp.pm_type", String(serverPMType))
+        try lab.disableMPTCPBlackhole("c", "s")
         if serverPMType == 0 { try lab.exec("s", ["ip", "mptcp", "limits", "set", "subflows", String(serverSubflowLimit), "add_addr_accepted", "8"]) }
         clientInterface = Int32(try lab.exec("c", ["cat", "/sys/class/net/\(ic)/ifindex"]).trimmingCharacters(in: .whitespacesAndNewlines))!
         let srv = server

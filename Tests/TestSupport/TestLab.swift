@@ -58,6 +58,14 @@ package final class TestLab: @unchecked Sendable {
         try exec(node, ["sysctl", "-qw", "\(key)=\(value)"])
     }
 
+    /// `net.mptcp.blackhole_timeout=0` in `nodes` (a per-namespace sysctl, Linux 6.12+; skipped
+    /// where the kernel lacks it): otherwise one lost MPTCP SYN makes the kernel open the
+    /// namespace's later MPTCP connections as plain TCP for an hour.
+    package func disableMPTCPBlackhole(_ nodes: String...) throws {
+        guard FileManager.default.fileExists(atPath: "/proc/sys/net/mptcp/blackhole_timeout") else { return }
+        for n in nodes { try sysctl(n, "net.mptcp.blackhole_timeout", "0") }
+    }
+
     /// Deletes every namespace this lab created (idempotent).
     package func destroy() {
         for n in namespaces.reversed() { _ = try? TestLab.sh(["ip", "netns", "del", n]) }

@@ -52,6 +52,7 @@ package final class TwoPathLab {
         // arriving interface) moves to the next segment and forwards.
         try lab.exec("a", ["ip", "-6", "addr", "add", "fc00:0:a::1/128", "dev", "lo"])
         try lab.exec("b", ["ip", "-6", "addr", "add", "fc00:0:b::1/128", "dev", "lo"])
+        try lab.disableMPTCPBlackhole("h1", "h2")
         try lab.exec("h1", ["ping", "-6", "-c", "1", "-w", "5", "fc00:20::2"])
     }
 

@@ -52,6 +52,32 @@ struct ExperimentCLITests {
         #expect(h.out.contains("--delay"))
     }
 
+    /// `--traffic iperf3`: unmodified iperf3 through mptcpize, the engineered run's subflows opened
+    /// by `srte agent`; the report has the same throughput fields, and the engineered run spread
+    /// over the three middle links.
+    @Test(.enabled(if: Iperf3Tools.available, "needs iperf3 and mptcpize"), .timeLimit(.minutes(3)))
+    func iperf3TrafficIsEngineeredByTheAgent() throws {
+        let lab = "xci\(getpid() % 10000)"
+        let r = try runSrte(["experiment", diamond, "--lab", lab, "--seconds", "3", "--traffic", "iperf3", "--format", "json"])
+        #expect(r.status == 0, "\(r.err)")
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], "\(r.out)")
+        #expect(obj["traffic"] as? String == "iperf3")
+        for key in ["singlePathMbps", "unsteeredMbps", "aggregateMbps", "steadyMbps", "payloadCeilingMbps"] {
+            #expect((obj[key] as? Double ?? 0) > 0, "\(key): \(obj[key] ?? "missing")")
+        }
+        // No rate is asserted (the delay bridges share this machine's CPUs); where the bytes went is.
+        let links = obj["links"] as? [[String: Any]] ?? []
+        for mid in ["a", "b", "c"] {
+            let l = links.first { $0["a"] as? String == "r1" && $0["b"] as? String == mid }
+            #expect((l?["bytesAToB"] as? Int ?? 0) > 2_000_000, "r1 → \(mid): \(l ?? [:])")
+        }
+        #expect((obj["notes"] as? [String])?.contains { $0.contains("srte agent engineered") } == true, "\(obj["notes"] ?? "")")
+        #expect(access("/run/netns/\(lab)-h1", F_OK) != 0 && access("/run/netns/\(lab)+L0", F_OK) != 0)
+
+        let bad = try runSrte(["experiment", diamond, "--lab", lab, "--traffic", "iperf3", "--fail", "r1-b@1s"])
+        #expect(bad.status == 2 && bad.err.contains("--traffic srte"), "\(bad.err)")
+    }
+
     @Test func helpTeachesFailureAndRecovery() throws {
         let h = try runSrte(["experiment", "--help"])
         for s in ["--fail", "--keep", "--stall-timeout", "--cc", "--default-bandwidth", "--mtu", "make-before-break", "r1-b@5s"] {

@@ -19,7 +19,7 @@ public enum RouteTable {
     static let getRule = NetlinkMessageType(rawValue: 34)
 
     // Route attributes (RTA_*).
-    static let rtaDst: UInt16 = 1, rtaOif: UInt16 = 4, rtaGateway: UInt16 = 5, rtaPriority: UInt16 = 6
+    static let rtaDst: UInt16 = 1, rtaOif: UInt16 = 4, rtaGateway: UInt16 = 5, rtaPriority: UInt16 = 6, rtaPrefsrc: UInt16 = 7
     static let rtaMetrics: UInt16 = 8, rtaTable: UInt16 = 15, rtaEncapType: UInt16 = 21, rtaEncap: UInt16 = 22
     static let raxMTU: UInt16 = 2
     static let lwtunnelEncapSeg6: UInt16 = 5
@@ -56,7 +56,7 @@ public enum RouteTable {
             switch a.type {
             case rtaOif where a.value.count >= 4: r.interfaceIndex = UInt32(littleEndian: a.value.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })
             case rtaGateway where a.value.count == 16: r.gateway = IPv6Address(bytes: a.value)
-            case 7 where a.value.count == 16: r.source = IPv6Address(bytes: a.value)   // RTA_PREFSRC
+            case rtaPrefsrc where a.value.count == 16: r.source = IPv6Address(bytes: a.value)
             default: break
             }
         }
@@ -109,6 +109,10 @@ public enum RouteTable {
         w.attribute(rtaDst, destination.bytes)
         if let g = lookup.gateway { w.attribute(rtaGateway, g.bytes) }
         w.attribute(rtaOif, lookup.interfaceIndex)
+        // Keep the source address the looked-up route gives: without it, connections opened
+        // while this route stands would pick the interface's own address (a lab's hosts have
+        // theirs on lo, and nothing routes back to the link address).
+        if let s = lookup.source { w.attribute(rtaPrefsrc, s.bytes) }
         w.nested(rtaMetrics) { n in n.attribute(raxMTU, mtu) }
         try c.request(type: newRoute, flags: [.create, .replace], payload: w.bytes,
                       operation: "route replace \(destination)/128 mtu \(mtu)")

@@ -19,8 +19,9 @@ import SubflowSteering
 /// route per adjacency SID (exactly `Topology.adjacencySID(link:from:)`), and static routes to
 /// every locator and host address along all IGP shortest paths (multipath routes where there
 /// are equal-cost paths). Hosts get their address on `lo` (and as `src` of their routes), a
-/// default route via their routers, MPTCP with `subflows 8 add_addr_accepted 8` and the path
-/// manager of ``UpOptions/mptcpPathManager``. Links get a tbf qdisc at their bandwidth on both
+/// default route via their routers, MPTCP with `subflows 8 add_addr_accepted 8`, no MPTCP
+/// blackhole timeout, and the path manager of ``UpOptions/mptcpPathManager`` (or, per host, of
+/// ``UpOptions/hostPathManagers``). Links get a tbf qdisc at their bandwidth on both
 /// ends. Delays (``UpOptions/delay``) come from netem where the kernel has `sch_netem`, else from
 /// a `srte-delay-bridge` process per delayed link, in the link's own namespace `<lab>+L<i>`
 /// (``Testbed/delayMode``).
@@ -49,6 +50,11 @@ public struct Testbed: Sendable {
     public struct UpOptions: Sendable {
         /// The MPTCP path manager hosts run (default: userspace, see `MPTCPPathManagerKind`).
         public var mptcpPathManager: MPTCPPathManagerKind
+        /// Hosts that run another path manager than ``mptcpPathManager``, by node name. A server
+        /// for programs that do not subscribe to `mptcp_pm_events` themselves (iperf3, a web
+        /// server) runs the in-kernel one: it accepts joins up to `ip mptcp limits`, while a
+        /// userspace-PM server accepts them only while some process on the host subscribes.
+        public var hostPathManagers: [String: MPTCPPathManagerKind] = [:]
         /// The topology file, recorded in the state for `status`.
         public var topologyFile: String?
         /// How link delays are emulated (default: ``DelayMode/auto``).
@@ -57,9 +63,10 @@ public struct Testbed: Sendable {
         public var routerSIDs: RouterSIDs?
 
         /// Creates options.
-        public init(mptcpPathManager: MPTCPPathManagerKind = .userspace, topologyFile: String? = nil,
-                    routerSIDs: RouterSIDs? = nil, delay: DelayMode = .auto) {
+        public init(mptcpPathManager: MPTCPPathManagerKind = .userspace, hostPathManagers: [String: MPTCPPathManagerKind] = [:],
+                    topologyFile: String? = nil, routerSIDs: RouterSIDs? = nil, delay: DelayMode = .auto) {
             self.mptcpPathManager = mptcpPathManager
+            self.hostPathManagers = hostPathManagers
             self.topologyFile = topologyFile
             self.routerSIDs = routerSIDs
             self.delay = delay
@@ -87,6 +94,10 @@ public struct Testbed: Sendable {
     public static func up(plan: TestbedPlan, options: UpOptions = UpOptions(),
                           progress: (String) -> Void = { _ in }) throws(TestbedError) -> Testbed {
         guard geteuid() == 0 else { throw TestbedError(.system, "the testbed needs root (network namespaces)") }
+        for name in options.hostPathManagers.keys.sorted() where plan.node(name).map({ $0.isRouter }) ?? true {
+            let hosts = plan.nodes.filter { !$0.isRouter }.map(\.name)
+            throw TestbedError(.invalidInput, "a path manager for '\(name)': \(plan.node(name) == nil ? "no such node" : "a router") (hosts: \(hosts.joined(separator: ", ")))")
+        }
         if FileManager.default.fileExists(atPath: TestbedState.path(of: plan.lab)) {
             throw TestbedError(.state, "lab '\(plan.lab)' already exists (\(TestbedState.path(of: plan.lab))); run `srte testbed down \(plan.lab)` first")
         }
@@ -98,6 +109,7 @@ public struct Testbed: Sendable {
                                  topologyFile: options.topologyFile, namespaces: [], pendingNamespace: nil,
                                  delayEmulated: nil, mptcpPathManager: options.mptcpPathManager, notes: [], plan: plan)
         var recorded = state
+        recorded.hostPathManagers = options.hostPathManagers
         recorded.pidStartTime = TestbedState.startTime(of: getpid())
         try recorded.create()
         var lab = Testbed(state: recorded)
@@ -128,7 +140,7 @@ public struct Testbed: Sendable {
         for node in plan.nodes {
             try checkInterrupt()
             try createNamespace(node.namespace, link: false)
-            try Testbed.writeSysctls(plan.namespaceSysctls(for: node, mptcpPathManager: options.mptcpPathManager),
+            try Testbed.writeSysctls(plan.namespaceSysctls(for: node, mptcpPathManager: state.mptcpPathManager(of: node.name)),
                                      in: node.namespace)
         }
         try checkInterrupt()
@@ -192,8 +204,10 @@ public struct Testbed: Sendable {
             try LabTool.check(["tc", "-n", node.namespace, "-batch", "-"], stdin: lines.joined(separator: "\n") + "\n",
                                  what: "tc in \(node.namespace)")
         }
-        if options.mptcpPathManager == .userspace, plan.nodes.contains(where: { !$0.isRouter }) {
-            state.notes.append("hosts run the userspace MPTCP path manager (net.mptcp.pm_type=1): a server accepts MP_JOINs only while some process on the host (any namespace) subscribes to mptcp_pm_events, as srte serve does")
+        let userspaceHosts = plan.nodes.filter { !$0.isRouter && state.mptcpPathManager(of: $0.name) == .userspace }.map(\.name)
+        if !userspaceHosts.isEmpty {
+            let which = userspaceHosts.count == plan.nodes.filter({ !$0.isRouter }).count ? "hosts run" : "\(userspaceHosts.joined(separator: ", ")) run\(userspaceHosts.count == 1 ? "s" : "")"
+            state.notes.append("\(which) the userspace MPTCP path manager (net.mptcp.pm_type=1): a server accepts MP_JOINs only while some process on the host (any namespace) subscribes to mptcp_pm_events, as srte serve does")
         }
         try checkInterrupt()
         state.phase = .up
@@ -284,6 +298,7 @@ public struct Testbed: Sendable {
     static func writeSysctls(_ settings: [(String, String)], in namespace: String) throws(TestbedError) {
         let failure: String? = try NetworkNamespace.runTyped(in: namespace) {
             for (key, value) in settings {
+                if TestbedPlan.optionalSysctls.contains(key) && access("/proc/sys/\(key)", F_OK) != 0 { continue }
                 do throws(SystemCallError) { try Sysctl.write(key, value) } catch {
                     return "\(key.replacingOccurrences(of: "/", with: "."))=\(value): \(error.reason)"
                 }

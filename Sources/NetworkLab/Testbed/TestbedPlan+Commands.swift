@@ -14,7 +14,14 @@ extension TestbedPlan {
 
     /// Sysctls to set in a node's namespace before its interfaces exist (paths under
     /// `/proc/sys`, values as text): no DAD, addresses kept across `link down`, SRv6 accepted,
-    /// forwarding on routers only, and on hosts MPTCP with the chosen path manager.
+    /// forwarding on routers only, and on hosts MPTCP with the chosen path manager and no
+    /// blackhole timeout.
+    ///
+    /// `net.mptcp.blackhole_timeout` is 0 on hosts: otherwise one MPTCP SYN lost in a lab (a
+    /// link taken down, a path not yet steered) makes the kernel open every later connection of
+    /// the namespace as plain TCP for an hour. Like every sysctl here it belongs to the
+    /// namespace, so it goes with it. Kernels before 6.12 lack it
+    /// (``TestbedPlan/optionalSysctls``).
     public func namespaceSysctls(for node: Node, mptcpPathManager: MPTCPPathManagerKind = .userspace) -> [(String, String)] {
         var s: [(String, String)] = []
         for scope in ["all", "default"] {
@@ -29,9 +36,14 @@ extension TestbedPlan {
         if !node.isRouter {
             s.append(("net/mptcp/enabled", "1"))
             s.append(("net/mptcp/pm_type", String(mptcpPathManager.rawValue)))
+            s.append(("net/mptcp/blackhole_timeout", "0"))
         }
         return s
     }
+
+    /// Sysctls a kernel may lack: `Testbed` skips them where `/proc/sys` has no such file
+    /// (`net.mptcp.blackhole_timeout` came with Linux 6.12).
+    public static let optionalSysctls: Set<String> = ["net/mptcp/blackhole_timeout"]
 
     /// Per-interface sysctls (after the veths exist): SRv6 accepted on `lo` and every link.
     public func interfaceSysctls(for node: Node) -> [(String, String)] {

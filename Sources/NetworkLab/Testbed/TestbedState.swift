@@ -64,6 +64,13 @@ public struct TestbedState: Sendable {
     }
     /// The MPTCP path manager hosts run.
     public var mptcpPathManager: MPTCPPathManagerKind
+    /// Hosts that run another path manager, by node name (`Testbed.UpOptions.hostPathManagers`).
+    public var hostPathManagers: [String: MPTCPPathManagerKind] = [:]
+
+    /// The MPTCP path manager `node` runs (hosts only: routers run none).
+    public func mptcpPathManager(of node: String) -> MPTCPPathManagerKind {
+        hostPathManagers[node] ?? mptcpPathManager
+    }
     /// How routers realise End / End.X; `nil` until `up` chose.
     public var routerSIDs: Testbed.RouterSIDs?
     /// Facts a user should know about this lab (e.g. that delays are not emulated).
@@ -110,6 +117,7 @@ public struct TestbedState: Sendable {
         var pendingLinkNamespace: String?
         var bridges: [Bridge]?
         var mptcpPathManager: MPTCPPathManagerKind
+        var hostPathManagers: [String: MPTCPPathManagerKind]?
         var routerSIDs: Testbed.RouterSIDs?
         var notes: [String]
     }
@@ -147,6 +155,7 @@ public struct TestbedState: Sendable {
             s.pendingLinkNamespace = h.pendingLinkNamespace
             s.bridges = h.bridges ?? []
             s.routerSIDs = h.routerSIDs
+            s.hostPathManagers = h.hostPathManagers ?? [:]
             return s
         } catch {
             throw TestbedError(.state, "\(p) is not a testbed state file: \(error)")
@@ -181,7 +190,8 @@ public struct TestbedState: Sendable {
                                 topologyFile: topologyFile, namespaces: namespaces, pendingNamespace: pendingNamespace,
                                 delayEmulated: delayEmulated, delayMode: delayMode, linkNamespaces: linkNamespaces,
                                 pendingLinkNamespace: pendingLinkNamespace, bridges: bridges,
-                                mptcpPathManager: mptcpPathManager, routerSIDs: routerSIDs, notes: notes)
+                                mptcpPathManager: mptcpPathManager, hostPathManagers: hostPathManagers.isEmpty ? nil : hostPathManagers,
+                                routerSIDs: routerSIDs, notes: notes)
             if planJSON.data == nil { planJSON.data = try enc.encode(plan) }
             var data = Data("{\"state\": ".utf8)
             data += try enc.encode(header)
