@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # srte agent with unmodified programs, one command (as root):
-#   bash Benchmarks/agent/run.sh [TRIALS] [SECONDS]          PART=a or PART=b for one part
+#   bash Benchmarks/agent/run.sh [TRIALS] [SECONDS]          PART=a, b or c for one part
 # (a) `mptcpize run iperf3 -c h2 -t SECONDS` (default 10) on the bundled diamond with the
 #     topology file's delays: plain TCP, MPTCP with no path manager, and MPTCP engineered by
 #     `srte agent` (one subflow per planned path), each trial one `srte experiment --traffic
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/../.."
 bash scripts/install-deps.sh
 trials=${1:-3}
 secs=${2:-10}
-part=${PART:-ab}
+part=${PART:-abc}
 out=Benchmarks/agent/results
 mkdir -p "$out"
 # Release build: the delay bridges forward every frame in userspace.
@@ -165,3 +165,7 @@ for l in open(f"{out}/.mptcpd.limits"): print("- " + l.strip())
 PY
 fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/summary.md"
+# (c) churn: 200 concurrent connections, then 10,000 short ones in 60 s (churn.sh, loadgen.c).
+if [[ $part == *c* ]]; then
+  bash Benchmarks/agent/churn.sh "${CHURN_TOTAL:-10000}" "${CHURN_SECONDS:-60}" | tee -a "$out/summary.md"
+fi
