@@ -58,6 +58,8 @@ public final class Agent: @unchecked Sendable {
     /// The control socket's path (`srte agent status`), when there is one.
     public let controlPath: String?
     var controlFD: Int32 = -1
+    /// Answers the control socket (status and the subflow protocol, Docs/AgentProtocol.md).
+    var broker: SubflowBroker?
     /// Called for every event.
     public var log: (Event) -> Void = { _ in }
 
@@ -134,9 +136,23 @@ public final class Agent: @unchecked Sendable {
         reservedPorts = try? SysctlFile("net/ipv4/ip_local_reserved_ports")
         if let control {
             do throws(SystemCallError) {
-                try? FileManager.default.createDirectory(atPath: (control as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                controlFD = try UnixSocket.listen(at: control)
+                try? FileManager.default.createDirectory(atPath: (control as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                                                         attributes: [.posixPermissions: 0o755])
+                // Anyone may connect: the subflow protocol checks each request's credentials.
+                controlFD = try UnixSocket.listen(at: control, mode: 0o666)
+                try UnixSocket.passCredentials(controlFD)
             } catch {
+                onConnect.close()
+                steering.removeAll()
+                throw AgentError("control socket: \(error)")
+            }
+            do {
+                broker = try SubflowBroker(steering: steering, pm: pm, policy: { [unowned self] in self.policy },
+                                           enginePaths: { [unowned self] in self.connections[$0]?.paths },
+                                           textAnswer: { [unowned self] in self.textAnswer($0, peer: $1) })
+            } catch {
+                close(controlFD)
+                unlink(control)
                 onConnect.close()
                 steering.removeAll()
                 throw AgentError("control socket: \(error)")
@@ -225,25 +241,13 @@ public final class Agent: @unchecked Sendable {
             counters: counters)
     }
 
-    /// Answers the control socket's waiting clients (non-blocking): a line `status` gets the
-    /// status as one JSON object.
+    /// Answers the control socket's clients without blocking (call it when `controlFD` is
+    /// readable, and now and then): a line `status` gets the status as one JSON object, a
+    /// binary request the subflow protocol's answer (`SubflowBroker`, Docs/AgentProtocol.md).
+    /// A request still incomplete waits for the next call (at most 2 s).
     func serveControl() {
         guard controlFD >= 0 else { return }
-        while true {
-            guard let client = UnixSocket.acceptWaiting(controlFD) else { return }
-            defer { close(client) }
-            guard let request = try? UnixSocket.readLine(client, timeout: .milliseconds(200)) else { continue }
-            let answer: String
-            switch request {
-            case "status":
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                answer = (try? encoder.encode(status())).map { String(decoding: $0, as: UTF8.self) } ?? "{\"error\": \"encoding\"}"
-            default:
-                answer = "{\"error\": \"unknown request: \(request.prefix(40))\"}"
-            }
-            try? UnixSocket.writeAll(client, Array((answer + "\n").utf8))
-        }
+        broker?.serve(listener: controlFD)
     }
 
     /// One path-manager event.
@@ -375,6 +379,8 @@ public final class Agent: @unchecked Sendable {
         onConnect.close()
         steering.removeAll()
         subscription.cancel()
+        broker?.stop()
+        broker = nil
         if controlFD >= 0 {
             close(controlFD)
             controlFD = -1

@@ -264,12 +264,22 @@ struct AgentCommand: ParsableCommand {
                 out.line(JSON.object([
                     ("file", .string(file)),
                     ("rules", .array(policy.rules.map(Self.json))),
+                    ("grants", .array(policy.grants.map { g in
+                        .object([("line", .int(g.line)), ("uids", .array([.int(Int(g.uids.lowerBound)), .int(Int(g.uids.upperBound))])),
+                                 ("sids", .array(g.sids.map { .string($0.description) })), ("subflows", .int(g.subflows))])
+                    })),
                     ("notes", .array(notes.map { .string($0) })),
                 ]).pretty)
             } else {
                 out.line("\(file): \(policy.rules.count) rule\(policy.rules.count == 1 ? "" : "s"), valid")
                 for (i, r) in policy.rules.enumerated() {
                     out.line("  \(i + 1). line \(r.line): \(r.match) → \(Self.describe(r.paths))\(r.keep ? ", keep" : "")")
+                }
+                if policy.grants.isEmpty {
+                    out.line("  grants: none (only root may open or close subflows through the agent)")
+                } else {
+                    out.line("  grants (first match per uid; root may do everything):")
+                    for g in policy.grants { out.line("    line \(g.line): \(g)") }
                 }
                 for n in notes { out.line("note: \(n)") }
             }
