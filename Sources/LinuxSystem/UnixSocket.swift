@@ -31,7 +31,7 @@ package enum UnixSocket {
             let r = try withAddress(path) { bind(fd, $0, $1) }
             if r != 0 { throw SystemCallError("bind(\(path))", errno: .current) }
             try syscallValue("chmod(\(path))") { chmod(path, mode) }
-            try syscallValue("listen(\(path))") { Glibc.listen(fd, 16) }
+            try syscallValue("listen(\(path))") { Glibc.listen(fd, 64) }
         } catch {
             close(fd)
             throw error

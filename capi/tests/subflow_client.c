@@ -10,7 +10,7 @@
  *   tuple id=N lport=P srh=LEN seg1=...
  *   close ok | close errno=NAME msg=...
  *
- * usage: subflow_client SERVER PORT [--via SID] [--lport N] [--bytes N] [--close] [--rst]
+ * usage: subflow_client SERVER PORT [--via SID] [--lport N] [--bytes N] [--close] [--rst] [--hold MS]
  */
 #include <srte/mptcp_socket.h>
 
@@ -91,7 +91,7 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *via = NULL;
-    int lport = 0, do_close = 0, rst = 0;
+    int lport = 0, do_close = 0, rst = 0, hold = 0;
     long bytes = 1 << 20;
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "--via") && i + 1 < argc) via = argv[++i];
@@ -99,6 +99,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--bytes") && i + 1 < argc) bytes = atol(argv[++i]);
         else if (!strcmp(argv[i], "--close")) do_close = 1;
         else if (!strcmp(argv[i], "--rst")) rst = 1;
+        else if (!strcmp(argv[i], "--hold") && i + 1 < argc) hold = atoi(argv[++i]);
         else { fprintf(stderr, "unknown argument %s\n", argv[i]); return 2; }
     }
     struct srte_agent_info info;
@@ -184,6 +185,11 @@ int main(int argc, char **argv)
             printf("close-last errno=%s msg=%s\n", errname(errno), srte_mptcp_last_error());
         if (srte_mptcp_close_subflow(fd, 999999, SHUT_RDWR) < 0)
             printf("close-bad errno=%s msg=%s\n", errname(errno), srte_mptcp_last_error());
+    }
+    if (hold) {
+        printf("holding\n");
+        fflush(stdout);
+        sleep_ms(hold);
     }
     shutdown(fd, SHUT_WR);
     char sink[4096];
