@@ -33,6 +33,9 @@ struct AgentCommand: ParsableCommand {
         remove everything it installed. `srte agent check FILE` validates a policy without root.
 
         `srte agent status` asks the running agent (exit 0 once it answers; scripts poll it). \
+        The same control socket serves the C API (libsrte-mptcp): programs that are not root \
+        open and close subflows of their own connections as the policy's `grants:` allow \
+        (Docs/AgentProtocol.md). \
         SIGHUP reads the policy file again (open connections keep their paths; a bad file is \
         logged and the old policy stays). Not applied by the daemon yet: keep, matching on \
         from/uid/cgroup.
@@ -192,8 +195,9 @@ struct AgentCommand: ParsableCommand {
             abstract: "Show the running agent's rules, connections and counters (exit 0 once it answers).",
             discussion: """
             Asks the agent of this network namespace (or of --netns NAME) over its control socket. \
-            Exit status: 0 the agent answered, 3 no agent runs there. --format json prints the \
-            agent's answer (schemaVersion 1).
+            Any user may ask; a user other than root sees the rules and counters and only the \
+            connections it owns. Exit status: 0 the agent answered, 3 no agent runs there. \
+            --format json prints the agent's answer (schemaVersion 1).
             """)
 
         @Option(help: ArgumentHelp("Ask the agent of this network namespace (/run/netns/NAME).", valueName: "NAME"))
