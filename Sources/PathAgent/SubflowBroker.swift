@@ -452,7 +452,7 @@ final class SubflowBroker {
 
     /// A path-manager or sock_diag error as the caller sees it.
     static func kernelError(_ e: NetlinkError) -> BrokerError {
-        if e.extAckMessage?.contains("userspace PM not selected") == true || (e.errno == EINVAL && e.extAckMessage == nil) {
+        if e.extAckMessage?.contains("userspace PM not selected") == true {
             return BrokerError(EINVAL, "the connection was created while net.mptcp.pm_type was not 1 (userspace path manager): the kernel refuses every subflow command on it (\(e))")
         }
         return BrokerError(e.errno.rawValue, "\(e)")

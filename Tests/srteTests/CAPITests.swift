@@ -106,9 +106,10 @@ struct CAPITests {
 
         for uid: UInt32? in [nil, 65534] {
             // Draft-03 Figure 11: Segment List = [::, fc00:0:b::1]. The subflow goes via b,
-            // which the IGP never uses toward h2 (it prefers a).
+            // which the IGP never uses toward h2 (it prefers a). Root closes it with FIN, the
+            // other user with RST.
             let before = try bed.linkCounters()
-            let out = try client(bed, build, uid: uid, ["--via", "fc00:0:b::1", "--bytes", "8000000", "--close"])
+            let out = try client(bed, build, uid: uid, ["--via", "fc00:0:b::1", "--bytes", "8000000", "--close"] + (uid == nil ? [] : ["--rst"]))
             let after = try bed.linkCounters()
             let who = uid.map { "uid \($0)" } ?? "root"
             #expect(out.contains("hello uid=\(uid ?? 0)"), "\(who): \(out)")
@@ -131,7 +132,7 @@ struct CAPITests {
         let low = try client(bed, build, uid: 65534, ["--via", "fc00:0:b::1", "--lport", "80", "--bytes", "100000"])
         #expect(low.contains("open errno=EPERM") && low.contains("ip_unprivileged_port_start"), "\(low)")
         let rootLow = try client(bed, build, uid: nil, ["--lport", "80", "--bytes", "100000"])
-        #expect(rootLow.contains("open ok"), "root may use port 80: \(rootLow)")
+        #expect(rootLow.contains("open ok") && rootLow.contains("lport=80 srh=0"), "root may use port 80; the rule has no path left: \(rootLow)")
         // A uid without a grant: no SRH, no subflow at all; listing its own connection still works.
         let none = try client(bed, build, uid: 65533, ["--via", "fc00:0:b::1", "--bytes", "100000"])
         #expect(none.contains("hello uid=65533 granted=0"), "\(none)")
@@ -163,6 +164,31 @@ struct CAPITests {
         #expect(asOther?["schemaVersion"] as? Int == 1)
         holder.waitUntilExit()
         serve.waitUntilExit()
+    }
+
+    /// An open without an SRH on a connection the agent engineers takes the next path of its rule
+    /// that no live subflow uses: here the agent's own join via b, once the program closed it.
+    @Test func anOpenWithoutAnSRHTakesTheRulesNextUnusedPath() throws {
+        let build = try CAPIBuild()
+        defer { build.remove() }
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "cn\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let policy = try agentPolicyFile("""
+            rules:
+              - match: { to: "fc00:2::/64", port: 5201 }
+                paths: [direct, [fc00:0:b::1]]
+            grants:
+              - { uid: 65534, sids: ["fc00:0:b::/48"] }
+            """)
+        defer { try? FileManager.default.removeItem(atPath: policy) }
+        let (agent, log) = try startAgent(bed, policy: policy)
+        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
+        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        let out = try client(bed, build, uid: 65534, ["--wait-subflows", "2", "--close-id", "2", "--bytes", "100000"])
+        #expect(out.contains("ids n=2 1:E- 2:E-"), "the agent's join via b: \(out)\n\(log.text)")
+        #expect(out.contains("close-id ok"), "\(out)")
+        #expect(out.contains("open ok id=3"), "\(out)")
+        #expect(out.contains("srh=40 seg0=fc00:2::2 seg1=fc00:0:b::1"), "the rule's path via b again: \(out)")
     }
 
     /// Thousands of malformed and random requests (seeded): each gets an error answer, the

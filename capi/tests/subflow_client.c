@@ -11,6 +11,10 @@
  *   close ok | close errno=NAME msg=...
  *
  * usage: subflow_client SERVER PORT [--via SID] [--lport N] [--bytes N] [--close] [--rst] [--hold MS]
+ *                      [--wait-subflows N] [--close-id ID]
+ *
+ * --wait-subflows N waits (3 s at most) until the connection has N subflows (e.g. the agent's
+ * own joins); --close-id ID then closes subflow ID before the open.
  */
 #include <srte/mptcp_socket.h>
 
@@ -91,7 +95,7 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *via = NULL;
-    int lport = 0, do_close = 0, rst = 0, hold = 0;
+    int lport = 0, do_close = 0, rst = 0, hold = 0, wait_subflows = 0, close_id = 0;
     long bytes = 1 << 20;
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "--via") && i + 1 < argc) via = argv[++i];
@@ -100,6 +104,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--close")) do_close = 1;
         else if (!strcmp(argv[i], "--rst")) rst = 1;
         else if (!strcmp(argv[i], "--hold") && i + 1 < argc) hold = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--wait-subflows") && i + 1 < argc) wait_subflows = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--close-id") && i + 1 < argc) close_id = atoi(argv[++i]);
         else { fprintf(stderr, "unknown argument %s\n", argv[i]); return 2; }
     }
     struct srte_agent_info info;
@@ -116,6 +122,30 @@ int main(int argc, char **argv)
     if (connect(fd, (struct sockaddr *)&server, sizeof server) < 0) { perror("connect"); return 1; }
     if (send_bytes(fd, 65536) < 0) return 1;   /* the peer's DSS makes the connection fully established */
     print_ids(fd, 0);
+    if (wait_subflows) {
+        struct srte_subflow_status ids[16];
+        int n = 0;
+        for (int tries = 0; tries < 300 && n < wait_subflows; tries++) {
+            if (tries) sleep_ms(10);
+            n = srte_mptcp_get_subflow_ids(fd, ids, 16);
+        }
+        print_ids(fd, 0);
+    }
+    if (close_id) {
+        if (srte_mptcp_close_subflow(fd, (uint32_t)close_id, SHUT_RDWR) < 0)
+            printf("close-id errno=%s msg=%s\n", errname(errno), srte_mptcp_last_error());
+        else
+            printf("close-id ok\n");
+        struct srte_subflow_status ids[16];
+        int n = 2, gone = 0;
+        for (int tries = 0; tries < 300 && !gone; tries++) {
+            sleep_ms(10);
+            n = srte_mptcp_get_subflow_ids(fd, ids, 16);
+            gone = 1;
+            for (int k = 0; k < n && k < 16; k++) if (ids[k].id == (uint32_t)close_id) gone = 0;
+        }
+        print_ids(fd, 0);
+    }
 
     /* Draft-03 Figure 11: an SRH with Segment List[0] = :: (the subflow's destination) and
      * Segment List[1] = the waypoint; Segments Left = 1. */
