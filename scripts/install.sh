@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and installs srte's C API: libsrte-mptcp.so.0 (capi/), its header srte/mptcp_socket.h,
-# srte.pc (so `pkg-config --cflags --libs srte` works) and the man page srte_mptcp_socket(3).
+# srte.pc (so `pkg-config --cflags --libs srte` works), the man page srte_mptcp_socket(3) and
+# the LD_PRELOAD shim of `srte run` (lib/srte/libsrte-preload.so).
 #
 #   scripts/install.sh PREFIX        e.g. scripts/install.sh /usr/local
 #
@@ -17,7 +18,7 @@ build=$(mktemp -d)
 trap 'rm -rf "$build"' EXIT
 make -s -C "$root/capi" BUILD="$build" PREFIX="$prefix" install
 if [[ $(id -u) -eq 0 && "$prefix" == /usr* ]]; then ldconfig || true; fi
-echo "installed libsrte-mptcp.so.0, srte/mptcp_socket.h, srte.pc and srte_mptcp_socket(3) under $prefix"
+echo "installed libsrte-mptcp.so.0, srte/mptcp_socket.h, srte.pc, srte_mptcp_socket(3) and lib/srte/libsrte-preload.so under $prefix"
 if [[ ":${PKG_CONFIG_PATH:-}:" != *":$prefix/lib/pkgconfig:"* && "$prefix" != /usr && "$prefix" != /usr/local ]]; then
     echo "pkg-config: export PKG_CONFIG_PATH=$prefix/lib/pkgconfig"
 fi

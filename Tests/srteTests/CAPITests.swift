@@ -26,6 +26,8 @@ func runTool(_ argv: [String]) throws -> (status: Int32, out: String) {
 struct CAPIBuild {
     let dir: String
     var client: String { dir + "/subflow_client" }
+    var legacyClient: String { dir + "/legacy_client" }
+    var preload: String { dir + "/libsrte-preload.so" }
 
     init() throws {
         dir = "/tmp/srte-capi-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -35,7 +37,10 @@ struct CAPIBuild {
         let cc = try runTool(["gcc", "-Wall", "-Wextra", "-Werror", "-I", packageRoot + "/capi/include", "-o", client,
                               packageRoot + "/capi/tests/subflow_client.c", "-L", dir, "-lsrte-mptcp", "-Wl,-rpath," + dir])
         guard cc.status == 0 else { throw CAPIBuildError(message: "gcc: \(cc.out)") }
-        chmod(client, 0o755)
+        // The legacy program uses neither srte's header nor its library.
+        let legacy = try runTool(["gcc", "-Wall", "-Wextra", "-Werror", "-o", legacyClient, packageRoot + "/capi/tests/legacy_client.c"])
+        guard legacy.status == 0 else { throw CAPIBuildError(message: "gcc: \(legacy.out)") }
+        for f in [client, legacyClient, preload] { chmod(f, 0o755) }
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: dir) }
@@ -164,6 +169,48 @@ struct CAPITests {
         #expect(asOther?["schemaVersion"] as? Int == 1)
         holder.waitUntilExit()
         serve.waitUntilExit()
+    }
+
+    /// `srte run`: a program written for the out-of-tree kernel (a plain TCP socket, getsockopt
+    /// 66–69 at IPPROTO_TCP) opens a subflow through b with an SRH, as another user.
+    @Test func srteRunServesTheLegacyOptions() throws {
+        let build = try CAPIBuild()
+        defer { build.remove() }
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "cl\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let policy = try agentPolicyFile("""
+            rules:
+              - match: { to: "fc00:2::/64", port: 5999 }
+                paths: [direct]
+            grants:
+              - { uid: 65534, sids: ["fc00:0:b::/48"] }
+            """)
+        defer { try? FileManager.default.removeItem(atPath: policy) }
+        let (agent, log) = try startAgent(bed, policy: policy)
+        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
+        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+
+        func legacy(_ run: Bool) throws -> (String, Int) {
+            let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
+            defer { if serve.isRunning { serve.terminate() } }
+            Thread.sleep(forTimeInterval: 0.3)
+            let before = try bed.linkCounters()
+            let prefix = run ? [srteBinary().path, "run", "--preload", build.preload, "--"] : []
+            let r = try runTool(["ip", "netns", "exec", bed.namespace(of: "h1")!, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+                                + prefix + [build.legacyClient, "fc00:2::2", "5201", "--via", "fc00:0:b::1", "--bytes", "6000000"])
+            serve.waitUntilExit()
+            return (r.out, bytesFromR1(to: "b", before, try bed.linkCounters()))
+        }
+        let (out, viaB) = try legacy(true)
+        #expect(out.contains("ids n=1 1:"), "\(out)\n\(log.text)")
+        #expect(out.contains("open ok id=2") && out.contains("ids n=2 1:E 2:E"), "\(out)")
+        #expect(out.contains("tuple id=2 lport=43000 remote=fc00:2::2") || out.contains("tuple id=2 lport=430"), "\(out)")
+        #expect(out.contains("close ok"), "\(out)")
+        #expect(viaB > 300_000, "r1 → b carried \(viaB) bytes")
+        // Without srte run the kernel has no such options (a plain TCP socket: ENOPROTOOPT).
+        let (plain, plainViaB) = try legacy(false)
+        #expect(plain.contains("ids errno=\(ENOPROTOOPT)") && plain.contains("open errno=\(ENOPROTOOPT)"), "\(plain)")
+        #expect(plainViaB < 100_000)
     }
 
     /// An open without an SRH on a connection the agent engineers takes the next path of its rule
@@ -327,5 +374,28 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// `srte run`'s own errors, without root.
+@Suite struct RunCommandTests {
+    @Test func aMissingProgramOrShimIsExitTwo() throws {
+        let none = try runSrte(["run"])
+        #expect(none.status == 2 && none.err.contains("give the program to run"), "\(none.err)")
+        let shim = try runSrte(["run", "--preload", "/nonexistent/libsrte-preload.so", "--", "true"])
+        #expect(shim.status == 2 && shim.err.contains("/nonexistent/libsrte-preload.so: the shim is missing"), "\(shim.err)")
+    }
+
+    @Test func theProgramReplacesSrte() throws {
+        // Any readable file passes as the shim here: `true` never calls the intercepted functions,
+        // but the dynamic loader must find a loadable object, so use the C library itself.
+        let libc = ["/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6"].first { FileManager.default.isReadableFile(atPath: $0) }
+        guard let libc else { return }
+        let r = try runSrte(["run", "--preload", libc, "--socket", "/nonexistent.sock", "--", "sh", "-c", "echo \"$LD_PRELOAD $SRTE_AGENT_SOCKET\"; exit 7"])
+        #expect(r.status == 7, "the program's exit status: \(r.err)")
+        #expect(r.out.contains("\(libc) /nonexistent.sock"), "\(r.out)")
+        #expect(r.err.contains("no agent answers at /nonexistent.sock"), "\(r.err)")
+        let missing = try runSrte(["run", "--preload", libc, "--", "/nonexistent/program"])
+        #expect(missing.status == 127 && missing.err.contains("cannot run /nonexistent/program"), "\(missing.err)")
     }
 }
