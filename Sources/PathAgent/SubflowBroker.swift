@@ -130,7 +130,11 @@ final class SubflowBroker {
 
     /// Accepts waiting clients, reads what they sent, answers complete requests, writes
     /// pending answers, drops clients past their deadline, and unsteers subflows that closed.
+    /// A client accepted now whose request has not arrived yet is waited for at most
+    /// ``newClientWait`` (clients send right after connecting; without this its request would
+    /// wait for the next call).
     func serve(listener: Int32) {
+        var accepted = 0
         while let fd = UnixSocket.acceptWaiting(listener) {
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             if clients.count >= Self.maxClients {
@@ -138,7 +142,31 @@ final class SubflowBroker {
                 continue
             }
             clients.append(Client(fd: fd, deadline: ContinuousClock.now + Self.requestTimeout))
+            accepted += 1
         }
+        step()
+        if accepted > 0 {
+            let fresh = clients.suffix(accepted).filter { !$0.answered }.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+            if !fresh.isEmpty {
+                var fds = fresh
+                if poll(&fds, nfds_t(fds.count), Int32(Self.newClientWait.pollMilliseconds)) > 0 { step() }
+            }
+        }
+        if ContinuousClock.now - lastSweep > .seconds(1) {
+            lastSweep = ContinuousClock.now
+            sweep()
+        }
+    }
+
+    /// At most this long ``serve(listener:)`` waits for the request of a client it just accepted.
+    static let newClientWait: Duration = .milliseconds(2)
+
+    /// The descriptors whose readability means work for ``serve(listener:)``: the clients
+    /// waiting for their request's bytes (a run loop may poll them with the listener).
+    var waitingDescriptors: [Int32] { clients.filter { !$0.answered }.map(\.fd) }
+
+    /// One pass over the clients: read, answer, write, drop the finished and the expired.
+    func step() {
         var kept: [Client] = []
         for var c in clients {
             if !c.answered { read(&c) }
@@ -149,10 +177,6 @@ final class SubflowBroker {
             kept.append(c)
         }
         clients = kept
-        if ContinuousClock.now - lastSweep > .seconds(1) {
-            lastSweep = ContinuousClock.now
-            sweep()
-        }
     }
 
     /// Writes what it can of the answer; true when the client is done with (written or gone).
@@ -172,7 +196,7 @@ final class SubflowBroker {
     func read(_ c: inout Client) {
         while !c.answered {
             let r: UnixSocket.Received?
-            do { r = try UnixSocket.receive(c.fd, max: AgentProtocol.headerLength + AgentProtocol.maxBody + 1 - c.input.count) } catch {
+            do { r = try UnixSocket.receive(c.fd, max: max(1, AgentProtocol.headerLength + AgentProtocol.maxBody + 1 - c.input.count)) } catch {
                 c.answered = true     // the client is gone: nothing to answer
                 c.output = []
                 return

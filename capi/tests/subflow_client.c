@@ -13,8 +13,8 @@
  * usage: subflow_client SERVER PORT [--via SID] [--lport N] [--bytes N] [--close] [--rst] [--hold MS]
  *                      [--wait-subflows N] [--close-id ID]
  *
- * --wait-subflows N waits (3 s at most) until the connection has N subflows (e.g. the agent's
- * own joins); --close-id ID then closes subflow ID before the open.
+ * --wait-subflows N waits (3 s at most) until N subflows of the connection are fully
+ * established (e.g. with the agent's own joins); --close-id ID then closes subflow ID before the open.
  */
 #include <srte/mptcp_socket.h>
 
@@ -124,10 +124,12 @@ int main(int argc, char **argv)
     print_ids(fd, 0);
     if (wait_subflows) {
         struct srte_subflow_status ids[16];
-        int n = 0;
-        for (int tries = 0; tries < 300 && n < wait_subflows; tries++) {
+        int up = 0;
+        for (int tries = 0; tries < 300 && up < wait_subflows; tries++) {
             if (tries) sleep_ms(10);
-            n = srte_mptcp_get_subflow_ids(fd, ids, 16);
+            int n = srte_mptcp_get_subflow_ids(fd, ids, 16);
+            up = 0;
+            for (int k = 0; k < n && k < 16; k++) up += (ids[k].flags & SRTE_SUBFLOW_FULLY_ESTABLISHED) != 0;
         }
         print_ids(fd, 0);
     }
