@@ -563,7 +563,13 @@ final class SubflowBroker {
         }
 
         let remote = SocketEndpoint(remoteAddress, port: remotePort)
-        let inUse = Set(((try? SubflowDiagnostics.all(on: diag)) ?? []).map { FourTuple($0.local, $0.remote) })
+        // Every TCP socket's 4-tuple (another user's plain TCP connection included): steering
+        // one of them, even for the moment until SUBFLOW_CREATE fails, would put an SRH on
+        // someone else's packets.
+        let inUse: Set<FourTuple>
+        do { inUse = try SubflowDiagnostics.tcpFourTuples(on: diag) } catch {
+            throw BrokerError(error.errno.rawValue, "listing the namespace's TCP sockets: \(error)")
+        }
         let used = Set(diagnostics(token: c.token).values.map(\.localID))
         let chosen = localPort == 0
         for attempt in 0..<16 {

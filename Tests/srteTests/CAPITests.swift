@@ -4,6 +4,8 @@ import TestSupport
 import NetworkLab
 import LinuxSystem
 import SubflowSteering
+import PathAgent
+import SRv6Paths
 import Glibc
 
 /// Runs `argv` to completion; (status, stdout + stderr).
@@ -352,6 +354,58 @@ struct CAPITests {
         }
         #expect(failures.isEmpty, "\(failures.count) bad: \(failures.prefix(5))")
         #expect(answered == total && errors == total)
+
+        // A real connection: random tuples and SRH bytes for open, each answered; a 4-tuple
+        // another (plain TCP) connection uses is refused before any steering is installed.
+        let mptcpServe = try startServe(inNamespace: bed.namespace(of: "h2")!)
+        defer { if mptcpServe.isRunning { mptcpServe.terminate() } }
+        let plainServe = try startServe(inNamespace: bed.namespace(of: "h2")!, port: 5202)
+        defer { if plainServe.isRunning { plainServe.terminate() } }
+        Thread.sleep(forTimeInterval: 0.5)
+        let server = try #require(SocketEndpoint(parsing: "[fc00:2::2]:5201"))
+        let (conn, plain): (MPTCPSocket, Int32) = try NetworkNamespace.run(in: bed.namespace(of: "h1")!) {
+            let c = try MPTCPSocket()
+            try c.connect(to: server)
+            _ = try c.send([UInt8](repeating: 7, count: 1000))
+            let p = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), Int32(IPPROTO_TCP))
+            try SocketEndpoint(server.address, port: 5202).withSockaddr { a, l in
+                guard Glibc.connect(p, a, l) == 0 else { throw SystemCallError("connect", errno: .current) }
+            }
+            return (c, p)
+        }
+        defer { close(plain) }
+        Thread.sleep(forTimeInterval: 0.3)
+        let plainLocal = try SocketEndpoint.reading("getsockname") { getsockname(plain, $0, $1) }
+        func tuple(localPort: UInt16, remotePort: UInt16, srh: [UInt8]) -> [UInt8] {
+            var b: [UInt8] = [0, 10, UInt8(srh.count >> 8), UInt8(srh.count & 0xff), 0, 0, 0, 0]
+            b += [UInt8(localPort >> 8), UInt8(localPort & 0xff), UInt8(remotePort >> 8), UInt8(remotePort & 0xff)]
+            b += [UInt8](repeating: 0, count: 36)
+            return b + srh
+        }
+        let viaB = try SegmentRoutingHeader(path: [try IPv6Address(parsing: "fc00:0:b::1"), .unspecified], nextHeader: 6).encoded()
+        let taken = tuple(localPort: plainLocal.port, remotePort: 5202, srh: viaB)
+        let takenAnswer = try ask(header(op: 3, length: taken.count) + taken, fds: [conn.fileDescriptor])
+        // Refused by the agent's own check (the kernel's SUBFLOW_CREATE would say EADDRINUSE too,
+        // but only after the 4-tuple had been steered).
+        let takenMessage = String(decoding: takenAnswer.dropFirst(16), as: UTF8.self)
+        #expect(errorOf(takenAnswer) == EADDRINUSE && takenMessage.contains("\(plainLocal.port) -> [fc00:2::2]:5202 is in use"), "\(takenMessage)")
+        var opened = 0, refusedOpens = 0
+        for _ in 0..<150 {
+            var srh: [UInt8] = []
+            switch rng.next() % 3 {
+            case 0: srh = (0..<Int(rng.next() % 64)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            case 1: srh = viaB; srh[Int(rng.next() % UInt64(srh.count))] ^= UInt8(truncatingIfNeeded: rng.next() | 1)
+            default: break
+            }
+            let body = tuple(localPort: UInt16(truncatingIfNeeded: rng.next()), remotePort: rng.next() % 2 == 0 ? 0 : 5201, srh: srh)
+            let answer = try ask(header(op: 3, length: body.count) + body, fds: [conn.fileDescriptor])
+            guard let e = errorOf(answer) else { failures.append("open: no frame"); continue }
+            if e == 0 { opened += 1 } else { refusedOpens += 1 }
+        }
+        #expect(failures.isEmpty, "\(failures.prefix(5))")
+        #expect(opened + refusedOpens == 150, "opened \(opened), refused \(refusedOpens)")
+        #expect(opened > 0 && refusedOpens > 0, "valid tuples open, broken SRHs do not: opened \(opened), refused \(refusedOpens)")
+        withExtendedLifetime(conn) {}
 
         // Still serving, and no descriptor kept.
         Thread.sleep(forTimeInterval: 0.5)

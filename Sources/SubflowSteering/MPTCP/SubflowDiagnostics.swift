@@ -122,6 +122,23 @@ public struct SubflowDiagnostics: Hashable, Sendable {
         return out.sorted { ($0.token, $0.local.port) < ($1.token, $1.local.port) }
     }
 
+    /// The 4-tuple of every TCP socket in the namespace of `c` (plain TCP and MPTCP subflows,
+    /// any state, TIME_WAIT included): what a new subflow's 4-tuple must not collide with.
+    package static func tcpFourTuples(on c: NetlinkConnection) throws(NetlinkError) -> Set<FourTuple> {
+        var out: Set<FourTuple> = []
+        for family in [UInt8(AF_INET), UInt8(AF_INET6)] {
+            for m in try c.request(type: requestType, flags: .dump, payload: dumpPayload(family: family), operation: "sock_diag TCP dump") {
+                var r = ByteReader(m.payload)
+                guard let f = r.u8(), r.skip(3), let sport = r.read(UInt16.self, bigEndian: true), let dport = r.read(UInt16.self, bigEndian: true),
+                      let src = r.take(16), let dst = r.take(16) else { continue }
+                let v4 = f == UInt8(AF_INET)
+                out.insert(FourTuple(SocketEndpoint.fromRaw(v4 ? Array(src[0..<4]) : src, port: sport),
+                                     SocketEndpoint.fromRaw(v4 ? Array(dst[0..<4]) : dst, port: dport)))
+            }
+        }
+        return out
+    }
+
     /// `SOCK_DESTROY`: resets the TCP socket (a subflow) with exactly this 4-tuple in the
     /// namespace of `c` (needs CAP_NET_ADMIN and CONFIG_INET_DIAG_DESTROY). The kernel sends a
     /// RST and the subflow closes with ECONNABORTED.
