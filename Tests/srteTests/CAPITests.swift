@@ -407,6 +407,26 @@ struct CAPITests {
         #expect(opened > 0 && refusedOpens > 0, "valid tuples open, broken SRHs do not: opened \(opened), refused \(refusedOpens)")
         withExtendedLifetime(conn) {}
 
+        // A connection made while the namespace used the in-kernel path manager: the kernel
+        // refuses every path-manager command on it, and the answer says why.
+        let kernelPMServe = try startServe(inNamespace: bed.namespace(of: "h2")!, port: 5203)
+        defer { if kernelPMServe.isRunning { kernelPMServe.terminate() } }
+        Thread.sleep(forTimeInterval: 0.5)
+        let old: MPTCPSocket = try NetworkNamespace.run(in: bed.namespace(of: "h1")!) {
+            try Sysctl.write("net/mptcp/pm_type", "0")
+            defer { try? Sysctl.write("net/mptcp/pm_type", "1") }
+            let c = try MPTCPSocket()
+            try c.connect(to: SocketEndpoint(server.address, port: 5203))
+            _ = try c.send([UInt8](repeating: 7, count: 1000))
+            return c
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        let plainOpen = tuple(localPort: 0, remotePort: 0, srh: [])
+        let oldAnswer = try ask(header(op: 3, length: plainOpen.count) + plainOpen, fds: [old.fileDescriptor])
+        let oldMessage = String(decoding: oldAnswer.dropFirst(16), as: UTF8.self)
+        #expect(errorOf(oldAnswer) == EINVAL && oldMessage.contains("net.mptcp.pm_type was not 1"), "\(oldMessage)")
+        withExtendedLifetime(old) {}
+
         // Still serving, and no descriptor kept.
         Thread.sleep(forTimeInterval: 0.5)
         #expect(agent.isRunning)
