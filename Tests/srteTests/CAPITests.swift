@@ -146,13 +146,14 @@ struct CAPITests {
         #expect(none.contains("ids n=1"), "\(none)")
         #expect(none.contains("open errno=EACCES") && none.contains("no grant"), "\(none)")
 
-        // `srte agent status` as another user shows only that user's connections.
+        // `srte agent status` as a user other than root shows only that user's connections.
         let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
         defer { if serve.isRunning { serve.terminate() } }
         Thread.sleep(forTimeInterval: 0.3)
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["ip", "netns", "exec", bed.namespace(of: "h1")!, build.client, "fc00:2::2", "5201", "--bytes", "10000", "--hold", "4000"]
+        holder.arguments = ["ip", "netns", "exec", bed.namespace(of: "h1")!, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            build.client, "fc00:2::2", "5201", "--bytes", "10000", "--hold", "4000"]
         let held = Pipe(), heldOut = Collected()
         holder.standardOutput = held
         held.fileHandleForReading.readabilityHandler = { h in heldOut.append(h.availableData) }
@@ -165,10 +166,11 @@ struct CAPITests {
             let r = try runTool(argv + [srteBinary().path, "agent", "status", "--format", "json"])
             return try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
         }
-        let asRoot = try status(uid: nil), asOther = try status(uid: 65534)
-        #expect((asRoot?["connections"] as? [Any])?.count == 1, "root sees root's connection: \(String(describing: asRoot))")
-        #expect((asOther?["connections"] as? [Any])?.count == 0, "uid 65534 does not: \(String(describing: asOther))")
-        #expect(asOther?["schemaVersion"] as? Int == 1)
+        let asRoot = try status(uid: nil), asOwner = try status(uid: 65534), asOther = try status(uid: 65533)
+        #expect((asRoot?["connections"] as? [Any])?.count == 1, "root sees every connection: \(String(describing: asRoot))")
+        #expect((asOwner?["connections"] as? [Any])?.count == 1, "uid 65534 sees its own: \(String(describing: asOwner))")
+        #expect((asOther?["connections"] as? [Any])?.count == 0, "uid 65533 does not: \(String(describing: asOther))")
+        #expect(asOther?["schemaVersion"] as? Int == 1 && (asOther?["rules"] as? [Any])?.count == 1)
         holder.waitUntilExit()
         serve.waitUntilExit()
     }
