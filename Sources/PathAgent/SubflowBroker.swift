@@ -624,8 +624,11 @@ final class SubflowBroker {
 
     /// Unsteers subflows the broker opened that the kernel no longer lists (twice in a row,
     /// a second apart, so one that is still being set up is not taken for closed).
+    /// Also forgets the local address ids given on connections that are gone.
     func sweep() {
-        guard !steered.isEmpty, let all = try? SubflowDiagnostics.all(on: diag) else { return }
+        guard !steered.isEmpty || !nextLocalID.isEmpty, let all = try? SubflowDiagnostics.all(on: diag) else { return }
+        let tokens = Set(all.map(\.token))
+        nextLocalID = nextLocalID.filter { tokens.contains($0.key) }
         let live = Set(all.filter { $0.tcpState != 7 }.map { FourTuple($0.local, $0.remote) })
         for (flow, entry) in steered {
             if live.contains(flow) {
