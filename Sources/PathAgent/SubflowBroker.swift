@@ -64,6 +64,8 @@ final class SubflowBroker {
     /// One connected client.
     struct Client {
         var fd: Int32
+        /// The connecting process's uid (SO_PEERCRED), for the per-user limit of pending clients.
+        var peerUID: UInt32?
         var input: [UInt8] = []
         var descriptors: [Int32] = []
         var credentials: UnixSocket.Credentials?
@@ -76,6 +78,9 @@ final class SubflowBroker {
 
     static let requestTimeout: Duration = .seconds(2)
     static let maxClients = 64
+    /// Pending clients of one user other than root: one user's idle connections cannot take
+    /// every slot.
+    static let maxClientsPerUser = 16
     /// Where the broker picks the local port of a subflow whose tuple says 0 (apart from the
     /// agent's own joins).
     static let ports: ClosedRange<UInt16> = 43000...43999
@@ -137,11 +142,12 @@ final class SubflowBroker {
         var accepted = 0
         while let fd = UnixSocket.acceptWaiting(listener) {
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            if clients.count >= Self.maxClients {
+            let uid = try? UnixSocket.peerCredentials(fd).uid
+            if clients.count >= Self.maxClients || (uid != 0 && clients.filter({ $0.peerUID == uid }).count >= Self.maxClientsPerUser) {
                 close(fd)     // the client sees end of file: EAGAIN in the C API
                 continue
             }
-            clients.append(Client(fd: fd, deadline: ContinuousClock.now + Self.requestTimeout))
+            clients.append(Client(fd: fd, peerUID: uid, deadline: ContinuousClock.now + Self.requestTimeout))
             accepted += 1
         }
         step()

@@ -277,6 +277,10 @@ struct CAPITests {
         // Hello: the agent's pid and this namespace.
         let hello = try ask(header(op: 1, length: 0))
         #expect(errorOf(hello) == 0 && hello.count == 16 + 28, "\(hello)")
+        // Without SCM_CREDENTIALS from the client the kernel attaches them anyway: the accepted
+        // socket has SO_PASSCRED from the listener from connect() on, before the agent accepts it.
+        let bare = try ask(header(op: 1, length: 0), credentials: false)
+        #expect(errorOf(bare) == 0 && bare.count == 16 + 28, "\(String(decoding: bare.dropFirst(16), as: UTF8.self))")
         Thread.sleep(forTimeInterval: 0.3)
         let fdsBefore = fdCount()
         #expect(fdsBefore > 0)
