@@ -220,13 +220,17 @@ final class SubflowBroker {
             if r.bytes.isEmpty {
                 // End of file before a complete request: answer what can be answered.
                 c.answered = true
-                if !c.input.isEmpty { c.output = respond(c) }
+                if !c.input.isEmpty {
+                    c.output = respond(c)
+                    c.descriptors = []      // respond closed them
+                }
                 return
             }
             c.input += r.bytes
             if let output = completeAnswer(c) {
                 c.output = output
                 c.answered = true
+                c.descriptors = []          // respond closed them
             }
         }
     }
