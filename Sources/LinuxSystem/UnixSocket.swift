@@ -76,22 +76,6 @@ package enum UnixSocket {
         return out
     }
 
-    /// One line (without its newline) of at most 4 KiB, waiting at most `timeout`.
-    package static func readLine(_ fd: Int32, timeout: Duration) throws(SystemCallError) -> String {
-        var out: [UInt8] = []
-        var byte: UInt8 = 0
-        let ms = timeout.pollMilliseconds
-        while out.count < 4096 {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = try syscallValue("poll") { poll(&p, 1, ms) }
-            if ready == 0 { throw SystemCallError("read: no request within \(timeout)", errno: ETIMEDOUT) }
-            let n = try syscallValue("read") { Glibc.read(fd, &byte, 1) }
-            if n == 0 || byte == UInt8(ascii: "\n") { break }
-            out.append(byte)
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
     /// A client waiting on the non-blocking listener `fd`, or `nil` when none waits. The
     /// client's socket is blocking and closes on exec.
     package static func acceptWaiting(_ fd: Int32) -> Int32? {
