@@ -119,3 +119,97 @@ int csrh_thread_set_euid(uint32_t euid)
 {
     return syscall(SYS_setresuid, -1, euid, -1) == 0 ? 0 : errno;
 }
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+long csrh_recv_ancillary(int fd, void *buf, size_t len, int *fds, int maxfds, int *nfds,
+                         int *has_creds, int32_t *pid, uint32_t *uid, uint32_t *gid, int *truncated)
+{
+    union {
+        struct cmsghdr align;
+        char bytes[CMSG_SPACE(sizeof(int) * 16) + CMSG_SPACE(sizeof(struct ucred))];
+    } control;
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes, .msg_controllen = sizeof control.bytes };
+    *nfds = 0;
+    *has_creds = 0;
+    *truncated = 0;
+    ssize_t n;
+    do { n = recvmsg(fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    if (n < 0) return -errno;
+    if (m.msg_flags & MSG_CTRUNC) *truncated = 1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level != SOL_SOCKET) continue;
+        if (c->cmsg_type == SCM_RIGHTS) {
+            int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            int *p = (int *)CMSG_DATA(c);
+            for (int i = 0; i < count; i++) {
+                int f;
+                memcpy(&f, p + i, sizeof f);
+                if (!*truncated && *nfds < maxfds) fds[(*nfds)++] = f;
+                else close(f);
+            }
+        } else if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+            struct ucred u;
+            memcpy(&u, CMSG_DATA(c), sizeof u);
+            *has_creds = 1;
+            *pid = u.pid;
+            *uid = u.uid;
+            *gid = u.gid;
+        }
+    }
+    if (*truncated) {
+        for (int i = 0; i < *nfds; i++) close(fds[i]);
+        *nfds = 0;
+    }
+    return (long)n;
+}
+
+long csrh_send_ancillary(int fd, const void *buf, size_t len, const int *fds, int nfds, int with_creds)
+{
+    union {
+        struct cmsghdr align;
+        char bytes[CMSG_SPACE(sizeof(int) * 8) + CMSG_SPACE(sizeof(struct ucred))];
+    } control;
+    memset(&control, 0, sizeof control);
+    if (nfds < 0 || nfds > 8) return -EINVAL;
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+    size_t used = 0;
+    if (nfds > 0 || with_creds) {
+        m.msg_control = control.bytes;
+        m.msg_controllen = (nfds > 0 ? CMSG_SPACE(sizeof(int) * nfds) : 0) + (with_creds ? CMSG_SPACE(sizeof(struct ucred)) : 0);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        if (nfds > 0) {
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+            memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+            used += CMSG_SPACE(sizeof(int) * nfds);
+            c = CMSG_NXTHDR(&m, c);
+        }
+        if (with_creds) {
+            struct ucred u = { .pid = getpid(), .uid = getuid(), .gid = getgid() };
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_CREDENTIALS;
+            c->cmsg_len = CMSG_LEN(sizeof u);
+            memcpy(CMSG_DATA(c), &u, sizeof u);
+        }
+    }
+    (void)used;
+    ssize_t n;
+    do { n = sendmsg(fd, &m, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : (long)n;
+}
+
+int csrh_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid)
+{
+    struct ucred u;
+    socklen_t l = sizeof u;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &u, &l) < 0) return -errno;
+    *pid = u.pid;
+    *uid = u.uid;
+    *gid = u.gid;
+    return 0;
+}

@@ -73,6 +73,8 @@ public final class Agent: @unchecked Sendable {
     /// The control socket's path (`srte agent status`), when there is one.
     public let controlPath: String?
     var controlFD: Int32 = -1
+    /// Answers the control socket (status and the subflow protocol, Docs/AgentProtocol.md).
+    var broker: SubflowBroker?
     /// Called for every event.
     public var log: (Event) -> Void = { _ in }
 
@@ -166,7 +168,8 @@ public final class Agent: @unchecked Sendable {
         self.policy = policy
         self.ruleMatches = Array(repeating: 0, count: policy.rules.count)
         self.controlPath = control
-        let (connectRules, resolved) = try Self.compile(policy, allowEmpty: reflect)
+        // No rules is fine for a server (--reflect) or an agent that only serves the C API (grants).
+        let (connectRules, resolved) = try Self.compile(policy, allowEmpty: reflect || !policy.grants.isEmpty)
         self.resolved = resolved
         guard geteuid() == 0 else { throw AgentError("the agent needs root (CAP_NET_ADMIN and CAP_BPF): it subscribes to mptcp_pm_events and loads BPF programs") }
         let changed = try Self.checkPathManager(switching: setPathManager, control: control)
@@ -205,9 +208,23 @@ public final class Agent: @unchecked Sendable {
         }
         if let control {
             do throws(SystemCallError) {
-                try? FileManager.default.createDirectory(atPath: (control as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                controlFD = try UnixSocket.listen(at: control)
+                try? FileManager.default.createDirectory(atPath: (control as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                                                         attributes: [.posixPermissions: 0o755])
+                // Anyone may connect: the subflow protocol checks each request's credentials.
+                controlFD = try UnixSocket.listen(at: control, mode: 0o666)
+                try UnixSocket.passCredentials(controlFD)
             } catch {
+                onConnect.close()
+                steering.removeAll()
+                throw AgentError("control socket: \(error)")
+            }
+            do {
+                broker = try SubflowBroker(steering: steering, pm: pm, policy: { [unowned self] in self.policy },
+                                           enginePaths: { [unowned self] in self.connections[$0]?.paths },
+                                           textAnswer: { [unowned self] in self.textAnswer($0, peer: $1) })
+            } catch {
+                close(controlFD)
+                unlink(control)
                 onConnect.close()
                 steering.removeAll()
                 throw AgentError("control socket: \(error)")
@@ -250,7 +267,9 @@ public final class Agent: @unchecked Sendable {
     /// - Throws: ``AgentError`` for a rule the agent does not apply yet, a planned rule it
     ///   cannot plan, or more connect-time rules than the program holds.
     static func compile(_ policy: AgentPolicy, allowEmpty: Bool = false) throws -> ([ConnectSteering.Rule], [Resolved]) {
-        guard !policy.rules.isEmpty || allowEmpty else { throw AgentError("the policy has no rules: nothing to engineer") }
+        guard !policy.rules.isEmpty || allowEmpty else {
+            throw AgentError("the policy has no rules (and no grants for the C API): nothing to engineer")
+        }
         var connectRules: [ConnectSteering.Rule] = []
         var resolved: [Resolved] = []
         for (i, r) in policy.rules.enumerated() {
@@ -282,7 +301,7 @@ public final class Agent: @unchecked Sendable {
     /// Replaces the policy (SIGHUP): new connections follow `new`; open ones keep their paths.
     /// - Throws: ``AgentError`` for a rule the agent cannot apply (the old policy then stays in force).
     public func reload(_ new: AgentPolicy) throws {
-        let (connectRules, resolved) = try Self.compile(new, allowEmpty: reflector != nil)
+        let (connectRules, resolved) = try Self.compile(new, allowEmpty: reflector != nil || !new.grants.isEmpty)
         try onConnect.setRules(connectRules)
         policy = new
         self.resolved = resolved
@@ -296,9 +315,11 @@ public final class Agent: @unchecked Sendable {
     /// recovered by re-reading the open connections from sock_diag (``resync()``).
     public func run(until shouldStop: () -> Bool) {
         while !shouldStop() && !stopped {
+            // The events, the control socket and the control clients whose request is incomplete.
             var fds = [pollfd(fd: subscription.fileDescriptor, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: controlFD, events: Int16(POLLIN), revents: 0)]
-            _ = poll(&fds, controlFD >= 0 ? 2 : 1, 100)
+            if controlFD >= 0 { fds += (broker?.waitingDescriptors ?? []).map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) } }
+            _ = poll(&fds, nfds_t(controlFD >= 0 ? fds.count : 1), 100)
             if fds[0].revents != 0 {
                 do {
                     for e in try subscription.queued() { handle(e) }
@@ -310,7 +331,8 @@ public final class Agent: @unchecked Sendable {
                     log(Event("error", [("what", "reading path-manager events"), ("error", "\(error)")]))
                 }
             }
-            if controlFD >= 0 && fds[1].revents != 0 { serveControl() }
+            // Every turn: answers what arrived, expires slow clients, sweeps closed subflows.
+            if controlFD >= 0 { serveControl() }
             if ContinuousClock.now - lastReservationCheck > .seconds(1) { checkOwnPorts() }
             if ContinuousClock.now - lastKeepCheck > .milliseconds(100) { checkKept() }
             if let reflector, ContinuousClock.now - lastReflectSweep > .milliseconds(500) { sweepReflected(reflector) }
@@ -536,25 +558,13 @@ public final class Agent: @unchecked Sendable {
             steering: { let n = onConnect.entryCounts(); return AgentStatus.SteeringEntries(flows: n.flows, matches: n.matches) }())
     }
 
-    /// Answers the control socket's waiting clients (non-blocking): a line `status` gets the
-    /// status as one JSON object.
+    /// Answers the control socket's clients without blocking (call it when `controlFD` is
+    /// readable, and now and then): a line `status` gets the status as one JSON object, a
+    /// binary request the subflow protocol's answer (`SubflowBroker`, Docs/AgentProtocol.md).
+    /// A request still incomplete waits for the next call (at most 2 s).
     func serveControl() {
         guard controlFD >= 0 else { return }
-        while true {
-            guard let client = UnixSocket.acceptWaiting(controlFD) else { return }
-            defer { close(client) }
-            guard let request = try? UnixSocket.readLine(client, timeout: .milliseconds(200)) else { continue }
-            let answer: String
-            switch request {
-            case "status":
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                answer = (try? encoder.encode(status())).map { String(decoding: $0, as: UTF8.self) } ?? "{\"error\": \"encoding\"}"
-            default:
-                answer = "{\"error\": \"unknown request: \(request.prefix(40))\"}"
-            }
-            try? UnixSocket.writeAll(client, Array((answer + "\n").utf8))
-        }
+        broker?.serve(listener: controlFD)
     }
 
     /// One path-manager event.
@@ -714,6 +724,8 @@ public final class Agent: @unchecked Sendable {
         reflector?.close()
         steering.removeAll()
         subscription.cancel()
+        broker?.stop()
+        broker = nil
         if controlFD >= 0 {
             close(controlFD)
             controlFD = -1

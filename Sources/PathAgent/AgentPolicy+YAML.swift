@@ -33,7 +33,8 @@ extension AgentPolicy {
 struct PolicyReader {
     let yaml: YAMLFileReader
 
-    static let topKeys = ["rules"]
+    static let topKeys = ["rules", "grants"]
+    static let grantKeys = ["uid", "sids", "subflows"]
     static let ruleKeys = ["match", "paths", "plan", "keep"]
     static let matchKeys = ["to", "from", "port", "uid", "cgroup"]
     static let planKeys = ["topology", "from", "k", "disjoint", "metric"]
@@ -46,7 +47,37 @@ struct PolicyReader {
         guard case .sequence(let items) = rulesNode else { throw yaml.error(rulesNode, "expected 'rules' to be a list of rules") }
         var rules: [Rule] = []
         for item in items { rules.append(try rule(item)) }
-        return AgentPolicy(rules: rules)
+        var grants: [Grant] = []
+        if let g = top["grants"] {
+            guard case .sequence(let list) = g else {
+                throw yaml.error(g, "expected 'grants' to be a list like [{ uid: 1000-1999, sids: [\"fc00:0:b::/48\"], subflows: 4 }]")
+            }
+            for item in list { grants.append(try grant(item)) }
+        }
+        return AgentPolicy(rules: rules, grants: grants)
+    }
+
+    func grant(_ node: Node) throws(TopologyError) -> Grant {
+        let m = try yaml.mapping(node, "a grant (a mapping with uid, and optionally sids and subflows)")
+        try yaml.checkKeys(m, Self.grantKeys, in: "a grant")
+        guard let u = m["uid"] else { throw yaml.error(node, "a grant needs 'uid' (a user id or a range like 1000-1999)") }
+        let r = try range(u, "uid", max: Int(UInt32.max - 1), min: 0)
+        var sids: [IPv6Prefix] = []
+        if let v = m["sids"] {
+            guard case .sequence(let items) = v else {
+                throw yaml.error(v, "expected 'sids' to be a list of SID prefixes or addresses like [\"fc00:0:b::/48\"]")
+            }
+            for i in items { sids.append(try prefix(i, "sids")) }
+        }
+        var subflows = AgentPolicy.maxSubflows
+        if let v = m["subflows"] {
+            subflows = try yaml.positiveInt(v, "subflows")
+            guard subflows <= AgentPolicy.maxSubflows else {
+                throw yaml.error(v, "subflows = \(subflows): a connection has at most \(AgentPolicy.maxSubflows) subflows (the kernel's limit)")
+            }
+        }
+        return Grant(uids: UInt32(r.lowerBound)...UInt32(r.upperBound), sids: sids, subflows: subflows,
+                     line: node.mark?.line ?? 0, column: node.mark?.column ?? 0)
     }
 
     func rule(_ node: Node) throws(TopologyError) -> Rule {

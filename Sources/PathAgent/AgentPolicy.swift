@@ -13,6 +13,8 @@ import Yams
 ///   - match: { to: "fc00:0:1::/48", uid: 1000-1999 }
 ///     plan: { topology: topologies/abilene.yaml, from: Sunnyvale, k: 3, disjoint: node }
 ///     keep: true
+/// grants:                       # what unprivileged programs may ask of the agent (C API)
+///   - { uid: 1000-1999, sids: ["fc00:0:b::/48"], subflows: 4 }
 /// ```
 ///
 /// ```swift
@@ -22,8 +24,19 @@ import Yams
 public struct AgentPolicy: Sendable, Hashable {
     /// The rules, in the order they are tried.
     public var rules: [Rule]
+    /// What non-root callers of the agent's subflow protocol may do (Docs/AgentProtocol.md):
+    /// a uid no grant covers may not open or close subflows. Root may do everything.
+    public var grants: [Grant]
 
-    public init(rules: [Rule]) { self.rules = rules }
+    public init(rules: [Rule], grants: [Grant] = []) {
+        self.rules = rules
+        self.grants = grants
+    }
+
+    /// The first grant that covers `uid`; `nil` when none does.
+    public func grant(for uid: UInt32) -> Grant? {
+        grants.first { $0.uids.contains(uid) }
+    }
 
     /// The most subflows one connection may have: the kernel's limit (`MPTCP_PM_ADDR_MAX`, the
     /// ceiling of `ip mptcp limits set subflows`).
@@ -246,5 +259,39 @@ public struct PolicyError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         line > 0 ? "\(file):\(line):\(column): \(message)" : "\(file): \(message)"
+    }
+}
+
+/// What a range of non-root users may ask of the agent for their own MPTCP connections: open
+/// and close subflows, at most ``subflows`` per connection, with SRHs whose segments (except
+/// the final one, the subflow's destination) all lie in ``sids``.
+public struct Grant: Sendable, Hashable, CustomStringConvertible {
+    /// The user ids it covers.
+    public var uids: ClosedRange<UInt32>
+    /// The SIDs their SRHs may name; empty: no SRH at all.
+    public var sids: [IPv6Prefix]
+    /// The most subflows one connection may have after an open (the initial subflow counts).
+    public var subflows: Int
+    /// The position of the grant in its file (0 for grants not read from a file).
+    public var line: Int, column: Int
+
+    public init(uids: ClosedRange<UInt32>, sids: [IPv6Prefix] = [], subflows: Int = AgentPolicy.maxSubflows, line: Int = 0, column: Int = 0) {
+        self.uids = uids
+        self.sids = sids
+        self.subflows = subflows
+        self.line = line
+        self.column = column
+    }
+
+    /// Whether an SRH through `waypoints` (the final segment left out) is allowed.
+    public func allows(waypoints: [IPv6Address]) -> Bool {
+        waypoints.allSatisfy { w in sids.contains { $0.contains(w) } }
+    }
+
+    /// E.g. "uids 1000-1999: sids fc00:0:b::/48, up to 4 subflows".
+    public var description: String {
+        let who = uids.count == 1 ? "uid \(uids.lowerBound)" : "uids \(uids.lowerBound)-\(uids.upperBound)"
+        let what = sids.isEmpty ? "no SRH" : "sids " + sids.map(\.description).joined(separator: ", ")
+        return "\(who): \(what), up to \(subflows) subflow\(subflows == 1 ? "" : "s") per connection"
     }
 }

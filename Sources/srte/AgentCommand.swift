@@ -35,6 +35,9 @@ struct AgentCommand: ParsableCommand {
         gracefully (exit 0) and remove everything it installed. `srte agent check FILE` validates a policy without root.
 
         `srte agent status` asks the running agent (exit 0 once it answers; scripts poll it). \
+        The same control socket serves the C API (libsrte-mptcp): programs that are not root \
+        open and close subflows of their own connections as the policy's `grants:` allow \
+        (Docs/AgentProtocol.md). \
         SIGHUP reads the policy file again (open connections keep their paths; a bad file is \
         logged and the old policy stays). A rule's uid and cgroup are those of the process that \
         calls connect(). With `keep: true` a subflow that stalls (bytes in flight, nothing \
@@ -182,8 +185,9 @@ struct AgentCommand: ParsableCommand {
             abstract: "Show the running agent's rules, connections and counters (exit 0 once it answers).",
             discussion: """
             Asks the agent of this network namespace (or of --netns NAME) over its control socket. \
-            Exit status: 0 the agent answered, 3 no agent runs there. --format json prints the \
-            agent's answer (schemaVersion 1).
+            Any user may ask; a user other than root sees the rules and counters and only the \
+            connections it owns. Exit status: 0 the agent answered, 3 no agent runs there. \
+            --format json prints the agent's answer (schemaVersion 1).
             """)
 
         @Option(help: ArgumentHelp("Ask the agent of this network namespace (/run/netns/NAME).", valueName: "NAME"))
@@ -259,12 +263,22 @@ struct AgentCommand: ParsableCommand {
                 out.line(JSON.object([
                     ("file", .string(file)),
                     ("rules", .array(policy.rules.map(Self.json))),
+                    ("grants", .array(policy.grants.map { g in
+                        .object([("line", .int(g.line)), ("uids", .array([.int(Int(g.uids.lowerBound)), .int(Int(g.uids.upperBound))])),
+                                 ("sids", .array(g.sids.map { .string($0.description) })), ("subflows", .int(g.subflows))])
+                    })),
                     ("notes", .array(notes.map { .string($0) })),
                 ]).pretty)
             } else {
                 out.line("\(file): \(policy.rules.count) rule\(policy.rules.count == 1 ? "" : "s"), valid")
                 for (i, r) in policy.rules.enumerated() {
                     out.line("  \(i + 1). line \(r.line): \(r.match) → \(Self.describe(r.paths))\(r.keep ? ", keep" : "")")
+                }
+                if policy.grants.isEmpty {
+                    out.line("  grants: none (only root may open or close subflows through the agent)")
+                } else {
+                    out.line("  grants (first match per uid; root may do everything):")
+                    for g in policy.grants { out.line("    line \(g.line): \(g)") }
                 }
                 for n in notes { out.line("note: \(n)") }
             }

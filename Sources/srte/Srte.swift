@@ -21,7 +21,7 @@ struct Srte: ParsableCommand {
         subcommands: [
             SRHCommand.self, PlanCommand.self, TopologyCommand.self,
             OpenCommand.self, ServeCommand.self, SubflowsCommand.self, CloseCommand.self, MonitorCommand.self,
-            TestbedCommand.self, ExperimentCommand.self, CleanupCommand.self, AgentCommand.self,
+            TestbedCommand.self, ExperimentCommand.self, CleanupCommand.self, AgentCommand.self, RunCommand.self,
         ]
     )
 

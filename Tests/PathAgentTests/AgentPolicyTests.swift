@@ -64,6 +64,30 @@ private func addr(_ s: String) -> IPv6Address { try! IPv6Address(parsing: s) }
         #expect(p.firstMatch(ConnectionFacts(remote: addr("fc00:2::9"), remotePort: 9))?.rule.paths.subflowCount == 2)
     }
 
+    /// Grants: the first one covering a uid applies; an SRH's waypoints must lie in its SIDs.
+    @Test func grantsCoverUidsAndSIDs() throws {
+        let p = try AgentPolicy(yaml: """
+            rules:
+              - match: {}
+                paths: [direct]
+            grants:
+              - { uid: 1000-1999, sids: ["fc00:0:b::/48", "fc00:0:c::1"], subflows: 4 }
+              - { uid: 1500 }
+              - { uid: 65534 }
+            """, file: "p.yaml")
+        #expect(p.grants.count == 3)
+        let g = try #require(p.grant(for: 1500))
+        #expect(g.line == 5 && g.subflows == 4 && g.uids == 1000...1999)
+        #expect(g.allows(waypoints: [addr("fc00:0:b::1"), addr("fc00:0:c::1")]))
+        #expect(!g.allows(waypoints: [addr("fc00:0:c::2")]))
+        #expect(g.allows(waypoints: []))
+        #expect(p.grant(for: 65534)?.sids == [] && p.grant(for: 65534)?.subflows == AgentPolicy.maxSubflows)
+        #expect(p.grant(for: 65534)?.allows(waypoints: [addr("fc00:0:b::1")]) == false)
+        #expect(p.grant(for: 2000) == nil && p.grant(for: 0) == nil)
+        #expect(g.description == "uids 1000-1999: sids fc00:0:b::/48, fc00:0:c::1/128, up to 4 subflows per connection")
+        #expect(try AgentPolicy(yaml: "rules:\n  - match: {}\n    paths: [direct]\n").grants.isEmpty)
+    }
+
     /// Each bad policy is refused at the right place, saying what was expected.
     @Test(arguments: [
         ("", "1:1", "empty file"),
@@ -86,6 +110,14 @@ private func addr(_ s: String) -> IPv6Address { try! IPv6Address(parsing: s) }
         ("rules:\n  - match: {}\n    plan: { from: a }\n", "3:11", "needs 'topology'"),
         ("rules:\n  - match: { to: [1] }\n    paths: [direct]\n", "2:18", "IPv6 prefix"),
         ("rules:\n  - match: {}\n    paths: [direct\n", "4:1", "YAML syntax error"),
+        ("rules:\n  - match: {}\n    paths: [direct]\ngrants: { uid: 5 }\n", "4:9", "expected 'grants' to be a list"),
+        ("rules:\n  - match: {}\n    paths: [direct]\ngrants:\n  - { sids: [] }\n", "5:5", "needs 'uid'"),
+        ("rules:\n  - match: {}\n    paths: [direct]\ngrants:\n  - { uid: 1000, sidz: [] }\n", "5:18", "did you mean 'sids'"),
+        ("rules:\n  - match: {}\n    paths: [direct]\ngrants:\n  - { uid: 9-3 }\n", "5:12", "low end first"),
+        ("rules:\n  - match: {}\n    paths: [direct]\ngrants:\n  - { uid: 1000, sids: fc00::/16 }\n", "5:24", "list of SID prefixes"),
+        ("rules:\n  - match: {}\n    paths: [direct]\ngrants:\n  - { uid: 1000, sids: [\"fc00::zz\"] }\n", "5:25", "IPv6 prefix or address"),
+        ("rules:\n  - match: {}\n    paths: [direct]\ngrants:\n  - { uid: 1000, subflows: 9 }\n", "5:28", "at most 8 subflows"),
+        ("rules:\n  - match: {}\n    paths: [direct]\ngrants:\n  - { uid: 1000, subflows: 0 }\n", "5:28", "subflows"),
     ])
     func badPoliciesAreRefusedWithPositions(yaml: String, position: String, message: String) {
         do {

@@ -42,6 +42,29 @@ import Glibc
         #expect((json?["notes"] as? [String])?.count == 1)
     }
 
+    @Test func checkListsTheGrants() throws {
+        let file = try policyFile("""
+            rules:
+              - match: { to: "fc00:2::/64" }
+                paths: [direct]
+            grants:
+              - { uid: 1000-1999, sids: ["fc00:0:b::/48"], subflows: 4 }
+            """)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let r = try runSrte(["agent", "check", file])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("line 5: uids 1000-1999: sids fc00:0:b::/48, up to 4 subflows per connection"), "\(r.out)")
+        let j = try runSrte(["agent", "check", file, "--format", "json"])
+        let json = try JSONSerialization.jsonObject(with: Data(j.out.utf8)) as? [String: Any]
+        let grants = json?["grants"] as? [[String: Any]]
+        #expect(grants?.first?["uids"] as? [Int] == [1000, 1999] && grants?.first?["subflows"] as? Int == 4, "\(j.out)")
+        #expect(grants?.first?["sids"] as? [String] == ["fc00:0:b::/48"])
+
+        let none = try policyFile("rules:\n  - match: {}\n    paths: [direct]\n")
+        defer { try? FileManager.default.removeItem(atPath: none) }
+        #expect(try runSrte(["agent", "check", none]).out.contains("grants: none (only root may open or close subflows through the agent)"))
+    }
+
     @Test func aBadPolicyIsExitTwoWithItsPosition() throws {
         let file = try policyFile("rules:\n  - match: { to: \"fc00:2::/64\", prot: 5201 }\n    paths: [direct]\n")
         defer { try? FileManager.default.removeItem(atPath: file) }

@@ -116,7 +116,7 @@ struct AgentRealAppTests {
     /// A destination no rule matches is left alone: iperf3's connections keep one subflow, on the
     /// IGP path via a.
     @Test func leavesUnmatchedDestinationsAlone() throws {
-        let bed = try up("au")
+        let bed = try up("aj")
         defer { _ = try? bed.down() }
         let h1 = bed.namespace(of: "h1")!
         // Only port 5202 is engineered; iperf3 talks to 5201.

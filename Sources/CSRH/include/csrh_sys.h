@@ -49,4 +49,27 @@ _Static_assert(sizeof(struct csrh_sockopt_range) == 8, "srte_range");
  * check what a non-root caller is refused, inside a root process. */
 int csrh_thread_set_euid(uint32_t euid);
 
+/*
+ * Unix-socket ancillary data (SCM_RIGHTS, SCM_CREDENTIALS): the CMSG_* macros are not
+ * reachable from Swift.
+ *
+ * csrh_recv_ancillary: one recvmsg(fd, MSG_DONTWAIT | MSG_CMSG_CLOEXEC). Up to `maxfds`
+ * received descriptors go to `fds` (*nfds); any beyond that are closed at once, and so are
+ * all of them when the control data was truncated (*truncated = 1, MSG_CTRUNC). When the
+ * message carried SCM_CREDENTIALS, *has_creds = 1 and pid/uid/gid are set. Returns the
+ * number of bytes read (0 = end of file) or -errno (-EAGAIN: nothing waiting).
+ */
+long csrh_recv_ancillary(int fd, void *buf, size_t len, int *fds, int maxfds, int *nfds,
+                         int *has_creds, int32_t *pid, uint32_t *uid, uint32_t *gid, int *truncated);
+
+/*
+ * csrh_send_ancillary: one sendmsg(fd, MSG_NOSIGNAL) of `len` bytes with `nfds` descriptors
+ * (SCM_RIGHTS, nfds <= 8) and, when with_creds, SCM_CREDENTIALS of the calling process.
+ * Returns the number of bytes sent or -errno.
+ */
+long csrh_send_ancillary(int fd, const void *buf, size_t len, const int *fds, int nfds, int with_creds);
+
+/* SO_PEERCRED of a connected Unix socket: 0 or -errno. */
+int csrh_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
+
 #endif

@@ -101,13 +101,17 @@ public enum RouteTable {
     }
 
     /// A `/128` route to `destination` with a lowered MTU, in the main table
-    /// (for BPF steering, whose SRH the stack does not know about).
+    /// (for BPF steering, whose SRH the stack does not know about). It keeps the source address
+    /// the lookup chose (`RTA_PREFSRC`): without it, connections opened while the route exists
+    /// would pick their source address by the rules for a route without one (e.g. the egress
+    /// link's address instead of the route's `src`), which the peer may have no route back to.
     public static func replaceMTURoute(to destination: IPv6Address, mtu: UInt32, via lookup: Lookup,
                                        on c: NetlinkConnection) throws(NetlinkError) {
         var w = ByteWriter()
         w.append(rtmsg(dstLen: 128, table: 254, protocol: srteProtocol, scope: 0, type: 1))
         w.attribute(rtaDst, destination.bytes)
         if let g = lookup.gateway { w.attribute(rtaGateway, g.bytes) }
+        if let s = lookup.source { w.attribute(rtaPrefsrc, s.bytes) }
         w.attribute(rtaOif, lookup.interfaceIndex)
         // Keep the source address the looked-up route gives: without it, connections opened
         // while this route stands would pick the interface's own address (a lab's hosts have

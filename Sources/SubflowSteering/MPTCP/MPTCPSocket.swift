@@ -96,7 +96,8 @@ public final class MPTCPSocket: @unchecked Sendable {
         fileDescriptor = fd
     }
 
-    init(adopting fd: Int32) { fileDescriptor = fd }
+    /// Takes over `fd` (closed when the object goes away), e.g. a socket received over SCM_RIGHTS.
+    package init(adopting fd: Int32) { fileDescriptor = fd }
 
     deinit { Glibc.close(fileDescriptor) }
 

@@ -32,6 +32,9 @@ public struct SubflowDiagnostics: Hashable, Sendable {
     public var congestionControl: String? = nil
     /// `INET_DIAG_TCLASS`: the IPv6 traffic class.
     public var trafficClass: UInt8? = nil
+    /// `idiag_uid`: the user owning the socket (the creator of the MPTCP socket, in the
+    /// namespace's user namespace).
+    public var uid: UInt32 = 0
 
     /// `MPTCP_SUBFLOW_FLAG_BKUP_LOC`: this side marked the subflow backup.
     public var backup: Bool { flags & 0x20 != 0 }
@@ -71,13 +74,15 @@ public struct SubflowDiagnostics: Hashable, Sendable {
         var r = ByteReader(m.payload)
         guard let family = r.u8(), let state = r.u8(), r.skip(2),
               let sport = r.read(UInt16.self, bigEndian: true), let dport = r.read(UInt16.self, bigEndian: true),
-              let src = r.take(16), let dst = r.take(16), r.skip(4 + 8 + 20) else {   // if, cookie; expires…inode
+              let src = r.take(16), let dst = r.take(16), r.skip(4 + 8 + 12),   // if, cookie; expires, rqueue, wqueue
+              let uid = r.read(UInt32.self), r.skip(4) else {                       // uid, inode
             throw NetlinkDecodingError(what: "inet_diag_msg (\(m.payload.count) bytes)", offset: 0)
         }
         let v4 = family == UInt8(AF_INET)
         var d = SubflowDiagnostics(token: 0, local: .fromRaw(v4 ? Array(src[0..<4]) : src, port: sport),
                                    remote: .fromRaw(v4 ? Array(dst[0..<4]) : dst, port: dport), tcpState: state,
                                    localID: 0, remoteID: 0, flags: 0, bytesSent: 0, bytesReceived: 0)
+        d.uid = uid
         var isMPTCP = false
         for a in try NetlinkAttribute.decode(m.payload, from: 72) {
             switch a.type {
@@ -130,6 +135,47 @@ public struct SubflowDiagnostics: Hashable, Sendable {
             }
         }
         return out.sorted { ($0.token, $0.local.port) < ($1.token, $1.local.port) }
+    }
+
+    /// The 4-tuple of every TCP socket in the namespace of `c` (plain TCP and MPTCP subflows,
+    /// any state, TIME_WAIT included): what a new subflow's 4-tuple must not collide with.
+    package static func tcpFourTuples(on c: NetlinkConnection) throws(NetlinkError) -> Set<FourTuple> {
+        var out: Set<FourTuple> = []
+        for family in [UInt8(AF_INET), UInt8(AF_INET6)] {
+            for m in try c.request(type: requestType, flags: .dump, payload: dumpPayload(family: family), operation: "sock_diag TCP dump") {
+                var r = ByteReader(m.payload)
+                guard let f = r.u8(), r.skip(3), let sport = r.read(UInt16.self, bigEndian: true), let dport = r.read(UInt16.self, bigEndian: true),
+                      let src = r.take(16), let dst = r.take(16) else { continue }
+                let v4 = f == UInt8(AF_INET)
+                out.insert(FourTuple(SocketEndpoint.fromRaw(v4 ? Array(src[0..<4]) : src, port: sport),
+                                     SocketEndpoint.fromRaw(v4 ? Array(dst[0..<4]) : dst, port: dport)))
+            }
+        }
+        return out
+    }
+
+    /// `SOCK_DESTROY`: resets the TCP socket (a subflow) with exactly this 4-tuple in the
+    /// namespace of `c` (needs CAP_NET_ADMIN and CONFIG_INET_DIAG_DESTROY). The kernel sends a
+    /// RST and the subflow closes with ECONNABORTED.
+    /// - Throws: ``NetlinkError``: ENOENT when no such socket exists, EOPNOTSUPP without
+    ///   CONFIG_INET_DIAG_DESTROY.
+    package static func destroy(local: SocketEndpoint, remote: SocketEndpoint, on c: NetlinkConnection) throws(NetlinkError) {
+        let v4 = local.isIPv4
+        var w = ByteWriter()
+        w.append(UInt8(v4 ? AF_INET : AF_INET6))   // sdiag_family
+        w.append(UInt8(IPPROTO_TCP))               // sdiag_protocol
+        w.append(UInt8(0))                         // idiag_ext
+        w.append(UInt8(0))                         // pad
+        w.append(UInt32(0xffff_ffff))              // idiag_states: any
+        w.append(local.port.bigEndian)             // idiag_sport
+        w.append(remote.port.bigEndian)            // idiag_dport
+        func address(_ e: SocketEndpoint) -> [UInt8] { v4 ? e.ipv4Bytes + [UInt8](repeating: 0, count: 12) : e.address.bytes }
+        w.append(address(local))                   // idiag_src
+        w.append(address(remote))                  // idiag_dst
+        w.append(UInt32(0))                        // idiag_if: any
+        w.append(UInt32(0xffff_ffff))              // idiag_cookie: INET_DIAG_NOCOOKIE
+        w.append(UInt32(0xffff_ffff))
+        try c.request(type: NetlinkMessageType(rawValue: 21), payload: w.bytes, operation: "sock_diag SOCK_DESTROY \(FourTuple(local, remote))")
     }
 }
 

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# One command (root): the latency of C API calls through `srte agent` in a diamond lab.
+#   sudo bash Benchmarks/agent-protocol/run.sh [N]
+# Builds srte (debug, as the tests do) and capi/, creates the lab bp<pid>, starts the agent in
+# h1 and `srte serve` in h2, times N hello and N get-subflow-ids calls, removes everything.
+# Result line: Benchmarks/agent-protocol/results/calls-DATE.txt (not tracked).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+n=${1:-200}
+lab="bp$$"
+build=Benchmarks/build/agent-protocol
+mkdir -p "$build" Benchmarks/agent-protocol/results
+swift build --product srte >&2
+srte="$(swift build --show-bin-path)/srte"
+make -s -C capi BUILD="$PWD/$build" >&2
+cc -O2 -Wall -Icapi/include -o "$build/calls" Benchmarks/agent-protocol/calls.c -L"$build" -lsrte-mptcp -Wl,-rpath,"$PWD/$build"
+policy="$build/policy.yaml"
+printf 'rules:\n  - match: { to: "fc00:2::/64", port: 5999 }\n    paths: [direct]\n' > "$policy"
+"$srte" testbed up topologies/diamond.yaml --lab "$lab" >&2
+agent=""; serve=""
+cleanup() {
+    [[ -n "$serve" ]] && kill "$serve" 2>/dev/null || true
+    [[ -n "$agent" ]] && kill "$agent" 2>/dev/null || true
+    wait 2>/dev/null || true
+    "$srte" testbed down --lab "$lab" >&2 || true
+}
+trap cleanup EXIT
+"$srte" agent --netns "$lab-h1" --policy "$policy" --for 600 2>/dev/null & agent=$!
+ip netns exec "$lab-h2" "$srte" serve --listen :5201 --count 1 --timeout 600 >/dev/null 2>&1 & serve=$!
+until "$srte" agent status --netns "$lab-h1" >/dev/null 2>&1; do sleep 0.2; done
+sleep 0.3
+out="Benchmarks/agent-protocol/results/calls-$(date +%Y%m%d-%H%M%S).txt"
+ip netns exec "$lab-h1" "$build/calls" "$n" fc00:2::2 5201 | tee "$out"

@@ -1,0 +1,674 @@
+import Foundation
+import Glibc
+import SRv6Paths
+import LinuxSystem
+import SubflowSteering
+
+/// The agent's subflow protocol (Docs/AgentProtocol.md, version 1): the draft-hesmans-mptcp-socket-03
+/// operations for programs that are not root, on their own MPTCP connections.
+///
+/// A request is one frame on the agent's control socket, the program's MPTCP socket attached
+/// (SCM_RIGHTS) with the caller's credentials (SCM_CREDENTIALS); one request per connection.
+/// Every integer is in network byte order.
+///
+/// ```
+/// request  header (16 bytes): "SRTA" | version u8 | op u8 | flags u16 = 0 | length u32 | reserved u32 = 0
+/// response header (16 bytes): "SRTA" | version u8 | op u8 | flags u16 = 0 | length u32 | error i32
+/// ```
+public enum AgentProtocol {
+    /// The first four bytes of every frame: "SRTA".
+    public static let magic: [UInt8] = [0x53, 0x52, 0x54, 0x41]
+    /// The protocol version this agent speaks.
+    public static let version: UInt8 = 1
+    /// Bytes of a request or response header.
+    public static let headerLength = 16
+    /// The longest request body (a tuple with the longest SRH fits: 48 + 2040).
+    public static let maxBody = 4096
+    /// Bytes of an encoded tuple before its SRH.
+    public static let tupleLength = 48
+
+    /// The operations.
+    public enum Operation: UInt8, Sendable {
+        /// Version, agent pid, namespace cookie, the caller's credentials and grant. No socket.
+        case hello = 1
+        /// MPTCP_GET_SUB_IDS: every subflow's id and its fully-established and low-priority bits.
+        case subflowIDs = 2
+        /// MPTCP_OPEN_SUB_TUPLE: opens a subflow from a tuple (optional SRH).
+        case openSubflow = 3
+        /// MPTCP_CLOSE_SUB_ID: closes one subflow (FIN, or RST).
+        case closeSubflow = 4
+        /// MPTCP_GET_SUB_TUPLE: a subflow's tuple, with its SRH when the agent steers it.
+        case subflowTuple = 5
+    }
+}
+
+/// An error answered to a request: an errno value the C API sets, and a message for a person.
+struct BrokerError: Error {
+    var errno: Int32
+    var message: String
+    init(_ errno: Int32, _ message: String) {
+        self.errno = errno
+        self.message = message
+    }
+}
+
+/// Answers the agent's control socket: the `status` text request and the binary subflow
+/// protocol (``AgentProtocol``). Never blocks: every client socket is non-blocking, a request
+/// that is not complete waits in ``clients`` for the next ``serve(listener:)`` (at most
+/// ``requestTimeout``), an answer the client does not read goes out as it drains.
+///
+/// Every 4-tuple the broker touches comes from the connection whose socket came with the
+/// request (MPTCP_FULL_INFO of that socket); the one exception, the 4-tuple of a subflow to
+/// open, is checked to be unused before any steering is installed for it.
+final class SubflowBroker {
+    /// One connected client.
+    struct Client {
+        var fd: Int32
+        /// The connecting process's uid (SO_PEERCRED), for the per-user limit of pending clients.
+        var peerUID: UInt32?
+        var input: [UInt8] = []
+        var descriptors: [Int32] = []
+        var credentials: UnixSocket.Credentials?
+        /// Why the request is refused before it is read (several descriptors, changed credentials…).
+        var refusal: BrokerError?
+        var output: [UInt8] = []
+        var answered = false
+        var deadline: ContinuousClock.Instant
+    }
+
+    static let requestTimeout: Duration = .seconds(2)
+    static let maxClients = 64
+    /// Pending clients of one user other than root: one user's idle connections cannot take
+    /// every slot.
+    static let maxClientsPerUser = 16
+    /// Where the broker picks the local port of a subflow whose tuple says 0 (apart from the
+    /// agent's own joins).
+    static let ports: ClosedRange<UInt16> = 43000...43999
+    /// Local address ids the broker gives (the agent's own joins count up from 1).
+    static let localIDs: ClosedRange<UInt8> = 128...255
+
+    let steering: BPFSteering
+    let pm: MPTCPPathManager
+    let diag: NetlinkConnection
+    let namespaceCookie: UInt64
+    /// The current policy (its grants).
+    let policy: () -> AgentPolicy
+    /// The paths of the agent's rule for an engineered connection (the initial subflow's first).
+    let enginePaths: (UInt32) -> [PathSpec]?
+    /// The answer to a text request line, for the peer's credentials (SO_PEERCRED).
+    let textAnswer: (String, UnixSocket.Credentials?) -> String
+
+    var clients: [Client] = []
+    /// Subflows the broker steered, with their connection; unsteered once gone from the
+    /// kernel's socket table (checked by ``sweep()``).
+    var steered: [FourTuple: (token: UInt32, opened: ContinuousClock.Instant, missing: Int)] = [:]
+    var nextPort = 0
+    var nextLocalID: [UInt32: UInt8] = [:]
+    var lastSweep = ContinuousClock.now
+    /// Requests answered, and those answered with an error.
+    private(set) var requests = 0, refused = 0
+
+    init(steering: BPFSteering, pm: MPTCPPathManager, policy: @escaping () -> AgentPolicy,
+         enginePaths: @escaping (UInt32) -> [PathSpec]?,
+         textAnswer: @escaping (String, UnixSocket.Credentials?) -> String) throws {
+        self.steering = steering
+        self.pm = pm
+        self.diag = NetlinkConnection(transport: try MNLSocket(.sockDiag))
+        self.namespaceCookie = try NetworkNamespace.currentCookie()
+        self.policy = policy
+        self.enginePaths = enginePaths
+        self.textAnswer = textAnswer
+    }
+
+    /// Closes every client and every descriptor still held.
+    func stop() {
+        for c in clients { drop(c) }
+        clients.removeAll()
+    }
+
+    func drop(_ c: Client) {
+        for d in c.descriptors { close(d) }
+        close(c.fd)
+    }
+
+    // MARK: - Serving
+
+    /// Accepts waiting clients, reads what they sent, answers complete requests, writes
+    /// pending answers, drops clients past their deadline, and unsteers subflows that closed.
+    /// A client accepted now whose request has not arrived yet is waited for at most
+    /// ``newClientWait`` (clients send right after connecting; without this its request would
+    /// wait for the next call).
+    func serve(listener: Int32) {
+        var accepted = 0
+        while let fd = UnixSocket.acceptWaiting(listener) {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            let uid = try? UnixSocket.peerCredentials(fd).uid
+            if clients.count >= Self.maxClients || (uid != 0 && clients.filter({ $0.peerUID == uid }).count >= Self.maxClientsPerUser) {
+                close(fd)     // the client sees end of file: EAGAIN in the C API
+                continue
+            }
+            clients.append(Client(fd: fd, peerUID: uid, deadline: ContinuousClock.now + Self.requestTimeout))
+            accepted += 1
+        }
+        step()
+        if accepted > 0 {
+            let fresh = clients.suffix(accepted).filter { !$0.answered }.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+            if !fresh.isEmpty {
+                var fds = fresh
+                if poll(&fds, nfds_t(fds.count), Int32(Self.newClientWait.pollMilliseconds)) > 0 { step() }
+            }
+        }
+        if ContinuousClock.now - lastSweep > .seconds(1) {
+            lastSweep = ContinuousClock.now
+            sweep()
+        }
+    }
+
+    /// At most this long ``serve(listener:)`` waits for the request of a client it just accepted.
+    static let newClientWait: Duration = .milliseconds(2)
+
+    /// The descriptors whose readability means work for ``serve(listener:)``: the clients
+    /// waiting for their request's bytes (a run loop may poll them with the listener).
+    var waitingDescriptors: [Int32] { clients.filter { !$0.answered }.map(\.fd) }
+
+    /// One pass over the clients: read, answer, write, drop the finished and the expired.
+    func step() {
+        var kept: [Client] = []
+        for var c in clients {
+            if !c.answered { read(&c) }
+            if c.answered {
+                if flush(&c) { drop(c); continue }
+            }
+            if ContinuousClock.now > c.deadline { drop(c); continue }
+            kept.append(c)
+        }
+        clients = kept
+    }
+
+    /// Writes what it can of the answer; true when the client is done with (written or gone).
+    func flush(_ c: inout Client) -> Bool {
+        while !c.output.isEmpty {
+            let n = c.output.withUnsafeBytes { Glibc.send(c.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
+            if n < 0 {
+                if errno == EAGAIN || errno == EINTR { return false }
+                return true
+            }
+            c.output.removeFirst(n)
+        }
+        return true
+    }
+
+    /// Reads what the client sent; answers once the request is complete (or cannot be).
+    func read(_ c: inout Client) {
+        while !c.answered {
+            let r: UnixSocket.Received?
+            do { r = try UnixSocket.receive(c.fd, max: max(1, AgentProtocol.headerLength + AgentProtocol.maxBody + 1 - c.input.count)) } catch {
+                c.answered = true     // the client is gone: nothing to answer
+                c.output = []
+                return
+            }
+            guard let r else { return }     // nothing more yet
+            if r.truncated && c.refusal == nil {
+                c.refusal = BrokerError(EINVAL, "the control data was truncated (too many descriptors): send exactly one socket")
+            }
+            c.descriptors += r.fileDescriptors
+            if let cred = r.credentials {
+                if c.credentials == nil { c.credentials = cred } else if c.credentials != cred, c.refusal == nil {
+                    c.refusal = BrokerError(EPERM, "the request's parts came with different credentials")
+                }
+            }
+            if r.bytes.isEmpty {
+                // End of file before a complete request: answer what can be answered.
+                c.answered = true
+                if !c.input.isEmpty {
+                    c.output = respond(c)
+                    c.descriptors = []      // respond closed them
+                }
+                return
+            }
+            c.input += r.bytes
+            if let output = completeAnswer(c) {
+                c.output = output
+                c.answered = true
+                c.descriptors = []          // respond closed them
+            }
+        }
+    }
+
+    /// The answer once `c.input` is a complete request (or can be refused already); `nil`
+    /// while more bytes are needed.
+    func completeAnswer(_ c: Client) -> [UInt8]? {
+        let input = c.input
+        let magic = AgentProtocol.magic
+        let prefix = min(input.count, magic.count)
+        if Array(input[0..<prefix]) == Array(magic[0..<prefix]) {
+            guard input.count >= AgentProtocol.headerLength else { return nil }
+            let length = Int(Self.u32(input, 8))
+            if length > AgentProtocol.maxBody || input.count > AgentProtocol.headerLength + length { return respond(c) }
+            return input.count == AgentProtocol.headerLength + length ? respond(c) : nil
+        }
+        // A text request: one line.
+        if input.contains(UInt8(ascii: "\n")) || input.count > AgentProtocol.maxBody { return respond(c) }
+        return nil
+    }
+
+    /// Handles `c`'s request (complete, or cut short by end of file) and closes what came with it.
+    func respond(_ c: Client) -> [UInt8] {
+        defer { for d in c.descriptors { close(d) } }
+        let input = c.input
+        let magic = AgentProtocol.magic
+        if input.count < magic.count || Array(input[0..<4]) != magic {
+            // The text protocol: `status`.
+            let line = String(decoding: input.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+            return Array((textAnswer(line, try? UnixSocket.peerCredentials(c.fd)) + "\n").utf8)
+        }
+        requests += 1
+        let op = input.count > 5 ? input[5] : 0
+        do {
+            let body = try request(c, op: op)
+            return Self.frame(op: op, error: 0, body: body)
+        } catch {
+            refused += 1
+            return Self.frame(op: op, error: error.errno, body: Array(error.message.utf8))
+        }
+    }
+
+    static func frame(op: UInt8, error: Int32, body: [UInt8]) -> [UInt8] {
+        var w = ByteWriter()
+        w.append(AgentProtocol.magic)
+        w.append(AgentProtocol.version)
+        w.append(op)
+        w.appendBigEndian(UInt16(0))
+        w.appendBigEndian(UInt32(body.count))
+        w.appendBigEndian(error)
+        w.append(body)
+        return w.bytes
+    }
+
+    static func u16(_ b: [UInt8], _ at: Int) -> UInt16 { UInt16(b[at]) << 8 | UInt16(b[at + 1]) }
+    static func u32(_ b: [UInt8], _ at: Int) -> UInt32 { UInt32(u16(b, at)) << 16 | UInt32(u16(b, at + 2)) }
+
+    // MARK: - Requests
+
+    /// Checks the frame and runs the operation.
+    func request(_ c: Client, op: UInt8) throws(BrokerError) -> [UInt8] {
+        let input = c.input
+        guard input.count >= AgentProtocol.headerLength else {
+            throw BrokerError(EBADMSG, "the request ended after \(input.count) bytes, inside its \(AgentProtocol.headerLength)-byte header")
+        }
+        guard input[4] == AgentProtocol.version else {
+            throw BrokerError(EPROTONOSUPPORT, "protocol version \(input[4]) is not spoken here: this agent speaks version \(AgentProtocol.version)")
+        }
+        guard Self.u16(input, 6) == 0, Self.u32(input, 12) == 0 else {
+            throw BrokerError(EINVAL, "the header's flags (bytes 6-7) and reserved word (bytes 12-15) must be 0")
+        }
+        let length = Int(Self.u32(input, 8))
+        guard length <= AgentProtocol.maxBody else {
+            throw BrokerError(EMSGSIZE, "a request body of \(length) bytes: at most \(AgentProtocol.maxBody)")
+        }
+        guard input.count == AgentProtocol.headerLength + length else {
+            throw BrokerError(EBADMSG, input.count < AgentProtocol.headerLength + length
+                ? "the request ended after \(input.count - AgentProtocol.headerLength) of its \(length) body bytes"
+                : "\(input.count - AgentProtocol.headerLength - length) bytes follow the request: one request per connection")
+        }
+        if let refusal = c.refusal { throw refusal }
+        guard let operation = AgentProtocol.Operation(rawValue: op) else {
+            throw BrokerError(ENOSYS, "unknown operation \(op) (1 hello, 2 subflow ids, 3 open, 4 close, 5 tuple)")
+        }
+        guard let cred = c.credentials else {
+            throw BrokerError(EACCES, "the request came without SCM_CREDENTIALS")
+        }
+        let body = Array(input[AgentProtocol.headerLength...])
+        if operation == .hello {
+            guard c.descriptors.isEmpty else { throw BrokerError(EINVAL, "hello takes no socket") }
+            guard body.isEmpty else { throw BrokerError(EINVAL, "hello has no body (got \(body.count) bytes)") }
+            return hello(cred)
+        }
+        guard c.descriptors.count == 1 else {
+            throw BrokerError(EBADF, c.descriptors.isEmpty ? "the request needs the MPTCP socket (SCM_RIGHTS)" : "the request came with \(c.descriptors.count) descriptors: send exactly one socket")
+        }
+        let socket = try connection(c.descriptors[0])
+        switch operation {
+        case .hello: return []
+        case .subflowIDs:
+            guard body.isEmpty else { throw BrokerError(EINVAL, "get subflow ids has no body (got \(body.count) bytes)") }
+            return try subflowIDs(socket)
+        case .openSubflow: return try open(socket, body, cred)
+        case .closeSubflow: return try closeSubflow(socket, body, cred)
+        case .subflowTuple:
+            guard body.count == 4 else { throw BrokerError(EINVAL, "get tuple takes a 4-byte subflow id (got \(body.count) bytes)") }
+            return try tuple(socket, id: Self.u32(body, 0))
+        }
+    }
+
+    /// The grant of a non-root caller (root: `nil` and everything allowed).
+    func grant(_ cred: UnixSocket.Credentials, _ what: String) throws(BrokerError) -> Grant? {
+        guard cred.uid != 0 else { return nil }
+        guard let g = policy().grant(for: cred.uid) else {
+            throw BrokerError(EACCES, "uid \(cred.uid) has no grant in the agent's policy: it may not \(what)")
+        }
+        return g
+    }
+
+    func hello(_ cred: UnixSocket.Credentials) -> [UInt8] {
+        var w = ByteWriter()
+        w.appendBigEndian(UInt16(1))                 // lowest version spoken
+        w.appendBigEndian(UInt16(AgentProtocol.version))
+        w.appendBigEndian(UInt32(bitPattern: getpid()))
+        w.appendBigEndian(namespaceCookie)
+        w.appendBigEndian(cred.uid)
+        w.appendBigEndian(cred.gid)
+        let granted: UInt32 = cred.uid == 0 ? .max : UInt32(policy().grant(for: cred.uid)?.subflows ?? 0)
+        w.appendBigEndian(granted)
+        return w.bytes
+    }
+
+    /// The connection behind a received descriptor, after the checks: a socket, MPTCP, in the
+    /// agent's network namespace, connected (a token), not fallen back to TCP.
+    func connection(_ fd: Int32) throws(BrokerError) -> (socket: MPTCPSocket, token: UInt32) {
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFSOCK else {
+            throw BrokerError(ENOTSOCK, "the descriptor sent is not a socket")
+        }
+        var proto: Int32 = 0
+        var len = socklen_t(4)
+        guard getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0, proto == 262 else {
+            throw BrokerError(ENOPROTOOPT, "the socket sent is not an MPTCP socket (IPPROTO_MPTCP, protocol \(proto))")
+        }
+        let dup = fcntl(fd, F_DUPFD_CLOEXEC, 0)   // the request's copy is closed by respond()
+        guard dup >= 0 else { throw BrokerError(EMFILE, "the agent is out of descriptors") }
+        let socket = MPTCPSocket(adopting: dup)
+        let cookie = (try? NetworkNamespace.cookie(ofSocket: dup)) ?? 0
+        guard cookie == namespaceCookie else {
+            throw BrokerError(EXDEV, "the socket lives in another network namespace (cookie \(cookie)); this agent serves namespace \(namespaceCookie)")
+        }
+        let info: MPTCPInfo
+        do { info = try socket.info() } catch {
+            if error.kind == .fallback { throw BrokerError(EOPNOTSUPP, "the connection fell back to plain TCP: there are no MPTCP subflows") }
+            throw BrokerError(error.errno.rawValue, error.message)
+        }
+        if info.isFallback { throw BrokerError(EOPNOTSUPP, "the connection fell back to plain TCP: there are no MPTCP subflows") }
+        guard info.token != 0 else { throw BrokerError(ENOTCONN, "the socket is not a connected MPTCP connection (no token: listening or unconnected)") }
+        return (socket, info.token)
+    }
+
+    /// MPTCP_FULL_INFO of the connection.
+    func snapshots(_ s: MPTCPSocket) throws(BrokerError) -> [SubflowSnapshot] {
+        do { return try s.fullInfo().subflows } catch {
+            if error.kind == .fallback { throw BrokerError(EOPNOTSUPP, "the connection fell back to plain TCP") }
+            throw BrokerError(error.errno.rawValue, error.message)
+        }
+    }
+
+    /// The kernel's view of the connection's subflows (flags, uid), by 4-tuple.
+    func diagnostics(token: UInt32) -> [FourTuple: SubflowDiagnostics] {
+        var out: [FourTuple: SubflowDiagnostics] = [:]
+        for d in (try? SubflowDiagnostics.all(on: diag)) ?? [] where d.token == token { out[FourTuple(d.local, d.remote)] = d }
+        return out
+    }
+
+    static func isLive(_ s: SubflowSnapshot) -> Bool { s.tcpState != 7 && s.tcpState != 6 && s.tcpState != 11 }
+
+    func subflowIDs(_ c: (socket: MPTCPSocket, token: UInt32)) throws(BrokerError) -> [UInt8] {
+        let subs = try snapshots(c.socket)
+        let diags = diagnostics(token: c.token)
+        var w = ByteWriter()
+        w.appendBigEndian(UInt32(subs.count))
+        for s in subs {
+            let d = diags[FourTuple(s.local, s.remote)]
+            var flags: UInt8 = 0
+            if d?.fullyEstablished == true { flags |= 1 }
+            if d?.backup == true { flags |= 2 }
+            w.appendBigEndian(s.id)
+            w.append(flags)
+            w.append([UInt8](repeating: 0, count: 3))
+        }
+        return w.bytes
+    }
+
+    /// A tuple as it goes on the wire.
+    static func encodeTuple(local: SocketEndpoint, remote: SocketEndpoint, backup: Bool, interfaceIndex: Int32, srh: [UInt8]) -> [UInt8] {
+        var w = ByteWriter()
+        w.append(UInt8(backup ? 1 : 0))
+        w.append(UInt8(local.isIPv4 ? AF_INET : AF_INET6))
+        w.appendBigEndian(UInt16(srh.count))
+        w.appendBigEndian(interfaceIndex)
+        w.appendBigEndian(local.port)
+        w.appendBigEndian(remote.port)
+        w.append(local.address.bytes)
+        w.append(remote.address.bytes)
+        w.appendBigEndian(UInt32(0))
+        w.append(srh)
+        return w.bytes
+    }
+
+    func tuple(_ c: (socket: MPTCPSocket, token: UInt32), id: UInt32) throws(BrokerError) -> [UInt8] {
+        guard let s = try snapshots(c.socket).first(where: { $0.id == id }) else {
+            throw BrokerError(EINVAL, "no subflow with id \(id) on this connection")
+        }
+        let flow = FourTuple(s.local, s.remote)
+        let srh = steering.steeredFlows[flow].flatMap { try? $0.encoded() } ?? []
+        let backup = diagnostics(token: c.token)[flow]?.backup ?? false
+        return Self.encodeTuple(local: s.local, remote: s.remote, backup: backup, interfaceIndex: 0, srh: srh)
+    }
+
+    func closeSubflow(_ c: (socket: MPTCPSocket, token: UInt32), _ body: [UInt8], _ cred: UnixSocket.Credentials) throws(BrokerError) -> [UInt8] {
+        guard body.count == 8 else { throw BrokerError(EINVAL, "close takes a subflow id and how (8 bytes, got \(body.count))") }
+        let id = Self.u32(body, 0)
+        let how = Int32(bitPattern: Self.u32(body, 4))
+        switch how {
+        case Int32(SHUT_RD), Int32(SHUT_WR):
+            throw BrokerError(EOPNOTSUPP, "closing one direction of a subflow (SHUT_RD, SHUT_WR) is not supported by this kernel: use SHUT_RDWR (FIN) or -1 (RST)")
+        case Int32(SHUT_RDWR), -1: break
+        default: throw BrokerError(EINVAL, "how = \(how): SHUT_RDWR (2) closes with FIN, -1 with RST")
+        }
+        _ = try grant(cred, "close subflows")
+        let subs = try snapshots(c.socket)
+        guard let s = subs.first(where: { $0.id == id }) else { throw BrokerError(EINVAL, "no subflow with id \(id) on this connection") }
+        guard subs.filter({ Self.isLive($0) && $0.id != id }).count >= 1 else {
+            throw BrokerError(EBUSY, "subflow \(id) is the connection's last subflow: close the socket instead")
+        }
+        do throws(NetlinkError) {
+            if how == -1 {
+                try SubflowDiagnostics.destroy(local: s.local, remote: s.remote, on: diag)
+            } else {
+                try pm.destroySubflow(token: c.token, local: s.local, remote: s.remote)
+            }
+        } catch {
+            if error.errno == ESRCH || error.errno == ENOENT { throw BrokerError(EINVAL, "no subflow with id \(id) (the kernel: \(error))") }
+            throw Self.kernelError(error)
+        }
+        if (try? c.socket.info().token) != c.token {
+            throw BrokerError(ECONNABORTED, "the connection ended during the request")
+        }
+        return []
+    }
+
+    /// A path-manager or sock_diag error as the caller sees it.
+    static func kernelError(_ e: NetlinkError) -> BrokerError {
+        if e.extAckMessage?.contains("userspace PM not selected") == true {
+            return BrokerError(EINVAL, "the connection was created while net.mptcp.pm_type was not 1 (userspace path manager): the kernel refuses every subflow command on it (\(e))")
+        }
+        return BrokerError(e.errno.rawValue, "\(e)")
+    }
+
+    /// `srh` with draft-03's `::` final segment (Figure 11, Segment List[0]) replaced by the
+    /// subflow's destination.
+    static func completed(_ srh: SegmentRoutingHeader, toward remote: IPv6Address) throws(BrokerError) -> SegmentRoutingHeader {
+        guard let last = srh.segments.last else { throw BrokerError(EINVAL, "the SRH has no segments") }
+        if last == remote { return srh }
+        guard last == .unspecified else {
+            throw BrokerError(EINVAL, "the SRH's final segment (Segment List[0]) \(last) is not the subflow's destination \(remote): give the destination or ::")
+        }
+        var s = srh
+        s.segments[s.segments.count - 1] = remote
+        return s
+    }
+
+    func open(_ c: (socket: MPTCPSocket, token: UInt32), _ body: [UInt8], _ cred: UnixSocket.Credentials) throws(BrokerError) -> [UInt8] {
+        guard body.count >= AgentProtocol.tupleLength else {
+            throw BrokerError(EINVAL, "open takes a \(AgentProtocol.tupleLength)-byte tuple (got \(body.count) bytes)")
+        }
+        let flags = body[0], family = Int32(body[1])
+        let srhLength = Int(Self.u16(body, 2))
+        let interfaceIndex = Int32(bitPattern: Self.u32(body, 4))
+        var localPort = Self.u16(body, 8), remotePort = Self.u16(body, 10)
+        var localAddress = IPv6Address(bytes: Array(body[12..<28])), remoteAddress = IPv6Address(bytes: Array(body[28..<44]))
+        guard flags & ~1 == 0 else { throw BrokerError(EINVAL, "tuple byte 0: unknown flags \(flags) (bit 0 = low priority)") }
+        guard family == AF_INET6 || family == AF_INET else { throw BrokerError(EAFNOSUPPORT, "tuple byte 1: family \(family) (AF_INET6 = 10, AF_INET = 2)") }
+        guard Self.u32(body, 44) == 0 else { throw BrokerError(EINVAL, "tuple bytes 44-47 are reserved and must be 0") }
+        guard body.count == AgentProtocol.tupleLength + srhLength else {
+            throw BrokerError(EINVAL, "the tuple announces a \(srhLength)-byte SRH but \(body.count - AgentProtocol.tupleLength) bytes follow it")
+        }
+        guard interfaceIndex >= 0 else { throw BrokerError(EINVAL, "interface index \(interfaceIndex)") }
+        let grant = try grant(cred, "open subflows")
+
+        // Unspecified parts come from the connection (its initial subflow).
+        let subs = try snapshots(c.socket)
+        guard let first = subs.first else { throw BrokerError(ENOTCONN, "the connection has no subflow") }
+        if localAddress == .unspecified { localAddress = first.local.address }
+        if remoteAddress == .unspecified { remoteAddress = first.remote.address }
+        if remotePort == 0 { remotePort = first.remote.port }
+        let v4 = SocketEndpoint(localAddress, port: 0).isIPv4
+        guard v4 == SocketEndpoint(remoteAddress, port: 0).isIPv4, v4 == (family == AF_INET) else {
+            throw BrokerError(EINVAL, "the tuple mixes address families (IPv4 goes as ::ffff:a.b.c.d with family AF_INET)")
+        }
+        if let grant, subs.filter(Self.isLive).count >= grant.subflows {
+            throw BrokerError(EACCES, "uid \(cred.uid)'s grant allows \(grant.subflows) subflow(s) per connection; this one has \(subs.filter(Self.isLive).count)")
+        }
+        if cred.uid != 0, localPort != 0 {
+            let start = (try? SysctlFile("net/ipv4/ip_unprivileged_port_start").read()).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 1024
+            if Int(localPort) < start {
+                throw BrokerError(EPERM, "local port \(localPort) is below net.ipv4.ip_unprivileged_port_start (\(start)): only root may open subflows from it")
+            }
+        }
+
+        // The SRH: the caller's, or the next unused path of the agent's rule for this connection.
+        var srh: SegmentRoutingHeader? = nil
+        if srhLength > 0 {
+            let bytes = Array(body[AgentProtocol.tupleLength...])
+            do { srh = try SegmentRoutingHeader(decoding: bytes) } catch {
+                throw BrokerError(EINVAL, "the SRH (tuple byte \(AgentProtocol.tupleLength) on): \(error)")
+            }
+            guard !v4 else { throw BrokerError(EINVAL, "an SRH needs an IPv6 subflow") }
+            srh = try Self.completed(srh!, toward: remoteAddress)
+            if let grant {
+                let waypoints = Array(srh!.segments.dropLast())
+                guard grant.allows(waypoints: waypoints) else {
+                    let denied = waypoints.first { w in !grant.sids.contains { $0.contains(w) } }!
+                    throw BrokerError(EACCES, "SID \(denied) is not granted to uid \(cred.uid) (granted: \(grant.sids.isEmpty ? "none" : grant.sids.map(\.description).joined(separator: ", ")))")
+                }
+            }
+        } else if let paths = enginePaths(c.token) {
+            let used = Set(subs.filter(Self.isLive).compactMap { steering.steeredFlows[FourTuple($0.local, $0.remote)].map { Array($0.segments.dropLast()) } })
+            // The initial subflow carries the first path.
+            for p in paths.dropFirst() {
+                guard case .segments(let w) = p else { continue }
+                if used.contains(w) { continue }
+                do { srh = try SegmentRoutingHeader(path: w + [remoteAddress], nextHeader: UInt8(IPPROTO_TCP)) } catch {
+                    throw BrokerError(EINVAL, "the SRH of the rule's path \(p): \(error)")
+                }
+                break
+            }
+        }
+
+        let remote = SocketEndpoint(remoteAddress, port: remotePort)
+        // Every TCP socket's 4-tuple (another user's plain TCP connection included): steering
+        // one of them, even for the moment until SUBFLOW_CREATE fails, would put an SRH on
+        // someone else's packets.
+        let inUse: Set<FourTuple>
+        do { inUse = try SubflowDiagnostics.tcpFourTuples(on: diag) } catch {
+            throw BrokerError(error.errno.rawValue, "listing the namespace's TCP sockets: \(error)")
+        }
+        let used = Set(diagnostics(token: c.token).values.map(\.localID))
+        let chosen = localPort == 0
+        for attempt in 0..<16 {
+            if chosen {
+                localPort = Self.ports.lowerBound + UInt16(nextPort % Self.ports.count)
+                nextPort += 1
+            }
+            let local = SocketEndpoint(localAddress, port: localPort)
+            let flow = FourTuple(local, remote)
+            if inUse.contains(flow) || steering.steeredFlows[flow] != nil || steered[flow] != nil {
+                if chosen { continue }
+                throw BrokerError(EADDRINUSE, "the 4-tuple \(flow) is in use")
+            }
+            var id = nextLocalID[c.token] ?? Self.localIDs.lowerBound
+            while used.contains(id) && id < Self.localIDs.upperBound { id += 1 }
+            guard !used.contains(id) else { throw BrokerError(ENOSPC, "no free local address id left on this connection") }
+            nextLocalID[c.token] = id == .max ? id : id + 1
+            if let srh {
+                do { try steering.steer(flow, along: srh) } catch {
+                    throw BrokerError(EIO, "steering \(flow): \(error)")
+                }
+            }
+            do throws(NetlinkError) {
+                try pm.createSubflow(token: c.token, localID: id, local: local, remote: remote, interfaceIndex: interfaceIndex, backup: flags & 1 != 0)
+            } catch {
+                if srh != nil { try? steering.unsteer(flow) }
+                if error.errno == EADDRINUSE && chosen && attempt < 15 { continue }
+                if error.errno == ENOTCONN {
+                    throw BrokerError(EAGAIN, "the connection is not fully established yet (the peer has not acknowledged data): retry shortly")
+                }
+                if error.errno == EADDRNOTAVAIL { throw BrokerError(EADDRNOTAVAIL, "\(localAddress) is not an address of this host") }
+                throw Self.kernelError(error)
+            }
+            // The token could have gone to another connection if this one ended meanwhile.
+            if (try? c.socket.info().token) != c.token {
+                try? pm.destroySubflow(token: c.token, local: local, remote: remote)
+                if srh != nil { try? steering.unsteer(flow) }
+                throw BrokerError(ECONNABORTED, "the connection ended during the request")
+            }
+            if srh != nil { steered[flow] = (c.token, ContinuousClock.now, 0) }
+            guard let s = try snapshots(c.socket).first(where: { $0.local == local && $0.remote == remote }) else {
+                throw BrokerError(ECONNREFUSED, "the kernel accepted the subflow \(flow) but it is already gone")
+            }
+            var reply = ByteWriter()
+            reply.appendBigEndian(s.id)
+            reply.append(Self.encodeTuple(local: local, remote: remote, backup: flags & 1 != 0, interfaceIndex: interfaceIndex,
+                                          srh: (try? srh?.encoded()) ?? []))
+            return reply.bytes
+        }
+        throw BrokerError(EADDRINUSE, "no free local port in \(Self.ports.lowerBound)-\(Self.ports.upperBound) toward \(remote)")
+    }
+
+    /// Unsteers subflows the broker opened that the kernel no longer lists (twice in a row,
+    /// a second apart, so one that is still being set up is not taken for closed).
+    /// Also forgets the local address ids given on connections that are gone.
+    func sweep() {
+        guard !steered.isEmpty || !nextLocalID.isEmpty, let all = try? SubflowDiagnostics.all(on: diag) else { return }
+        let tokens = Set(all.map(\.token))
+        nextLocalID = nextLocalID.filter { tokens.contains($0.key) }
+        let live = Set(all.filter { $0.tcpState != 7 }.map { FourTuple($0.local, $0.remote) })
+        for (flow, entry) in steered {
+            if live.contains(flow) {
+                steered[flow]?.missing = 0
+            } else if entry.missing >= 1 {
+                try? steering.unsteer(flow)
+                steered[flow] = nil
+            } else {
+                steered[flow]?.missing = 1
+            }
+        }
+    }
+}
+
+extension Agent {
+    /// The answer to a text request on the control socket: `status` as one JSON object. A
+    /// non-root peer (SO_PEERCRED) sees only the connections its uid owns; rules and counters
+    /// are shown to everyone.
+    func textAnswer(_ request: String, peer: UnixSocket.Credentials?) -> String {
+        guard request == "status" else {
+            let shown = String(request.unicodeScalars.prefix(40).map { $0.value >= 0x20 && $0.value < 0x7f ? Character($0) : "?" })
+            return "{\"error\": \"unknown request: \(shown.replacingOccurrences(of: "\\", with: "?").replacingOccurrences(of: "\"", with: "?"))\"}"
+        }
+        var s = status()
+        if peer?.uid != 0 {
+            let owned = Set(((try? SubflowDiagnostics.all()) ?? []).filter { $0.uid == peer?.uid }.map { String(format: "%08x", $0.token) })
+            s.connections = s.connections.filter { owned.contains($0.token) }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(s)).map { String(decoding: $0, as: UTF8.self) } ?? "{\"error\": \"encoding\"}"
+    }
+}

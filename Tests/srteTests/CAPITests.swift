@@ -1,0 +1,481 @@
+import Foundation
+import Testing
+import TestSupport
+import NetworkLab
+import LinuxSystem
+import SubflowSteering
+import PathAgent
+import SRv6Paths
+import Glibc
+
+/// Runs `argv` to completion; (status, stdout + stderr).
+@discardableResult
+func runTool(_ argv: [String]) throws -> (status: Int32, out: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = argv
+    let o = Pipe()
+    p.standardOutput = o
+    p.standardError = o
+    try p.run()
+    let data = o.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// The C library (capi/, built with its Makefile) and the test client compiled with gcc into
+/// a world-readable directory, so other users can run them.
+struct CAPIBuild {
+    let dir: String
+    var client: String { dir + "/subflow_client" }
+    var legacyClient: String { dir + "/legacy_client" }
+    var preload: String { dir + "/libsrte-preload.so" }
+
+    init() throws {
+        dir = "/tmp/srte-capi-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let make = try runTool(["make", "-s", "-C", packageRoot + "/capi", "BUILD=\(dir)"])
+        guard make.status == 0 else { throw CAPIBuildError(message: "make: \(make.out)") }
+        let cc = try runTool(["gcc", "-Wall", "-Wextra", "-Werror", "-I", packageRoot + "/capi/include", "-o", client,
+                              packageRoot + "/capi/tests/subflow_client.c", "-L", dir, "-lsrte-mptcp", "-Wl,-rpath," + dir])
+        guard cc.status == 0 else { throw CAPIBuildError(message: "gcc: \(cc.out)") }
+        // The legacy program uses neither srte's header nor its library.
+        let legacy = try runTool(["gcc", "-Wall", "-Wextra", "-Werror", "-o", legacyClient, packageRoot + "/capi/tests/legacy_client.c"])
+        guard legacy.status == 0 else { throw CAPIBuildError(message: "gcc: \(legacy.out)") }
+        for f in [client, legacyClient, preload] { chmod(f, 0o755) }
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: dir) }
+}
+
+struct CAPIBuildError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+/// A policy file (world-readable is not needed: the agent reads it as root).
+func agentPolicyFile(_ text: String) throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("srte-capi-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).yaml").path
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
+
+/// srte's C API (capi/) against a running `srte agent`, in a lab of the bundled diamond:
+/// programs written from draft-hesmans-mptcp-socket-03's figures, as root and as other users.
+@Suite(.serialized, .enabled(if: isRoot, "needs root: creates network namespaces"), .timeLimit(.minutes(4)))
+struct CAPITests {
+    func startAgent(_ bed: Testbed, policy: String) throws -> (Process, Collected) {
+        let p = Process()
+        p.executableURL = srteBinary()
+        p.arguments = ["agent", "--netns", bed.namespace(of: "h1")!, "--policy", policy, "--for", "120"]
+        let err = Pipe(), collected = Collected()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        err.fileHandleForReading.readabilityHandler = { h in collected.append(h.availableData) }
+        try p.run()
+        return (p, collected)
+    }
+
+    /// The client in h1 as `uid` (nil: root), against a fresh `srte serve` in h2.
+    func client(_ bed: Testbed, _ build: CAPIBuild, uid: UInt32?, _ args: [String]) throws -> String {
+        let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
+        defer { if serve.isRunning { serve.terminate() } }
+        Thread.sleep(forTimeInterval: 0.3)
+        var argv = ["ip", "netns", "exec", bed.namespace(of: "h1")!]
+        if let uid { argv += ["setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups"] }
+        argv += [build.client, "fc00:2::2", "5201"] + args
+        let r = try runTool(argv)
+        serve.waitUntilExit()
+        return r.out
+    }
+
+    func bytesFromR1(to mid: String, _ before: [Testbed.LinkCounters], _ after: [Testbed.LinkCounters]) -> Int {
+        let i = after.firstIndex { $0.a == "r1" && $0.b == mid }!
+        return Int((after[i].endA?.txBytes ?? 0) - (before[i].endA?.txBytes ?? 0))
+    }
+
+    @Test func listOpenThroughAWaypointAndCloseAsRootAndAsAnotherUser() throws {
+        let build = try CAPIBuild()
+        defer { build.remove() }
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "ca\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let policy = try agentPolicyFile("""
+            rules:
+              - match: { to: "fc00:2::/64", port: 5201 }
+                paths: [direct]
+            grants:
+              - { uid: 65534, sids: ["fc00:0:b::/48"], subflows: 4 }
+            """)
+        defer { try? FileManager.default.removeItem(atPath: policy) }
+        let (agent, log) = try startAgent(bed, policy: policy)
+        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
+        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+
+        for uid: UInt32? in [nil, 65534] {
+            // Draft-03 Figure 11: Segment List = [::, fc00:0:b::1]. The subflow goes via b,
+            // which the IGP never uses toward h2 (it prefers a). Root closes it with FIN, the
+            // other user with RST.
+            let before = try bed.linkCounters()
+            let out = try client(bed, build, uid: uid, ["--via", "fc00:0:b::1", "--bytes", "8000000", "--close"] + (uid == nil ? [] : ["--rst"]))
+            let after = try bed.linkCounters()
+            let who = uid.map { "uid \($0)" } ?? "root"
+            #expect(out.contains("hello uid=\(uid ?? 0)"), "\(who): \(out)")
+            #expect(out.contains("ids n=1 1:"), "\(who): \(out)")
+            #expect(out.contains("open ok id=2"), "\(who): \(out)\n\(log.text)")
+            #expect(out.contains("ids n=2 1:E- 2:E-"), "\(who): the new subflow becomes fully established: \(out)")
+            #expect(out.contains("srh=40 seg0=fc00:2::2 seg1=fc00:0:b::1"), "\(who): the tuple carries the SRH, :: completed: \(out)")
+            #expect(out.contains("close-rd errno=EOPNOTSUPP"), "\(who): \(out)")
+            #expect(out.contains("close ok"), "\(who): \(out)")
+            #expect(out.contains("close-last errno=EBUSY"), "\(who): \(out)")
+            #expect(out.contains("close-bad errno=EINVAL"), "\(who): \(out)")
+            let viaB = bytesFromR1(to: "b", before, after), viaC = bytesFromR1(to: "c", before, after)
+            #expect(viaB > 500_000, "\(who): r1 → b carried \(viaB) bytes")
+            #expect(viaC < 200_000, "\(who): r1 → c carried \(viaC) bytes")
+        }
+
+        // uid 65534's grant names b only; a port below 1024 is root's.
+        let c = try client(bed, build, uid: 65534, ["--via", "fc00:0:c::1", "--bytes", "100000"])
+        #expect(c.contains("open errno=EACCES") && c.contains("fc00:0:c::1 is not granted"), "\(c)")
+        let low = try client(bed, build, uid: 65534, ["--via", "fc00:0:b::1", "--lport", "80", "--bytes", "100000"])
+        #expect(low.contains("open errno=EPERM") && low.contains("ip_unprivileged_port_start"), "\(low)")
+        let rootLow = try client(bed, build, uid: nil, ["--lport", "80", "--bytes", "100000"])
+        #expect(rootLow.contains("open ok") && rootLow.contains("lport=80 srh=0"), "root may use port 80; the rule has no path left: \(rootLow)")
+        // A uid without a grant: no SRH, no subflow at all; listing its own connection still works.
+        let none = try client(bed, build, uid: 65533, ["--via", "fc00:0:b::1", "--bytes", "100000"])
+        #expect(none.contains("hello uid=65533 granted=0"), "\(none)")
+        #expect(none.contains("ids n=1"), "\(none)")
+        #expect(none.contains("open errno=EACCES") && none.contains("no grant"), "\(none)")
+
+        // `srte agent status` as a user other than root shows only that user's connections.
+        let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
+        defer { if serve.isRunning { serve.terminate() } }
+        Thread.sleep(forTimeInterval: 0.3)
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["ip", "netns", "exec", bed.namespace(of: "h1")!, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            build.client, "fc00:2::2", "5201", "--bytes", "10000", "--hold", "4000"]
+        let held = Pipe(), heldOut = Collected()
+        holder.standardOutput = held
+        held.fileHandleForReading.readabilityHandler = { h in heldOut.append(h.availableData) }
+        try holder.run()
+        defer { if holder.isRunning { holder.terminate() } }
+        #expect(heldOut.wait(for: "holding", seconds: 10), "\(heldOut.text)")
+        func status(uid: UInt32?) throws -> [String: Any]? {
+            var argv = ["ip", "netns", "exec", bed.namespace(of: "h1")!]
+            if let uid { argv += ["setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups"] }
+            let r = try runTool(argv + [srteBinary().path, "agent", "status", "--format", "json"])
+            return try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+        }
+        let asRoot = try status(uid: nil), asOwner = try status(uid: 65534), asOther = try status(uid: 65533)
+        #expect((asRoot?["connections"] as? [Any])?.count == 1, "root sees every connection: \(String(describing: asRoot))")
+        #expect((asOwner?["connections"] as? [Any])?.count == 1, "uid 65534 sees its own: \(String(describing: asOwner))")
+        #expect((asOther?["connections"] as? [Any])?.count == 0, "uid 65533 does not: \(String(describing: asOther))")
+        #expect(asOther?["schemaVersion"] as? Int == 1 && (asOther?["rules"] as? [Any])?.count == 1)
+        holder.waitUntilExit()
+        serve.waitUntilExit()
+    }
+
+    /// `srte run`: a program written for the out-of-tree kernel (a plain TCP socket, getsockopt
+    /// 66–69 at IPPROTO_TCP) opens a subflow through b with an SRH, as another user.
+    @Test func srteRunServesTheLegacyOptions() throws {
+        let build = try CAPIBuild()
+        defer { build.remove() }
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "cl\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let policy = try agentPolicyFile("""
+            rules:
+              - match: { to: "fc00:2::/64", port: 5999 }
+                paths: [direct]
+            grants:
+              - { uid: 65534, sids: ["fc00:0:b::/48"] }
+            """)
+        defer { try? FileManager.default.removeItem(atPath: policy) }
+        let (agent, log) = try startAgent(bed, policy: policy)
+        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
+        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+
+        func legacy(_ run: Bool) throws -> (String, Int) {
+            let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
+            defer { if serve.isRunning { serve.terminate() } }
+            Thread.sleep(forTimeInterval: 0.3)
+            let before = try bed.linkCounters()
+            let prefix = run ? [srteBinary().path, "run", "--preload", build.preload, "--"] : []
+            let r = try runTool(["ip", "netns", "exec", bed.namespace(of: "h1")!, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+                                + prefix + [build.legacyClient, "fc00:2::2", "5201", "--via", "fc00:0:b::1", "--bytes", "6000000"])
+            serve.waitUntilExit()
+            return (r.out, bytesFromR1(to: "b", before, try bed.linkCounters()))
+        }
+        let (out, viaB) = try legacy(true)
+        #expect(out.contains("ids n=1 1:"), "\(out)\n\(log.text)")
+        #expect(out.contains("open ok id=2") && out.contains("ids n=2 1:E 2:E"), "\(out)")
+        #expect(out.contains("tuple id=2 lport=43000 remote=fc00:2::2") || out.contains("tuple id=2 lport=430"), "\(out)")
+        #expect(out.contains("close ok"), "\(out)")
+        #expect(viaB > 300_000, "r1 → b carried \(viaB) bytes")
+        // Without srte run the kernel has no such options (a plain TCP socket: ENOPROTOOPT).
+        let (plain, plainViaB) = try legacy(false)
+        #expect(plain.contains("ids errno=\(ENOPROTOOPT)") && plain.contains("open errno=\(ENOPROTOOPT)"), "\(plain)")
+        #expect(plainViaB < 100_000)
+    }
+
+    /// An open without an SRH on a connection the agent engineers takes the next path of its rule
+    /// that no live subflow uses: here the agent's own join via b, once the program closed it.
+    @Test func anOpenWithoutAnSRHTakesTheRulesNextUnusedPath() throws {
+        let build = try CAPIBuild()
+        defer { build.remove() }
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "cn\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let policy = try agentPolicyFile("""
+            rules:
+              - match: { to: "fc00:2::/64", port: 5201 }
+                paths: [direct, [fc00:0:b::1]]
+            grants:
+              - { uid: 65534, sids: ["fc00:0:b::/48"] }
+            """)
+        defer { try? FileManager.default.removeItem(atPath: policy) }
+        let (agent, log) = try startAgent(bed, policy: policy)
+        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
+        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        let out = try client(bed, build, uid: 65534, ["--wait-subflows", "2", "--close-id", "2", "--bytes", "100000"])
+        #expect(out.contains("ids n=2 1:E- 2:E-"), "the agent's join via b: \(out)\n\(log.text)")
+        #expect(out.contains("close-id ok"), "\(out)")
+        #expect(out.contains("open ok id=3"), "\(out)")
+        #expect(out.contains("srh=40 seg0=fc00:2::2 seg1=fc00:0:b::1"), "the rule's path via b again: \(out)")
+    }
+
+    /// Thousands of malformed and random requests (seeded): each gets an error answer, the
+    /// agent keeps serving, and holds no more descriptors afterwards. Sockets a caller may
+    /// hold but that are not an MPTCP connection of the agent's namespace are refused.
+    @Test func malformedRequestsAreAnsweredWithErrorsAndLeakNothing() throws {
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "cr\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let policy = try agentPolicyFile("rules:\n  - match: { to: \"fc00:2::/64\", port: 5999 }\n    paths: [direct]\n")
+        defer { try? FileManager.default.removeItem(atPath: policy) }
+        let (agent, log) = try startAgent(bed, policy: policy)
+        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
+        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        let cookie = try NetworkNamespace.run(in: bed.namespace(of: "h1")!) { try NetworkNamespace.currentCookie() }
+        let path = "/run/srte/agent-\(cookie).sock"
+        let agentPID = agent.processIdentifier
+        func fdCount() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(agentPID)/fd").count) ?? -1 }
+
+        /// Sends `bytes` (with `fds`), ends the request, returns the answer.
+        func ask(_ bytes: [UInt8], fds: [Int32] = [], credentials: Bool = true) throws -> [UInt8] {
+            let s = try UnixSocket.connect(to: path)
+            defer { close(s) }
+            if !bytes.isEmpty || !fds.isEmpty { try UnixSocket.send(s, bytes.isEmpty ? [0x53] : bytes, descriptors: fds, credentials: credentials) }
+            shutdown(s, Int32(SHUT_WR))
+            return try UnixSocket.readAll(s, timeout: .seconds(5))
+        }
+        func header(op: UInt8, length: Int, version: UInt8 = 1) -> [UInt8] {
+            [0x53, 0x52, 0x54, 0x41, version, op, 0, 0] + withUnsafeBytes(of: UInt32(length).bigEndian, Array.init) + [0, 0, 0, 0]
+        }
+        func errorOf(_ answer: [UInt8]) -> Int32? {
+            guard answer.count >= 16, Array(answer[0..<4]) == [0x53, 0x52, 0x54, 0x41] else { return nil }
+            return Int32(bitPattern: UInt32(answer[12]) << 24 | UInt32(answer[13]) << 16 | UInt32(answer[14]) << 8 | UInt32(answer[15]))
+        }
+
+        // Hello: the agent's pid and this namespace.
+        let hello = try ask(header(op: 1, length: 0))
+        #expect(errorOf(hello) == 0 && hello.count == 16 + 28, "\(hello)")
+        // Without SCM_CREDENTIALS from the client the kernel attaches them anyway: the accepted
+        // socket has SO_PASSCRED from the listener from connect() on, before the agent accepts it.
+        let bare = try ask(header(op: 1, length: 0), credentials: false)
+        #expect(errorOf(bare) == 0 && bare.count == 16 + 28, "\(String(decoding: bare.dropFirst(16), as: UTF8.self))")
+        Thread.sleep(forTimeInterval: 0.3)
+        let fdsBefore = fdCount()
+        #expect(fdsBefore > 0)
+
+        // Sockets that are not an MPTCP connection of h1: the descriptor is no capability.
+        let udp = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(udp) }
+        #expect(errorOf(try ask(header(op: 2, length: 0), fds: [udp])) == ENOPROTOOPT)
+        let unconnected = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 262)
+        defer { close(unconnected) }
+        // This process is in the host's namespace, not h1's.
+        #expect(errorOf(try ask(header(op: 2, length: 0), fds: [unconnected])) == EXDEV)
+        let inH1 = try NetworkNamespace.run(in: bed.namespace(of: "h1")!) { socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 262) }
+        defer { close(inH1) }
+        #expect(errorOf(try ask(header(op: 2, length: 0), fds: [inH1])) == ENOTCONN)
+        #expect(errorOf(try ask(header(op: 2, length: 0))) == EBADF)
+        #expect(errorOf(try ask(header(op: 2, length: 0), fds: [inH1, inH1])) == EBADF)
+        #expect(errorOf(try ask(header(op: 9, length: 0), fds: [inH1])) == ENOSYS)
+        #expect(errorOf(try ask(header(op: 2, length: 0, version: 7))) == EPROTONOSUPPORT)
+        #expect(errorOf(try ask(header(op: 2, length: 100_000))) == EMSGSIZE)
+
+        // Random requests, in batches of 32 connections open at once.
+        var rng = SplitMix64(seed: 0x5352_5445)
+        let devnull = open("/dev/null", O_RDONLY)
+        defer { close(devnull) }
+        var answered = 0, errors = 0
+        var failures: [String] = []
+        let total = 3000
+        var i = 0
+        while i < total {
+            var batch: [(Int32, String)] = []
+            for _ in 0..<min(32, total - i) {
+                i += 1
+                let kind = rng.next() % 6
+                var bytes: [UInt8]
+                switch kind {
+                case 0:   // random bytes, no magic
+                    bytes = (0..<Int(1 + rng.next() % 200)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                    if bytes.first == 0x53 { bytes[0] = 0x54 }
+                    bytes.append(UInt8(ascii: "\n"))
+                case 1:   // a header with a random op and a random body
+                    let body = (0..<Int(1 + rng.next() % 120)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                    bytes = header(op: UInt8(truncatingIfNeeded: rng.next() % 8), length: body.count) + body
+                case 2:   // a header whose length disagrees with the body
+                    let body = (0..<Int(rng.next() % 64)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                    bytes = header(op: 3, length: body.count + 1 + Int(rng.next() % 50)) + body
+                case 3:   // cut inside the header
+                    bytes = Array(header(op: 2, length: 0)[0..<Int(4 + rng.next() % 11)])
+                case 4:   // an open with a random tuple and SRH bytes
+                    let body = (0..<Int(48 + rng.next() % 80)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                    bytes = header(op: 3, length: body.count) + body
+                default:  // a valid header, random flags / reserved
+                    var h = header(op: UInt8(2 + rng.next() % 4), length: 0)
+                    h[6] = UInt8(truncatingIfNeeded: rng.next() | 1)
+                    bytes = h
+                }
+                let fds: [Int32] = rng.next() % 3 == 0 ? [] : (rng.next() % 2 == 0 ? [devnull] : [udp])
+                let s = try UnixSocket.connect(to: path)
+                do { try UnixSocket.send(s, bytes, descriptors: fds, credentials: rng.next() % 4 != 0) } catch {
+                    failures.append("send: \(error)")
+                }
+                shutdown(s, Int32(SHUT_WR))
+                batch.append((s, "kind \(kind) \(bytes.prefix(24))"))
+            }
+            for (s, what) in batch {
+                defer { close(s) }
+                guard let answer = try? UnixSocket.readAll(s, timeout: .seconds(5)) else { failures.append("no answer: \(what)"); continue }
+                answered += 1
+                if let e = errorOf(answer) {
+                    if e != 0 { errors += 1 } else { failures.append("accepted: \(what)") }
+                } else if String(decoding: answer, as: UTF8.self).hasPrefix("{\"error\"") {
+                    errors += 1
+                } else {
+                    failures.append("answer \(answer.prefix(40)) to \(what)")
+                }
+            }
+        }
+        #expect(failures.isEmpty, "\(failures.count) bad: \(failures.prefix(5))")
+        #expect(answered == total && errors == total)
+
+        // A real connection: random tuples and SRH bytes for open, each answered; a 4-tuple
+        // another (plain TCP) connection uses is refused before any steering is installed.
+        let mptcpServe = try startServe(inNamespace: bed.namespace(of: "h2")!)
+        defer { if mptcpServe.isRunning { mptcpServe.terminate() } }
+        let plainServe = try startServe(inNamespace: bed.namespace(of: "h2")!, port: 5202)
+        defer { if plainServe.isRunning { plainServe.terminate() } }
+        Thread.sleep(forTimeInterval: 0.5)
+        let server = try #require(SocketEndpoint(parsing: "[fc00:2::2]:5201"))
+        let (conn, plain): (MPTCPSocket, Int32) = try NetworkNamespace.run(in: bed.namespace(of: "h1")!) {
+            let c = try MPTCPSocket()
+            try c.connect(to: server)
+            _ = try c.send([UInt8](repeating: 7, count: 1000))
+            let p = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), Int32(IPPROTO_TCP))
+            try SocketEndpoint(server.address, port: 5202).withSockaddr { a, l in
+                guard Glibc.connect(p, a, l) == 0 else { throw SystemCallError("connect", errno: .current) }
+            }
+            return (c, p)
+        }
+        defer { close(plain) }
+        Thread.sleep(forTimeInterval: 0.3)
+        let plainLocal = try SocketEndpoint.reading("getsockname") { getsockname(plain, $0, $1) }
+        func tuple(localPort: UInt16, remotePort: UInt16, srh: [UInt8]) -> [UInt8] {
+            var b: [UInt8] = [0, 10, UInt8(srh.count >> 8), UInt8(srh.count & 0xff), 0, 0, 0, 0]
+            b += [UInt8(localPort >> 8), UInt8(localPort & 0xff), UInt8(remotePort >> 8), UInt8(remotePort & 0xff)]
+            b += [UInt8](repeating: 0, count: 36)
+            return b + srh
+        }
+        let viaB = try SegmentRoutingHeader(path: [try IPv6Address(parsing: "fc00:0:b::1"), .unspecified], nextHeader: 6).encoded()
+        let taken = tuple(localPort: plainLocal.port, remotePort: 5202, srh: viaB)
+        let takenAnswer = try ask(header(op: 3, length: taken.count) + taken, fds: [conn.fileDescriptor])
+        // Refused by the agent's own check (the kernel's SUBFLOW_CREATE would say EADDRINUSE too,
+        // but only after the 4-tuple had been steered).
+        let takenMessage = String(decoding: takenAnswer.dropFirst(16), as: UTF8.self)
+        #expect(errorOf(takenAnswer) == EADDRINUSE && takenMessage.contains("\(plainLocal.port) -> [fc00:2::2]:5202 is in use"), "\(takenMessage)")
+        var opened = 0, refusedOpens = 0
+        for _ in 0..<150 {
+            var srh: [UInt8] = []
+            switch rng.next() % 3 {
+            case 0: srh = (0..<Int(rng.next() % 64)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            case 1: srh = viaB; srh[Int(rng.next() % UInt64(srh.count))] ^= UInt8(truncatingIfNeeded: rng.next() | 1)
+            default: break
+            }
+            let body = tuple(localPort: UInt16(truncatingIfNeeded: rng.next()), remotePort: rng.next() % 2 == 0 ? 0 : 5201, srh: srh)
+            let answer = try ask(header(op: 3, length: body.count) + body, fds: [conn.fileDescriptor])
+            guard let e = errorOf(answer) else { failures.append("open: no frame"); continue }
+            if e == 0 { opened += 1 } else { refusedOpens += 1 }
+        }
+        #expect(failures.isEmpty, "\(failures.prefix(5))")
+        #expect(opened + refusedOpens == 150, "opened \(opened), refused \(refusedOpens)")
+        #expect(opened > 0 && refusedOpens > 0, "valid tuples open, broken SRHs do not: opened \(opened), refused \(refusedOpens)")
+        withExtendedLifetime(conn) {}
+
+        // A connection made while the namespace used the in-kernel path manager: the kernel
+        // refuses every path-manager command on it, and the answer says why.
+        let kernelPMServe = try startServe(inNamespace: bed.namespace(of: "h2")!, port: 5203)
+        defer { if kernelPMServe.isRunning { kernelPMServe.terminate() } }
+        Thread.sleep(forTimeInterval: 0.5)
+        let old: MPTCPSocket = try NetworkNamespace.run(in: bed.namespace(of: "h1")!) {
+            try Sysctl.write("net/mptcp/pm_type", "0")
+            defer { try? Sysctl.write("net/mptcp/pm_type", "1") }
+            let c = try MPTCPSocket()
+            try c.connect(to: SocketEndpoint(server.address, port: 5203))
+            _ = try c.send([UInt8](repeating: 7, count: 1000))
+            return c
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        let plainOpen = tuple(localPort: 0, remotePort: 0, srh: [])
+        let oldAnswer = try ask(header(op: 3, length: plainOpen.count) + plainOpen, fds: [old.fileDescriptor])
+        let oldMessage = String(decoding: oldAnswer.dropFirst(16), as: UTF8.self)
+        #expect(errorOf(oldAnswer) == EINVAL && oldMessage.contains("net.mptcp.pm_type was not 1"), "\(oldMessage)")
+        withExtendedLifetime(old) {}
+
+        // Still serving, and no descriptor kept.
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(agent.isRunning)
+        #expect(errorOf(try ask(header(op: 1, length: 0))) == 0)
+        let st = try runSrte(["agent", "status", "--netns", bed.namespace(of: "h1")!])
+        #expect(st.status == 0, "\(st.err)")
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(fdCount() == fdsBefore, "the agent held \(fdsBefore) descriptors before, \(fdCount()) after")
+    }
+}
+
+/// SplitMix64: a seeded generator, so a failure can be replayed.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// `srte run`'s own errors, without root.
+@Suite struct RunCommandTests {
+    @Test func aMissingProgramOrShimIsExitTwo() throws {
+        let none = try runSrte(["run"])
+        #expect(none.status == 2 && none.err.contains("give the program to run"), "\(none.err)")
+        let shim = try runSrte(["run", "--preload", "/nonexistent/libsrte-preload.so", "--", "true"])
+        #expect(shim.status == 2 && shim.err.contains("/nonexistent/libsrte-preload.so: the shim is missing"), "\(shim.err)")
+    }
+
+    @Test func theProgramReplacesSrte() throws {
+        // Any readable file passes as the shim here: `true` never calls the intercepted functions,
+        // but the dynamic loader must find a loadable object, so use the C library itself.
+        let libc = ["/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6"].first { FileManager.default.isReadableFile(atPath: $0) }
+        guard let libc else { return }
+        let r = try runSrte(["run", "--preload", libc, "--socket", "/nonexistent.sock", "--", "sh", "-c", "echo \"$LD_PRELOAD $SRTE_AGENT_SOCKET\"; exit 7"])
+        #expect(r.status == 7, "the program's exit status: \(r.err)")
+        #expect(r.out.contains("\(libc) /nonexistent.sock"), "\(r.out)")
+        #expect(r.err.contains("no agent answers at /nonexistent.sock"), "\(r.err)")
+        let missing = try runSrte(["run", "--preload", libc, "--", "/nonexistent/program"])
+        #expect(missing.status == 127 && missing.err.contains("cannot run /nonexistent/program"), "\(missing.err)")
+    }
+}

@@ -1,0 +1,303 @@
+/*
+ * libsrte-mptcp: a thin client of the srte agent's subflow protocol (Docs/AgentProtocol.md,
+ * version 1). One Unix connection per call: connect, one request (the MPTCP socket as
+ * SCM_RIGHTS, the caller's SCM_CREDENTIALS), one answer, close.
+ */
+#define _GNU_SOURCE
+#include "srte/mptcp_socket.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/seg6.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+enum { OP_HELLO = 1, OP_IDS = 2, OP_OPEN = 3, OP_CLOSE = 4, OP_TUPLE = 5 };
+enum { HEADER = 16, TUPLE = 48, MAX_BODY = 4096 };
+static const unsigned char magic[4] = { 'S', 'R', 'T', 'A' };
+
+static __thread char last_error[512];
+
+const char *srte_mptcp_last_error(void) { return last_error; }
+
+/* Sets errno and the thread's message; returns -1. */
+static int fail(int e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    errno = e;
+    return -1;
+}
+
+static void put16(unsigned char *p, uint16_t v) { v = htons(v); memcpy(p, &v, 2); }
+static void put32(unsigned char *p, uint32_t v) { v = htonl(v); memcpy(p, &v, 4); }
+static uint16_t get16(const unsigned char *p) { uint16_t v; memcpy(&v, p, 2); return ntohs(v); }
+static uint32_t get32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return ntohl(v); }
+static uint64_t get64(const unsigned char *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
+
+const char *srte_mptcp_agent_socket(char *buf, size_t len)
+{
+    const char *env = getenv("SRTE_AGENT_SOCKET");
+    if (env && *env) {
+        if (strlen(env) + 1 > len) { errno = ENAMETOOLONG; return NULL; }
+        strcpy(buf, env);
+        return buf;
+    }
+    int probe = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (probe < 0) probe = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (probe < 0) return NULL;
+    uint64_t cookie = 0;
+    socklen_t l = sizeof cookie;
+    int r = getsockopt(probe, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &l);
+    int e = errno;
+    close(probe);
+    if (r < 0) { errno = e; return NULL; }
+    int n = snprintf(buf, len, "/run/srte/agent-%llu.sock", (unsigned long long)cookie);
+    if (n < 0 || (size_t)n >= len) { errno = ENAMETOOLONG; return NULL; }
+    return buf;
+}
+
+/*
+ * One request: op with `body` (and `fd` when >= 0). On success the answer's body goes to
+ * `reply` (at most `cap` bytes) and its length is returned; on failure -1 with errno and
+ * the message set.
+ */
+static int call(int op, int fd, const unsigned char *body, size_t body_len, unsigned char *reply, size_t cap)
+{
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    last_error[0] = 0;
+    if (body_len > MAX_BODY) return fail(EMSGSIZE, "request body of %zu bytes: at most %d", body_len, MAX_BODY);
+    if (!srte_mptcp_agent_socket(path, sizeof path))
+        return fail(errno, "cannot name the srte agent's socket: %s", strerror(errno));
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return fail(errno, "socket(AF_UNIX): %s", strerror(errno));
+    struct timeval tv = { .tv_sec = 5 };
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    memcpy(a.sun_path, path, strlen(path) + 1);   /* fits: srte_mptcp_agent_socket checked */
+    if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
+        int e = errno;
+        close(s);
+        if (e == ENOENT || e == ECONNREFUSED)
+            return fail(ECONNREFUSED, "no srte agent answers at %s: start `srte agent` (root) in this network namespace, or set SRTE_AGENT_SOCKET", path);
+        return fail(e, "connect(%s): %s", path, strerror(e));
+    }
+
+    unsigned char out[HEADER + MAX_BODY];
+    memcpy(out, magic, 4);
+    out[4] = SRTE_MPTCP_PROTOCOL_VERSION;
+    out[5] = (unsigned char)op;
+    put16(out + 6, 0);
+    put32(out + 8, (uint32_t)body_len);
+    put32(out + 12, 0);
+    if (body_len) memcpy(out + HEADER, body, body_len);
+
+    union { struct cmsghdr align; char bytes[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))]; } control;
+    memset(&control, 0, sizeof control);
+    struct iovec iov = { .iov_base = out, .iov_len = HEADER + body_len };
+    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes };
+    m.msg_controllen = (fd >= 0 ? CMSG_SPACE(sizeof(int)) : 0) + CMSG_SPACE(sizeof(struct ucred));
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    if (fd >= 0) {
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof fd);
+        c = CMSG_NXTHDR(&m, c);
+    }
+    struct ucred u = { .pid = getpid(), .uid = getuid(), .gid = getgid() };
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_CREDENTIALS;
+    c->cmsg_len = CMSG_LEN(sizeof u);
+    memcpy(CMSG_DATA(c), &u, sizeof u);
+    ssize_t n;
+    do { n = sendmsg(s, &m, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)(HEADER + body_len)) {
+        int e = n < 0 ? errno : EIO;
+        close(s);
+        return fail(e, "sending the request to the srte agent: %s", strerror(e));
+    }
+
+    /* The answer: header, then its body; the agent closes after it. */
+    unsigned char in[HEADER + MAX_BODY + 2048];
+    size_t got = 0;
+    for (;;) {
+        if (got == sizeof in) break;
+        ssize_t r = recv(s, in + got, sizeof in - got, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            int e = errno == EAGAIN ? ETIMEDOUT : errno;
+            close(s);
+            return fail(e, "no answer from the srte agent: %s", strerror(e));
+        }
+        if (r == 0) break;
+        got += (size_t)r;
+        if (got >= HEADER && got >= HEADER + get32(in + 8)) break;
+    }
+    close(s);
+    if (got < HEADER || memcmp(in, magic, 4) != 0)
+        return fail(got == 0 ? EAGAIN : EPROTO, got == 0 ? "the srte agent closed the connection without answering (busy?): retry"
+                                                         : "the srte agent's answer is not a protocol frame");
+    uint32_t len = get32(in + 8);
+    if (got < HEADER + len) return fail(EPROTO, "the srte agent's answer was cut short");
+    int32_t err = (int32_t)get32(in + 12);
+    if (err != 0) {
+        size_t ml = len < sizeof last_error - 1 ? len : sizeof last_error - 1;
+        memcpy(last_error, in + HEADER, ml);
+        last_error[ml] = 0;
+        errno = err;
+        return -1;
+    }
+    if (len > cap) return fail(EPROTO, "the srte agent's answer is longer (%u bytes) than expected", len);
+    memcpy(reply, in + HEADER, len);
+    return (int)len;
+}
+
+int srte_mptcp_hello(struct srte_agent_info *info)
+{
+    unsigned char r[64];
+    int n = call(OP_HELLO, -1, NULL, 0, r, sizeof r);
+    if (n < 0) return -1;
+    if (n < 28) return fail(EPROTO, "hello answer of %d bytes", n);
+    if (info) {
+        info->version_min = get16(r);
+        info->version_max = get16(r + 2);
+        info->pid = get32(r + 4);
+        info->netns_cookie = get64(r + 8);
+        info->uid = get32(r + 16);
+        info->gid = get32(r + 20);
+        info->subflows_granted = get32(r + 24);
+    }
+    return 0;
+}
+
+int srte_mptcp_get_subflow_ids(int fd, struct srte_subflow_status *ids, size_t max)
+{
+    unsigned char r[4 + 8 * 256];
+    int n = call(OP_IDS, fd, NULL, 0, r, sizeof r);
+    if (n < 0) return -1;
+    if (n < 4) return fail(EPROTO, "subflow ids answer of %d bytes", n);
+    uint32_t count = get32(r);
+    if ((size_t)n != 4 + 8 * (size_t)count) return fail(EPROTO, "subflow ids answer of %d bytes for %u subflows", n, count);
+    for (uint32_t i = 0; i < count && i < max; i++) {
+        ids[i].id = get32(r + 4 + 8 * i);
+        ids[i].flags = r[4 + 8 * i + 4];
+    }
+    return (int)count;
+}
+
+/* struct sockaddr (in or in6) → 16 bytes of IPv6 or v4-mapped address and a port. */
+static int address(const struct sockaddr_storage *ss, int family, unsigned char addr[16], uint16_t *port)
+{
+    if (family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        memcpy(addr, &s6->sin6_addr, 16);
+        *port = ntohs(s6->sin6_port);
+    } else {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        memset(addr, 0, 16);
+        if (s4->sin_addr.s_addr != 0) {
+            addr[10] = addr[11] = 0xff;
+            memcpy(addr + 12, &s4->sin_addr, 4);
+        }
+        *port = ntohs(s4->sin_port);
+    }
+    return 0;
+}
+
+static void sockaddr_from(struct sockaddr_storage *ss, int family, const unsigned char addr[16], uint16_t port)
+{
+    memset(ss, 0, sizeof *ss);
+    if (family == AF_INET) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+        s4->sin_family = AF_INET;
+        memcpy(&s4->sin_addr, addr + 12, 4);
+        s4->sin_port = htons(port);
+    } else {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        s6->sin6_family = AF_INET6;
+        memcpy(&s6->sin6_addr, addr, 16);
+        s6->sin6_port = htons(port);
+    }
+}
+
+/* Decodes a tuple answer; returns the SRH length copied to srh (or -1). */
+static int decode_tuple(const unsigned char *r, int n, struct srte_subflow_tuple *t, struct ipv6_sr_hdr *srh, size_t cap)
+{
+    if (n < TUPLE) return fail(EPROTO, "tuple answer of %d bytes", n);
+    uint16_t srh_len = get16(r + 2);
+    if (n != TUPLE + srh_len) return fail(EPROTO, "tuple answer of %d bytes with a %u-byte SRH", n, srh_len);
+    if (t) {
+        int family = r[1];
+        t->low_prio = r[0] & 1;
+        t->if_index = (int)get32(r + 4);
+        sockaddr_from(&t->local, family, r + 12, get16(r + 8));
+        sockaddr_from(&t->remote, family, r + 28, get16(r + 10));
+    }
+    if (srh_len && srh) {
+        if (cap < srh_len) return fail(ERANGE, "the subflow's SRH is %u bytes; the buffer holds %zu", srh_len, cap);
+        memcpy(srh, r + TUPLE, srh_len);
+    }
+    return srh_len;
+}
+
+int srte_mptcp_open_subflow(int fd, const struct srte_subflow_tuple *tuple, const struct ipv6_sr_hdr *srh, uint32_t *id)
+{
+    if (!tuple) return fail(EINVAL, "no tuple");
+    int family = tuple->local.ss_family ? tuple->local.ss_family : tuple->remote.ss_family;
+    if (family == 0) family = AF_INET6;
+    if (family != AF_INET6 && family != AF_INET) return fail(EAFNOSUPPORT, "tuple family %d: AF_INET6 or AF_INET", family);
+    if ((tuple->local.ss_family && tuple->local.ss_family != family) || (tuple->remote.ss_family && tuple->remote.ss_family != family))
+        return fail(EINVAL, "the tuple's local and remote address families differ");
+    size_t srh_len = srh ? ((size_t)srh->hdrlen + 1) * 8 : 0;
+    unsigned char b[TUPLE + 2048];
+    if (srh_len > 2048) return fail(EINVAL, "SRH of %zu bytes", srh_len);
+    memset(b, 0, TUPLE);
+    b[0] = tuple->low_prio ? 1 : 0;
+    b[1] = (unsigned char)family;
+    put16(b + 2, (uint16_t)srh_len);
+    put32(b + 4, (uint32_t)tuple->if_index);
+    uint16_t lport = 0, rport = 0;
+    if (tuple->local.ss_family) address(&tuple->local, family, b + 12, &lport);
+    if (tuple->remote.ss_family) address(&tuple->remote, family, b + 28, &rport);
+    put16(b + 8, lport);
+    put16(b + 10, rport);
+    if (srh_len) memcpy(b + TUPLE, srh, srh_len);
+    unsigned char r[4 + TUPLE + 2048];
+    int n = call(OP_OPEN, fd, b, TUPLE + srh_len, r, sizeof r);
+    if (n < 0) return -1;
+    if (n < 4 + TUPLE) return fail(EPROTO, "open answer of %d bytes", n);
+    if (id) *id = get32(r);
+    return 0;
+}
+
+int srte_mptcp_close_subflow(int fd, uint32_t id, int how)
+{
+    unsigned char b[8], r[16];
+    put32(b, id);
+    put32(b + 4, (uint32_t)how);
+    return call(OP_CLOSE, fd, b, sizeof b, r, sizeof r) < 0 ? -1 : 0;
+}
+
+int srte_mptcp_get_subflow_tuple(int fd, uint32_t id, struct srte_subflow_tuple *tuple, struct ipv6_sr_hdr *srh, size_t srh_cap)
+{
+    unsigned char b[4], r[TUPLE + 2048];
+    put32(b, id);
+    int n = call(OP_TUPLE, fd, b, sizeof b, r, sizeof r);
+    if (n < 0) return -1;
+    return decode_tuple(r, n, tuple, srh, srh_cap);
+}
