@@ -36,6 +36,10 @@ static struct sockaddr_in6 server;
 static int want_k;
 static long min_life_ms;
 static atomic_long made, failed, long_lived, long_lived_full, total_subflows, active;
+/* Connections by lifetime bucket (ms): [0,60) [60,100) [100,150) [150,200) [200,300) [300,inf), and those with K subflows. */
+static const long bucket_edges[] = { 60, 100, 150, 200, 300 };
+#define NBUCKETS 6
+static atomic_long bucket_all[NBUCKETS], bucket_full[NBUCKETS];
 
 static double now_ms(void)
 {
@@ -89,6 +93,12 @@ static void one(long life_ms)
 	double lived = now_ms() - start;
 	if (n > 0)
 		atomic_fetch_add(&total_subflows, n);
+	int b = 0;
+	while (b < NBUCKETS - 1 && lived >= bucket_edges[b])
+		b++;
+	atomic_fetch_add(&bucket_all[b], 1);
+	if (n >= want_k)
+		atomic_fetch_add(&bucket_full[b], 1);
 	if (lived >= min_life_ms) {
 		atomic_fetch_add(&long_lived, 1);
 		if (n >= want_k)
@@ -198,8 +208,12 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 600 && atomic_load(&active) > 0; i++)
 		usleep(100000);
 	printf("{\"connections\": %ld, \"failed\": %ld, \"longLived\": %ld, \"longLivedWithK\": %ld, \"k\": %d, "
-	       "\"minLifeMs\": %ld, \"subflowsAtClose\": %ld, \"seconds\": %.1f}\n",
+	       "\"minLifeMs\": %ld, \"subflowsAtClose\": %ld, \"seconds\": %.1f, \"byLifetimeMs\": [",
 	       atomic_load(&made), atomic_load(&failed), atomic_load(&long_lived), atomic_load(&long_lived_full), want_k,
 	       min_life_ms, atomic_load(&total_subflows), (now_ms() - t0) / 1000);
+	for (int b = 0; b < NBUCKETS; b++)
+		printf("%s{\"from\": %ld, \"connections\": %ld, \"withK\": %ld}", b ? ", " : "", b ? bucket_edges[b - 1] : 0L,
+		       atomic_load(&bucket_all[b]), atomic_load(&bucket_full[b]));
+	printf("]}\n");
 	return 0;
 }

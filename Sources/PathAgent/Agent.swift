@@ -342,7 +342,7 @@ public final class Agent: @unchecked Sendable {
     /// Whether `flow` is not one of this host's engineered flows (which `reflect` must not
     /// re-steer): neither matched by the connect-time program nor steered by the agent.
     func isForeign(_ flow: FourTuple) -> Bool {
-        onConnect.match(of: flow) == nil && steering.steeredFlows[flow] == nil
+        !onConnect.steers(flow) && steering.steeredFlows[flow] == nil
     }
 
     /// `reflect`: learns flows that arrived since the last event, and forgets the reflected
@@ -448,10 +448,7 @@ public final class Agent: @unchecked Sendable {
             return
         }
         let live = Set(open.map(\.token))
-        for (token, c) in connections where !live.contains(token) {
-            onConnect.forget(FourTuple(c.local, c.remote))
-            connections[token] = nil
-        }
+        for token in connections.keys where !live.contains(token) { connections[token] = nil }
         let byToken = Dictionary(grouping: subflows, by: \.token)
         for c in open where c.token != 0 && connections[c.token] == nil {
             // The client side only: its initial subflow asked for MP_CAPABLE (MCAP_LOC).
@@ -468,6 +465,7 @@ public final class Agent: @unchecked Sendable {
         // The connect-time program's record when it saw the connection (events were lost);
         // otherwise the policy, on what sock_diag and /proc tell (a connection older than the agent).
         let recorded = onConnect.match(of: FourTuple(local, remote)).flatMap { $0 > 0 ? Int($0) - 1 : nil }
+        onConnect.forget(FourTuple(local, remote))
         let index: Int
         if let recorded {
             index = recorded
@@ -492,8 +490,8 @@ public final class Agent: @unchecked Sendable {
         let ordered = [initial] + subflows.filter { $0 != initial && $0.tcpState == 1 }
         for (i, s) in ordered.prefix(paths.count).enumerated() {
             let flow = FourTuple(s.local, s.remote)
-            // A subflow the program steered (it has a record of it) keeps that steering.
-            if onConnect.match(of: flow) == nil, case .segments(let w) = paths[i], let srh = try? SegmentRoutingHeader(path: w + [s.remote.address], nextHeader: UInt8(IPPROTO_TCP)) {
+            // A subflow the program steered keeps that steering.
+            if !onConnect.steers(flow), case .segments(let w) = paths[i], let srh = try? SegmentRoutingHeader(path: w + [s.remote.address], nextHeader: UInt8(IPPROTO_TCP)) {
                 try? steering.steer(flow, along: srh)
             }
             if i > 0 { c.joins.append((flow, i)) }
@@ -585,9 +583,9 @@ public final class Agent: @unchecked Sendable {
             // The connect-time program decided (and recorded) which rule the connection falls under.
             let initial = FourTuple(local, remote)
             let record = onConnect.record(of: initial)
+            if record != nil { onConnect.forget(initial) }      // read: the program's record goes
             if let record, record.tag != 0, record.closed {
                 // Closed before its event was read: its SYN had the rule's path; nothing to open.
-                onConnect.forget(initial)
                 counters.connectionsClosedEarly += 1
                 return
             }
@@ -631,7 +629,6 @@ public final class Agent: @unchecked Sendable {
             log(Event("subflow-closed", token: token, [("local", "\(l)"), ("error", e.error.map { Errno(Int32($0)).message } ?? "none")]))
         case .closed:
             guard let c = connections.removeValue(forKey: token) else { return }
-            onConnect.forget(FourTuple(c.local, c.remote))
             // Subflows steered by 4-tuple (adopted ones), not by the program: removed here.
             for f in [FourTuple(c.local, c.remote)] + c.joins.map(\.flow) where steering.steeredFlows[f] != nil {
                 try? steering.unsteer(f)

@@ -97,9 +97,12 @@ public final class BPFSteering: SRHSteering {
     /// bpf_redirect_neigh, which loses the packet when the neighbour is not resolved yet (a lost
     /// SYN delays the subflow by a retransmission timeout): resolves it beforehand.
     func resolveFirstHop(of srh: SegmentRoutingHeader) {
-        if let first = srh.activeSegment, !resolvedHops.contains(first),
-           let hop = try? RouteTable.lookup(first, on: routes), hop.interfaceIndex != interfaceIndex {
-            if RouteTable.resolveNeighbour(of: hop, toward: first, on: routes) { resolvedHops.insert(first) }
+        guard let first = srh.activeSegment, !resolvedHops.contains(first),
+              let hop = try? RouteTable.lookup(first, on: routes) else { return }
+        // Out of the steered interface itself the kernel resolves the neighbour as usual:
+        // nothing to do, and no need to look again.
+        if hop.interfaceIndex == interfaceIndex || RouteTable.resolveNeighbour(of: hop, toward: first, on: routes) {
+            resolvedHops.insert(first)
         }
     }
 

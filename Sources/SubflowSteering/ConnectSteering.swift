@@ -69,6 +69,7 @@ public final class ConnectSteering {
     private var rulesFD: Int32 = -1
     private var statsFD: Int32 = -1
     private var matchFD: Int32 = -1
+    private var ownedFD: Int32 = -1
     private var joinFD: Int32 = -1
     private var configFD: Int32 = -1
     /// The cgroup v2 mount the program is attached under (rules' cgroups are looked up in it).
@@ -97,6 +98,7 @@ public final class ConnectSteering {
             rulesFD = try o.mapFD("srte_crules")
             statsFD = try o.mapFD("srte_cstats")
             matchFD = try o.mapFD("srte_cmatch")
+            ownedFD = try o.mapFD("srte_cowned")
             joinFD = try o.mapFD("srte_cjoin")
             var zero: UInt32 = 0
             var config = csrh_connect_config(netns: cookie, agent_tgid: UInt32(agentProcess ?? 0),
@@ -207,17 +209,26 @@ public final class ConnectSteering {
         }
     }
 
-    /// The tag of the rule that matched `flow` when it connected; `0` for a join taken through
-    /// ``connectJoin(to:along:mss:_:)`` (while its socket is open), `nil` when no rule matched.
+    /// The tag of the rule that matched connection `flow` (its initial subflow) when it
+    /// connected, until the record is forgotten; `nil` when no rule matched.
     public func match(of flow: FourTuple) -> UInt32? { record(of: flow)?.tag }
 
-    /// What the program recorded for `flow`: the rule's tag, and whether the socket has closed
-    /// (a connection's record stays until ``forget(_:)``).
+    /// What the program recorded for connection `flow`: the rule's tag, and whether the socket
+    /// has closed. The record stays until ``forget(_:)``.
     public func record(of flow: FourTuple) -> (tag: UInt32, closed: Bool)? {
         guard object != nil else { return nil }
         var key = BPFSteering.key(flow)
         var m = csrh_connect_match()
         return BPFMap.lookup(matchFD, key: &key, into: &m) ? (m.tag, m.closed != 0) : nil
+    }
+
+    /// Whether the program steers `flow` now (it wrote its entry in the flow map, which goes
+    /// when the socket closes).
+    public func steers(_ flow: FourTuple) -> Bool {
+        guard object != nil else { return false }
+        var key = BPFSteering.key(flow)
+        var one: UInt8 = 0
+        return BPFMap.lookup(ownedFD, key: &key, into: &one)
     }
 
     /// Deletes the record of `flow` (the agent has read it, or the connection is gone).

@@ -44,8 +44,16 @@ struct {
 	__type(value, struct csrh_connect_config);
 } srte_cconfig SEC(".maps");
 
-/* The flows this program matched: the rule's tag, and whether the srte_flows entry is its own
- * (deleted at close). LRU: records the agent never reads cannot fill it. */
+/* The flows whose srte_flows entry this program wrote (deleted at close). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CSRH_STEER_MAX_FLOWS);
+	__type(key, struct csrh_steer_key);
+	__type(value, __u8);
+} srte_cowned SEC(".maps");
+
+/* The connections a rule matched, for the agent (which deletes a record once read). LRU:
+ * records the agent never reads (it was not running, or lost the event) cannot fill it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, CSRH_STEER_MAX_FLOWS);
@@ -102,12 +110,12 @@ static __always_inline int prefix_holds(const __u32 *a, const __u32 *net, const 
 	       (a[2] & mask[2]) == net[2] && (a[3] & mask[3]) == net[3];
 }
 
-/* Writes `v` (Segment List[0] set to the destination `d`) as the flow's steering, records the
- * match and asks for the state callback; `mss` 0 leaves the MSS alone. */
+/* Writes `v` (Segment List[0] set to the destination `d`) as the flow's steering and asks for
+ * the state callback; `mss` 0 leaves the MSS alone. A rule's match (`tag` != 0) is recorded
+ * for the agent. */
 static __always_inline void steer_flow(struct bpf_sock_ops *ops, struct csrh_steer_key *k,
 				       struct csrh_steer_value *v, const __u32 *d, __u32 mss, __u32 tag)
 {
-	struct csrh_connect_match m = { .tag = tag, .owns_flow = 0, .closed = 0 };
 	if (v && v->length > 0) {
 		/* Segment List[0], the final destination, starts at byte 8 of the SRH. */
 		__u32 *seg0 = (__u32 *)(v->srh + 8);
@@ -118,7 +126,8 @@ static __always_inline void steer_flow(struct bpf_sock_ops *ops, struct csrh_ste
 		if (bpf_map_update_elem(&srte_flows, k, v, BPF_NOEXIST) != 0) {
 			bump(CSRH_CONNECT_STAT_KEPT);
 		} else {
-			m.owns_flow = 1;
+			__u8 one = 1;
+			bpf_map_update_elem(&srte_cowned, k, &one, BPF_ANY);
 			if (mss) {
 				int s = mss;
 				bpf_setsockopt(ops, SOL_TCP_, TCP_MAXSEG, &s, sizeof(s));
@@ -126,7 +135,10 @@ static __always_inline void steer_flow(struct bpf_sock_ops *ops, struct csrh_ste
 			bump(CSRH_CONNECT_STAT_STEERED);
 		}
 	}
-	bpf_map_update_elem(&srte_cmatch, k, &m, BPF_ANY);
+	if (tag) {
+		struct csrh_connect_match m = { .tag = tag, .closed = 0 };
+		bpf_map_update_elem(&srte_cmatch, k, &m, BPF_ANY);
+	}
 	bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 }
 
@@ -206,18 +218,14 @@ static __always_inline int on_state(struct bpf_sock_ops *ops)
 		return 1;
 	struct csrh_steer_key k = {};
 	flow_key(ops, &k);
-	struct csrh_connect_match *m = bpf_map_lookup_elem(&srte_cmatch, &k);
-	if (!m)
-		return 1;
-	if (m->owns_flow) {
+	if (bpf_map_lookup_elem(&srte_cowned, &k)) {
 		bpf_map_delete_elem(&srte_flows, &k);
+		bpf_map_delete_elem(&srte_cowned, &k);
 		bump(CSRH_CONNECT_STAT_REMOVED);
-		m->owns_flow = 0;
 	}
-	if (m->tag == 0)
-		bpf_map_delete_elem(&srte_cmatch, &k);
-	else
-		m->closed = 1;          /* the agent reads and deletes it */
+	struct csrh_connect_match *m = bpf_map_lookup_elem(&srte_cmatch, &k);
+	if (m)
+		m->closed = 1;          /* the agent has not read it yet: it deletes it */
 	return 1;
 }
 

@@ -109,14 +109,14 @@ struct csrh_connect_config {
     csrh_u16 skip_port_lo, skip_port_hi; /* local ports never matched (0, 0: none) */
 };
 
-/* What the program records per matched flow (srte_cmatch, an LRU hash keyed like srte_flows).
- * A join's record goes when its socket closes; a connection's (tag != 0) stays, marked closed,
- * until the agent has read it (it deletes it then), so a connection that closes before the
- * agent handles its event is still known as matched. */
+/* What the program records per connection a rule matched (srte_cmatch, an LRU hash keyed like
+ * srte_flows), for the agent, which deletes it once read. The program marks it closed when the
+ * socket closes first, so a connection that closes before the agent handles its event is still
+ * known as matched. (The flows the program steers are tracked apart, in srte_cowned, and
+ * deleted at close whatever the agent does.) */
 struct csrh_connect_match {
-    csrh_u32 tag;                       /* the rule's tag; 0 for a join */
-    csrh_u16 owns_flow;                 /* 1: the srte_flows entry is the program's, deleted at close */
-    csrh_u16 closed;                    /* 1: the socket has closed */
+    csrh_u32 tag;                       /* the rule's tag */
+    csrh_u32 closed;                    /* 1: the socket has closed */
 };
 
 /* The pending join (srte_cjoin[0]), armed by the agent around one SUBFLOW_CREATE. */

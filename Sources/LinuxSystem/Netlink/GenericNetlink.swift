@@ -127,10 +127,9 @@ public final class NetlinkSubscription: @unchecked Sendable {
     /// Every datagram already queued (up to `max`), without waiting: for a caller whose poll(2)
     /// said the socket is readable.
     public func receiveQueued(max: Int) throws -> [NetlinkMessage] {
-        socket.setReceiveTimeout(.microseconds(1))
         var out: [NetlinkMessage] = []
         for _ in 0..<max {
-            guard let d = try socket.receive() else { break }
+            guard let d = try socket.receiveNow() else { break }
             out += try NetlinkMessage.decode(d)
         }
         return out

@@ -98,6 +98,20 @@ public final class MNLSocket: NetlinkTransport, @unchecked Sendable {
         }
     }
 
+    /// The next datagram already queued, without waiting (`MSG_DONTWAIT`); nil when none is.
+    /// (A receive timeout cannot stand in for this: the kernel rounds it up to a scheduler tick.)
+    public func receiveNow() throws(NetlinkError) -> [UInt8]? {
+        let fd = mnl_socket_get_fd(nl)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n >= 0 { return Array(buffer[0..<n]) }
+            let e = Errno.current
+            if e == EINTR { continue }
+            if e == EAGAIN || e == EWOULDBLOCK { return nil }
+            throw NetlinkError(operation: "netlink recv", errno: e)
+        }
+    }
+
     public func receive() throws(NetlinkError) -> [UInt8]? {
         while true {
             let n = buffer.withUnsafeMutableBytes { mnl_socket_recvfrom(nl, $0.baseAddress, $0.count) }
