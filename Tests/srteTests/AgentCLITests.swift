@@ -202,6 +202,26 @@ struct AgentDaemonCLITests {
         agent.waitUntilExit()
     }
 
+    /// Without root: one sentence that says so, exit 3, nothing created.
+    @Test func refusesToRunWithoutRoot() throws {
+        let cookie = try NetworkNamespace.currentCookie()
+        let socket = "/run/srte/agent-\(cookie).sock"
+        let existed = FileManager.default.fileExists(atPath: socket)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", srteBinary().path,
+                       "agent", "--to", "fc00:2::/64", "--path", "fc00:0:b::1", "--for", "1"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 3, "\(text)")
+        #expect(text.contains("needs root") && text.split(separator: "\n").count == 1, "\(text)")
+        #expect(FileManager.default.fileExists(atPath: socket) == existed)
+    }
+
     @Test func refusesANamespaceOnTheInKernelPathManager() throws {
         let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "ak\(getpid() % 100000)", options: Testbed.UpOptions(mptcpPathManager: .kernel))
         defer { _ = try? bed.down() }
