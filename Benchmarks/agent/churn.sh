@@ -9,6 +9,7 @@
 # first with `srte agent` in h1, then with mptcpd 0.12 in h1 under the same load (its sspi plug-in
 # on the userspace path manager: it handles the same events; with one interface it opens no
 # further subflow, so only its CPU and memory compare).
+# h1 reuses TIME_WAIT 4-tuples for outgoing connections and uses ports 1024-65535 (see below).
 # Reported: the fraction of connections living >= 3 RTT (RTT of the slowest path, via c: 20 ms,
 # so >= 60 ms) that had all 4 subflows established before closing (goal 100%), CPU time per
 # connection and peak RSS of the path manager (/proc), the agent's steering entries left after
@@ -36,6 +37,12 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 "$srte" testbed up topologies/diamond.yaml --lab "$lab" >&2
+# 10,000 connections x 4 subflows to one server address and port in 60 s leave ~40,000 client
+# sockets in TIME_WAIT (60 s), more than the default ephemeral range (32768-60999) holds: without
+# this, every connect() and SUBFLOW_CREATE scans an exhausted range (CPU in the caller, then
+# EADDRNOTAVAIL). As any load generator does: reuse TIME_WAIT 4-tuples for outgoing connections
+# (TCP timestamps make it safe) and the whole unprivileged range. Lab namespace only.
+ip netns exec "$lab-h1" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65535"
 ip netns exec "$lab-h2" "$out/loadgen" serve 5201 &
 server=$!
 sleep 0.5
