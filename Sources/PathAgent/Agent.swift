@@ -146,6 +146,7 @@ public final class Agent: @unchecked Sendable {
     /// Whether ``ownPorts`` was reserved when last checked (the program skips them then).
     var ownPortsReserved = false
     var lastReservationCheck = ContinuousClock.now
+    var lastHopRefresh = ContinuousClock.now
 
     /// Sets the agent up in the calling thread's network namespace: checks that MPTCP uses the
     /// userspace path manager there, attaches the steering programs (egress `interface`, by
@@ -334,6 +335,10 @@ public final class Agent: @unchecked Sendable {
             // Every turn: answers what arrived, expires slow clients, sweeps closed subflows.
             if controlFD >= 0 { serveControl() }
             if ContinuousClock.now - lastReservationCheck > .seconds(1) { checkOwnPorts() }
+            if ContinuousClock.now - lastHopRefresh > .seconds(10) {
+                lastHopRefresh = ContinuousClock.now
+                steering.refreshFirstHops()     // every rule's first hop stays resolved
+            }
             if ContinuousClock.now - lastKeepCheck > .milliseconds(100) { checkKept() }
             if let reflector, ContinuousClock.now - lastReflectSweep > .milliseconds(500) { sweepReflected(reflector) }
         }

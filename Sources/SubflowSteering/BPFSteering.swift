@@ -35,6 +35,8 @@ public final class BPFSteering: SRHSteering {
     private let interfaceIndex: UInt32
     /// First hops on other interfaces whose neighbour is known to be resolved.
     private var resolvedHops: Set<IPv6Address> = []
+    /// First segments that leave by another interface (their neighbour must stay resolved).
+    private var redirectedHops: Set<IPv6Address> = []
 
     /// Loads the program and attaches it to `interface` egress, in the calling
     /// thread's network namespace.
@@ -101,8 +103,19 @@ public final class BPFSteering: SRHSteering {
               let hop = try? RouteTable.lookup(first, on: routes) else { return }
         // Out of the steered interface itself the kernel resolves the neighbour as usual:
         // nothing to do, and no need to look again.
+        if hop.interfaceIndex != interfaceIndex { redirectedHops.insert(first) }
         if hop.interfaceIndex == interfaceIndex || RouteTable.resolveNeighbour(of: hop, toward: first, on: routes) {
             resolvedHops.insert(first)
+        }
+    }
+
+    /// Resolves again the neighbour of every first segment that leaves by another interface (a
+    /// long-running steering, like the agent's, calls it now and then: the kernel forgets
+    /// neighbours nobody used, and an unresolved one costs the next SYN).
+    public func refreshFirstHops() {
+        for first in redirectedHops {
+            guard let hop = try? RouteTable.lookup(first, on: routes) else { continue }
+            _ = RouteTable.resolveNeighbour(of: hop, toward: first, on: routes, timeout: .zero)   // probe, do not wait
         }
     }
 
