@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Lists and opens MPTCP subflows through libsrte-mptcp (ctypes), as any user the agent's
 grants allow: python3 subflows.py SERVER PORT [SID]  (SID: the waypoint of the new subflow)."""
-import ctypes, os, socket, sys, time
+import ctypes, errno, os, socket, sys, time
 
 lib = ctypes.CDLL(os.environ.get("SRTE_MPTCP_LIB", "libsrte-mptcp.so.0"), use_errno=True)
 
@@ -51,7 +51,12 @@ if via:
 t = SubflowTuple()
 t.local.family = t.remote.family = socket.AF_INET6   # ::, port 0: the connection's addresses, any port
 new = ctypes.c_uint32()
-if lib.srte_mptcp_open_subflow(sock.fileno(), ctypes.byref(t), srh, ctypes.byref(new)) < 0:
+for _ in range(300):   # EAGAIN until the peer has acknowledged data (fully established)
+    rc = lib.srte_mptcp_open_subflow(sock.fileno(), ctypes.byref(t), srh, ctypes.byref(new))
+    if rc == 0 or ctypes.get_errno() != errno.EAGAIN:
+        break
+    time.sleep(0.01)
+if rc < 0:
     print(failure("open"))
 else:
     print(f"open ok id={new.value}", flush=True)

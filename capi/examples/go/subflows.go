@@ -92,7 +92,14 @@ func main() {
 	t.local.ss_family = syscall.AF_INET6 // ::, port 0: the connection's addresses, any port
 	t.remote.ss_family = syscall.AF_INET6
 	var id C.uint32_t
-	if r, err := C.srte_mptcp_open_subflow(C.int(fd), &t, srh, &id); r < 0 {
+	var r C.int
+	for i := 0; i < 300; i++ { // EAGAIN until the peer has acknowledged data (fully established)
+		if r, err = C.srte_mptcp_open_subflow(C.int(fd), &t, srh, &id); r == 0 || err != syscall.EAGAIN {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r < 0 {
 		fmt.Printf("open errno=%v: %s\n", err, lastError())
 	} else {
 		fmt.Printf("open ok id=%d\n", id)
