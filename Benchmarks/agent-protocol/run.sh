@@ -12,6 +12,7 @@ build=Benchmarks/build/agent-protocol
 mkdir -p "$build" Benchmarks/agent-protocol/results
 config=${CONFIG:-debug}
 swift build -c "$config" --product srte >&2
+swift build -c "$config" --product srte-delay-bridge >&2   # testbed up needs it beside srte
 srte="$(swift build -c "$config" --show-bin-path)/srte"
 make -s -C capi BUILD="$PWD/$build" >&2
 cc -O2 -Wall -Icapi/include -o "$build/calls" Benchmarks/agent-protocol/calls.c -L"$build" -lsrte-mptcp -Wl,-rpath,"$PWD/$build"
