@@ -566,6 +566,15 @@ struct SplitMix64: RandomNumberGenerator {
         #expect(shim.status == 2 && shim.err.contains("/nonexistent/libsrte-preload.so: the shim is missing"), "\(shim.err)")
     }
 
+    @Test func printCompatIncludeNamesAnExistingDirectoryOrSaysWhy() throws {
+        let ok = try runTool(["SRTE_COMPAT_INCLUDE=\(packageRoot)/capi/compat", srteBinary().path, "run", "--print-compat-include"])
+        #expect(ok.status == 0 && ok.out == "\(packageRoot)/capi/compat\n", "\(ok.out)")
+        let missing = try runTool(["SRTE_COMPAT_INCLUDE=/nonexistent", srteBinary().path, "run", "--print-compat-include"])
+        #expect(missing.status == 2 && missing.out.contains("SRTE_COMPAT_INCLUDE=/nonexistent: no readable linux/tcp.h"), "\(missing.out)")
+        let both = try runSrte(["run", "--print-compat-include", "--", "true"])
+        #expect(both.status == 2 && both.err.contains("--print-compat-include takes no program"), "\(both.err)")
+    }
+
     @Test func theProgramReplacesSrte() throws {
         // Any readable file passes as the shim here: `true` never calls the intercepted functions,
         // but the dynamic loader must find a loadable object, so use the C library itself.
