@@ -5,8 +5,8 @@ need=()
 # gcc and iputils-ping: the MPTCP benchmark (its delay bridge, RTT); graphviz: `srte plan --svg`.
 # iperf3, mptcpize (runs unmodified programs on MPTCP sockets), mptcpd with its plug-ins (the path
 # manager Benchmarks/agent compares against) and tshark: the agent's real-application tests,
-# `srte experiment --traffic iperf3` and Benchmarks/agent.
-for p in libmnl-dev libbpf-dev iproute2 pkg-config gcc iputils-ping graphviz iperf3 mptcpize mptcpd mptcpd-plugins tshark; do
+# `srte experiment --traffic iperf3` and Benchmarks/agent. golang-go: the C API's cgo example (Docs/CAPI.md).
+for p in libmnl-dev libbpf-dev iproute2 pkg-config gcc iputils-ping graphviz iperf3 mptcpize mptcpd mptcpd-plugins tshark golang-go; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -18,7 +18,7 @@ build=$(mktemp -d)
 trap 'rm -rf "$build"' EXIT
 make -s -C "$root/capi" BUILD="$build" PREFIX="$prefix" install
 if [[ $(id -u) -eq 0 && "$prefix" == /usr* ]]; then ldconfig || true; fi
-echo "installed libsrte-mptcp.so.0, srte/mptcp_socket.h, srte.pc, srte_mptcp_socket(3) and lib/srte/libsrte-preload.so under $prefix"
+echo "installed libsrte-mptcp.so.0, srte/mptcp_socket.h, srte/compat/linux/tcp.h, srte.pc, srte_mptcp_socket(3) and lib/srte/libsrte-preload.so under $prefix"
 if [[ ":${PKG_CONFIG_PATH:-}:" != *":$prefix/lib/pkgconfig:"* && "$prefix" != /usr && "$prefix" != /usr/local ]]; then
     echo "pkg-config: export PKG_CONFIG_PATH=$prefix/lib/pkgconfig"
 fi

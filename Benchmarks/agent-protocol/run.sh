@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command (root): the latency of C API calls through `srte agent` in a diamond lab.
-#   sudo bash Benchmarks/agent-protocol/run.sh [N]
-# Builds srte (debug, as the tests do) and capi/, creates the lab bp<pid>, starts the agent in
+#   sudo bash Benchmarks/agent-protocol/run.sh [N]          (CONFIG=release for a release srte)
+# Builds srte (debug, as the tests do, unless CONFIG=release) and capi/, creates the lab bp<pid>, starts the agent in
 # h1 and `srte serve` in h2, times N hello and N get-subflow-ids calls, removes everything.
 # Result line: Benchmarks/agent-protocol/results/calls-DATE.txt (not tracked).
 set -euo pipefail
@@ -10,8 +10,10 @@ n=${1:-200}
 lab="bp$$"
 build=Benchmarks/build/agent-protocol
 mkdir -p "$build" Benchmarks/agent-protocol/results
-swift build --product srte >&2
-srte="$(swift build --show-bin-path)/srte"
+config=${CONFIG:-debug}
+swift build -c "$config" --product srte >&2
+swift build -c "$config" --product srte-delay-bridge >&2   # testbed up needs it beside srte
+srte="$(swift build -c "$config" --show-bin-path)/srte"
 make -s -C capi BUILD="$PWD/$build" >&2
 cc -O2 -Wall -Icapi/include -o "$build/calls" Benchmarks/agent-protocol/calls.c -L"$build" -lsrte-mptcp -Wl,-rpath,"$PWD/$build"
 policy="$build/policy.yaml"

@@ -407,11 +407,23 @@ final class SubflowBroker {
         return out
     }
 
+    /// The kernel's view of these subflows of the connection `token`, by 4-tuple: one exact
+    /// sock_diag lookup per subflow (a dump would walk the host's TCP hash tables: milliseconds).
+    func diagnostics(of subs: [SubflowSnapshot], token: UInt32) -> [FourTuple: SubflowDiagnostics] {
+        var out: [FourTuple: SubflowDiagnostics] = [:]
+        for s in subs {
+            if let d = try? SubflowDiagnostics.lookup(local: s.local, remote: s.remote, on: diag), d.token == token {
+                out[FourTuple(s.local, s.remote)] = d
+            }
+        }
+        return out
+    }
+
     static func isLive(_ s: SubflowSnapshot) -> Bool { s.tcpState != 7 && s.tcpState != 6 && s.tcpState != 11 }
 
     func subflowIDs(_ c: (socket: MPTCPSocket, token: UInt32)) throws(BrokerError) -> [UInt8] {
         let subs = try snapshots(c.socket)
-        let diags = diagnostics(token: c.token)
+        let diags = diagnostics(of: subs, token: c.token)
         var w = ByteWriter()
         w.appendBigEndian(UInt32(subs.count))
         for s in subs {
@@ -448,7 +460,7 @@ final class SubflowBroker {
         }
         let flow = FourTuple(s.local, s.remote)
         let srh = steering.steeredFlows[flow].flatMap { try? $0.encoded() } ?? []
-        let backup = diagnostics(token: c.token)[flow]?.backup ?? false
+        let backup = diagnostics(of: [s], token: c.token)[flow]?.backup ?? false
         return Self.encodeTuple(local: s.local, remote: s.remote, backup: backup, interfaceIndex: 0, srh: srh)
     }
 

@@ -22,10 +22,23 @@ struct RunCommand: ParsableCommand {
         (Docs/AgentProtocol.md). srte itself is replaced by the program (exec): the exit status \
         is the program's.
 
+        The out-of-tree kernel's 42 MPTCP_ENABLED, 43 MPTCP_SCHEDULER, 44 MPTCP_PATH_MANAGER \
+        and 45 MPTCP_INFO (upstream's TCP_AO_REPAIR, TCP_IS_MPTCP, TCP_RTO_MAX_MS, \
+        TCP_RTO_MIN_US) are answered by the shim on the sockets it manages; the table is in \
+        Docs/CAPI.md.
+
+        --print-compat-include prints a directory whose linux/tcp.h adds that kernel's \
+        constants and structs to the system's header, so a program written against it compiles \
+        unchanged (do not combine it with <linux/mptcp.h>).
+
         Example:
           srte agent --policy policy.yaml &            # root, once per namespace
           srte run -- ./legacy-client fc00:2::2 5201   # any user
+          cc -I"$(srte run --print-compat-include)" -o prog prog.c && srte run -- ./prog
         """)
+
+    @Flag(name: .customLong("print-compat-include"), help: ArgumentHelp("Print the directory of the out-of-tree kernel's compatibility linux/tcp.h (for -I) and exit (default: $SRTE_COMPAT_INCLUDE, else include/srte/compat beside srte's prefix, /usr/local/include/srte/compat, /usr/include/srte/compat)."))
+    var printCompatInclude = false
 
     @Option(help: ArgumentHelp("The shim (default: $SRTE_PRELOAD, else lib/srte/libsrte-preload.so beside srte's prefix, /usr/local/lib/srte, /usr/lib/srte).", valueName: "PATH"))
     var preload: String?
@@ -37,6 +50,10 @@ struct RunCommand: ParsableCommand {
     var command: [String] = []
 
     func validate() throws {
+        if printCompatInclude {
+            guard command.isEmpty else { throw ValidationError("--print-compat-include takes no program") }
+            return
+        }
         let argv = command.first == "--" ? Array(command.dropFirst()) : command
         guard !argv.isEmpty else { throw ValidationError("give the program to run: srte run -- PROGRAM [ARGS...]") }
     }
@@ -51,7 +68,27 @@ struct RunCommand: ParsableCommand {
         return candidates.first { FileManager.default.isReadableFile(atPath: $0) }
     }
 
+    /// The compatibility include directory, by the documented search order: the first that holds
+    /// linux/tcp.h.
+    static func findCompatInclude() -> String? {
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        var candidates = [exe.appendingPathComponent("../include/srte/compat").standardized.path,
+                          "/usr/local/include/srte/compat", "/usr/include/srte/compat"]
+        if let env = ProcessInfo.processInfo.environment["SRTE_COMPAT_INCLUDE"], !env.isEmpty { candidates = [env] }
+        return candidates.first { FileManager.default.isReadableFile(atPath: $0 + "/linux/tcp.h") }
+    }
+
     func run() throws {
+        if printCompatInclude {
+            guard let dir = Self.findCompatInclude() else {
+                let env = ProcessInfo.processInfo.environment["SRTE_COMPAT_INCLUDE"] ?? ""
+                throw CLIFailure.input(env.isEmpty
+                    ? "srte's compatibility headers are not installed: run `scripts/install.sh PREFIX` (it puts PREFIX/include/srte/compat/linux/tcp.h), or set SRTE_COMPAT_INCLUDE"
+                    : "SRTE_COMPAT_INCLUDE=\(env): no readable linux/tcp.h in that directory")
+            }
+            print(dir)
+            return
+        }
         let argv = command.first == "--" ? Array(command.dropFirst()) : command
         guard let shim = Self.findPreload(preload) else {
             throw CLIFailure.input("srte's LD_PRELOAD shim is not installed: run `scripts/install.sh PREFIX` (it puts PREFIX/lib/srte/libsrte-preload.so), or give --preload PATH or SRTE_PRELOAD")

@@ -30,6 +30,9 @@ struct CAPIBuild {
     var client: String { dir + "/subflow_client" }
     var legacyClient: String { dir + "/legacy_client" }
     var preload: String { dir + "/libsrte-preload.so" }
+    var ootClient: String { dir + "/oot_client" }
+    /// Where `make install` put the compatibility headers.
+    var compatInstalled: String { dir + "/prefix/include/srte/compat" }
 
     init() throws {
         dir = "/tmp/srte-capi-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -42,7 +45,17 @@ struct CAPIBuild {
         // The legacy program uses neither srte's header nor its library.
         let legacy = try runTool(["gcc", "-Wall", "-Wextra", "-Werror", "-o", legacyClient, packageRoot + "/capi/tests/legacy_client.c"])
         guard legacy.status == 0 else { throw CAPIBuildError(message: "gcc: \(legacy.out)") }
-        for f in [client, legacyClient, preload] { chmod(f, 0o755) }
+        let install = try runTool(["make", "-s", "-C", packageRoot + "/capi", "BUILD=\(dir)", "PREFIX=\(dir)/prefix", "install"])
+        guard install.status == 0 else { throw CAPIBuildError(message: "make install: \(install.out)") }
+        // Written against the out-of-tree kernel's <linux/tcp.h>: compiled with the directory
+        // `srte run --print-compat-include` names, unchanged.
+        let inc = try runTool(["SRTE_COMPAT_INCLUDE=\(compatInstalled)", srteBinary().path, "run", "--print-compat-include"])
+        let incDir = inc.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard inc.status == 0, incDir == compatInstalled else { throw CAPIBuildError(message: "srte run --print-compat-include: \(inc.out)") }
+        let oot = try runTool(["gcc", "-Wall", "-Wextra", "-Werror", "-I", incDir, "-o", ootClient, packageRoot + "/capi/tests/oot_client.c"])
+        guard oot.status == 0 else { throw CAPIBuildError(message: "gcc: \(oot.out)") }
+        for f in [client, legacyClient, preload, ootClient] { chmod(f, 0o755) }
+        for d in [dir + "/prefix", dir + "/prefix/include", dir + "/prefix/include/srte", compatInstalled, compatInstalled + "/linux"] { chmod(d, 0o755) }
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: dir) }
@@ -217,6 +230,93 @@ struct CAPITests {
         #expect(plainViaB < 100_000)
     }
 
+    /// A program written against the out-of-tree kernel's header (compiled with the compatibility
+    /// include directory): MPTCP_ENABLED swaps a fresh socket's protocol on the same descriptor,
+    /// and is EPERM once connected; scheduler and path manager are names; getsockopt(43) with an
+    /// int's length stays upstream's TCP_IS_MPTCP; MPTCP_INFO is EOPNOTSUPP; the out-of-tree
+    /// mptcp_sub_tuple (odd optlen) and 1-byte mptcp_close_sub_id work, as another user.
+    @Test func srteRunServesTheOutOfTreeHeadersOptions() throws {
+        let build = try CAPIBuild()
+        defer { build.remove() }
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "co\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let policy = try agentPolicyFile("rules: []\ngrants:\n  - { uid: 65534, sids: [\"fc00:0:b::/48\"] }\n")
+        defer { try? FileManager.default.removeItem(atPath: policy) }
+        let (agent, log) = try startAgent(bed, policy: policy)
+        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
+        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
+        defer { if serve.isRunning { serve.terminate() } }
+        Thread.sleep(forTimeInterval: 0.3)
+        let r = try runTool(["ip", "netns", "exec", bed.namespace(of: "h1")!, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                             srteBinary().path, "run", "--preload", build.preload, "--", build.ootClient, "fc00:2::2", "5201", "--bytes", "200000"])
+        serve.waitUntilExit()
+        let out = r.out
+        #expect(r.status == 0, "\(out)")
+        #expect(out.contains("enabled=1 proto=262"), "\(out)")
+        #expect(out.contains("disabled enabled=0 proto=6 nonblock=1 cloexec=1 reuseaddr=1"), "\(out)")
+        #expect(out.contains("reenabled enabled=1 proto=262"), "\(out)")
+        #expect(out.contains("scheduler=default") && out.contains("set-scheduler ok"), "\(out)")
+        #expect(out.contains("set-scheduler-bad errno=\(EINVAL)"), "\(out)")
+        #expect(out.contains("pm=netlink"), "the agent's namespace uses the userspace path manager: \(out)")
+        #expect(out.contains("is-mptcp=1"), "upstream's TCP_IS_MPTCP answers: \(out)")
+        #expect(out.contains("info errno=\(EOPNOTSUPP)") && out.contains("info-flag ok"), "\(out)")
+        #expect(out.contains("late-disable errno=\(EPERM)"), "\(out)")
+        #expect(out.contains("tuple-optlen=57") && out.contains("open ok id=2"), "\(out)\n\(log.text)")
+        #expect(out.contains("ids n=2 1:E 2:E"), "\(out)")
+        #expect(out.contains("tuple id=2 len=57 lport-set=1 remote=fc00:2::2 rport=5201"), "\(out)")
+        #expect(out.contains("close-optlen=1") && out.contains("close ok"), "\(out)")
+        #expect(out.hasSuffix("ids n=1 1:E\n"), "the subflow is gone: \(out)")
+    }
+
+    /// The Python (ctypes) example of Docs/CAPI.md and the Go (cgo) one list, open through b and
+    /// close subflows through libsrte-mptcp, as root and as uid 65534.
+    @Test func thePythonAndGoExamplesOpenSubflowsAsRootAndAsAnotherUser() throws {
+        let build = try CAPIBuild()
+        defer { build.remove() }
+        let python = try String(contentsOfFile: packageRoot + "/capi/examples/subflows.py", encoding: .utf8)
+        let doc = try String(contentsOfFile: packageRoot + "/Docs/CAPI.md", encoding: .utf8)
+        #expect(doc.contains(python), "Docs/CAPI.md shows capi/examples/subflows.py verbatim")
+        try python.write(toFile: build.dir + "/subflows.py", atomically: true, encoding: .utf8)
+        chmod(build.dir + "/subflows.py", 0o644)
+        let goBinary = build.dir + "/subflows-go"
+        let go = try runTool(["HOME=\(build.dir)", "GOCACHE=\(build.dir)/gocache", "GOFLAGS=-mod=mod", "CGO_ENABLED=1",
+                              "CGO_CFLAGS=-I\(packageRoot)/capi/include", "CGO_LDFLAGS=-L\(build.dir) -Wl,-rpath,\(build.dir)",
+                              "go", "build", "-o", goBinary, packageRoot + "/capi/examples/go/subflows.go"])
+        #expect(go.status == 0, "go build (golang-go, scripts/install-deps.sh): \(go.out)")
+        try? FileManager.default.removeItem(atPath: build.dir + "/gocache")
+        chmod(goBinary, 0o755)
+
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "cp\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let policy = try agentPolicyFile("rules: []\ngrants:\n  - { uid: 65534, sids: [\"fc00:0:b::/48\"] }\n")
+        defer { try? FileManager.default.removeItem(atPath: policy) }
+        let (agent, log) = try startAgent(bed, policy: policy)
+        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
+        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        var programs = [("python", ["SRTE_MPTCP_LIB=\(build.dir)/libsrte-mptcp.so.0", "python3", build.dir + "/subflows.py"])]
+        if go.status == 0 { programs.append(("go", [goBinary])) }
+        for (name, program) in programs {
+            for uid: UInt32? in [nil, 65534] {
+                let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
+                defer { if serve.isRunning { serve.terminate() } }
+                Thread.sleep(forTimeInterval: 0.3)
+                var argv = ["ip", "netns", "exec", bed.namespace(of: "h1")!]
+                if let uid { argv += ["setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups"] }
+                let before = try bed.linkCounters()
+                let r = try runTool(argv + ["env"] + program + ["fc00:2::2", "5201", "fc00:0:b::1"])
+                serve.waitUntilExit()
+                let viaB = bytesFromR1(to: "b", before, try bed.linkCounters())
+                let who = "\(name) as \(uid.map { "uid \($0)" } ?? "root")"
+                #expect(r.status == 0, "\(who): \(r.out)")
+                #expect(r.out.contains("ids n=1 1:"), "\(who): \(r.out)")
+                #expect(r.out.contains("open ok id=2") && r.out.contains("ids n=2 1:E 2:E"), "\(who): \(r.out)\n\(log.text)")
+                #expect(r.out.contains("close ok"), "\(who): \(r.out)")
+                #expect(viaB > 300_000, "\(who): r1 → b carried \(viaB) bytes")
+            }
+        }
+    }
+
     /// An open without an SRH on a connection the agent engineers takes the next path of its rule
     /// that no live subflow uses: here the agent's own join via b, once the program closed it.
     @Test func anOpenWithoutAnSRHTakesTheRulesNextUnusedPath() throws {
@@ -242,7 +342,7 @@ struct CAPITests {
         #expect(out.contains("srh=40 seg0=fc00:2::2 seg1=fc00:0:b::1"), "the rule's path via b again: \(out)")
     }
 
-    /// Thousands of malformed and random requests (seeded): each gets an error answer, the
+    /// 100,000 malformed and random requests (seeded; about 5 s): each gets an error answer, the
     /// agent keeps serving, and holds no more descriptors afterwards. Sockets a caller may
     /// hold but that are not an MPTCP connection of the agent's namespace are refused.
     @Test func malformedRequestsAreAnsweredWithErrorsAndLeakNothing() throws {
@@ -308,7 +408,7 @@ struct CAPITests {
         defer { close(devnull) }
         var answered = 0, errors = 0
         var failures: [String] = []
-        let total = 3000
+        let total = 100_000
         var i = 0
         while i < total {
             var batch: [(Int32, String)] = []
@@ -464,6 +564,15 @@ struct SplitMix64: RandomNumberGenerator {
         #expect(none.status == 2 && none.err.contains("give the program to run"), "\(none.err)")
         let shim = try runSrte(["run", "--preload", "/nonexistent/libsrte-preload.so", "--", "true"])
         #expect(shim.status == 2 && shim.err.contains("/nonexistent/libsrte-preload.so: the shim is missing"), "\(shim.err)")
+    }
+
+    @Test func printCompatIncludeNamesAnExistingDirectoryOrSaysWhy() throws {
+        let ok = try runTool(["SRTE_COMPAT_INCLUDE=\(packageRoot)/capi/compat", srteBinary().path, "run", "--print-compat-include"])
+        #expect(ok.status == 0 && ok.out == "\(packageRoot)/capi/compat\n", "\(ok.out)")
+        let missing = try runTool(["SRTE_COMPAT_INCLUDE=/nonexistent", srteBinary().path, "run", "--print-compat-include"])
+        #expect(missing.status == 2 && missing.out.contains("SRTE_COMPAT_INCLUDE=/nonexistent: no readable linux/tcp.h"), "\(missing.out)")
+        let both = try runSrte(["run", "--print-compat-include", "--", "true"])
+        #expect(both.status == 2 && both.err.contains("--print-compat-include takes no program"), "\(both.err)")
     }
 
     @Test func theProgramReplacesSrte() throws {

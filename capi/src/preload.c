@@ -12,7 +12,14 @@
  *    (Sources/CSRH/include/csrh_mptcp.h: the address pair at the end of mptcp_sub_tuple).
  *
  * Options 71 and 72 (per-subflow get/setsockopt) answer EOPNOTSUPP: protocol version 1 does
- * not carry them. Every other call goes to the C library unchanged.
+ * not carry them.
+ *
+ * The out-of-tree kernel's options 42 MPTCP_ENABLED, 43 MPTCP_SCHEDULER, 44 MPTCP_PATH_MANAGER
+ * and 45 MPTCP_INFO (IPPROTO_TCP) clash with upstream's 42 TCP_AO_REPAIR, 43 TCP_IS_MPTCP,
+ * 44 TCP_RTO_MAX_MS and 45 TCP_RTO_MIN_US. On the sockets the shim manages (the TCP stream
+ * sockets it created, and every MPTCP socket) it answers them itself and never forwards them,
+ * except getsockopt(43) with optlen == sizeof(int), which is upstream's TCP_IS_MPTCP. The table
+ * is in Docs/CAPI.md. Every other call goes to the C library unchanged.
  */
 #define _GNU_SOURCE
 #include "srte/mptcp_socket.h"
@@ -20,20 +27,27 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
 #endif
 
 enum { GET_SUB_IDS = 66, CLOSE_SUB_ID = 67, GET_SUB_TUPLE = 68, OPEN_SUB_TUPLE = 69, SUB_GETSOCKOPT = 71, SUB_SETSOCKOPT = 72 };
+enum { OOT_ENABLED = 42, OOT_SCHEDULER = 43, OOT_PATH_MANAGER = 44, OOT_INFO = 45, NAME_MAX_OOT = 16 };
 enum { TUPLE_HEADER = 16 };
 
 typedef int (*socket_fn)(int, int, int);
 typedef int (*getsockopt_fn)(int, int, int, void *, socklen_t *);
+typedef int (*setsockopt_fn)(int, int, int, const void *, socklen_t);
 
 static int real_socket(int domain, int type, int protocol)
 {
@@ -49,6 +63,48 @@ static int real_getsockopt(int fd, int level, int name, void *val, socklen_t *le
     return f(fd, level, name, val, len);
 }
 
+static int real_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+    static setsockopt_fn f;
+    if (!f) f = (setsockopt_fn)dlsym(RTLD_NEXT, "setsockopt");
+    return f(fd, level, name, val, len);
+}
+
+/*
+ * The TCP stream sockets the shim created, by descriptor: the socket's inode, so that a
+ * descriptor closed and reused for another socket is not mistaken for one of them (close()
+ * is not intercepted). Descriptors from TRACKED on are known by their protocol only.
+ */
+enum { TRACKED = 4096 };
+static unsigned long tracked[TRACKED];
+
+static unsigned long inode_of(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 ? (unsigned long)st.st_ino : 0;
+}
+
+static void track(int fd)
+{
+    if (fd >= 0 && fd < TRACKED) __atomic_store_n(&tracked[fd], inode_of(fd), __ATOMIC_RELAXED);
+}
+
+static int int_option(int fd, int level, int name)
+{
+    int v = -1;
+    socklen_t l = sizeof v;
+    return real_getsockopt(fd, level, name, &v, &l) == 0 ? v : -1;
+}
+
+/* A socket the shim answers 42-45 on: one it created, or any MPTCP socket (accepted ones too). */
+static int managed(int fd)
+{
+    if (int_option(fd, SOL_SOCKET, SO_PROTOCOL) == IPPROTO_MPTCP) return 1;
+    if (fd < 0 || fd >= TRACKED) return 0;
+    unsigned long ino = __atomic_load_n(&tracked[fd], __ATOMIC_RELAXED);
+    return ino != 0 && ino == inode_of(fd);
+}
+
 __attribute__((visibility("default")))
 int socket(int domain, int type, int protocol)
 {
@@ -56,10 +112,142 @@ int socket(int domain, int type, int protocol)
     if ((domain == AF_INET || domain == AF_INET6) && (type & 0xf) == SOCK_STREAM &&
         (protocol == 0 || protocol == IPPROTO_TCP) && !(tcp && *tcp == '1')) {
         int fd = real_socket(domain, type, IPPROTO_MPTCP);
-        if (fd >= 0) return fd;
-        if (errno != EPROTONOSUPPORT && errno != EINVAL && errno != ENOPROTOOPT) return -1;
+        if (fd < 0 && errno != EPROTONOSUPPORT && errno != EINVAL && errno != ENOPROTOOPT) return -1;
+        if (fd < 0) fd = real_socket(domain, type, protocol);
+        track(fd);
+        return fd;
     }
     return real_socket(domain, type, protocol);
+}
+
+/*
+ * MPTCP_ENABLED = 0 / 1 on a socket that is neither bound nor connected: a new socket of the
+ * other protocol (same domain, type, O_NONBLOCK and FD_CLOEXEC; the options listed below
+ * copied when they differ from a fresh socket's) takes the descriptor's place with dup3().
+ * A bound, listening or connected socket: EPERM, as the out-of-tree kernel (it allowed the
+ * change in TCP_CLOSE only; a bound socket cannot be swapped without losing its address).
+ */
+static const struct { int level, name; } copied[] = {
+    { SOL_SOCKET, SO_REUSEADDR }, { SOL_SOCKET, SO_REUSEPORT }, { SOL_SOCKET, SO_KEEPALIVE },
+    { SOL_SOCKET, SO_PRIORITY }, { SOL_SOCKET, SO_MARK }, { SOL_SOCKET, SO_BROADCAST },
+    { IPPROTO_TCP, TCP_NODELAY }, { IPPROTO_IPV6, IPV6_V6ONLY },
+};
+
+static int swap_protocol(int fd, int protocol)
+{
+    int domain = int_option(fd, SOL_SOCKET, SO_DOMAIN), type = int_option(fd, SOL_SOCKET, SO_TYPE);
+    if (domain < 0 || type < 0) return -1;
+    struct sockaddr_storage a;
+    socklen_t al = sizeof a;
+    if (getsockname(fd, (struct sockaddr *)&a, &al) < 0) return -1;
+    in_port_t port = a.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&a)->sin6_port : ((struct sockaddr_in *)&a)->sin_port;
+    if (port != 0) { errno = EPERM; return -1; }   /* bound, listening or connected */
+    int fl = fcntl(fd, F_GETFL), fdfl = fcntl(fd, F_GETFD);
+    if (fl < 0 || fdfl < 0) return -1;
+    int n = real_socket(domain, type | (fl & O_NONBLOCK ? SOCK_NONBLOCK : 0), protocol);
+    if (n < 0) return -1;
+    for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++) {
+        if (copied[i].level == IPPROTO_IPV6 && domain != AF_INET6) continue;
+        int old = int_option(fd, copied[i].level, copied[i].name);
+        if (old < 0 || old == int_option(n, copied[i].level, copied[i].name)) continue;
+        if (real_setsockopt(n, copied[i].level, copied[i].name, &old, sizeof old) < 0) {
+            int e = errno;
+            close(n);
+            errno = e;
+            return -1;
+        }
+    }
+    struct linger lg;
+    socklen_t ll = sizeof lg;
+    if (real_getsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, &ll) == 0 && lg.l_onoff)
+        real_setsockopt(n, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    char dev[64];
+    socklen_t dl = sizeof dev;
+    if (real_getsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, &dl) == 0 && dl > 0 && dev[0])
+        real_setsockopt(n, SOL_SOCKET, SO_BINDTODEVICE, dev, dl);
+    if (dup3(n, fd, fdfl & FD_CLOEXEC ? O_CLOEXEC : 0) < 0) {
+        int e = errno;
+        close(n);
+        errno = e;
+        return -1;
+    }
+    close(n);
+    track(fd);
+    return 0;
+}
+
+/* A zero-padded name of NAME_MAX_OOT bytes, copied as the out-of-tree kernel did: min(len, 16). */
+static int put_name(const char *name, void *val, socklen_t *len)
+{
+    char padded[NAME_MAX_OOT];
+    memset(padded, 0, sizeof padded);
+    strncpy(padded, name, sizeof padded - 1);
+    socklen_t n = *len < NAME_MAX_OOT ? *len : NAME_MAX_OOT;
+    memcpy(val, padded, n);
+    *len = n;
+    return 0;
+}
+
+/* The path manager serving the namespace: net.mptcp.pm_type 1 is upstream's userspace path
+ * manager, which the srte agent drives (the out-of-tree "netlink" path manager's successor). */
+static const char *path_manager(void)
+{
+    FILE *f = fopen("/proc/sys/net/mptcp/pm_type", "re");
+    int t = 0;
+    if (f) {
+        if (fscanf(f, "%d", &t) != 1) t = 0;
+        fclose(f);
+    }
+    return t == 1 ? "netlink" : "default";
+}
+
+static int oot_getsockopt(int fd, int name, void *val, socklen_t *len)
+{
+    switch (name) {
+    case OOT_ENABLED: {
+        if (*len < (socklen_t)sizeof(int)) { errno = EINVAL; return -1; }
+        int on = int_option(fd, SOL_SOCKET, SO_PROTOCOL) == IPPROTO_MPTCP;
+        memcpy(val, &on, sizeof on);
+        *len = sizeof on;
+        return 0;
+    }
+    case OOT_SCHEDULER:
+        /* upstream's MPTCP has one packet scheduler */
+        return put_name("default", val, len);
+    case OOT_PATH_MANAGER:
+        return put_name(path_manager(), val, len);
+    default:   /* OOT_INFO: see Docs/CAPI.md (upstream's getsockopt(SOL_MPTCP, MPTCP_FULL_INFO)) */
+        errno = EOPNOTSUPP;
+        return -1;
+    }
+}
+
+static int oot_setsockopt(int fd, int name, const void *val, socklen_t len)
+{
+    switch (name) {
+    case OOT_ENABLED: {
+        if (len < (socklen_t)sizeof(int)) { errno = EINVAL; return -1; }
+        int on;
+        memcpy(&on, val, sizeof on);
+        int want = on ? IPPROTO_MPTCP : IPPROTO_TCP;
+        int now = int_option(fd, SOL_SOCKET, SO_PROTOCOL);
+        if (now < 0) return -1;
+        return now == want ? 0 : swap_protocol(fd, want);
+    }
+    case OOT_SCHEDULER:
+    case OOT_PATH_MANAGER: {
+        /* a hint: a name of at most 16 bytes (NUL-terminated or not), accepted and not applied */
+        if (len < 1 || len > NAME_MAX_OOT) { errno = EINVAL; return -1; }
+        const char *c = val;
+        for (socklen_t i = 0; i < len && c[i]; i++)
+            if (c[i] < 0x21 || c[i] > 0x7e) { errno = EINVAL; return -1; }
+        return 0;
+    }
+    default: {   /* OOT_INFO: the flag MPTCP_INFO_FLAG_SAVE_MASTER, a hint */
+        if (len < (socklen_t)sizeof(int)) { errno = EINVAL; return -1; }
+        return 0;
+    }
+    }
 }
 
 /* sockaddr_in / sockaddr_in6 at `p`; its length, or 0 for another family. */
@@ -97,47 +285,64 @@ static int get_sub_ids(int fd, unsigned char *out, socklen_t *len)
 
 static int close_sub_id(int fd, const unsigned char *in, socklen_t len)
 {
-    if (len < 8) { errno = EINVAL; return -1; }
-    int32_t how;
-    memcpy(&how, in + 4, 4);
+    /* The out-of-tree header's struct is the id alone (1 byte: FIN); draft-03's adds `how` at
+     * offset 4 (8 bytes). */
+    if (len < 1 || (len > 1 && len < 8)) { errno = EINVAL; return -1; }
+    int32_t how = SHUT_RDWR;
+    if (len >= 8) memcpy(&how, in + 4, 4);
     return srte_mptcp_close_subflow(fd, in[0], how);
 }
 
+/*
+ * Two layouts of struct mptcp_sub_tuple, told apart by optlen:
+ *  - the out-of-tree header's { u8 id; u8 addrs[]; }: the two sockaddrs at offset 1, optlen
+ *    1 + 2 * sizeof(sockaddr): always odd (33 for IPv4, 57 for IPv6);
+ *  - draft-03 Figure 10 with prio, if_idx and ipv6_srh, in srte's layout (csrh_mptcp.h: the
+ *    addresses at offset 16): always even (48, 72).
+ */
+static size_t addrs_offset(socklen_t len) { return (len & 1) ? 1 : TUPLE_HEADER; }
+
 static int get_sub_tuple(int fd, unsigned char *io, socklen_t *len)
 {
-    if (*len < TUPLE_HEADER) { errno = EINVAL; return -1; }
+    size_t at = addrs_offset(*len);
+    if (*len < at + 2 * sizeof(struct sockaddr_in)) { errno = EINVAL; return -1; }
     struct srte_subflow_tuple t;
     /* The SRH is not copied to ipv6_srh: the legacy struct does not say how large that buffer
      * is (srte_mptcp_get_subflow_tuple() returns it). */
     if (srte_mptcp_get_subflow_tuple(fd, io[0], &t, NULL, 0) < 0) return -1;
     size_t one = t.local.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-    if (*len < TUPLE_HEADER + 2 * one) { errno = EINVAL; return -1; }
-    io[1] = (unsigned char)(t.low_prio ? 1 : 0);
-    io[2] = io[3] = 0;
-    int32_t ifi = t.if_index;
-    memcpy(io + 4, &ifi, 4);
-    memcpy(io + TUPLE_HEADER, &t.local, one);
-    memcpy(io + TUPLE_HEADER + one, &t.remote, one);
-    *len = (socklen_t)(TUPLE_HEADER + 2 * one);
+    if (*len < at + 2 * one) { errno = EINVAL; return -1; }
+    if (at == TUPLE_HEADER) {
+        io[1] = (unsigned char)(t.low_prio ? 1 : 0);
+        io[2] = io[3] = 0;
+        int32_t ifi = t.if_index;
+        memcpy(io + 4, &ifi, 4);
+    }
+    memcpy(io + at, &t.local, one);
+    memcpy(io + at + one, &t.remote, one);
+    *len = (socklen_t)(at + 2 * one);
     return 0;
 }
 
 static int open_sub_tuple(int fd, unsigned char *io, socklen_t *len)
 {
-    if (*len < TUPLE_HEADER) { errno = EINVAL; return -1; }
+    size_t at = addrs_offset(*len);
+    if (*len < at) { errno = EINVAL; return -1; }
     struct srte_subflow_tuple t;
     memset(&t, 0, sizeof t);
-    t.low_prio = io[1] & 1;
-    int32_t ifi;
-    memcpy(&ifi, io + 4, 4);
-    t.if_index = ifi;
-    const struct ipv6_sr_hdr *srh;
-    memcpy(&srh, io + 8, sizeof srh);
-    size_t l = sockaddr_length(io + TUPLE_HEADER, *len - TUPLE_HEADER);
-    size_t r = l ? sockaddr_length(io + TUPLE_HEADER + l, *len - TUPLE_HEADER - l) : 0;
+    const struct ipv6_sr_hdr *srh = NULL;
+    if (at == TUPLE_HEADER) {
+        t.low_prio = io[1] & 1;
+        int32_t ifi;
+        memcpy(&ifi, io + 4, 4);
+        t.if_index = ifi;
+        memcpy(&srh, io + 8, sizeof srh);
+    }
+    size_t l = sockaddr_length(io + at, *len - at);
+    size_t r = l ? sockaddr_length(io + at + l, *len - at - l) : 0;
     if (!l || r != l) { errno = EINVAL; return -1; }
-    memcpy(&t.local, io + TUPLE_HEADER, l);
-    memcpy(&t.remote, io + TUPLE_HEADER + l, r);
+    memcpy(&t.local, io + at, l);
+    memcpy(&t.remote, io + at + l, r);
     uint32_t id;
     if (srte_mptcp_open_subflow(fd, &t, srh, &id) < 0) return -1;
     if (id > 255) { errno = EOVERFLOW; return -1; }
@@ -148,6 +353,12 @@ static int open_sub_tuple(int fd, unsigned char *io, socklen_t *len)
 __attribute__((visibility("default")))
 int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
+    if (level == IPPROTO_TCP && name >= OOT_ENABLED && name <= OOT_INFO && managed(fd)) {
+        /* getsockopt(43) with an int's length is upstream's TCP_IS_MPTCP */
+        if (name == OOT_SCHEDULER && len && *len == sizeof(int)) return real_getsockopt(fd, level, name, val, len);
+        if (!val || !len) { errno = EFAULT; return -1; }
+        return oot_getsockopt(fd, name, val, len);
+    }
     if (level != IPPROTO_TCP || name < GET_SUB_IDS || name > SUB_SETSOCKOPT || name == 70)
         return real_getsockopt(fd, level, name, val, len);
     if (!val || !len) { errno = EFAULT; return -1; }
@@ -158,4 +369,16 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
     case OPEN_SUB_TUPLE: return open_sub_tuple(fd, val, len);
     default: errno = EOPNOTSUPP; return -1;   /* 71, 72: not in protocol version 1 */
     }
+}
+
+__attribute__((visibility("default")))
+int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+    if (level == IPPROTO_TCP && name >= OOT_ENABLED && name <= OOT_INFO && managed(fd)) {
+        if (!val) { errno = EFAULT; return -1; }
+        return oot_setsockopt(fd, name, val, len);
+    }
+    /* MPTCP_SUB_SETSOCKOPT is a setsockopt on the out-of-tree kernel: not in protocol version 1 */
+    if (level == IPPROTO_TCP && (name == SUB_SETSOCKOPT || name == SUB_GETSOCKOPT)) { errno = EOPNOTSUPP; return -1; }
+    return real_setsockopt(fd, level, name, val, len);
 }

@@ -154,17 +154,13 @@ public struct SubflowDiagnostics: Hashable, Sendable {
         return out
     }
 
-    /// `SOCK_DESTROY`: resets the TCP socket (a subflow) with exactly this 4-tuple in the
-    /// namespace of `c` (needs CAP_NET_ADMIN and CONFIG_INET_DIAG_DESTROY). The kernel sends a
-    /// RST and the subflow closes with ECONNABORTED.
-    /// - Throws: ``NetlinkError``: ENOENT when no such socket exists, EOPNOTSUPP without
-    ///   CONFIG_INET_DIAG_DESTROY.
-    package static func destroy(local: SocketEndpoint, remote: SocketEndpoint, on c: NetlinkConnection) throws(NetlinkError) {
+    /// `struct inet_diag_req_v2` naming exactly one TCP socket by its 4-tuple.
+    static func exactPayload(local: SocketEndpoint, remote: SocketEndpoint, ext: UInt8) -> [UInt8] {
         let v4 = local.isIPv4
         var w = ByteWriter()
         w.append(UInt8(v4 ? AF_INET : AF_INET6))   // sdiag_family
         w.append(UInt8(IPPROTO_TCP))               // sdiag_protocol
-        w.append(UInt8(0))                         // idiag_ext
+        w.append(ext)                              // idiag_ext
         w.append(UInt8(0))                         // pad
         w.append(UInt32(0xffff_ffff))              // idiag_states: any
         w.append(local.port.bigEndian)             // idiag_sport
@@ -175,7 +171,35 @@ public struct SubflowDiagnostics: Hashable, Sendable {
         w.append(UInt32(0))                        // idiag_if: any
         w.append(UInt32(0xffff_ffff))              // idiag_cookie: INET_DIAG_NOCOOKIE
         w.append(UInt32(0xffff_ffff))
-        try c.request(type: NetlinkMessageType(rawValue: 21), payload: w.bytes, operation: "sock_diag SOCK_DESTROY \(FourTuple(local, remote))")
+        return w.bytes
+    }
+
+    /// The MPTCP subflow with exactly this 4-tuple in the namespace of `c`, or nil when there
+    /// is none (or it is plain TCP). One hash lookup in the kernel, where a dump walks the
+    /// host-wide TCP hash tables (every namespace's buckets): about 3.4 ms on a 2-core VM with
+    /// a handful of sockets, against tens of microseconds for the lookup.
+    package static func lookup(local: SocketEndpoint, remote: SocketEndpoint, on c: NetlinkConnection) throws(NetlinkError) -> SubflowDiagnostics? {
+        let operation = "sock_diag lookup \(FourTuple(local, remote))"
+        let replies: [NetlinkMessage]
+        do {
+            replies = try c.request(type: requestType, payload: exactPayload(local: local, remote: remote, ext: 0b0010_1010), operation: operation)
+        } catch where error.errno == ENOENT {
+            return nil
+        }
+        guard let m = replies.first else { return nil }
+        do { return try decode(m) } catch {
+            throw NetlinkError(operation: operation, errno: EBADMSG, extAckMessage: error.description)
+        }
+    }
+
+    /// `SOCK_DESTROY`: resets the TCP socket (a subflow) with exactly this 4-tuple in the
+    /// namespace of `c` (needs CAP_NET_ADMIN and CONFIG_INET_DIAG_DESTROY). The kernel sends a
+    /// RST and the subflow closes with ECONNABORTED.
+    /// - Throws: ``NetlinkError``: ENOENT when no such socket exists, EOPNOTSUPP without
+    ///   CONFIG_INET_DIAG_DESTROY.
+    package static func destroy(local: SocketEndpoint, remote: SocketEndpoint, on c: NetlinkConnection) throws(NetlinkError) {
+        try c.request(type: NetlinkMessageType(rawValue: 21), payload: exactPayload(local: local, remote: remote, ext: 0),
+                      operation: "sock_diag SOCK_DESTROY \(FourTuple(local, remote))")
     }
 }
 
