@@ -22,17 +22,7 @@ struct AgentRealAppTests {
                        options: Testbed.UpOptions(hostPathManagers: ["h2": .kernel]))
     }
 
-    func startAgent(_ args: [String]) throws -> (Process, Collected) {
-        let p = Process()
-        p.executableURL = srteBinary()
-        p.arguments = args
-        let err = Pipe(), collected = Collected()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        err.fileHandleForReading.readabilityHandler = { h in collected.append(h.availableData) }
-        try p.run()
-        return (p, collected)
-    }
+    func startAgent(_ args: [String]) throws -> (Process, Collected) { try startCollectingStderr(args) }
 
     /// `mptcpize run iperf3 -s -1` in h2, listening before this returns.
     func startServer(_ bed: Testbed) throws -> Process {

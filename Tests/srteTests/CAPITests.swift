@@ -103,8 +103,7 @@ struct CAPITests {
     }
 
     func bytesFromR1(to mid: String, _ before: [Testbed.LinkCounters], _ after: [Testbed.LinkCounters]) -> Int {
-        let i = after.firstIndex { $0.a == "r1" && $0.b == mid }!
-        return Int((after[i].endA?.txBytes ?? 0) - (before[i].endA?.txBytes ?? 0))
+        bytesSent(from: "r1", to: mid, before, after)
     }
 
     @Test func listOpenThroughAWaypointAndCloseAsRootAndAsAnotherUser() throws {
