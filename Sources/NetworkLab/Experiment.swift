@@ -41,6 +41,12 @@ public struct Experiment: Sendable {
     public var keep = false
     /// With ``keep``: how long a subflow may go without acknowledgements before it counts as failed.
     public var stallTimeout: Duration = .milliseconds(300)
+    /// How the engineered subflows pack their segment lists; `nil`: ``SRHCompression/reduced``
+    /// when the topology has C-SIDs, else ``SRHCompression/off``. With compression the paths
+    /// are planned for the fewest SRH bytes, and a topology without C-SIDs gets the default
+    /// ones (``Topology/compressible()``). Reduced SRHs need BPF steering; with policy routing
+    /// the lists are sent in full SRHs. Replacement subflows (``keep``) carry full, uncompressed lists.
+    public var compression: SRHCompression? = nil
 
     /// A link failure injected during the engineered run.
     public struct Failure: Sendable, Hashable {
@@ -123,6 +129,10 @@ public struct Experiment: Sendable {
         /// share of a full frame (``Experiment/payloadShare(mtu:srhBytes:headroom:)``); `nil` when a
         /// capacity is unknown.
         public var payloadCeilingMbps: Double? = nil
+        /// How the engineered subflows packed their segment lists (`off`, `full`, `reduced`).
+        public var compression: String? = nil
+        /// Per planned path, the SRH bytes each packet carried (0: no SRH).
+        public var srhBytes: [Int]? = nil
     }
 
     /// MPTCP's DSS option on every data segment, in bytes, as Linux sends it (a 32-bit
@@ -149,8 +159,16 @@ public struct Experiment: Sendable {
         guard let dst = to ?? (hosts.count > 1 ? hosts[1] : nil) else { throw SubflowError(.badArgument, "\(topology.name) has fewer than two hosts: give --to") }
         // Plan first: no lab for an impossible request.
         let wanted = k ?? 4
+        var compression = self.compression ?? (self.topology.hasCSIDs ? .reduced : .off)
+        var topology = self.topology
+        if compression != .off {
+            do { topology = try topology.compressible() } catch { throw SubflowError(.badArgument, "compression: \(error.message)") }
+        }
         let plan: PlanReport
-        do { plan = try PlanReport(topology: topology, from: src, to: dst, k: wanted, disjoint: disjoint) } catch {
+        do {
+            plan = try PlanReport(topology: topology, from: src, to: dst, k: wanted, disjoint: disjoint,
+                                  encoding: compression == .off ? .fewestSIDs : .fewestBytes)
+        } catch {
             throw SubflowError(.badArgument, error.message)
         }
         guard !plan.paths.isEmpty else { throw SubflowError(.badArgument, "no path from \(src) to \(dst)") }
@@ -219,6 +237,11 @@ public struct Experiment: Sendable {
             try SteeringMechanism.make(steering) { try RouteTable.egressInterface(toward: dstAddress) }
         }
         defer { steer.removeAll() }
+        if compression == .reduced && !(steer is BPFSteering) {
+            notes.append("\(mechanism.rawValue) steering sends no reduced SRHs: the compressed lists travel in full SRHs")
+            compression = .full
+        }
+        let wire = paths.map { $0.wire(compression, topology: topology) }
         let before = try bed.linkCounters()
         var engineered: (report: EngineeredConnection.Report, samples: [(Double, [UInt64])])? = nil
         let names = topology.nodes.map(\.name)
@@ -226,11 +249,11 @@ public struct Experiment: Sendable {
         var failedAt: Double? = nil
         var failureError: Error? = nil
         let sinkEngineered = try measured("MPTCP with \(count) engineered subflows", verify: true) {
-            let waypoints = paths.map(\.waypoints)
+            let waypoints = wire.map(\.waypoints)
             let labels: [String?] = paths.map { keeper.hops($0.path) }
             let c = try bed.run(in: src) {
                 try EngineeredConnection.open(to: remote, from: srcAddress, paths: waypoints, steering: steer,
-                                              congestionControl: congestionControl, labels: labels)
+                                              congestionControl: congestionControl, labels: labels, reduced: wire.map(\.reduced))
             }
             if keep { c.keep = keeper.policy(stallTimeout: stallTimeout, onEvent: { e in progress(e.description) }) }
             if let f = failure {
@@ -258,7 +281,7 @@ public struct Experiment: Sendable {
             let secs = engineered?.report.seconds ?? 1
             let planned = keeper.path(ofSubflow: i)
             let cap = planned.flatMap(capacity)
-            let segments = i < paths.count ? paths[i].segments.map { $0.sid.description }
+            let segments = i < paths.count ? wire[i].entries.map(\.description)
                 : (sf.subflow.waypoints + [sf.subflow.tuple.remoteAddress]).map(\.description)
             var series: [[Double]] = []
             var prev: (Double, UInt64) = (0, 0)
@@ -281,7 +304,7 @@ public struct Experiment: Sendable {
         let capacity: Double? = planned.contains { $0 == nil } ? nil : planned.reduce(0) { $0 + ($1 ?? 0) }
         // A path with waypoints carries an SRH of its segments; one without carries none, in
         // packets sized for the longest SRH (the route MTU toward the peer keeps its room).
-        let srhBytes = paths.map { $0.segments.count > 1 ? 8 + 16 * $0.segments.count : 0 }
+        let srhBytes = wire.map(\.srhBytes)
         let headroom = srhBytes.max() ?? 0
         let ceilings = zip(zip(paths, planned), srhBytes).map { pc, srh in
             let (p, cap) = pc
@@ -315,7 +338,7 @@ public struct Experiment: Sendable {
                       capacityMbps: capacity, paths: results, links: loads, notes: notes, congestionControl: congestionControl,
                       engineeredBytes: sent, verified: sinkEngineered.verified && sinkEngineered.bytes == sent,
                       failure: failureReport, delay: bed.delayMode.rawValue, steadyMbps: steady,
-                      payloadCeilingMbps: ceiling.map(r1))
+                      payloadCeilingMbps: ceiling.map(r1), compression: compression.rawValue, srhBytes: srhBytes)
     }
 }
 

@@ -83,6 +83,9 @@ struct ExperimentCommand: ParsableCommand {
     @Option(help: ArgumentHelp("IPv6 MTU of every link, overriding the file's (default: the file's, else 1500). Headers weigh less in larger frames: see Docs/Testbed.md, 'What a link can carry'.", valueName: "BYTES"))
     var mtu: Int?
 
+    @Option(help: ArgumentHelp("Segment lists of the engineered run: off (whole SIDs), full (RFC 9800 NEXT-C-SID containers in a full SRH), reduced (containers, the first one only as Destination Address: RFC 8754 reduced SRH, BPF steering only). Default: reduced when the topology declares csid:, else off. A topology without csid: gets F3216 C-SIDs in the /32 of its first locator.", valueName: "MODE"))
+    var compress: SRHCompression?
+
     @Option(name: .customLong("cc"), help: ArgumentHelp("TCP congestion control for all runs (see /proc/sys/net/ipv4/tcp_available_congestion_control); 'default' keeps the namespace's.", valueName: "NAME"))
     var congestionControl: String = "cubic"
 
@@ -111,6 +114,7 @@ struct ExperimentCommand: ParsableCommand {
         e.steering = steer
         e.lab = lab
         e.delay = delay
+        e.compression = compress
         let started = Date()
         let r: Experiment.Result
         do {
@@ -157,6 +161,7 @@ extension ExperimentCommand {
 }
 
 extension SteeringMechanism: ExpressibleByArgument {}
+extension SRHCompression: ExpressibleByArgument {}
 
 enum ExperimentReport {
     /// The result's Codable form, keys sorted, indented.
@@ -182,6 +187,9 @@ enum ExperimentReport {
         }
         if let pc = r.payloadCeilingMbps, let c = r.capacityMbps, c > 0 {
             l.append("    payload ceiling (headers of full frames)   \(f1(pc).leftPad(8)) Mbit/s  = \(String(format: "%.3f", pc / c)) of the capacity: IPv6, SRH, TCP, MPTCP DSS")
+        }
+        if let b = r.srhBytes {
+            l.append("    segment lists: \(r.compression ?? "off"); SRH bytes per packet: \(b.map(String.init).joined(separator: ", "))")
         }
         if r.unsteeredMbps > 0 { l.append("  engineered / unsteered: \(String(format: "%.2f", r.aggregateMbps / r.unsteeredMbps))×") }
         l.append("")

@@ -122,6 +122,26 @@ struct CompressedSIDLabTests {
             #expect(entries.first == .sid(node("b")) && got == count)
             #expect(sids == ["b \(node("b"))": n], "\(sids)")
 
+            // An address of a's inside its End C-SID's prefix (fc00:0:a::2 on lo, as `srte
+            // experiment` gives router endpoints) is no container: plain datagrams reach it.
+            _ = try lab.exec("a", ["ip", "-6", "addr", "add", "fc00:0:a::2/128", "dev", "lo", "nodad"])
+            let rx = try lab.run(in: "a") { try UDPReceiver(port: 7100) }
+            defer { rx.close() }
+            try lab.run(in: "h1") {
+                let fd = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
+                defer { close(fd) }
+                var sa = sockaddr_in6()
+                sa.sin6_family = sa_family_t(AF_INET6)
+                sa.sin6_port = UInt16(7100).bigEndian
+                withUnsafeMutableBytes(of: &sa.sin6_addr) { $0.copyBytes(from: IPv6Address("fc00:0:a::2")!.bytes) }
+                for _ in 0..<3 {
+                    _ = withUnsafePointer(to: &sa) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, "hi", 2, 0, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+                    }
+                }
+            }
+            #expect(rx.receive(timeout: 2) != nil, "a datagram to fc00:0:a::2 reached a")
+
             // tshark decodes a capture of them (on h1's link: container DA, full and reduced) as SRv6.
             guard access("/usr/bin/dumpcap", X_OK) == 0, access("/usr/bin/tshark", X_OK) == 0 else { return }
             let ifc = plan.node("h1")!.interfaces[0].name
@@ -154,5 +174,55 @@ struct CompressedSIDLabTests {
             let expert = try Subprocess.check(["tshark", "-r", capture, "-q", "-z", "expert,warn"])
             #expect(!expert.contains("Malformed") && !expert.contains("Errors") && !expert.contains("Warns"), "tshark expert info:\n\(expert)")
         }
+    }
+
+    /// `srte experiment` with reduced compressed lists: the diamond's lab gets C-SIDs (F3216 from
+    /// its locators), the subflows via b and c carry one container each as Destination Address
+    /// and a 24-byte SRH, and every byte arrives, over the planned links.
+    @Test(.timeLimit(.minutes(2))) func experimentOverReducedContainers() throws {
+        var e = Experiment(topology: try bundledTopology("diamond.yaml"))
+        e.seconds = 3
+        e.steering = .bpf
+        e.compression = .reduced
+        e.delay = .off
+        e.lab = "xc\(getpid() % 10000)"
+        let r = try e.run()
+        #expect(r.compression == "reduced")
+        #expect(r.srhBytes == [0, 24, 24])
+        #expect(r.paths.map(\.segments) == [["fc00:2::2"], ["fc00:0:b::", "fc00:2::2"], ["fc00:0:c::", "fc00:2::2"]])
+        #expect(r.verified)
+        // Each path carried a real share (rates are not the point here: a debug build, a shared machine).
+        for p in r.paths { #expect(p.mbps > 10 && p.mbps < 52, "\(p.hops): \(p.mbps) Mbit/s") }
+        let middle = r.links.filter { ["a", "b", "c"].contains($0.b) && $0.a == "r1" }
+        #expect(middle.count == 3, "\(r.links)")
+        for l in middle { #expect(l.bytesAToB > 5_000_000, "\(l)") }
+        // 24-byte SRHs: 1380 payload bytes in 1514-byte frames via b and c, 1380 of 1490 via a.
+        let ceiling = try #require(r.payloadCeilingMbps)
+        #expect(abs(ceiling - 50.0 * (1380.0 / 1490 + 2 * 1380.0 / 1514)) < 0.1, "ceiling \(ceiling)")
+        #expect(r.aggregateMbps <= ceiling + 1)
+        #expect(!NetworkNamespace.exists("\(e.lab!)-h1"))
+    }
+
+    /// The same on the fat tree (20 routers, 16 hosts), two pods apart, with containers in full SRHs.
+    @Test(.timeLimit(.minutes(3))) func experimentOverFullContainersOnTheFatTree() throws {
+        var e = Experiment(topology: try bundledTopology("fattree.yaml"))
+        e.seconds = 3
+        e.steering = .bpf
+        e.compression = .full
+        e.delay = .off
+        e.k = 2
+        let hosts = e.topology.nodes.filter { $0.kind == .host }.map(\.name)
+        e.from = hosts.first
+        e.to = hosts.last
+        e.lab = "xf\(getpid() % 10000)"
+        let r = try e.run()
+        #expect(r.compression == "full")
+        #expect(r.verified && r.engineeredBytes > 1_000_000)
+        #expect(r.k == 2)
+        for (p, b) in zip(r.paths, r.srhBytes ?? []) where p.segments.count > 1 {
+            #expect(b == 8 + 16 * p.segments.count, "\(p.segments)")
+            #expect(p.segments.dropLast().allSatisfy { $0.hasPrefix("fc00:0:") && $0.hasSuffix("::") }, "containers: \(p.segments)")
+        }
+        #expect(r.paths.allSatisfy { $0.mbps > 1 }, "\(r.paths.map(\.mbps))")
     }
 }

@@ -27,7 +27,10 @@
  * processed as above. A C-SID from the local range (End.X) is taken only right after the
  * router's own End C-SID in the same pass: every router may use the same local values.
  * Segments Left may be Last Entry + 1 (a reduced SRH, RFC 8754 §4.1.1): the entry read is
- * Segment List[Segments Left - 1] as always.
+ * Segment List[Segments Left - 1] as always. An address whose next C-SID is zero but whose
+ * later bits are not is no container (containers are zero-padded after their last C-SID): it
+ * is left to the kernel, which delivers it when it is a local address (the local table wins
+ * over a seg6local prefix route the same way).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -154,8 +157,14 @@ int srte_srv6_router(struct __sk_buff *skb)
 		if (!sid || (sid->local && !may_local))
 			return TC_ACT_OK;            /* not (or no longer) ours: the kernel routes it */
 		int csid = sid->flavor == CSRH_ROUTER_NEXT_CSID && clen;
-		struct u128 used = top_bits(block + clen);
-		if (csid && ((v.hi & ~used.hi) | (v.lo & ~used.lo))) {
+		struct u128 used = top_bits(block + clen), next = top_bits(block + 2 * clen);
+		__u64 argument = (v.hi & ~used.hi) | (v.lo & ~used.lo);
+		/* Bits set after a zero next C-SID: no container (they are zero-padded after their
+		 * last C-SID) but an address inside the C-SID's prefix, e.g. one the router has on lo:
+		 * left to the kernel, as its local table would win over a seg6local prefix route. */
+		if (csid && argument && !((v.hi & next.hi & ~used.hi) | (v.lo & next.lo & ~used.lo)))
+			return TC_ACT_OK;
+		if (csid && argument) {
 			/* NEXT-C-SID, argument not zero: the bits after the block shift left by the C-SID
 			 * length, so the next C-SID of the container becomes active; no SRH processing. */
 			struct u128 b = top_bits(block), after = shl128(v, clen);
