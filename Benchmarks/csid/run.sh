@@ -8,7 +8,9 @@
 #    every pair of hosts (else routers; at most PAIRS, default 300, sampled with a fixed seed):
 #    SRH bytes per packet with whole SIDs (fewest SIDs), with RFC 9800 NEXT-C-SID containers
 #    (F3216, fewest bytes) and as reduced SRHs, and each one's payload ceiling at MTU 1500.
-# 2. srte experiment on the diamond and on Level3 with --compress off / reduced, RUNS each
+# 2. srte experiment on the diamond (--delay off: the userspace delay bridges make the figures
+#    follow the machine's load) and on Level3 (undelayed by default: too many links for
+#    bridges) with --compress off / reduced, RUNS each
 #    (default 2), interleaved; release build.
 # Results: Benchmarks/csid/results/{paths.jsonl,summary.md,experiments.jsonl}.
 set -euo pipefail
@@ -20,7 +22,7 @@ PAIRS=${PAIRS:-300}
 swift build -c release --product csid-bench >&2
 : > "$out/paths.jsonl"
 for t in abilene level3 fattree; do
-  .build/release/csid-bench "topologies/$t.yaml" "$PAIRS" 1 >> "$out/paths.jsonl"
+  SWIFT_DETERMINISTIC_HASHING=1 .build/release/csid-bench "topologies/$t.yaml" "$PAIRS" 1 >> "$out/paths.jsonl"
 done
 python3 Benchmarks/csid/report.py < "$out/paths.jsonl" | tee "$out/summary.md"
 
@@ -31,8 +33,8 @@ if [ "${EXPERIMENTS:-0}" = 1 ]; then
   : > "$out/experiments.jsonl"
   for run in $(seq "$RUNS"); do
     for mode in off reduced; do
-      .build/release/srte experiment topologies/diamond.yaml --compress "$mode" --format json --lab csid-dia \
-        | python3 -c 'import json,sys; r=json.load(sys.stdin); r["series"]=None; print(json.dumps({k: r.get(k) for k in ("topology","compression","srhBytes","aggregateMbps","steadyMbps","payloadCeilingMbps","capacityMbps","verified")}))' \
+      .build/release/srte experiment topologies/diamond.yaml --delay off --compress "$mode" --format json --lab csid-dia \
+        | python3 -c 'import json,sys; r=json.load(sys.stdin); print(json.dumps({k: r.get(k) for k in ("topology","compression","srhBytes","aggregateMbps","steadyMbps","payloadCeilingMbps","capacityMbps","verified")}))' \
         >> "$out/experiments.jsonl"
       .build/release/srte experiment topologies/level3.yaml --from Seattle --to Atlanta -k 3 --disjoint node \
         --default-bandwidth 50Mbit --compress "$mode" --format json --lab csid-l3 \
