@@ -41,10 +41,10 @@ public struct Experiment: Sendable {
     public var keep = false
     /// With ``keep``: how long a subflow may go without acknowledgements before it counts as failed.
     public var stallTimeout: Duration = .milliseconds(300)
-    /// How the engineered subflows pack their segment lists; `nil`: ``SRHCompression/reduced``
-    /// when the topology has C-SIDs, else ``SRHCompression/off``. With compression the paths
+    /// How the engineered subflows pack their segment lists; `nil`: `SRHCompression.reduced`
+    /// when the topology has C-SIDs, else `SRHCompression.off`. With compression the paths
     /// are planned for the fewest SRH bytes, and a topology without C-SIDs gets the default
-    /// ones (``Topology/compressible()``). Reduced SRHs need BPF steering; with policy routing
+    /// ones (`Topology.compressible()`). Reduced SRHs need BPF steering; with policy routing
     /// the lists are sent in full SRHs. Replacement subflows (``keep``) carry full, uncompressed lists.
     public var compression: SRHCompression? = nil
 

@@ -85,7 +85,7 @@ public final class BPFSteering: SRHSteering {
     /// Destination Address and carry only the rest of the list, 16 bytes less than
     /// the full header. Every node that finishes the first segment must accept
     /// Segments Left = Last Entry + 1: srte's BPF End does, the kernel's own SRH
-    /// processing does not (see ``SegmentRoutingHeader/kernelReceive(_:seg6Enabled:)``).
+    /// processing does not (see `SegmentRoutingHeader.kernelReceive(_:seg6Enabled:)`).
     /// ``steeredFlows`` shows the flow with the full header of the same path.
     public func steer(_ flow: FourTuple, alongReduced srh: ReducedSegmentRoutingHeader) throws {
         guard object != nil else { throw SteeringError("steering on \(interface) was removed") }

@@ -338,7 +338,7 @@ public final class EngineeredConnection: @unchecked Sendable {
     }
 
     /// Sends ``TransferPattern`` bytes until `totalBytes` have been sent on the connection (the
-    /// warm-up of ``open(to:from:paths:steering:ports:warmup:timeout:congestionControl:labels:equalSRHLength:)``
+    /// warm-up of ``open(to:from:paths:steering:ports:warmup:timeout:congestionControl:labels:reduced:equalSRHLength:)``
     /// included), closes the sending side, waits for the peer to close, and reports bytes
     /// acknowledged per subflow. With ``keep`` set, failed subflows are replaced on the way.
     public func send(totalBytes bytes: Int, chunk: Int = 1 << 18, timeout: Duration = .seconds(120)) throws -> Report {

@@ -5,7 +5,7 @@ import LinuxSystem
 
 /// Reverse-path steering for a receiver (`srte serve --reflect`): a tc ingress
 /// BPF program (Sources/CSRH/bpf/srh_learn.bpf.c) remembers the SRH each TCP
-/// flow arrives with; ``reflect()`` steers the replies of every new flow along
+/// flow arrives with; ``reflect(where:)`` steers the replies of every new flow along
 /// the reversed segment list (waypoints in reverse order, then the sender).
 ///
 /// The learning program sits on a TCX link, gone with the process. Reversing a
