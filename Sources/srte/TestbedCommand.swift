@@ -479,7 +479,8 @@ private func statusJSON(_ s: Testbed.Status) -> JSON {
                  ("sids", .array(n.sids.map { sid in
                      .object([("sid", .string("\(sid.address)")), ("behavior", .string(sid.behavior)),
                               ("interface", .string(sid.interface)),
-                              ("neighbour", sid.neighbour.map { .string($0) } ?? .null)])
+                              ("neighbour", sid.neighbour.map { .string($0) } ?? .null),
+                              ("flavor", sid.flavor.map { .string($0) } ?? .null)])
                  })),
                  ("routes", .int(n.routes.count))])
     }
