@@ -114,6 +114,7 @@ let package = Package(
             path: "Benchmarks/steering/Sources"
         ),
         .executableTarget(name: "srte-bench", dependencies: ["SRv6Paths"], path: "Benchmarks/planner/Sources"),
+        .executableTarget(name: "csid-bench", dependencies: ["SRv6Paths"], path: "Benchmarks/csid/Sources"),
         .executableTarget(
             name: "mptcp-bench",
             dependencies: ["SRv6Paths", "LinuxSystem", "SubflowSteering"],

@@ -14,18 +14,39 @@
 #define CSRH_BPF_TCX_EGRESS 47
 
 
-static char csrh_log[16384];
+/* libbpf's messages since the last csrh_bpf_last_log(). When they do not fit, the end is kept:
+ * the verifier states its reason for refusing a program in the last lines of its log. */
+static char csrh_log[32768];
 static size_t csrh_log_len;
 
 static int csrh_bpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
     if (level == LIBBPF_DEBUG)
         return 0;
-    if (csrh_log_len < sizeof csrh_log - 1) {
-        int n = vsnprintf(csrh_log + csrh_log_len, sizeof csrh_log - csrh_log_len, fmt, ap);
-        if (n > 0)
-            csrh_log_len += (size_t)n < sizeof csrh_log - csrh_log_len ? (size_t)n : sizeof csrh_log - csrh_log_len - 1;
+    va_list copy;
+    va_copy(copy, ap);
+    int n = vsnprintf(NULL, 0, fmt, copy);
+    va_end(copy);
+    if (n <= 0)
+        return 0;
+    char *msg = malloc((size_t)n + 1);
+    if (!msg)
+        return 0;
+    vsnprintf(msg, (size_t)n + 1, fmt, ap);
+    size_t cap = sizeof csrh_log - 1, len = (size_t)n;
+    if (len >= cap) {
+        memcpy(csrh_log, msg + len - cap, cap);
+        csrh_log_len = cap;
+    } else {
+        if (csrh_log_len + len > cap) {
+            size_t drop = csrh_log_len + len - cap;
+            memmove(csrh_log, csrh_log + drop, csrh_log_len - drop);
+            csrh_log_len -= drop;
+        }
+        memcpy(csrh_log + csrh_log_len, msg, len);
+        csrh_log_len += len;
     }
+    free(msg);
     return 0;
 }
 

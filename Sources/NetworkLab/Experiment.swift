@@ -59,6 +59,13 @@ public struct Experiment: Sendable {
         case iperf3
     }
 
+    /// How the engineered subflows pack their segment lists; `nil`: `SRHCompression.reduced`
+    /// when the topology has C-SIDs, else `SRHCompression.off`. With compression the paths
+    /// are planned for the fewest SRH bytes, and a topology without C-SIDs gets the default
+    /// ones (`Topology.compressible()`). Reduced SRHs need BPF steering; with policy routing
+    /// the lists are sent in full SRHs. Replacement subflows (``keep``) carry full, uncompressed lists.
+    public var compression: SRHCompression? = nil
+
     /// A link failure injected during the engineered run.
     public struct Failure: Sendable, Hashable {
         /// The link's endpoints (every link between them goes down).
@@ -158,6 +165,10 @@ public struct Experiment: Sendable {
         /// The engineered run's total throughput over time, (seconds, Mbit/s in the interval
         /// before), where there is no per-subflow series (iperf3 traffic: the server's intervals).
         public var series: [[Double]]? = nil
+        /// How the engineered subflows packed their segment lists (`off`, `full`, `reduced`).
+        public var compression: String? = nil
+        /// Per planned path, the SRH bytes each packet carried (0: no SRH).
+        public var srhBytes: [Int]? = nil
     }
 
     /// MPTCP's DSS option on every data segment, in bytes, as Linux sends it (a 32-bit
@@ -184,8 +195,16 @@ public struct Experiment: Sendable {
         guard let dst = to ?? (hosts.count > 1 ? hosts[1] : nil) else { throw SubflowError(.badArgument, "\(topology.name) has fewer than two hosts: give --to") }
         // Plan first: no lab for an impossible request.
         let wanted = k ?? 4
+        var compression = self.compression ?? (self.topology.hasCSIDs ? .reduced : .off)
+        var topology = self.topology
+        if compression != .off {
+            do { topology = try topology.compressible() } catch { throw SubflowError(.badArgument, "compression: \(error.message)") }
+        }
         let plan: PlanReport
-        do { plan = try PlanReport(topology: topology, from: src, to: dst, k: wanted, disjoint: disjoint) } catch {
+        do {
+            plan = try PlanReport(topology: topology, from: src, to: dst, k: wanted, disjoint: disjoint,
+                                  encoding: compression == .off ? .fewestSIDs : .fewestBytes)
+        } catch {
             throw SubflowError(.badArgument, error.message)
         }
         guard !plan.paths.isEmpty else { throw SubflowError(.badArgument, "no path from \(src) to \(dst)") }
@@ -263,6 +282,11 @@ public struct Experiment: Sendable {
             try SteeringMechanism.make(steering) { try RouteTable.egressInterface(toward: dstAddress) }
         }
         defer { steer.removeAll() }
+        if compression == .reduced && !(steer is BPFSteering) {
+            notes.append("\(mechanism.rawValue) steering sends no reduced SRHs: the compressed lists travel in full SRHs")
+            compression = .full
+        }
+        let wire = paths.map { $0.wire(compression, topology: topology) }
         let before = try bed.linkCounters()
         var engineered: (report: EngineeredConnection.Report, samples: [(Double, [UInt64])])? = nil
         let names = topology.nodes.map(\.name)
@@ -270,11 +294,11 @@ public struct Experiment: Sendable {
         var failedAt: Double? = nil
         var failureError: Error? = nil
         let sinkEngineered = try measured("MPTCP with \(count) engineered subflows", verify: true) {
-            let waypoints = paths.map(\.waypoints)
+            let waypoints = wire.map(\.waypoints)
             let labels: [String?] = paths.map { keeper.hops($0.path) }
             let c = try bed.run(in: src) {
                 try EngineeredConnection.open(to: remote, from: srcAddress, paths: waypoints, steering: steer,
-                                              congestionControl: congestionControl, labels: labels)
+                                              congestionControl: congestionControl, labels: labels, reduced: wire.map(\.reduced))
             }
             if keep { c.keep = keeper.policy(stallTimeout: stallTimeout, onEvent: { e in progress(e.description) }) }
             if let f = failure {
@@ -298,7 +322,7 @@ public struct Experiment: Sendable {
             let secs = engineered?.report.seconds ?? 1
             let planned = keeper.path(ofSubflow: i)
             let cap = planned.flatMap { bottleneckMbps(of: $0) }
-            let segments = i < paths.count ? paths[i].segments.map { $0.sid.description }
+            let segments = i < paths.count ? wire[i].entries.map(\.description)
                 : (sf.subflow.waypoints + [sf.subflow.tuple.remoteAddress]).map(\.description)
             var series: [[Double]] = []
             var prev: (Double, UInt64) = (0, 0)
@@ -315,7 +339,9 @@ public struct Experiment: Sendable {
             results.append(path)
         }
         let loads = Experiment.linkLoads(before: before, after: after)
-        let (capacity, ceiling) = capacityAndCeiling(paths)
+        // A path with waypoints carries an SRH of its (possibly compressed) segments, one without none.
+        let srhBytes = wire.map(\.srhBytes)
+        let (capacity, ceiling) = capacityAndCeiling(paths, srhBytes: srhBytes)
         func r1(_ x: Double) -> Double { (x * 10).rounded() / 10 }
         func r3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }
         var failureReport: Result.FailureReport? = nil
@@ -342,7 +368,7 @@ public struct Experiment: Sendable {
                       capacityMbps: capacity, paths: results, links: loads, notes: notes, congestionControl: congestionControl,
                       engineeredBytes: sent, verified: sinkEngineered.verified && sinkEngineered.bytes == sent,
                       failure: failureReport, delay: bed.delayMode.rawValue, steadyMbps: steady,
-                      payloadCeilingMbps: ceiling.map(r1))
+                      payloadCeilingMbps: ceiling.map(r1), compression: compression.rawValue, srhBytes: srhBytes)
     }
 }
 
@@ -373,12 +399,13 @@ extension Experiment {
     /// The planned capacity (sum of the paths' bottlenecks) and the payload ceiling (each
     /// path's capacity times ``payloadShare(mtu:srhBytes:headroom:)``), in Mbit/s; nil where a
     /// bandwidth is unknown.
-    func capacityAndCeiling(_ paths: [PlanReport.Path]) -> (capacity: Double?, ceiling: Double?) {
+    func capacityAndCeiling(_ paths: [PlanReport.Path], srhBytes given: [Int]? = nil) -> (capacity: Double?, ceiling: Double?) {
         let planned = paths.map { bottleneckMbps(of: $0.path) }
         let capacity: Double? = planned.contains { $0 == nil } ? nil : planned.reduce(0) { $0 + ($1 ?? 0) }
-        // A path with waypoints carries an SRH of its segments; one without carries none, in
-        // packets sized for the longest SRH (the route MTU toward the peer keeps its room).
-        let srhBytes = paths.map { $0.segments.count > 1 ? 8 + 16 * $0.segments.count : 0 }
+        // A path with waypoints carries an SRH of its segments (`given`: as compressed); one
+        // without carries none, in packets sized for the longest SRH (the route MTU toward the
+        // peer keeps its room).
+        let srhBytes = given ?? paths.map { $0.segments.count > 1 ? 8 + 16 * $0.segments.count : 0 }
         let headroom = srhBytes.max() ?? 0
         let ceilings = zip(zip(paths, planned), srhBytes).map { pc, srh in
             let (p, cap) = pc

@@ -192,3 +192,38 @@ extension Topology {
         return CompressedList(entries: entries, reducible: reducible)
     }
 }
+
+extension Topology {
+    /// This topology with C-SID configuration `domain` for every router that has no
+    /// configuration of its own (as a top-level `csid:` in the file).
+    /// - Parameter domain: the C-SID configuration.
+    /// - Throws: ``CSIDError`` `invalidFormat` naming the first router whose locator does not give
+    ///   a usable End C-SID in `domain`, or another C-SID problem (End C-SIDs shared, End.X
+    ///   C-SIDs outside the local range).
+    public func withCSID(_ domain: CSIDDomain) throws(CSIDError) -> Topology {
+        var t = self
+        t.csid = domain
+        if let p = t.firstCSIDProblem() { throw CSIDError(.invalidFormat, p.message) }
+        return t
+    }
+
+    /// The C-SID configuration `srte … --csid` gives a topology that declares none: RFC 9800's
+    /// F3216 (16-bit C-SIDs) in the /32 that holds the first router's locator, with the default
+    /// local range. `nil` when the topology has no router with a locator.
+    public var defaultCSIDDomain: CSIDDomain? {
+        guard let loc = nodes.first(where: { $0.kind == .router && $0.locator != nil })?.locator,
+              let f = try? CSIDFormat.f3216(block: IPv6Prefix(address: loc.address.masked(to: 32), length: 32)) else { return nil }
+        return try? CSIDDomain(format: f)
+    }
+
+    /// This topology with C-SIDs: itself when it declares them, else with ``defaultCSIDDomain``.
+    /// - Throws: ``CSIDError`` when the default configuration does not fit its locators.
+    public func compressible() throws(CSIDError) -> Topology {
+        if hasCSIDs { return self }
+        guard let d = defaultCSIDDomain else { throw CSIDError(.invalidFormat, "\(name) has no router with a locator: no C-SIDs to derive") }
+        return try withCSID(d)
+    }
+
+    /// Whether any router has C-SIDs.
+    public var hasCSIDs: Bool { nodes.indices.contains { csidDomain(ofNode: $0) != nil } }
+}

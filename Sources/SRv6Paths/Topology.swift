@@ -145,7 +145,7 @@ public struct Topology: Sendable {
     public var defaultMSD: Int?
     /// The domain's C-SID configuration (RFC 9800 NEXT-C-SID), if it compresses SIDs; routers
     /// may differ (``Node/csid``).
-    public private(set) var csid: CSIDDomain?
+    public internal(set) var csid: CSIDDomain?
     private var indexByName: [String: Int]
     /// `ordinals[2*l]` is link l's ordinal at its `a` end, `ordinals[2*l+1]` at its `b` end (1-based).
     private var ordinals: [Int32]

@@ -82,16 +82,54 @@ public final class BPFSteering: SRHSteering {
         steeredFlows[flow] = srh
     }
 
-    /// The flow map's value for `srh`.
+    /// Steers `flow` along a reduced SRH (RFC 8754 §4.1.1): the packets get
+    /// `srh.destination` (the first segment, typically an RFC 9800 container) as
+    /// Destination Address and carry only the rest of the list, 16 bytes less than
+    /// the full header. Every node that finishes the first segment must accept
+    /// Segments Left = Last Entry + 1: srte's BPF End does, the kernel's own SRH
+    /// processing does not (see `SegmentRoutingHeader.kernelReceive(_:seg6Enabled:)`).
+    /// ``steeredFlows`` shows the flow with the full header of the same path.
+    public func steer(_ flow: FourTuple, alongReduced srh: ReducedSegmentRoutingHeader) throws {
+        guard object != nil else { throw SteeringError("steering on \(interface) was removed") }
+        guard srh.header.segments.last == flow.remoteAddress else {
+            throw SteeringError("the reduced SRH's last segment \(srh.header.segments.last.map { "\($0)" } ?? "none") is not the flow's destination \(flow.remoteAddress) (inline mode)")
+        }
+        var value = try Self.mapValue(srh)
+        resolveFirstHop(srh.destination)
+        try lowerRouteMTU(for: flow, by: Int(value.length))
+        var key = BPFSteering.key(flow)
+        do throws(SystemCallError) { try BPFMap.update(flowsFD, key: &key, value: &value) } catch {
+            throw SteeringError("steering \(flow) (BPF map update)", errno: error.errno)
+        }
+        steeredFlows[flow] = try SegmentRoutingHeader(path: srh.path, nextHeader: srh.header.nextHeader,
+                                                      flags: srh.header.flags, tag: srh.header.tag, tlvs: srh.header.tlvs)
+    }
+
+    /// The flow map's value for `srh`: its wire form, and its active segment as the Destination Address.
     /// - Throws: ``SteeringError`` when the SRH is larger than the BPF program carries.
     static func mapValue(_ srh: SegmentRoutingHeader) throws -> csrh_steer_value {
+        guard let active = srh.activeSegment else { throw SteeringError("SRH without an active segment (segments left \(srh.segmentsLeft))") }
+        return try mapValue(wire: try srh.encoded(), segments: srh.segments.count, destination: active)
+    }
+
+    /// The flow map's value for a reduced SRH: its wire form (Segments Left = Last Entry + 1)
+    /// and its first segment as the Destination Address.
+    /// - Throws: ``SteeringError`` when the SRH is larger than the BPF program carries.
+    static func mapValue(_ srh: ReducedSegmentRoutingHeader) throws -> csrh_steer_value {
+        try mapValue(wire: try srh.encoded(), segments: srh.header.segments.count, destination: srh.destination)
+    }
+
+    static func mapValue(wire: [UInt8], segments: Int, destination: IPv6Address) throws -> csrh_steer_value {
         var value = csrh_steer_value()
-        let wire = try srh.encoded()
-        guard wire.count <= Int(CSRH_STEER_MAX_SRH), srh.segments.count <= Int(CSRH_STEER_MAX_SEGMENTS) else {
-            throw SteeringError("SRH of \(srh.segments.count) segments / \(wire.count) bytes: the BPF program carries at most \(CSRH_STEER_MAX_SEGMENTS) segments / \(CSRH_STEER_MAX_SRH) bytes")
+        guard wire.count <= Int(CSRH_STEER_MAX_SRH), segments <= Int(CSRH_STEER_MAX_SEGMENTS) else {
+            throw SteeringError("SRH of \(segments) segments / \(wire.count) bytes: the BPF program carries at most \(CSRH_STEER_MAX_SEGMENTS) segments / \(CSRH_STEER_MAX_SRH) bytes")
+        }
+        guard destination == .unspecified || destination.bytes[0] != 0 else {
+            throw SteeringError("Destination Address \(destination) is in ::/8: the BPF program takes such an address as unset")
         }
         value.length = UInt32(wire.count)
         withUnsafeMutableBytes(of: &value.srh) { $0.copyBytes(from: wire) }
+        withUnsafeMutableBytes(of: &value.daddr) { $0.copyBytes(from: destination.bytes) }
         return value
     }
 
@@ -99,8 +137,11 @@ public final class BPFSteering: SRHSteering {
     /// bpf_redirect_neigh, which loses the packet when the neighbour is not resolved yet (a lost
     /// SYN delays the subflow by a retransmission timeout): resolves it beforehand.
     func resolveFirstHop(of srh: SegmentRoutingHeader) {
-        guard let first = srh.activeSegment, !resolvedHops.contains(first),
-              let hop = try? RouteTable.lookup(first, on: routes) else { return }
+        if let first = srh.activeSegment { resolveFirstHop(first) }
+    }
+
+    func resolveFirstHop(_ first: IPv6Address) {
+        guard !resolvedHops.contains(first), let hop = try? RouteTable.lookup(first, on: routes) else { return }
         // Out of the steered interface itself the kernel resolves the neighbour as usual:
         // nothing to do, and no need to look again.
         if hop.interfaceIndex != interfaceIndex { redirectedHops.insert(first) }

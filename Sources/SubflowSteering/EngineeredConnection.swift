@@ -158,6 +158,11 @@ public final class EngineeredConnection: @unchecked Sendable {
     ///     which takes one data exchange).
     ///   - congestionControl: `TCP_CONGESTION` for every subflow (default: the namespace's).
     ///   - labels: per path, a description kept in ``Subflow/label``.
+    ///   - reduced: per path, whether its SRH is reduced (RFC 8754 §4.1.1): the first waypoint
+    ///     (an RFC 9800 container, typically) travels only as Destination Address, 16 bytes
+    ///     less per packet. Only where the node that finishes it accepts Segments Left = Last
+    ///     Entry + 1 (srte's BPF End; not the kernel's own) and the steering sends reduced SRHs
+    ///     (``BPFSteering``). Ignored for paths without waypoints and with `equalSRHLength`.
     ///   - equalSRHLength: every subflow carries an SRH of the same length: the longest
     ///     list's, shorter ones (the IGP path's holds only the destination) padded with a PadN
     ///     TLV, so every subflow's packets have the same size. Not needed for equal segment
@@ -170,11 +175,12 @@ public final class EngineeredConnection: @unchecked Sendable {
     public static func open(to remote: SocketEndpoint, from local: IPv6Address? = nil, paths: [[IPv6Address]],
                             steering: SRHSteering?, ports: ClosedRange<UInt16> = MultipathConnection.defaultPortRange,
                             warmup: Int = 1, timeout: Duration = .seconds(5), congestionControl: String? = nil,
-                            labels: [String?] = [], equalSRHLength: Bool = false) throws -> EngineeredConnection {
+                            labels: [String?] = [], reduced: [Bool] = [], equalSRHLength: Bool = false) throws -> EngineeredConnection {
         guard !paths.isEmpty else { throw SubflowError(.badArgument, "at least one path (the initial subflow) is needed") }
         let padTo: Int? = equalSRHLength && steering != nil ? paths.map { $0.count + 1 }.max() : nil
+        let isReduced = { (i: Int) in padTo == nil && i < reduced.count && reduced[i] && !paths[i].isEmpty }
         // Bytes of the longest SRH any subflow will carry (0: none has waypoints).
-        let longestSRH = paths.contains { !$0.isEmpty } ? 8 + 16 * (paths.map { $0.count + 1 }.max() ?? 1) : 0
+        let longestSRH = paths.indices.map { i in paths[i].isEmpty ? 0 : 8 + 16 * (paths[i].count + (isReduced(i) ? 0 : 1)) }.max() ?? 0
         if steering == nil, paths.contains(where: { !$0.isEmpty }) {
             throw SubflowError(.steeringNotAvailable, "paths with SIDs need a steering mechanism (policy routing or BPF)")
         }
@@ -196,7 +202,7 @@ public final class EngineeredConnection: @unchecked Sendable {
         for _ in 0..<ports.count {
             let t = FourTuple(local: source, localPort: ports.next(), remote: remote.address, remotePort: remote.port)
             do {
-                try steerIfNeeded(steering, t, paths[0], remote, padTo: padTo)
+                try steerIfNeeded(steering, t, paths[0], remote, padTo: padTo, reduced: isReduced(0))
                 if let steering, padTo == nil, paths[0].isEmpty, longestSRH > 0 {
                     // An initial subflow on the IGP path, joins with SRHs: the initial one must
                     // get the joins' MSS, so make the SRHs' room before it connects.
@@ -233,7 +239,7 @@ public final class EngineeredConnection: @unchecked Sendable {
         // The other subflows: steer each, SUBFLOW_CREATE each with that exact port, then wait
         // for all handshakes at once (one join RTT for all, not one per subflow).
         do {
-            let rest = paths.indices.dropFirst().map { i in (waypoints: paths[i], label: i < labels.count ? labels[i] : nil) }
+            let rest = paths.indices.dropFirst().map { i in (waypoints: paths[i], label: i < labels.count ? labels[i] : nil, reduced: isReduced(i)) }
             try engineered.openSubflows(rest)
         } catch {
             engineered.close()
@@ -250,7 +256,7 @@ public final class EngineeredConnection: @unchecked Sendable {
     /// (busy ports are skipped); appends the subflow and returns its index.
     @discardableResult
     func openSubflow(waypoints path: [IPv6Address], label: String?, replaces: Int? = nil, openedAt: Double = 0) throws -> Int {
-        try openSubflows([(waypoints: path, label: label)], replaces: replaces, openedAt: openedAt)[0]
+        try openSubflows([(waypoints: path, label: label, reduced: false)], replaces: replaces, openedAt: openedAt)[0]
     }
 
     /// ``openSubflow(waypoints:label:replaces:openedAt:)`` for several paths with all
@@ -258,7 +264,7 @@ public final class EngineeredConnection: @unchecked Sendable {
     /// for all. Appends the subflows in order and returns their indices; on failure, unsteers
     /// every tuple it steered (subflows already requested close with the connection).
     @discardableResult
-    func openSubflows(_ paths: [(waypoints: [IPv6Address], label: String?)], replaces: Int? = nil, openedAt: Double = 0) throws -> [Int] {
+    func openSubflows(_ paths: [(waypoints: [IPv6Address], label: String?, reduced: Bool)], replaces: Int? = nil, openedAt: Double = 0) throws -> [Int] {
         let first = subflows[0].tuple
         let remote = SocketEndpoint(first.remoteAddress, port: first.remotePort)
         var requested: [(tuple: FourTuple, key: MultipathConnection.Key)] = []
@@ -267,7 +273,7 @@ public final class EngineeredConnection: @unchecked Sendable {
                 var key: MultipathConnection.Key? = nil
                 for _ in 0..<ports.count {
                     let t = FourTuple(local: first.localAddress, localPort: ports.next(), remote: remote.address, remotePort: remote.port)
-                    try Self.steerIfNeeded(steering, t, path.waypoints, remote, padTo: padTo)
+                    try Self.steerIfNeeded(steering, t, path.waypoints, remote, padTo: padTo, reduced: path.reduced)
                     do {
                         key = try connection.requestSubflow(SubflowTuple(local: SocketEndpoint(t.localAddress, port: t.localPort), remote: remote),
                                                             timeout: timeout)
@@ -304,9 +310,14 @@ public final class EngineeredConnection: @unchecked Sendable {
 
     /// Steers `t` along `waypoints` + the destination; with `padTo` (segments), also a subflow
     /// without waypoints, and shorter lists get a PadN TLV up to the length of `padTo` segments.
+    /// `reduced`: the first waypoint only as Destination Address (a reduced SRH).
     static func steerIfNeeded(_ steering: SRHSteering?, _ t: FourTuple, _ waypoints: [IPv6Address], _ remote: SocketEndpoint,
-                              padTo: Int? = nil) throws {
+                              padTo: Int? = nil, reduced: Bool = false) throws {
         guard let steering, padTo != nil || !waypoints.isEmpty else { return }
+        if reduced, padTo == nil {
+            try steering.steer(t, alongReduced: try ReducedSegmentRoutingHeader(path: waypoints + [remote.address], nextHeader: UInt8(IPPROTO_TCP)))
+            return
+        }
         let path = waypoints + [remote.address]
         let missing = 16 * max(0, (padTo ?? 0) - path.count)      // bytes, a multiple of 8
         let tlvs: [SRHTLV] = missing > 0 ? [.padN(payload: [UInt8](repeating: 0, count: missing - 2))] : []
@@ -327,7 +338,7 @@ public final class EngineeredConnection: @unchecked Sendable {
     }
 
     /// Sends ``TransferPattern`` bytes until `totalBytes` have been sent on the connection (the
-    /// warm-up of ``open(to:from:paths:steering:ports:warmup:timeout:congestionControl:labels:equalSRHLength:)``
+    /// warm-up of ``open(to:from:paths:steering:ports:warmup:timeout:congestionControl:labels:reduced:equalSRHLength:)``
     /// included), closes the sending side, waits for the peer to close, and reports bytes
     /// acknowledged per subflow. With ``keep`` set, failed subflows are replaced on the way.
     public func send(totalBytes bytes: Int, chunk: Int = 1 << 18, timeout: Duration = .seconds(120)) throws -> Report {

@@ -25,10 +25,19 @@ public protocol SRHSteering: AnyObject {
     /// nothing: ``PolicyRoutingSteering`` does not implement it (its seg6 routes reserve room
     /// only for the flows they steer).
     func reserveHeadroom(_ flow: FourTuple, bytes: Int) throws
+    /// Makes the packets this host sends on `flow` carry a reduced SRH (RFC 8754 §4.1.1): the
+    /// first segment (an RFC 9800 container, typically) only as Destination Address, the rest
+    /// in the header. ``BPFSteering`` implements it; the default throws (the kernel's seg6
+    /// routes that ``PolicyRoutingSteering`` uses have no reduced inline mode).
+    func steer(_ flow: FourTuple, alongReduced srh: ReducedSegmentRoutingHeader) throws
 }
 
 extension SRHSteering {
     public func reserveHeadroom(_ flow: FourTuple, bytes: Int) throws {}
+
+    public func steer(_ flow: FourTuple, alongReduced srh: ReducedSegmentRoutingHeader) throws {
+        throw SteeringError("\(type(of: self)) cannot send reduced SRHs: use BPF steering, or full SRHs")
+    }
 }
 
 /// Why steering failed.

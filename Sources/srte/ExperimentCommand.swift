@@ -93,6 +93,9 @@ struct ExperimentCommand: ParsableCommand {
     @Option(help: ArgumentHelp("What the runs send: srte (its own sender and a sink that checks every byte) or iperf3 (unmodified iperf3 through mptcpize, the engineered run's subflows opened by `srte agent`).", valueName: "srte|iperf3"))
     var traffic: Experiment.Traffic = .srte
 
+    @Option(help: ArgumentHelp("Segment lists of the engineered run: off (whole SIDs), full (RFC 9800 NEXT-C-SID containers in a full SRH), reduced (containers, the first one only as Destination Address: RFC 8754 reduced SRH, BPF steering only). Default: reduced when the topology declares csid:, else off. A topology without csid: gets F3216 C-SIDs in the /32 of its first locator.", valueName: "MODE"))
+    var compress: SRHCompression?
+
     @Option(name: .customLong("cc"), help: ArgumentHelp("TCP congestion control for all runs (see /proc/sys/net/ipv4/tcp_available_congestion_control); 'default' keeps the namespace's.", valueName: "NAME"))
     var congestionControl: String = "cubic"
 
@@ -125,8 +128,10 @@ struct ExperimentCommand: ParsableCommand {
         if traffic == .iperf3 {
             if fail != nil || failover.keep { throw CLIFailure.input("--fail and --keep need --traffic srte (srte's own sender replaces subflows)") }
             if steer == .route { throw CLIFailure.input("--steer route needs --traffic srte: srte agent steers with BPF") }
+            if let c = compress, c != .off { throw CLIFailure.input("--compress \(c.rawValue) needs --traffic srte: srte agent sends whole SIDs") }
             e.agentExecutable = try Self.ownExecutable()
         }
+        e.compression = compress
         let started = Date()
         let r: Experiment.Result
         do {
@@ -183,6 +188,7 @@ extension ExperimentCommand {
         }
     }
 }
+extension SRHCompression: ExpressibleByArgument {}
 
 enum ExperimentReport {
     /// The result's Codable form, keys sorted, indented.
@@ -216,6 +222,9 @@ enum ExperimentReport {
         }
         if let pc = r.payloadCeilingMbps, let c = r.capacityMbps, c > 0 {
             l.append("    payload ceiling (headers of full frames)   \(f1(pc).leftPad(8)) Mbit/s  = \(String(format: "%.3f", pc / c)) of the capacity: IPv6, SRH, TCP, MPTCP DSS")
+        }
+        if let b = r.srhBytes {
+            l.append("    segment lists: \(r.compression ?? "off"); SRH bytes per packet: \(b.map(String.init).joined(separator: ", "))")
         }
         if r.unsteeredMbps > 0 { l.append("  engineered / unsteered: \(String(format: "%.2f", r.aggregateMbps / r.unsteeredMbps))×") }
         l.append("")

@@ -65,6 +65,9 @@ struct OpenCommand: ParsableCommand {
     @Option(help: "With --topology: the peer's port.")
     var port: UInt16 = 5201
 
+    @Option(help: ArgumentHelp("With --topology: segment lists as whole SIDs (off), RFC 9800 NEXT-C-SID containers in a full SRH (full), or containers with the first only as Destination Address (reduced: RFC 8754 reduced SRH, BPF steering only). Default: reduced when the topology declares csid:, else off. Toward a `srte serve --reflect` server use off: it cannot recover a reduced SRH's first entry nor reverse a container.", valueName: "MODE"))
+    var compress: SRHCompression?
+
     @Option(help: "Steering mechanism (default: route where the kernel has seg6 routes, else bpf).")
     var steer: Steer?
 
@@ -92,6 +95,7 @@ struct OpenCommand: ParsableCommand {
             guard from != nil else { throw ValidationError("--topology needs --from NODE (the node this runs on)") }
             guard k >= 1 else { throw ValidationError("-k \(k): at least one path") }
         } else {
+            if compress != nil { throw ValidationError("--compress packs planned lists: it needs --topology (give containers to --path yourself)") }
             guard !paths.isEmpty else { throw ValidationError("give one --path per subflow ('direct' for none), or --topology") }
         }
     }
@@ -102,7 +106,7 @@ struct OpenCommand: ParsableCommand {
             throw CLIFailure.system("srte open installs steering in the kernel and drives the MPTCP path manager: run it as root")
         }
         do { try MPTCPNamespaceState.check() } catch { throw CLIFailure.system(error) }
-        let (remote, plan, planned) = try destinationAndPaths()
+        let (remote, plan, planned, wire) = try destinationAndPaths()
         let local: IPv6Address? = try source.map { s in
             do { return try IPv6Address(parsing: s) } catch { throw InContext("--source", error) }
         }
@@ -122,13 +126,18 @@ struct OpenCommand: ParsableCommand {
         let token = TerminationGuard.onTermination { box.value?.removeAll() }
         defer { TerminationGuard.remove(token); steering?.removeAll() }
 
+        var reduced = wire.map(\.reduced)
+        if reduced.contains(true), !(steering is BPFSteering) {
+            diagnose("srte: note: \(mechanism?.rawValue ?? "this") steering sends no reduced SRHs: the compressed lists travel in full SRHs")
+            reduced = []
+        }
         diagnose("srte: opening \(plan.count) subflow(s) to \(remote) (\(mechanism.map { "steering: \($0)" } ?? "no steering"))")
         let connection: EngineeredConnection
         do {
             let keeper = planned.map(PathKeeper.init(plan:))
             let labels: [String?] = planned.map { r in r.paths.map { keeper!.hops($0.path) } } ?? []
             connection = try EngineeredConnection.open(to: remote, from: local, paths: plan, steering: steering,
-                                                       congestionControl: congestionControl, labels: labels)
+                                                       congestionControl: congestionControl, labels: labels, reduced: reduced)
             if failover.keep, let keeper {
                 connection.keep = keeper.policy(stallTimeout: failover.stallDuration, onEvent: { diagnose("srte: \($0)") })
             }
@@ -144,18 +153,26 @@ struct OpenCommand: ParsableCommand {
         }
     }
 
-    /// The peer, the per-subflow waypoint lists, and the plan they came from (with --topology).
-    func destinationAndPaths() throws -> (SocketEndpoint, [[IPv6Address]], PlanReport?) {
+    /// The peer, the per-subflow waypoint lists, the plan they came from and the lists as sent (with --topology).
+    func destinationAndPaths() throws -> (SocketEndpoint, [[IPv6Address]], PlanReport?, [WireSegmentList]) {
         if let file = topology, let from {
-            let topo = try loadTopology(file)
+            var topo = try loadTopology(file)
+            let compression = compress ?? (topo.hasCSIDs ? .reduced : .off)
+            if compression != .off {
+                do { topo = try topo.compressible() } catch { throw CLIFailure.input("--compress \(compression): \(error.message)") }
+            }
             guard let dst = topo.index(of: to) else { throw CLIFailure.input("--to '\(to)' is not a node of \(topo.name)") }
-            let report = try PlanReport(topology: topo, from: from, to: to, k: k, disjoint: disjoint)
+            let report = try PlanReport(topology: topo, from: from, to: to, k: k, disjoint: disjoint,
+                                        encoding: compression == .off ? .fewestSIDs : .fewestBytes)
             guard !report.paths.isEmpty else { throw CLIFailure.negative("no path from \(from) to \(to) in \(topo.name)") }
             if report.paths.count < k { diagnose("srte: only \(report.paths.count) of \(k) disjoint paths exist: opening \(report.paths.count) subflow(s)") }
             for n in report.notes { diagnose("srte: note: \(n)") }
             let address = topo.destinationAddress(ofNode: dst)
-            let lists = report.paths.map(\.waypoints)
-            return (SocketEndpoint(address, port: port), lists, report)
+            let wire = report.paths.map { $0.wire(compression, topology: topo) }
+            if compression != .off {
+                diagnose("srte: segment lists \(compression): SRH bytes per packet \(wire.map { String($0.srhBytes) }.joined(separator: ", "))")
+            }
+            return (SocketEndpoint(address, port: port), wire.map(\.waypoints), report, wire)
         }
         let remote = try parseEndpoint(to, option: "--to")
         guard remote.address != .unspecified else { throw CLIFailure.input("--to needs an address: [ADDR]:PORT") }
@@ -168,7 +185,7 @@ struct OpenCommand: ParsableCommand {
             }
             lists.append(sids)
         }
-        return (remote, lists, nil)
+        return (remote, lists, nil, [])
     }
 
     func egressInterface(toward address: IPv6Address) throws -> String {

@@ -168,6 +168,9 @@ struct TestbedCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Router SIDs: seg6local routes, bpf (srte's tc ingress End/End.X program), or auto (seg6local if the kernel has it, else bpf).", valueName: "MODE"))
         var sids: SIDsChoice = .auto
 
+        @Flag(help: "Give routers RFC 9800 NEXT-C-SID End/End.X C-SIDs (F3216 in the /32 of the first locator) when the topology declares no csid:. A topology with csid: gets them anyway; routers marked csid: none keep plain End.")
+        var csid = false
+
         @OptionGroup var output: FormatOptions
 
         func validate() throws {
@@ -177,6 +180,9 @@ struct TestbedCommand: ParsableCommand {
 
         func run() throws {
             var t = try loadTopology(topology)
+            if csid {
+                do { t = try t.compressible() } catch { throw CLIFailure.input("--csid: \(error.message)") }
+            }
             if let defaultBandwidth { t = t.fillingBandwidth(try parseRate(defaultBandwidth)) }
             if let mtu { t = try settingMTU(mtu, of: t) }
             let plan = try TestbedPlan(topology: t, lab: try lab.named(legacyName, spelledAs: "--name"), linkPrefix: linkPrefix)
@@ -194,7 +200,9 @@ struct TestbedCommand: ParsableCommand {
                 out.line("lab \(testbed.lab) is up: \(plan.nodes.count) namespaces (\(routers) routers, \(plan.nodes.count - routers) hosts), \(plan.links.count) links, in \(String(format: "%.2f", progress.elapsed)) s")
                 for n in plan.nodes {
                     let what = n.isRouter
-                        ? "End \(n.nodeSID.map { "\($0)" } ?? "-"), \(n.sids.count - 1) End.X, \(n.routes.count) routes"
+                        ? "End \(n.nodeSID.map { "\($0)" } ?? "-"), \(n.sids.filter { $0.behavior == "End.X" && !$0.isNextCSID }.count) End.X, "
+                            + (n.csid == nil ? "" : "C-SID \(n.sids.first { $0.isNextCSID }.map { "\($0.address)" } ?? "-") (\(n.csid!.block)/\(n.csid!.csid)), ")
+                            + "\(n.routes.count) routes"
                         : "\(n.address.map { "\($0)" } ?? "-"), \(n.routes.count) routes"
                     out.line(nodeTable.line([n.name, n.kind, n.namespace, what]))
                 }
@@ -508,7 +516,8 @@ private func statusJSON(_ s: Testbed.Status) -> JSON {
                  ("sids", .array(n.sids.map { sid in
                      .object([("sid", .string("\(sid.address)")), ("behavior", .string(sid.behavior)),
                               ("interface", .string(sid.interface)),
-                              ("neighbour", sid.neighbour.map { .string($0) } ?? .null)])
+                              ("neighbour", sid.neighbour.map { .string($0) } ?? .null),
+                              ("flavor", sid.flavor.map { .string($0) } ?? .null)])
                  })),
                  ("routes", .int(n.routes.count))])
     }

@@ -26,6 +26,29 @@ package enum RawIPv6 {
         return p + srhBytes + udp
     }
 
+    /// IPv6 header + SRH bytes as given (full, reduced or with containers) + UDP datagram:
+    /// `destination` is the IPv6 Destination Address, `final` the address the UDP checksum
+    /// covers (Segment List[0]).
+    package static func udpPacket(source: IPv6Address, destination: IPv6Address, srh srhBytes: [UInt8], final: IPv6Address,
+                                  destinationPort: UInt16, payload: [UInt8]) -> [UInt8] {
+        let udpLength = 8 + payload.count
+        var udp: [UInt8] = [0x9c, 0x40, UInt8(destinationPort >> 8), UInt8(destinationPort & 0xff),
+                            UInt8(udpLength >> 8), UInt8(udpLength & 0xff), 0, 0] + payload
+        var sum: UInt32 = 0
+        var pseudo = source.bytes + final.bytes
+        pseudo += [0, 0, UInt8(udpLength >> 8), UInt8(udpLength & 0xff), 0, 0, 0, 17]
+        let all = pseudo + udp + (udp.count % 2 == 1 ? [0] : [])
+        for i in stride(from: 0, to: all.count, by: 2) { sum += UInt32(all[i]) << 8 | UInt32(all[i + 1]) }
+        while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
+        var ck = ~UInt16(sum)
+        if ck == 0 { ck = 0xffff }
+        udp[6] = UInt8(ck >> 8); udp[7] = UInt8(ck & 0xff)
+        let payloadLength = srhBytes.count + udp.count
+        var p: [UInt8] = [0x60, 0, 0, 0, UInt8(payloadLength >> 8), UInt8(payloadLength & 0xff), 43, 64]
+        p += source.bytes + destination.bytes
+        return p + srhBytes + udp
+    }
+
     package static func send(_ packet: [UInt8], to destination: IPv6Address) throws {
         let fd = socket(AF_INET6, Int32(SOCK_RAW.rawValue), Int32(IPPROTO_RAW))
         guard fd >= 0 else { throw SystemCallError("socket(SOCK_RAW)", errno: errno) }

@@ -44,6 +44,52 @@ struct OpenTopologyCLITests {
         }
     }
 
+    /// `srte open --topology` on a topology with `csid:`: the subflows via b and c carry one
+    /// RFC 9800 container each as Destination Address, in reduced SRHs (the default), and the
+    /// routers' NEXT-C-SID End C-SIDs process them.
+    @Test func opensCompressedReducedPaths() throws {
+        let text = try String(contentsOfFile: packageRoot + "/topologies/diamond.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "name: diamond\n", with: "name: diamond\ncsid: { block: \"fc00:0::/32\", length: 16 }\n")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("srte-open-csid-\(getpid()).yaml").path
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { unlink(file) }
+        let topology = try Topology(yaml: text, file: file)
+        #expect(topology.hasCSIDs)
+        let bed = try Testbed.up(topology, lab: "oc\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
+        defer { if serve.isRunning { serve.terminate() } }
+        Thread.sleep(forTimeInterval: 0.5)
+        let before = try bed.linkCounters(), sidsBefore = try bed.sidCounters()
+        let open = try run(bed.namespace(of: "h1")!, ["open", "--topology", file, "--from", "h1", "--to", "h2", "-k", "3",
+                                                       "--bytes", "9000000", "--format", "json"])
+        let out = Pipe(), err = Pipe()
+        open.standardOutput = out
+        open.standardError = err
+        try open.run()
+        let od = out.fileHandleForReading.readDataToEndOfFile()
+        let ed = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        open.waitUntilExit()
+        #expect(open.terminationStatus == 0, "\(ed)")
+        #expect(ed.contains("segment lists reduced: SRH bytes per packet 0, 24, 24"), "\(ed)")
+        let o = try #require(try JSONSerialization.jsonObject(with: od) as? [String: Any])
+        let subflows = try #require(o["subflows"] as? [[String: Any]])
+        #expect(subflows.map { $0["segments"] as? [String] ?? ["?"] } == [[], ["fc00:0:b::", "fc00:2::2"], ["fc00:0:c::", "fc00:2::2"]])
+        let after = try bed.linkCounters(), sidsAfter = try bed.sidCounters()
+        for mid in ["a", "b", "c"] {
+            let i = after.firstIndex { $0.a == "r1" && $0.b == mid }!
+            let moved = (after[i].endA?.txBytes ?? 0) - (before[i].endA?.txBytes ?? 0)
+            #expect(moved > 500_000, "r1 → \(mid) carried \(moved) bytes")
+        }
+        let processed = { (node: String, sid: String) -> UInt64 in
+            let a = sidsAfter.first { $0.node == node && $0.sid == IPv6Address(sid)! }?.packets ?? 0
+            let b = sidsBefore.first { $0.node == node && $0.sid == IPv6Address(sid)! }?.packets ?? 0
+            return a - b
+        }
+        #expect(processed("b", "fc00:0:b::") > 300 && processed("c", "fc00:0:c::") > 300, "the End C-SIDs of b and c")
+        #expect(processed("b", "fc00:0:b::1") == 0 && processed("a", "fc00:0:a::") == 0, "no whole SIDs, nothing via a's C-SID")
+    }
+
     /// `srte open --keep`: the link r1-b goes down mid-transfer; the transfer completes, the
     /// sink (`srte serve --verify`) verifies every byte, and the replacement subflow (via c)
     /// is established within 1 s of the failure.

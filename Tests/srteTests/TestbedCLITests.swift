@@ -155,6 +155,28 @@ struct TestbedCLITests {
         #expect(namespaces(of: lab).isEmpty)
     }
 
+    /// `up --csid` gives the diamond's routers NEXT-C-SID C-SIDs (F3216 from their locators): the
+    /// text names each router's End C-SID, the status JSON lists the C-SIDs with their flavor,
+    /// and `--sids seg6local` is refused for such a lab.
+    @Test func upWithCSIDs() throws {
+        let lab = "t\(getpid())-cs"
+        defer { forceClean(lab) }
+        let refused = try runSrte(["testbed", "up", topologies + "diamond.yaml", "--csid", "--lab", lab, "--delay", "off", "--sids", "seg6local"])
+        #expect(refused.status != 0 && refused.err.contains("NEXT-C-SID"), "\(refused.err)")
+        #expect(namespaces(of: lab).isEmpty)
+        let up = try runSrte(["testbed", "up", topologies + "diamond.yaml", "--csid", "--lab", lab, "--delay", "off"])
+        #expect(up.status == 0, "\(up.err)")
+        #expect(up.out.contains("C-SID fc00:0:b:: (32/16)"), "\(up.out)")
+        let st = try runSrte(["testbed", "status", "--lab", lab, "--format", "json"])
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(st.out.utf8)) as? [String: Any])
+        let nodes = try #require(o["nodes"] as? [[String: Any]])
+        let b = try #require(nodes.first { $0["name"] as? String == "b" })
+        let csids = (b["sids"] as? [[String: Any]] ?? []).filter { $0["flavor"] as? String == "next-csid" }.compactMap { $0["sid"] as? String }
+        #expect(csids == ["fc00:0:b::", "fc00:0:e001::", "fc00:0:e002::"], "\(csids)")
+        #expect(try runSrte(["testbed", "down", "--lab", lab]).status == 0)
+        #expect(namespaces(of: lab).isEmpty)
+    }
+
     /// SIGTERM during `up` → everything created is removed, exit 130. SIGKILL leaves the state
     /// file, and `down` then removes exactly what exists.
     @Test(arguments: [SIGTERM, SIGKILL])

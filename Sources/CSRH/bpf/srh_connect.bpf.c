@@ -110,19 +110,28 @@ static __always_inline int prefix_holds(const __u32 *a, const __u32 *net, const 
 	       (a[2] & mask[2]) == net[2] && (a[3] & mask[3]) == net[3];
 }
 
-/* Writes `v` (Segment List[0] set to the destination `d`) as the flow's steering and asks for
- * the state callback; `mss` 0 leaves the MSS alone. A rule's match (`tag` != 0) is recorded
- * for the agent. */
+/* Writes `v` (Segment List[0], and the Destination Address when Segments Left is 0, set to the
+ * destination `d`) as the flow's steering and asks for the state callback; `mss` 0 leaves the
+ * MSS alone. A rule's match (`tag` != 0) is recorded for the agent. */
 static __always_inline void steer_flow(struct bpf_sock_ops *ops, struct csrh_steer_key *k,
 				       struct csrh_steer_value *v, const __u32 *d, __u32 mss, __u32 tag)
 {
 	if (v && v->length > 0) {
-		/* Segment List[0], the final destination, starts at byte 8 of the SRH. */
+		/* Segment List[0], the final destination, starts at byte 8 of the SRH (also in a
+		 * reduced or compressed SRH: the destination is never compressed or left out). */
 		__u32 *seg0 = (__u32 *)(v->srh + 8);
 		seg0[0] = d[0];
 		seg0[1] = d[1];
 		seg0[2] = d[2];
 		seg0[3] = d[3];
+		if (v->srh[3] == 0) {
+			/* Segments Left 0: the destination is the active segment too. */
+			__u32 *da = (__u32 *)v->daddr;
+			da[0] = d[0];
+			da[1] = d[1];
+			da[2] = d[2];
+			da[3] = d[3];
+		}
 		if (bpf_map_update_elem(&srte_flows, k, v, BPF_NOEXIST) != 0) {
 			bump(CSRH_CONNECT_STAT_KEPT);
 		} else {

@@ -10,10 +10,13 @@
  * as an object. Attached through a TCX link, which the kernel removes when the
  * process that holds it exits.
  *
- * The SRH in the map is complete (Segment List[0] = the final destination, the
- * original IPv6 destination). The program copies it after the IPv6 header,
- * sets its Next Header to the packet's, the IPv6 Next Header to 43, the payload
- * length, and the IPv6 destination to the active segment. The TCP checksum
+ * The SRH in the map is as sent (Segment List[0] = the final destination, the
+ * original IPv6 destination); it may be reduced (RFC 8754 §4.1.1: Segments Left
+ * = Last Entry + 1, the first segment only in the Destination Address) and may
+ * carry RFC 9800 containers. The program copies it after the IPv6 header, sets
+ * its Next Header to the packet's, the IPv6 Next Header to 43, the payload
+ * length, and the IPv6 destination to the map value's address (the active
+ * segment, or a reduced SRH's first segment). The TCP checksum
  * covers the final destination, which does not change, so it stays valid.
  * The stack does not know the packet grew: the route MTU toward the peer must
  * be lowered by the SRH length (SubflowSteering does that).
@@ -82,7 +85,8 @@ int srte_srh_insert(struct __sk_buff *skb)
 	if (!v)
 		return TCX_NEXT;
 	len = v->length;
-	if (len < 24 || len > CSRH_STEER_MAX_SRH || (len & 7) || v->srh[3] > v->srh[4]) {
+	/* Segments Left up to Last Entry + 1 (reduced); an unset address (::/8) is a bad value. */
+	if (len < 24 || len > CSRH_STEER_MAX_SRH || (len & 7) || v->srh[3] > v->srh[4] + 1 || v->daddr[0] == 0) {
 		bump(CSRH_STEER_STAT_ERRORS);
 		return TCX_NEXT;
 	}
@@ -111,10 +115,7 @@ int srte_srh_insert(struct __sk_buff *skb)
 	bpf_skb_store_bytes(skb, IP6_OFF + offsetof(struct ipv6hdr, nexthdr), &nh, 1, 0);
 	__be16 plen = bpf_htons(payload + len);
 	bpf_skb_store_bytes(skb, IP6_OFF + offsetof(struct ipv6hdr, payload_len), &plen, 2, 0);
-	__u32 sl = v->srh[3];                     /* Segments Left: the active segment's wire index */
-	if (sl >= CSRH_STEER_MAX_SEGMENTS)
-		return TCX_DROP;
-	bpf_skb_store_bytes(skb, IP6_OFF + offsetof(struct ipv6hdr, daddr), &v->srh[8 + 16 * sl], 16, 0);
+	bpf_skb_store_bytes(skb, IP6_OFF + offsetof(struct ipv6hdr, daddr), v->daddr, 16, 0);
 	bump(CSRH_STEER_STAT_STEERED);
 	/* The stack routed the packet by its original destination. On a node with several
 	 * interfaces (a router as endpoint) the first segment may leave by another one: look
@@ -124,7 +125,7 @@ int srte_srh_insert(struct __sk_buff *skb)
 	fib.family = AF_INET6_;
 	fib.ifindex = skb->ifindex;
 	__builtin_memcpy(fib.ipv6_src, key.saddr, 16);
-	__builtin_memcpy(fib.ipv6_dst, &v->srh[8 + 16 * sl], 16);
+	__builtin_memcpy(fib.ipv6_dst, v->daddr, 16);
 	if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT | BPF_FIB_LOOKUP_SKIP_NEIGH) == BPF_FIB_LKUP_RET_SUCCESS &&
 	    fib.ifindex != skb->ifindex) {
 		struct bpf_redir_neigh nh = { .nh_family = AF_INET6_ };

@@ -35,9 +35,14 @@ struct csrh_steer_key {
     csrh_u16 dport;                     /* network byte order */
 };
 
+/* An SRH to insert and the Destination Address the packet then gets. For a full SRH the
+ * address is Segment List[Segments Left]; for a reduced SRH (RFC 8754 §4.1.1: Segments Left =
+ * Last Entry + 1) it is the first segment, which is in no Segment List entry. With RFC 9800
+ * containers it is the first container. Segment List[0] is the final destination either way. */
 struct csrh_steer_value {
     csrh_u32 length;                    /* SRH bytes: 8 + 16 n (+ TLVs), multiple of 8 */
-    csrh_u8 srh[CSRH_STEER_MAX_SRH];       /* complete SRH, Segment List[0] = final destination */
+    csrh_u8 daddr[16];                  /* the packet's new Destination Address (the active segment) */
+    csrh_u8 srh[CSRH_STEER_MAX_SRH];       /* the SRH as sent, Segment List[0] = final destination */
 };
 
 enum {
@@ -48,7 +53,7 @@ enum {
 };
 
 _Static_assert(sizeof(struct csrh_steer_key) == 36, "steer key is 36 bytes");
-_Static_assert(sizeof(struct csrh_steer_value) == 284, "steer value is 4 + 280 bytes");
+_Static_assert(sizeof(struct csrh_steer_value) == 300, "steer value is 4 + 16 + 280 bytes");
 
 /*
  * srv6_router.bpf.c (tc ingress on every interface of a testbed router, used when the
@@ -60,6 +65,13 @@ enum {
     CSRH_ROUTER_END_X = 2,              /* End.X: next segment, out of `ifindex` to `nexthop` */
 };
 
+/* Flavors of a SID (csrh_router_sid.flavor). */
+enum {
+    CSRH_ROUTER_PLAIN = 0,              /* the key is the whole SID */
+    CSRH_ROUTER_NEXT_CSID = 1,          /* RFC 9800 NEXT-C-SID: the key is block, C-SID, zeros, and
+                                           matches every Destination Address that starts with them */
+};
+
 struct csrh_router_sid {
     csrh_u32 behavior;                  /* CSRH_ROUTER_END or CSRH_ROUTER_END_X */
     csrh_u32 ifindex;                   /* End.X: the interface toward the neighbour */
@@ -67,16 +79,27 @@ struct csrh_router_sid {
     csrh_u64 packets;                   /* packets processed (updated atomically) */
     csrh_u64 bytes;                     /* their bytes */
     csrh_u64 errors;                    /* dropped: no SRH, Segments Left 0, bad SRH, hop limit */
+    csrh_u32 flavor;                    /* CSRH_ROUTER_PLAIN or CSRH_ROUTER_NEXT_CSID */
+    csrh_u32 local;                     /* 1: a C-SID from the node's local range (End.X): it is
+                                           taken only right after the node's own End C-SID */
 };
 
-_Static_assert(sizeof(struct csrh_router_sid) == 48, "router SID value is 48 bytes");
+_Static_assert(sizeof(struct csrh_router_sid) == 56, "router SID value is 56 bytes");
+
+/* The router's C-SID format (srte_csid[0]): Locator-Block and C-SID length in bytes; 0: the
+ * router has no NEXT-C-SID SIDs. RFC 9800 allows any bit lengths; the program takes whole bytes. */
+struct csrh_router_csid {
+    csrh_u32 block_bytes;
+    csrh_u32 csid_bytes;
+};
 
 /*
  * The connect-time steering program (bpf/srh_connect.bpf.c), a cgroup sock_ops program: when a
  * TCP socket of the configured network namespace connects (BPF_SOCK_OPS_TCP_CONNECT_CB, before
  * the SYN is built), the first rule whose destination prefix, port range, source prefix, uid
  * range (of the process calling connect()) and cgroup hold writes the rule's SRH, with the
- * connection's destination as Segment List[0], into the flow map of the tc steering program
+ * connection's destination as Segment List[0] (and as the Destination Address when Segments Left
+ * is 0: the SRH holds only the destination), into the flow map of the tc steering program
  * (srte_flows, shared) — unless the 4-tuple is already steered — and records the rule's tag for
  * the flow (srte_cmatch). It deletes what it made when the socket closes.
  *

@@ -28,10 +28,24 @@ extension Testbed {
             throw TestbedError(.system, error.description)
         }
         defer { o.close() }
+        let csidFD: Int32
+        do throws(SystemCallError) { csidFD = try o.mapFD("srte_csid") } catch { throw TestbedError(.system, error.description) }
+        if let f = node.csid {
+            guard f.block % 8 == 0, f.csid % 8 == 0 else {
+                throw TestbedError(.invalidInput, "\(node.name): C-SID format \(f.block)/\(f.csid): srte's BPF router takes a Locator-Block and C-SID length in whole bytes")
+            }
+            var zero: UInt32 = 0
+            var cfg = csrh_router_csid(block_bytes: UInt32(f.block / 8), csid_bytes: UInt32(f.csid / 8))
+            do throws(SystemCallError) { try BPFMap.update(csidFD, key: &zero, value: &cfg) } catch {
+                throw TestbedError(.system, "\(node.name): setting the C-SID format: \(error.reason)")
+            }
+        }
         let failure: String? = try NetworkNamespace.runTyped(in: node.namespace) {
             for s in node.sids {
                 var value = csrh_router_sid()
                 value.behavior = UInt32(s.behavior == "End.X" ? CSRH_ROUTER_END_X : CSRH_ROUTER_END)
+                value.flavor = UInt32(s.isNextCSID ? CSRH_ROUTER_NEXT_CSID : CSRH_ROUTER_PLAIN)
+                value.local = s.local == true ? 1 : 0
                 if s.behavior == "End.X" {
                     value.ifindex = if_nametoindex(s.interface)
                     guard value.ifindex != 0, let nh = s.nexthop else { return "End.X \(s.address): no interface \(s.interface)" }
@@ -58,7 +72,7 @@ extension Testbed {
     /// attached to the node's first interface).
     static func bpfSIDCounters(_ node: TestbedPlan.Node) throws(TestbedError) -> [SIDCounters] {
         guard let first = node.interfaces.first else { return [] }
-        let behaviours = Dictionary(node.sids.map { ($0.address, $0.behavior) }, uniquingKeysWith: { a, _ in a })
+        let behaviours = Dictionary(node.sids.map { ($0.address, $0.label) }, uniquingKeysWith: { a, _ in a })
         let result: Result<[SIDCounters], TestbedError> = try NetworkNamespace.runTyped(in: node.namespace) {
             let fd: Int32
             do throws(SystemCallError) { fd = try BPFMap.attachedTCMapFD(ifindex: Int32(if_nametoindex(first.name)), ingress: true, name: "srte_sids") } catch {

@@ -261,6 +261,14 @@ public struct Testbed: Sendable {
     private mutating func chooseRouterSIDs(_ requested: RouterSIDs?) throws(TestbedError) -> RouterSIDs {
         guard let router = plan.nodes.first(where: { $0.isRouter && !$0.sids.isEmpty }) else { return requested ?? .seg6local }
         if requested == .bpf { return .bpf }
+        if plan.nodes.contains(where: { $0.sids.contains(where: \.isNextCSID) }) {
+            // srte installs NEXT-C-SID (RFC 9800) only in its BPF router program.
+            if requested == .seg6local {
+                throw TestbedError(.invalidInput, "the topology has C-SIDs (csid:): srte runs NEXT-C-SID only in its BPF router program; use --sids bpf or auto")
+            }
+            state.notes.append("routers run End/End.X with NEXT-C-SID (RFC 9800) as srte's tc BPF program: the topology has C-SIDs")
+            return .bpf
+        }
         // seg6 and seg6local routes come with the same kernel option; one probe tells both.
         let problem: String? = try NetworkNamespace.runTyped(in: router.namespace) { PolicyRoutingSteering.kernelProblem() }
         guard let problem else { return .seg6local }

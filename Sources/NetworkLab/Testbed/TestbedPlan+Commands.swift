@@ -79,7 +79,7 @@ extension TestbedPlan {
     /// routes the kernel dropped when a link went down.
     public func routeCommands(for node: Node, seg6local: Bool = true) -> [String] {
         var c: [String] = []
-        for s in node.sids where seg6local {
+        for s in node.sids where seg6local && !s.isNextCSID {
             if s.behavior == "End.X", let nh = s.nexthop {
                 c.append("route replace \(s.address)/128 encap seg6local action End.X nh6 \(nh) count dev \(s.interface)")
             } else {

@@ -67,6 +67,9 @@ public struct TestbedPlan: Codable, Sendable, Hashable {
         public var sids: [SID]
         /// The routes installed, one per destination (hosts also get `default`).
         public var routes: [Route]
+        /// The router's C-SID format (RFC 9800 NEXT-C-SID) as `block/csid` lengths in bits, e.g.
+        /// `32/16`; `nil` for hosts, routers marked `csid: none` and topologies without C-SIDs.
+        public var csid: CSIDLengths? = nil
 
         /// Whether this node is a router.
         public var isRouter: Bool { kind == "router" }
@@ -124,6 +127,14 @@ public struct TestbedPlan: Codable, Sendable, Hashable {
         public var effectiveMTU: Int { mtu ?? Topology.defaultMTU }
     }
 
+    /// Locator-Block and C-SID lengths of a router's NEXT-C-SID SIDs, in bits.
+    public struct CSIDLengths: Codable, Sendable, Hashable {
+        /// Locator-Block length.
+        public var block: Int
+        /// C-SID length.
+        public var csid: Int
+    }
+
     /// A SID a router installs.
     public struct SID: Codable, Sendable, Hashable {
         /// The SID address (a /128 `seg6local` route).
@@ -138,6 +149,18 @@ public struct TestbedPlan: Codable, Sendable, Hashable {
         public var interface: String
         /// For End.X: the neighbour's name.
         public var neighbour: String?
+        /// `next-csid` for a C-SID of RFC 9800's NEXT-C-SID flavor: ``address`` is block, C-SID,
+        /// zeros and stands for every Destination Address that starts with them; `nil` for a
+        /// whole SID.
+        public var flavor: String? = nil
+        /// For an End.X C-SID: the C-SID (from the router's local range) is only taken right
+        /// after the router's own End C-SID.
+        public var local: Bool? = nil
+
+        /// Whether this is a NEXT-C-SID C-SID.
+        public var isNextCSID: Bool { flavor == "next-csid" }
+        /// ``behavior``, with `+NEXT-C-SID` for a C-SID.
+        public var label: String { isNextCSID ? "\(behavior)+NEXT-C-SID" : behavior }
     }
 
     /// A route: a destination prefix and its equal-cost next hops.
@@ -260,6 +283,7 @@ public struct TestbedPlan: Codable, Sendable, Hashable {
                                         interface: ifc.name, neighbour: ifc.peer))
                     }
                 }
+                sids += TestbedPlan.csidSIDs(topology, node: v, interfaces: interfaces[v])
             }
             var table = routes[v]
             if n.kind == .host {
@@ -272,9 +296,27 @@ public struct TestbedPlan: Codable, Sendable, Hashable {
             nodes.append(Node(name: n.name, kind: n.kind.rawValue, namespace: "\(lab)-\(n.name)",
                               address: n.kind == .host ? n.address : nil,
                               locator: n.locator.map { "\($0)" }, nodeSID: topology.nodeSID(ofNode: v),
-                              interfaces: interfaces[v], sids: sids, routes: table))
+                              interfaces: interfaces[v], sids: sids, routes: table,
+                              csid: topology.endCSID(ofNode: v) == nil ? nil : topology.csidDomain(ofNode: v).map {
+                                  CSIDLengths(block: $0.format.block.length, csid: $0.format.csidLength) }))
         }
         self.nodes = nodes
+    }
+
+    /// The NEXT-C-SID SIDs of router `v` (RFC 9800): its End C-SID (block, C-SID, zeros) and
+    /// one End.X C-SID per link, from its local range; none without C-SIDs.
+    static func csidSIDs(_ topology: Topology, node v: Int, interfaces: [Interface]) -> [SID] {
+        guard let d = topology.csidDomain(ofNode: v), let end = topology.endCSID(ofNode: v),
+              let endSID = try? d.format.sid(csid: end) else { return [] }
+        var out = [SID(address: endSID, behavior: "End", link: nil, nexthop: nil, interface: sidDevice, neighbour: nil,
+                       flavor: "next-csid")]
+        for ifc in interfaces {
+            if let x = topology.adjacencyCSID(link: ifc.link, from: v), let sid = try? d.format.sid(csid: x) {
+                out.append(SID(address: sid, behavior: "End.X", link: ifc.link, nexthop: ifc.peerAddress, interface: ifc.name,
+                               neighbour: ifc.peer, flavor: "next-csid", local: true))
+            }
+        }
+        return out
     }
 
     /// Whether a node name can be part of a namespace name (`A-Z a-z 0-9 _ . -`, ≤ 200 bytes, not `.`/`..`).
