@@ -56,6 +56,7 @@ struct AgentCommand: ParsableCommand {
             Examples (in a lab made by `srte testbed up topologies/diamond.yaml`):
               srte agent --netns diamond-h1 --to fc00:2::/64 --port 5201 --path fc00:0:b::1 --path fc00:0:c::1
               srte agent --netns diamond-h1 --policy policy.yaml --format json
+              srte agent --netns diamond-h1 --topology topologies/diamond.yaml --node h1 -k 3 --disjoint node --to fc00:2::/64 --keep
 
             SEGS is a comma-separated SID list in path order, or `direct` for the IGP path; the \
             first --path is the initial subflow's. The namespace must use the userspace MPTCP path \
@@ -82,6 +83,24 @@ struct AgentCommand: ParsableCommand {
         @Option(help: ArgumentHelp("A policy file instead of --to/--path.", valueName: "FILE"))
         var policy: String?
 
+        @Option(help: ArgumentHelp("Plan the paths instead of listing them: k disjoint paths from --node to whichever node of this topology owns the destination (a one-rule policy; --to defaults to every destination).", valueName: "FILE"))
+        var topology: String?
+
+        @Option(help: ArgumentHelp("With --topology: this host's node in it.", valueName: "NAME"))
+        var node: String?
+
+        @Option(name: .short, help: ArgumentHelp("With --topology: how many disjoint paths (subflows).", valueName: "N"))
+        var k: Int = 2
+
+        @Option(help: ArgumentHelp("With --topology: link or node disjoint.", valueName: "link|node"))
+        var disjoint: Disjointness = .link
+
+        @Option(help: ArgumentHelp("With --topology: the metric paths are planned on.", valueName: "igp|te|delay"))
+        var metric: PathMetric = .igp
+
+        @Flag(help: "Replace a subflow that stalls, make-before-break (on a re-planned path with --topology, else on the same path).")
+        var keep = false
+
         @Option(help: ArgumentHelp("Enter this network namespace first (/run/netns/NAME).", valueName: "NAME"))
         var netns: String?
 
@@ -106,21 +125,39 @@ struct AgentCommand: ParsableCommand {
         @OptionGroup var output: FormatOptions
 
         func validate() throws {
-            if policy != nil && (to != nil || !paths.isEmpty || port != nil) {
-                throw ValidationError("give either --policy or --to/--path, not both")
+            if policy != nil && (to != nil || !paths.isEmpty || port != nil || topology != nil || keep) {
+                throw ValidationError("give either --policy or --to/--path (or --topology), not both")
             }
-            if policy == nil && !(reflect && to == nil && paths.isEmpty) {
+            if topology != nil {
+                guard node != nil else { throw ValidationError("--topology needs --node NAME: this host's node in the topology") }
+                guard paths.isEmpty else { throw ValidationError("give either --path (listed paths) or --topology (planned paths), not both") }
+                guard (1...AgentPolicy.maxSubflows).contains(k) else { throw ValidationError("-k \(k): a connection has 1 to \(AgentPolicy.maxSubflows) subflows") }
+            } else if node != nil {
+                throw ValidationError("--node goes with --topology")
+            }
+            if policy == nil && topology == nil && !(reflect && to == nil && paths.isEmpty) {
                 guard to != nil, !paths.isEmpty else { throw ValidationError("give --to PREFIX and at least one --path, or --policy FILE (or only --reflect on a server)") }
                 guard paths.count <= AgentPolicy.maxSubflows else {
                     throw ValidationError("\(paths.count) --path options: a connection has at most \(AgentPolicy.maxSubflows) subflows")
                 }
-            } else if !paths.isEmpty || port != nil {
-                throw ValidationError("--path and --port go with --to")
+            } else if !paths.isEmpty && topology == nil {
+                throw ValidationError("--path goes with --to")
             }
+            if port != nil && to == nil { throw ValidationError("--port goes with --to") }
             if let d = duration, !(d > 0 && d <= 86_400 * 365) { throw ValidationError("--for must be a positive number of seconds") }
         }
 
         func makePolicy() throws -> AgentPolicy {
+            if let topology, let node {
+                let prefix: IPv6Prefix
+                do { prefix = try to.map { try Match.parsePrefix($0) } ?? IPv6Prefix(address: .unspecified, length: 0) } catch { throw CLIFailure.input("--to \(to!): \(error)") }
+                let spec = PlanSpec(topology: topology, from: node, k: k, disjoint: disjoint, metric: metric)
+                let p = AgentPolicy(rules: [Rule(match: Match(to: prefix, ports: try ports()), paths: .plan(spec), keep: keep)])
+                do { _ = try p.check(file: topology) } catch {
+                    throw CLIFailure.input("--topology \(topology) --node \(node): \(error.message.replacingOccurrences(of: "rule 1: ", with: ""))")
+                }
+                return p
+            }
             if policy == nil && to == nil { return AgentPolicy(rules: []) }
             if let policy {
                 let p = try AgentPolicy(contentsOf: policy)
@@ -129,18 +166,21 @@ struct AgentCommand: ParsableCommand {
             }
             let prefix: IPv6Prefix
             do { prefix = try Match.parsePrefix(to!) } catch { throw CLIFailure.input("--to \(to!): \(error)") }
-            var ports: ClosedRange<UInt16>? = nil
-            if let port {
-                do {
-                    let r = try Match.parseRange(port, within: 1...65535)
-                    ports = UInt16(r.lowerBound)...UInt16(r.upperBound)
-                } catch { throw CLIFailure.input("--port \(port): \(error.message)") }
-            }
+            let ports = try ports()
             var specs: [PathSpec] = []
             for p in paths {
                 do { specs.append(try PathSpec(parsing: p)) } catch { throw CLIFailure.input("--path \(p): \(error)") }
             }
-            return AgentPolicy.oneRule(to: prefix, port: ports, paths: specs)
+            return AgentPolicy.oneRule(to: prefix, port: ports, paths: specs, keep: keep)
+        }
+
+        /// `--port PORT` or `FIRST-LAST`, if given.
+        func ports() throws -> ClosedRange<UInt16>? {
+            guard let port else { return nil }
+            do {
+                let r = try Match.parseRange(port, within: 1...65535)
+                return UInt16(r.lowerBound)...UInt16(r.upperBound)
+            } catch { throw CLIFailure.input("--port \(port): \(error.message)") }
         }
 
         func run() throws {

@@ -313,4 +313,29 @@ struct AgentLifecycleCLITests {
         #expect(fromR2("a") < 1_000_000, "replies via a \(fromR2("a"))")
         #expect(serverLog.text.contains("reflected"), "\(serverLog.text)")
     }
+
+    /// The one-rule planned policy from the command line: --topology/--node/-k/--disjoint (and
+    /// --keep) plan 3 node-disjoint paths to h2 and the connection gets one subflow on each.
+    @Test func plannedPathsFromTheCommandLine() throws {
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "at\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let (agent, log) = try start(["agent", "--netns", bed.namespace(of: "h1")!, "--topology", packageRoot + "/topologies/diamond.yaml",
+                                      "--node", "h1", "-k", "3", "--disjoint", "node", "--to", "fc00:2::/64", "--port", "5201",
+                                      "--keep", "--for", "20"])
+        defer { if agent.isRunning { agent.terminate() } }
+        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
+        defer { if serve.isRunning { serve.terminate() } }
+        Thread.sleep(forTimeInterval: 0.5)
+        let before = try bed.linkCounters()
+        let r = try bed.exec("h1", ["python3", "-c", pythonMPTCPClient(to: "fc00:2::2", port: 5201, bytes: 12_000_000)])
+        #expect(r.status == 0, "\(r.stderr)")
+        serve.waitUntilExit()
+        let after = try bed.linkCounters()
+        for mid in ["a", "b", "c"] {
+            #expect(moved(mid, before, after) > 2_000_000, "r1 → \(mid) carried \(moved(mid, before, after))")
+        }
+        let st = try runSrte(["agent", "status", "--netns", bed.namespace(of: "h1")!])
+        #expect(st.out.contains("3 subflow(s)"), "\(st.out)")
+    }
 }
