@@ -18,13 +18,6 @@ public enum TerminationGuard {
     private static let handlers = Mutex<[Int: @Sendable () -> Void]>([:])
     private static let counter = Atomic<Int>(0)
     private static let installed = Atomic<Bool>(false)
-    private static let hangup = Mutex<(@Sendable () -> Void)?>(nil)
-
-    /// Makes SIGHUP call `handler` (on the guard's thread) instead of stopping the process, as
-    /// daemons reload their configuration on it; `nil` restores stopping.
-    public static func onHangup(_ handler: (@Sendable () -> Void)?) {
-        hangup.withLock { $0 = handler }
-    }
 
     /// Blocks SIGINT/SIGTERM/SIGHUP and starts the waiting thread (once).
     public static func install() {
@@ -37,11 +30,7 @@ public enum TerminationGuard {
         startThread {
             var s = waitSet
             var signal: Int32 = 0
-            while true {
-                while sigwait(&s, &signal) != 0 {}
-                guard signal == SIGHUP, let reload = hangup.withLock({ $0 }) else { break }
-                reload()
-            }
+            while sigwait(&s, &signal) != 0 {}
             let all = handlers.withLock { h in h.sorted { $0.key > $1.key }.map(\.value) }
             for h in all { h() }
             _exit(128 + signal)

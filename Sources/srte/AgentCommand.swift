@@ -154,7 +154,7 @@ struct AgentCommand: ParsableCommand {
                 let spec = PlanSpec(topology: topology, from: node, k: k, disjoint: disjoint, metric: metric)
                 let p = AgentPolicy(rules: [Rule(match: Match(to: prefix, ports: try ports()), paths: .plan(spec), keep: keep)])
                 do { _ = try p.check(file: topology) } catch {
-                    throw CLIFailure.input("--topology \(topology) --node \(node): \(error.message.replacingOccurrences(of: "rule 1: ", with: ""))")
+                    throw CLIFailure.input("--topology \(topology) --node \(node): \(error.message.replacingOccurrences(of: "rule 1: ", with: "").replacingOccurrences(of: "('from' names this host's node)", with: "(--node names this host's node)"))")
                 }
                 return p
             }
