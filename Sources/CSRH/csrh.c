@@ -213,3 +213,35 @@ int csrh_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid)
     *gid = u.gid;
     return 0;
 }
+
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/netlink.h>
+
+int csrh_netlink_memberships(int32_t pid, int targetfd, int *protocol, uint32_t *groups, int words)
+{
+    int fd = targetfd;
+    if (pid != 0) {
+        int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd < 0) return -errno;
+        fd = (int)syscall(SYS_pidfd_getfd, pidfd, targetfd, 0);
+        int e = errno;
+        close(pidfd);
+        if (fd < 0) return -e;
+    }
+    int domain = 0, r = 0;
+    socklen_t l = sizeof domain;
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l) < 0) r = -errno;
+    else if (domain != AF_NETLINK) r = -ENOTSOCK;
+    else {
+        l = sizeof *protocol;
+        if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, protocol, &l) < 0) r = -errno;
+        else {
+            socklen_t gl = (socklen_t)(words * (int)sizeof(uint32_t));
+            memset(groups, 0, (size_t)gl);
+            if (getsockopt(fd, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, groups, &gl) < 0) r = -errno;
+        }
+    }
+    if (pid != 0) close(fd);
+    return r;
+}

@@ -38,11 +38,12 @@ struct EngineeredConnectionTests {
     func eachSubflowFollowsItsPath(mechanism: Mechanism) throws {
         let t = try prepare("ec\(mechanism == .bpf ? "b" : "p")")
         defer { t.lab.destroy() }
-        let sink = try NetworkNamespace.run(in: t.lab.ns("h2")) { try MPTCPSink(listen: SocketEndpoint(.unspecified, port: 5201)) }
-        let result = SinkResult.serving(sink, timeout: .seconds(30))
 
         let steering = try mechanism.make(t)
         defer { steering.removeAll() }
+        // The sink after the steering: a case skipped there must not leave a thread waiting in accept.
+        let sink = try NetworkNamespace.run(in: t.lab.ns("h2")) { try MPTCPSink(listen: SocketEndpoint(.unspecified, port: 5201)) }
+        let result = SinkResult.serving(sink, timeout: .seconds(30))
         let size = 12_000_000
         var report: EngineeredConnection.Report? = nil
         let bytes = try t.forwardBytes {
@@ -86,10 +87,11 @@ extension EngineeredConnectionTests {
     func resteersALiveSubflow(mechanism: Mechanism) throws {
         let t = try prepare("rs\(mechanism == .bpf ? "b" : "p")")
         defer { t.lab.destroy() }
-        let sink = try NetworkNamespace.run(in: t.lab.ns("h2")) { try MPTCPSink(listen: SocketEndpoint(.unspecified, port: 5202)) }
-        let result = SinkResult.serving(sink, timeout: .seconds(30))
         let steering = try mechanism.make(t)
         defer { steering.removeAll() }
+        // The sink after the steering: a case skipped there must not leave a thread waiting in accept.
+        let sink = try NetworkNamespace.run(in: t.lab.ns("h2")) { try MPTCPSink(listen: SocketEndpoint(.unspecified, port: 5202)) }
+        let result = SinkResult.serving(sink, timeout: .seconds(30))
         let size = 24_000_000                        // about 4 s at 50 Mbit/s
         let bytes = try t.forwardBytes {
             let c = try NetworkNamespace.run(in: t.lab.ns("h1")) {

@@ -69,6 +69,16 @@ long csrh_recv_ancillary(int fd, void *buf, size_t len, int *fds, int maxfds, in
  */
 long csrh_send_ancillary(int fd, const void *buf, size_t len, const int *fds, int nfds, int with_creds);
 
+/*
+ * The multicast groups a netlink socket belongs to (NETLINK_LIST_MEMBERSHIPS): of the
+ * caller's descriptor `targetfd` when pid is 0, otherwise of process pid's descriptor,
+ * duplicated with pidfd_getfd (root, or ptrace rights over pid). `groups` receives `words`
+ * 32-bit words of the membership bitmap (bit g-1 of the bitmap = group g), *protocol the
+ * netlink protocol. Returns 0, -ENOTSOCK when the descriptor is not a netlink socket, or
+ * -errno.
+ */
+int csrh_netlink_memberships(int32_t pid, int targetfd, int *protocol, uint32_t *groups, int words);
+
 /* SO_PEERCRED of a connected Unix socket: 0 or -errno. */
 int csrh_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 

@@ -72,6 +72,7 @@ public struct GenericNetlinkFamily: Hashable, Sendable {
 public final class NetlinkSubscription: @unchecked Sendable {
     private let socket: MNLSocket
     private let stopped = Atomic<Bool>(false)
+    private let groups: [UInt32]
     /// Messages lost because the socket buffer overflowed (`ENOBUFS`).
     public var overruns: Int { overrunCount.load(ordering: .relaxed) }
     private let overrunCount = Atomic<Int>(0)
@@ -79,6 +80,7 @@ public final class NetlinkSubscription: @unchecked Sendable {
     /// Subscribes a new socket (in the current namespace) to `groups`.
     public init(_ proto: NetlinkProtocol, groups: [UInt32]) throws(NetlinkError) {
         socket = try MNLSocket(proto, receiveTimeout: .milliseconds(100))
+        self.groups = groups
         for g in groups { try socket.join(group: g) }
     }
 
@@ -88,8 +90,16 @@ public final class NetlinkSubscription: @unchecked Sendable {
     /// Shrinks or grows the receive buffer (tests provoke overruns with a small one).
     package func setReceiveBuffer(bytes: Int32) { socket.setReceiveBuffer(bytes: bytes) }
 
-    /// Stops the reader thread; the stream finishes.
-    public func cancel() { stopped.store(true, ordering: .relaxed) }
+    /// Leaves the groups at once and stops the reader thread; the stream finishes.
+    ///
+    /// Leaving matters beyond this process: the kernel asks whether anyone on the host listens
+    /// to a group (a userspace-PM server accepts MP_JOINs only while someone subscribes to
+    /// `mptcp_pm_events`), and the socket itself may outlive this call by up to 100 ms (the
+    /// reader thread's wait).
+    public func cancel() {
+        guard !stopped.exchange(true, ordering: .relaxed) else { return }
+        for g in groups { socket.leave(group: g) }
+    }
 
     deinit { stopped.store(true, ordering: .relaxed) }
 

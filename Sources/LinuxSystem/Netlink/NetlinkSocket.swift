@@ -88,6 +88,12 @@ public final class MNLSocket: NetlinkTransport, @unchecked Sendable {
         }
     }
 
+    /// Leaves a multicast group (no error when the socket was not a member).
+    public func leave(group: UInt32) {
+        var g = group
+        _ = mnl_socket_setsockopt(nl, NETLINK_DROP_MEMBERSHIP, &g, socklen_t(MemoryLayout<UInt32>.size))
+    }
+
     public func send(_ bytes: [UInt8]) throws(NetlinkError) {
         while true {
             let n = bytes.withUnsafeBytes { mnl_socket_sendto(nl, $0.baseAddress, $0.count) }
