@@ -203,7 +203,7 @@ public struct Experiment: Sendable {
         let plan: PlanReport
         do {
             plan = try PlanReport(topology: topology, from: src, to: dst, k: wanted, disjoint: disjoint,
-                                  encoding: compression == .off ? .fewestSIDs : .fewestBytes)
+                                  encoding: compression.encoding)
         } catch {
             throw SubflowError(.badArgument, error.message)
         }

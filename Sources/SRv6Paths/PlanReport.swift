@@ -19,7 +19,7 @@ public struct PlanReport: Sendable {
         /// The SIDs before the final destination: what a subflow's SRH needs besides its own
         /// destination (empty for the IGP's path).
         public var waypoints: [IPv6Address] { segments.waypoints }
-        /// With ``Encoding/fewestBytes``: ``segments`` compressed into C-SID containers.
+        /// With ``Encoding/fewestBytes`` or ``Encoding/fewestReducedBytes``: ``segments`` compressed into C-SID containers.
         public var compressed: Topology.CompressedList? = nil
     }
 
@@ -28,8 +28,11 @@ public struct PlanReport: Sendable {
         /// The fewest SIDs (``SegmentEncoder/encode(_:msd:)``).
         case fewestSIDs
         /// The fewest SRH bytes once compressed with the topology's C-SIDs
-        /// (``SegmentEncoder/encodeFewestBytes(_:msd:)``).
+        /// (``SegmentEncoder/encodeFewestBytes(_:msd:reduced:)``).
         case fewestBytes
+        /// The fewest bytes of a reduced SRH: as ``fewestBytes``, but a list whose first entry is
+        /// a container costs one entry less (it travels as the Destination Address).
+        case fewestReducedBytes
     }
 
     /// The topology planned on.
@@ -42,6 +45,17 @@ public struct PlanReport: Sendable {
     public var disjoint: Disjointness, metric: PathMetric
     /// Whether the literal disjointness rule was applied (`--strict`).
     public var strict: Bool
+    /// What the segment lists were chosen for.
+    public var encoding: Encoding
+    /// How the lists are sent: uncompressed for ``Encoding/fewestSIDs``, containers in a full
+    /// SRH for ``Encoding/fewestBytes``, a reduced SRH where possible for ``Encoding/fewestReducedBytes``.
+    public var compression: SRHCompression {
+        switch encoding {
+        case .fewestSIDs: .off
+        case .fewestBytes: .full
+        case .fewestReducedBytes: .reduced
+        }
+    }
     /// The paths, cheapest first.
     public var paths: [Path]
     /// Explanations (fewer paths than requested, host-gateway rule, heuristics).
@@ -71,8 +85,8 @@ public struct PlanReport: Sendable {
     ///   - msd: Maximum SID depth; defaults to the source node's `msd`, then the topology's.
     ///   - strict: Literal disjointness for single-homed hosts.
     ///   - planner: A planner to reuse (same topology and metric); built if `nil`.
-    ///   - encoding: Fewest SIDs (the default) or fewest SRH bytes with the topology's C-SIDs;
-    ///     with the latter the MSD counts Segment List entries (a container once).
+    ///   - encoding: Fewest SIDs (the default) or fewest SRH bytes with the topology's C-SIDs, full
+    ///     or reduced; with the latter two the MSD counts Segment List entries (a container once).
     /// - Throws: ``Failure`` for unknown nodes, bad requests, or a path that cannot be encoded
     ///   within the MSD. Finding no path is not an error: `paths` is then empty.
     public init(topology: Topology, from: String, to: String, k: Int, disjoint: Disjointness = .link,
@@ -94,8 +108,8 @@ public struct PlanReport: Sendable {
                 switch encoding {
                 case .fewestSIDs:
                     out.append(Path(path: p, delay: delay, segments: try encoder.encode(p, msd: depth)))
-                case .fewestBytes:
-                    let e = try encoder.encodeFewestBytes(p, msd: depth)
+                case .fewestBytes, .fewestReducedBytes:
+                    let e = try encoder.encodeFewestBytes(p, msd: depth, reduced: encoding == .fewestReducedBytes)
                     out.append(Path(path: p, delay: delay, segments: e.segments, compressed: e.list))
                 }
             } catch {
@@ -109,6 +123,7 @@ public struct PlanReport: Sendable {
         self.disjoint = disjoint
         self.metric = metric
         self.strict = strict
+        self.encoding = encoding
         self.paths = out
         self.notes = plan.notes
     }

@@ -19,6 +19,16 @@ public enum SRHCompression: String, Sendable, Hashable, Codable, CaseIterable, C
     case reduced
 
     public var description: String { rawValue }
+
+    /// What the planner chooses segment lists for when they are sent this way: the fewest SIDs
+    /// (off), the fewest bytes of a full SRH (full), of a reduced SRH (reduced).
+    public var encoding: PlanReport.Encoding {
+        switch self {
+        case .off: .fewestSIDs
+        case .full: .fewestBytes
+        case .reduced: .fewestReducedBytes
+        }
+    }
 }
 
 /// A planned path as a sender puts it in its packets.
@@ -33,6 +43,16 @@ public struct WireSegmentList: Sendable, Hashable {
     public var destination: IPv6Address? { entries.first }
     /// SRH bytes per packet (no TLVs): `8 + 16 × entries`, 16 less when reduced, 0 without waypoints.
     public var srhBytes: Int { entries.count > 1 ? 8 + 16 * (entries.count - (reduced ? 1 : 0)) : 0 }
+
+    /// The SRH as the packet leaves with it (Segments Left pointing at ``destination``), or nil
+    /// without waypoints (no SRH).
+    /// - Parameter nextHeader: the protocol that follows (default 6, TCP).
+    /// - Throws: ``SRHError`` from the encoder (a list too long for one header).
+    public func header(nextHeader: UInt8 = 6) throws(SRHError) -> [UInt8]? {
+        guard entries.count > 1 else { return nil }
+        if reduced { return try ReducedSegmentRoutingHeader(path: entries, nextHeader: nextHeader).encoded() }
+        return try SegmentRoutingHeader(path: entries, nextHeader: nextHeader).encoded()
+    }
 }
 
 extension PlanReport.Path {

@@ -22,13 +22,20 @@ extension SegmentEncoder {
     /// bytes the one with fewer SIDs, then fewer adjacency SIDs, then later stops wins; without
     /// C-SIDs in the topology that is the list ``encode(_:msd:)`` finds.
     ///
+    /// With `reduced`, the list is chosen for a reduced SRH (RFC 8754 §4.1.1): a list whose first
+    /// entry is a container sends that entry only as the Destination Address, so it costs one
+    /// entry less, and a list that starts with a C-SID can win over one of equal full size that
+    /// starts with a whole SID.
+    ///
     /// - Parameters:
     ///   - path: a path from the ingress (`path.nodes[0]`) to the destination.
-    ///   - msd: the most Segment List entries (containers count once) the ingress can push.
+    ///   - msd: the most Segment List entries (containers count once) the ingress can push; the
+    ///     full list is checked, also when it will travel reduced.
+    ///   - reduced: minimise the bytes of a reduced SRH instead of a full one.
     /// - Throws: ``EncodingError`` as ``encode(_:msd:)``.
     /// - Complexity: that of ``encode(_:msd:)`` times the states of an open container
     ///   (C-SIDs per container × C-SID formats in use).
-    public func encodeFewestBytes(_ path: PlannedPath, msd: Int? = nil) throws(EncodingError) -> CompressedEncoding {
+    public func encodeFewestBytes(_ path: PlannedPath, msd: Int? = nil, reduced: Bool = false) throws(EncodingError) -> CompressedEncoding {
         let p = path.nodes
         let m = p.count - 1
         guard m >= 1 else { throw EncodingError(message: "a path needs at least one hop") }
@@ -77,6 +84,9 @@ extension SegmentEncoder {
                 if result == nil || c < result!.0 { result = (c, move) }
             }
             let x = s.x
+            // The first SID of the list (only the initial state has x = 0 and no container):
+            // with a reduced SRH, the container it opens travels as the Destination Address.
+            let discount = reduced && x == 0 && s.format == -1 ? 1 : 0
             let j = x == m ? m : reach(x)
             if j == m {
                 // The final destination: a whole SID that closes any open container.
@@ -89,14 +99,14 @@ extension SegmentEncoder {
                     if stop > x {
                         if let (f, c) = csids(node: p[stop], link: nil) {
                             let (added, open) = pack(c, f, s.format, s.open)
-                            consider(best(State(x: stop, format: f, open: open)), entries: added, adjacency: false, .node(stop))
+                            consider(best(State(x: stop, format: f, open: open)), entries: added - discount, adjacency: false, .node(stop))
                         } else {
                             consider(best(State(x: stop, format: -1, open: 0)), entries: 1, adjacency: false, .node(stop))
                         }
                     }
                     if let (f, c) = csids(node: p[stop], link: path.links[stop]) {
                         let (added, open) = pack(c, f, s.format, s.open)
-                        consider(best(State(x: stop + 1, format: f, open: open)), entries: added, adjacency: true, .adjacency(stop))
+                        consider(best(State(x: stop + 1, format: f, open: open)), entries: added - discount, adjacency: true, .adjacency(stop))
                     } else {
                         consider(best(State(x: stop + 1, format: -1, open: 0)), entries: 1, adjacency: true, .adjacency(stop))
                     }

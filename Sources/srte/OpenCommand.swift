@@ -163,7 +163,7 @@ struct OpenCommand: ParsableCommand {
             }
             guard let dst = topo.index(of: to) else { throw CLIFailure.input("--to '\(to)' is not a node of \(topo.name)") }
             let report = try PlanReport(topology: topo, from: from, to: to, k: k, disjoint: disjoint,
-                                        encoding: compression == .off ? .fewestSIDs : .fewestBytes)
+                                        encoding: compression.encoding)
             guard !report.paths.isEmpty else { throw CLIFailure.negative("no path from \(from) to \(to) in \(topo.name)") }
             if report.paths.count < k { diagnose("srte: only \(report.paths.count) of \(k) disjoint paths exist: opening \(report.paths.count) subflow(s)") }
             for n in report.notes { diagnose("srte: note: \(n)") }

@@ -27,7 +27,11 @@ struct PlanCommand: ParsableCommand {
         NEXT-C-SID), the segment list that takes the fewest SRH bytes once compressed into \
         containers, and shows the compressed list and the SRH size (full, and reduced when its \
         first entry is a container). The routers of a container must run End with NEXT-C-SID: \
-        see Docs/CompressedSIDs.md.
+        see Docs/CompressedSIDs.md. --compress reduced minimises the bytes of a reduced SRH \
+        instead (RFC 8754 reduced SRH: a first entry that is a container travels only as the \
+        Destination Address, 16 bytes less); --compress full is --fewest-bytes. With --format json \
+        each path has "wire": the Destination Address it leaves with, the SRH in hex and the \
+        bytes saved against whole SIDs.
         """
     )
 
@@ -58,6 +62,9 @@ struct PlanCommand: ParsableCommand {
     @Flag(help: "Choose segment lists for the fewest SRH bytes with the topology's C-SIDs (RFC 9800), not the fewest SIDs.")
     var fewestBytes = false
 
+    @Option(help: ArgumentHelp("How the lists are sent, and so what they are chosen for: off (whole SIDs, the fewest SIDs), full (RFC 9800 containers in a full SRH, the fewest bytes; = --fewest-bytes) or reduced (the fewest bytes of a reduced SRH).", valueName: "MODE"))
+    var compress: SRHCompression?
+
     @Flag(help: "Literal disjointness even for single-homed hosts (no host-gateway rule).")
     var strict = false
 
@@ -76,15 +83,22 @@ struct PlanCommand: ParsableCommand {
         if topologyFile != nil && topologyOption != nil { throw ValidationError("give the topology file once") }
         if k < 1 { throw ValidationError("-k must be at least 1") }
         if let msd, msd < 1 { throw ValidationError("--msd must be at least 1") }
+        if fewestBytes, let compress, compress != .full {
+            throw ValidationError("--fewest-bytes is --compress full: it contradicts --compress \(compress)")
+        }
     }
+
+    /// `--compress`, or full for `--fewest-bytes`, or off.
+    var compression: SRHCompression { compress ?? (fewestBytes ? .full : .off) }
 
     func run() throws {
         let topology = try loadTopology(topologyFile ?? topologyOption!)
-        if fewestBytes && topology.csid == nil && !topology.nodes.contains(where: { if case .own = $0.csid { return true }; return false }) {
-            throw CLIFailure.input("--fewest-bytes needs C-SIDs: give the topology file a csid: { block: \"fc00:0::/32\", length: 16 } (Docs/Planner.md)")
+        if compression != .off && topology.csid == nil && !topology.nodes.contains(where: { if case .own = $0.csid { return true }; return false }) {
+            let option = fewestBytes ? "--fewest-bytes" : "--compress \(compression)"
+            throw CLIFailure.input("\(option) needs C-SIDs: give the topology file a csid: { block: \"fc00:0::/32\", length: 16 } (Docs/Planner.md)")
         }
         let report = try PlanReport(topology: topology, from: from, to: to, k: k, disjoint: disjoint,
-                                    metric: metric, msd: msd, strict: strict, encoding: fewestBytes ? .fewestBytes : .fewestSIDs)
+                                    metric: metric, msd: msd, strict: strict, encoding: compression.encoding)
         let out = StdoutBuffer()
         switch format {
         case .text: out.line(report.text())

@@ -16,7 +16,10 @@ extension PlanReport {
 
     /// The JSON contract of `srte plan --format json`:
     /// `{"from", "to", "requested", "found", "totalCost", "paths": [{"hops", "cost", "delay",
-    /// "segments": [{"sid", "kind", "node", "to"?}]}], "disjoint", "metric", "notes"}`.
+    /// "segments": [{"sid", "kind", "node", "to"?}], "compressed"?, "wire"}], "disjoint", "metric",
+    /// "notes"}`. `wire` is the path as its packets leave the source: `destination` (the IPv6
+    /// Destination Address), `reduced`, `srh` (hex, null without waypoints), `srhBytes` and
+    /// `bytesSaved` (against the same segments as whole SIDs).
     /// `delay` is in milliseconds.
     func json() -> String {
         JSON.object([
@@ -48,12 +51,28 @@ extension PlanReport {
                         ("srhBytes", .int(8 + 16 * c.entries.count)),
                         ("reducedSRHBytes", c.reducible ? .int(8 + 16 * (c.entries.count - 1)) : .null),
                     ]))]
-                } ?? []))
+                } ?? []) + [("wire", wireJSON(p))])
             })),
             ("disjoint", .string(disjoint.rawValue)),
             ("metric", .string(metric.rawValue)),
             ("notes", .array(notes.map { .string($0) })),
         ]).pretty
+    }
+
+    /// The `wire` object of a path in ``json()``.
+    private func wireJSON(_ p: Path) -> JSON {
+        let w = p.wire(compression, topology: topology)
+        let n = p.segments.count
+        let whole = n > 1 ? 8 + 16 * n : 0
+        let srh: JSON
+        if let h = try? w.header() { srh = .string(Hex.encode(h)) } else { srh = .null }
+        return .object([
+            ("destination", w.destination.map { .string("\($0)") } ?? .null),
+            ("reduced", .bool(w.reduced)),
+            ("srh", srh),
+            ("srhBytes", .int(w.srhBytes)),
+            ("bytesSaved", .int(whole - w.srhBytes)),
+        ])
     }
 
     /// A human-readable table.
@@ -73,8 +92,9 @@ extension PlanReport {
                 }.joined(separator: ", ")
                 var row = ["\(i + 1)", "\(p.path.cost)", Topology.delayText(p.delay), p.path.nodes.map(name).joined(separator: " ")]
                 if let c = p.compressed {
+                    // Only the destination: the IGP's path, sent without an SRH.
                     let bytes = 8 + 16 * c.entries.count
-                    row.append(c.reducible ? "\(bytes) B (reduced \(bytes - 16))" : "\(bytes) B")
+                    row.append(c.entries.count <= 1 ? "none" : c.reducible ? "\(bytes) B (reduced \(bytes - 16))" : "\(bytes) B")
                     row.append(c.entries.map(\.description).joined(separator: ", "))
                 } else {
                     row.append(segs)

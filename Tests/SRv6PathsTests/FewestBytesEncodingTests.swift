@@ -15,7 +15,8 @@ import TestSupport
 
     /// Every list the encoder may choose from (SIDs stopping anywhere along a unique shortest
     /// stretch), with its compressed entry count: the brute force the DP must match.
-    func fewestEntriesByEnumeration(_ enc: SegmentEncoder, _ path: PlannedPath) -> Int? {
+    /// With `reduced`, a list whose first entry is a container counts one entry less.
+    func fewestEntriesByEnumeration(_ enc: SegmentEncoder, _ path: PlannedPath, reduced: Bool = false) -> Int? {
         let t = enc.topology
         let p = path.nodes, m = p.count - 1
         let reach = enc.reachFunction(path)
@@ -26,7 +27,8 @@ import TestSupport
             if visited > 200_000 { return }
             let j = x == m ? m : reach(x)
             if j == m {
-                let n = t.compressed(sids + [t.destinationAddress(ofNode: p[m])]).entries.count
+                let list = t.compressed(sids + [t.destinationAddress(ofNode: p[m])])
+                let n = list.entries.count - (reduced && list.reducible ? 1 : 0)
                 if best == nil || n < best! { best = n }
                 return
             }
@@ -109,5 +111,93 @@ import TestSupport
             }
         }
         #expect(better > 0, "no path of \(total) got fewer bytes than its fewest SIDs compressed")
+    }
+
+    /// Planned for a reduced SRH, the list is the one with the fewest entries once its first
+    /// container travels as the Destination Address: as the brute force finds, and never more
+    /// than reducing the list planned for a full SRH.
+    @Test(arguments: [UInt64(1), 2, 3, 4, 5, 6])
+    func fewestReducedBytesIsOptimal(seed: UInt64) throws {
+        let t = try compressing(seed: seed, n: 14, m: 26)
+        let planner = DisjointPathPlanner(topology: t, metric: .igp)
+        let enc = SegmentEncoder(planner: planner)
+        var rng = SeededRNG(seed: seed)
+        var checked = 0, enumerated = 0
+        func sent(_ e: CompressedEncoding) -> Int { e.reducedSRHBytes ?? e.srhBytes }
+        for _ in 0..<30 {
+            let a = Int.random(in: 0..<t.nodes.count, using: &rng), b = Int.random(in: 0..<t.nodes.count, using: &rng)
+            guard a != b, let plan = try? planner.plan(from: t.nodes[a].name, to: t.nodes[b].name, k: 3, disjoint: .link) else { continue }
+            for path in plan.paths {
+                guard let full = try? enc.encodeFewestBytes(path) else { continue }
+                let red = try enc.encodeFewestBytes(path, reduced: true)
+                #expect(sent(red) <= sent(full), "seed \(seed): \(path.nodes)")
+                #expect(red.list == t.compressed(red.segments.map(\.sid)))
+                if let brute = fewestEntriesByEnumeration(enc, path, reduced: true) {
+                    #expect(red.list.entries.count - (red.list.reducible ? 1 : 0) == brute, "seed \(seed): \(path.nodes)")
+                    enumerated += 1
+                }
+                checked += 1
+            }
+        }
+        #expect(checked > 20, "seed \(seed): only \(checked) paths")
+        #expect(enumerated > checked / 2, "seed \(seed): only \(enumerated) of \(checked) paths enumerated")
+    }
+
+    /// Somewhere in the random topologies of ``beatsCompressingTheFewestSIDs()``, planning for a
+    /// reduced SRH sends fewer bytes than reducing the list planned for a full one.
+    @Test func reducedPlanningBeatsReducingTheFullPlan() throws {
+        var better = 0, total = 0
+        for seed in UInt64(21)...40 {
+            let t = try compressing(seed: seed, n: 16, m: 28)
+            let planner = DisjointPathPlanner(topology: t, metric: .igp)
+            let enc = SegmentEncoder(planner: planner)
+            for a in 0..<3 {
+                for b in (t.nodes.count - 3)..<t.nodes.count {
+                    guard let plan = try? planner.plan(from: t.nodes[a].name, to: t.nodes[b].name, k: 3, disjoint: .link) else { continue }
+                    for path in plan.paths {
+                        guard let full = try? enc.encodeFewestBytes(path) else { continue }
+                        let red = try enc.encodeFewestBytes(path, reduced: true)
+                        total += 1
+                        if (red.reducedSRHBytes ?? red.srhBytes) < (full.reducedSRHBytes ?? full.srhBytes) { better += 1 }
+                    }
+                }
+            }
+        }
+        #expect(better > 0, "no path of \(total) got fewer bytes planned for a reduced SRH")
+    }
+
+    /// The diamond whose b has only the kernel's End: for a full SRH the path via b is b's whole
+    /// SID (40 bytes either way); for a reduced SRH, r1's End.X C-SID toward b starts a container
+    /// that travels as the Destination Address (24 bytes).
+    @Test func reducedPlanningStartsWithAContainerWhereThatSaves() throws {
+        let t = try Topology(yaml: """
+        name: d
+        csid: { block: "fc00:0::/32", length: 16 }
+        nodes:
+          h1: { kind: host, address: "fc00:1::1" }
+          r1: { locator: "fc00:0:1::/48" }
+          a:  { locator: "fc00:0:a::/48" }
+          b:  { locator: "fc00:0:b::/48", csid: none }
+          r2: { locator: "fc00:0:2::/48" }
+          h2: { kind: host, address: "fc00:2::2" }
+        links:
+          - { endpoints: [h1, r1] }
+          - { endpoints: [r1, a], metric: 10 }
+          - { endpoints: [r1, b], metric: 15 }
+          - { endpoints: [a, r2], metric: 10 }
+          - { endpoints: [b, r2], metric: 15 }
+          - { endpoints: [r2, h2] }
+        """)
+        let full = try PlanReport(topology: t, from: "h1", to: "h2", k: 2, disjoint: .node, encoding: .fewestBytes)
+        let red = try PlanReport(topology: t, from: "h1", to: "h2", k: 2, disjoint: .node, encoding: .fewestReducedBytes)
+        let viaB = { (r: PlanReport) in r.paths.first { $0.path.nodes.contains(t.index(of: "b")!) }! }
+        #expect(viaB(full).segments.map(\.sid) == [IPv6Address("fc00:0:b::1")!, IPv6Address("fc00:2::2")!])
+        #expect(viaB(full).wire(.reduced, topology: t).srhBytes == 40)
+        let w = viaB(red).wire(red.compression, topology: t)
+        #expect(w.reduced && w.srhBytes == 24, "\(w)")
+        #expect(viaB(red).segments.first?.kind == .adjacency && viaB(red).segments.first?.node == t.index(of: "r1"))
+        // The SRH as sent: Segments Left = Last Entry + 1 = 1, only h2 in the list.
+        let h = try #require(try w.header())
+        #expect(h.count == 24 && h[3] == 1 && h[4] == 0)
     }
 }

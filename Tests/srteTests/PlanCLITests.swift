@@ -24,6 +24,51 @@ import TestSupport
         #expect(r.err.contains("single-homed"))
     }
 
+    /// `--compress reduced`: the path via b (plain End) starts with r1's End.X C-SID, sent as the
+    /// Destination Address; `wire` carries what leaves h1, and the SRH hex decodes as a reduced SRH.
+    @Test func compressedWireInJSON() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("srte-plan-csid-\(getpid()).yaml").path
+        try """
+        name: diamond-csid
+        defaults: { metric: 10 }
+        csid: { block: "fc00:0::/32", length: 16 }
+        nodes:
+          h1: { kind: host, address: "fc00:1::1" }
+          r1: { locator: "fc00:0:1::/48" }
+          a:  { locator: "fc00:0:a::/48" }
+          b:  { locator: "fc00:0:b::/48", csid: none }
+          r2: { locator: "fc00:0:2::/48" }
+          h2: { kind: host, address: "fc00:2::2" }
+        links:
+          - { endpoints: [h1, r1] }
+          - { endpoints: [r1, a] }
+          - { endpoints: [r1, b], metric: 15 }
+          - { endpoints: [a, r2] }
+          - { endpoints: [b, r2], metric: 15 }
+          - { endpoints: [r2, h2] }
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { unlink(file) }
+        func wires(_ mode: String) throws -> [[String: Any]] {
+            let r = try runSrte(["plan", file, "--from", "h1", "--to", "h2", "-k", "2", "--disjoint", "node", "--compress", mode, "--format", "json"])
+            #expect(r.status == 0, "\(r.err)")
+            let obj = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+            return (obj["paths"] as! [[String: Any]]).map { $0["wire"] as! [String: Any] }
+        }
+        let reduced = try wires("reduced"), full = try wires("full")
+        #expect(reduced[0]["destination"] as? String == "fc00:2::2" && reduced[0]["srh"] is NSNull && reduced[0]["srhBytes"] as? Int == 0)
+        #expect(reduced[1]["destination"] as? String == "fc00:0:1:e003::" && reduced[1]["reduced"] as? Bool == true)
+        #expect(reduced[1]["srhBytes"] as? Int == 24 && reduced[1]["bytesSaved"] as? Int == 16)
+        let hex = try #require(reduced[1]["srh"] as? String)
+        let srh = try ReducedSegmentRoutingHeader(decoding: try Hex.decode(hex), destination: IPv6Address("fc00:0:1:e003::")!)
+        #expect(srh.header.segments == [IPv6Address("fc00:2::2")!])
+        // Planned for a full SRH, the path via b keeps b's whole SID: 40 bytes, nothing saved.
+        #expect(full[1]["destination"] as? String == "fc00:0:b::1" && full[1]["reduced"] as? Bool == false)
+        #expect(full[1]["srhBytes"] as? Int == 40 && full[1]["bytesSaved"] as? Int == 0)
+        // --fewest-bytes is --compress full; asking both ways differently is refused.
+        let both = try runSrte(["plan", file, "--from", "h1", "--to", "h2", "--fewest-bytes", "--compress", "reduced"])
+        #expect(both.status == 2 && both.err.contains("--fewest-bytes is --compress full"), "\(both.err)")
+    }
+
     @Test func textTableAndFewerPathsNote() throws {
         let r = try runSrte(["plan", diamond, "--from", "h1", "--to", "h2", "-k", "5", "--disjoint", "node"])
         #expect(r.status == 0)
