@@ -1,0 +1,158 @@
+import Foundation
+import Glibc
+import Testing
+import LinuxSystem
+import NetworkLab
+import SRv6Paths
+import TestSupport
+
+/// A topology whose two link-disjoint paths both avoid the IGP's path (h1 s a b t h2), so the
+/// initial subflow needs an SRH as much as the join: h1 s a t h2 (End.X a→t) and h1 s b t h2
+/// (End.X s→b). With F3216 C-SIDs each list is one container — End C-SID then End.X C-SID —
+/// and the final destination.
+let trapCSIDYAML = """
+name: trap
+defaults: { metric: 10, bandwidth: 1Gbit, delay: 1ms }
+csid: { block: "fc00:0::/32", length: 16 }
+nodes:
+  h1: { kind: host, address: "fc00:1::1" }
+  s:  { locator: "fc00:0:1::/48" }
+  a:  { locator: "fc00:0:a::/48" }
+  b:  { locator: "fc00:0:b::/48" }
+  t:  { locator: "fc00:0:2::/48" }
+  h2: { kind: host, address: "fc00:2::2" }
+links:
+  - { endpoints: [h1, s] }
+  - { endpoints: [s, a], bandwidth: 50Mbit }
+  - { endpoints: [a, b], bandwidth: 50Mbit }
+  - { endpoints: [b, t], bandwidth: 50Mbit }
+  - { endpoints: [a, t], metric: 30, bandwidth: 50Mbit }
+  - { endpoints: [s, b], metric: 30, bandwidth: 50Mbit }
+  - { endpoints: [t, h2] }
+"""
+
+/// `srte agent` with a topology that declares C-SIDs: an unmodified program's MPTCP connection
+/// gets its planned paths as RFC 9800 containers, in reduced SRHs by default, from the SYN on —
+/// the initial subflow and the join — and the bytes on the wire show it: a capture on h1's link
+/// (every SRH packet's Destination Address, Segments Left, Last Entry and Segment List), the
+/// routers' per-SID counters (the NEXT-C-SID End and End.X C-SIDs count, the whole SIDs do not)
+/// and the link counters (each path carries its share; the IGP's link a–b nothing).
+@Suite(.serialized, .enabled(if: isRoot && access("/usr/bin/dumpcap", X_OK) == 0 && access("/usr/bin/tshark", X_OK) == 0,
+                             "needs root (network namespaces, BPF), dumpcap and tshark"),
+       .timeLimit(.minutes(4)))
+struct AgentCompressedCLITests {
+    struct Captured { var da: IPv6Address?; var segmentsLeft: Int?; var lastEntry: Int?; var list: [IPv6Address?]; var syn: Bool }
+
+    /// tshark's fields per packet: Destination Address, Segments Left, Last Entry, Segment
+    /// List, SYN and ACK flags.
+    static func parse(_ text: String) -> [Captured] {
+        var out: [Captured] = []
+        for line in text.split(separator: "\n") {
+            let f: [String] = line.split(separator: "|", omittingEmptySubsequences: false).map { String($0) }
+            guard f.count == 6 else { continue }
+            let list: [IPv6Address?] = f[3].split(separator: ",").map { IPv6Address(String($0)) }
+            let syn = f[4] == "1" || f[4] == "True", ack = f[5] == "1" || f[5] == "True"
+            out.append(Captured(da: IPv6Address(f[0]), segmentsLeft: Int(f[1]), lastEntry: Int(f[2]), list: list, syn: syn && !ack))
+        }
+        return out
+    }
+
+    @Test func theAgentSendsCompressedListsFromTheSYNOn() throws {
+        let topology = try Topology(yaml: trapCSIDYAML)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("srte-trap-\(getpid()).yaml").path
+        try trapCSIDYAML.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { unlink(file) }
+        let bed = try Testbed.up(topology, lab: "ac\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let h2 = IPv6Address("fc00:2::2")!
+        // End C-SID then End.X C-SID (local range, file order of the router's links: a's third
+        // link is a–t, s's third is s–b).
+        let containers: Set<IPv6Address> = [IPv6Address("fc00:0:a:e003::")!, IPv6Address("fc00:0:1:e003::")!]
+        var srhBytesSeen: [String: Set<Int>] = [:]
+
+        for mode in ["reduced", "full", "off"] {
+            let capture = FileManager.default.temporaryDirectory.appendingPathComponent("srte-agent-csid-\(getpid())-\(mode).pcapng").path
+            defer { unlink(capture) }
+            let (agent, log) = try startCollectingStderr(
+                ["agent", "--netns", bed.namespace(of: "h1")!, "--topology", file, "--node", "h1", "-k", "2",
+                 "--to", "fc00:2::/64", "--port", "5201", "--for", "30"] + (mode == "reduced" ? [] : ["--compress", mode]))
+            defer { if agent.isRunning { agent.terminate() }; agent.waitUntilExit() }
+            #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+            let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
+            defer { if serve.isRunning { serve.terminate() } }
+            let dump = Process()
+            let argv = try bed.execArguments("h1", ["/usr/bin/dumpcap", "-q", "-i", bed.plan.node("h1")!.interfaces[0].name, "-s", "128",
+                                                    "-f", "ip6 proto 43", "-c", "4000", "-a", "duration:25", "-w", capture])
+            dump.executableURL = URL(fileURLWithPath: argv[0])
+            dump.arguments = Array(argv.dropFirst())
+            dump.standardOutput = FileHandle.nullDevice
+            dump.standardError = FileHandle.nullDevice
+            try dump.run()
+            defer { if dump.isRunning { kill(dump.processIdentifier, SIGINT) }; dump.waitUntilExit() }
+            Thread.sleep(forTimeInterval: 1.0)
+
+            let linksBefore = try bed.linkCounters(), sidsBefore = try bed.sidCounters()
+            let r = try bed.exec("h1", ["python3", "-c", pythonMPTCPClient(to: "\(h2)", port: 5201, bytes: 12_000_000)])
+            #expect(r.status == 0, "\(mode): \(r.stderr)")
+            serve.waitUntilExit()
+            #expect(serve.terminationStatus == 0, "\(mode): srte serve got every byte")
+            let linksAfter = try bed.linkCounters(), sidsAfter = try bed.sidCounters()
+            Thread.sleep(forTimeInterval: 0.3)
+            kill(dump.processIdentifier, SIGINT)
+            dump.waitUntilExit()
+
+            // Both planned paths carried a share; the IGP's own link a–b (and t's way back to b) nothing.
+            for (x, y) in [("s", "a"), ("a", "t"), ("s", "b"), ("b", "t")] {
+                #expect(bytesSent(from: x, to: y, linksBefore, linksAfter) > 2_000_000, "\(mode): \(x) → \(y) carried \(bytesSent(from: x, to: y, linksBefore, linksAfter))")
+            }
+            #expect(bytesSent(from: "a", to: "b", linksBefore, linksAfter) < 200_000, "\(mode): a → b is the IGP's path, not a planned one")
+
+            // Which SIDs processed the packets: C-SIDs when compressed, whole SIDs when off.
+            var counted: [String: UInt64] = [:]
+            for (x, y) in zip(sidsBefore, sidsAfter) where y.packets > x.packets { counted["\(y.node) \(y.sid)"] = y.packets - x.packets }
+            let csidKeys = ["a fc00:0:a::", "a fc00:0:e003::", "s fc00:0:1::", "s fc00:0:e003::"]
+            if mode == "off" {
+                #expect(csidKeys.allSatisfy { counted[$0] == nil }, "off: no C-SID counted: \(counted)")
+                #expect(counted.count == 2 && counted.values.allSatisfy { $0 > 1000 }, "off: two whole End.X SIDs: \(counted)")
+            } else {
+                for k in csidKeys { #expect((counted[k] ?? 0) > 1000, "\(mode): \(k) processed \(counted[k] ?? 0) packets: \(counted)") }
+                #expect(counted.count == 4, "\(mode): only the four C-SIDs: \(counted)")
+            }
+
+            // The capture: every packet with an SRH, SYNs included.
+            let out = try Subprocess.run(["tshark", "-r", capture, "-T", "fields", "-E", "separator=|", "-e", "ipv6.dst",
+                                          "-e", "ipv6.routing.segleft", "-e", "ipv6.routing.srh.last_entry",
+                                          "-e", "ipv6.routing.srh.addr", "-e", "tcp.flags.syn", "-e", "tcp.flags.ack"])
+            let rows: [Captured] = Self.parse(out.stdout)
+            #expect(rows.count > 1000, "\(mode): captured \(rows.count) packets with an SRH")
+            let das: Set<IPv6Address> = Set(rows.compactMap { $0.da })
+            // Two SYNs with an SRH: the initial subflow's and the join's, one per path.
+            let syns: [Captured] = rows.filter { $0.syn }
+            let synDAs: Set<IPv6Address> = Set(syns.compactMap { $0.da })
+            #expect(synDAs == das && das.count == 2, "\(mode): SYNs to \(synDAs); all packets to \(das)")
+            let sizes: [Int] = rows.compactMap { (c: Captured) -> Int? in c.lastEntry.map { 8 + 16 * ($0 + 1) } }
+            srhBytesSeen[mode] = Set(sizes)
+            switch mode {
+            case "reduced":
+                #expect(das == containers, "\(das)")
+                let bad = rows.filter { (c: Captured) -> Bool in !(c.segmentsLeft == 1 && c.lastEntry == 0 && c.list == [h2]) }
+                #expect(bad.isEmpty, "reduced: SL 1 = LE + 1, [h2]; not so: \(bad.count), e.g. \(String(describing: bad.first))")
+                #expect(log.text.contains("(reduced SRH)"), "\(log.text)")
+            case "full":
+                #expect(das == containers, "\(das)")
+                let bad = rows.filter { (c: Captured) -> Bool in
+                    !(c.segmentsLeft == 1 && c.lastEntry == 1 && c.list.count == 2 && c.list[0] == h2 && c.list[1] == c.da)
+                }
+                #expect(bad.isEmpty, "full: [h2, container]; not so: \(bad.count), e.g. \(String(describing: bad.first))")
+            default:
+                #expect(das.isDisjoint(with: containers), "\(das)")
+                let prefixes: [String] = ["fc00:0:a:", "fc00:0:1:"]
+                #expect(das.allSatisfy { (a: IPv6Address) -> Bool in prefixes.contains { a.description.hasPrefix($0) } }, "\(das)")
+                let bad = rows.filter { (c: Captured) -> Bool in !(c.segmentsLeft == 1 && c.lastEntry == 1) }
+                #expect(bad.isEmpty, "off: whole SIDs, e.g. \(String(describing: bad.first))")
+            }
+        }
+        // SRH bytes per packet (no TLVs: 8 + 16 per Segment List entry).
+        #expect(srhBytesSeen == ["reduced": [24], "full": [40], "off": [40]], "\(srhBytesSeen)")
+    }
+}
