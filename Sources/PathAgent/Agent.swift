@@ -332,6 +332,23 @@ public final class Agent: @unchecked Sendable {
         return (connectRules, resolved)
     }
 
+    /// One `planned` event per destination node of each planned rule: the node, how the lists
+    /// are packed (`compress`), the paths (containers where compressed, `(reduced SRH)` where the
+    /// first travels only as Destination Address) and their SRH bytes per packet.
+    public func plannedEvents() -> [Event] {
+        var out: [Event] = []
+        for (i, r) in resolved.enumerated() {
+            guard case .planned(let owners) = r else { continue }
+            for o in owners {
+                let texts = o.paths.indices.map { o.reduced[$0] ? "\(o.paths[$0]) (reduced SRH)" : "\(o.paths[$0])" }
+                out.append(Event("planned", [("rule", "\(i + 1)"), ("node", o.node), ("compress", o.compression.rawValue),
+                                             ("paths", texts.joined(separator: " ")),
+                                             ("srh", o.srhBytes.map(String.init).joined(separator: ","))]))
+            }
+        }
+        return out
+    }
+
     /// Replaces the policy (SIGHUP): new connections follow `new`; open ones keep their paths.
     /// - Throws: ``AgentError`` for a rule the agent cannot apply (the old policy then stays in force).
     public func reload(_ new: AgentPolicy) throws {

@@ -220,6 +220,7 @@ struct AgentCommand: ParsableCommand {
                                        until: duration.map { ContinuousClock.now + .milliseconds(Int64($0 * 1000)) })
             AgentService.emit(Agent.Event("started", [("rules", "\(policy.rules.count)"), ("netns", netns ?? "(this)"),
                                                       ("socket", agent.controlPath ?? "none")]), to: logger)
+            for e in agent.plannedEvents() { AgentService.emit(e, to: logger) }
             // Connections already open (a restarted agent's): adopted where the policy matches.
             agent.resync()
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(

@@ -78,6 +78,9 @@ struct AgentCompressedCLITests {
                  "--to", "fc00:2::/64", "--port", "5201", "--for", "30"] + (mode == "reduced" ? [] : ["--compress", mode]))
             defer { if agent.isRunning { agent.terminate() }; agent.waitUntilExit() }
             #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+            // At start the agent says how it packs each planned destination's lists.
+            let bytes = mode == "reduced" ? "24,24" : "40,40"
+            #expect(log.wait(for: "srh=\(bytes)", seconds: 5) && log.text.contains("compress=\(mode)"), "\(log.text)")
             let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
             defer { if serve.isRunning { serve.terminate() } }
             let dump = Process()
@@ -132,6 +135,15 @@ struct AgentCompressedCLITests {
             #expect(synDAs == das && das.count == 2, "\(mode): SYNs to \(synDAs); all packets to \(das)")
             let sizes: [Int] = rows.compactMap { (c: Captured) -> Int? in c.lastEntry.map { 8 + 16 * ($0 + 1) } }
             srhBytesSeen[mode] = Set(sizes)
+            if ProcessInfo.processInfo.environment["SRTE_MEASURE"] != nil {
+                func perPacket(_ x: String, _ y: String) -> String {
+                    let i = linksAfter.firstIndex { $0.a == x && $0.b == y }!
+                    let bytes = (linksAfter[i].endA?.txBytes ?? 0) - (linksBefore[i].endA?.txBytes ?? 0)
+                    let packets = linksAfter[i].packetsAToB - linksBefore[i].packetsAToB
+                    return "\(x)→\(y) \(bytes) B in \(packets) frames = \(String(format: "%.1f", Double(bytes) / Double(max(packets, 1)))) B/frame"
+                }
+                print("measure \(mode): SRH \(Set(sizes)) B; \(perPacket("s", "a")); \(perPacket("s", "b")); \(perPacket("a", "t")); \(perPacket("b", "t"))")
+            }
             switch mode {
             case "reduced":
                 #expect(das == containers, "\(das)")
@@ -153,6 +165,38 @@ struct AgentCompressedCLITests {
             }
         }
         // SRH bytes per packet (no TLVs: 8 + 16 per Segment List entry).
+        // A reflecting agent refuses compression, naming why (before it installs anything).
+        let refused = try runSrte(["agent", "--reflect", "--topology", file, "--node", "h1", "--compress", "reduced", "--for", "1"])
+        #expect(refused.status != 0 && refused.err.contains("compress reduced with --reflect"), "\(refused.err)")
         #expect(srhBytesSeen == ["reduced": [24], "full": [40], "off": [40]], "\(srhBytesSeen)")
+    }
+}
+
+/// The agent's compression options on the command line.
+@Suite struct AgentCompressOptionTests {
+    @Test func compressNeedsPlannedPaths() throws {
+        let r = try runSrte(["agent", "--to", "fc00:2::/64", "--path", "direct", "--compress", "reduced"])
+        #expect(r.status == 2 && r.err.contains("--compress packs planned lists"), "\(r.err)")
+        let p = try runSrte(["agent", "--policy", "/nonexistent.yaml", "--compress", "off"])
+        #expect(p.status == 2 && p.err.contains("not both"), "\(p.err)")
+        let h = try runSrte(["agent", "run", "--help"])
+        #expect(h.out.contains("--compress") && h.out.contains("reduced SRH"), "\(h.out)")
+    }
+
+    @Test func checkShowsTheCompression() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("srte-agent-compress-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try trapCSIDYAML.write(toFile: dir.appendingPathComponent("trap.yaml").path, atomically: true, encoding: .utf8)
+        let policy = dir.appendingPathComponent("policy.yaml").path
+        try """
+            rules:
+              - match: { to: "fc00:2::/64" }
+                plan: { topology: trap.yaml, from: h1, k: 2, compress: full }
+            """.write(toFile: policy, atomically: true, encoding: .utf8)
+        let c = try runSrte(["agent", "check", policy])
+        #expect(c.status == 0 && c.out.contains("compress full"), "\(c.out)\(c.err)")
+        let j = try runSrte(["agent", "check", policy, "--format", "json"])
+        #expect(j.out.contains("\"compress\": \"full\""), "\(j.out)")
     }
 }
