@@ -459,7 +459,7 @@ public final class Agent: @unchecked Sendable {
                 c.replacedAt[c.paths.count - 1] = now
                 if openJoin(token: token, connection: &c, path: c.paths.count - 1) {
                     counters.subflowsReplaced += 1
-                    log(Event("replaced", token: token, [("failed", "\(c.paths[f.path])"), ("path", "\(next)")]))
+                    log(Event("replaced", token: token, [("failed", c.pathText(f.path)), ("path", c.pathText(c.paths.count - 1))]))
                 }
                 // Break after make: the failed subflow goes (its steering with it).
                 do throws(NetlinkError) {

@@ -172,6 +172,50 @@ struct AgentCompressedCLITests {
     }
 }
 
+/// `keep` with compression: the replacement of a failed subflow is re-planned for the fewest
+/// bytes and sent like the rule's paths, a container in a reduced SRH.
+@Suite(.serialized, .enabled(if: isRoot, "needs root (network namespaces, BPF)"), .timeLimit(.minutes(3)))
+struct AgentCompressedKeepTests {
+    @Test func theReplacementIsCompressedToo() throws {
+        // The lab's routers get F3216 C-SIDs (srte testbed up --csid); the policy asks for them too.
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml").compressible(), lab: "ak\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let h1 = bed.namespace(of: "h1")!
+        let policy = FileManager.default.temporaryDirectory.appendingPathComponent("srte-agent-keep-csid-\(getpid()).yaml").path
+        try """
+            rules:
+              - match: { to: "fc00:2::/64", port: 5201 }
+                plan: { topology: \(packageRoot)/topologies/diamond.yaml, from: h1, k: 2, disjoint: node, compress: reduced }
+                keep: true
+            """.write(toFile: policy, atomically: true, encoding: .utf8)
+        defer { unlink(policy) }
+        let (agent, log) = try startCollectingStderr(["agent", "--netns", h1, "--policy", policy, "--for", "40"])
+        defer { if agent.isRunning { agent.terminate() }; agent.waitUntilExit() }
+        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
+        defer { if serve.isRunning { serve.terminate() } }
+        Thread.sleep(forTimeInterval: 0.5)
+        let client = try startPython(inNamespace: h1, pausingMPTCPClient(to: "fc00:2::2", port: 5201, first: 3_000_000, pause: 0, then: 12_000_000))
+        defer { if client.isRunning { client.terminate() } }
+        #expect(log.wait(for: "fc00:0:b:: (reduced SRH)", seconds: 10), "the join via b: \(log.text)")
+        Thread.sleep(forTimeInterval: 0.3)
+        let sidsBefore = try bed.sidCounters(), linksBefore = try bed.linkCounters()
+        _ = try bed.setLinks(between: "r1", and: "b", up: false)
+        #expect(log.wait(for: "replaced", seconds: 10), "\(log.text)")
+        client.waitUntilExit()
+        serve.waitUntilExit()
+        #expect(client.terminationStatus == 0)
+        let sidsAfter = try bed.sidCounters(), linksAfter = try bed.linkCounters()
+        // Re-planned around r1–b: via c, c's End C-SID as Destination Address, reduced.
+        #expect(log.text.contains("replaced token=") && log.text.contains("path=fc00:0:c:: (reduced SRH) failed=fc00:0:b:: (reduced SRH)"), "\(log.text)")
+        var counted: [String: UInt64] = [:]
+        for (x, y) in zip(sidsBefore, sidsAfter) where y.packets > x.packets { counted["\(y.node) \(y.sid)"] = y.packets - x.packets }
+        #expect((counted["c fc00:0:c::"] ?? 0) > 500, "c's End C-SID processed the replacement's packets: \(counted)")
+        #expect(counted["c fc00:0:c::1"] == nil, "c's whole SID did not: \(counted)")
+        #expect(bytesSent(from: "r1", to: "c", linksBefore, linksAfter) > 1_000_000)
+    }
+}
+
 /// The agent's compression options on the command line.
 @Suite struct AgentCompressOptionTests {
     @Test func compressNeedsPlannedPaths() throws {
