@@ -12,7 +12,9 @@ import LinuxSystem
 /// inherit their application's cgroup). The program writes the rule's SRH, with the
 /// connection's destination as its final segment, into the flow map of a ``BPFSteering`` on the
 /// egress interface (the two programs share the map), so the tc program inserts it from the SYN
-/// on. Flows already steered (a subflow srte steered itself) are left as they are; the socket's
+/// on. A rule's path may be RFC 9800 containers, in a reduced SRH too (``Rule/reduced``): the
+/// program copies the rule's wire form (``Rule/wire()``: Destination Address and SRH template)
+/// and only fills in Segment List[0]. Flows already steered (a subflow srte steered itself) are left as they are; the socket's
 /// MSS leaves room for the SRH (`TCP_MAXSEG`); an entry the program made goes when its socket
 /// closes.
 ///
