@@ -122,7 +122,7 @@ struct AgentCompressedCLITests {
                 #expect(counted.count == 4, "\(mode): only the four C-SIDs: \(counted)")
             }
 
-            // The capture: every packet with an SRH, SYNs included.
+            // The capture: the first 4,000 packets with an SRH, SYNs included.
             let out = try Subprocess.run(["tshark", "-r", capture, "-T", "fields", "-E", "separator=|", "-e", "ipv6.dst",
                                           "-e", "ipv6.routing.segleft", "-e", "ipv6.routing.srh.last_entry",
                                           "-e", "ipv6.routing.srh.addr", "-e", "tcp.flags.syn", "-e", "tcp.flags.ack"])
