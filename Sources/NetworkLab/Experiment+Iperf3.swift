@@ -66,6 +66,15 @@ extension Experiment {
             + ["--for", "\(seconds)", "--format", "json"]
     }
 
+    /// The `srte agent` arguments that plan the same paths itself from `topologyFile` (the
+    /// experiment's topology, C-SIDs included) and pack them with `compression`: listed paths
+    /// cannot say that a first container travels only as Destination Address, a planned rule can.
+    static func agentArguments(namespace: String, destination: IPv6Address, port: UInt16, topologyFile: String, from: String,
+                               k: Int, disjoint: Disjointness, compression: SRHCompression, seconds: Int) -> [String] {
+        ["agent", "--netns", namespace, "--to", "\(destination)/128", "--port", "\(port)", "--topology", topologyFile, "--node", from,
+         "-k", "\(k)", "--disjoint", disjoint.rawValue, "--compress", compression.rawValue, "--for", "\(seconds)", "--format", "json"]
+    }
+
     /// One iperf3 run from `src` to `dst`: a one-off server (`-1`) in `dst`, the client in `src`,
     /// both through `mptcpize run` when `mptcp`.
     func iperf3Run(_ bed: Testbed, src: String, dst: String, to address: IPv6Address, seconds: Int, mptcp: Bool,
@@ -93,7 +102,7 @@ extension Experiment {
     }
 
     /// The three runs with iperf3 (see ``Traffic/iperf3``), in a lab that is up.
-    func runIperf3(_ bed: Testbed, src: String, dst: String, plan: PlanReport, notes: [String],
+    func runIperf3(_ bed: Testbed, src: String, dst: String, plan: PlanReport, compression: SRHCompression = .off, notes: [String],
                    progress: @escaping (String) -> Void) throws -> Result {
         guard let srte = agentExecutable else {
             throw SubflowError(.badArgument, "--traffic iperf3 needs the srte executable to start `srte agent` from")
@@ -113,10 +122,25 @@ extension Experiment {
         let plain = try iperf3Run(bed, src: src, dst: dst, to: dstAddress, seconds: seconds, mptcp: true, tools: tools, children: children)
 
         let paths = plan.paths
-        progress("starting srte agent in \(src): \(paths.count) path(s) for [\(dstAddress)]:\(port)")
+        let wire = paths.map { $0.wire(compression, topology: plan.topology) }
+        progress("starting srte agent in \(src): \(paths.count) path(s) for [\(dstAddress)]:\(port)\(compression == .off ? "" : ", segment lists \(compression)")")
         guard let srcNamespace = bed.namespace(of: src) else { throw SubflowError(.badArgument, "no node '\(src)'") }
-        let agent = try children.start([srte] + Experiment.agentArguments(namespace: srcNamespace, destination: dstAddress, port: port,
-                                                                            paths: paths, seconds: seconds + 120), name: "srte agent")
+        let arguments: [String]
+        var topologyFile: String? = nil
+        defer { if let topologyFile { unlink(topologyFile) } }
+        if compression == .off {
+            arguments = Experiment.agentArguments(namespace: srcNamespace, destination: dstAddress, port: port, paths: paths, seconds: seconds + 120)
+        } else {
+            // The agent plans the same paths from the same topology (the planner is deterministic).
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("srte-experiment-\(getpid())-\(bed.lab).yaml").path
+            do { try plan.topology.yaml(comment: ["srte experiment: the lab's topology, for srte agent"]).write(toFile: file, atomically: true, encoding: .utf8) } catch {
+                throw SubflowError(.system, "writing the topology for srte agent to \(file): \(error)")
+            }
+            topologyFile = file
+            arguments = Experiment.agentArguments(namespace: srcNamespace, destination: dstAddress, port: port, topologyFile: file, from: src,
+                                                  k: paths.count, disjoint: plan.disjoint, compression: compression, seconds: seconds + 120)
+        }
+        let agent = try children.start([srte] + arguments, name: "srte agent")
         defer { children.stop(agent) }
         guard agent.wait(forOutput: "\"started\"", seconds: 20) else {
             throw SubflowError(.system, "srte agent did not start: \(agent.output.suffix(500))")
@@ -149,11 +173,11 @@ extension Experiment {
                 guard let b = before.first(where: { $0.link == link }), let a = after.first(where: { $0.link == link }) else { return 0 }
                 return a.a == from ? (a.endA?.txBytes ?? 0) &- (b.endA?.txBytes ?? 0) : (a.endB?.txBytes ?? 0) &- (b.endB?.txBytes ?? 0)
             }.min() ?? 0
-            results.append(Result.Path(hops: p.path.nodes.map { names[$0] }, segments: p.segments.map { $0.sid.description },
+            results.append(Result.Path(hops: p.path.nodes.map { names[$0] }, segments: wire[i].entries.map(\.description),
                                        mbps: (Double(bytes) * 8 / Double(seconds) / 1e6 * 10).rounded() / 10,
                                        capacityMbps: bottleneckMbps(of: p.path), series: []))
         }
-        let (capacity, ceiling) = capacityAndCeiling(paths)
+        let (capacity, ceiling) = capacityAndCeiling(paths, srhBytes: compression == .off ? nil : wire.map(\.srhBytes))
         var result = Result(topology: topology.name, from: src, to: dst, k: paths.count, seconds: Double(seconds), steering: "bpf",
                             singlePathMbps: tcp.mbps, unsteeredMbps: plain.mbps, aggregateMbps: engineered.mbps,
                             capacityMbps: capacity, paths: results, links: loads, notes: notes, congestionControl: congestionControl,
@@ -161,6 +185,10 @@ extension Experiment {
                             failure: nil, delay: bed.delayMode.rawValue, steadyMbps: engineered.steadyMbps,
                             payloadCeilingMbps: ceiling.map { ($0 * 10).rounded() / 10 })
         result.traffic = Traffic.iperf3.rawValue
+        if compression != .off {
+            result.compression = compression.rawValue
+            result.srhBytes = wire.map(\.srhBytes)
+        }
         result.series = engineered.series
         result.receivedBytes = engineered.received
         return result

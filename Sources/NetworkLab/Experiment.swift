@@ -63,7 +63,9 @@ public struct Experiment: Sendable {
     /// when the topology has C-SIDs, else `SRHCompression.off`. With compression the paths
     /// are planned for the fewest SRH bytes, and a topology without C-SIDs gets the default
     /// ones (`Topology.compressible()`). Reduced SRHs need BPF steering; with policy routing
-    /// the lists are sent in full SRHs. Replacement subflows (``keep``) carry full, uncompressed lists.
+    /// the lists are sent in full SRHs. Replacement subflows (``keep``) are packed the same way.
+    /// With ``Traffic/iperf3`` the agent plans the same paths itself from the lab's topology
+    /// and packs them so (`srte agent --topology … --compress`).
     public var compression: SRHCompression? = nil
 
     /// A link failure injected during the engineered run.
@@ -242,7 +244,7 @@ public struct Experiment: Sendable {
         case .off, .auto: notes.append(bed.state.notes.first { $0.contains("delays are not emulated") } ?? "link delays are not emulated: throughput only")
         case .netem: break
         }
-        if traffic == .iperf3 { return try runIperf3(bed, src: src, dst: dst, plan: plan, notes: notes, progress: progress) }
+        if traffic == .iperf3 { return try runIperf3(bed, src: src, dst: dst, plan: plan, compression: compression, notes: notes, progress: progress) }
         let srcAddress = try endpointAddress(src, in: bed)
         let dstAddress = try endpointAddress(dst, in: bed)
         let remote = SocketEndpoint(dstAddress, port: port)
@@ -290,7 +292,7 @@ public struct Experiment: Sendable {
         let before = try bed.linkCounters()
         var engineered: (report: EngineeredConnection.Report, samples: [(Double, [UInt64])])? = nil
         let names = topology.nodes.map(\.name)
-        let keeper = PathKeeper(plan: plan)
+        let keeper = PathKeeper(plan: plan, compression: compression)
         var failedAt: Double? = nil
         var failureError: Error? = nil
         let sinkEngineered = try measured("MPTCP with \(count) engineered subflows", verify: true) {

@@ -99,7 +99,7 @@ public final class Agent: @unchecked Sendable {
     /// rule (the prefix the node owns) the paths planned to it.
     enum Resolved {
         case paths([PathSpec])
-        case planned([(owner: IPv6Prefix, node: String, paths: [PathSpec], report: PlanReport)])
+        case planned([PlannedDestination])
 
         func paths(toward destination: IPv6Address) -> [PathSpec]? {
             switch self {
@@ -108,11 +108,35 @@ public final class Agent: @unchecked Sendable {
             }
         }
 
-        /// The plan toward `destination` (planned rules), for re-planning around failures.
-        func report(toward destination: IPv6Address) -> PlanReport? {
-            if case .planned(let owners) = self { return owners.first { $0.owner.contains(destination) }?.report }
-            return nil
+        /// Per path toward `destination`, whether it travels in a reduced SRH (all `false` for listed paths).
+        func reduced(toward destination: IPv6Address) -> [Bool] {
+            switch self {
+            case .paths(let p): return p.map { _ in false }
+            case .planned(let owners): return owners.first { $0.owner.contains(destination) }?.reduced ?? []
+            }
         }
+
+        /// A keeper that re-plans around failures toward `destination` (planned rules), packing
+        /// replacements as the planned paths were.
+        func keeper(toward destination: IPv6Address) -> PathKeeper? {
+            guard case .planned(let owners) = self, let o = owners.first(where: { $0.owner.contains(destination) }) else { return nil }
+            return PathKeeper(plan: o.report, compression: o.compression)
+        }
+    }
+
+    /// The paths a planned rule gives the connections to one node of its topology.
+    struct PlannedDestination {
+        /// The part of the rule's prefix the node owns.
+        var owner: IPv6Prefix
+        var node: String
+        /// Waypoints per path (containers where compressed); the destination is appended per connection.
+        var paths: [PathSpec]
+        /// Per path, whether its first waypoint travels only as Destination Address (reduced SRH).
+        var reduced: [Bool]
+        /// SRH bytes per packet of each path (0: no SRH).
+        var srhBytes: [Int]
+        var compression: SRHCompression
+        var report: PlanReport
     }
     var resolved: [Resolved]
     struct Connection {
@@ -122,6 +146,8 @@ public final class Agent: @unchecked Sendable {
         var remote: SocketEndpoint
         /// The joins the agent opened and that are open, with the index of their path.
         var joins: [(flow: FourTuple, path: Int)] = []
+        /// Per path, whether it travels in a reduced SRH (its first waypoint only as Destination Address).
+        var reduced: [Bool] = []
         /// The local address id of the joins (all from the initial subflow's address, port 0);
         /// 0 until the first join.
         var joinLocalID: UInt8 = 0
@@ -137,6 +163,13 @@ public final class Agent: @unchecked Sendable {
         var replacedAt: [Int: ContinuousClock.Instant] = [:]
         /// The path indices whose subflow failed and was replaced.
         var retired: Set<Int> = []
+
+        /// Whether path `i` travels in a reduced SRH.
+        func isReduced(_ i: Int) -> Bool { i < reduced.count && reduced[i] }
+        /// Path `i` as the log and status show it: its waypoints, `(reduced SRH)` when the
+        /// first travels only as Destination Address.
+        func pathText(_ i: Int) -> String { isReduced(i) ? "\(paths[i]) (reduced SRH)" : "\(paths[i])" }
+        var pathTexts: [String] { paths.indices.map(pathText) }
     }
     /// `keep`: a subflow with bytes in flight and no acknowledgement for this long has failed.
     public var stallTimeout: Duration = .milliseconds(500)
@@ -170,7 +203,7 @@ public final class Agent: @unchecked Sendable {
         self.ruleMatches = Array(repeating: 0, count: policy.rules.count)
         self.controlPath = control
         // No rules is fine for a server (--reflect) or an agent that only serves the C API (grants).
-        let (connectRules, resolved) = try Self.compile(policy, allowEmpty: reflect || !policy.grants.isEmpty)
+        let (connectRules, resolved) = try Self.compile(policy, allowEmpty: reflect || !policy.grants.isEmpty, reflect: reflect)
         self.resolved = resolved
         guard geteuid() == 0 else { throw AgentError("the agent needs root (CAP_NET_ADMIN and CAP_BPF): it subscribes to mptcp_pm_events and loads BPF programs") }
         let changed = try Self.checkPathManager(switching: setPathManager, control: control)
@@ -267,7 +300,7 @@ public final class Agent: @unchecked Sendable {
     /// The connect-time rules and the per-rule paths of `policy`.
     /// - Throws: ``AgentError`` for a rule the agent does not apply yet, a planned rule it
     ///   cannot plan, or more connect-time rules than the program holds.
-    static func compile(_ policy: AgentPolicy, allowEmpty: Bool = false) throws -> ([ConnectSteering.Rule], [Resolved]) {
+    static func compile(_ policy: AgentPolicy, allowEmpty: Bool = false, reflect: Bool = false) throws -> ([ConnectSteering.Rule], [Resolved]) {
         guard !policy.rules.isEmpty || allowEmpty else {
             throw AgentError("the policy has no rules (and no grants for the C API): nothing to engineer")
         }
@@ -277,18 +310,18 @@ public final class Agent: @unchecked Sendable {
             let to = r.match.to ?? IPv6Prefix(address: .unspecified, length: 0)
             let ports = r.match.ports ?? 1...65535
             func waypoints(_ p: PathSpec) -> [IPv6Address] { if case .segments(let s) = p { s } else { [] } }
-            func rule(_ destination: IPv6Prefix, _ first: [IPv6Address]) -> ConnectSteering.Rule {
+            func rule(_ destination: IPv6Prefix, _ first: [IPv6Address], reduced: Bool = false) -> ConnectSteering.Rule {
                 ConnectSteering.Rule(destination: destination, ports: ports, waypoints: first, source: r.match.from,
-                                     uids: r.match.uids, cgroup: r.match.cgroup, tag: UInt32(i + 1))
+                                     uids: r.match.uids, cgroup: r.match.cgroup, tag: UInt32(i + 1), reduced: reduced)
             }
             switch r.paths {
             case .explicit(let paths):
                 resolved.append(.paths(paths))
                 connectRules.append(rule(to, waypoints(paths[0])))
             case .plan(let spec):
-                let owners = try Self.plan(spec, covering: to, rule: i, line: r.line)
+                let owners = try Self.plan(spec, covering: to, rule: i, line: r.line, reflect: reflect)
                 resolved.append(.planned(owners))
-                for o in owners { connectRules.append(rule(o.owner, waypoints(o.paths[0]))) }
+                for o in owners { connectRules.append(rule(o.owner, waypoints(o.paths[0]), reduced: o.reduced[0])) }
                 // The rest of the prefix matches too (first match wins) but cannot be planned to: no SRH.
                 connectRules.append(rule(to, []))
             }
@@ -299,10 +332,27 @@ public final class Agent: @unchecked Sendable {
         return (connectRules, resolved)
     }
 
+    /// One `planned` event per destination node of each planned rule: the node, how the lists
+    /// are packed (`compress`), the paths (containers where compressed, `(reduced SRH)` where the
+    /// first travels only as Destination Address) and their SRH bytes per packet.
+    public func plannedEvents() -> [Event] {
+        var out: [Event] = []
+        for (i, r) in resolved.enumerated() {
+            guard case .planned(let owners) = r else { continue }
+            for o in owners {
+                let texts = o.paths.indices.map { o.reduced[$0] ? "\(o.paths[$0]) (reduced SRH)" : "\(o.paths[$0])" }
+                out.append(Event("planned", [("rule", "\(i + 1)"), ("node", o.node), ("compress", o.compression.rawValue),
+                                             ("paths", texts.joined(separator: " ")),
+                                             ("srh", o.srhBytes.map(String.init).joined(separator: ","))]))
+            }
+        }
+        return out
+    }
+
     /// Replaces the policy (SIGHUP): new connections follow `new`; open ones keep their paths.
     /// - Throws: ``AgentError`` for a rule the agent cannot apply (the old policy then stays in force).
     public func reload(_ new: AgentPolicy) throws {
-        let (connectRules, resolved) = try Self.compile(new, allowEmpty: reflector != nil || !new.grants.isEmpty)
+        let (connectRules, resolved) = try Self.compile(new, allowEmpty: reflector != nil || !new.grants.isEmpty, reflect: reflector != nil)
         try onConnect.setRules(connectRules)
         policy = new
         self.resolved = resolved
@@ -400,14 +450,16 @@ public final class Agent: @unchecked Sendable {
                         continue
                     }
                     next = r.waypoints.isEmpty ? .direct : .segments(r.waypoints)
+                    c.reduced.append(r.reduced && !r.waypoints.isEmpty)
                 } else {
                     next = c.paths[f.path]
+                    c.reduced.append(c.reduced[f.path])
                 }
                 c.paths.append(next)
                 c.replacedAt[c.paths.count - 1] = now
                 if openJoin(token: token, connection: &c, path: c.paths.count - 1) {
                     counters.subflowsReplaced += 1
-                    log(Event("replaced", token: token, [("failed", "\(c.paths[f.path])"), ("path", "\(next)")]))
+                    log(Event("replaced", token: token, [("failed", c.pathText(f.path)), ("path", c.pathText(c.paths.count - 1))]))
                 }
                 // Break after make: the failed subflow goes (its steering with it).
                 do throws(NetlinkError) {
@@ -487,17 +539,22 @@ public final class Agent: @unchecked Sendable {
         counters.connectionsAdopted += 1
         ruleMatches[index] += 1
         var c = Connection(rule: index, paths: paths, local: local, remote: remote, adopted: recorded == nil)
+        c.reduced = resolved[index].reduced(toward: remote.address)
         if policy.rules[index].keep {
             c.keep = true
-            c.keeper = resolved[index].report(toward: remote.address).map { PathKeeper(plan: $0) }
+            c.keeper = resolved[index].keeper(toward: remote.address)
         }
         // The subflows it has take the paths in order: the initial subflow path 1.
         let ordered = [initial] + subflows.filter { $0 != initial && $0.tcpState == 1 }
         for (i, s) in ordered.prefix(paths.count).enumerated() {
             let flow = FourTuple(s.local, s.remote)
             // A subflow the program steered keeps that steering.
-            if !onConnect.steers(flow), case .segments(let w) = paths[i], let srh = try? SegmentRoutingHeader(path: w + [s.remote.address], nextHeader: UInt8(IPPROTO_TCP)) {
-                try? steering.steer(flow, along: srh)
+            if !onConnect.steers(flow), case .segments(let w) = paths[i] {
+                if c.isReduced(i), let r = try? ReducedSegmentRoutingHeader(path: w + [s.remote.address], nextHeader: UInt8(IPPROTO_TCP)) {
+                    try? steering.steer(flow, alongReduced: r)
+                } else if let srh = try? SegmentRoutingHeader(path: w + [s.remote.address], nextHeader: UInt8(IPPROTO_TCP)) {
+                    try? steering.steer(flow, along: srh)
+                }
             }
             if i > 0 { c.joins.append((flow, i)) }
         }
@@ -545,7 +602,7 @@ public final class Agent: @unchecked Sendable {
                 }
                 return AgentStatus.ConnectionStatus(
                     token: String(format: "%08x", token), local: "\(c.local)", remote: "\(c.remote)", rule: c.rule >= 0 ? c.rule + 1 : 0,
-                    paths: c.paths.map(\.description),
+                    paths: c.pathTexts,
                     joins: c.joins.map { "[\($0.flow.localAddress)]:\($0.flow.localPort)" },
                     uid: o?.uid, pid: p?.pid, command: p?.command, adopted: c.adopted,
                     subflows: mine.map { s in
@@ -553,7 +610,7 @@ public final class Agent: @unchecked Sendable {
                         let index = flow == initial ? 0 : pathOf[flow]
                         return AgentStatus.SubflowStatus(
                             local: "\(s.local)", remote: "\(s.remote)", path: index.map { $0 + 1 },
-                            segments: index.map { c.paths[$0].description }, state: SubflowDiagnostics.stateName(s.tcpState),
+                            segments: index.map { c.pathText($0) }, state: SubflowDiagnostics.stateName(s.tcpState),
                             bytesAcked: s.bytesAcked, rttMicroseconds: s.rttMicroseconds)
                     })
             },
@@ -613,13 +670,14 @@ public final class Agent: @unchecked Sendable {
             counters.connectionsEngineered += 1
             ruleMatches[index] += 1
             var c = Connection(rule: index, paths: paths, local: local, remote: remote)
+            c.reduced = resolved[index].reduced(toward: remote.address)
             if policy.rules[index].keep {
                 c.keep = true
-                c.keeper = resolved[index].report(toward: remote.address).map { PathKeeper(plan: $0) }
+                c.keeper = resolved[index].keeper(toward: remote.address)
             }
             connections[token] = c
             log(Event("matched", token: token, [("local", "\(local)"), ("remote", "\(remote)"), ("rule", "\(index + 1)"),
-                                                ("subflows", "\(paths.count)"), ("paths", paths.map(\.description).joined(separator: " "))]))
+                                                ("subflows", "\(paths.count)"), ("paths", c.pathTexts.joined(separator: " "))]))
         case .established:
             guard var c = connections[token], !c.opened else { return }
             c.opened = true
@@ -647,25 +705,42 @@ public final class Agent: @unchecked Sendable {
     /// The nodes of `spec`'s topology that own addresses in `prefix` (a host's address, a
     /// router's locator), each with the paths planned to it from `spec.from`, waypoints only
     /// (the connection's destination is appended per connection).
-    /// - Throws: ``AgentError`` when the topology cannot be read or no node can be planned to.
-    static func plan(_ spec: PlanSpec, covering prefix: IPv6Prefix, rule i: Int, line: Int) throws -> [(owner: IPv6Prefix, node: String, paths: [PathSpec], report: PlanReport)] {
+    ///
+    /// With compression (`spec.compress`, by default `reduced` when the topology declares C-SIDs)
+    /// the lists are planned for the fewest SRH bytes and packed into RFC 9800 containers,
+    /// reduced where the first entry is a container — as `srte open --topology` does. An agent
+    /// that reflects (`reflect`) sends whole SIDs unless told otherwise, and refuses to be told
+    /// otherwise: a reflecting peer cannot reverse containers nor recover a reduced SRH's first
+    /// entry (Docs/CompressedSIDs.md).
+    /// - Throws: ``AgentError`` when the topology cannot be read, no node can be planned to,
+    ///   or compression is asked of a reflecting agent.
+    static func plan(_ spec: PlanSpec, covering prefix: IPv6Prefix, rule i: Int, line: Int, reflect: Bool = false) throws -> [PlannedDestination] {
         let what = "rule \(i + 1) (line \(line))"
-        let topology: Topology
+        var topology: Topology
         do { topology = try spec.loadTopology() } catch { throw AgentError("\(what): \(error.message)") }
+        if reflect, let c = spec.compress, c != .off {
+            throw AgentError("\(what): compress \(c) with --reflect: an agent that reflects expects its peers to reflect too, and a reflecting server reverses the SRH a flow arrives with, which it cannot do for RFC 9800 containers nor for a reduced SRH (its first waypoint is not in the header). Use compress: off (the default with --reflect), or run this agent without --reflect")
+        }
+        let compression = spec.compress ?? (topology.hasCSIDs && !reflect ? .reduced : .off)
+        if compression != .off {
+            do { topology = try topology.compressible() } catch { throw AgentError("\(what): compress \(compression): \(error.message)") }
+        }
         let planner = DisjointPathPlanner(topology: topology, metric: spec.metric)
-        var out: [(owner: IPv6Prefix, node: String, paths: [PathSpec], report: PlanReport)] = []
+        var out: [PlannedDestination] = []
         for n in topology.nodes where n.name != spec.from {
             guard let owner = PlanSpec.owned(by: n, within: prefix) else { continue }
             let report: PlanReport
             do {
                 report = try PlanReport(topology: topology, from: spec.from, to: n.name, k: spec.k, disjoint: spec.disjoint,
-                                        metric: spec.metric, planner: planner)
+                                        metric: spec.metric, planner: planner, encoding: compression == .off ? .fewestSIDs : .fewestBytes)
             } catch {
                 throw AgentError("\(what): planning from \(spec.from) to \(n.name): \(error)")
             }
             guard !report.paths.isEmpty else { continue }
-            let paths = report.paths.map { p in p.waypoints.isEmpty ? PathSpec.direct : .segments(p.waypoints) }
-            out.append((owner, n.name, paths, report))
+            let wire = report.paths.map { $0.wire(compression, topology: topology) }
+            let paths = wire.map { w in w.waypoints.isEmpty ? PathSpec.direct : .segments(w.waypoints) }
+            out.append(PlannedDestination(owner: owner, node: n.name, paths: paths, reduced: wire.map(\.reduced),
+                                          srhBytes: wire.map(\.srhBytes), compression: compression, report: report))
         }
         guard !out.isEmpty else {
             throw AgentError("\(what): no node of topology \(spec.topology) owns an address in \(prefix) and can be planned to from \(spec.from)")
@@ -680,14 +755,9 @@ public final class Agent: @unchecked Sendable {
     @discardableResult
     func openJoin(token: UInt32, connection c: inout Connection, path index: Int) -> Bool {
         let path = c.paths[index]
-        var srh: SegmentRoutingHeader? = nil
-        if case .segments(let s) = path {
-            do { srh = try SegmentRoutingHeader(path: s + [c.remote.address], nextHeader: UInt8(IPPROTO_TCP)) } catch {
-                counters.subflowsFailed += 1
-                log(Event("error", token: token, [("what", "the SRH of path \(path)"), ("error", "\(error)")]))
-                return false
-            }
-        }
+        var waypoints: [IPv6Address] = []
+        if case .segments(let s) = path { waypoints = s }
+        let reduced = c.isReduced(index)
         // Every join of a connection comes from one address with port 0: one local address id
         // (the kernel keeps one entry per address and port and refuses another id for it).
         if c.joinLocalID == 0 { c.joinLocalID = 1 }
@@ -695,13 +765,13 @@ public final class Agent: @unchecked Sendable {
             let local = SocketEndpoint(c.local.address, port: 0)
             let id = c.joinLocalID
             do {
-                let (_, port) = try onConnect.connectJoin(to: c.remote, along: srh) {
+                let (_, port) = try onConnect.connectJoin(to: c.remote, waypoints: waypoints, reduced: reduced) {
                     try pm.createSubflow(token: token, localID: id, local: local, remote: c.remote)
                 }
                 counters.subflowsOpened += 1
                 let flow = FourTuple(local: c.local.address, localPort: port ?? 0, remote: c.remote.address, remotePort: c.remote.port)
                 c.joins.append((flow, index))
-                log(Event("subflow", token: token, [("local", "[\(c.local.address)]:\(port.map(String.init) ?? "?")"), ("path", "\(path)")]))
+                log(Event("subflow", token: token, [("local", "[\(c.local.address)]:\(port.map(String.init) ?? "?")"), ("path", c.pathText(index))]))
                 return true
             } catch let error as NetlinkError where error.errno == EINVAL && attempt == 0
                         && (error.extAckMessage ?? "").contains("did not match address and id") {

@@ -37,7 +37,7 @@ struct PolicyReader {
     static let grantKeys = ["uid", "sids", "subflows"]
     static let ruleKeys = ["match", "paths", "plan", "keep"]
     static let matchKeys = ["to", "from", "port", "uid", "cgroup"]
-    static let planKeys = ["topology", "from", "k", "disjoint", "metric"]
+    static let planKeys = ["topology", "from", "k", "disjoint", "metric", "compress"]
 
     func read() throws(TopologyError) -> AgentPolicy {
         let root = try yaml.compose(empty: "a mapping with 'rules', a list of rules")
@@ -170,7 +170,7 @@ struct PolicyReader {
     }
 
     func plan(_ node: Node) throws(TopologyError) -> PlanSpec {
-        let m = try yaml.mapping(node, "'plan' to be a mapping (topology, from, k, disjoint, metric)")
+        let m = try yaml.mapping(node, "'plan' to be a mapping (topology, from, k, disjoint, metric, compress)")
         try yaml.checkKeys(m, Self.planKeys, in: "'plan'")
         guard let t = m["topology"] else { throw yaml.error(node, "'plan' needs 'topology' (a topology file)") }
         guard let f = m["from"] else { throw yaml.error(node, "'plan' needs 'from' (this host's node in the topology)") }
@@ -195,12 +195,20 @@ struct PolicyReader {
             guard let x = PathMetric(rawValue: s) else { throw yaml.error(v, "expected 'metric' to be igp, te or delay, got '\(s)'") }
             metric = x
         }
+        var compress: SRHCompression? = nil
+        if let v = m["compress"] {
+            let s = try yaml.string(v, "'compress' to be off, full or reduced")
+            guard let c = SRHCompression(rawValue: s) else {
+                throw yaml.error(v, "expected 'compress' to be off (whole SIDs), full (RFC 9800 containers) or reduced (containers, the first only as Destination Address), got '\(s)'")
+            }
+            compress = c
+        }
         let resolved: String
         if topology.hasPrefix("/") || yaml.file == "<input>" {
             resolved = topology
         } else {
             resolved = URL(fileURLWithPath: yaml.file).deletingLastPathComponent().appendingPathComponent(topology).path
         }
-        return PlanSpec(topology: topology, topologyPath: resolved, from: from, k: k, disjoint: disjoint, metric: metric)
+        return PlanSpec(topology: topology, topologyPath: resolved, from: from, k: k, disjoint: disjoint, metric: metric, compress: compress)
     }
 }

@@ -13,6 +13,8 @@ import Yams
 ///   - match: { to: "fc00:0:1::/48", uid: 1000-1999 }
 ///     plan: { topology: topologies/abilene.yaml, from: Sunnyvale, k: 3, disjoint: node }
 ///     keep: true
+///   - match: { to: "fc00:2::/64" }
+///     plan: { topology: diamond-csid.yaml, from: h1, k: 3, compress: reduced }   # RFC 9800 C-SIDs
 /// grants:                       # what unprivileged programs may ask of the agent (C API)
 ///   - { uid: 1000-1999, sids: ["fc00:0:b::/48"], subflows: 4 }
 /// ```
@@ -130,14 +132,21 @@ public struct PlanSpec: Sendable, Hashable {
     public var k: Int
     public var disjoint: Disjointness
     public var metric: PathMetric
+    /// How the planned segment lists are packed (`srte open --compress`): `off` whole SIDs,
+    /// `full` RFC 9800 NEXT-C-SID containers in a full SRH, `reduced` containers with the first
+    /// only as Destination Address (RFC 8754 reduced SRH). `nil`: `reduced` when the topology
+    /// declares C-SIDs (`csid:`), else `off` — and `off` for an agent that reflects (`--reflect`).
+    public var compress: SRHCompression?
 
-    public init(topology: String, topologyPath: String? = nil, from: String, k: Int, disjoint: Disjointness = .link, metric: PathMetric = .igp) {
+    public init(topology: String, topologyPath: String? = nil, from: String, k: Int, disjoint: Disjointness = .link, metric: PathMetric = .igp,
+                compress: SRHCompression? = nil) {
         self.topology = topology
         self.topologyPath = topologyPath ?? topology
         self.from = from
         self.k = k
         self.disjoint = disjoint
         self.metric = metric
+        self.compress = compress
     }
 }
 

@@ -12,7 +12,9 @@ import LinuxSystem
 /// inherit their application's cgroup). The program writes the rule's SRH, with the
 /// connection's destination as its final segment, into the flow map of a ``BPFSteering`` on the
 /// egress interface (the two programs share the map), so the tc program inserts it from the SYN
-/// on. Flows already steered (a subflow srte steered itself) are left as they are; the socket's
+/// on. A rule's path may be RFC 9800 containers, in a reduced SRH too (``Rule/reduced``): the
+/// program copies the rule's wire form (``Rule/wire()``: Destination Address and SRH template)
+/// and only fills in Segment List[0]. Flows already steered (a subflow srte steered itself) are left as they are; the socket's
 /// MSS leaves room for the SRH (`TCP_MAXSEG`); an entry the program made goes when its socket
 /// closes.
 ///
@@ -44,9 +46,15 @@ public final class ConnectSteering {
         public var cgroup: String?
         /// Recorded for every flow the rule matches: ``match(of:)`` returns it.
         public var tag: UInt32
+        /// Whether the SRH is reduced (RFC 8754 §4.1.1): `waypoints[0]` (typically an RFC 9800
+        /// container) travels only as the packets' Destination Address and the Segment List
+        /// holds the rest, 16 bytes less. The node that finishes it must accept Segments Left =
+        /// Last Entry + 1 (srte's BPF End; not the kernel's own SRH processing).
+        public var reduced: Bool
 
         public init(destination: IPv6Prefix, ports: ClosedRange<UInt16> = 1...65535, waypoints: [IPv6Address],
-                    source: IPv6Prefix? = nil, uids: ClosedRange<UInt32>? = nil, cgroup: String? = nil, tag: UInt32 = 0) {
+                    source: IPv6Prefix? = nil, uids: ClosedRange<UInt32>? = nil, cgroup: String? = nil, tag: UInt32 = 0,
+                    reduced: Bool = false) {
             self.destination = destination
             self.ports = ports
             self.waypoints = waypoints
@@ -54,7 +62,41 @@ public final class ConnectSteering {
             self.uids = uids
             self.cgroup = cgroup
             self.tag = tag
+            self.reduced = reduced
         }
+
+        /// The rule's wire form: the Destination Address its connections' packets get (the
+        /// first waypoint, in a full SRH as in a reduced one) and the SRH template the program
+        /// copies, whose Segment List[0] — the final destination, never compressed nor left out
+        /// — is `::` until the program writes each connection's own destination there.
+        /// `nil` for a rule without waypoints (the IGP path, no SRH).
+        /// - Throws: `SRHError` for a list no SRH can carry.
+        public func wire() throws -> (destination: IPv6Address, srh: [UInt8])? {
+            try ConnectSteering.wire(waypoints: waypoints, reduced: reduced, final: .unspecified)
+        }
+    }
+
+    /// The Destination Address and SRH bytes of a path through `waypoints` to `final`, reduced
+    /// or not; `nil` without waypoints.
+    static func wire(waypoints: [IPv6Address], reduced: Bool, final: IPv6Address) throws -> (destination: IPv6Address, srh: [UInt8])? {
+        guard let first = waypoints.first else { return nil }
+        if reduced {
+            let r = try ReducedSegmentRoutingHeader(path: waypoints + [final], nextHeader: UInt8(IPPROTO_TCP))
+            return (r.destination, try r.encoded())
+        }
+        let srh = try SegmentRoutingHeader(path: waypoints + [final], nextHeader: UInt8(IPPROTO_TCP))
+        return (first, try srh.encoded())
+    }
+
+    /// The flow map's value for a path through `waypoints` to `final` (`::`: written per
+    /// connection by the program), and the MSS that leaves room for its SRH.
+    func mapValue(waypoints: [IPv6Address], reduced: Bool, final: IPv6Address) throws -> (csrh_steer_value, mss: UInt32)? {
+        guard let (destination, bytes) = try Self.wire(waypoints: waypoints, reduced: reduced, final: final) else { return nil }
+        let value = try BPFSteering.mapValue(wire: bytes, segments: waypoints.count + (reduced ? 0 : 1), destination: destination)
+        steering.resolveFirstHop(destination)
+        // The route MTU was looked up before the hook runs: leave room for the SRH in the MSS
+        // (IPv6 40 and TCP 20 bytes besides it).
+        return (value, steering.interfaceMTU - 60 - value.length)
     }
 
     /// The most rules the program holds.
@@ -129,13 +171,9 @@ public final class ConnectSteering {
             var slot = csrh_connect_rule()
             if i < new.count {
                 let r = new[i]
-                if !r.waypoints.isEmpty {
-                    let srh = try SegmentRoutingHeader(path: r.waypoints + [.unspecified], nextHeader: UInt8(IPPROTO_TCP))
-                    slot.srh = try BPFSteering.mapValue(srh)
-                    steering.resolveFirstHop(of: srh)
-                    // The route MTU was looked up before the hook runs: leave room for the SRH
-                    // in the MSS (IPv6 40 and TCP 20 bytes besides it).
-                    slot.mss = steering.interfaceMTU - 60 - slot.srh.length
+                if let (value, mss) = try mapValue(waypoints: r.waypoints, reduced: r.reduced, final: .unspecified) {
+                    slot.srh = value
+                    slot.mss = mss
                 }
                 let ones = IPv6Address(high: ~0, low: ~0)
                 withUnsafeMutableBytes(of: &slot.net) { $0.copyBytes(from: r.destination.address.bytes) }
@@ -248,14 +286,37 @@ public final class ConnectSteering {
     public func connectJoin<T>(to remote: SocketEndpoint, along srh: SegmentRoutingHeader?, mss: UInt32 = 0,
                                _ body: () throws -> T) throws -> (T, localPort: UInt16?) {
         guard object != nil else { throw SteeringError("connect-time steering was closed") }
+        var value: (csrh_steer_value, mss: UInt32)? = nil
+        if let srh {
+            let v = try BPFSteering.mapValue(srh)
+            steering.resolveFirstHop(of: srh)
+            value = (v, steering.interfaceMTU - 60 - v.length)
+        }
+        return try arm(remote, value, mss: mss, body)
+    }
+
+    /// Arms the pending join as ``connectJoin(to:along:mss:_:)`` does, with the path in its wire
+    /// form: through `waypoints` (empty: the IGP path) in a full SRH, or in a reduced one
+    /// (`reduced`: the first waypoint, typically an RFC 9800 container, only as Destination
+    /// Address). Segment List[0] is `remote`'s address.
+    /// - Returns: `body`'s result and the local port the join got (`nil` when no socket took it).
+    /// - Throws: ``SteeringError`` or `SRHError` for a path the program cannot carry, a failed
+    ///   map update, or what `body` throws.
+    public func connectJoin<T>(to remote: SocketEndpoint, waypoints: [IPv6Address], reduced: Bool, mss: UInt32 = 0,
+                               _ body: () throws -> T) throws -> (T, localPort: UInt16?) {
+        guard object != nil else { throw SteeringError("connect-time steering was closed") }
+        return try arm(remote, try mapValue(waypoints: waypoints, reduced: reduced, final: remote.address), mss: mss, body)
+    }
+
+    private func arm<T>(_ remote: SocketEndpoint, _ value: (csrh_steer_value, mss: UInt32)?, mss: UInt32,
+                        _ body: () throws -> T) throws -> (T, localPort: UInt16?) {
         var slot = csrh_connect_join()
         withUnsafeMutableBytes(of: &slot.daddr) { $0.copyBytes(from: remote.address.bytes) }
         slot.dport = remote.port
         slot.armed = 1
-        if let srh {
-            slot.srh = try BPFSteering.mapValue(srh)
-            steering.resolveFirstHop(of: srh)
-            slot.mss = mss != 0 ? mss : steering.interfaceMTU - 60 - slot.srh.length
+        if let value {
+            slot.srh = value.0
+            slot.mss = mss != 0 ? mss : value.mss
         } else {
             slot.mss = mss
         }

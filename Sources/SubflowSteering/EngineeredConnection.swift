@@ -48,9 +48,14 @@ public final class EngineeredConnection: @unchecked Sendable {
             public var waypoints: [IPv6Address]
             /// A description for reports (e.g. the hops).
             public var label: String?
-            public init(waypoints: [IPv6Address], label: String? = nil) {
+            /// Whether the SRH is reduced (RFC 8754 §4.1.1): the first waypoint (an RFC 9800
+            /// container) only as Destination Address. Steering without reduced SRHs (policy
+            /// routing) sends the same list in a full SRH.
+            public var reduced: Bool
+            public init(waypoints: [IPv6Address], label: String? = nil, reduced: Bool = false) {
                 self.waypoints = waypoints
                 self.label = label
+                self.reduced = reduced
             }
         }
         /// No acknowledgement for this long, with packets in flight, means the path failed.
@@ -255,11 +260,11 @@ public final class EngineeredConnection: @unchecked Sendable {
     /// Steers a new 4-tuple along `waypoints`, then SUBFLOW_CREATE with that exact local port
     /// (busy ports are skipped); appends the subflow and returns its index.
     @discardableResult
-    func openSubflow(waypoints path: [IPv6Address], label: String?, replaces: Int? = nil, openedAt: Double = 0) throws -> Int {
-        try openSubflows([(waypoints: path, label: label, reduced: false)], replaces: replaces, openedAt: openedAt)[0]
+    func openSubflow(waypoints path: [IPv6Address], label: String?, reduced: Bool = false, replaces: Int? = nil, openedAt: Double = 0) throws -> Int {
+        try openSubflows([(waypoints: path, label: label, reduced: reduced && steering is BPFSteering)], replaces: replaces, openedAt: openedAt)[0]
     }
 
-    /// ``openSubflow(waypoints:label:replaces:openedAt:)`` for several paths with all
+    /// ``openSubflow(waypoints:label:reduced:replaces:openedAt:)`` for several paths with all
     /// handshakes in flight together: steers and requests each (busy ports skipped), then waits
     /// for all. Appends the subflows in order and returns their indices; on failure, unsteers
     /// every tuple it steered (subflows already requested close with the connection).
@@ -477,7 +482,7 @@ public final class EngineeredConnection: @unchecked Sendable {
         let active = subflows.indices.filter { subflows[$0].active }
         if let r = keep.replace(i, active, subflows) {
             do {
-                let j = try openSubflow(waypoints: r.waypoints, label: r.label, replaces: i, openedAt: Self.seconds(detected - t0))
+                let j = try openSubflow(waypoints: r.waypoints, label: r.label, reduced: r.reduced, replaces: i, openedAt: Self.seconds(detected - t0))
                 let up = clock.now
                 record(Event(kind: .replaced, time: Self.seconds(up - t0), subflow: i, replacement: j,
                              message: "\(name(j)) replaces subflow \(i + 1): established \(Int(Self.seconds(up - detected) * 1000)) ms after the failure was detected"))

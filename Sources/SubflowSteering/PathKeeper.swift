@@ -30,9 +30,18 @@ public final class PathKeeper: @unchecked Sendable {
     private let strict: Bool
     private var paths: [Int: PlannedPath]
     private var failed = Set<Int>()
+    /// How replacement paths are packed: `off` plans the fewest SIDs; `full` and `reduced` the
+    /// fewest SRH bytes with the topology's C-SIDs (RFC 9800), as containers, and `reduced`
+    /// leaves a first container out of the Segment List (``EngineeredConnection/KeepPolicy/Replacement/reduced``).
+    public let compression: SRHCompression
 
     /// A keeper for the connection opened with `plan`'s paths, subflow *i* on path *i*.
-    public init(plan: PlanReport) {
+    /// - Parameters:
+    ///   - plan: the plan the connection's subflows follow.
+    ///   - compression: how replacement paths are packed (`off`: whole SIDs). Give the mode
+    ///     the connection's own paths were packed with; the plan's topology must carry the C-SIDs.
+    public init(plan: PlanReport, compression: SRHCompression = .off) {
+        self.compression = compression
         topology = plan.topology
         from = plan.from
         to = plan.to
@@ -63,12 +72,19 @@ public final class PathKeeper: @unchecked Sendable {
             for p in surviving { suspect.subtract(p.links) }
             failed.formUnion(suspect)
             guard let r = planner.replacement(from: from, to: to, surviving: surviving, avoiding: failed,
-                                              disjoint: disjoint, strict: strict),
-                  let segments = try? encoder.encode(r.path, msd: msd) else { return nil }
+                                              disjoint: disjoint, strict: strict) else { return nil }
+            let waypoints: [IPv6Address], reduced: Bool
+            if compression == .off {
+                guard let segments = try? encoder.encode(r.path, msd: msd) else { return nil }
+                (waypoints, reduced) = (segments.waypoints, false)
+            } else {
+                guard let e = try? encoder.encodeFewestBytes(r.path, msd: msd) else { return nil }
+                (waypoints, reduced) = (Array(e.list.segments.dropLast()), compression == .reduced && e.list.reducible)
+            }
             paths[newIndex] = r.path
             var label = hops(r.path)
             if !r.disjoint { label += ", shared with a working path" }
-            return .init(waypoints: segments.waypoints, label: label)
+            return .init(waypoints: waypoints, label: label, reduced: reduced)
         }
     }
 

@@ -26,6 +26,8 @@ struct AgentCommand: ParsableCommand {
             - match: { to: "fc00:0:1::/48" }
               plan: { topology: topologies/abilene.yaml, from: Sunnyvale, k: 3, disjoint: node }
               keep: true
+            - match: { to: "fc00:2::/64" }
+              plan: { topology: diamond-csid.yaml, from: h1, k: 3, compress: reduced }
 
         `srte agent [run] --to PREFIX --path SEGS...` or `--policy FILE` runs the agent in the \
         foreground (root): the initial subflow of a matching connection carries the rule's first \
@@ -57,6 +59,13 @@ struct AgentCommand: ParsableCommand {
               srte agent --netns diamond-h1 --to fc00:2::/64 --port 5201 --path fc00:0:b::1 --path fc00:0:c::1
               srte agent --netns diamond-h1 --policy policy.yaml --format json
               srte agent --netns diamond-h1 --topology topologies/diamond.yaml --node h1 -k 3 --disjoint node --to fc00:2::/64 --keep
+              srte agent --netns diamond-h1 --topology diamond-csid.yaml --node h1 -k 3 --disjoint node --to fc00:2::/64 --compress reduced
+
+            With a topology that declares csid: (RFC 9800 C-SIDs; `srte testbed up --csid` gives \
+            the lab's routers NEXT-C-SID End/End.X) the planned lists are chosen for the fewest \
+            SRH bytes and sent as containers, reduced by default: the connection's packets carry \
+            the first container as Destination Address and only the rest in the SRH, from the SYN \
+            on, on the joins and on --keep's replacements.
 
             SEGS is a comma-separated SID list in path order, or `direct` for the IGP path; the \
             first --path is the initial subflow's. The namespace must use the userspace MPTCP path \
@@ -101,6 +110,9 @@ struct AgentCommand: ParsableCommand {
         @Flag(help: "Replace a subflow that stalls, make-before-break (on a re-planned path with --topology, else on the same path).")
         var keep = false
 
+        @Option(help: ArgumentHelp("With --topology: segment lists as whole SIDs (off), RFC 9800 NEXT-C-SID containers in a full SRH (full), or containers with the first only as Destination Address (reduced: RFC 8754 reduced SRH), for the initial subflow, the joins and --keep's replacements, as `srte open --compress`. Default: reduced when the topology declares csid:, else off; off with --reflect (which refuses full and reduced: a reflecting peer cannot reverse them). Policy files: compress: in plan:.", valueName: "off|full|reduced"))
+        var compress: SRHCompression?
+
         @Option(help: ArgumentHelp("Enter this network namespace first (/run/netns/NAME).", valueName: "NAME"))
         var netns: String?
 
@@ -125,7 +137,7 @@ struct AgentCommand: ParsableCommand {
         @OptionGroup var output: FormatOptions
 
         func validate() throws {
-            if policy != nil && (to != nil || !paths.isEmpty || port != nil || topology != nil || keep) {
+            if policy != nil && (to != nil || !paths.isEmpty || port != nil || topology != nil || keep || compress != nil) {
                 throw ValidationError("give either --policy or --to/--path (or --topology), not both")
             }
             if topology != nil {
@@ -134,6 +146,8 @@ struct AgentCommand: ParsableCommand {
                 guard (1...AgentPolicy.maxSubflows).contains(k) else { throw ValidationError("-k \(k): a connection has 1 to \(AgentPolicy.maxSubflows) subflows") }
             } else if node != nil {
                 throw ValidationError("--node goes with --topology")
+            } else if compress != nil {
+                throw ValidationError("--compress packs planned lists: it needs --topology (give containers to --path yourself; in a policy file: compress: in plan:)")
             }
             if policy == nil && topology == nil && !(reflect && to == nil && paths.isEmpty) {
                 guard to != nil, !paths.isEmpty else { throw ValidationError("give --to PREFIX and at least one --path, or --policy FILE (or only --reflect on a server)") }
@@ -151,7 +165,7 @@ struct AgentCommand: ParsableCommand {
             if let topology, let node {
                 let prefix: IPv6Prefix
                 do { prefix = try to.map { try Match.parsePrefix($0) } ?? IPv6Prefix(address: .unspecified, length: 0) } catch { throw CLIFailure.input("--to \(to!): \(error)") }
-                let spec = PlanSpec(topology: topology, from: node, k: k, disjoint: disjoint, metric: metric)
+                let spec = PlanSpec(topology: topology, from: node, k: k, disjoint: disjoint, metric: metric, compress: compress)
                 let p = AgentPolicy(rules: [Rule(match: Match(to: prefix, ports: try ports()), paths: .plan(spec), keep: keep)])
                 do { _ = try p.check(file: topology) } catch {
                     throw CLIFailure.input("--topology \(topology) --node \(node): \(error.message.replacingOccurrences(of: "rule 1: ", with: "").replacingOccurrences(of: "('from' names this host's node)", with: "(--node names this host's node)"))")
@@ -206,6 +220,7 @@ struct AgentCommand: ParsableCommand {
                                        until: duration.map { ContinuousClock.now + .milliseconds(Int64($0 * 1000)) })
             AgentService.emit(Agent.Event("started", [("rules", "\(policy.rules.count)"), ("netns", netns ?? "(this)"),
                                                       ("socket", agent.controlPath ?? "none")]), to: logger)
+            for e in agent.plannedEvents() { AgentService.emit(e, to: logger) }
             // Connections already open (a restarted agent's): adopted where the policy matches.
             agent.resync()
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(
@@ -330,7 +345,7 @@ struct AgentCommand: ParsableCommand {
             case .explicit(let paths):
                 return "\(paths.count) subflow\(paths.count == 1 ? "" : "s"): " + paths.map { "[\($0)]" }.joined(separator: " ")
             case .plan(let s):
-                return "\(s.k) \(s.disjoint.rawValue)-disjoint paths planned from \(s.topology) (node \(s.from), metric \(s.metric.rawValue))"
+                return "\(s.k) \(s.disjoint.rawValue)-disjoint paths planned from \(s.topology) (node \(s.from), metric \(s.metric.rawValue)\(s.compress.map { ", compress \($0)" } ?? ""))"
             }
         }
 
@@ -352,7 +367,8 @@ struct AgentCommand: ParsableCommand {
                 })))
             case .plan(let s):
                 fields.append(("plan", .object([("topology", .string(s.topology)), ("from", .string(s.from)), ("k", .int(s.k)),
-                                                 ("disjoint", .string(s.disjoint.rawValue)), ("metric", .string(s.metric.rawValue))])))
+                                                 ("disjoint", .string(s.disjoint.rawValue)), ("metric", .string(s.metric.rawValue)),
+                                                 ("compress", s.compress.map { .string($0.rawValue) } ?? .null)])))
             }
             fields.append(("subflows", .int(r.paths.subflowCount)))
             fields.append(("keep", .bool(r.keep)))

@@ -37,7 +37,10 @@ struct ExperimentCommand: ParsableCommand {
         with no path manager (one subflow), then the same while `srte agent` (this executable) gives \
         its connections one subflow per planned path, steered from their SYN. The destination runs \
         the in-kernel path manager and `mptcpize run iperf3 -s`. Throughput is what the iperf3 \
-        server received; per-path rates come from link counters. Needs iperf3 and mptcpize.
+        server received; per-path rates come from link counters. Needs iperf3 and mptcpize. With \
+        --compress full|reduced (or a topology that declares csid:) the agent plans the same paths from \
+        the lab's topology and sends them as RFC 9800 containers, as it does with `srte agent --topology \
+        --compress`.
 
         Examples:
           srte experiment topologies/diamond.yaml
@@ -128,7 +131,6 @@ struct ExperimentCommand: ParsableCommand {
         if traffic == .iperf3 {
             if fail != nil || failover.keep { throw CLIFailure.input("--fail and --keep need --traffic srte (srte's own sender replaces subflows)") }
             if steer == .route { throw CLIFailure.input("--steer route needs --traffic srte: srte agent steers with BPF") }
-            if let c = compress, c != .off { throw CLIFailure.input("--compress \(c.rawValue) needs --traffic srte: srte agent sends whole SIDs") }
             e.agentExecutable = try Self.ownExecutable()
         }
         e.compression = compress

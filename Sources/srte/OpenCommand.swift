@@ -106,7 +106,7 @@ struct OpenCommand: ParsableCommand {
             throw CLIFailure.system("srte open installs steering in the kernel and drives the MPTCP path manager: run it as root")
         }
         do { try MPTCPNamespaceState.check() } catch { throw CLIFailure.system(error) }
-        let (remote, plan, planned, wire) = try destinationAndPaths()
+        let (remote, plan, planned, wire, compression) = try destinationAndPaths()
         let local: IPv6Address? = try source.map { s in
             do { return try IPv6Address(parsing: s) } catch { throw InContext("--source", error) }
         }
@@ -134,7 +134,8 @@ struct OpenCommand: ParsableCommand {
         diagnose("srte: opening \(plan.count) subflow(s) to \(remote) (\(mechanism.map { "steering: \($0)" } ?? "no steering"))")
         let connection: EngineeredConnection
         do {
-            let keeper = planned.map(PathKeeper.init(plan:))
+            // Replacements are packed like the paths (full SRHs where the steering sends no reduced ones).
+            let keeper = planned.map { PathKeeper(plan: $0, compression: compression == .reduced && reduced.isEmpty ? .full : compression) }
             let labels: [String?] = planned.map { r in r.paths.map { keeper!.hops($0.path) } } ?? []
             connection = try EngineeredConnection.open(to: remote, from: local, paths: plan, steering: steering,
                                                        congestionControl: congestionControl, labels: labels, reduced: reduced)
@@ -153,8 +154,9 @@ struct OpenCommand: ParsableCommand {
         }
     }
 
-    /// The peer, the per-subflow waypoint lists, the plan they came from and the lists as sent (with --topology).
-    func destinationAndPaths() throws -> (SocketEndpoint, [[IPv6Address]], PlanReport?, [WireSegmentList]) {
+    /// The peer, the per-subflow waypoint lists, the plan they came from, the lists as sent and
+    /// how they are packed (with --topology).
+    func destinationAndPaths() throws -> (SocketEndpoint, [[IPv6Address]], PlanReport?, [WireSegmentList], SRHCompression) {
         if let file = topology, let from {
             var topo = try loadTopology(file)
             let compression = compress ?? (topo.hasCSIDs ? .reduced : .off)
@@ -172,7 +174,7 @@ struct OpenCommand: ParsableCommand {
             if compression != .off {
                 diagnose("srte: segment lists \(compression): SRH bytes per packet \(wire.map { String($0.srhBytes) }.joined(separator: ", "))")
             }
-            return (SocketEndpoint(address, port: port), wire.map(\.waypoints), report, wire)
+            return (SocketEndpoint(address, port: port), wire.map(\.waypoints), report, wire, compression)
         }
         let remote = try parseEndpoint(to, option: "--to")
         guard remote.address != .unspecified else { throw CLIFailure.input("--to needs an address: [ADDR]:PORT") }
@@ -185,7 +187,7 @@ struct OpenCommand: ParsableCommand {
             }
             lists.append(sids)
         }
-        return (remote, lists, nil, [])
+        return (remote, lists, nil, [], .off)
     }
 
     func egressInterface(toward address: IPv6Address) throws -> String {

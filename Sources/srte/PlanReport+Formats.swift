@@ -144,7 +144,11 @@ extension PlanReport {
     /// The `ip -6 route` commands to run at the ingress: one route per path, each in its own
     /// routing table (101, 102, …) so they can coexist; steer traffic into a table with
     /// `ip -6 rule` (or MPTCP subflow steering). `IFACE` stands for the ingress interface
-    /// toward the path's first hop.
+    /// toward the path's first hop. A path planned for the fewest bytes (`--fewest-bytes`) is
+    /// written compressed (RFC 9800 containers).
+    ///
+    /// For a topology with C-SIDs the routers of the planned paths get their `seg6local`
+    /// routes too (``routerRoutes()``).
     func iproute2() -> String {
         var lines: [String] = []
         lines.append("# srte plan \(topology.name): \(name(from)) -> \(name(to)), \(paths.count) of \(requested) \(modeWord()) paths, metric \(metric.rawValue)")
@@ -154,10 +158,64 @@ extension PlanReport {
             let table = 101 + i
             let first = name(p.path.nodes[1])
             lines.append("# path \(i + 1): \(p.path.nodes.map(name).joined(separator: " ")) (cost \(p.path.cost), delay \(Topology.delayText(p.delay)))")
-            lines.append("ip -6 route add \(dst)/128 table \(table) encap seg6 mode encap segs \(p.segments.map { $0.sid.description }.joined(separator: ",")) dev IFACE_\(first)")
+            let segs = (p.compressed?.segments ?? p.segments.map(\.sid)).map(\.description).joined(separator: ",")
+            lines.append("ip -6 route add \(dst)/128 table \(table) encap seg6 mode encap segs \(segs) dev IFACE_\(first)")
+            if let c = p.compressed, c.reducible {
+                lines.append("# or with a reduced SRH (the first container only as Destination Address, 16 bytes less; Linux 6.1+): mode encap.red")
+            }
         }
+        if topology.hasCSIDs { lines += routerRoutes() }
         for n in notes { lines.append("# note: \(n)") }
         return lines.joined(separator: "\n")
+    }
+
+    /// The `seg6local` routes the routers of the planned paths need for RFC 9800 NEXT-C-SID
+    /// (Linux 6.1+ for End, 6.6+ for End.X with flavors): per router, its whole End and End.X
+    /// SIDs, its End C-SID (`action End flavors next-csid lblen L nflen N` on the prefix of
+    /// block and C-SID) and one End.X C-SID per link from its local range (`action End.X nh6
+    /// NEIGHBOUR flavors next-csid …` toward that neighbour). Routers marked `csid: none` get
+    /// their whole SIDs only. `NH6_<neighbour>` stands for the neighbour's address on the link.
+    func routerRoutes() -> [String] {
+        var onPath: [Int] = []
+        for p in paths { for v in p.path.nodes where topology.nodes[v].kind == .router && !onPath.contains(v) { onPath.append(v) } }
+        guard !onPath.isEmpty else { return [] }
+        var lines = ["#",
+                     "# The routers' SIDs (seg6local; RFC 9800 NEXT-C-SID needs Linux 6.1+ for End, 6.6+ for End.X).",
+                     "# On each router: replace IFACE_<neighbour> with its interface toward that neighbour and",
+                     "# NH6_<neighbour> with the neighbour's address on that link."]
+        for v in onPath {
+            let n = topology.nodes[v]
+            let neighbours = topology.links.indices.compactMap { l -> (link: Int, peer: String)? in
+                let link = topology.links[l]
+                if link.a == v { return (l, name(link.b)) }
+                if link.b == v { return (l, name(link.a)) }
+                return nil
+            }
+            lines.append("# router \(n.name)")
+            if let sid = topology.nodeSID(ofNode: v) {
+                lines.append("ip -6 route add \(sid)/128 encap seg6local action End dev lo")
+            }
+            for (l, peer) in neighbours {
+                if let x = topology.adjacencySID(link: l, from: v) {
+                    lines.append("ip -6 route add \(x)/128 encap seg6local action End.X nh6 NH6_\(peer) dev IFACE_\(peer)")
+                }
+            }
+            guard let d = topology.csidDomain(ofNode: v), let end = topology.endCSID(ofNode: v),
+                  let endSID = try? d.format.sid(csid: end) else {
+                lines.append("# \(n.name) has no C-SIDs (csid: none): lists keep its SIDs whole")
+                continue
+            }
+            let f = d.format
+            let flavor = "flavors next-csid lblen \(f.block.length) nflen \(f.csidLength)"
+            let length = f.block.length + f.csidLength
+            lines.append("ip -6 route add \(endSID)/\(length) encap seg6local action End \(flavor) dev lo")
+            for (l, peer) in neighbours {
+                if let c = topology.adjacencyCSID(link: l, from: v), let sid = try? f.sid(csid: c) {
+                    lines.append("ip -6 route add \(sid)/\(length) encap seg6local action End.X nh6 NH6_\(peer) \(flavor) dev IFACE_\(peer)")
+                }
+            }
+        }
+        return lines
     }
 }
 

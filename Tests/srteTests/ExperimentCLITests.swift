@@ -78,6 +78,28 @@ struct ExperimentCLITests {
         #expect(bad.status == 2 && bad.err.contains("--traffic srte"), "\(bad.err)")
     }
 
+    /// `--traffic iperf3 --compress reduced`: the agent plans the same paths from the lab's
+    /// topology (C-SIDs added) and sends them as containers in reduced SRHs; the routers' C-SID
+    /// counters are not visible here, the report's SRH sizes and segments and the links are.
+    @Test(.enabled(if: Iperf3Tools.available, "needs iperf3 and mptcpize"), .timeLimit(.minutes(3)))
+    func iperf3TrafficWithReducedContainers() throws {
+        let lab = "xcr\(getpid() % 10000)"
+        let r = try runSrte(["experiment", diamond, "--lab", lab, "--seconds", "3", "--traffic", "iperf3", "--delay", "off",
+                             "--compress", "reduced", "--format", "json"])
+        #expect(r.status == 0, "\(r.err)")
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], "\(r.out)")
+        #expect(obj["compression"] as? String == "reduced")
+        #expect(obj["srhBytes"] as? [Int] == [0, 24, 24], "\(obj["srhBytes"] ?? "missing")")
+        let segments = (obj["paths"] as? [[String: Any]] ?? []).map { $0["segments"] as? [String] ?? [] }
+        #expect(segments == [["fc00:2::2"], ["fc00:0:b::", "fc00:2::2"], ["fc00:0:c::", "fc00:2::2"]], "\(segments)")
+        let links = obj["links"] as? [[String: Any]] ?? []
+        for mid in ["a", "b", "c"] {
+            let l = links.first { $0["a"] as? String == "r1" && $0["b"] as? String == mid }
+            #expect((l?["bytesAToB"] as? Int ?? 0) > 2_000_000, "r1 → \(mid): \(l ?? [:])")
+        }
+        #expect(access("/run/netns/\(lab)-h1", F_OK) != 0)
+    }
+
     @Test func helpTeachesFailureAndRecovery() throws {
         let h = try runSrte(["experiment", "--help"])
         for s in ["--fail", "--keep", "--stall-timeout", "--cc", "--default-bandwidth", "--mtu", "make-before-break", "r1-b@5s"] {

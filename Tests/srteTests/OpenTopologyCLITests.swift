@@ -143,6 +143,50 @@ struct OpenTopologyCLITests {
         #expect(sv["bytes"] as? Int == 40_000_000)
         #expect(sv["verified"] as? Bool == true, "\(sv)")
     }
+
+    /// `srte open --keep --compress reduced`: the replacement of the failed subflow via b is
+    /// planned for the fewest bytes and sent like the others: c's End C-SID as Destination
+    /// Address in a reduced SRH (c's End C-SID counts its packets, c's whole SID none).
+    @Test func keepReplacementIsCompressedLikeThePaths() throws {
+        let file = packageRoot + "/topologies/diamond.yaml"
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml").compressible(), lab: "oz\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let serve = try run(bed.namespace(of: "h2")!, ["serve", "--listen", ":5201", "--count", "1", "--timeout", "30", "--verify"])
+        serve.standardOutput = FileHandle.nullDevice
+        serve.standardError = FileHandle.nullDevice
+        try serve.run()
+        defer { if serve.isRunning { serve.terminate() } }
+        Thread.sleep(forTimeInterval: 0.5)
+        let open = try run(bed.namespace(of: "h1")!, ["open", "--topology", file, "--from", "h1", "--to", "h2", "-k", "2",
+                                                       "--compress", "reduced", "--keep", "--bytes", "30000000", "--format", "json"])
+        let out = Pipe(), err = Pipe()
+        open.standardOutput = out
+        open.standardError = err
+        let collected = Collected()
+        err.fileHandleForReading.readabilityHandler = { h in collected.append(h.availableData) }
+        try open.run()
+        #expect(collected.wait(for: "subflow(s) up", seconds: 20), "\(collected.text)")
+        Thread.sleep(forTimeInterval: 1.0)
+        let sidsBefore = try bed.sidCounters()
+        try bed.setLinks(between: "r1", and: "b", up: false)
+        #expect(collected.wait(for: "replaces subflow 2", seconds: 5), "\(collected.text)")
+        let od = out.fileHandleForReading.readDataToEndOfFile()
+        open.waitUntilExit()
+        err.fileHandleForReading.readabilityHandler = nil
+        #expect(open.terminationStatus == 0, "\(collected.text)")
+        let sidsAfter = try bed.sidCounters()
+        let o = try #require(try JSONSerialization.jsonObject(with: od) as? [String: Any], "\(collected.text)")
+        let subflows = try #require(o["subflows"] as? [[String: Any]])
+        #expect(subflows.map { $0["segments"] as? [String] ?? ["?"] } == [[], ["fc00:0:b::", "fc00:2::2"], ["fc00:0:c::", "fc00:2::2"]], "\(subflows)")
+        let processed = { (node: String, sid: String) -> UInt64 in
+            let a = sidsAfter.first { $0.node == node && $0.sid == IPv6Address(sid)! }?.packets ?? 0
+            let b = sidsBefore.first { $0.node == node && $0.sid == IPv6Address(sid)! }?.packets ?? 0
+            return a - b
+        }
+        #expect(processed("c", "fc00:0:c::") > 300 && processed("c", "fc00:0:c::1") == 0, "c's End C-SID, not its whole SID")
+        serve.waitUntilExit()
+        #expect(serve.terminationStatus == 0)
+    }
 }
 
 /// Output collected from a pipe while a process runs.
