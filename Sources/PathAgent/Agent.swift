@@ -732,7 +732,7 @@ public final class Agent: @unchecked Sendable {
             let report: PlanReport
             do {
                 report = try PlanReport(topology: topology, from: spec.from, to: n.name, k: spec.k, disjoint: spec.disjoint,
-                                        metric: spec.metric, planner: planner, encoding: compression == .off ? .fewestSIDs : .fewestBytes)
+                                        metric: spec.metric, planner: planner, encoding: compression.encoding)
             } catch {
                 throw AgentError("\(what): planning from \(spec.from) to \(n.name): \(error)")
             }

@@ -78,7 +78,7 @@ public final class PathKeeper: @unchecked Sendable {
                 guard let segments = try? encoder.encode(r.path, msd: msd) else { return nil }
                 (waypoints, reduced) = (segments.waypoints, false)
             } else {
-                guard let e = try? encoder.encodeFewestBytes(r.path, msd: msd) else { return nil }
+                guard let e = try? encoder.encodeFewestBytes(r.path, msd: msd, reduced: compression == .reduced) else { return nil }
                 (waypoints, reduced) = (Array(e.list.segments.dropLast()), compression == .reduced && e.list.reducible)
             }
             paths[newIndex] = r.path
