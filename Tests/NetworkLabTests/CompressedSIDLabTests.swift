@@ -6,29 +6,6 @@ import SRv6Paths
 import LinuxSystem
 import TestSupport
 
-/// The diamond with RFC 9800 C-SIDs (F3216 in fc00:0::/32); b keeps plain End (`csid: none`).
-let diamondCSIDYAML = """
-name: diamond-csid
-defaults: { metric: 10 }
-csid: { block: "fc00:0::/32", length: 16 }
-nodes:
-  h1: { kind: host, address: "fc00:1::1" }
-  r1: { locator: "fc00:0:1::/48" }
-  a:  { locator: "fc00:0:a::/48" }
-  b:  { locator: "fc00:0:b::/48", csid: none }
-  c:  { locator: "fc00:0:c::/48" }
-  r2: { locator: "fc00:0:2::/48" }
-  h2: { kind: host, address: "fc00:2::2" }
-links:
-  - { endpoints: [h1, r1] }
-  - { endpoints: [r1, a] }
-  - { endpoints: [r1, b], metric: 15 }
-  - { endpoints: [r1, c], metric: 20 }
-  - { endpoints: [a, r2] }
-  - { endpoints: [b, r2], metric: 15 }
-  - { endpoints: [c, r2], metric: 20 }
-  - { endpoints: [r2, h2] }
-"""
 
 /// Packets with compressed segment lists (RFC 9800 NEXT-C-SID containers), in full and reduced
 /// SRHs (RFC 8754 §4.1.1), through the testbed's BPF routers: each visits exactly its path,

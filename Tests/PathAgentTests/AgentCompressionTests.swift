@@ -7,28 +7,6 @@ import TestSupport
 
 private func addr(_ s: String) -> IPv6Address { try! IPv6Address(parsing: s) }
 
-/// Both link-disjoint paths from h1 to h2 avoid the IGP's path (s a b t), so the first planned
-/// path — the initial subflow's — has waypoints too.
-private let trapYAML = """
-name: trap
-defaults: { metric: 10 }
-csid: { block: "fc00:0::/32", length: 16 }
-nodes:
-  h1: { kind: host, address: "fc00:1::1" }
-  s:  { locator: "fc00:0:1::/48" }
-  a:  { locator: "fc00:0:a::/48" }
-  b:  { locator: "fc00:0:b::/48" }
-  t:  { locator: "fc00:0:2::/48" }
-  h2: { kind: host, address: "fc00:2::2" }
-links:
-  - { endpoints: [h1, s] }
-  - { endpoints: [s, a] }
-  - { endpoints: [a, b] }
-  - { endpoints: [b, t] }
-  - { endpoints: [a, t], metric: 30 }
-  - { endpoints: [s, b], metric: 30 }
-  - { endpoints: [t, h2] }
-"""
 
 /// The agent's compressed lists (RFC 9800): the policy key, the planning, the connect-time
 /// rules' wire form, the refusal with --reflect and compressed replacements.
@@ -92,7 +70,7 @@ links:
     /// The initial subflow's connect-time rule carries the first path's wire form: the
     /// container as Destination Address, the SRH template with `::` as Segment List[0].
     @Test func theConnectTimeRuleCarriesTheWireForm() throws {
-        let file = try tempFile(trapYAML)
+        let file = try tempFile(trapCSIDYAML)
         defer { unlink(file) }
         let policy = AgentPolicy(rules: [Rule(match: Match(to: try IPv6Prefix(parsing: "fc00:2::/64")),
                                               paths: .plan(PlanSpec(topology: "trap.yaml", topologyPath: file, from: "h1", k: 2)))])

@@ -166,28 +166,11 @@ import TestSupport
         #expect(better > 0, "no path of \(total) got fewer bytes planned for a reduced SRH")
     }
 
-    /// The diamond whose b has only the kernel's End: for a full SRH the path via b is b's whole
+    /// `diamondCSIDYAML`, whose b has only the kernel's End: for a full SRH the path via b is b's whole
     /// SID (40 bytes either way); for a reduced SRH, r1's End.X C-SID toward b starts a container
     /// that travels as the Destination Address (24 bytes).
     @Test func reducedPlanningStartsWithAContainerWhereThatSaves() throws {
-        let t = try Topology(yaml: """
-        name: d
-        csid: { block: "fc00:0::/32", length: 16 }
-        nodes:
-          h1: { kind: host, address: "fc00:1::1" }
-          r1: { locator: "fc00:0:1::/48" }
-          a:  { locator: "fc00:0:a::/48" }
-          b:  { locator: "fc00:0:b::/48", csid: none }
-          r2: { locator: "fc00:0:2::/48" }
-          h2: { kind: host, address: "fc00:2::2" }
-        links:
-          - { endpoints: [h1, r1] }
-          - { endpoints: [r1, a], metric: 10 }
-          - { endpoints: [r1, b], metric: 15 }
-          - { endpoints: [a, r2], metric: 10 }
-          - { endpoints: [b, r2], metric: 15 }
-          - { endpoints: [r2, h2] }
-        """)
+        let t = try Topology(yaml: diamondCSIDYAML)
         let full = try PlanReport(topology: t, from: "h1", to: "h2", k: 2, disjoint: .node, encoding: .fewestBytes)
         let red = try PlanReport(topology: t, from: "h1", to: "h2", k: 2, disjoint: .node, encoding: .fewestReducedBytes)
         let viaB = { (r: PlanReport) in r.paths.first { $0.path.nodes.contains(t.index(of: "b")!) }! }

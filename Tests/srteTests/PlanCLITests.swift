@@ -28,25 +28,7 @@ import TestSupport
     /// Destination Address; `wire` carries what leaves h1, and the SRH hex decodes as a reduced SRH.
     @Test func compressedWireInJSON() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("srte-plan-csid-\(getpid()).yaml").path
-        try """
-        name: diamond-csid
-        defaults: { metric: 10 }
-        csid: { block: "fc00:0::/32", length: 16 }
-        nodes:
-          h1: { kind: host, address: "fc00:1::1" }
-          r1: { locator: "fc00:0:1::/48" }
-          a:  { locator: "fc00:0:a::/48" }
-          b:  { locator: "fc00:0:b::/48", csid: none }
-          r2: { locator: "fc00:0:2::/48" }
-          h2: { kind: host, address: "fc00:2::2" }
-        links:
-          - { endpoints: [h1, r1] }
-          - { endpoints: [r1, a] }
-          - { endpoints: [r1, b], metric: 15 }
-          - { endpoints: [a, r2] }
-          - { endpoints: [b, r2], metric: 15 }
-          - { endpoints: [r2, h2] }
-        """.write(toFile: file, atomically: true, encoding: .utf8)
+        try diamondCSIDYAML.write(toFile: file, atomically: true, encoding: .utf8)
         defer { unlink(file) }
         func wires(_ mode: String) throws -> [[String: Any]] {
             let r = try runSrte(["plan", file, "--from", "h1", "--to", "h2", "-k", "2", "--disjoint", "node", "--compress", mode, "--format", "json"])
