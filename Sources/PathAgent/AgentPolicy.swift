@@ -14,7 +14,7 @@ import Yams
 ///     plan: { topology: topologies/abilene.yaml, from: Sunnyvale, k: 3, disjoint: node }
 ///     keep: true
 /// grants:                       # what unprivileged programs may ask of the agent (C API)
-///   - { uid: 1000-1999, sids: ["fc00:0:b::/48"], subflows: 4 }
+///   - { uid: 1000-1999, sids: ["fc00:0:b::/48"], subflows: 4, marks: 100-199 }
 /// ```
 ///
 /// ```swift
