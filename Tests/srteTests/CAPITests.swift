@@ -515,6 +515,37 @@ struct CAPITests {
         #expect(failures.isEmpty, "\(failures.prefix(5))")
         #expect(opened + refusedOpens == 150, "opened \(opened), refused \(refusedOpens)")
         #expect(opened > 0 && refusedOpens > 0, "valid tuples open, broken SRHs do not: opened \(opened), refused \(refusedOpens)")
+        // Options, priority and events on the real connection: malformed bodies are refused with
+        // the errno the protocol names; random ones are each answered.
+        func be32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.bigEndian, Array.init) }
+        func asked(_ op: UInt8, _ body: [UInt8]) throws -> (Int32?, String) {
+            let a = try ask(header(op: op, length: body.count) + body, fds: [conn.fileDescriptor])
+            return (errorOf(a), String(decoding: a.dropFirst(16), as: UTF8.self))
+        }
+        #expect(try asked(6, [0, 0, 0, 1]).0 == EINVAL)
+        let nodelay = try asked(6, be32(1) + be32(6) + be32(UInt32(TCP_NODELAY)) + be32(4))
+        #expect(nodelay.0 == EOPNOTSUPP && nodelay.1.contains("TCP_INFO"), "\(nodelay.1)")
+        let info = try ask(header(op: 6, length: 16) + be32(1) + be32(6) + be32(UInt32(TCP_INFO)) + be32(8), fds: [conn.fileDescriptor])
+        #expect(errorOf(info) == 0 && info.count == 16 + 8 && info[16] == 1, "tcp_info cut to the 8 bytes asked, state ESTABLISHED: \(info)")
+        #expect(try asked(6, be32(99) + be32(6) + be32(UInt32(TCP_INFO)) + be32(8)).0 == EINVAL)
+        #expect(try asked(7, be32(1) + be32(1)).0 == EINVAL)
+        #expect(try asked(7, be32(1) + be32(6) + be32(UInt32(TCP_NODELAY)) + [1, 0, 0, 0]).0 == EOPNOTSUPP)
+        #expect(try asked(7, be32(1) + be32(6) + be32(UInt32(TCP_CONGESTION)) + Array("nosuchcc".utf8)).0 == ENOENT)
+        let initial = try asked(7, be32(1) + be32(6) + be32(UInt32(TCP_CONGESTION)) + Array("reno".utf8))
+        #expect(initial.0 == EOPNOTSUPP && initial.1.contains("not opened through the agent"), "\(initial.1)")
+        #expect(try asked(8, be32(1) + be32(2)).0 == EINVAL)
+        #expect(try asked(8, be32(99) + be32(1)).0 == EINVAL)
+        #expect(try asked(9, [0]).0 == EINVAL)
+        // An event stream the client ends at once (ask() shuts its side): answered, then closed by
+        // the agent, which keeps no descriptor for it (checked at the end).
+        #expect(try asked(9, []).0 == 0)
+        var optionAnswers = 0
+        for _ in 0..<200 {
+            let op = UInt8(6 + rng.next() % 3)
+            let body = (0..<Int(rng.next() % 24)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            if (try? asked(op, body))?.0 != nil { optionAnswers += 1 }
+        }
+        #expect(optionAnswers == 200)
         withExtendedLifetime(conn) {}
 
         // A connection made while the namespace used the in-kernel path manager: the kernel
