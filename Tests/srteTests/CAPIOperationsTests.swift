@@ -76,6 +76,7 @@ struct CAPIOperationsTests {
             // Events: the subflow this program opened, by its id.
             #expect(out.contains("event sub-established id=2 lport=43"), "\(who): \(out)")
             #expect(out.contains("setcc ok") && out.contains("setmark ok"), "\(who): \(out)")
+            #expect(out.contains("measured applied-after=") && !out.contains("applied-after=-1"), "\(who): the option took effect under traffic: \(out)")
             // Read back through the agent (sock_diag of the subflow) after traffic.
             #expect(out.contains("getcc=reno getmark=\(mark) tclass=0 maxseg="), "\(who): \(out)")
             #expect(out.contains("tcpinfo len=") && out.contains("state=1"), "\(who): \(out)")

@@ -7,9 +7,10 @@
  *   events ok | events errno=NAME msg=...
  *   open ok id=N
  *   ids n=N id:flags ...              (E fully established, L low priority)
- *   event sub-established id=N lport=P
+ *   event sub-established id=N lport=P after=MS   (after: since the call that caused it)
  *   setcc ok | setcc errno=NAME msg=...
  *   setmark ok | setmark errno=NAME msg=...
+ *   measured applied-after=MS getsockopt-call=US   (informational: when the option showed, one call's time)
  *   getcc=NAME getmark=N tclass=N maxseg=N tcpinfo len=N state=N
  *   getnodelay errno=NAME msg=...
  *   set-initial errno=NAME msg=...
@@ -57,6 +58,16 @@ static const char *errname(int e)
     case ECONNREFUSED: return "ECONNREFUSED";
     default: return strerror(e);
     }
+}
+
+/* When the call whose event is awaited was made: events print how long after it they came. */
+static struct timespec asked;
+
+static double ms_since(const struct timespec *t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - t->tv_sec) * 1e3 + (now.tv_nsec - t->tv_nsec) / 1e6;
 }
 
 static void sleep_ms(int ms)
@@ -121,13 +132,14 @@ static int await_event(int evfd, uint32_t type, uint32_t id, int ms)
         if (r == 0) { printf("events end\n"); fflush(stdout); return type == 0 ? 0 : -1; }
         unsigned lport = ev.local.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ev.local)->sin6_port) : 0;
         switch (ev.type) {
-        case SRTE_EVENT_ESTABLISHED: printf("event established\n"); break;
-        case SRTE_EVENT_CLOSED: printf("event closed\n"); break;
-        case SRTE_EVENT_SUBFLOW_ESTABLISHED: printf("event sub-established id=%u lport=%u low=%d\n", ev.id, lport, ev.low_prio); break;
-        case SRTE_EVENT_SUBFLOW_CLOSED: printf("event sub-closed id=%u lport=%u error=%d\n", ev.id, lport, ev.error); break;
-        case SRTE_EVENT_SUBFLOW_PRIORITY: printf("event priority id=%u low=%d peer=%d\n", ev.id, ev.low_prio, ev.by_peer); break;
-        default: printf("event type=%u\n", ev.type);
+        case SRTE_EVENT_ESTABLISHED: printf("event established"); break;
+        case SRTE_EVENT_CLOSED: printf("event closed"); break;
+        case SRTE_EVENT_SUBFLOW_ESTABLISHED: printf("event sub-established id=%u lport=%u low=%d", ev.id, lport, ev.low_prio); break;
+        case SRTE_EVENT_SUBFLOW_CLOSED: printf("event sub-closed id=%u lport=%u error=%d", ev.id, lport, ev.error); break;
+        case SRTE_EVENT_SUBFLOW_PRIORITY: printf("event priority id=%u low=%d peer=%d", ev.id, ev.low_prio, ev.by_peer); break;
+        default: printf("event type=%u", ev.type);
         }
+        printf(" after=%.1fms\n", ms_since(&asked));
         fflush(stdout);
         if (ev.type == type && (id == 0 || ev.id == id)) return 0;
     }
@@ -204,6 +216,7 @@ int main(int argc, char **argv)
     struct srte_subflow_tuple t;
     memset(&t, 0, sizeof t);
     uint32_t id = 0;
+    clock_gettime(CLOCK_MONOTONIC, &asked);
     if (srte_mptcp_open_subflow(fd, &t, NULL, &id) < 0) {
         printf("open errno=%s msg=%s\n", errname(errno), srte_mptcp_last_error());
         return 1;
@@ -226,12 +239,30 @@ int main(int argc, char **argv)
     }
     fflush(stdout);
     /* Options reach the live subflow at its next acknowledgment. */
-    for (int i = 0; i < 10; i++) {
-        send_bytes(fd, 300000);
-        sleep_ms(100);
-    }
+    struct timespec set_at;
+    clock_gettime(CLOCK_MONOTONIC, &set_at);
+    double applied_ms = -1;
     char got_cc[16] = "";
     socklen_t l = sizeof got_cc;
+    for (int i = 0; i < 10; i++) {
+        send_bytes(fd, 300000);
+        if (applied_ms < 0) {
+            l = sizeof got_cc;
+            if (srte_mptcp_sub_getsockopt(fd, id, IPPROTO_TCP, TCP_CONGESTION, got_cc, &l) == 0 && !strcmp(got_cc, cc)) applied_ms = ms_since(&set_at);
+        }
+        sleep_ms(100);
+    }
+    /* One call's round trip through the agent (an option read), over 100 calls. */
+    struct timespec bench;
+    clock_gettime(CLOCK_MONOTONIC, &bench);
+    for (int i = 0; i < 100; i++) {
+        int v;
+        socklen_t vl = sizeof v;
+        srte_mptcp_sub_getsockopt(fd, id, SOL_SOCKET, SO_MARK, &v, &vl);
+    }
+    printf("measured applied-after=%.0fms getsockopt-call=%.0fus\n", applied_ms, ms_since(&bench) * 10);
+    memset(got_cc, 0, sizeof got_cc);
+    l = sizeof got_cc;
     int got_mark = -1, tclass = -1, maxseg = -1;
     socklen_t il = sizeof got_mark;
     unsigned char ti[512];
@@ -254,6 +285,7 @@ int main(int argc, char **argv)
         printf("set-initial ok\n");
     fflush(stdout);
 
+    clock_gettime(CLOCK_MONOTONIC, &asked);
     if (srte_mptcp_set_subflow_priority(fd, id, 1) < 0)
         printf("prio errno=%s msg=%s\n", errname(errno), srte_mptcp_last_error());
     else
@@ -289,8 +321,10 @@ int main(int argc, char **argv)
         fflush(stdout);
         for (int i = 0; i < hold / 100; i++) { send_bytes(fd, 20000); sleep_ms(100); }
     }
+    clock_gettime(CLOCK_MONOTONIC, &asked);
     if (srte_mptcp_close_subflow(fd, id, SHUT_RDWR) < 0) printf("close errno=%s msg=%s\n", errname(errno), srte_mptcp_last_error());
     if (evfd >= 0) await_event(evfd, SRTE_EVENT_SUBFLOW_CLOSED, id, 3000);
+    clock_gettime(CLOCK_MONOTONIC, &asked);
     close(fd);
     if (evfd >= 0) {
         await_event(evfd, SRTE_EVENT_CLOSED, 0, 5000);
