@@ -161,14 +161,38 @@ extension SubflowBroker {
         guard !s.local.isIPv4 else {
             throw BrokerError(EOPNOTSUPP, "subflow \(id) is IPv4: the agent's per-subflow option program handles IPv6 subflows only")
         }
-        guard opts.ports.contains(s.local.port) else {
-            throw BrokerError(EOPNOTSUPP, "subflow \(id) (local port \(s.local.port)) was not opened through the agent: upstream Linux reaches a live subflow only from a BPF sock_ops callback, and the agent turns its RTT callbacks on for the subflows it opens (local ports \(opts.ports.lowerBound)-\(opts.ports.upperBound))")
+        guard opts.ports.contains(s.local.port) || reachable[FourTuple(s.local, s.remote)] == c.token else {
+            throw BrokerError(EOPNOTSUPP, "subflow \(id) connected before the agent's option program was attached (or the agent missed its event): upstream Linux reaches a live subflow only from a BPF sock_ops callback, and the program turns RTT callbacks on for subflows when they connect")
         }
         do { try opts.set(option, local: s.local, remote: s.remote, namespace: namespaceCookie) } catch {
             throw BrokerError(EIO, "recording the option for subflow \(id): \(error)")
         }
         optioned.insert(FourTuple(s.local, s.remote))
         return []
+    }
+
+    /// The events of subflows that connected (CREATED: the initial subflow; SUB_ESTABLISHED: a
+    /// join) after the option program was attached: it turned their RTT callbacks on.
+    func noteReachable(_ e: MPTCPEvent) {
+        guard socketOptions != nil, let token = e.token else { return }
+        let flow = e.local.flatMap { l in e.remote.map { FourTuple(l, $0) } }
+        switch e.type {
+        case .created, .subflowEstablished:
+            if let flow { reachable[flow] = token }
+            if reachable.count > 8192 { pruneReachable() }
+        case .subflowClosed:
+            if let flow { reachable[flow] = nil }
+        case .closed:
+            reachable = reachable.filter { $0.value != token }
+        default: break
+        }
+    }
+
+    /// Forgets subflows the kernel no longer lists (their CLOSED event was lost).
+    func pruneReachable() {
+        guard let all = try? SubflowDiagnostics.all(on: diag) else { return }
+        let live = Set(all.map { FourTuple($0.local, $0.remote) })
+        reachable = reachable.filter { live.contains($0.key) }
     }
 
     static func words(_ s: String) -> [String] { s.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).map(String.init) }
@@ -237,8 +261,10 @@ extension SubflowBroker {
         return frame(op: AgentProtocol.Operation.events.rawValue, error: 0, body: w.bytes)
     }
 
-    /// A path-manager event, to the streams of its connection.
+    /// A path-manager event, to the streams of its connection; notes the subflows the option
+    /// program reaches.
     func publish(_ e: MPTCPEvent) {
+        noteReachable(e)
         guard !subscribers.isEmpty, let token = e.token else { return }
         let type: EventType
         switch e.type {

@@ -118,6 +118,9 @@ final class SubflowBroker {
     let socketOptionsProblem: String?
     /// 4-tuples given options, forgotten once closed.
     var optioned: Set<FourTuple> = []
+    /// Subflows the option program reaches (RTT callbacks on: they connected or were
+    /// established since it was attached, as the path-manager events tell), with their token.
+    var reachable: [FourTuple: UInt32] = [:]
     /// Event streams, and requests whose stream starts once their answer is written (by client fd).
     var subscribers: [Subscriber] = []
     var pendingSubscriptions: [Int32: Subscriber] = [:]
@@ -134,9 +137,9 @@ final class SubflowBroker {
         self.policy = policy
         self.enginePaths = enginePaths
         self.textAnswer = textAnswer
-        // Attached now, so that subflows opened through the broker get RTT callbacks at connect.
+        // Attached now, so that subflows that connect from now on get RTT callbacks.
         do throws(SubflowError) {
-            socketOptions = try SubflowSocketOptions(ports: Self.ports)
+            socketOptions = try SubflowSocketOptions(ports: Self.ports, allSubflows: true)
             socketOptionsProblem = nil
         } catch {
             socketOptions = nil

@@ -13,7 +13,8 @@
  *   measured applied-after=MS getsockopt-call=US   (informational: when the option showed, one call's time)
  *   getcc=NAME getmark=N tclass=N maxseg=N tcpinfo len=N state=N
  *   getnodelay errno=NAME msg=...
- *   set-initial errno=NAME msg=...
+ *   set-initial ok | set-initial errno=NAME msg=...
+ *   initial-cc=NAME
  *   prio ok
  *   event priority id=N low=N peer=N
  *   thief ...                         (the other user's attempts)
@@ -279,10 +280,21 @@ int main(int argc, char **argv)
     il = sizeof nodelay;
     if (srte_mptcp_sub_getsockopt(fd, id, IPPROTO_TCP, TCP_NODELAY, &nodelay, &il) < 0)
         printf("getnodelay errno=%s msg=%s\n", errname(errno), srte_mptcp_last_error());
-    if (srte_mptcp_sub_setsockopt(fd, 1, IPPROTO_TCP, TCP_CONGESTION, cc, (socklen_t)strlen(cc)) < 0)
+    /* The initial subflow too (it connected while the agent's program was attached). */
+    if (srte_mptcp_sub_setsockopt(fd, 1, IPPROTO_TCP, TCP_CONGESTION, cc, (socklen_t)strlen(cc)) < 0) {
         printf("set-initial errno=%s msg=%s\n", errname(errno), srte_mptcp_last_error());
-    else
+    } else {
         printf("set-initial ok\n");
+        char first_cc[16] = "";
+        for (int i = 0; i < 40; i++) {
+            socklen_t fl = sizeof first_cc;
+            memset(first_cc, 0, sizeof first_cc);
+            if (srte_mptcp_sub_getsockopt(fd, 1, IPPROTO_TCP, TCP_CONGESTION, first_cc, &fl) < 0 || !strcmp(first_cc, cc)) break;
+            send_bytes(fd, 20000);
+            sleep_ms(50);
+        }
+        printf("initial-cc=%.16s\n", first_cc);
+    }
     fflush(stdout);
 
     clock_gettime(CLOCK_MONOTONIC, &asked);

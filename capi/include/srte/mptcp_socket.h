@@ -104,8 +104,9 @@ int srte_mptcp_sub_getsockopt(int fd, uint32_t id, int level, int optname, void 
  * SO_MARK (SOL_SOCKET; for a user other than root only the marks its grant names), IPV6_TCLASS
  * (IPPROTO_IPV6), TCP_CONGESTION (IPPROTO_TCP; for a user other than root only those of
  * net.ipv4.tcp_allowed_congestion_control): what a BPF program can set on one subflow. The
- * agent's program applies it at the subflow's next acknowledgment, on IPv6 subflows opened
- * through the agent (srte_mptcp_open_subflow); others: EOPNOTSUPP. Only the connection's
+ * agent's program applies it at the subflow's next acknowledgment, on IPv6 subflows that
+ * connected while the agent ran (the initial subflow too); subflows of a connection made before
+ * the agent started: EOPNOTSUPP. Only the connection's
  * owner (the uid that created the socket) or root may: EPERM otherwise.
  */
 int srte_mptcp_sub_setsockopt(int fd, uint32_t id, int level, int optname, const void *optval, socklen_t optlen);
