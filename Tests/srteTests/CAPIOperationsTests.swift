@@ -21,7 +21,7 @@ struct CAPIOperationsTests {
 
     /// Runs ops_client in h1 (as root, which forks the users it is told); returns its output and
     /// `ss -tie` taken while it holds the connection.
-    func run(_ bed: Testbed, _ client: String, _ args: [String]) throws -> (out: String, ss: [String]) {
+    func run(_ bed: Testbed, _ client: String, _ args: [String], duringHold: () throws -> Void = {}) throws -> (out: String, ss: [String]) {
         let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
         defer { if serve.isRunning { serve.terminate() } }
         Thread.sleep(forTimeInterval: 0.3)
@@ -35,7 +35,10 @@ struct CAPIOperationsTests {
         try p.run()
         defer { if p.isRunning { p.terminate() } }
         var ss: [String] = []
-        if out.wait(for: "holding", seconds: 20) { ss = try ssLines(bed) }
+        if out.wait(for: "holding", seconds: 20) {
+            ss = try ssLines(bed)
+            try duringHold()
+        }
         let deadline = Date().addingTimeInterval(30)
         while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         Thread.sleep(forTimeInterval: 0.1)
@@ -97,7 +100,14 @@ struct CAPIOperationsTests {
 
         for (uid, mark) in [(UInt32?.none, 42), (UInt32?.some(65534), 43)] {
             let who = uid.map { "uid \($0)" } ?? "root"
-            let (out, ss) = try run(bed, client, ["--thief", "65533", "--cc", "reno", "--mark", "\(mark)"] + (uid.map { ["--as", "\($0)"] } ?? []))
+            // During the hold the server marks the subflow backup (its own path manager's
+            // SET_FLAGS): an MP_PRIO the client receives, reported as the peer's change.
+            let (out, ss) = try run(bed, client, ["--thief", "65533", "--cc", "reno", "--mark", "\(mark)", "--peer-prio"] + (uid.map { ["--as", "\($0)"] } ?? [])) {
+                try NetworkNamespace.run(in: bed.namespace(of: "h2")!) {
+                    let sub = try #require(try SubflowDiagnostics.all().first { (43000...43999).contains($0.remote.port) && $0.tcpState == 1 })
+                    try MPTCPPathManager().setBackup(token: sub.token, local: sub.local, remote: sub.remote, backup: true)
+                }
+            }
             #expect(out.contains("events ok"), "\(who): \(out)\n\(log.text)")
             #expect(out.contains("open ok id=2"), "\(who): \(out)")
             // Events: the subflow this program opened, by its id.
@@ -113,6 +123,7 @@ struct CAPIOperationsTests {
             // Priority: the backup flag as the kernel reports it, and the event.
             #expect(out.contains("prio ok"), "\(who): \(out)")
             #expect(out.contains("event priority id=2 low=1 peer=0"), "\(who): \(out)")
+            #expect(out.contains("event priority id=2 low=1 peer=1"), "\(who): the server's MP_PRIO: \(out)")
             #expect(out.contains("ids n=2 1:E- 2:EL"), "\(who): \(out)")
             // The other user holding the socket may read, not change.
             #expect(out.contains("thief ids n=2 1:E- 2:EL"), "\(who): \(out)")

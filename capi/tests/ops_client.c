@@ -19,11 +19,12 @@
  *   event priority id=N low=N peer=N
  *   thief ...                         (the other user's attempts)
  *   holding                           (--hold MS: the test looks at the subflows meanwhile)
+ *   event priority id=N low=N peer=1  (--peer-prio: the peer changed it during the hold)
  *   event sub-closed id=N error=N
  *   event closed
  *   events end
  *
- * usage: ops_client SERVER PORT [--as UID] [--thief UID] [--cc NAME] [--mark N] [--hold MS]
+ * usage: ops_client SERVER PORT [--as UID] [--thief UID] [--cc NAME] [--mark N] [--hold MS] [--peer-prio]
  */
 #define _GNU_SOURCE
 #include <srte/mptcp_socket.h>
@@ -180,7 +181,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s SERVER PORT [--as UID] [--thief UID] [--cc NAME] [--mark N] [--hold MS]\n", argv[0]);
         return 2;
     }
-    int as = -1, thief_uid = -1, mark = -1, hold = 0;
+    int as = -1, thief_uid = -1, mark = -1, hold = 0, peer_prio = 0;
     const char *cc = "reno";
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "--as") && i + 1 < argc) as = atoi(argv[++i]);
@@ -188,6 +189,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--cc") && i + 1 < argc) cc = argv[++i];
         else if (!strcmp(argv[i], "--mark") && i + 1 < argc) mark = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--hold") && i + 1 < argc) hold = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--peer-prio")) peer_prio = 1;
         else { fprintf(stderr, "unknown argument %s\n", argv[i]); return 2; }
     }
     int chan[2] = { -1, -1 };
@@ -331,7 +333,9 @@ int main(int argc, char **argv)
     if (hold > 0) {
         printf("holding\n");
         fflush(stdout);
+        clock_gettime(CLOCK_MONOTONIC, &asked);
         for (int i = 0; i < hold / 100; i++) { send_bytes(fd, 20000); sleep_ms(100); }
+        if (peer_prio && evfd >= 0) await_event(evfd, SRTE_EVENT_SUBFLOW_PRIORITY, id, 3000);
     }
     clock_gettime(CLOCK_MONOTONIC, &asked);
     if (srte_mptcp_close_subflow(fd, id, SHUT_RDWR) < 0) printf("close errno=%s msg=%s\n", errname(errno), srte_mptcp_last_error());
