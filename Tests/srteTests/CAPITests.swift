@@ -260,6 +260,7 @@ struct CAPITests {
         #expect(out.contains("pm=netlink"), "the agent's namespace uses the userspace path manager: \(out)")
         #expect(out.contains("is-mptcp=1"), "upstream's TCP_IS_MPTCP answers: \(out)")
         #expect(out.contains("info-flag ok"), "\(out)")
+        #expect(out.contains("rto-min-tcp rc=0 us=200000"), "getsockopt(45) with an int's length is the kernel's TCP_RTO_MIN_US: \(out)")
         // MPTCP_INFO from upstream's MPTCP_FULL_INFO: both subflows, the first one's state.
         #expect(out.contains("info subflows=2 sub_info=2 meta_len=48 state=1 initial-state=1 acked=1 received=0 sub0=state:1,lport-set:1,rport:5201 sub1=state:1,lport-set:1,rport:5201"), "\(out)")
         // MPTCP_SUB_SETSOCKOPT / MPTCP_SUB_GETSOCKOPT on the subflow the program opened.

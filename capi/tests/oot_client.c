@@ -78,6 +78,12 @@ int main(int argc, char **argv)
     getsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, &rl);
     printf("disabled enabled=%d proto=%d nonblock=%d cloexec=%d reuseaddr=%d\n", enabled(fd), protocol(fd),
            !!(fcntl(fd, F_GETFL) & O_NONBLOCK), !!(fcntl(fd, F_GETFD) & FD_CLOEXEC), reuse);
+    /* On this (now plain TCP) socket the shim manages, 45 with an int's length is upstream's
+     * TCP_RTO_MIN_US, answered by the kernel. */
+    int rto_us = -1;
+    socklen_t rto_l = sizeof rto_us;
+    int rto_rc = getsockopt(fd, IPPROTO_TCP, 45, &rto_us, &rto_l);
+    printf("rto-min-tcp rc=%d us=%d\n", rto_rc, rto_us);
     if (setsockopt(fd, IPPROTO_TCP, MPTCP_ENABLED, &one, sizeof one) < 0) printf("enable errno=%d\n", errno);
     printf("reenabled enabled=%d proto=%d\n", enabled(fd), protocol(fd));
     close(fd);
@@ -207,10 +213,6 @@ int main(int argc, char **argv)
                 printf(" sub%u=state:%u,lport-set:%d,rport:%u", i, subs[i].tcpi_state, sinfo[i].src_v6.sin6_port != 0, ntohs(sinfo[i].dst_v6.sin6_port));
             printf("\n");
         }
-        int rto = 0;
-        socklen_t rtol = sizeof rto;
-        /* An int's length: upstream's TCP_RTO_MIN_US, the kernel answers (not the shim). */
-        printf("rto-min rc=%d\n", getsockopt(fd, IPPROTO_TCP, 45, &rto, &rtol));
         struct mptcp_close_sub_id c = { .id = (__u8)id };
         len = sizeof c;
         printf("close-optlen=%u\n", (unsigned)len);
