@@ -630,6 +630,7 @@ public final class Agent: @unchecked Sendable {
     /// One path-manager event.
     func handle(_ e: MPTCPEvent) {
         guard let token = e.token else { return }
+        broker?.publish(e)      // the event streams of the C API (srte_mptcp_event_fd)
         if e.serverSide == true || connections[token] == nil, let reflector {
             // A server-side connection or subflow: steer the replies of what arrived with an SRH.
             if let added = try? reflector.reflect(where: isForeign), !added.isEmpty {

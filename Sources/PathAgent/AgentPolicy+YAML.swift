@@ -34,7 +34,7 @@ struct PolicyReader {
     let yaml: YAMLFileReader
 
     static let topKeys = ["rules", "grants"]
-    static let grantKeys = ["uid", "sids", "subflows"]
+    static let grantKeys = ["uid", "sids", "subflows", "marks"]
     static let ruleKeys = ["match", "paths", "plan", "keep"]
     static let matchKeys = ["to", "from", "port", "uid", "cgroup"]
     static let planKeys = ["topology", "from", "k", "disjoint", "metric", "compress"]
@@ -58,7 +58,7 @@ struct PolicyReader {
     }
 
     func grant(_ node: Node) throws(TopologyError) -> Grant {
-        let m = try yaml.mapping(node, "a grant (a mapping with uid, and optionally sids and subflows)")
+        let m = try yaml.mapping(node, "a grant (a mapping with uid, and optionally sids, subflows and marks)")
         try yaml.checkKeys(m, Self.grantKeys, in: "a grant")
         guard let u = m["uid"] else { throw yaml.error(node, "a grant needs 'uid' (a user id or a range like 1000-1999)") }
         let r = try range(u, "uid", max: Int(UInt32.max - 1), min: 0)
@@ -76,7 +76,12 @@ struct PolicyReader {
                 throw yaml.error(v, "subflows = \(subflows): a connection has at most \(AgentPolicy.maxSubflows) subflows (the kernel's limit)")
             }
         }
-        return Grant(uids: UInt32(r.lowerBound)...UInt32(r.upperBound), sids: sids, subflows: subflows,
+        var marks: ClosedRange<UInt32>? = nil
+        if let v = m["marks"] {
+            let r = try range(v, "marks", max: Int(UInt32.max), min: 0)
+            marks = UInt32(r.lowerBound)...UInt32(r.upperBound)
+        }
+        return Grant(uids: UInt32(r.lowerBound)...UInt32(r.upperBound), sids: sids, subflows: subflows, marks: marks,
                      line: node.mark?.line ?? 0, column: node.mark?.column ?? 0)
     }
 

@@ -16,7 +16,7 @@ import Yams
 ///   - match: { to: "fc00:2::/64" }
 ///     plan: { topology: diamond-csid.yaml, from: h1, k: 3, compress: reduced }   # RFC 9800 C-SIDs
 /// grants:                       # what unprivileged programs may ask of the agent (C API)
-///   - { uid: 1000-1999, sids: ["fc00:0:b::/48"], subflows: 4 }
+///   - { uid: 1000-1999, sids: ["fc00:0:b::/48"], subflows: 4, marks: 100-199 }
 /// ```
 ///
 /// ```swift
@@ -281,13 +281,18 @@ public struct Grant: Sendable, Hashable, CustomStringConvertible {
     public var sids: [IPv6Prefix]
     /// The most subflows one connection may have after an open (the initial subflow counts).
     public var subflows: Int
+    /// The `SO_MARK` values they may give their subflows (per-subflow setsockopt); `nil`: none
+    /// (setting a mark needs CAP_NET_ADMIN, which the kernel would check).
+    public var marks: ClosedRange<UInt32>?
     /// The position of the grant in its file (0 for grants not read from a file).
     public var line: Int, column: Int
 
-    public init(uids: ClosedRange<UInt32>, sids: [IPv6Prefix] = [], subflows: Int = AgentPolicy.maxSubflows, line: Int = 0, column: Int = 0) {
+    public init(uids: ClosedRange<UInt32>, sids: [IPv6Prefix] = [], subflows: Int = AgentPolicy.maxSubflows,
+                marks: ClosedRange<UInt32>? = nil, line: Int = 0, column: Int = 0) {
         self.uids = uids
         self.sids = sids
         self.subflows = subflows
+        self.marks = marks
         self.line = line
         self.column = column
     }
@@ -301,6 +306,7 @@ public struct Grant: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         let who = uids.count == 1 ? "uid \(uids.lowerBound)" : "uids \(uids.lowerBound)-\(uids.upperBound)"
         let what = sids.isEmpty ? "no SRH" : "sids " + sids.map(\.description).joined(separator: ", ")
-        return "\(who): \(what), up to \(subflows) subflow\(subflows == 1 ? "" : "s") per connection"
+        let marked = marks.map { $0.count == 1 ? ", mark \($0.lowerBound)" : ", marks \($0.lowerBound)-\($0.upperBound)" } ?? ""
+        return "\(who): \(what), up to \(subflows) subflow\(subflows == 1 ? "" : "s") per connection\(marked)"
     }
 }

@@ -39,6 +39,14 @@ public enum AgentProtocol {
         case closeSubflow = 4
         /// MPTCP_GET_SUB_TUPLE: a subflow's tuple, with its SRH when the agent steers it.
         case subflowTuple = 5
+        /// MPTCP_SUB_GETSOCKOPT: an option of one subflow (TCP_INFO, TCP_CONGESTION, …).
+        case subflowOption = 6
+        /// MPTCP_SUB_SETSOCKOPT: sets an option of one subflow (SO_MARK, IPV6_TCLASS, TCP_CONGESTION).
+        case setSubflowOption = 7
+        /// A subflow's priority (backup flag), MP_PRIO to the peer.
+        case setPriority = 8
+        /// The connection's events, on the request's Unix connection kept open.
+        case events = 9
     }
 }
 
@@ -105,6 +113,17 @@ final class SubflowBroker {
     var nextPort = 0
     var nextLocalID: [UInt32: UInt8] = [:]
     var lastSweep = ContinuousClock.now
+    /// The per-subflow option program (nil when the kernel refused it: `socketOptionsProblem` says why).
+    let socketOptions: SubflowSocketOptions?
+    let socketOptionsProblem: String?
+    /// 4-tuples given options, forgotten once closed.
+    var optioned: Set<FourTuple> = []
+    /// Subflows the option program reaches (RTT callbacks on: they connected or were
+    /// established since it was attached, as the path-manager events tell), with their token.
+    var reachable: [FourTuple: UInt32] = [:]
+    /// Event streams, and requests whose stream starts once their answer is written (by client fd).
+    var subscribers: [Subscriber] = []
+    var pendingSubscriptions: [Int32: Subscriber] = [:]
     /// Requests answered, and those answered with an error.
     private(set) var requests = 0, refused = 0
 
@@ -118,12 +137,23 @@ final class SubflowBroker {
         self.policy = policy
         self.enginePaths = enginePaths
         self.textAnswer = textAnswer
+        // Attached now, so that subflows that connect from now on get RTT callbacks.
+        do throws(SubflowError) {
+            socketOptions = try SubflowSocketOptions(ports: Self.ports, allSubflows: true)
+            socketOptionsProblem = nil
+        } catch {
+            socketOptions = nil
+            socketOptionsProblem = "\(error)"
+        }
     }
 
     /// Closes every client and every descriptor still held.
     func stop() {
         for c in clients { drop(c) }
         clients.removeAll()
+        for s in subscribers { close(s.fd) }
+        subscribers.removeAll()
+        pendingSubscriptions.removeAll()
     }
 
     func drop(_ c: Client) {
@@ -158,10 +188,12 @@ final class SubflowBroker {
                 if poll(&fds, nfds_t(fds.count), Int32(Self.newClientWait.pollMilliseconds)) > 0 { step() }
             }
         }
-        if ContinuousClock.now - lastSweep > .seconds(1) {
+        let second = ContinuousClock.now - lastSweep > .seconds(1)
+        if second {
             lastSweep = ContinuousClock.now
             sweep()
         }
+        if !subscribers.isEmpty || !optioned.isEmpty { sweepSubscribers(everySecond: second) }
     }
 
     /// At most this long ``serve(listener:)`` waits for the request of a client it just accepted.
@@ -177,9 +209,12 @@ final class SubflowBroker {
         for var c in clients {
             if !c.answered { read(&c) }
             if c.answered {
-                if flush(&c) { drop(c); continue }
+                if flush(&c) {
+                    if !adoptSubscription(c) { drop(c) }     // an event stream stays open
+                    continue
+                }
             }
-            if ContinuousClock.now > c.deadline { drop(c); continue }
+            if ContinuousClock.now > c.deadline { pendingSubscriptions[c.fd] = nil; drop(c); continue }
             kept.append(c)
         }
         clients = kept
@@ -313,7 +348,7 @@ final class SubflowBroker {
         }
         if let refusal = c.refusal { throw refusal }
         guard let operation = AgentProtocol.Operation(rawValue: op) else {
-            throw BrokerError(ENOSYS, "unknown operation \(op) (1 hello, 2 subflow ids, 3 open, 4 close, 5 tuple)")
+            throw BrokerError(ENOSYS, "unknown operation \(op) (1 hello, 2 subflow ids, 3 open, 4 close, 5 tuple, 6 get option, 7 set option, 8 priority, 9 events)")
         }
         guard let cred = c.credentials else {
             throw BrokerError(EACCES, "the request came without SCM_CREDENTIALS")
@@ -338,6 +373,12 @@ final class SubflowBroker {
         case .subflowTuple:
             guard body.count == 4 else { throw BrokerError(EINVAL, "get tuple takes a 4-byte subflow id (got \(body.count) bytes)") }
             return try tuple(socket, id: Self.u32(body, 0))
+        case .subflowOption: return try subflowOption(socket, body)
+        case .setSubflowOption: return try setSubflowOption(socket, body, cred)
+        case .setPriority: return try setPriority(socket, body, cred)
+        case .events:
+            guard body.isEmpty else { throw BrokerError(EINVAL, "events has no body (got \(body.count) bytes)") }
+            return try subscribe(socket, client: c, cred)
         }
     }
 
@@ -635,6 +676,7 @@ final class SubflowBroker {
             guard let s = try snapshots(c.socket).first(where: { $0.local == local && $0.remote == remote }) else {
                 throw BrokerError(ECONNREFUSED, "the kernel accepted the subflow \(flow) but it is already gone")
             }
+            noteOpened(token: c.token, flow: flow, id: s.id)
             var reply = ByteWriter()
             reply.appendBigEndian(s.id)
             reply.append(Self.encodeTuple(local: local, remote: remote, backup: flags & 1 != 0, interfaceIndex: interfaceIndex,

@@ -38,7 +38,8 @@ struct AgentCommand: ParsableCommand {
 
         `srte agent status` asks the running agent (exit 0 once it answers; scripts poll it). \
         The same control socket serves the C API (libsrte-mptcp): programs that are not root \
-        open and close subflows of their own connections as the policy's `grants:` allow \
+        open and close subflows of their own connections, set their options and priority and \
+        follow their events, as the policy's `grants:` allow \
         (Docs/AgentProtocol.md). \
         SIGHUP reads the policy file again (open connections keep their paths; a bad file is \
         logged and the old policy stays). A rule's uid and cgroup are those of the process that \
@@ -320,7 +321,8 @@ struct AgentCommand: ParsableCommand {
                     ("rules", .array(policy.rules.map(Self.json))),
                     ("grants", .array(policy.grants.map { g in
                         .object([("line", .int(g.line)), ("uids", .array([.int(Int(g.uids.lowerBound)), .int(Int(g.uids.upperBound))])),
-                                 ("sids", .array(g.sids.map { .string($0.description) })), ("subflows", .int(g.subflows))])
+                                 ("sids", .array(g.sids.map { .string($0.description) })), ("subflows", .int(g.subflows)),
+                                 ("marks", g.marks.map { .array([.int(Int($0.lowerBound)), .int(Int($0.upperBound))]) } ?? .null)])
                     })),
                     ("notes", .array(notes.map { .string($0) })),
                 ]).pretty)

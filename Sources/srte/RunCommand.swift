@@ -17,15 +17,16 @@ struct RunCommand: ParsableCommand {
         numbers of the out-of-tree kernel — getsockopt at IPPROTO_TCP, 66 MPTCP_GET_SUB_IDS, 67 \
         MPTCP_CLOSE_SUB_ID, 68 MPTCP_GET_SUB_TUPLE, 69 MPTCP_OPEN_SUB_TUPLE (with an SRH) — \
         through the srte agent of the program's network namespace, so a program written for \
-        that kernel works on upstream Linux and without root. 71 and 72 (per-subflow options) \
-        answer EOPNOTSUPP. What the program may do is the agent's `grants:` \
+        that kernel works on upstream Linux and without root. 71 MPTCP_SUB_GETSOCKOPT and 72 \
+        MPTCP_SUB_SETSOCKOPT reach one subflow's options as far as upstream allows (TCP_INFO, \
+        TCP_CONGESTION, SO_MARK, IPV6_TCLASS…; the rest is EOPNOTSUPP). What the program may do is the agent's `grants:` \
         (Docs/AgentProtocol.md). srte itself is replaced by the program (exec): the exit status \
         is the program's.
 
         The out-of-tree kernel's 42 MPTCP_ENABLED, 43 MPTCP_SCHEDULER, 44 MPTCP_PATH_MANAGER \
         and 45 MPTCP_INFO (upstream's TCP_AO_REPAIR, TCP_IS_MPTCP, TCP_RTO_MAX_MS, \
-        TCP_RTO_MIN_US) are answered by the shim on the sockets it manages; the table is in \
-        Docs/CAPI.md.
+        TCP_RTO_MIN_US) are answered by the shim on the sockets it manages (MPTCP_INFO filled \
+        from upstream's MPTCP_FULL_INFO); the table is in Docs/CAPI.md.
 
         --print-compat-include prints a directory whose linux/tcp.h adds that kernel's \
         constants and structs to the system's header, so a program written against it compiles \

@@ -73,7 +73,7 @@ private func addr(_ s: String) -> IPv6Address { try! IPv6Address(parsing: s) }
             grants:
               - { uid: 1000-1999, sids: ["fc00:0:b::/48", "fc00:0:c::1"], subflows: 4 }
               - { uid: 1500 }
-              - { uid: 65534 }
+              - { uid: 65534, marks: 40-49 }
             """, file: "p.yaml")
         #expect(p.grants.count == 3)
         let g = try #require(p.grant(for: 1500))
@@ -85,6 +85,9 @@ private func addr(_ s: String) -> IPv6Address { try! IPv6Address(parsing: s) }
         #expect(p.grant(for: 65534)?.allows(waypoints: [addr("fc00:0:b::1")]) == false)
         #expect(p.grant(for: 2000) == nil && p.grant(for: 0) == nil)
         #expect(g.description == "uids 1000-1999: sids fc00:0:b::/48, fc00:0:c::1/128, up to 4 subflows per connection")
+        // marks: the SO_MARK values a grant's users may give their subflows; none without it.
+        #expect(g.marks == nil && p.grant(for: 65534)?.marks == 40...49)
+        #expect(p.grant(for: 65534)?.description == "uid 65534: no SRH, up to 8 subflows per connection, marks 40-49")
         #expect(try AgentPolicy(yaml: "rules:\n  - match: {}\n    paths: [direct]\n").grants.isEmpty)
     }
 
@@ -118,6 +121,8 @@ private func addr(_ s: String) -> IPv6Address { try! IPv6Address(parsing: s) }
         ("rules:\n  - match: {}\n    paths: [direct]\ngrants:\n  - { uid: 1000, sids: [\"fc00::zz\"] }\n", "5:25", "IPv6 prefix or address"),
         ("rules:\n  - match: {}\n    paths: [direct]\ngrants:\n  - { uid: 1000, subflows: 9 }\n", "5:28", "at most 8 subflows"),
         ("rules:\n  - match: {}\n    paths: [direct]\ngrants:\n  - { uid: 1000, subflows: 0 }\n", "5:28", "subflows"),
+        ("rules:\n  - match: {}\n    paths: [direct]\ngrants:\n  - { uid: 1000, marks: 9-3 }\n", "5:25", "'marks': 9-3 is out of range"),
+        ("rules:\n  - match: {}\n    paths: [direct]\ngrants:\n  - { uid: 1000, marks: red }\n", "5:25", "'marks': expected a number or a range"),
     ])
     func badPoliciesAreRefusedWithPositions(yaml: String, position: String, message: String) {
         do {

@@ -49,6 +49,7 @@ import Glibc
                 paths: [direct]
             grants:
               - { uid: 1000-1999, sids: ["fc00:0:b::/48"], subflows: 4 }
+              - { uid: 65534, marks: 40-49 }
             """)
         defer { try? FileManager.default.removeItem(atPath: file) }
         let r = try runSrte(["agent", "check", file])
@@ -59,6 +60,8 @@ import Glibc
         let grants = json?["grants"] as? [[String: Any]]
         #expect(grants?.first?["uids"] as? [Int] == [1000, 1999] && grants?.first?["subflows"] as? Int == 4, "\(j.out)")
         #expect(grants?.first?["sids"] as? [String] == ["fc00:0:b::/48"])
+        #expect(r.out.contains("line 6: uid 65534: no SRH, up to 8 subflows per connection, marks 40-49"), "\(r.out)")
+        #expect(grants?.last?["marks"] as? [Int] == [40, 49] && grants?.first?["marks"] is NSNull, "\(j.out)")
 
         let none = try policyFile("rules:\n  - match: {}\n    paths: [direct]\n")
         defer { try? FileManager.default.removeItem(atPath: none) }

@@ -232,7 +232,7 @@ struct CAPITests {
     /// A program written against the out-of-tree kernel's header (compiled with the compatibility
     /// include directory): MPTCP_ENABLED swaps a fresh socket's protocol on the same descriptor,
     /// and is EPERM once connected; scheduler and path manager are names; getsockopt(43) with an
-    /// int's length stays upstream's TCP_IS_MPTCP; MPTCP_INFO is EOPNOTSUPP; the out-of-tree
+    /// int's length stays upstream's TCP_IS_MPTCP; MPTCP_INFO (45) is emulated from MPTCP_FULL_INFO, MPTCP_SUB_GET/SETSOCKOPT reach the opened subflow; the out-of-tree
     /// mptcp_sub_tuple (odd optlen) and 1-byte mptcp_close_sub_id work, as another user.
     @Test func srteRunServesTheOutOfTreeHeadersOptions() throws {
         let build = try CAPIBuild()
@@ -259,7 +259,13 @@ struct CAPITests {
         #expect(out.contains("set-scheduler-bad errno=\(EINVAL)"), "\(out)")
         #expect(out.contains("pm=netlink"), "the agent's namespace uses the userspace path manager: \(out)")
         #expect(out.contains("is-mptcp=1"), "upstream's TCP_IS_MPTCP answers: \(out)")
-        #expect(out.contains("info errno=\(EOPNOTSUPP)") && out.contains("info-flag ok"), "\(out)")
+        #expect(out.contains("info-flag ok"), "\(out)")
+        #expect(out.contains("rto-min-tcp rc=0 us=200000"), "getsockopt(45) with an int's length is the kernel's TCP_RTO_MIN_US: \(out)")
+        // MPTCP_INFO from upstream's MPTCP_FULL_INFO: both subflows, the first one's state.
+        #expect(out.contains("info subflows=2 sub_info=2 meta_len=48 state=1 initial-state=1 acked=1 received=0 sub0=state:1,lport-set:1,rport:5201 sub1=state:1,lport-set:1,rport:5201"), "\(out)")
+        // MPTCP_SUB_SETSOCKOPT / MPTCP_SUB_GETSOCKOPT on the subflow the program opened.
+        #expect(out.contains("sub-set ok") && out.contains("sub-get cc=reno len=16"), "\(out)")
+        #expect(out.contains("sub-get-nodelay errno=\(EOPNOTSUPP)"), "\(out)")
         #expect(out.contains("late-disable errno=\(EPERM)"), "\(out)")
         #expect(out.contains("tuple-optlen=57") && out.contains("open ok id=2"), "\(out)\n\(log.text)")
         #expect(out.contains("ids n=2 1:E 2:E"), "\(out)")
@@ -397,7 +403,7 @@ struct CAPITests {
         #expect(errorOf(try ask(header(op: 2, length: 0), fds: [inH1])) == ENOTCONN)
         #expect(errorOf(try ask(header(op: 2, length: 0))) == EBADF)
         #expect(errorOf(try ask(header(op: 2, length: 0), fds: [inH1, inH1])) == EBADF)
-        #expect(errorOf(try ask(header(op: 9, length: 0), fds: [inH1])) == ENOSYS)
+        #expect(errorOf(try ask(header(op: 200, length: 0), fds: [inH1])) == ENOSYS)
         #expect(errorOf(try ask(header(op: 2, length: 0, version: 7))) == EPROTONOSUPPORT)
         #expect(errorOf(try ask(header(op: 2, length: 100_000))) == EMSGSIZE)
 
@@ -510,6 +516,38 @@ struct CAPITests {
         #expect(failures.isEmpty, "\(failures.prefix(5))")
         #expect(opened + refusedOpens == 150, "opened \(opened), refused \(refusedOpens)")
         #expect(opened > 0 && refusedOpens > 0, "valid tuples open, broken SRHs do not: opened \(opened), refused \(refusedOpens)")
+        // Options, priority and events on the real connection: malformed bodies are refused with
+        // the errno the protocol names; random ones are each answered.
+        func be32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.bigEndian, Array.init) }
+        func asked(_ op: UInt8, _ body: [UInt8]) throws -> (Int32?, String) {
+            let a = try ask(header(op: op, length: body.count) + body, fds: [conn.fileDescriptor])
+            return (errorOf(a), String(decoding: a.dropFirst(16), as: UTF8.self))
+        }
+        #expect(try asked(6, [0, 0, 0, 1]).0 == EINVAL)
+        let nodelay = try asked(6, be32(1) + be32(6) + be32(UInt32(TCP_NODELAY)) + be32(4))
+        #expect(nodelay.0 == EOPNOTSUPP && nodelay.1.contains("TCP_INFO"), "\(nodelay.1)")
+        let info = try ask(header(op: 6, length: 16) + be32(1) + be32(6) + be32(UInt32(TCP_INFO)) + be32(8), fds: [conn.fileDescriptor])
+        #expect(errorOf(info) == 0 && info.count == 16 + 8 && info[16] == 1, "tcp_info cut to the 8 bytes asked, state ESTABLISHED: \(info)")
+        #expect(try asked(6, be32(99) + be32(6) + be32(UInt32(TCP_INFO)) + be32(8)).0 == EINVAL)
+        #expect(try asked(7, be32(1) + be32(1)).0 == EINVAL)
+        #expect(try asked(7, be32(1) + be32(6) + be32(UInt32(TCP_NODELAY)) + [1, 0, 0, 0]).0 == EOPNOTSUPP)
+        #expect(try asked(7, be32(1) + be32(6) + be32(UInt32(TCP_CONGESTION)) + Array("nosuchcc".utf8)).0 == ENOENT)
+        // Its initial subflow connected after the agent started: the option program reaches it.
+        let initial = try asked(7, be32(1) + be32(6) + be32(UInt32(TCP_CONGESTION)) + Array("reno".utf8))
+        #expect(initial.0 == 0, "\(initial.1)")
+        #expect(try asked(8, be32(1) + be32(2)).0 == EINVAL)
+        #expect(try asked(8, be32(99) + be32(1)).0 == EINVAL)
+        #expect(try asked(9, [0]).0 == EINVAL)
+        // An event stream the client ends at once (ask() shuts its side): answered, then closed by
+        // the agent, which keeps no descriptor for it (checked at the end).
+        #expect(try asked(9, []).0 == 0)
+        var optionAnswers = 0
+        for _ in 0..<200 {
+            let op = UInt8(6 + rng.next() % 3)
+            let body = (0..<Int(rng.next() % 24)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            if (try? asked(op, body))?.0 != nil { optionAnswers += 1 }
+        }
+        #expect(optionAnswers == 200)
         withExtendedLifetime(conn) {}
 
         // A connection made while the namespace used the in-kernel path manager: the kernel

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/seg6.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -300,4 +301,161 @@ int srte_mptcp_get_subflow_tuple(int fd, uint32_t id, struct srte_subflow_tuple 
     int n = call(OP_TUPLE, fd, b, sizeof b, r, sizeof r);
     if (n < 0) return -1;
     return decode_tuple(r, n, tuple, srh, srh_cap);
+}
+
+/* Operations 6-9 (Docs/AgentProtocol.md): per-subflow options, priority, events. */
+enum { OP_GETOPT = 6, OP_SETOPT = 7, OP_PRIORITY = 8, OP_EVENTS = 9, EVENT = 48 };
+
+int srte_mptcp_sub_getsockopt(int fd, uint32_t id, int level, int optname, void *optval, socklen_t *optlen)
+{
+    if (!optval || !optlen) return fail(EFAULT, "no buffer for the option's value");
+    unsigned char b[16], r[MAX_BODY];
+    put32(b, id);
+    put32(b + 4, (uint32_t)level);
+    put32(b + 8, (uint32_t)optname);
+    put32(b + 12, (uint32_t)*optlen);
+    int n = call(OP_GETOPT, fd, b, sizeof b, r, sizeof r);
+    if (n < 0) return -1;
+    size_t copied = (size_t)n < (size_t)*optlen ? (size_t)n : (size_t)*optlen;
+    memcpy(optval, r, copied);
+    *optlen = (socklen_t)copied;
+    return 0;
+}
+
+int srte_mptcp_sub_setsockopt(int fd, uint32_t id, int level, int optname, const void *optval, socklen_t optlen)
+{
+    if (!optval && optlen) return fail(EFAULT, "no option value");
+    if (optlen > MAX_BODY - 12) return fail(EINVAL, "option value of %u bytes: at most %d", (unsigned)optlen, MAX_BODY - 12);
+    unsigned char b[MAX_BODY], r[16];
+    put32(b, id);
+    put32(b + 4, (uint32_t)level);
+    put32(b + 8, (uint32_t)optname);
+    if (optlen) memcpy(b + 12, optval, optlen);
+    return call(OP_SETOPT, fd, b, 12 + (size_t)optlen, r, sizeof r) < 0 ? -1 : 0;
+}
+
+int srte_mptcp_set_subflow_priority(int fd, uint32_t id, int low_prio)
+{
+    unsigned char b[8], r[16];
+    put32(b, id);
+    put32(b + 4, low_prio ? 1 : 0);
+    return call(OP_PRIORITY, fd, b, sizeof b, r, sizeof r) < 0 ? -1 : 0;
+}
+
+/*
+ * The event stream: like call(), but the Unix connection stays open after the answer; the
+ * agent writes one frame (op 9, 48-byte body) per event of the connection on it.
+ */
+int srte_mptcp_event_fd(int fd)
+{
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    last_error[0] = 0;
+    if (fd < 0) return fail(EBADF, "no socket");
+    if (!srte_mptcp_agent_socket(path, sizeof path))
+        return fail(errno, "cannot name the srte agent's socket: %s", strerror(errno));
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return fail(errno, "socket(AF_UNIX): %s", strerror(errno));
+    struct timeval tv = { .tv_sec = 5 };
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
+        int e = errno;
+        close(s);
+        if (e == ENOENT || e == ECONNREFUSED)
+            return fail(ECONNREFUSED, "no srte agent answers at %s: start `srte agent` (root) in this network namespace, or set SRTE_AGENT_SOCKET", path);
+        return fail(e, "connect(%s): %s", path, strerror(e));
+    }
+    unsigned char out[HEADER];
+    memcpy(out, magic, 4);
+    out[4] = SRTE_MPTCP_PROTOCOL_VERSION;
+    out[5] = OP_EVENTS;
+    put16(out + 6, 0);
+    put32(out + 8, 0);
+    put32(out + 12, 0);
+    union { struct cmsghdr align; char bytes[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))]; } control;
+    memset(&control, 0, sizeof control);
+    struct iovec iov = { .iov_base = out, .iov_len = HEADER };
+    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes, .msg_controllen = sizeof control.bytes };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    c = CMSG_NXTHDR(&m, c);
+    struct ucred u = { .pid = getpid(), .uid = getuid(), .gid = getgid() };
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_CREDENTIALS;
+    c->cmsg_len = CMSG_LEN(sizeof u);
+    memcpy(CMSG_DATA(c), &u, sizeof u);
+    ssize_t n;
+    do { n = sendmsg(s, &m, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    if (n != HEADER) {
+        int e = n < 0 ? errno : EIO;
+        close(s);
+        return fail(e, "sending the request to the srte agent: %s", strerror(e));
+    }
+    /* The answer: a header, and on failure the message. */
+    unsigned char in[HEADER + 512];
+    size_t got = 0;
+    while (got < HEADER || got < HEADER + get32(in + 8)) {
+        size_t want = got < HEADER ? HEADER - got : HEADER + get32(in + 8) - got;
+        if (got + want > sizeof in) want = sizeof in - got;
+        if (want == 0) break;
+        ssize_t r = recv(s, in + got, want, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            int e = r < 0 ? (errno == EAGAIN ? ETIMEDOUT : errno) : EAGAIN;
+            close(s);
+            return fail(e, r < 0 ? "no answer from the srte agent: %s" : "the srte agent closed the connection without answering (busy?): retry%s",
+                        r < 0 ? strerror(e) : "");
+        }
+        got += (size_t)r;
+    }
+    if (memcmp(in, magic, 4) != 0) { close(s); return fail(EPROTO, "the srte agent's answer is not a protocol frame"); }
+    int32_t err = (int32_t)get32(in + 12);
+    if (err != 0) {
+        size_t ml = got - HEADER < sizeof last_error - 1 ? got - HEADER : sizeof last_error - 1;
+        memcpy(last_error, in + HEADER, ml);
+        last_error[ml] = 0;
+        close(s);
+        errno = err;
+        return -1;
+    }
+    struct timeval none = { 0 };
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+    return s;
+}
+
+int srte_mptcp_read_event(int evfd, struct srte_mptcp_event *ev)
+{
+    if (!ev) return fail(EFAULT, "no event to fill");
+    unsigned char f[HEADER + EVENT];
+    int nonblocking = (fcntl(evfd, F_GETFL) & O_NONBLOCK) != 0;
+    ssize_t n;
+    /* A whole frame or nothing: peek first, so that a non-blocking reader never takes half. */
+    do { n = recv(evfd, f, sizeof f, MSG_PEEK | (nonblocking ? MSG_DONTWAIT : MSG_WAITALL)); } while (n < 0 && errno == EINTR);
+    if (n < 0) return fail(errno, "reading the event stream: %s", strerror(errno));
+    if (n == 0) return 0;
+    if ((size_t)n < sizeof f) {
+        if (nonblocking) return fail(EAGAIN, "no whole event yet");
+        return fail(EPROTO, "the event stream ended inside an event");
+    }
+    do { n = recv(evfd, f, sizeof f, MSG_WAITALL); } while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof f) return fail(n < 0 ? errno : EPROTO, "reading the event stream");
+    if (memcmp(f, magic, 4) != 0 || f[5] != OP_EVENTS || get32(f + 8) != EVENT)
+        return fail(EPROTO, "the event stream carries something else than an event frame");
+    const unsigned char *e = f + HEADER;
+    memset(ev, 0, sizeof *ev);
+    ev->type = e[0];
+    ev->low_prio = e[1] & 1;
+    ev->by_peer = (e[1] >> 1) & 1;
+    ev->error = e[3];
+    ev->id = get32(e + 4);
+    if (e[2] == AF_INET || e[2] == AF_INET6) {
+        sockaddr_from(&ev->local, e[2], e + 12, get16(e + 8));
+        sockaddr_from(&ev->remote, e[2], e + 28, get16(e + 10));
+    }
+    return 1;
 }

@@ -11,15 +11,18 @@
  *    in), with the draft's structs in the layout srte documents for the legacy kernel
  *    (Sources/CSRH/include/csrh_mptcp.h: the address pair at the end of mptcp_sub_tuple).
  *
- * Options 71 and 72 (per-subflow get/setsockopt) answer EOPNOTSUPP: protocol version 1 does
- * not carry them.
+ * 71 MPTCP_SUB_GETSOCKOPT and 72 MPTCP_SUB_SETSOCKOPT (struct mptcp_sub_getsockopt /
+ * mptcp_sub_setsockopt, accepted through getsockopt and setsockopt alike) go to
+ * srte_mptcp_sub_getsockopt() / srte_mptcp_sub_setsockopt().
  *
  * The out-of-tree kernel's options 42 MPTCP_ENABLED, 43 MPTCP_SCHEDULER, 44 MPTCP_PATH_MANAGER
  * and 45 MPTCP_INFO (IPPROTO_TCP) clash with upstream's 42 TCP_AO_REPAIR, 43 TCP_IS_MPTCP,
  * 44 TCP_RTO_MAX_MS and 45 TCP_RTO_MIN_US. On the sockets the shim manages (the TCP stream
  * sockets it created, and every MPTCP socket) it answers them itself and never forwards them,
- * except getsockopt(43) with optlen == sizeof(int), which is upstream's TCP_IS_MPTCP. The table
- * is in Docs/CAPI.md. Every other call goes to the C library unchanged.
+ * except getsockopt(43) and getsockopt(45) with optlen == sizeof(int), which are upstream's
+ * TCP_IS_MPTCP and TCP_RTO_MIN_US. getsockopt(45) with the out-of-tree struct mptcp_info is
+ * emulated from upstream's MPTCP_FULL_INFO (mptcp_info_emulated below). The table is in
+ * Docs/CAPI.md. Every other call goes to the C library unchanged.
  */
 #define _GNU_SOURCE
 #include "srte/mptcp_socket.h"
@@ -201,6 +204,152 @@ static const char *path_manager(void)
     return t == 1 ? "netlink" : "default";
 }
 
+/*
+ * MPTCP_INFO (45) of the out-of-tree kernel, from upstream's getsockopt(SOL_MPTCP,
+ * MPTCP_FULL_INFO) (Linux 6.5+): the caller's struct mptcp_info names buffers (each optional)
+ * and their lengths; like the out-of-tree kernel, each is filled up to its length, and the
+ * lengths are written back. Docs/CAPI.md says where every field comes from.
+ */
+struct oot_meta_info {
+    uint8_t state, retransmits, probes, backoff;
+    uint32_t rto, unacked, last_data_sent, last_data_recv, last_ack_recv, total_retrans;
+    uint64_t bytes_acked, bytes_received;
+};
+
+struct oot_sub_info {
+    union { struct sockaddr src; struct sockaddr_in src_v4; struct sockaddr_in6 src_v6; };
+    union { struct sockaddr dst; struct sockaddr_in dst_v4; struct sockaddr_in6 dst_v6; };
+};
+
+struct oot_mptcp_info {
+    uint32_t tcp_info_len, sub_len, meta_len, sub_info_len, total_sub_info_len;
+    struct oot_meta_info *meta_info;
+    void *initial;
+    void *subflows;
+    struct oot_sub_info *subflow_info;
+};
+
+/* include/uapi/linux/mptcp.h as of 6.18 (the system's header may predate MPTCP_FULL_INFO). */
+struct up_mptcp_info {
+    uint8_t subflows, add_addr_signal, add_addr_accepted, subflows_max, add_addr_signal_max, add_addr_accepted_max;
+    uint32_t flags, token;
+    uint64_t write_seq, snd_una, rcv_nxt;
+    uint8_t local_addr_used, local_addr_max, csum_enabled;
+    uint32_t retransmits;
+    uint64_t bytes_retrans, bytes_sent, bytes_received, bytes_acked;
+    uint8_t subflows_total, reserved[3];
+    uint32_t last_data_sent, last_data_recv, last_ack_recv;
+};
+_Static_assert(sizeof(struct up_mptcp_info) == 96, "struct mptcp_info is 96 bytes on 6.18");
+
+struct up_subflow_info {
+    uint32_t id;
+    struct sockaddr_storage local, remote;
+};
+
+struct up_full_info {
+    uint32_t size_tcpinfo_kernel, size_tcpinfo_user, size_sfinfo_kernel, size_sfinfo_user, num_subflows, size_arrays_user;
+    uint64_t subflow_info, tcp_info;
+    struct up_mptcp_info mptcp_info;
+};
+_Static_assert(sizeof(struct up_full_info) == 136, "struct mptcp_full_info is 136 bytes");
+
+enum { SOL_MPTCP_UP = 284, MPTCP_FULL_INFO_UP = 4, INFO_MAX_SUBFLOWS = 64, TCPI_STRIDE = 256 };
+
+static uint32_t tcpi32(const unsigned char *t, size_t at) { uint32_t v; memcpy(&v, t + at, 4); return v; }
+
+static int mptcp_info_emulated(int fd, void *val, socklen_t *len)
+{
+    struct oot_mptcp_info mi;
+    if (*len < (socklen_t)sizeof mi) { errno = EINVAL; return -1; }
+    memcpy(&mi, val, sizeof mi);
+    static __thread struct up_subflow_info sfi[INFO_MAX_SUBFLOWS];
+    static __thread unsigned char tcpi[INFO_MAX_SUBFLOWS][TCPI_STRIDE];
+    struct up_full_info fi;
+    memset(&fi, 0, sizeof fi);
+    memset(tcpi, 0, sizeof tcpi);
+    fi.size_tcpinfo_user = TCPI_STRIDE;
+    fi.size_sfinfo_user = sizeof(struct up_subflow_info);
+    fi.size_arrays_user = INFO_MAX_SUBFLOWS;
+    fi.subflow_info = (uint64_t)(uintptr_t)sfi;
+    fi.tcp_info = (uint64_t)(uintptr_t)tcpi;
+    socklen_t fl = sizeof fi;
+    if (real_getsockopt(fd, SOL_MPTCP_UP, MPTCP_FULL_INFO_UP, &fi, &fl) < 0) return -1;
+    unsigned n = fi.num_subflows < INFO_MAX_SUBFLOWS ? fi.num_subflows : INFO_MAX_SUBFLOWS;
+    /* The first subflow (id 1), when it is still there: the out-of-tree "master". */
+    int first = -1;
+    for (unsigned i = 0; i < n; i++) if (sfi[i].id == 1) first = (int)i;
+    uint32_t info_len = mi.tcp_info_len < fi.size_tcpinfo_kernel ? mi.tcp_info_len : fi.size_tcpinfo_kernel;
+    if (info_len > TCPI_STRIDE) info_len = TCPI_STRIDE;
+
+    if (mi.meta_info) {
+        struct oot_meta_info m;
+        memset(&m, 0, sizeof m);
+        const unsigned char *lead = n ? tcpi[first >= 0 ? first : 0] : NULL;
+        if (lead) {
+            m.state = lead[0];          /* tcpi_state of the first subflow */
+            m.probes = lead[3];
+            m.backoff = lead[4];
+            m.rto = tcpi32(lead, 8);
+        }
+        m.retransmits = fi.mptcp_info.retransmits > 255 ? 255 : (uint8_t)fi.mptcp_info.retransmits;
+        for (unsigned i = 0; i < n; i++) {
+            m.unacked += tcpi32(tcpi[i], 24);         /* tcpi_unacked */
+            m.total_retrans += tcpi32(tcpi[i], 100);  /* tcpi_total_retrans */
+        }
+        m.last_data_sent = fi.mptcp_info.last_data_sent;
+        m.last_data_recv = fi.mptcp_info.last_data_recv;
+        m.last_ack_recv = fi.mptcp_info.last_ack_recv;
+        m.bytes_acked = fi.mptcp_info.bytes_acked;
+        m.bytes_received = fi.mptcp_info.bytes_received;
+        uint32_t ml = mi.meta_len < sizeof m ? mi.meta_len : (uint32_t)sizeof m;
+        memcpy(mi.meta_info, &m, ml);
+        mi.meta_len = ml;
+    }
+    if (mi.initial) {
+        if (first >= 0) memcpy(mi.initial, tcpi[first], info_len);
+        mi.tcp_info_len = info_len;
+    }
+    if (mi.subflows) {
+        uint32_t left = mi.sub_len, written = 0;
+        unsigned char *p = mi.subflows;
+        for (unsigned i = 0; i < n && left > 0; i++) {
+            uint32_t l = left < info_len ? left : info_len;
+            memcpy(p, tcpi[i], l);
+            p += l;
+            left -= l;
+            written += l;
+        }
+        mi.sub_len = written;
+    }
+    if (mi.subflow_info) {
+        uint32_t one = mi.sub_info_len < sizeof(struct oot_sub_info) ? mi.sub_info_len : (uint32_t)sizeof(struct oot_sub_info);
+        uint32_t left = mi.total_sub_info_len, written = 0;
+        unsigned char *p = (unsigned char *)mi.subflow_info;
+        for (unsigned i = 0; i < n && left > 0 && one > 0; i++) {
+            struct oot_sub_info s;
+            memset(&s, 0, sizeof s);
+            if (sfi[i].local.ss_family == AF_INET) {
+                memcpy(&s.src_v4, &sfi[i].local, sizeof s.src_v4);
+                memcpy(&s.dst_v4, &sfi[i].remote, sizeof s.dst_v4);
+            } else {
+                memcpy(&s.src_v6, &sfi[i].local, sizeof s.src_v6);
+                memcpy(&s.dst_v6, &sfi[i].remote, sizeof s.dst_v6);
+            }
+            uint32_t l = left < one ? left : one;
+            memcpy(p, &s, l);
+            p += l;
+            left -= l;
+            written += l;
+        }
+        mi.sub_info_len = one;
+        mi.total_sub_info_len = written;
+    }
+    memcpy(val, &mi, sizeof mi);
+    *len = sizeof mi;
+    return 0;
+}
+
 static int oot_getsockopt(int fd, int name, void *val, socklen_t *len)
 {
     switch (name) {
@@ -217,8 +366,7 @@ static int oot_getsockopt(int fd, int name, void *val, socklen_t *len)
     case OOT_PATH_MANAGER:
         return put_name(path_manager(), val, len);
     default:   /* OOT_INFO: see Docs/CAPI.md (upstream's getsockopt(SOL_MPTCP, MPTCP_FULL_INFO)) */
-        errno = EOPNOTSUPP;
-        return -1;
+        return mptcp_info_emulated(fd, val, len);
     }
 }
 
@@ -350,12 +498,40 @@ static int open_sub_tuple(int fd, unsigned char *io, socklen_t *len)
     return 0;
 }
 
+/*
+ * MPTCP_SUB_GETSOCKOPT / MPTCP_SUB_SETSOCKOPT: the out-of-tree header's structs, passed as the
+ * option value of getsockopt or setsockopt at IPPROTO_TCP.
+ */
+struct oot_sub_getsockopt { uint8_t id; int level; int optname; char *optval; unsigned int *optlen; };
+struct oot_sub_setsockopt { uint8_t id; int level; int optname; char *optval; unsigned int optlen; };
+
+static int sub_sockopt(int fd, int name, const void *val, socklen_t len)
+{
+    if (name == SUB_GETSOCKOPT) {
+        struct oot_sub_getsockopt g;
+        if (len < (socklen_t)sizeof g) { errno = EINVAL; return -1; }
+        memcpy(&g, val, sizeof g);
+        if (!g.optval || !g.optlen) { errno = EFAULT; return -1; }
+        socklen_t l = *g.optlen;
+        if (srte_mptcp_sub_getsockopt(fd, g.id, g.level, g.optname, g.optval, &l) < 0) return -1;
+        *g.optlen = l;
+        return 0;
+    }
+    struct oot_sub_setsockopt s;
+    if (len < (socklen_t)sizeof s) { errno = EINVAL; return -1; }
+    memcpy(&s, val, sizeof s);
+    if (!s.optval && s.optlen) { errno = EFAULT; return -1; }
+    return srte_mptcp_sub_setsockopt(fd, s.id, s.level, s.optname, s.optval, s.optlen);
+}
+
 __attribute__((visibility("default")))
 int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
     if (level == IPPROTO_TCP && name >= OOT_ENABLED && name <= OOT_INFO && managed(fd)) {
         /* getsockopt(43) with an int's length is upstream's TCP_IS_MPTCP */
         if (name == OOT_SCHEDULER && len && *len == sizeof(int)) return real_getsockopt(fd, level, name, val, len);
+        /* getsockopt(45) with an int's length is upstream's TCP_RTO_MIN_US */
+        if (name == OOT_INFO && len && *len == sizeof(int)) return real_getsockopt(fd, level, name, val, len);
         if (!val || !len) { errno = EFAULT; return -1; }
         return oot_getsockopt(fd, name, val, len);
     }
@@ -367,7 +543,7 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
     case CLOSE_SUB_ID: return close_sub_id(fd, val, *len);
     case GET_SUB_TUPLE: return get_sub_tuple(fd, val, len);
     case OPEN_SUB_TUPLE: return open_sub_tuple(fd, val, len);
-    default: errno = EOPNOTSUPP; return -1;   /* 71, 72: not in protocol version 1 */
+    default: return sub_sockopt(fd, name, val, *len);   /* 71, 72 */
     }
 }
 
@@ -378,7 +554,10 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
         if (!val) { errno = EFAULT; return -1; }
         return oot_setsockopt(fd, name, val, len);
     }
-    /* MPTCP_SUB_SETSOCKOPT is a setsockopt on the out-of-tree kernel: not in protocol version 1 */
-    if (level == IPPROTO_TCP && (name == SUB_SETSOCKOPT || name == SUB_GETSOCKOPT)) { errno = EOPNOTSUPP; return -1; }
+    /* MPTCP_SUB_SETSOCKOPT is a setsockopt on the out-of-tree kernel (and 71 is accepted here too) */
+    if (level == IPPROTO_TCP && (name == SUB_SETSOCKOPT || name == SUB_GETSOCKOPT)) {
+        if (!val) { errno = EFAULT; return -1; }
+        return sub_sockopt(fd, name, val, len);
+    }
     return real_setsockopt(fd, level, name, val, len);
 }

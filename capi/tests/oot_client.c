@@ -78,11 +78,18 @@ int main(int argc, char **argv)
     getsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, &rl);
     printf("disabled enabled=%d proto=%d nonblock=%d cloexec=%d reuseaddr=%d\n", enabled(fd), protocol(fd),
            !!(fcntl(fd, F_GETFL) & O_NONBLOCK), !!(fcntl(fd, F_GETFD) & FD_CLOEXEC), reuse);
+    /* On this (now plain TCP) socket the shim manages, 45 with an int's length is upstream's
+     * TCP_RTO_MIN_US, answered by the kernel. */
+    int rto_us = -1;
+    socklen_t rto_l = sizeof rto_us;
+    int rto_rc = getsockopt(fd, IPPROTO_TCP, 45, &rto_us, &rto_l);
+    printf("rto-min-tcp rc=%d us=%d\n", rto_rc, rto_us);
     if (setsockopt(fd, IPPROTO_TCP, MPTCP_ENABLED, &one, sizeof one) < 0) printf("enable errno=%d\n", errno);
     printf("reenabled enabled=%d proto=%d\n", enabled(fd), protocol(fd));
     close(fd);
 
-    /* Scheduler and path manager: names; setting one is a hint. MPTCP_INFO: refused. */
+    /* Scheduler and path manager: names; setting one is a hint. MPTCP_INFO before connect: the
+     * kernel's answer for an unconnected socket. */
     fd = socket(AF_INET6, SOCK_STREAM, 0);
     char name[MPTCP_SCHED_NAME_MAX + 1] = { 0 };
     socklen_t nl = MPTCP_SCHED_NAME_MAX;
@@ -103,6 +110,7 @@ int main(int argc, char **argv)
     memset(&info, 0, sizeof info);
     socklen_t infol = sizeof info;
     if (getsockopt(fd, IPPROTO_TCP, MPTCP_INFO, &info, &infol) < 0) printf("info errno=%d\n", errno);
+    else printf("unconnected-info sub_len=%u\n", info.sub_len);
     int save = MPTCP_INFO_FLAG_SAVE_MASTER;
     if (setsockopt(fd, IPPROTO_TCP, MPTCP_INFO, &save, sizeof save) == 0) printf("info-flag ok\n");
 
@@ -153,8 +161,58 @@ int main(int argc, char **argv)
             inet_ntop(AF_INET6, &br.sin6_addr, rs, sizeof rs);
             printf("tuple id=%d len=%u lport-set=%d remote=%s rport=%u\n", id, (unsigned)len, bl.sin6_port != 0, rs, ntohs(br.sin6_port));
         }
+        /* MPTCP_SUB_SETSOCKOPT (a setsockopt) and MPTCP_SUB_GETSOCKOPT (a getsockopt). */
+        struct mptcp_sub_setsockopt sso = { .id = (__u8)id, .level = IPPROTO_TCP, .optname = TCP_CONGESTION, .optval = "reno", .optlen = 4 };
+        if (setsockopt(fd, IPPROTO_TCP, MPTCP_SUB_SETSOCKOPT, &sso, sizeof sso) < 0) printf("sub-set errno=%d\n", errno);
+        else printf("sub-set ok\n");
         for (long left = bytes; left > 0; left -= sizeof data)
             if (send(fd, data, left < (long)sizeof data ? (size_t)left : sizeof data, 0) < 0) { perror("send"); return 1; }
+        char cc[16] = "";
+        unsigned int ccl = sizeof cc;
+        struct mptcp_sub_getsockopt gso = { .id = (__u8)id, .level = IPPROTO_TCP, .optname = TCP_CONGESTION, .optval = cc, .optlen = &ccl };
+        socklen_t gl = sizeof gso;
+        /* The option reaches the live subflow at its next acknowledgment: keep data flowing. */
+        int grc = -1;
+        for (int tries = 0; tries < 40; tries++) {
+            ccl = sizeof cc;
+            grc = getsockopt(fd, IPPROTO_TCP, MPTCP_SUB_GETSOCKOPT, &gso, &gl);
+            if (grc < 0 || !strcmp(cc, "reno")) break;
+            if (send(fd, data, sizeof data, 0) < 0) { perror("send"); return 1; }
+            sleep_ms(50);
+        }
+        if (grc < 0) printf("sub-get errno=%d\n", errno);
+        else printf("sub-get cc=%.16s len=%u\n", cc, ccl);
+        int nodelay = 0;
+        unsigned int ndl = sizeof nodelay;
+        struct mptcp_sub_getsockopt nd = { .id = (__u8)id, .level = IPPROTO_TCP, .optname = TCP_NODELAY, .optval = (char *)&nodelay, .optlen = &ndl };
+        gl = sizeof nd;
+        if (getsockopt(fd, IPPROTO_TCP, MPTCP_SUB_GETSOCKOPT, &nd, &gl) < 0) printf("sub-get-nodelay errno=%d\n", errno);
+
+        /* MPTCP_INFO: the connection and both subflows. */
+        struct mptcp_meta_info meta;
+        struct tcp_info initial, subs[4];
+        struct mptcp_sub_info sinfo[4];
+        memset(&meta, 0, sizeof meta);
+        memset(&initial, 0, sizeof initial);
+        memset(subs, 0, sizeof subs);
+        memset(sinfo, 0, sizeof sinfo);
+        struct mptcp_info mi = {
+            .tcp_info_len = sizeof(struct tcp_info), .sub_len = sizeof subs, .meta_len = sizeof meta,
+            .sub_info_len = sizeof(struct mptcp_sub_info), .total_sub_info_len = sizeof sinfo,
+            .meta_info = &meta, .initial = &initial, .subflows = subs, .subflow_info = sinfo,
+        };
+        socklen_t mil = sizeof mi;
+        if (getsockopt(fd, IPPROTO_TCP, MPTCP_INFO, &mi, &mil) < 0) {
+            printf("info errno=%d\n", errno);
+        } else {
+            unsigned n = mi.tcp_info_len ? mi.sub_len / mi.tcp_info_len : 0;
+            printf("info subflows=%u sub_info=%u meta_len=%u state=%u initial-state=%u acked=%d received=%d",
+                   n, mi.sub_info_len ? mi.total_sub_info_len / mi.sub_info_len : 0, mi.meta_len, meta.mptcpi_state,
+                   initial.tcpi_state, meta.mptcpi_bytes_acked > 0, meta.mptcpi_bytes_received > 0);
+            for (unsigned i = 0; i < n && i < 4; i++)
+                printf(" sub%u=state:%u,lport-set:%d,rport:%u", i, subs[i].tcpi_state, sinfo[i].src_v6.sin6_port != 0, ntohs(sinfo[i].dst_v6.sin6_port));
+            printf("\n");
+        }
         struct mptcp_close_sub_id c = { .id = (__u8)id };
         len = sizeof c;
         printf("close-optlen=%u\n", (unsigned)len);

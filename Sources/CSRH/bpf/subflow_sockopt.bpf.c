@@ -14,9 +14,12 @@
  * when no entry names the socket's namespace. The program:
  *  - at TCP_CONNECT_CB of a socket whose local port is in srte's range, turns on
  *    RTT callbacks for it, so later changes reach the live subflow at its next
- *    RTT sample (i.e. with its next ACK);
- *  - at CONNECT / ACTIVE_ESTABLISHED / RTT callbacks, applies the options of the
- *    socket's 4-tuple if their generation changed, and records the result.
+ *    RTT sample (i.e. with its next ACK); with `mptcp` set in `srte_ports`, also
+ *    for every MPTCP subflow (bpf_skc_to_mptcp_sock), connecting or passively
+ *    established (the srte agent: any subflow of the programs it serves);
+ *  - at CONNECT / ACTIVE_ESTABLISHED / PASSIVE_ESTABLISHED / RTT callbacks,
+ *    applies the options of the socket's 4-tuple if their generation changed,
+ *    and records the result.
  *
  * Compiled during `swift build` by Plugins/BPFEmbed (clang -target bpf) and
  * embedded in SubflowSteering; no object is committed.
@@ -52,7 +55,7 @@ struct srte_opts {
 	char cc[16];
 };
 
-struct srte_range { __u32 lo, hi; };
+struct srte_range { __u32 lo, hi, mptcp; };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -74,16 +77,24 @@ int srte_sockops(struct bpf_sock_ops *ops)
 	__u32 op = ops->op;
 
 	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
-	    op != BPF_SOCK_OPS_RTT_CB)
+	    op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_RTT_CB)
 		return 1;
 	if (ops->family != AF_INET6)
 		return 1;
 
 	__u32 lport = ops->local_port;
-	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
+	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB || op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB) {
 		__u32 zero = 0;
+		int on = 0;
 		struct srte_range *r = bpf_map_lookup_elem(&srte_ports, &zero);
-		if (r && lport >= r->lo && lport <= r->hi)
+		if (r && op == BPF_SOCK_OPS_TCP_CONNECT_CB && lport >= r->lo && lport <= r->hi)
+			on = 1;
+		if (r && !on && r->mptcp) {
+			struct bpf_sock *sk = ops->sk;
+			if (sk && bpf_skc_to_mptcp_sock(sk))
+				on = 1;
+		}
+		if (on)
 			bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_RTT_CB_FLAG);
 	}
 

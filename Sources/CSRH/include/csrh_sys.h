@@ -39,10 +39,11 @@ struct csrh_sockopt_value {
     int32_t tclass, last_error;
     char cc[16];
 };
-struct csrh_sockopt_range { uint32_t lo, hi; };
+/* lo-hi: the local ports whose sockets get RTT callbacks; mptcp = 1: every MPTCP subflow too. */
+struct csrh_sockopt_range { uint32_t lo, hi, mptcp; };
 _Static_assert(sizeof(struct csrh_sockopt_key) == 48, "srte_key");
 _Static_assert(sizeof(struct csrh_sockopt_value) == 40, "srte_opts");
-_Static_assert(sizeof(struct csrh_sockopt_range) == 8, "srte_range");
+_Static_assert(sizeof(struct csrh_sockopt_range) == 12, "srte_range");
 
 /* Sets the effective uid of the calling thread only (raw setresuid(-1, euid, -1);
  * glibc's seteuid() changes every thread). Returns 0 or an errno. For tests that

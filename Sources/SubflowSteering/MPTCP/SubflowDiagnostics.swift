@@ -32,6 +32,9 @@ public struct SubflowDiagnostics: Hashable, Sendable {
     public var congestionControl: String? = nil
     /// `INET_DIAG_TCLASS`: the IPv6 traffic class.
     public var trafficClass: UInt8? = nil
+    /// `INET_DIAG_INFO`: the subflow's `struct tcp_info` as the kernel sent it (its length is
+    /// the kernel's `sizeof(struct tcp_info)`).
+    public var tcpInfo: [UInt8]? = nil
     /// `idiag_uid`: the user owning the socket (the creator of the MPTCP socket, in the
     /// namespace's user namespace).
     public var uid: UInt32 = 0
@@ -87,6 +90,7 @@ public struct SubflowDiagnostics: Hashable, Sendable {
         for a in try NetlinkAttribute.decode(m.payload, from: 72) {
             switch a.type {
             case 2: // INET_DIAG_INFO: struct tcp_info
+                d.tcpInfo = a.value
                 var t = ByteReader(a.value, from: Int(CSRH_TCPI_BYTES_RECEIVED_OFFSET))
                 d.bytesReceived = t.u64() ?? 0
                 var s = ByteReader(a.value, from: Int(CSRH_TCPI_BYTES_SENT_OFFSET))

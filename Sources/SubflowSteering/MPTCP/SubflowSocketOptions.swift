@@ -8,8 +8,9 @@ import LinuxSystem
 ///
 /// Reachable options: `SO_MARK`, `IPV6_TCLASS`, `TCP_CONGESTION`. Options reach
 /// a subflow when it connects (if set before ``MultipathConnection/openSubflows(_:timeout:confirm:)``)
-/// or, for live subflows whose local port is in `ports` and that opened while
-/// the program was attached, at their next RTT sample (next ACK).
+/// or, for live subflows whose local port is in `ports` (or any MPTCP subflow, with
+/// `allSubflows`) and that opened while the program was attached, at their next RTT
+/// sample (next ACK).
 ///
 /// ```swift
 /// let opts = try SubflowSocketOptions()          // attach (root)
@@ -30,21 +31,29 @@ public final class SubflowSocketOptions: @unchecked Sendable {
     ///   - cgroup: a cgroup v2 directory containing the processes whose subflows are
     ///     to be reached (default: the cgroup v2 root).
     ///   - ports: srte's local port range (``MultipathConnection/defaultPortRange``).
+    ///   - allSubflows: also turn RTT callbacks on for every MPTCP subflow that connects or is
+    ///     passively established while the program is attached, whatever its port (the srte
+    ///     agent: the subflows of every program it serves), so options reach them later too.
     /// - Throws: `.notSupported` when the kernel refuses the program (no BPF, no
     ///   cgroup v2, not root), with the errno.
-    public init(cgroup: String = SubflowSocketOptions.defaultCgroup, ports: ClosedRange<UInt16> = MultipathConnection.defaultPortRange) throws(SubflowError) {
+    public init(cgroup: String = SubflowSocketOptions.defaultCgroup, ports: ClosedRange<UInt16> = MultipathConnection.defaultPortRange,
+                allSubflows: Bool = false) throws(SubflowError) {
         do throws(SystemCallError) {
             object = try BPFObject(embedded: subflowSockoptObject, what: "the per-subflow socket options program")
             optionsFD = try object.mapFD("srte_subflow_opts")
             var zero: UInt32 = 0
-            var range = csrh_sockopt_range(lo: UInt32(ports.lowerBound), hi: UInt32(ports.upperBound))
+            var range = csrh_sockopt_range(lo: UInt32(ports.lowerBound), hi: UInt32(ports.upperBound), mptcp: allSubflows ? 1 : 0)
             try BPFMap.update(try object.mapFD("srte_ports"), key: &zero, value: &range)
             linkFD = try object.attachCgroupSockOps(path: cgroup)
         } catch {
             throw SubflowError(.notSupported, "per-subflow socket options are not supported here: \(error.call) (\(cgroup)): \(error.errno.message) (needs CAP_BPF/CAP_NET_ADMIN and cgroup v2)", errno: error.errno)
         }
         self.ports = ports
+        self.allSubflows = allSubflows
     }
+
+    /// Whether every MPTCP subflow gets RTT callbacks (see ``init(cgroup:ports:allSubflows:)``).
+    public let allSubflows: Bool
 
     deinit {
         close(linkFD)

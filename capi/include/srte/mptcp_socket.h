@@ -90,6 +90,67 @@ int srte_mptcp_close_subflow(int fd, uint32_t id, int how);
  */
 int srte_mptcp_get_subflow_tuple(int fd, uint32_t id, struct srte_subflow_tuple *tuple, struct ipv6_sr_hdr *srh, size_t srh_cap);
 
+/*
+ * MPTCP_SUB_GETSOCKOPT: option `optname` at `level` of subflow `id` of `fd`, as getsockopt(2)
+ * returns it for a TCP socket (`*optlen` in: the buffer's size; out: the value's length,
+ * truncated to the buffer). Readable: TCP_INFO (the subflow's struct tcp_info), TCP_CONGESTION,
+ * TCP_MAXSEG (IPPROTO_TCP), SO_MARK (SOL_SOCKET), IPV6_TCLASS (IPPROTO_IPV6): what upstream
+ * Linux reports of one subflow (sock_diag). Anything else: EOPNOTSUPP.
+ */
+int srte_mptcp_sub_getsockopt(int fd, uint32_t id, int level, int optname, void *optval, socklen_t *optlen);
+
+/*
+ * MPTCP_SUB_SETSOCKOPT: sets option `optname` at `level` of subflow `id` of `fd`. Settable:
+ * SO_MARK (SOL_SOCKET; for a user other than root only the marks its grant names), IPV6_TCLASS
+ * (IPPROTO_IPV6), TCP_CONGESTION (IPPROTO_TCP; for a user other than root only those of
+ * net.ipv4.tcp_allowed_congestion_control): what a BPF program can set on one subflow. The
+ * agent's program applies it at the subflow's next acknowledgment, on IPv6 subflows that
+ * connected while the agent ran (the initial subflow too); subflows of a connection made before
+ * the agent started: EOPNOTSUPP. Only the connection's
+ * owner (the uid that created the socket) or root may: EPERM otherwise.
+ */
+int srte_mptcp_sub_setsockopt(int fd, uint32_t id, int level, int optname, const void *optval, socklen_t optlen);
+
+/*
+ * Sets (low_prio = 1) or clears (0) the backup flag of subflow `id` of `fd`: the peer gets an
+ * MP_PRIO; srte_mptcp_get_subflow_ids() shows SRTE_SUBFLOW_LOW_PRIO. Needs a grant (like open
+ * and close) and the connection's ownership (EPERM).
+ */
+int srte_mptcp_set_subflow_priority(int fd, uint32_t id, int low_prio);
+
+/* Event types (struct srte_mptcp_event.type). */
+#define SRTE_EVENT_ESTABLISHED         1   /* the connection is established */
+#define SRTE_EVENT_CLOSED              2   /* the connection is gone: the last event */
+#define SRTE_EVENT_SUBFLOW_ESTABLISHED 3
+#define SRTE_EVENT_SUBFLOW_CLOSED      4   /* error: the subflow's socket error (errno), or 0 */
+#define SRTE_EVENT_SUBFLOW_PRIORITY    5   /* low_prio changed; by_peer: the peer's MP_PRIO */
+
+/* One event of a connection. */
+struct srte_mptcp_event {
+    uint32_t type;                 /* SRTE_EVENT_* */
+    uint32_t id;                   /* the subflow's id; 0: a connection event, or a subflow the agent
+                                      cannot name (neither there at srte_mptcp_event_fd() nor opened
+                                      through the agent since) */
+    int low_prio;                  /* the subflow's backup flag, when the event carries it */
+    int by_peer;                   /* SRTE_EVENT_SUBFLOW_PRIORITY: 1 = the peer changed it */
+    int error;                     /* SRTE_EVENT_SUBFLOW_CLOSED: errno, 0 = closed cleanly */
+    struct sockaddr_storage local; /* the subflow's addresses (family 0 for connection events) */
+    struct sockaddr_storage remote;
+};
+
+/*
+ * A descriptor on which the events of connection `fd` arrive (close(2) it when done): poll it
+ * for POLLIN and read each event with srte_mptcp_read_event(). Only `fd`'s own connection's
+ * events; the stream ends after SRTE_EVENT_CLOSED.
+ */
+int srte_mptcp_event_fd(int fd);
+
+/*
+ * Reads the next event from `evfd`. Returns 1 with *ev filled, 0 at the end of the stream,
+ * -1 on error (EAGAIN: `evfd` is non-blocking and no whole event is there yet).
+ */
+int srte_mptcp_read_event(int evfd, struct srte_mptcp_event *ev);
+
 /* The message of the calling thread's last failure ("" after success). */
 const char *srte_mptcp_last_error(void);
 

@@ -1,0 +1,160 @@
+import Foundation
+import Testing
+import TestSupport
+import NetworkLab
+import LinuxSystem
+import SubflowSteering
+import PathAgent
+import Glibc
+
+/// srte's C API beyond opening and closing subflows (capi/tests/ops_client.c against a running
+/// `srte agent` in a lab of the bundled diamond): per-subflow socket options, a subflow's
+/// priority and the connection's event stream, as root and as another user, with a third user
+/// holding the socket refused.
+@Suite(.serialized, .enabled(if: isRoot, "needs root: creates network namespaces"), .timeLimit(.minutes(4)))
+struct CAPIOperationsTests {
+    /// The subflows of h1 as `ss -tie` shows them (one line each), the local port first.
+    func ssLines(_ bed: Testbed) throws -> [String] {
+        let r = try runTool(["ip", "netns", "exec", bed.namespace(of: "h1")!, "ss", "-tieHO", "state", "established"])
+        return r.out.split(separator: "\n").map(String.init)
+    }
+
+    /// Runs ops_client in h1 (as root, which forks the users it is told); returns its output and
+    /// `ss -tie` taken while it holds the connection.
+    func run(_ bed: Testbed, _ client: String, _ args: [String], duringHold: () throws -> Void = {}) throws -> (out: String, ss: [String]) {
+        let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
+        defer { if serve.isRunning { serve.terminate() } }
+        Thread.sleep(forTimeInterval: 0.3)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["ip", "netns", "exec", bed.namespace(of: "h1")!, client, "fc00:2::2", "5201", "--hold", "1500"] + args
+        let pipe = Pipe(), out = Collected()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        pipe.fileHandleForReading.readabilityHandler = { h in out.append(h.availableData) }
+        try p.run()
+        defer { if p.isRunning { p.terminate() } }
+        var ss: [String] = []
+        if out.wait(for: "holding", seconds: 20) {
+            ss = try ssLines(bed)
+            try duringHold()
+        }
+        let deadline = Date().addingTimeInterval(30)
+        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        Thread.sleep(forTimeInterval: 0.1)
+        pipe.fileHandleForReading.readabilityHandler = nil
+        out.append(pipe.fileHandleForReading.availableData)
+        serve.waitUntilExit()
+        return (out.text, ss)
+    }
+
+    @Test func subflowOptionsPriorityAndEventsAsRootAndAsAnotherUser() throws {
+        let build = try CAPIBuild()
+        defer { build.remove() }
+        let client = build.dir + "/ops_client"
+        let cc = try runTool(["gcc", "-Wall", "-Wextra", "-Werror", "-I", packageRoot + "/capi/include", "-o", client,
+                              packageRoot + "/capi/tests/ops_client.c", "-L", build.dir, "-lsrte-mptcp", "-Wl,-rpath," + build.dir])
+        #expect(cc.status == 0, "gcc: \(cc.out)")
+        chmod(client, 0o755)
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "cs\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        // uid 65534 may open subflows (no SRH) and give them marks 40-49; 65533 has a grant too,
+        // but not the connection.
+        let policy = try agentPolicyFile("""
+            rules: []
+            grants:
+              - { uid: 65534, marks: 40-49 }
+              - { uid: 65533, marks: 40-49 }
+            """)
+        defer { try? FileManager.default.removeItem(atPath: policy) }
+        // A connection made before the agent started: its subflows connected without RTT
+        // callbacks, which no BPF hook can turn on later.
+        let early = try startServe(inNamespace: bed.namespace(of: "h2")!, port: 5202)
+        defer { if early.isRunning { early.terminate() } }
+        Thread.sleep(forTimeInterval: 0.3)
+        let server = try #require(SocketEndpoint(parsing: "[fc00:2::2]:5202"))
+        let before: MPTCPSocket = try NetworkNamespace.run(in: bed.namespace(of: "h1")!) {
+            let c = try MPTCPSocket()
+            try c.connect(to: server)
+            _ = try c.send([UInt8](repeating: 7, count: 1000))
+            return c
+        }
+        let (agent, log) = try CAPITests().startAgent(bed, policy: policy)
+        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
+        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+
+        // Set TCP_CONGESTION on the early connection's subflow 1 (protocol op 7): refused, saying why.
+        let cookie = try NetworkNamespace.run(in: bed.namespace(of: "h1")!) { try NetworkNamespace.currentCookie() }
+        func be32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.bigEndian, Array.init) }
+        let body = be32(1) + be32(UInt32(IPPROTO_TCP)) + be32(UInt32(TCP_CONGESTION)) + Array("reno".utf8)
+        let request = [0x53, 0x52, 0x54, 0x41, 1, 7, 0, 0] + be32(UInt32(body.count)) + [0, 0, 0, 0] + body
+        let s = try UnixSocket.connect(to: "/run/srte/agent-\(cookie).sock")
+        try UnixSocket.send(s, request, descriptors: [before.fileDescriptor], credentials: true)
+        shutdown(s, Int32(SHUT_WR))
+        let answer = try UnixSocket.readAll(s, timeout: .seconds(5))
+        close(s)
+        let error = answer.count >= 16 ? Int32(bitPattern: UInt32(answer[12]) << 24 | UInt32(answer[13]) << 16 | UInt32(answer[14]) << 8 | UInt32(answer[15])) : 0
+        let message = String(decoding: answer.dropFirst(16), as: UTF8.self)
+        #expect(error == EOPNOTSUPP && message.contains("connected before the agent's option program was attached"), "\(error): \(message)")
+        withExtendedLifetime(before) {}
+
+        for (uid, mark) in [(UInt32?.none, 42), (UInt32?.some(65534), 43)] {
+            let who = uid.map { "uid \($0)" } ?? "root"
+            // During the hold the server marks the subflow backup (its own path manager's
+            // SET_FLAGS): an MP_PRIO the client receives, reported as the peer's change.
+            let (out, ss) = try run(bed, client, ["--thief", "65533", "--cc", "reno", "--mark", "\(mark)", "--peer-prio"] + (uid.map { ["--as", "\($0)"] } ?? [])) {
+                try NetworkNamespace.run(in: bed.namespace(of: "h2")!) {
+                    let sub = try #require(try SubflowDiagnostics.all().first { (43000...43999).contains($0.remote.port) && $0.tcpState == 1 })
+                    try MPTCPPathManager().setBackup(token: sub.token, local: sub.local, remote: sub.remote, backup: true)
+                }
+            }
+            #expect(out.contains("events ok"), "\(who): \(out)\n\(log.text)")
+            #expect(out.contains("open ok id=2"), "\(who): \(out)")
+            // Events: the subflow this program opened, by its id.
+            #expect(out.contains("event sub-established id=2 lport=43"), "\(who): \(out)")
+            #expect(out.contains("setcc ok") && out.contains("setmark ok"), "\(who): \(out)")
+            #expect(out.contains("measured applied-after=") && !out.contains("applied-after=-1"), "\(who): the option took effect under traffic: \(out)")
+            // Read back through the agent (sock_diag of the subflow) after traffic.
+            #expect(out.contains("getcc=reno getmark=\(mark) tclass=0 maxseg="), "\(who): \(out)")
+            #expect(out.contains("tcpinfo len=") && out.contains("state=1"), "\(who): \(out)")
+            #expect(out.contains("getnodelay errno=EOPNOTSUPP") && out.contains("not supported"), "\(who): \(out)")
+            // The initial subflow connected while the agent's program was attached: reachable too.
+            #expect(out.contains("set-initial ok") && out.contains("initial-cc=reno"), "\(who): \(out)")
+            // Priority: the backup flag as the kernel reports it, and the event.
+            #expect(out.contains("prio ok"), "\(who): \(out)")
+            #expect(out.contains("event priority id=2 low=1 peer=0"), "\(who): \(out)")
+            #expect(out.contains("event priority id=2 low=1 peer=1"), "\(who): the server's MP_PRIO: \(out)")
+            #expect(out.contains("ids n=2 1:E- 2:EL"), "\(who): \(out)")
+            // The other user holding the socket may read, not change.
+            #expect(out.contains("thief ids n=2 1:E- 2:EL"), "\(who): \(out)")
+            #expect(out.contains("thief setcc errno=EPERM") && out.contains("belongs to uid \(uid ?? 0)"), "\(who): \(out)")
+            #expect(out.contains("thief prio errno=EPERM"), "\(who): \(out)")
+            #expect(out.contains("after-thief getcc=reno") && out.contains("after-thief ids n=2 1:E- 2:EL"), "\(who): unchanged: \(out)")
+            // The kernel's own view (ss in h1): the subflow the program opened (local port
+            // 43xxx) has the congestion control and the mark; the initial subflow the congestion
+            // control only.
+            let opened = ss.filter { $0.contains("]:43") }
+            let initial = ss.filter { $0.contains("]:5201") && !$0.contains("]:43") }
+            #expect(opened.count == 1 && opened[0].contains("reno") && opened[0].contains("fwmark:0x\(String(mark, radix: 16))"),
+                    "\(who): \(ss.joined(separator: "\n"))")
+            #expect(initial.count == 1 && initial[0].contains("reno") && !initial[0].contains("fwmark"), "\(who): \(ss.joined(separator: "\n"))")
+            // ss's MPTCP subflow flags: b = backup (MPTCP_SUBFLOW_FLAG_BKUP_LOC).
+            func flags(_ line: String?) -> String? {
+                guard let line, let r = line.range(of: " flags:") else { return nil }
+                return String(line[r.upperBound...].prefix { $0 != " " })
+            }
+            #expect(flags(opened.first)?.contains("b") == true && flags(initial.first)?.contains("b") == false,
+                    "\(who): \(ss.joined(separator: "\n"))")
+            // Closing: the subflow's event, then the connection's, then the end of the stream.
+            #expect(out.contains("event sub-closed id=2"), "\(who): \(out)")
+            #expect(out.contains("event closed") && out.contains("events end"), "\(who): \(out)")
+        }
+
+        // A user other than root: a mark outside its grant and a congestion control outside
+        // net.ipv4.tcp_allowed_congestion_control are what the kernel would refuse it (EPERM).
+        let (out, _) = try run(bed, client, ["--as", "65534", "--cc", "cubic", "--mark", "7"])
+        #expect(out.contains("setcc errno=EPERM") && out.contains("tcp_allowed_congestion_control"), "\(out)")
+        #expect(out.contains("setmark errno=EPERM") && out.contains("mark 7 is not granted"), "\(out)")
+        #expect(agent.isRunning)
+    }
+}
