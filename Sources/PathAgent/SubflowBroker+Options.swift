@@ -65,8 +65,69 @@ extension SubflowBroker {
         return (s, d.flatMap { $0.token == c.token ? $0 : nil })
     }
 
-    static let readableOptions = "TCP_INFO, TCP_CONGESTION, TCP_MAXSEG (IPPROTO_TCP), SO_MARK (SOL_SOCKET), IPV6_TCLASS (IPPROTO_IPV6)"
-    static let settableOptions = "SO_MARK (SOL_SOCKET), IPV6_TCLASS (IPPROTO_IPV6), TCP_CONGESTION (IPPROTO_TCP)"
+    /// Integer options the program sets with `bpf_setsockopt` and reads with `bpf_getsockopt`:
+    /// (level, name, its name, the values an unprivileged caller may set).
+    static let integerOptions: [(level: Int32, name: Int32, text: String, unprivileged: ClosedRange<Int64>)] = [
+        (SOL_SOCKET, SO_PRIORITY, "SO_PRIORITY", 0...6),                 // 7 and above need CAP_NET_ADMIN
+        (SOL_SOCKET, SO_SNDBUF, "SO_SNDBUF", 0...Int64(Int32.max)),      // the kernel clamps to net.core.wmem_max
+        (SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF", 0...Int64(Int32.max)),      // and net.core.rmem_max
+        (SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", 0...1),
+        (SOL_SOCKET, SO_RCVLOWAT, "SO_RCVLOWAT", 0...Int64(Int32.max)),
+        (SOL_SOCKET, SO_MAX_PACING_RATE, "SO_MAX_PACING_RATE", Int64(Int32.min)...Int64(Int32.max)),
+        (Int32(IPPROTO_TCP), TCP_NODELAY, "TCP_NODELAY", 0...1),
+        (Int32(IPPROTO_TCP), TCP_KEEPIDLE, "TCP_KEEPIDLE", 1...32767),
+        (Int32(IPPROTO_TCP), TCP_KEEPINTVL, "TCP_KEEPINTVL", 1...32767),
+        (Int32(IPPROTO_TCP), TCP_KEEPCNT, "TCP_KEEPCNT", 1...127),
+        (Int32(IPPROTO_TCP), TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT", 0...Int64(Int32.max)),
+        (Int32(IPPROTO_TCP), TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT", 0...Int64(Int32.max)),
+        (Int32(IPPROTO_TCP), TCP_WINDOW_CLAMP, "TCP_WINDOW_CLAMP", 0...Int64(Int32.max)),
+    ]
+    static func integerOption(_ level: Int32, _ name: Int32) -> (level: Int32, name: Int32, text: String, unprivileged: ClosedRange<Int64>)? {
+        integerOptions.first { $0.level == level && $0.name == name }
+    }
+    static var integerOptionNames: String { integerOptions.map(\.text).joined(separator: ", ") }
+    static var readableOptions: String {
+        "TCP_INFO, TCP_CONGESTION, TCP_MAXSEG, SO_MARK, IPV6_TCLASS (sock_diag) and \(integerOptionNames) (bpf_getsockopt at the subflow's next acknowledgment)"
+    }
+    static var settableOptions: String { "SO_MARK, IPV6_TCLASS, TCP_CONGESTION, \(integerOptionNames)" }
+
+    /// An integer option read through the program (`bpf_getsockopt`, answered at the subflow's
+    /// next acknowledgment); when none comes in time, the value the program read back when it
+    /// set the option through the agent, if it did.
+    func integerOption(_ c: (socket: MPTCPSocket, token: UInt32), id: UInt32, _ o: (level: Int32, name: Int32, text: String, unprivileged: ClosedRange<Int64>)) throws(BrokerError) -> [UInt8] {
+        let (s, found) = try subflow(c, id: id)
+        guard found != nil else { throw BrokerError(EINVAL, "subflow \(id) is not in the kernel's socket table any more") }
+        let opts = try reachableOptions(s, id: id, token: c.token)
+        let read: Result<Int32, Errno>?
+        do { read = try opts.read(level: o.level, name: o.name, local: s.local, remote: s.remote, namespace: namespaceCookie) } catch {
+            throw BrokerError(EIO, "asking the option program for \(o.text) of subflow \(id): \(error)")
+        }
+        switch read {
+        case .success(let v)?: return Self.native(v)
+        case .failure(let e)?: throw BrokerError(e.rawValue, "bpf_getsockopt(\(o.text)) on subflow \(id): \(e)")
+        case nil:
+            if let r = opts.integerResults(local: s.local, remote: s.remote, namespace: namespaceCookie)
+                .first(where: { $0.level == o.level && $0.name == o.name && $0.error == 0 }),
+               opts.status(local: s.local, remote: s.remote, namespace: namespaceCookie)?.applied == true {
+                return Self.native(r.effective)
+            }
+            throw BrokerError(EAGAIN, "\(o.text) of subflow \(id) is read by the agent's BPF program at the subflow's next acknowledgment, and none came within 500 ms: retry while the subflow carries traffic")
+        }
+    }
+
+    /// The option program, if it reaches subflow `s` (IPv6, and connected while it was attached).
+    func reachableOptions(_ s: SubflowSnapshot, id: UInt32, token: UInt32) throws(BrokerError) -> SubflowSocketOptions {
+        guard let opts = socketOptions else {
+            throw BrokerError(EOPNOTSUPP, "per-subflow socket options are not available: \(socketOptionsProblem ?? "the agent's BPF sock_ops program is not attached")")
+        }
+        guard !s.local.isIPv4 else {
+            throw BrokerError(EOPNOTSUPP, "subflow \(id) is IPv4: the agent's per-subflow option program handles IPv6 subflows only")
+        }
+        guard opts.ports.contains(s.local.port) || reachable[FourTuple(s.local, s.remote)] == token else {
+            throw BrokerError(EOPNOTSUPP, "subflow \(id) connected before the agent's option program was attached (or the agent missed its event): upstream Linux reaches a live subflow only from a BPF sock_ops callback, and the program turns RTT callbacks on for subflows when they connect")
+        }
+        return opts
+    }
 
     /// Op 6, MPTCP_SUB_GETSOCKOPT: body u32 id, i32 level, i32 name, u32 the caller's buffer
     /// length; the answer is the value, at most that long (as getsockopt truncates). Read from
@@ -101,8 +162,10 @@ extension SubflowBroker {
             default:
                 value = Self.native(Int32(d.trafficClass ?? 0))
             }
+        case _ where Self.integerOption(level, name) != nil:
+            value = try integerOption(c, id: id, Self.integerOption(level, name)!)
         default:
-            throw BrokerError(EOPNOTSUPP, "per-subflow getsockopt(level \(level), option \(name)) is not supported: upstream Linux reports \(Self.readableOptions) of one subflow (sock_diag), nothing else")
+            throw BrokerError(EOPNOTSUPP, "per-subflow getsockopt(level \(level), option \(name)) is not supported: srte reads \(Self.readableOptions) of one subflow, nothing else")
         }
         return Array(value.prefix(cap))
     }
@@ -150,24 +213,41 @@ extension SubflowBroker {
                 }
             }
             option = .congestionControl(cc)
+        case _ where Self.integerOption(level, name) != nil:
+            let o = Self.integerOption(level, name)!
+            guard let v = Self.nativeInt32(value), value.count == 4 else { throw BrokerError(EINVAL, "\(o.text) takes an int (got \(value.count) bytes)") }
+            // bpf_setsockopt runs with the kernel's rights: what setsockopt would refuse a
+            // caller without CAP_NET_ADMIN is refused here.
+            if cred.uid != 0 && !o.unprivileged.contains(Int64(v)) {
+                throw BrokerError(o.name == SO_PRIORITY ? EPERM : EINVAL,
+                                  "\(o.text) \(v): \(o.name == SO_PRIORITY ? "priorities above 6 need CAP_NET_ADMIN" : "out of range (\(o.unprivileged.lowerBound)-\(o.unprivileged.upperBound))")")
+            }
+            option = .integer(level: level, name: name, value: v)
         default:
-            throw BrokerError(EOPNOTSUPP, "per-subflow setsockopt(level \(level), option \(name)) is not supported: upstream Linux can reach \(Self.settableOptions) of one subflow (BPF sock_ops bpf_setsockopt), nothing else")
+            throw BrokerError(EOPNOTSUPP, "per-subflow setsockopt(level \(level), option \(name)) is not supported: srte reaches \(Self.settableOptions) of one subflow (BPF sock_ops bpf_setsockopt), nothing else")
         }
         let (s, found) = try subflow(c, id: id)
         guard found != nil, Self.isLive(s) else { throw BrokerError(EINVAL, "subflow \(id) is closed or closing") }
-        guard let opts = socketOptions else {
-            throw BrokerError(EOPNOTSUPP, "per-subflow setsockopt is not available: \(socketOptionsProblem ?? "the agent's BPF sock_ops program is not attached")")
-        }
-        guard !s.local.isIPv4 else {
-            throw BrokerError(EOPNOTSUPP, "subflow \(id) is IPv4: the agent's per-subflow option program handles IPv6 subflows only")
-        }
-        guard opts.ports.contains(s.local.port) || reachable[FourTuple(s.local, s.remote)] == c.token else {
-            throw BrokerError(EOPNOTSUPP, "subflow \(id) connected before the agent's option program was attached (or the agent missed its event): upstream Linux reaches a live subflow only from a BPF sock_ops callback, and the program turns RTT callbacks on for subflows when they connect")
-        }
+        let opts = try reachableOptions(s, id: id, token: c.token)
         do { try opts.set(option, local: s.local, remote: s.remote, namespace: namespaceCookie) } catch {
             throw BrokerError(EIO, "recording the option for subflow \(id): \(error)")
         }
         optioned.insert(FourTuple(s.local, s.remote))
+        // An integer option the kernel refuses (bpf_setsockopt checks it only when the program
+        // applies it): report that when the subflow's next acknowledgment comes soon enough.
+        if case .integer(let level, let name, _) = option {
+            let clock = ContinuousClock(), deadline = clock.now + .milliseconds(300)
+            while clock.now < deadline {
+                if opts.status(local: s.local, remote: s.remote, namespace: namespaceCookie)?.applied == true {
+                    if let r = opts.integerResults(local: s.local, remote: s.remote, namespace: namespaceCookie)
+                        .first(where: { $0.level == level && $0.name == name }), r.error != 0 {
+                        throw BrokerError(-r.error, "the kernel refused \(Self.integerOption(level, name)?.text ?? "the option") on subflow \(id): \(Errno(rawValue: -r.error))")
+                    }
+                    break
+                }
+                usleep(2_000)
+            }
+        }
         return []
     }
 

@@ -265,7 +265,7 @@ struct CAPITests {
         #expect(out.contains("info subflows=2 sub_info=2 meta_len=48 state=1 initial-state=1 acked=1 received=0 sub0=state:1,lport-set:1,rport:5201 sub1=state:1,lport-set:1,rport:5201"), "\(out)")
         // MPTCP_SUB_SETSOCKOPT / MPTCP_SUB_GETSOCKOPT on the subflow the program opened.
         #expect(out.contains("sub-set ok") && out.contains("sub-get cc=reno len=16"), "\(out)")
-        #expect(out.contains("sub-get-nodelay errno=\(EOPNOTSUPP)"), "\(out)")
+        #expect(out.contains("sub-get-fastopen errno=\(EOPNOTSUPP)"), "\(out)")
         #expect(out.contains("late-disable errno=\(EPERM)"), "\(out)")
         #expect(out.contains("tuple-optlen=57") && out.contains("open ok id=2"), "\(out)\n\(log.text)")
         #expect(out.contains("ids n=2 1:E 2:E"), "\(out)")
@@ -524,13 +524,14 @@ struct CAPITests {
             return (errorOf(a), String(decoding: a.dropFirst(16), as: UTF8.self))
         }
         #expect(try asked(6, [0, 0, 0, 1]).0 == EINVAL)
-        let nodelay = try asked(6, be32(1) + be32(6) + be32(UInt32(TCP_NODELAY)) + be32(4))
-        #expect(nodelay.0 == EOPNOTSUPP && nodelay.1.contains("TCP_INFO"), "\(nodelay.1)")
+        let fastopen = try asked(6, be32(1) + be32(6) + be32(UInt32(TCP_FASTOPEN)) + be32(4))
+        #expect(fastopen.0 == EOPNOTSUPP && fastopen.1.contains("TCP_INFO"), "\(fastopen.1)")
         let info = try ask(header(op: 6, length: 16) + be32(1) + be32(6) + be32(UInt32(TCP_INFO)) + be32(8), fds: [conn.fileDescriptor])
         #expect(errorOf(info) == 0 && info.count == 16 + 8 && info[16] == 1, "tcp_info cut to the 8 bytes asked, state ESTABLISHED: \(info)")
         #expect(try asked(6, be32(99) + be32(6) + be32(UInt32(TCP_INFO)) + be32(8)).0 == EINVAL)
         #expect(try asked(7, be32(1) + be32(1)).0 == EINVAL)
-        #expect(try asked(7, be32(1) + be32(6) + be32(UInt32(TCP_NODELAY)) + [1, 0, 0, 0]).0 == EOPNOTSUPP)
+        #expect(try asked(7, be32(1) + be32(6) + be32(UInt32(TCP_FASTOPEN)) + [1, 0, 0, 0]).0 == EOPNOTSUPP)
+        #expect(try asked(7, be32(1) + be32(6) + be32(UInt32(TCP_NODELAY)) + [1, 0]).0 == EINVAL)
         #expect(try asked(7, be32(1) + be32(6) + be32(UInt32(TCP_CONGESTION)) + Array("nosuchcc".utf8)).0 == ENOENT)
         // Its initial subflow connected after the agent started: the option program reaches it.
         let initial = try asked(7, be32(1) + be32(6) + be32(UInt32(TCP_CONGESTION)) + Array("reno".utf8))

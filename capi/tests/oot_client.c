@@ -182,11 +182,11 @@ int main(int argc, char **argv)
         }
         if (grc < 0) printf("sub-get errno=%d\n", errno);
         else printf("sub-get cc=%.16s len=%u\n", cc, ccl);
-        int nodelay = 0;
-        unsigned int ndl = sizeof nodelay;
-        struct mptcp_sub_getsockopt nd = { .id = (__u8)id, .level = IPPROTO_TCP, .optname = TCP_NODELAY, .optval = (char *)&nodelay, .optlen = &ndl };
-        gl = sizeof nd;
-        if (getsockopt(fd, IPPROTO_TCP, MPTCP_SUB_GETSOCKOPT, &nd, &gl) < 0) printf("sub-get-nodelay errno=%d\n", errno);
+        int fastopen = 0;
+        unsigned int fol = sizeof fastopen;
+        struct mptcp_sub_getsockopt fo = { .id = (__u8)id, .level = IPPROTO_TCP, .optname = TCP_FASTOPEN, .optval = (char *)&fastopen, .optlen = &fol };
+        gl = sizeof fo;
+        if (getsockopt(fd, IPPROTO_TCP, MPTCP_SUB_GETSOCKOPT, &fo, &gl) < 0) printf("sub-get-fastopen errno=%d\n", errno);
 
         /* MPTCP_INFO: the connection and both subflows. */
         struct mptcp_meta_info meta;

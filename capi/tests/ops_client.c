@@ -12,7 +12,10 @@
  *   setmark ok | setmark errno=NAME msg=...
  *   measured applied-after=MS getsockopt-call=US   (informational: when the option showed, one call's time)
  *   getcc=NAME getmark=N tclass=N maxseg=N tcpinfo len=N state=N
- *   getnodelay errno=NAME msg=...
+ *   setprio7 ok | setprio7 errno=NAME msg=...   (SO_PRIORITY 7: root only)
+ *   setints ok | setints errno=NAME msg=...     (SO_PRIORITY 5, TCP_NODELAY 1, SO_SNDBUF 65536)
+ *   live prio=N nodelay=N sndbuf=N             (read under traffic through bpf_getsockopt)
+ *   getfastopen errno=NAME msg=...
  *   set-initial ok | set-initial errno=NAME msg=...
  *   initial-cc=NAME
  *   prio ok
@@ -240,6 +243,19 @@ int main(int argc, char **argv)
         else
             printf("setmark ok\n");
     }
+    /* Integer options (bpf_setsockopt in the agent's program): priority 7 needs
+     * CAP_NET_ADMIN, so only root's is accepted; then 5, TCP_NODELAY and SO_SNDBUF. */
+    int seven = 7, prio = 5, one = 1, sndbuf = 65536;
+    if (srte_mptcp_sub_setsockopt(fd, id, SOL_SOCKET, SO_PRIORITY, &seven, sizeof seven) < 0)
+        printf("setprio7 errno=%s msg=%s\n", errname(errno), srte_mptcp_last_error());
+    else
+        printf("setprio7 ok\n");
+    if (srte_mptcp_sub_setsockopt(fd, id, SOL_SOCKET, SO_PRIORITY, &prio, sizeof prio) < 0 ||
+        srte_mptcp_sub_setsockopt(fd, id, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0 ||
+        srte_mptcp_sub_setsockopt(fd, id, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) < 0)
+        printf("setints errno=%s msg=%s\n", errname(errno), srte_mptcp_last_error());
+    else
+        printf("setints ok\n");
     fflush(stdout);
     /* Options reach the live subflow at its next acknowledgment. */
     struct timespec set_at;
@@ -252,6 +268,17 @@ int main(int argc, char **argv)
         if (applied_ms < 0) {
             l = sizeof got_cc;
             if (srte_mptcp_sub_getsockopt(fd, id, IPPROTO_TCP, TCP_CONGESTION, got_cc, &l) == 0 && !strcmp(got_cc, cc)) applied_ms = ms_since(&set_at);
+        }
+        if (i == 5) {
+            /* Read while acknowledgments arrive: the program answers with bpf_getsockopt. */
+            int p = -1, nd = -1, sb = -1;
+            socklen_t pl = sizeof p;
+            if (srte_mptcp_sub_getsockopt(fd, id, SOL_SOCKET, SO_PRIORITY, &p, &pl) < 0 ||
+                srte_mptcp_sub_getsockopt(fd, id, IPPROTO_TCP, TCP_NODELAY, &nd, &pl) < 0 ||
+                srte_mptcp_sub_getsockopt(fd, id, SOL_SOCKET, SO_SNDBUF, &sb, &pl) < 0)
+                printf("live errno=%s msg=%s\n", errname(errno), srte_mptcp_last_error());
+            else
+                printf("live prio=%d nodelay=%d sndbuf=%d\n", p, nd, sb);
         }
         sleep_ms(100);
     }
@@ -278,10 +305,10 @@ int main(int argc, char **argv)
     srte_mptcp_sub_getsockopt(fd, id, IPPROTO_TCP, TCP_MAXSEG, &maxseg, &il);
     if (srte_mptcp_sub_getsockopt(fd, id, IPPROTO_TCP, TCP_INFO, ti, &tl) < 0) printf("tcpinfo errno=%s msg=%s\n", errname(errno), srte_mptcp_last_error());
     printf("getcc=%.16s getmark=%d tclass=%d maxseg=%d tcpinfo len=%u state=%u\n", got_cc, got_mark, tclass, maxseg, (unsigned)tl, ti[0]);
-    int nodelay = 0;
-    il = sizeof nodelay;
-    if (srte_mptcp_sub_getsockopt(fd, id, IPPROTO_TCP, TCP_NODELAY, &nodelay, &il) < 0)
-        printf("getnodelay errno=%s msg=%s\n", errname(errno), srte_mptcp_last_error());
+    int fastopen = 0;
+    il = sizeof fastopen;
+    if (srte_mptcp_sub_getsockopt(fd, id, IPPROTO_TCP, TCP_FASTOPEN, &fastopen, &il) < 0)
+        printf("getfastopen errno=%s msg=%s\n", errname(errno), srte_mptcp_last_error());
     /* The initial subflow too (it connected while the agent's program was attached). */
     if (srte_mptcp_sub_setsockopt(fd, 1, IPPROTO_TCP, TCP_CONGESTION, cc, (socklen_t)strlen(cc)) < 0) {
         printf("set-initial errno=%s msg=%s\n", errname(errno), srte_mptcp_last_error());

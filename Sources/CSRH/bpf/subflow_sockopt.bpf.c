@@ -19,7 +19,11 @@
  *    established (the srte agent: any subflow of the programs it serves);
  *  - at CONNECT / ACTIVE_ESTABLISHED / PASSIVE_ESTABLISHED / RTT callbacks,
  *    applies the options of the socket's 4-tuple if their generation changed,
- *    and records the result.
+ *    and records the result: the OR of the errors, and for each integer option
+ *    its own error and the value bpf_getsockopt reads back right after (what
+ *    the kernel made of it: SO_SNDBUF doubled and clamped, for instance);
+ *  - answers a pending read (read_gen != read_done_gen): bpf_getsockopt of one
+ *    integer option, so the agent can read what only the socket itself knows.
  *
  * Compiled during `swift build` by Plugins/BPFEmbed (clang -target bpf) and
  * embedded in SubflowSteering; no object is committed.
@@ -45,6 +49,14 @@ struct srte_key {
 	__u64 netns;      /* bpf_get_netns_cookie(); 0 = any namespace */
 };
 
+#define SRTE_INT_OPTS 8
+
+struct srte_intopt {
+	__s32 level, name, value;
+	__s32 effective;    /* bpf_getsockopt right after setting it */
+	__s32 error;        /* bpf_setsockopt's result, or bpf_getsockopt's */
+};
+
 struct srte_opts {
 	__u32 gen;          /* bumped by srte on every change */
 	__u32 applied_gen;  /* gen the program last applied */
@@ -53,6 +65,12 @@ struct srte_opts {
 	__s32 tclass;
 	__s32 last_error;   /* OR of bpf_setsockopt results (0 = all applied) */
 	char cc[16];
+	__u32 nints;        /* integer options in use in ints[] */
+	__s32 read_level, read_name;
+	__u32 read_gen, read_done_gen;
+	__s32 read_value, read_error;
+	__u32 pad;
+	struct srte_intopt ints[SRTE_INT_OPTS];
 };
 
 struct srte_range { __u32 lo, hi, mptcp; };
@@ -116,7 +134,15 @@ int srte_sockops(struct bpf_sock_ops *ops)
 		k.netns = 0;
 		o = bpf_map_lookup_elem(&srte_subflow_opts, &k);
 	}
-	if (!o || o->gen == o->applied_gen)
+	if (!o)
+		return 1;
+	if (o->read_gen != o->read_done_gen) {
+		int v = 0;
+		o->read_error = bpf_getsockopt(ops, o->read_level, o->read_name, &v, sizeof v);
+		o->read_value = v;
+		o->read_done_gen = o->read_gen;
+	}
+	if (o->gen == o->applied_gen)
 		return 1;
 	int err = 0;
 	if (o->flags & 1) {
@@ -132,6 +158,20 @@ int srte_sockops(struct bpf_sock_ops *ops)
 		__builtin_memcpy(cc, o->cc, sizeof cc);
 		cc[15] = 0;
 		err |= bpf_setsockopt(ops, SOL_TCP, TCP_CONGESTION, cc, sizeof cc);
+	}
+#pragma clang loop unroll(full)
+	for (int i = 0; i < SRTE_INT_OPTS; i++) {
+		if ((__u32)i >= o->nints)
+			break;
+		int v = o->ints[i].value, e;
+		e = bpf_setsockopt(ops, o->ints[i].level, o->ints[i].name, &v, sizeof v);
+		if (e == 0) {
+			v = 0;
+			e = bpf_getsockopt(ops, o->ints[i].level, o->ints[i].name, &v, sizeof v);
+			o->ints[i].effective = v;
+		}
+		o->ints[i].error = e;
+		err |= e;
 	}
 	o->last_error = err;
 	o->applied_gen = o->gen;

@@ -27,22 +27,32 @@ int csrh_legacy_fill_sub_setsockopt(void *buf, int cap, uint8_t id, int32_t leve
 /*
  * The maps of the per-subflow socket options program (bpf/subflow_sockopt.bpf.c, a cgroup
  * sock_ops program): copies of its struct srte_key, srte_opts and srte_range.
- * flags: 1 SO_MARK, 2 IPV6_TCLASS, 4 TCP_CONGESTION.
+ * flags: 1 SO_MARK, 2 IPV6_TCLASS, 4 TCP_CONGESTION; up to 8 integer options in ints[]
+ * (level, name, value; the program records each one's error and the value read back).
  */
 struct csrh_sockopt_key {
     uint32_t local[4], remote[4];   /* addresses in network byte order */
     uint32_t lport, rport;          /* host byte order */
     uint64_t netns;                 /* netns cookie; 0 = any namespace */
 };
+struct csrh_sockopt_int {
+    int32_t level, name, value, effective, error;
+};
 struct csrh_sockopt_value {
     uint32_t gen, applied_gen, flags, mark;
     int32_t tclass, last_error;
     char cc[16];
+    uint32_t nints;                  /* integer options in use in ints[] */
+    int32_t read_level, read_name;   /* a read the program answers at its next callback */
+    uint32_t read_gen, read_done_gen;
+    int32_t read_value, read_error;
+    uint32_t pad;
+    struct csrh_sockopt_int ints[8];
 };
 /* lo-hi: the local ports whose sockets get RTT callbacks; mptcp = 1: every MPTCP subflow too. */
 struct csrh_sockopt_range { uint32_t lo, hi, mptcp; };
 _Static_assert(sizeof(struct csrh_sockopt_key) == 48, "srte_key");
-_Static_assert(sizeof(struct csrh_sockopt_value) == 40, "srte_opts");
+_Static_assert(sizeof(struct csrh_sockopt_value) == 232, "srte_opts");
 _Static_assert(sizeof(struct csrh_sockopt_range) == 12, "srte_range");
 
 /* Sets the effective uid of the calling thread only (raw setresuid(-1, euid, -1);

@@ -6,7 +6,9 @@ import LinuxSystem
 /// a cgroup-attached BPF sock_ops program that calls `bpf_setsockopt` on the one
 /// subflow whose 4-tuple srte names (csrh bpf/subflow_sockopt.bpf.c).
 ///
-/// Reachable options: `SO_MARK`, `IPV6_TCLASS`, `TCP_CONGESTION`. Options reach
+/// Reachable options: `SO_MARK`, `IPV6_TCLASS`, `TCP_CONGESTION`, and up to eight integer
+/// options per subflow (``Option/integer(level:name:value:)``: whatever `bpf_setsockopt`
+/// accepts, e.g. `SO_PRIORITY`, `SO_SNDBUF`, `TCP_NODELAY`). Options reach
 /// a subflow when it connects (if set before ``MultipathConnection/openSubflows(_:timeout:confirm:)``)
 /// or, for live subflows whose local port is in `ports` (or any MPTCP subflow, with
 /// `allSubflows`) and that opened while the program was attached, at their next RTT
@@ -83,6 +85,29 @@ public final class SubflowSocketOptions: @unchecked Sendable {
         case trafficClass(Int32)
         /// `TCP_CONGESTION` (e.g. "reno", "cubic")
         case congestionControl(String)
+        /// Any integer option `bpf_setsockopt` accepts on a TCP socket (`SO_PRIORITY`,
+        /// `SO_SNDBUF`, `SO_RCVBUF`, `SO_KEEPALIVE`, `TCP_NODELAY`, `TCP_KEEPIDLE`, …); the kernel
+        /// checks it when the program applies it, and ``integerResults(local:remote:namespace:)``
+        /// reports its answer. Runs with the kernel's rights: callers check privileges first.
+        case integer(level: Int32, name: Int32, value: Int32)
+    }
+
+    /// Integer options one subflow may carry.
+    public static let maxIntegerOptions = 8
+
+    /// What the program made of one integer option.
+    public struct IntegerResult: Hashable, Sendable {
+        public var level: Int32, name: Int32
+        /// The value asked for.
+        public var value: Int32
+        /// The value read back right after setting it (what the kernel keeps).
+        public var effective: Int32
+        /// 0, or the negative errno of `bpf_setsockopt` / `bpf_getsockopt`.
+        public var error: Int32
+    }
+
+    private static func ints(_ v: inout csrh_sockopt_value) -> UnsafeMutableBufferPointer<csrh_sockopt_int> {
+        withUnsafeMutableBytes(of: &v.ints) { $0.bindMemory(to: csrh_sockopt_int.self) }
     }
 
     /// Sets `option` for the subflow with this 4-tuple (existing or future).
@@ -110,6 +135,20 @@ public final class SubflowSocketOptions: @unchecked Sendable {
                 p.initializeMemory(as: UInt8.self, repeating: 0)
                 p.copyBytes(from: Array(name.utf8))
             }
+        case .integer(let level, let name, let value):
+            let n = Int(v.nints)
+            let slot: Int? = withUnsafeMutableBytes(of: &v.ints) { raw in
+                let ints = raw.bindMemory(to: csrh_sockopt_int.self)
+                if let i = (0..<min(n, ints.count)).first(where: { ints[$0].level == level && ints[$0].name == name }) { return i }
+                return n < ints.count ? n : nil
+            }
+            guard let i = slot else {
+                throw SubflowError(.badArgument, "a subflow carries at most \(Self.maxIntegerOptions) integer options set through srte")
+            }
+            withUnsafeMutableBytes(of: &v.ints) { raw in
+                raw.bindMemory(to: csrh_sockopt_int.self)[i] = csrh_sockopt_int(level: level, name: name, value: value, effective: 0, error: 0)
+            }
+            if i == n { v.nints += 1 }
         }
         do throws(SystemCallError) { try BPFMap.update(optionsFD, key: &k, value: &v) } catch {
             throw .system(SystemCallError("bpf_map_update_elem(srte_subflow_opts)", errno: error.errno))
@@ -123,6 +162,47 @@ public final class SubflowSocketOptions: @unchecked Sendable {
         var v = csrh_sockopt_value()
         guard BPFMap.lookup(optionsFD, key: &k, into: &v) else { return nil }
         return (v.gen == v.applied_gen, v.last_error)
+    }
+
+    /// The integer options of this 4-tuple and what the program made of them when it last
+    /// applied them (``status(local:remote:namespace:)`` says whether it has yet).
+    public func integerResults(local: SocketEndpoint, remote: SocketEndpoint, namespace: UInt64 = 0) -> [IntegerResult] {
+        var k = Self.key(local, remote, namespace)
+        var v = csrh_sockopt_value()
+        guard BPFMap.lookup(optionsFD, key: &k, into: &v) else { return [] }
+        let n = Int(v.nints)
+        return withUnsafeMutableBytes(of: &v.ints) { raw in
+            let ints = raw.bindMemory(to: csrh_sockopt_int.self)
+            return (0..<min(n, ints.count)).map { IntegerResult(level: ints[$0].level, name: ints[$0].name, value: ints[$0].value,
+                                                                effective: ints[$0].effective, error: ints[$0].error) }
+        }
+    }
+
+    /// Reads one integer option of the subflow with this 4-tuple through the program
+    /// (`bpf_getsockopt`), which answers at the subflow's next callback — its next RTT sample,
+    /// so only while acknowledgments arrive. Nil when none came within `timeout`; otherwise the
+    /// value, or the negative errno the kernel gave.
+    public func read(level: Int32, name: Int32, local: SocketEndpoint, remote: SocketEndpoint, namespace: UInt64 = 0,
+                     timeout: Duration = .milliseconds(500)) throws(SubflowError) -> Result<Int32, Errno>? {
+        var k = Self.key(local, remote, namespace)
+        var v = csrh_sockopt_value()
+        _ = BPFMap.lookup(optionsFD, key: &k, into: &v)
+        v.read_level = level
+        v.read_name = name
+        v.read_gen &+= 1
+        let want = v.read_gen
+        do throws(SystemCallError) { try BPFMap.update(optionsFD, key: &k, value: &v) } catch {
+            throw .system(SystemCallError("bpf_map_update_elem(srte_subflow_opts)", errno: error.errno))
+        }
+        let clock = ContinuousClock(), deadline = clock.now + timeout
+        while true {
+            var now = csrh_sockopt_value()
+            if BPFMap.lookup(optionsFD, key: &k, into: &now), now.read_done_gen == want, now.read_gen == want {
+                return now.read_error == 0 ? .success(now.read_value) : .failure(Errno(rawValue: -now.read_error))
+            }
+            if clock.now >= deadline { return nil }
+            usleep(2_000)
+        }
     }
 
     /// Drops the entry of a closed subflow.
