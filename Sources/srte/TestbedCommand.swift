@@ -165,7 +165,7 @@ struct TestbedCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Link delays: netem, bridge (a userspace delay bridge per delayed link), off, or auto (netem if the kernel has it, else bridge).", valueName: "MODE"))
         var delay: DelayMode = .auto
 
-        @Option(help: ArgumentHelp("Router SIDs: seg6local routes, bpf (srte's tc ingress End/End.X program), or auto (seg6local if the kernel has it, else bpf).", valueName: "MODE"))
+        @Option(help: ArgumentHelp("Router SIDs: seg6local routes, bpf (srte's tc ingress End/End.X program), or auto (seg6local if the kernel has it, else bpf). With C-SIDs, seg6local means `flavors next-csid` routes (Linux 6.1 for End, 6.6 for End.X), tried before they are chosen.", valueName: "MODE"))
         var sids: SIDsChoice = .auto
 
         @Flag(help: "Give routers RFC 9800 NEXT-C-SID End/End.X C-SIDs (F3216 in the /32 of the first locator) when the topology declares no csid:. A topology with csid: gets them anyway; routers marked csid: none keep plain End.")

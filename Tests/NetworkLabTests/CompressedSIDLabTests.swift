@@ -21,13 +21,27 @@ struct CompressedSIDLabTests {
         #expect(r1.sids.filter { $0.isNextCSID && $0.behavior == "End.X" }.allSatisfy { $0.local == true })
         #expect(plan.node("b")!.csid == nil && !plan.node("b")!.sids.contains(where: \.isNextCSID))
         #expect(plan.node("h1")!.sids.isEmpty)
+        // With seg6local: one next-csid route per C-SID for block + C-SID (/48), End on the SID
+        // device, End.X C-SIDs out of their link; b, without C-SIDs, gets none.
+        let lines = plan.routeCommands(for: r1)
+        let xb = try #require(r1.sids.first { $0.isNextCSID && $0.neighbour == "b" })
+        #expect(lines.contains("route replace fc00:0:1::/48 encap seg6local action End flavors next-csid lblen 32 nflen 16 count dev \(TestbedPlan.sidDevice)"), "\(lines)")
+        #expect(lines.contains("route replace \(xb.address)/48 encap seg6local action End.X nh6 \(xb.nexthop!) flavors next-csid lblen 32 nflen 16 count dev \(xb.interface)"), "\(lines)")
+        #expect(!plan.routeCommands(for: plan.node("b")!).contains { $0.contains("next-csid") })
+        #expect(!plan.routeCommands(for: r1, seg6local: false).contains { $0.contains("seg6local") })
     }
 
-    @Test func containersVisitExactlyTheirPath() throws {
+    /// The same packets whether the routers' C-SIDs are srte's BPF program or the kernel's
+    /// seg6local `flavors next-csid` routes (skipped where the kernel has none).
+    @Test(arguments: [Testbed.RouterSIDs.bpf, .seg6local])
+    func containersVisitExactlyTheirPath(sids: Testbed.RouterSIDs) throws {
         let topo = try Topology(yaml: diamondCSIDYAML)
-        let plan = try TestbedPlan(topology: topo, lab: testLabName("csid"))
-        try withLab(plan) { lab in
-            #expect(lab.state.routerSIDs == .bpf)
+        let plan = try TestbedPlan(topology: topo, lab: testLabName(sids == .bpf ? "csid" : "csil"))
+        if sids == .seg6local, let problem = Testbed.nextCSIDProblemOnThisKernel() {
+            try Test.cancel("needs CONFIG_IPV6_SEG6_LWTUNNEL with the next-csid flavor: \(problem)")
+        }
+        try withLab(plan, options: Testbed.UpOptions(routerSIDs: sids)) { lab in
+            #expect(lab.state.routerSIDs == sids)
             let h1 = lab.address(of: "h1")!, h2 = lab.address(of: "h2")!
             let x = { (a: String, b: String) in topo.adjacencySID(from: a, to: b)! }
             let node = { (n: String) in topo.nodeSID(of: n)! }

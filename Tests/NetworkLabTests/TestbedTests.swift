@@ -19,9 +19,9 @@ func sweepStaleTestLabs() {
 }
 
 /// Brings up `plan`, runs `body`, and always takes the lab down again.
-func withLab<T>(_ plan: TestbedPlan, _ body: (Testbed) throws -> T) throws -> T {
+func withLab<T>(_ plan: TestbedPlan, options: Testbed.UpOptions = Testbed.UpOptions(), _ body: (Testbed) throws -> T) throws -> T {
     sweepStaleTestLabs()
-    let lab = try Testbed.up(plan: plan)
+    let lab = try Testbed.up(plan: plan, options: options)
     defer {
         do { try lab.down() } catch { Issue.record("down failed: \(error)") }
     }

@@ -261,12 +261,14 @@ public struct Testbed: Sendable {
     private mutating func chooseRouterSIDs(_ requested: RouterSIDs?) throws(TestbedError) -> RouterSIDs {
         guard let router = plan.nodes.first(where: { $0.isRouter && !$0.sids.isEmpty }) else { return requested ?? .seg6local }
         if requested == .bpf { return .bpf }
-        if plan.nodes.contains(where: { $0.sids.contains(where: \.isNextCSID) }) {
-            // srte installs NEXT-C-SID (RFC 9800) only in its BPF router program.
+        if let csidRouter = plan.nodes.first(where: { $0.sids.contains(where: \.isNextCSID) }) {
+            // NEXT-C-SID (RFC 9800) in seg6local needs the lwtunnel and the flavor (End 6.1, End.X 6.6).
+            let problem = Self.nextCSIDProblem(inNamespace: csidRouter.namespace)
+            guard let problem else { return .seg6local }
             if requested == .seg6local {
-                throw TestbedError(.invalidInput, "the topology has C-SIDs (csid:): srte runs NEXT-C-SID only in its BPF router program; use --sids bpf or auto")
+                throw TestbedError(.system, "the topology has C-SIDs (csid:), and this kernel cannot run them as seg6local routes (\(problem)); use --sids bpf or auto")
             }
-            state.notes.append("routers run End/End.X with NEXT-C-SID (RFC 9800) as srte's tc BPF program: the topology has C-SIDs")
+            state.notes.append("routers run End/End.X with NEXT-C-SID (RFC 9800) as srte's tc BPF program: this kernel has no seg6local next-csid flavor (\(problem))")
             return .bpf
         }
         // seg6 and seg6local routes come with the same kernel option; one probe tells both.
@@ -277,6 +279,32 @@ public struct Testbed: Sendable {
         }
         state.notes.append("routers run End/End.X as srte's tc BPF program: this kernel has no seg6local routes (CONFIG_IPV6_SEG6_LWTUNNEL; the kernel said: \(problem))")
         return .bpf
+    }
+
+    /// Why this kernel cannot hold NEXT-C-SID seg6local routes (nil: it can), tried in a
+    /// namespace of its own that is deleted again.
+    public static func nextCSIDProblemOnThisKernel() -> String? {
+        let ns = "srte-probe-\(getpid())"
+        guard (try? LabTool.check(["ip", "netns", "add", ns])) != nil else { return "cannot create a namespace to try" }
+        defer { _ = try? LabTool.check(["ip", "netns", "del", ns]) }
+        _ = try? LabTool.check(["ip", "-n", ns, "link", "set", "lo", "up"])
+        return nextCSIDProblem(inNamespace: ns)
+    }
+
+    /// Why `namespace` cannot hold NEXT-C-SID seg6local routes (End and End.X with
+    /// `flavors next-csid`), or nil when it can: tries one of each on a prefix no lab uses and
+    /// removes them again.
+    static func nextCSIDProblem(inNamespace namespace: String) -> String? {
+        let probes = ["fc00:ffff:fffe::/48 encap seg6local action End flavors next-csid lblen 32 nflen 16 dev lo",
+                      "fc00:ffff:ffff::/48 encap seg6local action End.X nh6 fe80::1 flavors next-csid lblen 32 nflen 16 dev lo"]
+        for p in probes {
+            let words = p.split(separator: " ").map(String.init)
+            do { _ = try LabTool.check(["ip", "-n", namespace, "-6", "route", "add"] + words) } catch {
+                return "it needs seg6local routes with the next-csid flavor: CONFIG_IPV6_SEG6_LWTUNNEL, Linux 6.1 for End, 6.6 for End.X; \(error)"
+            }
+            _ = try? LabTool.check(["ip", "-n", namespace, "-6", "route", "del", words[0]])
+        }
+        return nil
     }
 
     /// Tries a netem qdisc on the first namespace's `lo`; removes it again.

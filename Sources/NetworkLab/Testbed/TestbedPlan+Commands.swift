@@ -77,8 +77,22 @@ extension TestbedPlan {
     /// `seg6local` is false: then the BPF router program carries them) and routes (multipath
     /// when there are several next hops). They use `replace`, so they can be re-run to restore
     /// routes the kernel dropped when a link went down.
+    ///
+    /// A router's C-SIDs (RFC 9800 NEXT-C-SID) become `seg6local … flavors next-csid lblen B nflen
+    /// C` routes for the prefix block + C-SID (Linux 6.1 for End, 6.6 for End.X): the kernel
+    /// shifts the container itself, and an End.X C-SID from the router's local range is found by
+    /// the route lookup that follows the End C-SID's shift, on the same router.
     public func routeCommands(for node: Node, seg6local: Bool = true) -> [String] {
         var c: [String] = []
+        for s in node.sids where seg6local && s.isNextCSID {
+            guard let f = node.csid else { continue }
+            let flavor = "flavors next-csid lblen \(f.block) nflen \(f.csid)"
+            if s.behavior == "End.X", let nh = s.nexthop {
+                c.append("route replace \(s.address)/\(f.block + f.csid) encap seg6local action End.X nh6 \(nh) \(flavor) count dev \(s.interface)")
+            } else {
+                c.append("route replace \(s.address)/\(f.block + f.csid) encap seg6local action End \(flavor) count dev \(s.interface)")
+            }
+        }
         for s in node.sids where seg6local && !s.isNextCSID {
             if s.behavior == "End.X", let nh = s.nexthop {
                 c.append("route replace \(s.address)/128 encap seg6local action End.X nh6 \(nh) count dev \(s.interface)")
