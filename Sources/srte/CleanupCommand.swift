@@ -15,7 +15,9 @@ struct CleanupCommand: ParsableCommand {
         proto 83`), and this command removes them. A killed `srte agent` leaves its control \
         socket and, with --set-pm, the path-manager switch (recorded in \
         /run/srte/agent-<namespace cookie>.state): both are undone here when that agent no longer \
-        runs. Run it in the namespace where srte ran, or give --netns.
+        runs. A killed `srte open` leaves srte's local ports (40000-40999) in \
+        net.ipv4.ip_local_reserved_ports: removed here when no srte process uses them and srte \
+        added them. Run it in the namespace where srte ran, or give --netns.
         """
     )
 
@@ -29,5 +31,8 @@ struct CleanupCommand: ParsableCommand {
         let n = try PolicyRoutingSteering.removeLeftovers()
         diagnose("srte: removed \(n.rules) rule(s) and \(n.routes) route(s)")
         for line in AgentStateFile.cleanUpAfterDeadAgent() { diagnose("srte: \(line)") }
+        if let range = PortReservation.cleanUp() {
+            diagnose("srte: removed srte's local ports \(range) from net.ipv4.ip_local_reserved_ports (no srte process uses them)")
+        }
     }
 }

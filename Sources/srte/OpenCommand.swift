@@ -121,10 +121,15 @@ struct OpenCommand: ParsableCommand {
                 throw InContext("cannot set up \(self.steer?.rawValue ?? "route or bpf") steering", error, code: ExitStatus.system)
             }
         }
+        // srte's local port range, reserved while srte uses it here and given back by the last user.
+        let reservation: PortReservation
+        do { reservation = try PortReservation() } catch {
+            throw CLIFailure.system("cannot reserve srte's local ports (net.ipv4.ip_local_reserved_ports): \(error)")
+        }
         // On SIGINT/SIGTERM/SIGHUP the guard's thread removes the steering, then exits.
         let box = UncheckedBox(steering)
-        let token = TerminationGuard.onTermination { box.value?.removeAll() }
-        defer { TerminationGuard.remove(token); steering?.removeAll() }
+        let token = TerminationGuard.onTermination { box.value?.removeAll(); reservation.release() }
+        defer { TerminationGuard.remove(token); steering?.removeAll(); reservation.release() }
 
         var reduced = wire.map(\.reduced)
         if reduced.contains(true), !(steering is BPFSteering) {

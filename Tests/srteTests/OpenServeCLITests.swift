@@ -66,7 +66,9 @@ struct OpenServeCLITests {
     func leftovers(_ t: TwoPathLab) throws -> String {
         let rules = try t.lab.exec("h1", ["ip", "-6", "rule", "show"]).split(separator: "\n")
             .filter { !$0.hasPrefix("0:") && !$0.hasPrefix("32766:") }.joined(separator: "\n")
+        let reserved = try t.lab.exec("h1", ["cat", "/proc/sys/net/ipv4/ip_local_reserved_ports"]).trimmingCharacters(in: .whitespacesAndNewlines)
         return rules + (try t.lab.exec("h1", ["ip", "-6", "route", "show", "table", "all", "proto", "83"]))
+            + (reserved.isEmpty ? "" : "reserved ports: \(reserved)")
     }
 
     @Test(arguments: ["route", "bpf"])
@@ -130,6 +132,8 @@ struct OpenServeCLITests {
         open.wait(seconds: 10)
         let after = try NetworkNamespace.run(in: t.lab.ns("h1")) { try BPFSteering.attachedEgressPrograms(interface: "h1-r1") }
         #expect(after == 0)
+        // The port reservation is a sysctl, which SIGKILL cannot give back either.
+        #expect(try t.lab.exec("h1", ["cat", "/proc/sys/net/ipv4/ip_local_reserved_ports"]).contains("40000-40999"))
         // The MTU route is routing state, which SIGKILL cannot clean: `srte cleanup` does.
         let cleanup = try LabProcess(t.lab, "h1", [srteBinary().path, "cleanup"])
         #expect(cleanup.wait(seconds: 10) == 0)
