@@ -8,7 +8,8 @@ import SubflowSteering
 /// operations for programs that are not root, on their own MPTCP connections.
 ///
 /// A request is one frame on the agent's control socket, the program's MPTCP socket attached
-/// (SCM_RIGHTS) with the caller's credentials (SCM_CREDENTIALS); one request per connection.
+/// (SCM_RIGHTS) with the caller's credentials (SCM_CREDENTIALS); a connection carries requests one
+/// after another, each answered before the next is read.
 /// Every integer is in network byte order.
 ///
 /// ```
@@ -54,17 +55,19 @@ struct BrokerError: Error {
 
 /// Answers the agent's control socket: the `status` text request and the binary subflow
 /// protocol (``AgentProtocol``). Never blocks: every client socket is non-blocking, a request
-/// that is not complete waits in ``clients`` for the next ``serve(listener:)`` (at most
+/// that is not complete waits in ``clients`` for the next ``serve(listener:readable:)`` (at most
 /// ``requestTimeout``), an answer the client does not read goes out as it drains.
 ///
 /// Every 4-tuple the broker touches comes from the connection whose socket came with the
 /// request (MPTCP_FULL_INFO of that socket); the one exception, the 4-tuple of a subflow to
 /// open, is checked to be unused before any steering is installed for it.
 final class SubflowBroker {
-    /// One connected client.
+    /// One connected client. A connection carries requests one after another (the C API keeps
+    /// one per thread); each request is read on its own, with its own descriptors and
+    /// credentials, and nothing of one request carries over to the next.
     struct Client {
         var fd: Int32
-        /// The connecting process's uid (SO_PEERCRED), for the per-user limit of pending clients.
+        /// The connecting process's uid (SO_PEERCRED), for the per-user limit of clients.
         var peerUID: UInt32?
         var input: [UInt8] = []
         var descriptors: [Int32] = []
@@ -72,15 +75,31 @@ final class SubflowBroker {
         /// Why the request is refused before it is read (several descriptors, changed credentials…).
         var refusal: BrokerError?
         var output: [UInt8] = []
+        /// The current request is answered (its answer in ``output`` until written).
         var answered = false
+        /// The connection ends once the answer is written: a text request, a frame whose end
+        /// cannot be told (bad length, another version), end of file.
+        var closing = false
+        /// When the client is dropped if nothing changes: ``requestTimeout`` after a request's
+        /// first byte or its answer, ``idleTimeout`` between requests.
         var deadline: ContinuousClock.Instant
+        /// When the last request was answered (or the client connected): the idle client
+        /// that waited longest is the one to go when the limits are reached.
+        var lastActive: ContinuousClock.Instant
+        /// Requests answered on this connection.
+        var served = 0
+
+        /// Between requests: nothing read, nothing to write.
+        var isIdle: Bool { !answered && input.isEmpty && descriptors.isEmpty }
     }
 
     static let requestTimeout: Duration = .seconds(2)
-    static let maxClients = 64
-    /// Pending clients of one user other than root: one user's idle connections cannot take
-    /// every slot.
-    static let maxClientsPerUser = 16
+    /// A connection without a request for this long is closed (its client reconnects when it
+    /// has one: the C API does so transparently).
+    static let idleTimeout: Duration = .seconds(60)
+    static let maxClients = 256
+    /// Clients of one user other than root: one user's connections cannot take every slot.
+    static let maxClientsPerUser = 64
     /// Where the broker picks the local port of a subflow whose tuple says 0 (apart from the
     /// agent's own joins).
     static let ports: ClosedRange<UInt16> = 43000...43999
@@ -138,24 +157,29 @@ final class SubflowBroker {
     /// A client accepted now whose request has not arrived yet is waited for at most
     /// ``newClientWait`` (clients send right after connecting; without this its request would
     /// wait for the next call).
-    func serve(listener: Int32) {
+    /// - Parameter readable: the clients a poll found readable (`nil`: try every client).
+    func serve(listener: Int32, readable: Set<Int32>? = nil) {
         var accepted = 0
         while let fd = UnixSocket.acceptWaiting(listener) {
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             let uid = try? UnixSocket.peerCredentials(fd).uid
-            if clients.count >= Self.maxClients || (uid != 0 && clients.filter({ $0.peerUID == uid }).count >= Self.maxClientsPerUser) {
+            if !makeRoom(for: uid) {
                 close(fd)     // the client sees end of file: EAGAIN in the C API
                 continue
             }
-            clients.append(Client(fd: fd, peerUID: uid, deadline: ContinuousClock.now + Self.requestTimeout))
+            let now = ContinuousClock.now
+            clients.append(Client(fd: fd, peerUID: uid, deadline: now + Self.idleTimeout, lastActive: now))
             accepted += 1
         }
-        step()
+        var fresh = Set(clients.suffix(accepted).map(\.fd))
+        step(readable: readable.map { $0.union(fresh) })
         if accepted > 0 {
-            let fresh = clients.suffix(accepted).filter { !$0.answered }.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+            fresh = Set(clients.filter { fresh.contains($0.fd) && $0.isIdle && $0.served == 0 }.map(\.fd))
             if !fresh.isEmpty {
-                var fds = fresh
-                if poll(&fds, nfds_t(fds.count), Int32(Self.newClientWait.pollMilliseconds)) > 0 { step() }
+                var fds = fresh.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+                if poll(&fds, nfds_t(fds.count), Int32(Self.newClientWait.pollMilliseconds)) > 0 {
+                    step(readable: Set(fds.filter { $0.revents != 0 }.map(\.fd)))
+                }
             }
         }
         if ContinuousClock.now - lastSweep > .seconds(1) {
@@ -164,25 +188,57 @@ final class SubflowBroker {
         }
     }
 
-    /// At most this long ``serve(listener:)`` waits for the request of a client it just accepted.
+    /// Whether a client of `uid` may be added: at the limits, the idle client (of that user
+    /// when the user's limit is reached) that waited longest is closed to make room; a client
+    /// in the middle of a request is never closed for another.
+    func makeRoom(for uid: UInt32?) -> Bool {
+        let userFull = uid != 0 && clients.filter({ $0.peerUID == uid }).count >= Self.maxClientsPerUser
+        guard userFull || clients.count >= Self.maxClients else { return true }
+        let candidates = clients.indices.filter { clients[$0].isIdle && (!userFull || clients[$0].peerUID == uid) }
+        guard let oldest = candidates.min(by: { clients[$0].lastActive < clients[$1].lastActive }) else { return false }
+        drop(clients.remove(at: oldest))
+        return true
+    }
+
+    /// At most this long ``serve(listener:readable:)`` waits for the request of a client it just accepted.
     static let newClientWait: Duration = .milliseconds(2)
 
-    /// The descriptors whose readability means work for ``serve(listener:)``: the clients
-    /// waiting for their request's bytes (a run loop may poll them with the listener).
+    /// The descriptors whose readability means work for ``serve(listener:readable:)``: every
+    /// client whose answer is not pending (waiting for a request's bytes, or idle between
+    /// requests; a run loop polls them with the listener).
     var waitingDescriptors: [Int32] { clients.filter { !$0.answered }.map(\.fd) }
 
     /// One pass over the clients: read, answer, write, drop the finished and the expired.
-    func step() {
+    /// - Parameter readable: read only these clients (`nil`: every client).
+    func step(readable: Set<Int32>? = nil) {
         var kept: [Client] = []
         for var c in clients {
-            if !c.answered { read(&c) }
+            if !c.answered && (readable?.contains(c.fd) ?? true) { read(&c) }
             if c.answered {
-                if flush(&c) { drop(c); continue }
+                if flush(&c) {
+                    if c.closing { Self.drain(c.fd); drop(c); continue }
+                    // Ready for the connection's next request.
+                    let now = ContinuousClock.now
+                    c.answered = false
+                    c.served += 1
+                    c.lastActive = now
+                    c.deadline = now + Self.idleTimeout
+                }
             }
             if ContinuousClock.now > c.deadline { drop(c); continue }
             kept.append(c)
         }
         clients = kept
+    }
+
+    /// Reads (and discards) what the client sent beyond its last request, so that closing
+    /// the connection ends it with end of file: a Unix socket closed with unread data makes
+    /// the peer's next read fail with ECONNRESET once it has read the answer.
+    static func drain(_ fd: Int32) {
+        for _ in 0..<16 {
+            guard let r = try? UnixSocket.receive(fd, max: 4096), !r.bytes.isEmpty else { return }
+            for d in r.fileDescriptors { close(d) }
+        }
     }
 
     /// Writes what it can of the answer; true when the client is done with (written or gone).
@@ -191,6 +247,8 @@ final class SubflowBroker {
             let n = c.output.withUnsafeBytes { Glibc.send(c.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
             if n < 0 {
                 if errno == EAGAIN || errno == EINTR { return false }
+                c.closing = true      // the client is gone
+                c.output = []
                 return true
             }
             c.output.removeFirst(n)
@@ -198,12 +256,29 @@ final class SubflowBroker {
         return true
     }
 
-    /// Reads what the client sent; answers once the request is complete (or cannot be).
+    /// How many bytes the request in `input` still needs (0: complete, or answerable now):
+    /// a binary request is read exactly to its end, so no read takes bytes, descriptors or
+    /// credentials of the next request on the connection.
+    static func missing(_ input: [UInt8]) -> Int {
+        let magic = AgentProtocol.magic
+        let prefix = min(input.count, magic.count)
+        guard Array(input[0..<prefix]) == Array(magic[0..<prefix]) else {
+            // A text request: one line.
+            return input.contains(UInt8(ascii: "\n")) || input.count > AgentProtocol.maxBody ? 0 : AgentProtocol.maxBody + 1 - input.count
+        }
+        guard input.count >= AgentProtocol.headerLength else { return AgentProtocol.headerLength - input.count }
+        let length = Int(u32(input, 8))
+        if length > AgentProtocol.maxBody { return 0 }
+        return max(0, AgentProtocol.headerLength + length - input.count)
+    }
+
+    /// Reads the rest of the current request; answers once it is complete (or cannot be).
     func read(_ c: inout Client) {
         while !c.answered {
             let r: UnixSocket.Received?
-            do { r = try UnixSocket.receive(c.fd, max: max(1, AgentProtocol.headerLength + AgentProtocol.maxBody + 1 - c.input.count)) } catch {
+            do { r = try UnixSocket.receive(c.fd, max: max(1, Self.missing(c.input))) } catch {
                 c.answered = true     // the client is gone: nothing to answer
+                c.closing = true
                 c.output = []
                 return
             }
@@ -218,38 +293,42 @@ final class SubflowBroker {
                 }
             }
             if r.bytes.isEmpty {
-                // End of file before a complete request: answer what can be answered.
+                // End of file: answer what can be answered of a request cut short, then close.
                 c.answered = true
-                if !c.input.isEmpty {
+                c.closing = true
+                if c.input.isEmpty {
+                    for d in c.descriptors { close(d) }
+                } else {
                     c.output = respond(c)
-                    c.descriptors = []      // respond closed them
                 }
+                finishRequest(&c)
                 return
             }
+            if c.input.isEmpty { c.deadline = ContinuousClock.now + Self.requestTimeout }
             c.input += r.bytes
-            if let output = completeAnswer(c) {
-                c.output = output
+            if Self.missing(c.input) == 0 {
+                c.output = respond(c)
                 c.answered = true
-                c.descriptors = []          // respond closed them
+                c.closing = c.closing || Self.endsConnection(c.input)
+                finishRequest(&c)
             }
         }
     }
 
-    /// The answer once `c.input` is a complete request (or can be refused already); `nil`
-    /// while more bytes are needed.
-    func completeAnswer(_ c: Client) -> [UInt8]? {
-        let input = c.input
-        let magic = AgentProtocol.magic
-        let prefix = min(input.count, magic.count)
-        if Array(input[0..<prefix]) == Array(magic[0..<prefix]) {
-            guard input.count >= AgentProtocol.headerLength else { return nil }
-            let length = Int(Self.u32(input, 8))
-            if length > AgentProtocol.maxBody || input.count > AgentProtocol.headerLength + length { return respond(c) }
-            return input.count == AgentProtocol.headerLength + length ? respond(c) : nil
-        }
-        // A text request: one line.
-        if input.contains(UInt8(ascii: "\n")) || input.count > AgentProtocol.maxBody { return respond(c) }
-        return nil
+    /// Forgets what belonged to the answered request (``respond(_:)`` closed its descriptors).
+    func finishRequest(_ c: inout Client) {
+        c.input = []
+        c.descriptors = []
+        c.credentials = nil
+        c.refusal = nil
+        c.deadline = ContinuousClock.now + Self.requestTimeout    // for writing the answer
+    }
+
+    /// Whether the connection cannot carry another request after `input`: a text request, a
+    /// frame of another version or one whose length is refused (where it ends is unknown).
+    static func endsConnection(_ input: [UInt8]) -> Bool {
+        guard input.count >= AgentProtocol.headerLength, Array(input[0..<4]) == AgentProtocol.magic else { return true }
+        return input[4] != AgentProtocol.version || Int(u32(input, 8)) > AgentProtocol.maxBody
     }
 
     /// Handles `c`'s request (complete, or cut short by end of file) and closes what came with it.
@@ -309,7 +388,7 @@ final class SubflowBroker {
         guard input.count == AgentProtocol.headerLength + length else {
             throw BrokerError(EBADMSG, input.count < AgentProtocol.headerLength + length
                 ? "the request ended after \(input.count - AgentProtocol.headerLength) of its \(length) body bytes"
-                : "\(input.count - AgentProtocol.headerLength - length) bytes follow the request: one request per connection")
+                : "\(input.count - AgentProtocol.headerLength - length) bytes follow the request's \(length)-byte body")
         }
         if let refusal = c.refusal { throw refusal }
         guard let operation = AgentProtocol.Operation(rawValue: op) else {
@@ -585,14 +664,16 @@ final class SubflowBroker {
         }
 
         let remote = SocketEndpoint(remoteAddress, port: remotePort)
-        // Every TCP socket's 4-tuple (another user's plain TCP connection included): steering
-        // one of them, even for the moment until SUBFLOW_CREATE fails, would put an SRH on
-        // someone else's packets.
-        let inUse: Set<FourTuple>
-        do { inUse = try SubflowDiagnostics.tcpFourTuples(on: diag) } catch {
-            throw BrokerError(error.errno.rawValue, "listing the namespace's TCP sockets: \(error)")
+        // Any TCP socket with the 4-tuple (another user's plain TCP connection included):
+        // steering it, even for the moment until SUBFLOW_CREATE fails, would put an SRH on
+        // someone else's packets. One exact sock_diag lookup per candidate (a dump of the
+        // namespace's sockets walks the host's TCP hash tables: milliseconds).
+        func inUse(_ local: SocketEndpoint) throws(BrokerError) -> Bool {
+            do { return try SubflowDiagnostics.fourTupleInUse(local: local, remote: remote, on: diag) } catch {
+                throw BrokerError(error.errno.rawValue, "looking up the namespace's TCP sockets: \(error)")
+            }
         }
-        let used = Set(diagnostics(token: c.token).values.map(\.localID))
+        let used = Set(diagnostics(of: subs, token: c.token).values.map(\.localID))
         let chosen = localPort == 0
         for attempt in 0..<16 {
             if chosen {
@@ -601,7 +682,9 @@ final class SubflowBroker {
             }
             let local = SocketEndpoint(localAddress, port: localPort)
             let flow = FourTuple(local, remote)
-            if inUse.contains(flow) || steering.steeredFlows[flow] != nil || steered[flow] != nil {
+            var taken = steering.steeredFlows[flow] != nil || steered[flow] != nil
+            if !taken { taken = try inUse(local) }
+            if taken {
                 if chosen { continue }
                 throw BrokerError(EADDRINUSE, "the 4-tuple \(flow) is in use")
             }
