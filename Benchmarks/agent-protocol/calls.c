@@ -299,6 +299,7 @@ static int open_bench(int fd, int m)
     if (getsockname(fd, (struct sockaddr *)&local, &al) < 0 || (al = sizeof remote, getpeername(fd, (struct sockaddr *)&remote, &al)) < 0) {
         perror("getsockname"); return -1;
     }
+    unsigned next_port = (unsigned)getpid() * 7919u;
     double *ac = calloc((size_t)m, sizeof(double)), *ae = calloc((size_t)m, sizeof(double));
     double *dc = calloc((size_t)m, sizeof(double)), *de = calloc((size_t)m, sizeof(double));
     for (int i = 0; i < m; i++) {
@@ -316,11 +317,15 @@ static int open_bench(int fd, int m)
         if (srte_mptcp_close_subflow(fd, id, SHUT_RDWR) < 0) { fprintf(stderr, "close: %s\n", srte_mptcp_last_error()); return -1; }
         wait_subflows(fd, 1);
 
-        /* directly: SUBFLOW_CREATE from port 44000 + i */
+        /* directly: SUBFLOW_CREATE from a port of 44000-59999 (one in TIME_WAIT from an
+         * earlier run is skipped: EADDRINUSE, not timed) */
         struct sockaddr_in6 l = local;
-        l.sin6_port = htons((uint16_t)(44000 + i % 1000));
-        a = now_ms();
-        if (pm_subflow(nl, family, info.mptcpi_token, 10 + i % 100, &l, &remote) < 0) { perror("SUBFLOW_CREATE"); return -1; }
+        for (int tries = 0;; tries++) {
+            l.sin6_port = htons((uint16_t)(44000 + next_port++ % 16000));
+            a = now_ms();
+            if (pm_subflow(nl, family, info.mptcpi_token, 10 + i % 100, &l, &remote) == 0) break;
+            if (errno != EADDRINUSE || tries > 1000) { perror("SUBFLOW_CREATE"); return -1; }
+        }
         dc[i] = now_ms() - a;
         de[i] = wait_established(fd, 0, ntohs(l.sin6_port), a);
         if (de[i] < 0) { fprintf(stderr, "direct subflow: not established within 3 s\n"); return -1; }

@@ -124,6 +124,7 @@ final class SubflowBroker {
     var nextPort = 0
     var nextLocalID: [UInt32: UInt8] = [:]
     var lastSweep = ContinuousClock.now
+    var lastIDSweep = ContinuousClock.now
     /// Requests answered, and those answered with an error.
     private(set) var requests = 0, refused = 0
 
@@ -673,7 +674,11 @@ final class SubflowBroker {
                 throw BrokerError(error.errno.rawValue, "looking up the namespace's TCP sockets: \(error)")
             }
         }
-        let used = Set(diagnostics(of: subs, token: c.token).values.map(\.localID))
+        // The local address ids in use on the connection (one sock_diag lookup per subflow):
+        // read on the broker's first open on a connection, and again when the kernel refuses
+        // an id (EINVAL: taken by a subflow the broker did not open, e.g. before an agent
+        // restart). In between, the ids the broker hands out count up and are not reused.
+        var used: Set<UInt8>? = nextLocalID[c.token] == nil ? Set(diagnostics(of: subs, token: c.token).values.map(\.localID)) : nil
         let chosen = localPort == 0
         for attempt in 0..<16 {
             if chosen {
@@ -689,8 +694,9 @@ final class SubflowBroker {
                 throw BrokerError(EADDRINUSE, "the 4-tuple \(flow) is in use")
             }
             var id = nextLocalID[c.token] ?? Self.localIDs.lowerBound
-            while used.contains(id) && id < Self.localIDs.upperBound { id += 1 }
-            guard !used.contains(id) else { throw BrokerError(ENOSPC, "no free local address id left on this connection") }
+            let inUseIDs = used ?? []
+            while inUseIDs.contains(id) && id < Self.localIDs.upperBound { id += 1 }
+            guard !inUseIDs.contains(id) else { throw BrokerError(ENOSPC, "no free local address id left on this connection") }
             nextLocalID[c.token] = id == .max ? id : id + 1
             if let srh {
                 do { try steering.steer(flow, along: srh) } catch {
@@ -702,20 +708,26 @@ final class SubflowBroker {
             } catch {
                 if srh != nil { try? steering.unsteer(flow) }
                 if error.errno == EADDRINUSE && chosen && attempt < 15 { continue }
+                if error.errno == EINVAL && used == nil && attempt < 15 {
+                    used = Set(diagnostics(of: subs, token: c.token).values.map(\.localID))
+                    continue
+                }
                 if error.errno == ENOTCONN {
                     throw BrokerError(EAGAIN, "the connection is not fully established yet (the peer has not acknowledged data): retry shortly")
                 }
                 if error.errno == EADDRNOTAVAIL { throw BrokerError(EADDRNOTAVAIL, "\(localAddress) is not an address of this host") }
                 throw Self.kernelError(error)
             }
-            // The token could have gone to another connection if this one ended meanwhile.
-            if (try? c.socket.info().token) != c.token {
+            // The token could have gone to another connection if this one ended meanwhile
+            // (MPTCP_FULL_INFO carries the token with the subflows: one call for both).
+            let after = try? c.socket.fullInfo()
+            if after?.info.token != c.token {
                 try? pm.destroySubflow(token: c.token, local: local, remote: remote)
                 if srh != nil { try? steering.unsteer(flow) }
                 throw BrokerError(ECONNABORTED, "the connection ended during the request")
             }
             if srh != nil { steered[flow] = (c.token, ContinuousClock.now, 0) }
-            guard let s = try snapshots(c.socket).first(where: { $0.local == local && $0.remote == remote }) else {
+            guard let s = after?.subflows.first(where: { $0.local == local && $0.remote == remote }) else {
                 throw BrokerError(ECONNREFUSED, "the kernel accepted the subflow \(flow) but it is already gone")
             }
             var reply = ByteWriter()
@@ -728,15 +740,22 @@ final class SubflowBroker {
     }
 
     /// Unsteers subflows the broker opened that the kernel no longer lists (twice in a row,
-    /// a second apart, so one that is still being set up is not taken for closed).
-    /// Also forgets the local address ids given on connections that are gone.
+    /// a second apart, so one that is still being set up is not taken for closed): one exact
+    /// sock_diag lookup per steered subflow (a dump walks the host's TCP hash tables for
+    /// milliseconds, during which no request is served).
+    /// Also forgets, at most once a minute, the local address ids given on connections that
+    /// are gone (that takes a dump).
     func sweep() {
-        guard !steered.isEmpty || !nextLocalID.isEmpty, let all = try? SubflowDiagnostics.all(on: diag) else { return }
-        let tokens = Set(all.map(\.token))
-        nextLocalID = nextLocalID.filter { tokens.contains($0.key) }
-        let live = Set(all.filter { $0.tcpState != 7 }.map { FourTuple($0.local, $0.remote) })
         for (flow, entry) in steered {
-            if live.contains(flow) {
+            let live: Bool
+            do {
+                let d = try SubflowDiagnostics.lookup(local: SocketEndpoint(flow.localAddress, port: flow.localPort),
+                                                      remote: SocketEndpoint(flow.remoteAddress, port: flow.remotePort), on: diag)
+                live = d.map { $0.tcpState != 7 } ?? false
+            } catch {
+                continue      // not known to be gone
+            }
+            if live {
                 steered[flow]?.missing = 0
             } else if entry.missing >= 1 {
                 try? steering.unsteer(flow)
@@ -744,6 +763,11 @@ final class SubflowBroker {
             } else {
                 steered[flow]?.missing = 1
             }
+        }
+        if !nextLocalID.isEmpty, ContinuousClock.now - lastIDSweep > .seconds(60), let all = try? SubflowDiagnostics.all(on: diag) {
+            lastIDSweep = ContinuousClock.now
+            let tokens = Set(all.map(\.token))
+            nextLocalID = nextLocalID.filter { tokens.contains($0.key) }
         }
     }
 }

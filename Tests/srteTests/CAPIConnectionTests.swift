@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 import NetworkLab
+import LinuxSystem
 import Glibc
 
 /// The C API's control connection to the agent: one per thread, kept from call to call,
@@ -78,5 +79,52 @@ struct CAPIConnectionTests {
         // The parent keeps its connection.
         #expect(text.contains("parent sockets=1 conn-same=1 hello ok conn-after=1"), "\(text)")
         serve.terminate()
+    }
+
+    /// At the protocol level: one connection carries requests one after another, each answered
+    /// on its own (a refused one does not end the connection); a frame whose end cannot be told
+    /// ends it; a request sent behind another's answer on the same connection is served too.
+    @Test func oneConnectionCarriesRequestsUntilAFrameCannotBeDelimited() throws {
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "cm\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let policy = try agentPolicyFile("rules:\n  - match: { to: \"fc00:2::/64\", port: 5999 }\n    paths: [direct]\n")
+        defer { try? FileManager.default.removeItem(atPath: policy) }
+        let (agent, log) = try startAgent(bed, policy: policy)
+        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
+        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        let cookie = try NetworkNamespace.run(in: bed.namespace(of: "h1")!) { try NetworkNamespace.currentCookie() }
+        let s = try UnixSocket.connect(to: "/run/srte/agent-\(cookie).sock")
+        defer { close(s) }
+        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        func header(op: UInt8, length: Int, flags: UInt8 = 0) -> [UInt8] {
+            [0x53, 0x52, 0x54, 0x41, 1, op, 0, flags] + withUnsafeBytes(of: UInt32(length).bigEndian, Array.init) + [0, 0, 0, 0]
+        }
+        /// One answer: (op, error, body length), read exactly.
+        func answer() -> (op: UInt8, error: Int32, length: Int)? {
+            var h = [UInt8](repeating: 0, count: 16)
+            guard recv(s, &h, 16, Int32(MSG_WAITALL)) == 16, Array(h[0..<4]) == [0x53, 0x52, 0x54, 0x41] else { return nil }
+            let length = Int(UInt32(h[8]) << 24 | UInt32(h[9]) << 16 | UInt32(h[10]) << 8 | UInt32(h[11]))
+            var body = [UInt8](repeating: 0, count: max(1, length))
+            if length > 0 { guard recv(s, &body, length, Int32(MSG_WAITALL)) == length else { return nil } }
+            return (h[5], Int32(bitPattern: UInt32(h[12]) << 24 | UInt32(h[13]) << 16 | UInt32(h[14]) << 8 | UInt32(h[15])), length)
+        }
+        try UnixSocket.send(s, header(op: 1, length: 0), credentials: true)
+        let first = answer()
+        #expect(first?.op == 1 && first?.error == 0 && first?.length == 28, "\(String(describing: first))")
+        try UnixSocket.send(s, header(op: 1, length: 0, flags: 1), credentials: true)
+        let refused = answer()
+        #expect(refused?.op == 1 && refused?.error == EINVAL, "flags must be 0: \(String(describing: refused))")
+        // Two requests in one write: both answered, in order.
+        try UnixSocket.send(s, header(op: 9, length: 0) + header(op: 1, length: 0), credentials: true)
+        let unknown = answer(), second = answer()
+        #expect(unknown?.op == 9 && unknown?.error == ENOSYS, "\(String(describing: unknown))")
+        #expect(second?.op == 1 && second?.error == 0, "\(String(describing: second))")
+        // A length beyond the limit: answered, then the connection ends (end of file).
+        try UnixSocket.send(s, header(op: 2, length: 100_000), credentials: true)
+        let big = answer()
+        #expect(big?.error == EMSGSIZE, "\(String(describing: big))")
+        var byte: UInt8 = 0
+        #expect(recv(s, &byte, 1, 0) == 0, "the agent closes the connection after a frame it cannot delimit")
     }
 }

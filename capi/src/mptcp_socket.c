@@ -269,14 +269,13 @@ static int exchange(struct conn *c, const unsigned char *out, size_t out_len, in
         return fail(e, "sending the request to the srte agent: %s", strerror(e));
     }
 
-    /* The answer: header, then its body. */
+    /* The answer: header and body, in one read as a rule (one request is outstanding on the
+     * connection, so nothing else can follow the answer). */
     size_t got = 0;
     for (;;) {
-        size_t want = got < HEADER ? HEADER - got : HEADER + get32(in + 8) - got;
-        if (want == 0) break;
-        if (got + want > cap) want = cap - got;
-        if (want == 0) { conn_close(c); return fail(EPROTO, "the srte agent's answer is longer (%u bytes) than expected", get32(in + 8)); }
-        ssize_t r = recv(c->fd, in + got, want, 0);
+        if (got >= HEADER && got >= HEADER + (size_t)get32(in + 8)) break;
+        if (got == cap) { conn_close(c); return fail(EPROTO, "the srte agent's answer is longer (%u bytes) than expected", get32(in + 8)); }
+        ssize_t r = recv(c->fd, in + got, cap - got, 0);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
             int e = errno == EAGAIN ? ETIMEDOUT : errno;
@@ -296,6 +295,10 @@ static int exchange(struct conn *c, const unsigned char *out, size_t out_len, in
             conn_close(c);
             return fail(EPROTO, "the srte agent's answer is not a protocol frame");
         }
+    }
+    if (got != HEADER + (size_t)get32(in + 8)) {
+        conn_close(c);
+        return fail(EPROTO, "the srte agent sent more than its answer");
     }
     if (in[5] != out[5]) {
         conn_close(c);
