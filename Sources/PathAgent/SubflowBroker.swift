@@ -55,7 +55,7 @@ struct BrokerError: Error {
 
 /// Answers the agent's control socket: the `status` text request and the binary subflow
 /// protocol (``AgentProtocol``). Never blocks: every client socket is non-blocking, a request
-/// that is not complete waits in ``clients`` for the next ``serve(listener:readable:)`` (at most
+/// that is not complete waits in ``clients`` for the next ``serve(listener:readable:listenerReady:)`` (at most
 /// ``requestTimeout``), an answer the client does not read goes out as it drains.
 ///
 /// Every 4-tuple the broker touches comes from the connection whose socket came with the
@@ -158,10 +158,13 @@ final class SubflowBroker {
     /// A client accepted now whose request has not arrived yet is waited for at most
     /// ``newClientWait`` (clients send right after connecting; without this its request would
     /// wait for the next call).
-    /// - Parameter readable: the clients a poll found readable (`nil`: try every client).
-    func serve(listener: Int32, readable: Set<Int32>? = nil) {
+    /// - Parameters:
+    ///   - listener: the control socket.
+    ///   - readable: the clients a poll found readable (`nil`: try every client).
+    ///   - listenerReady: whether a poll found the listener readable (`false`: no `accept`).
+    func serve(listener: Int32, readable: Set<Int32>? = nil, listenerReady: Bool = true) {
         var accepted = 0
-        while let fd = UnixSocket.acceptWaiting(listener) {
+        while listenerReady, let fd = UnixSocket.acceptWaiting(listener) {
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             let uid = try? UnixSocket.peerCredentials(fd).uid
             if !makeRoom(for: uid) {
@@ -201,10 +204,10 @@ final class SubflowBroker {
         return true
     }
 
-    /// At most this long ``serve(listener:readable:)`` waits for the request of a client it just accepted.
+    /// At most this long ``serve(listener:readable:listenerReady:)`` waits for the request of a client it just accepted.
     static let newClientWait: Duration = .milliseconds(2)
 
-    /// The descriptors whose readability means work for ``serve(listener:readable:)``: every
+    /// The descriptors whose readability means work for ``serve(listener:readable:listenerReady:)``: every
     /// client whose answer is not pending (waiting for a request's bytes, or idle between
     /// requests; a run loop polls them with the listener).
     var waitingDescriptors: [Int32] { clients.filter { !$0.answered }.map(\.fd) }
