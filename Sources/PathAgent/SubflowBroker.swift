@@ -8,13 +8,14 @@ import SubflowSteering
 /// operations for programs that are not root, on their own MPTCP connections.
 ///
 /// A request is one frame on the agent's control socket, the program's MPTCP socket attached
-/// (SCM_RIGHTS) with the caller's credentials (SCM_CREDENTIALS); a connection carries requests one
-/// after another, each answered before the next is read.
+/// (SCM_RIGHTS) with the caller's credentials (SCM_CREDENTIALS). A request with flag
+/// ``keepConnection`` keeps its connection open for the next one, each answered before the next
+/// is read; without it the connection closes after the answer.
 /// Every integer is in network byte order.
 ///
 /// ```
-/// request  header (16 bytes): "SRTA" | version u8 | op u8 | flags u16 = 0 | length u32 | reserved u32 = 0
-/// response header (16 bytes): "SRTA" | version u8 | op u8 | flags u16 = 0 | length u32 | error i32
+/// request  header (16 bytes): "SRTA" | version u8 | op u8 | flags u16 | length u32 | reserved u32 = 0
+/// response header (16 bytes): "SRTA" | version u8 | op u8 | flags u16 | length u32 | error i32
 /// ```
 public enum AgentProtocol {
     /// The first four bytes of every frame: "SRTA".
@@ -27,6 +28,11 @@ public enum AgentProtocol {
     public static let maxBody = 4096
     /// Bytes of an encoded tuple before its SRH.
     public static let tupleLength = 48
+    /// Header flag bit 0. In a request: the client will send further requests on this
+    /// connection (without it the agent closes the connection after the answer, as agents
+    /// before it did). In an answer: the agent keeps the connection open for the next request.
+    /// An agent that does not know the bit answers EINVAL (flags must be 0) and closes.
+    public static let keepConnection: UInt16 = 1
 
     /// The operations.
     public enum Operation: UInt8, Sendable {
@@ -314,6 +320,9 @@ final class SubflowBroker {
                 c.output = respond(c)
                 c.answered = true
                 c.closing = c.closing || Self.endsConnection(c.input)
+                if !c.closing && c.output.count >= AgentProtocol.headerLength {
+                    c.output[7] |= UInt8(AgentProtocol.keepConnection)    // the answer says: kept open
+                }
                 finishRequest(&c)
             }
         }
@@ -328,11 +337,13 @@ final class SubflowBroker {
         c.deadline = ContinuousClock.now + Self.requestTimeout    // for writing the answer
     }
 
-    /// Whether the connection cannot carry another request after `input`: a text request, a
-    /// frame of another version or one whose length is refused (where it ends is unknown).
+    /// Whether the connection ends after the answer to `input`: the request did not ask to keep
+    /// it (flags bit 0), or it cannot carry another request: a text request, a frame of another
+    /// version or one whose length is refused (where it ends is unknown).
     static func endsConnection(_ input: [UInt8]) -> Bool {
         guard input.count >= AgentProtocol.headerLength, Array(input[0..<4]) == AgentProtocol.magic else { return true }
         return input[4] != AgentProtocol.version || Int(u32(input, 8)) > AgentProtocol.maxBody
+            || u16(input, 6) & AgentProtocol.keepConnection == 0
     }
 
     /// Handles `c`'s request (complete, or cut short by end of file) and closes what came with it.
@@ -382,8 +393,8 @@ final class SubflowBroker {
         guard input[4] == AgentProtocol.version else {
             throw BrokerError(EPROTONOSUPPORT, "protocol version \(input[4]) is not spoken here: this agent speaks version \(AgentProtocol.version)")
         }
-        guard Self.u16(input, 6) == 0, Self.u32(input, 12) == 0 else {
-            throw BrokerError(EINVAL, "the header's flags (bytes 6-7) and reserved word (bytes 12-15) must be 0")
+        guard Self.u16(input, 6) & ~AgentProtocol.keepConnection == 0, Self.u32(input, 12) == 0 else {
+            throw BrokerError(EINVAL, "the header's flags (bytes 6-7) may have bit 0 set (keep the connection), nothing else; the reserved word (bytes 12-15) must be 0")
         }
         let length = Int(Self.u32(input, 8))
         guard length <= AgentProtocol.maxBody else {

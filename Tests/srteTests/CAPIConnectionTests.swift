@@ -81,10 +81,11 @@ struct CAPIConnectionTests {
         serve.terminate()
     }
 
-    /// At the protocol level: one connection carries requests one after another, each answered
-    /// on its own (a refused one does not end the connection); a frame whose end cannot be told
-    /// ends it; a request sent behind another's answer on the same connection is served too.
-    @Test func oneConnectionCarriesRequestsUntilAFrameCannotBeDelimited() throws {
+    /// At the protocol level: a connection whose requests carry the keep flag (header flags bit
+    /// 0) carries requests one after another, each answered on its own with the flag echoed (a
+    /// refused one does not end the connection); a request without the flag, or a frame whose
+    /// end cannot be told, is answered and ends it (end of file), as before the flag existed.
+    @Test func oneConnectionCarriesRequestsWhileTheyAskToKeepIt() throws {
         let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "cm\(getpid() % 100000)")
         defer { _ = try? bed.down() }
         let policy = try agentPolicyFile("rules:\n  - match: { to: \"fc00:2::/64\", port: 5999 }\n    paths: [direct]\n")
@@ -93,38 +94,100 @@ struct CAPIConnectionTests {
         defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
         #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
         let cookie = try NetworkNamespace.run(in: bed.namespace(of: "h1")!) { try NetworkNamespace.currentCookie() }
-        let s = try UnixSocket.connect(to: "/run/srte/agent-\(cookie).sock")
-        defer { close(s) }
-        var tv = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        func header(op: UInt8, length: Int, flags: UInt8 = 0) -> [UInt8] {
+        let path = "/run/srte/agent-\(cookie).sock"
+        func header(op: UInt8, length: Int, flags: UInt8 = 1) -> [UInt8] {
             [0x53, 0x52, 0x54, 0x41, 1, op, 0, flags] + withUnsafeBytes(of: UInt32(length).bigEndian, Array.init) + [0, 0, 0, 0]
         }
-        /// One answer: (op, error, body length), read exactly.
-        func answer() -> (op: UInt8, error: Int32, length: Int)? {
+        /// One answer on `s`: (op, flags, error, body length), read exactly.
+        func answer(_ s: Int32) -> (op: UInt8, flags: UInt8, error: Int32, length: Int)? {
             var h = [UInt8](repeating: 0, count: 16)
             guard recv(s, &h, 16, Int32(MSG_WAITALL)) == 16, Array(h[0..<4]) == [0x53, 0x52, 0x54, 0x41] else { return nil }
             let length = Int(UInt32(h[8]) << 24 | UInt32(h[9]) << 16 | UInt32(h[10]) << 8 | UInt32(h[11]))
             var body = [UInt8](repeating: 0, count: max(1, length))
             if length > 0 { guard recv(s, &body, length, Int32(MSG_WAITALL)) == length else { return nil } }
-            return (h[5], Int32(bitPattern: UInt32(h[12]) << 24 | UInt32(h[13]) << 16 | UInt32(h[14]) << 8 | UInt32(h[15])), length)
+            return (h[5], h[7], Int32(bitPattern: UInt32(h[12]) << 24 | UInt32(h[13]) << 16 | UInt32(h[14]) << 8 | UInt32(h[15])), length)
         }
+        func connect() throws -> Int32 {
+            let s = try UnixSocket.connect(to: path)
+            var tv = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            return s
+        }
+        func ended(_ s: Int32) -> Bool {
+            var byte: UInt8 = 0
+            return recv(s, &byte, 1, 0) == 0
+        }
+        let s = try connect()
+        defer { close(s) }
         try UnixSocket.send(s, header(op: 1, length: 0), credentials: true)
-        let first = answer()
-        #expect(first?.op == 1 && first?.error == 0 && first?.length == 28, "\(String(describing: first))")
-        try UnixSocket.send(s, header(op: 1, length: 0, flags: 1), credentials: true)
-        let refused = answer()
-        #expect(refused?.op == 1 && refused?.error == EINVAL, "flags must be 0: \(String(describing: refused))")
+        let first = answer(s)
+        #expect(first?.op == 1 && first?.error == 0 && first?.length == 28 && first?.flags == 1, "\(String(describing: first))")
+        try UnixSocket.send(s, header(op: 1, length: 0, flags: 3), credentials: true)
+        let refused = answer(s)
+        #expect(refused?.op == 1 && refused?.error == EINVAL && refused?.flags == 1, "only bit 0 is a flag: \(String(describing: refused))")
         // Two requests in one write: both answered, in order.
         try UnixSocket.send(s, header(op: 9, length: 0) + header(op: 1, length: 0), credentials: true)
-        let unknown = answer(), second = answer()
+        let unknown = answer(s), second = answer(s)
         #expect(unknown?.op == 9 && unknown?.error == ENOSYS, "\(String(describing: unknown))")
         #expect(second?.op == 1 && second?.error == 0, "\(String(describing: second))")
-        // A length beyond the limit: answered, then the connection ends (end of file).
+        // A length beyond the limit: answered without the flag, then the connection ends.
         try UnixSocket.send(s, header(op: 2, length: 100_000), credentials: true)
-        let big = answer()
-        #expect(big?.error == EMSGSIZE, "\(String(describing: big))")
-        var byte: UInt8 = 0
-        #expect(recv(s, &byte, 1, 0) == 0, "the agent closes the connection after a frame it cannot delimit")
+        let big = answer(s)
+        #expect(big?.error == EMSGSIZE && big?.flags == 0, "\(String(describing: big))")
+        #expect(ended(s), "the agent closes the connection after a frame it cannot delimit")
+
+        // Without the flag: one answer, then end of file (a client that reads to the end works).
+        let once = try connect()
+        defer { close(once) }
+        try UnixSocket.send(once, header(op: 1, length: 0, flags: 0), credentials: true)
+        let only = answer(once)
+        #expect(only?.error == 0 && only?.flags == 0, "\(String(describing: only))")
+        #expect(ended(once), "without the flag the connection ends after the answer")
+    }
+
+    /// The C API against an agent that closes after each answer and refuses any flag (as agents
+    /// before the keep flag did): a fake speaking that protocol on SRTE_AGENT_SOCKET. Every
+    /// call succeeds, and the library holds no connection between calls.
+    @Test func theCAPIFallsBackToAConnectionPerCallWithAnAgentThatDoesNotKeepThem() throws {
+        let build = try CAPIBuild()
+        defer { build.remove() }
+        let client = build.dir + "/conn_client"
+        let cc = try runTool(["gcc", "-Wall", "-Wextra", "-Werror", "-pthread", "-I", packageRoot + "/capi/include", "-o", client,
+                              packageRoot + "/capi/tests/conn_client.c", "-L", build.dir, "-lsrte-mptcp", "-Wl,-rpath," + build.dir])
+        #expect(cc.status == 0, "\(cc.out)")
+        let path = build.dir + "/old-agent.sock"
+        let listener = try UnixSocket.listen(at: path, mode: 0o600)
+        defer { close(listener); unlink(path) }
+        let served = Collected()
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            defer { done.signal() }
+            var flagged = 0, plain = 0
+            for _ in 0..<7 {      // 1 refused + 5 served, and a spare
+                var p = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+                guard poll(&p, 1, 5000) > 0 else { break }
+                let c = accept(listener, nil, nil)
+                guard c >= 0 else { break }
+                var h = [UInt8](repeating: 0, count: 16)
+                _ = recv(c, &h, 16, Int32(MSG_WAITALL))
+                var out: [UInt8] = [0x53, 0x52, 0x54, 0x41, 1, h[5], 0, 0]
+                if h[6] != 0 || h[7] != 0 {
+                    let msg = Array("the header's flags (bytes 6-7) and reserved word (bytes 12-15) must be 0".utf8)
+                    out += withUnsafeBytes(of: UInt32(msg.count).bigEndian, Array.init) + withUnsafeBytes(of: EINVAL.bigEndian, Array.init) + msg
+                    flagged += 1
+                } else {
+                    out += withUnsafeBytes(of: UInt32(28).bigEndian, Array.init) + [0, 0, 0, 0] + [0, 1, 0, 1] + [UInt8](repeating: 0, count: 24)
+                    plain += 1
+                }
+                _ = out.withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                close(c)
+                served.append(Data("flagged=\(flagged) plain=\(plain)\n".utf8))
+                if plain == 5 { break }
+            }
+        }
+        let r = try runTool(["SRTE_AGENT_SOCKET=\(path)", client, "--hellos", "5"])
+        done.wait()
+        #expect(r.out.contains("hellos n=5 ok=5 errno=0 sockets=0"), "\(r.out)")
+        #expect(served.text.contains("flagged=1 plain=5"), "one refused request, then five on connections of their own: \(served.text)")
     }
 }

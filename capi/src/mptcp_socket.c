@@ -27,6 +27,7 @@
 
 enum { OP_HELLO = 1, OP_IDS = 2, OP_OPEN = 3, OP_CLOSE = 4, OP_TUPLE = 5 };
 enum { HEADER = 16, TUPLE = 48, MAX_BODY = 4096 };
+enum { KEEP = 1 };   /* header flag: keep the connection for the next request */
 static const unsigned char magic[4] = { 'S', 'R', 'T', 'A' };
 
 static __thread char last_error[512];
@@ -94,6 +95,7 @@ struct conn {
     dev_t dev;       /* the socket's identity (fstat) */
     ino_t ino;
     unsigned long served;   /* answers read on it */
+    int legacy;      /* the agent refused to keep connections (an older agent): one per call */
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     struct conn *prev, *next;
 };
@@ -305,6 +307,7 @@ static int exchange(struct conn *c, const unsigned char *out, size_t out_len, in
         return fail(EPROTO, "the srte agent answered operation %u to a request of operation %u", in[5], out[5]);
     }
     c->served++;
+    if (!(in[7] & KEEP)) conn_close(c);   /* the agent closes it after this answer */
     return (int)got;
 }
 
@@ -325,7 +328,7 @@ static int call(int op, int fd, const unsigned char *body, size_t body_len, unsi
     memcpy(out, magic, 4);
     out[4] = SRTE_MPTCP_PROTOCOL_VERSION;
     out[5] = (unsigned char)op;
-    put16(out + 6, 0);
+    put16(out + 6, c->legacy ? 0 : KEEP);
     put32(out + 8, (uint32_t)body_len);
     put32(out + 12, 0);
     if (body_len) memcpy(out + HEADER, body, body_len);
@@ -335,7 +338,7 @@ static int call(int op, int fd, const unsigned char *body, size_t body_len, unsi
      * connection without answering (it stopped while serving them). */
     int idempotent = op == OP_HELLO || op == OP_IDS || op == OP_TUPLE;
     int n = -1;
-    for (int attempt = 0; attempt < 2; attempt++) {
+    for (int attempt = 0, fallback = 0; attempt < 2; attempt++) {
         int valid = conn_valid(c);
         /* hello names the agent afresh: the thread may have moved to another namespace */
         if (agent_path(c, !valid || op == OP_HELLO || attempt > 0, path, sizeof path) < 0) return -1;
@@ -348,6 +351,16 @@ static int call(int op, int fd, const unsigned char *body, size_t body_len, unsi
             return fail(EAGAIN, "the srte agent closed the connection without reading the request (busy or restarting?): retry");
         }
         if (n < 0) return -1;
+        /* An agent that does not keep connections refuses the flag (EINVAL, and its answer
+         * does not carry it): the same request once more without it, and from now on one
+         * connection per call on this thread. */
+        if (!c->legacy && !fallback && (int32_t)get32(in + 12) == EINVAL && !(in[7] & KEEP)) {
+            c->legacy = 1;
+            fallback = 1;
+            put16(out + 6, 0);
+            attempt--;
+            continue;
+        }
         /* EXDEV: the socket lives in another namespace than this agent's; when the thread
          * moved to another namespace (its agent is another socket), ask that one. */
         if (attempt == 0 && fd >= 0 && (int32_t)get32(in + 12) == EXDEV && !(getenv("SRTE_AGENT_SOCKET") && *getenv("SRTE_AGENT_SOCKET"))) {

@@ -15,6 +15,8 @@
  *   parent sockets=1 conn=I2 hello ok
  *
  * usage: conn_client SERVER PORT
+ *        conn_client --hellos N     N hellos, then "hellos n=N ok=K errno=E sockets=S" (no MPTCP
+ *                                   socket: against an agent that closes after each answer)
  */
 #define _GNU_SOURCE
 #include <srte/mptcp_socket.h>
@@ -104,8 +106,18 @@ static int child_report(const char *what, unsigned long parent_conn)
 
 int main(int argc, char **argv)
 {
-    if (argc < 3) { fprintf(stderr, "usage: %s SERVER PORT\n", argv[0]); return 2; }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc == 3 && strcmp(argv[1], "--hellos") == 0) {
+        sockets(&skip[0]);
+        int n = atoi(argv[2]), ok = 0, e = 0;
+        for (int i = 0; i < n; i++) {
+            if (srte_mptcp_hello(NULL) == 0) ok++;
+            else if (!e) { e = errno; printf("hello errno=%d %s\n", e, srte_mptcp_last_error()); }
+        }
+        printf("hellos n=%d ok=%d errno=%d sockets=%d\n", n, ok, e, sockets(NULL));
+        return 0;
+    }
+    if (argc < 3) { fprintf(stderr, "usage: %s SERVER PORT\n", argv[0]); return 2; }
     int fd = socket(AF_INET6, SOCK_STREAM, 262);
     struct sockaddr_in6 s = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)atoi(argv[2])) };
     inet_pton(AF_INET6, argv[1], &s.sin6_addr);
