@@ -486,9 +486,16 @@ final class SubflowBroker {
         return (socket, info.token)
     }
 
+    /// MPTCP_FULL_INFO with room for 8 subflows, again with room for 64 when 8 came back (the
+    /// arrays are zeroed and converted on every read: most connections have a few subflows).
+    static func fullInfo(_ s: MPTCPSocket) throws(SubflowError) -> (info: MPTCPInfo, subflows: [SubflowSnapshot]) {
+        let few = try s.fullInfo(maxSubflows: 8)
+        return few.subflows.count < 8 ? few : try s.fullInfo(maxSubflows: 64)
+    }
+
     /// MPTCP_FULL_INFO of the connection.
     func snapshots(_ s: MPTCPSocket) throws(BrokerError) -> [SubflowSnapshot] {
-        do { return try s.fullInfo().subflows } catch {
+        do { return try Self.fullInfo(s).subflows } catch {
             if error.kind == .fallback { throw BrokerError(EOPNOTSUPP, "the connection fell back to plain TCP") }
             throw BrokerError(error.errno.rawValue, error.message)
         }
@@ -734,7 +741,7 @@ final class SubflowBroker {
             }
             // The token could have gone to another connection if this one ended meanwhile
             // (MPTCP_FULL_INFO carries the token with the subflows: one call for both).
-            let after = try? c.socket.fullInfo()
+            let after = try? Self.fullInfo(c.socket)
             if after?.info.token != c.token {
                 try? pm.destroySubflow(token: c.token, local: local, remote: remote)
                 if srh != nil { try? steering.unsteer(flow) }
