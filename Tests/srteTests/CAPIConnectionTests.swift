@@ -78,6 +78,9 @@ struct CAPIConnectionTests {
         #expect(text.contains("raw-fork child-inherited=1 before=1 child-hello ok child-sockets=2"), "\(text)")
         // The parent keeps its connection.
         #expect(text.contains("parent sockets=1 conn-same=1 hello ok conn-after=1"), "\(text)")
+        // The program closed the connection's descriptor and opened a file on its number: the
+        // library connects again and never writes to the file.
+        #expect(text.contains("reused-number hello ok file-intact=1 sockets=1 new=1"), "\(text)")
         serve.terminate()
     }
 

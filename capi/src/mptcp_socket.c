@@ -107,9 +107,17 @@ static int conn_key_ok;
 static pthread_once_t conn_once = PTHREAD_ONCE_INIT;
 static __thread struct conn *thread_conn;
 
+/* The descriptor still is the connection's socket (the program may have closed it and got
+ * the number back for another file). */
+static int conn_ours(const struct conn *c)
+{
+    struct stat st;
+    return c->fd >= 0 && fstat(c->fd, &st) == 0 && st.st_ino == c->ino && st.st_dev == c->dev;
+}
+
 static void conn_close(struct conn *c)
 {
-    if (c->fd >= 0 && c->pid == getpid()) close(c->fd);
+    if (c->pid == getpid() && conn_ours(c)) close(c->fd);
     c->fd = -1;
     c->served = 0;
 }
@@ -136,7 +144,7 @@ static void fork_child(void)
 {
     for (struct conn *c = conns, *next; c; c = next) {
         next = c->next;
-        if (c->fd >= 0) close(c->fd);
+        if (conn_ours(c)) close(c->fd);
         c->fd = -1;
         c->served = 0;
         if (c != thread_conn) free(c);
@@ -184,8 +192,7 @@ static struct conn *this_conn(void)
 static int conn_valid(struct conn *c)
 {
     if (c->fd < 0) return 0;
-    struct stat st;
-    if (c->pid != getpid() || fstat(c->fd, &st) < 0 || st.st_ino != c->ino || st.st_dev != c->dev) {
+    if (c->pid != getpid() || !conn_ours(c)) {
         c->fd = -1;      /* not ours (any more): left alone */
         c->served = 0;
         return 0;

@@ -13,6 +13,9 @@
  *   raw-fork child-hello ok child-sockets=2  (a child the fork handlers did not see: the
  *                                             inherited connection is left alone, not used)
  *   parent sockets=1 conn=I2 hello ok
+ *   reused-number hello ok file-intact=1 sockets=1 new=1   (the program closed the connection's
+ *                                             descriptor and got its number for a socket of its own:
+ *                                             nothing is sent on it)
  *
  * usage: conn_client SERVER PORT
  *        conn_client --hellos N     N hellos, then "hellos n=N ok=K errno=E sockets=S" (no MPTCP
@@ -69,6 +72,26 @@ static int sockets(unsigned long *ino)
     }
     closedir(d);
     return n;
+}
+
+/* The descriptor holding socket inode `ino`, or -1. */
+static int fd_of(unsigned long ino)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return -1;
+    int found = -1;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char path[300], link[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t l = readlink(path, link, sizeof link - 1);
+        if (l <= 0) continue;
+        link[l] = 0;
+        unsigned long i;
+        if (sscanf(link, "socket:[%lu]", &i) == 1 && i == ino) found = atoi(e->d_name);
+    }
+    closedir(d);
+    return found;
 }
 
 static void *thread_hello(void *arg)
@@ -174,6 +197,28 @@ int main(int argc, char **argv)
     unsigned long still = 0;
     sockets(&still);
     printf("parent sockets=%d conn-same=%d hello %s conn-after=%d\n", count, after == second, h == 0 ? "ok" : srte_mptcp_last_error(), still == second);
+
+    /* The program closes the connection's descriptor and gets the number back for a socket
+     * of its own (one end of a socket pair): the library must notice, connect again, and
+     * send nothing on the program's socket. */
+    int cfd = fd_of(still);
+    close(cfd);
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+    if (sv[0] != cfd) { dup2(sv[0], cfd); close(sv[0]); }
+    struct stat mine;
+    fstat(sv[1], &mine);
+    skip[skipped++] = mine.st_ino;          /* the pair is the program's, not the library's */
+    fstat(cfd, &mine);
+    skip[skipped++] = mine.st_ino;
+    h = srte_mptcp_hello(NULL);
+    char junk[64];
+    ssize_t leaked = recv(sv[1], junk, sizeof junk, MSG_DONTWAIT);
+    int intact = leaked < 0 && errno == EAGAIN;
+    unsigned long now = 0;
+    count = sockets(&now);
+    printf("reused-number hello %s file-intact=%d sockets=%d new=%d\n", h == 0 ? "ok" : srte_mptcp_last_error(),
+           intact, count, now != still);
     close(fd);
     return 0;
 }
