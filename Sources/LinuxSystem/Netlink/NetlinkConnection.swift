@@ -60,8 +60,10 @@ public final class NetlinkConnection {
             }
             for m in messages {
                 if m.sequence != seq {
-                    // A late reply to an earlier request that timed out: drop it.
-                    if m.sequence < seq && m.sequence > seq &- 1024 { continue }
+                    // A late reply to an earlier request that timed out (at most 1023 requests
+                    // back, counted modulo 2^32 as the numbers wrap): drop it.
+                    let behind = seq &- m.sequence
+                    if behind > 0 && behind < 1024 { continue }
                     throw NetlinkError(operation: operation, errno: EPROTO, extAckMessage: "reply has sequence \(m.sequence), expected \(seq)", sequence: seq)
                 }
                 if m.portID != 0 && m.portID != transport.portID {
@@ -121,8 +123,10 @@ extension NetlinkConnection {
             }
             for m in messages {
                 if m.sequence != seq {
-                    // A late reply to an earlier request that timed out: drop it.
-                    if m.sequence < seq && m.sequence > seq &- 1024 { continue }
+                    // A late reply to an earlier request that timed out (at most 1023 requests
+                    // back, counted modulo 2^32 as the numbers wrap): drop it.
+                    let behind = seq &- m.sequence
+                    if behind > 0 && behind < 1024 { continue }
                     throw NetlinkError(operation: operation, errno: EPROTO, extAckMessage: "reply has sequence \(m.sequence), expected \(seq)", sequence: seq)
                 }
                 if m.portID != 0 && m.portID != transport.portID {
