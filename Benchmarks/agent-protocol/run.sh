@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # One command (root): the latency of C API calls through `srte agent` in a diamond lab.
 #   sudo bash Benchmarks/agent-protocol/run.sh [N]          (CONFIG=release for a release srte)
-# Builds srte (debug, as the tests do, unless CONFIG=release) and capi/, creates the lab bp<pid>, starts the agent in
-# h1 and `srte serve` in h2, times N hello and N get-subflow-ids calls, removes everything.
+# Builds srte (debug, as the tests do, unless CONFIG=release) and capi/, creates the lab bp<pid>
+# (link delays off unless DELAY=auto: a subflow's handshake then takes microseconds, not the
+# path's round trip, so open -> established compares the two ways without the delay bridges'
+# jitter), starts the agent in h1 and `srte serve` in h2, times N hello and N get-subflow-ids
+# calls, then (root) N/10 opens through the agent against as many SUBFLOW_CREATE over netlink,
+# each until the subflow is established; removes everything.
 # Result line: Benchmarks/agent-protocol/results/calls-DATE.txt (not tracked).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,7 +22,7 @@ make -s -C capi BUILD="$PWD/$build" >&2
 cc -O2 -Wall -Icapi/include -o "$build/calls" Benchmarks/agent-protocol/calls.c -L"$build" -lsrte-mptcp -Wl,-rpath,"$PWD/$build"
 policy="$build/policy.yaml"
 printf 'rules:\n  - match: { to: "fc00:2::/64", port: 5999 }\n    paths: [direct]\n' > "$policy"
-"$srte" testbed up topologies/diamond.yaml --lab "$lab" >&2
+"$srte" testbed up topologies/diamond.yaml --lab "$lab" --delay "${DELAY:-off}" >&2
 agent=""; serve=""
 cleanup() {
     [[ -n "$serve" ]] && kill "$serve" 2>/dev/null || true

@@ -383,7 +383,7 @@ public final class Agent: @unchecked Sendable {
                 }
             }
             // Every turn: answers what arrived, expires slow clients, sweeps closed subflows.
-            if controlFD >= 0 { serveControl() }
+            if controlFD >= 0 { serveControl(readable: Set(fds.dropFirst(2).filter { $0.revents != 0 }.map(\.fd)), listenerReady: fds[1].revents != 0) }
             if ContinuousClock.now - lastReservationCheck > .seconds(1) { checkOwnPorts() }
             if ContinuousClock.now - lastHopRefresh > .seconds(10) {
                 lastHopRefresh = ContinuousClock.now
@@ -622,9 +622,12 @@ public final class Agent: @unchecked Sendable {
     /// readable, and now and then): a line `status` gets the status as one JSON object, a
     /// binary request the subflow protocol's answer (`SubflowBroker`, Docs/AgentProtocol.md).
     /// A request still incomplete waits for the next call (at most 2 s).
-    func serveControl() {
+    /// - Parameters:
+    ///   - readable: the control clients a poll found readable (`nil`: try every one).
+    ///   - listenerReady: whether the poll found a client waiting to be accepted.
+    func serveControl(readable: Set<Int32>? = nil, listenerReady: Bool = true) {
         guard controlFD >= 0 else { return }
-        broker?.serve(listener: controlFD)
+        broker?.serve(listener: controlFD, readable: readable, listenerReady: listenerReady)
     }
 
     /// One path-manager event.

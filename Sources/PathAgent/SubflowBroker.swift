@@ -8,12 +8,14 @@ import SubflowSteering
 /// operations for programs that are not root, on their own MPTCP connections.
 ///
 /// A request is one frame on the agent's control socket, the program's MPTCP socket attached
-/// (SCM_RIGHTS) with the caller's credentials (SCM_CREDENTIALS); one request per connection.
+/// (SCM_RIGHTS) with the caller's credentials (SCM_CREDENTIALS). A request with flag
+/// ``keepConnection`` keeps its connection open for the next one, each answered before the next
+/// is read; without it the connection closes after the answer.
 /// Every integer is in network byte order.
 ///
 /// ```
-/// request  header (16 bytes): "SRTA" | version u8 | op u8 | flags u16 = 0 | length u32 | reserved u32 = 0
-/// response header (16 bytes): "SRTA" | version u8 | op u8 | flags u16 = 0 | length u32 | error i32
+/// request  header (16 bytes): "SRTA" | version u8 | op u8 | flags u16 | length u32 | reserved u32 = 0
+/// response header (16 bytes): "SRTA" | version u8 | op u8 | flags u16 | length u32 | error i32
 /// ```
 public enum AgentProtocol {
     /// The first four bytes of every frame: "SRTA".
@@ -26,6 +28,11 @@ public enum AgentProtocol {
     public static let maxBody = 4096
     /// Bytes of an encoded tuple before its SRH.
     public static let tupleLength = 48
+    /// Header flag bit 0. In a request: the client will send further requests on this
+    /// connection (without it the agent closes the connection after the answer, as agents
+    /// before it did). In an answer: the agent keeps the connection open for the next request.
+    /// An agent that does not know the bit answers EINVAL (flags must be 0) and closes.
+    public static let keepConnection: UInt16 = 1
 
     /// The operations.
     public enum Operation: UInt8, Sendable {
@@ -62,17 +69,19 @@ struct BrokerError: Error {
 
 /// Answers the agent's control socket: the `status` text request and the binary subflow
 /// protocol (``AgentProtocol``). Never blocks: every client socket is non-blocking, a request
-/// that is not complete waits in ``clients`` for the next ``serve(listener:)`` (at most
+/// that is not complete waits in ``clients`` for the next ``serve(listener:readable:listenerReady:)`` (at most
 /// ``requestTimeout``), an answer the client does not read goes out as it drains.
 ///
 /// Every 4-tuple the broker touches comes from the connection whose socket came with the
 /// request (MPTCP_FULL_INFO of that socket); the one exception, the 4-tuple of a subflow to
 /// open, is checked to be unused before any steering is installed for it.
 final class SubflowBroker {
-    /// One connected client.
+    /// One connected client. A connection carries requests one after another (the C API keeps
+    /// one per thread); each request is read on its own, with its own descriptors and
+    /// credentials, and nothing of one request carries over to the next.
     struct Client {
         var fd: Int32
-        /// The connecting process's uid (SO_PEERCRED), for the per-user limit of pending clients.
+        /// The connecting process's uid (SO_PEERCRED), for the per-user limit of clients.
         var peerUID: UInt32?
         var input: [UInt8] = []
         var descriptors: [Int32] = []
@@ -80,15 +89,31 @@ final class SubflowBroker {
         /// Why the request is refused before it is read (several descriptors, changed credentials…).
         var refusal: BrokerError?
         var output: [UInt8] = []
+        /// The current request is answered (its answer in ``output`` until written).
         var answered = false
+        /// The connection ends once the answer is written: a text request, a frame whose end
+        /// cannot be told (bad length, another version), end of file.
+        var closing = false
+        /// When the client is dropped if nothing changes: ``requestTimeout`` after a request's
+        /// first byte or its answer, ``idleTimeout`` between requests.
         var deadline: ContinuousClock.Instant
+        /// When the last request was answered (or the client connected): the idle client
+        /// that waited longest is the one to go when the limits are reached.
+        var lastActive: ContinuousClock.Instant
+        /// Requests answered on this connection.
+        var served = 0
+
+        /// Between requests: nothing read, nothing to write.
+        var isIdle: Bool { !answered && input.isEmpty && descriptors.isEmpty }
     }
 
     static let requestTimeout: Duration = .seconds(2)
-    static let maxClients = 64
-    /// Pending clients of one user other than root: one user's idle connections cannot take
-    /// every slot.
-    static let maxClientsPerUser = 16
+    /// A connection without a request for this long is closed (its client reconnects when it
+    /// has one: the C API does so transparently).
+    static let idleTimeout: Duration = .seconds(60)
+    static let maxClients = 256
+    /// Clients of one user other than root: one user's connections cannot take every slot.
+    static let maxClientsPerUser = 64
     /// Where the broker picks the local port of a subflow whose tuple says 0 (apart from the
     /// agent's own joins).
     static let ports: ClosedRange<UInt16> = 43000...43999
@@ -124,6 +149,7 @@ final class SubflowBroker {
     /// Event streams, and requests whose stream starts once their answer is written (by client fd).
     var subscribers: [Subscriber] = []
     var pendingSubscriptions: [Int32: Subscriber] = [:]
+    var lastIDSweep = ContinuousClock.now
     /// Requests answered, and those answered with an error.
     private(set) var requests = 0, refused = 0
 
@@ -168,24 +194,32 @@ final class SubflowBroker {
     /// A client accepted now whose request has not arrived yet is waited for at most
     /// ``newClientWait`` (clients send right after connecting; without this its request would
     /// wait for the next call).
-    func serve(listener: Int32) {
+    /// - Parameters:
+    ///   - listener: the control socket.
+    ///   - readable: the clients a poll found readable (`nil`: try every client).
+    ///   - listenerReady: whether a poll found the listener readable (`false`: no `accept`).
+    func serve(listener: Int32, readable: Set<Int32>? = nil, listenerReady: Bool = true) {
         var accepted = 0
-        while let fd = UnixSocket.acceptWaiting(listener) {
+        while listenerReady, let fd = UnixSocket.acceptWaiting(listener) {
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             let uid = try? UnixSocket.peerCredentials(fd).uid
-            if clients.count >= Self.maxClients || (uid != 0 && clients.filter({ $0.peerUID == uid }).count >= Self.maxClientsPerUser) {
+            if !makeRoom(for: uid) {
                 close(fd)     // the client sees end of file: EAGAIN in the C API
                 continue
             }
-            clients.append(Client(fd: fd, peerUID: uid, deadline: ContinuousClock.now + Self.requestTimeout))
+            let now = ContinuousClock.now
+            clients.append(Client(fd: fd, peerUID: uid, deadline: now + Self.idleTimeout, lastActive: now))
             accepted += 1
         }
-        step()
+        var fresh = Set(clients.suffix(accepted).map(\.fd))
+        step(readable: readable.map { $0.union(fresh) })
         if accepted > 0 {
-            let fresh = clients.suffix(accepted).filter { !$0.answered }.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+            fresh = Set(clients.filter { fresh.contains($0.fd) && $0.isIdle && $0.served == 0 }.map(\.fd))
             if !fresh.isEmpty {
-                var fds = fresh
-                if poll(&fds, nfds_t(fds.count), Int32(Self.newClientWait.pollMilliseconds)) > 0 { step() }
+                var fds = fresh.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+                if poll(&fds, nfds_t(fds.count), Int32(Self.newClientWait.pollMilliseconds)) > 0 {
+                    step(readable: Set(fds.filter { $0.revents != 0 }.map(\.fd)))
+                }
             }
         }
         let second = ContinuousClock.now - lastSweep > .seconds(1)
@@ -196,22 +230,43 @@ final class SubflowBroker {
         if !subscribers.isEmpty || !optioned.isEmpty { sweepSubscribers(everySecond: second) }
     }
 
-    /// At most this long ``serve(listener:)`` waits for the request of a client it just accepted.
+    /// Whether a client of `uid` may be added: at the limits, the idle client (of that user
+    /// when the user's limit is reached) that waited longest is closed to make room; a client
+    /// in the middle of a request is never closed for another.
+    func makeRoom(for uid: UInt32?) -> Bool {
+        let userFull = uid != 0 && clients.filter({ $0.peerUID == uid }).count >= Self.maxClientsPerUser
+        guard userFull || clients.count >= Self.maxClients else { return true }
+        let candidates = clients.indices.filter { clients[$0].isIdle && (!userFull || clients[$0].peerUID == uid) }
+        guard let oldest = candidates.min(by: { clients[$0].lastActive < clients[$1].lastActive }) else { return false }
+        drop(clients.remove(at: oldest))
+        return true
+    }
+
+    /// At most this long ``serve(listener:readable:listenerReady:)`` waits for the request of a client it just accepted.
     static let newClientWait: Duration = .milliseconds(2)
 
-    /// The descriptors whose readability means work for ``serve(listener:)``: the clients
-    /// waiting for their request's bytes (a run loop may poll them with the listener).
+    /// The descriptors whose readability means work for ``serve(listener:readable:listenerReady:)``: every
+    /// client whose answer is not pending (waiting for a request's bytes, or idle between
+    /// requests; a run loop polls them with the listener).
     var waitingDescriptors: [Int32] { clients.filter { !$0.answered }.map(\.fd) }
 
     /// One pass over the clients: read, answer, write, drop the finished and the expired.
-    func step() {
+    /// - Parameter readable: read only these clients (`nil`: every client).
+    func step(readable: Set<Int32>? = nil) {
         var kept: [Client] = []
         for var c in clients {
-            if !c.answered { read(&c) }
+            if !c.answered && (readable?.contains(c.fd) ?? true) { read(&c) }
             if c.answered {
                 if flush(&c) {
-                    if !adoptSubscription(c) { drop(c) }     // an event stream stays open
-                    continue
+                    // An event stream (op 9): the connection carries its events from now on.
+                    if adoptSubscription(c) { continue }
+                    if c.closing { Self.drain(c.fd); drop(c); continue }
+                    // Ready for the connection's next request.
+                    let now = ContinuousClock.now
+                    c.answered = false
+                    c.served += 1
+                    c.lastActive = now
+                    c.deadline = now + Self.idleTimeout
                 }
             }
             if ContinuousClock.now > c.deadline { pendingSubscriptions[c.fd] = nil; drop(c); continue }
@@ -220,12 +275,24 @@ final class SubflowBroker {
         clients = kept
     }
 
+    /// Reads (and discards) what the client sent beyond its last request, so that closing
+    /// the connection ends it with end of file: a Unix socket closed with unread data makes
+    /// the peer's next read fail with ECONNRESET once it has read the answer.
+    static func drain(_ fd: Int32) {
+        for _ in 0..<16 {
+            guard let r = try? UnixSocket.receive(fd, max: 4096), !r.bytes.isEmpty else { return }
+            for d in r.fileDescriptors { close(d) }
+        }
+    }
+
     /// Writes what it can of the answer; true when the client is done with (written or gone).
     func flush(_ c: inout Client) -> Bool {
         while !c.output.isEmpty {
             let n = c.output.withUnsafeBytes { Glibc.send(c.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
             if n < 0 {
                 if errno == EAGAIN || errno == EINTR { return false }
+                c.closing = true      // the client is gone
+                c.output = []
                 return true
             }
             c.output.removeFirst(n)
@@ -233,12 +300,29 @@ final class SubflowBroker {
         return true
     }
 
-    /// Reads what the client sent; answers once the request is complete (or cannot be).
+    /// How many bytes the request in `input` still needs (0: complete, or answerable now):
+    /// a binary request is read exactly to its end, so no read takes bytes, descriptors or
+    /// credentials of the next request on the connection.
+    static func missing(_ input: [UInt8]) -> Int {
+        let magic = AgentProtocol.magic
+        let prefix = min(input.count, magic.count)
+        guard Array(input[0..<prefix]) == Array(magic[0..<prefix]) else {
+            // A text request: one line.
+            return input.contains(UInt8(ascii: "\n")) || input.count > AgentProtocol.maxBody ? 0 : AgentProtocol.maxBody + 1 - input.count
+        }
+        guard input.count >= AgentProtocol.headerLength else { return AgentProtocol.headerLength - input.count }
+        let length = Int(u32(input, 8))
+        if length > AgentProtocol.maxBody { return 0 }
+        return max(0, AgentProtocol.headerLength + length - input.count)
+    }
+
+    /// Reads the rest of the current request; answers once it is complete (or cannot be).
     func read(_ c: inout Client) {
         while !c.answered {
             let r: UnixSocket.Received?
-            do { r = try UnixSocket.receive(c.fd, max: max(1, AgentProtocol.headerLength + AgentProtocol.maxBody + 1 - c.input.count)) } catch {
+            do { r = try UnixSocket.receive(c.fd, max: max(1, Self.missing(c.input))) } catch {
                 c.answered = true     // the client is gone: nothing to answer
+                c.closing = true
                 c.output = []
                 return
             }
@@ -253,38 +337,47 @@ final class SubflowBroker {
                 }
             }
             if r.bytes.isEmpty {
-                // End of file before a complete request: answer what can be answered.
+                // End of file: answer what can be answered of a request cut short, then close.
                 c.answered = true
-                if !c.input.isEmpty {
+                c.closing = true
+                if c.input.isEmpty {
+                    for d in c.descriptors { close(d) }
+                } else {
                     c.output = respond(c)
-                    c.descriptors = []      // respond closed them
                 }
+                finishRequest(&c)
                 return
             }
+            if c.input.isEmpty { c.deadline = ContinuousClock.now + Self.requestTimeout }
             c.input += r.bytes
-            if let output = completeAnswer(c) {
-                c.output = output
+            if Self.missing(c.input) == 0 {
+                c.output = respond(c)
                 c.answered = true
-                c.descriptors = []          // respond closed them
+                c.closing = c.closing || Self.endsConnection(c.input)
+                if !c.closing && c.output.count >= AgentProtocol.headerLength {
+                    c.output[7] |= UInt8(AgentProtocol.keepConnection)    // the answer says: kept open
+                }
+                finishRequest(&c)
             }
         }
     }
 
-    /// The answer once `c.input` is a complete request (or can be refused already); `nil`
-    /// while more bytes are needed.
-    func completeAnswer(_ c: Client) -> [UInt8]? {
-        let input = c.input
-        let magic = AgentProtocol.magic
-        let prefix = min(input.count, magic.count)
-        if Array(input[0..<prefix]) == Array(magic[0..<prefix]) {
-            guard input.count >= AgentProtocol.headerLength else { return nil }
-            let length = Int(Self.u32(input, 8))
-            if length > AgentProtocol.maxBody || input.count > AgentProtocol.headerLength + length { return respond(c) }
-            return input.count == AgentProtocol.headerLength + length ? respond(c) : nil
-        }
-        // A text request: one line.
-        if input.contains(UInt8(ascii: "\n")) || input.count > AgentProtocol.maxBody { return respond(c) }
-        return nil
+    /// Forgets what belonged to the answered request (``respond(_:)`` closed its descriptors).
+    func finishRequest(_ c: inout Client) {
+        c.input = []
+        c.descriptors = []
+        c.credentials = nil
+        c.refusal = nil
+        c.deadline = ContinuousClock.now + Self.requestTimeout    // for writing the answer
+    }
+
+    /// Whether the connection ends after the answer to `input`: the request did not ask to keep
+    /// it (flags bit 0), or it cannot carry another request: a text request, a frame of another
+    /// version or one whose length is refused (where it ends is unknown).
+    static func endsConnection(_ input: [UInt8]) -> Bool {
+        guard input.count >= AgentProtocol.headerLength, Array(input[0..<4]) == AgentProtocol.magic else { return true }
+        return input[4] != AgentProtocol.version || Int(u32(input, 8)) > AgentProtocol.maxBody
+            || u16(input, 6) & AgentProtocol.keepConnection == 0
     }
 
     /// Handles `c`'s request (complete, or cut short by end of file) and closes what came with it.
@@ -334,8 +427,8 @@ final class SubflowBroker {
         guard input[4] == AgentProtocol.version else {
             throw BrokerError(EPROTONOSUPPORT, "protocol version \(input[4]) is not spoken here: this agent speaks version \(AgentProtocol.version)")
         }
-        guard Self.u16(input, 6) == 0, Self.u32(input, 12) == 0 else {
-            throw BrokerError(EINVAL, "the header's flags (bytes 6-7) and reserved word (bytes 12-15) must be 0")
+        guard Self.u16(input, 6) & ~AgentProtocol.keepConnection == 0, Self.u32(input, 12) == 0 else {
+            throw BrokerError(EINVAL, "the header's flags (bytes 6-7) may have bit 0 set (keep the connection), nothing else; the reserved word (bytes 12-15) must be 0")
         }
         let length = Int(Self.u32(input, 8))
         guard length <= AgentProtocol.maxBody else {
@@ -344,7 +437,7 @@ final class SubflowBroker {
         guard input.count == AgentProtocol.headerLength + length else {
             throw BrokerError(EBADMSG, input.count < AgentProtocol.headerLength + length
                 ? "the request ended after \(input.count - AgentProtocol.headerLength) of its \(length) body bytes"
-                : "\(input.count - AgentProtocol.headerLength - length) bytes follow the request: one request per connection")
+                : "\(input.count - AgentProtocol.headerLength - length) bytes follow the request's \(length)-byte body")
         }
         if let refusal = c.refusal { throw refusal }
         guard let operation = AgentProtocol.Operation(rawValue: op) else {
@@ -433,9 +526,16 @@ final class SubflowBroker {
         return (socket, info.token)
     }
 
+    /// MPTCP_FULL_INFO with room for 8 subflows, again with room for 64 when 8 came back (the
+    /// arrays are zeroed and converted on every read: most connections have a few subflows).
+    static func fullInfo(_ s: MPTCPSocket) throws(SubflowError) -> (info: MPTCPInfo, subflows: [SubflowSnapshot]) {
+        let few = try s.fullInfo(maxSubflows: 8)
+        return few.subflows.count < 8 ? few : try s.fullInfo(maxSubflows: 64)
+    }
+
     /// MPTCP_FULL_INFO of the connection.
     func snapshots(_ s: MPTCPSocket) throws(BrokerError) -> [SubflowSnapshot] {
-        do { return try s.fullInfo().subflows } catch {
+        do { return try Self.fullInfo(s).subflows } catch {
             if error.kind == .fallback { throw BrokerError(EOPNOTSUPP, "the connection fell back to plain TCP") }
             throw BrokerError(error.errno.rawValue, error.message)
         }
@@ -626,14 +726,20 @@ final class SubflowBroker {
         }
 
         let remote = SocketEndpoint(remoteAddress, port: remotePort)
-        // Every TCP socket's 4-tuple (another user's plain TCP connection included): steering
-        // one of them, even for the moment until SUBFLOW_CREATE fails, would put an SRH on
-        // someone else's packets.
-        let inUse: Set<FourTuple>
-        do { inUse = try SubflowDiagnostics.tcpFourTuples(on: diag) } catch {
-            throw BrokerError(error.errno.rawValue, "listing the namespace's TCP sockets: \(error)")
+        // Any TCP socket with the 4-tuple (another user's plain TCP connection included):
+        // steering it, even for the moment until SUBFLOW_CREATE fails, would put an SRH on
+        // someone else's packets. One exact sock_diag lookup per candidate (a dump of the
+        // namespace's sockets walks the host's TCP hash tables: milliseconds).
+        func inUse(_ local: SocketEndpoint) throws(BrokerError) -> Bool {
+            do { return try SubflowDiagnostics.fourTupleInUse(local: local, remote: remote, on: diag) } catch {
+                throw BrokerError(error.errno.rawValue, "looking up the namespace's TCP sockets: \(error)")
+            }
         }
-        let used = Set(diagnostics(token: c.token).values.map(\.localID))
+        // The local address ids in use on the connection (one sock_diag lookup per subflow):
+        // read on the broker's first open on a connection, and again when the kernel refuses
+        // an id (EINVAL: taken by a subflow the broker did not open, e.g. before an agent
+        // restart). In between, the ids the broker hands out count up and are not reused.
+        var used: Set<UInt8>? = nextLocalID[c.token] == nil ? Set(diagnostics(of: subs, token: c.token).values.map(\.localID)) : nil
         let chosen = localPort == 0
         for attempt in 0..<16 {
             if chosen {
@@ -642,13 +748,16 @@ final class SubflowBroker {
             }
             let local = SocketEndpoint(localAddress, port: localPort)
             let flow = FourTuple(local, remote)
-            if inUse.contains(flow) || steering.steeredFlows[flow] != nil || steered[flow] != nil {
+            var taken = steering.steeredFlows[flow] != nil || steered[flow] != nil
+            if !taken { taken = try inUse(local) }
+            if taken {
                 if chosen { continue }
                 throw BrokerError(EADDRINUSE, "the 4-tuple \(flow) is in use")
             }
             var id = nextLocalID[c.token] ?? Self.localIDs.lowerBound
-            while used.contains(id) && id < Self.localIDs.upperBound { id += 1 }
-            guard !used.contains(id) else { throw BrokerError(ENOSPC, "no free local address id left on this connection") }
+            let inUseIDs = used ?? []
+            while inUseIDs.contains(id) && id < Self.localIDs.upperBound { id += 1 }
+            guard !inUseIDs.contains(id) else { throw BrokerError(ENOSPC, "no free local address id left on this connection") }
             nextLocalID[c.token] = id == .max ? id : id + 1
             if let srh {
                 do { try steering.steer(flow, along: srh) } catch {
@@ -660,20 +769,26 @@ final class SubflowBroker {
             } catch {
                 if srh != nil { try? steering.unsteer(flow) }
                 if error.errno == EADDRINUSE && chosen && attempt < 15 { continue }
+                if error.errno == EINVAL && used == nil && attempt < 15 {
+                    used = Set(diagnostics(of: subs, token: c.token).values.map(\.localID))
+                    continue
+                }
                 if error.errno == ENOTCONN {
                     throw BrokerError(EAGAIN, "the connection is not fully established yet (the peer has not acknowledged data): retry shortly")
                 }
                 if error.errno == EADDRNOTAVAIL { throw BrokerError(EADDRNOTAVAIL, "\(localAddress) is not an address of this host") }
                 throw Self.kernelError(error)
             }
-            // The token could have gone to another connection if this one ended meanwhile.
-            if (try? c.socket.info().token) != c.token {
+            // The token could have gone to another connection if this one ended meanwhile
+            // (MPTCP_FULL_INFO carries the token with the subflows: one call for both).
+            let after = try? Self.fullInfo(c.socket)
+            if after?.info.token != c.token {
                 try? pm.destroySubflow(token: c.token, local: local, remote: remote)
                 if srh != nil { try? steering.unsteer(flow) }
                 throw BrokerError(ECONNABORTED, "the connection ended during the request")
             }
             if srh != nil { steered[flow] = (c.token, ContinuousClock.now, 0) }
-            guard let s = try snapshots(c.socket).first(where: { $0.local == local && $0.remote == remote }) else {
+            guard let s = after?.subflows.first(where: { $0.local == local && $0.remote == remote }) else {
                 throw BrokerError(ECONNREFUSED, "the kernel accepted the subflow \(flow) but it is already gone")
             }
             noteOpened(token: c.token, flow: flow, id: s.id)
@@ -687,15 +802,22 @@ final class SubflowBroker {
     }
 
     /// Unsteers subflows the broker opened that the kernel no longer lists (twice in a row,
-    /// a second apart, so one that is still being set up is not taken for closed).
-    /// Also forgets the local address ids given on connections that are gone.
+    /// a second apart, so one that is still being set up is not taken for closed): one exact
+    /// sock_diag lookup per steered subflow (a dump walks the host's TCP hash tables for
+    /// milliseconds, during which no request is served).
+    /// Also forgets, at most once a minute, the local address ids given on connections that
+    /// are gone (that takes a dump).
     func sweep() {
-        guard !steered.isEmpty || !nextLocalID.isEmpty, let all = try? SubflowDiagnostics.all(on: diag) else { return }
-        let tokens = Set(all.map(\.token))
-        nextLocalID = nextLocalID.filter { tokens.contains($0.key) }
-        let live = Set(all.filter { $0.tcpState != 7 }.map { FourTuple($0.local, $0.remote) })
         for (flow, entry) in steered {
-            if live.contains(flow) {
+            let live: Bool
+            do {
+                let d = try SubflowDiagnostics.lookup(local: SocketEndpoint(flow.localAddress, port: flow.localPort),
+                                                      remote: SocketEndpoint(flow.remoteAddress, port: flow.remotePort), on: diag)
+                live = d.map { $0.tcpState != 7 } ?? false
+            } catch {
+                continue      // not known to be gone
+            }
+            if live {
                 steered[flow]?.missing = 0
             } else if entry.missing >= 1 {
                 try? steering.unsteer(flow)
@@ -703,6 +825,11 @@ final class SubflowBroker {
             } else {
                 steered[flow]?.missing = 1
             }
+        }
+        if !nextLocalID.isEmpty, ContinuousClock.now - lastIDSweep > .seconds(60), let all = try? SubflowDiagnostics.all(on: diag) {
+            lastIDSweep = ContinuousClock.now
+            let tokens = Set(all.map(\.token))
+            nextLocalID = nextLocalID.filter { tokens.contains($0.key) }
         }
     }
 }

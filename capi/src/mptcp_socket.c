@@ -1,7 +1,7 @@
 /*
  * libsrte-mptcp: a thin client of the srte agent's subflow protocol (Docs/AgentProtocol.md,
- * version 1). One Unix connection per call: connect, one request (the MPTCP socket as
- * SCM_RIGHTS, the caller's SCM_CREDENTIALS), one answer, close.
+ * version 1). One Unix connection per thread, kept from call to call; per call one request
+ * (the MPTCP socket as SCM_RIGHTS, the caller's SCM_CREDENTIALS) and one answer.
  */
 #define _GNU_SOURCE
 #include "srte/mptcp_socket.h"
@@ -11,11 +11,13 @@
 #include <fcntl.h>
 #include <linux/seg6.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -26,6 +28,7 @@
 
 enum { OP_HELLO = 1, OP_IDS = 2, OP_OPEN = 3, OP_CLOSE = 4, OP_TUPLE = 5 };
 enum { HEADER = 16, TUPLE = 48, MAX_BODY = 4096 };
+enum { KEEP = 1 };   /* header flag: keep the connection for the next request */
 static const unsigned char magic[4] = { 'S', 'R', 'T', 'A' };
 
 static __thread char last_error[512];
@@ -72,6 +75,251 @@ const char *srte_mptcp_agent_socket(char *buf, size_t len)
 }
 
 /*
+ * The control connection: one per thread, kept open from call to call (the agent serves
+ * requests one after another on a connection, Docs/AgentProtocol.md). Each request still
+ * carries the caller's SCM_CREDENTIALS and its socket, so nothing is granted to the
+ * connection itself.
+ *
+ *  - A connection the agent closed (it restarted, or dropped an idle connection) is noticed
+ *    when a request cannot be sent (EPIPE) or was reset unread (ECONNRESET): the request never
+ *    reached the agent, so it is sent again once on a new connection.
+ *  - A forked child never uses its parent's connection: a pthread_atfork handler closes the
+ *    child's copies, and a connection opened by another process (pid check) is left alone.
+ *  - A descriptor the program closed (and maybe reused for something else) is not taken for
+ *    the connection: its inode is checked on each call.
+ *  - A thread that moved to another network namespace (setns) reconnects when the agent
+ *    answers EXDEV and the namespace's agent is another one; hello names the agent afresh.
+ */
+struct conn {
+    int fd;          /* -1: none */
+    pid_t pid;       /* the process that opened it */
+    dev_t dev;       /* the socket's identity (fstat) */
+    ino_t ino;
+    unsigned long served;   /* answers read on it */
+    int legacy;      /* the agent refused to keep connections (an older agent): one per call */
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    struct conn *prev, *next;
+};
+
+static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conn *conns;            /* every thread's, for the fork handler */
+static pthread_key_t conn_key;
+static int conn_key_ok;
+static pthread_once_t conn_once = PTHREAD_ONCE_INIT;
+static __thread struct conn *thread_conn;
+
+/* The descriptor still is the connection's socket (the program may have closed it and got
+ * the number back for another file). */
+static int conn_ours(const struct conn *c)
+{
+    struct stat st;
+    return c->fd >= 0 && fstat(c->fd, &st) == 0 && st.st_ino == c->ino && st.st_dev == c->dev;
+}
+
+static void conn_close(struct conn *c)
+{
+    if (c->pid == getpid() && conn_ours(c)) close(c->fd);
+    c->fd = -1;
+    c->served = 0;
+}
+
+/* Thread exit: the thread's connection is closed. */
+static void conn_release(void *p)
+{
+    struct conn *c = p;
+    pthread_mutex_lock(&conns_lock);
+    if (c->prev) c->prev->next = c->next; else conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    pthread_mutex_unlock(&conns_lock);
+    conn_close(c);
+    if (thread_conn == c) thread_conn = NULL;   /* a later call in another destructor starts afresh */
+    free(c);
+}
+
+static void fork_prepare(void) { pthread_mutex_lock(&conns_lock); }
+static void fork_parent(void) { pthread_mutex_unlock(&conns_lock); }
+
+/* In the child: every inherited connection is closed (this process's descriptors only);
+ * the threads that held the others do not exist here. */
+static void fork_child(void)
+{
+    for (struct conn *c = conns, *next; c; c = next) {
+        next = c->next;
+        if (conn_ours(c)) close(c->fd);
+        c->fd = -1;
+        c->served = 0;
+        if (c != thread_conn) free(c);
+    }
+    conns = thread_conn;
+    if (thread_conn) thread_conn->prev = thread_conn->next = NULL;
+    pthread_mutex_init(&conns_lock, NULL);
+}
+
+static void conn_init(void)
+{
+    conn_key_ok = pthread_key_create(&conn_key, conn_release) == 0;
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* Unloaded (dlclose): no thread-exit handler may point into unmapped code. */
+__attribute__((destructor)) static void conn_unload(void)
+{
+    if (!conn_key_ok) return;
+    pthread_key_delete(conn_key);
+    conn_key_ok = 0;
+    pthread_mutex_lock(&conns_lock);
+    for (struct conn *c = conns; c; c = c->next) conn_close(c);
+    pthread_mutex_unlock(&conns_lock);
+}
+
+static struct conn *this_conn(void)
+{
+    if (thread_conn) return thread_conn;
+    pthread_once(&conn_once, conn_init);
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->fd = -1;
+    pthread_mutex_lock(&conns_lock);
+    c->next = conns;
+    if (conns) conns->prev = c;
+    conns = c;
+    pthread_mutex_unlock(&conns_lock);
+    if (conn_key_ok) pthread_setspecific(conn_key, c);
+    thread_conn = c;
+    return c;
+}
+
+/* The connection still is the one opened: same process, same socket behind the descriptor. */
+static int conn_valid(struct conn *c)
+{
+    if (c->fd < 0) return 0;
+    if (c->pid != getpid() || !conn_ours(c)) {
+        c->fd = -1;      /* not ours (any more): left alone */
+        c->served = 0;
+        return 0;
+    }
+    return 1;
+}
+
+/* The agent's socket path: SRTE_AGENT_SOCKET, the connection's (when `fresh` is 0), or the
+ * current network namespace's (a probe socket's cookie). */
+static int agent_path(struct conn *c, int fresh, char *path, size_t len)
+{
+    const char *env = getenv("SRTE_AGENT_SOCKET");
+    if (!(env && *env) && !fresh && c->fd >= 0) {
+        memcpy(path, c->path, sizeof c->path);
+        return 0;
+    }
+    if (!srte_mptcp_agent_socket(path, len))
+        return fail(errno, "cannot name the srte agent's socket: %s", strerror(errno));
+    return 0;
+}
+
+static int conn_open(struct conn *c, const char *path)
+{
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return fail(errno, "socket(AF_UNIX): %s", strerror(errno));
+    struct timeval tv = { .tv_sec = 5 };
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    memcpy(a.sun_path, path, strlen(path) + 1);   /* fits: srte_mptcp_agent_socket checked */
+    int r;
+    do { r = connect(s, (struct sockaddr *)&a, sizeof a); } while (r < 0 && errno == EINTR);
+    struct stat st;
+    if (r < 0 || fstat(s, &st) < 0) {
+        int e = errno;
+        close(s);
+        if (e == ENOENT || e == ECONNREFUSED)
+            return fail(ECONNREFUSED, "no srte agent answers at %s: start `srte agent` (root) in this network namespace, or set SRTE_AGENT_SOCKET", path);
+        return fail(e, "connect(%s): %s", path, strerror(e));
+    }
+    c->fd = s;
+    c->pid = getpid();
+    c->dev = st.st_dev;
+    c->ino = st.st_ino;
+    c->served = 0;
+    memcpy(c->path, path, strlen(path) + 1);
+    return 0;
+}
+
+enum { SENT_NOT_READ = -2 };   /* the request provably never reached the agent: send it again */
+
+/*
+ * Sends the request `out` (with `fd` when >= 0) and reads one answer into `in`. Returns the
+ * bytes of the answer, SENT_NOT_READ, or -1 with the error set. On anything but an answer the
+ * connection is closed (a late answer must not be read as the next one's).
+ */
+static int exchange(struct conn *c, const unsigned char *out, size_t out_len, int fd, unsigned char *in, size_t cap, int retryable_eof)
+{
+    union { struct cmsghdr align; char bytes[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))]; } control;
+    memset(&control, 0, sizeof control);
+    struct iovec iov = { .iov_base = (void *)out, .iov_len = out_len };
+    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes };
+    m.msg_controllen = (fd >= 0 ? CMSG_SPACE(sizeof(int)) : 0) + CMSG_SPACE(sizeof(struct ucred));
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+    if (fd >= 0) {
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+        cm = CMSG_NXTHDR(&m, cm);
+    }
+    struct ucred u = { .pid = c->pid, .uid = getuid(), .gid = getgid() };
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_CREDENTIALS;
+    cm->cmsg_len = CMSG_LEN(sizeof u);
+    memcpy(CMSG_DATA(cm), &u, sizeof u);
+    ssize_t n;
+    do { n = sendmsg(c->fd, &m, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)out_len) {
+        int e = n < 0 ? errno : EIO;
+        conn_close(c);
+        if (e == EPIPE || e == ECONNRESET || e == ENOTCONN) return SENT_NOT_READ;
+        return fail(e, "sending the request to the srte agent: %s", strerror(e));
+    }
+
+    /* The answer: header and body, in one read as a rule (one request is outstanding on the
+     * connection, so nothing else can follow the answer). */
+    size_t got = 0;
+    for (;;) {
+        if (got >= HEADER && got >= HEADER + (size_t)get32(in + 8)) break;
+        if (got == cap) { conn_close(c); return fail(EPROTO, "the srte agent's answer is longer (%u bytes) than expected", get32(in + 8)); }
+        ssize_t r = recv(c->fd, in + got, cap - got, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            int e = errno == EAGAIN ? ETIMEDOUT : errno;
+            conn_close(c);
+            /* reset with the request unread: the agent closed without reading it */
+            if (e == ECONNRESET && got == 0) return SENT_NOT_READ;
+            return fail(e, "no answer from the srte agent: %s", strerror(e));
+        }
+        if (r == 0) {
+            conn_close(c);
+            if (got == 0 && retryable_eof) return SENT_NOT_READ;
+            return fail(got == 0 ? EAGAIN : EPROTO, got == 0 ? "the srte agent closed the connection without answering (busy or restarting?): retry"
+                                                               : "the srte agent's answer was cut short");
+        }
+        got += (size_t)r;
+        if (got >= 4 && memcmp(in, magic, 4) != 0) {
+            conn_close(c);
+            return fail(EPROTO, "the srte agent's answer is not a protocol frame");
+        }
+    }
+    if (got != HEADER + (size_t)get32(in + 8)) {
+        conn_close(c);
+        return fail(EPROTO, "the srte agent sent more than its answer");
+    }
+    if (in[5] != out[5]) {
+        conn_close(c);
+        return fail(EPROTO, "the srte agent answered operation %u to a request of operation %u", in[5], out[5]);
+    }
+    c->served++;
+    if (!(in[7] & KEEP)) conn_close(c);   /* the agent closes it after this answer */
+    return (int)got;
+}
+
+/*
  * One request: op with `body` (and `fd` when >= 0). On success the answer's body goes to
  * `reply` (at most `cap` bytes) and its length is returned; on failure -1 with errno and
  * the message set.
@@ -81,80 +329,55 @@ static int call(int op, int fd, const unsigned char *body, size_t body_len, unsi
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     last_error[0] = 0;
     if (body_len > MAX_BODY) return fail(EMSGSIZE, "request body of %zu bytes: at most %d", body_len, MAX_BODY);
-    if (!srte_mptcp_agent_socket(path, sizeof path))
-        return fail(errno, "cannot name the srte agent's socket: %s", strerror(errno));
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0) return fail(errno, "socket(AF_UNIX): %s", strerror(errno));
-    struct timeval tv = { .tv_sec = 5 };
-    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    struct sockaddr_un a = { .sun_family = AF_UNIX };
-    memcpy(a.sun_path, path, strlen(path) + 1);   /* fits: srte_mptcp_agent_socket checked */
-    if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
-        int e = errno;
-        close(s);
-        if (e == ENOENT || e == ECONNREFUSED)
-            return fail(ECONNREFUSED, "no srte agent answers at %s: start `srte agent` (root) in this network namespace, or set SRTE_AGENT_SOCKET", path);
-        return fail(e, "connect(%s): %s", path, strerror(e));
-    }
+    struct conn *c = this_conn();
+    if (!c) return fail(ENOMEM, "no memory for the connection to the srte agent");
 
     unsigned char out[HEADER + MAX_BODY];
     memcpy(out, magic, 4);
     out[4] = SRTE_MPTCP_PROTOCOL_VERSION;
     out[5] = (unsigned char)op;
-    put16(out + 6, 0);
+    put16(out + 6, c->legacy ? 0 : KEEP);
     put32(out + 8, (uint32_t)body_len);
     put32(out + 12, 0);
     if (body_len) memcpy(out + HEADER, body, body_len);
 
-    union { struct cmsghdr align; char bytes[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))]; } control;
-    memset(&control, 0, sizeof control);
-    struct iovec iov = { .iov_base = out, .iov_len = HEADER + body_len };
-    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes };
-    m.msg_controllen = (fd >= 0 ? CMSG_SPACE(sizeof(int)) : 0) + CMSG_SPACE(sizeof(struct ucred));
-    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-    if (fd >= 0) {
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof fd);
-        c = CMSG_NXTHDR(&m, c);
-    }
-    struct ucred u = { .pid = getpid(), .uid = getuid(), .gid = getgid() };
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_CREDENTIALS;
-    c->cmsg_len = CMSG_LEN(sizeof u);
-    memcpy(CMSG_DATA(c), &u, sizeof u);
-    ssize_t n;
-    do { n = sendmsg(s, &m, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)(HEADER + body_len)) {
-        int e = n < 0 ? errno : EIO;
-        close(s);
-        return fail(e, "sending the request to the srte agent: %s", strerror(e));
-    }
-
-    /* The answer: header, then its body; the agent closes after it. */
     unsigned char in[HEADER + MAX_BODY + 2048];
-    size_t got = 0;
-    for (;;) {
-        if (got == sizeof in) break;
-        ssize_t r = recv(s, in + got, sizeof in - got, 0);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            int e = errno == EAGAIN ? ETIMEDOUT : errno;
-            close(s);
-            return fail(e, "no answer from the srte agent: %s", strerror(e));
+    /* Requests that change nothing may also be sent again after the agent closed the
+     * connection without answering (it stopped while serving them). */
+    int idempotent = op == OP_HELLO || op == OP_IDS || op == OP_TUPLE;
+    int n = -1;
+    for (int attempt = 0, fallback = 0; attempt < 2; attempt++) {
+        int valid = conn_valid(c);
+        /* hello names the agent afresh: the thread may have moved to another namespace */
+        if (agent_path(c, !valid || op == OP_HELLO || attempt > 0, path, sizeof path) < 0) return -1;
+        if (valid && strcmp(path, c->path) != 0) { conn_close(c); valid = 0; }
+        if (!valid && conn_open(c, path) < 0) return -1;
+        int reused = c->served > 0;
+        n = exchange(c, out, HEADER + body_len, fd, in, sizeof in, reused && idempotent);
+        if (n == SENT_NOT_READ) {
+            if (reused && attempt == 0) continue;     /* the agent closed a kept connection: once more */
+            return fail(EAGAIN, "the srte agent closed the connection without reading the request (busy or restarting?): retry");
         }
-        if (r == 0) break;
-        got += (size_t)r;
-        if (got >= HEADER && got >= HEADER + get32(in + 8)) break;
+        if (n < 0) return -1;
+        /* An agent that does not keep connections refuses the flag (EINVAL, and its answer
+         * does not carry it): the same request once more without it, and from now on one
+         * connection per call on this thread. */
+        if (!c->legacy && !fallback && (int32_t)get32(in + 12) == EINVAL && !(in[7] & KEEP)) {
+            c->legacy = 1;
+            fallback = 1;
+            put16(out + 6, 0);
+            attempt--;
+            continue;
+        }
+        /* EXDEV: the socket lives in another namespace than this agent's; when the thread
+         * moved to another namespace (its agent is another socket), ask that one. */
+        if (attempt == 0 && fd >= 0 && (int32_t)get32(in + 12) == EXDEV && !(getenv("SRTE_AGENT_SOCKET") && *getenv("SRTE_AGENT_SOCKET"))) {
+            char now[sizeof path];
+            if (srte_mptcp_agent_socket(now, sizeof now) && strcmp(now, c->path) != 0) { conn_close(c); continue; }
+        }
+        break;
     }
-    close(s);
-    if (got < HEADER || memcmp(in, magic, 4) != 0)
-        return fail(got == 0 ? EAGAIN : EPROTO, got == 0 ? "the srte agent closed the connection without answering (busy?): retry"
-                                                         : "the srte agent's answer is not a protocol frame");
     uint32_t len = get32(in + 8);
-    if (got < HEADER + len) return fail(EPROTO, "the srte agent's answer was cut short");
     int32_t err = (int32_t)get32(in + 12);
     if (err != 0) {
         size_t ml = len < sizeof last_error - 1 ? len : sizeof last_error - 1;

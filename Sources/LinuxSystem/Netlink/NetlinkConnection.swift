@@ -11,7 +11,7 @@ import Glibc
 public final class NetlinkConnection {
     /// The transport (a ``MNLSocket``, or a fake).
     public let transport: NetlinkTransport
-    private var lastSequence: UInt32
+    fileprivate var lastSequence: UInt32
     /// Every datagram sent and received, when set (used to capture golden bytes).
     public var trace: ((_ sent: Bool, _ bytes: [UInt8]) -> Void)?
 
@@ -60,8 +60,10 @@ public final class NetlinkConnection {
             }
             for m in messages {
                 if m.sequence != seq {
-                    // A late reply to an earlier request that timed out: drop it.
-                    if m.sequence < seq && m.sequence > seq &- 1024 { continue }
+                    // A late reply to an earlier request that timed out (at most 1023 requests
+                    // back, counted modulo 2^32 as the numbers wrap): drop it.
+                    let behind = seq &- m.sequence
+                    if behind > 0 && behind < 1024 { continue }
                     throw NetlinkError(operation: operation, errno: EPROTO, extAckMessage: "reply has sequence \(m.sequence), expected \(seq)", sequence: seq)
                 }
                 if m.portID != 0 && m.portID != transport.portID {
@@ -86,6 +88,63 @@ public final class NetlinkConnection {
                     throw NetlinkError(operation: operation, errno: ENOBUFS, extAckMessage: "netlink overrun", sequence: seq)
                 default:
                     replies.append(m)
+                }
+            }
+        }
+    }
+}
+
+extension NetlinkConnection {
+    /// Sends a request that the kernel answers with exactly one message (a sock_diag request
+    /// for one socket, by its 4-tuple) without asking for an ack: one datagram back instead of
+    /// two. A failure still comes back (the kernel acks every error).
+    ///
+    /// - Parameters:
+    ///   - type: the message type.
+    ///   - payload: the message body.
+    ///   - operation: a name for errors.
+    /// - Returns: the answer.
+    /// - Throws: ``NetlinkError`` with the kernel's errno and extended-ack message.
+    public func query(type: NetlinkMessageType, payload: [UInt8], operation: String) throws(NetlinkError) -> NetlinkMessage {
+        lastSequence &+= 1
+        if lastSequence == 0 { lastSequence = 1 }
+        let seq = lastSequence
+        let bytes = NetlinkMessage(type: type, flags: [.request], sequence: seq, portID: 0, payload: payload).encoded
+        trace?(true, bytes)
+        try transport.send(bytes)
+        while true {
+            guard let datagram = try transport.receive() else {
+                throw NetlinkError(operation: operation, errno: ETIMEDOUT, extAckMessage: "no reply from the kernel", sequence: seq)
+            }
+            trace?(false, datagram)
+            let messages: [NetlinkMessage]
+            do { messages = try NetlinkMessage.decode(datagram) } catch {
+                throw NetlinkError(operation: operation, errno: EBADMSG, extAckMessage: error.description, sequence: seq)
+            }
+            for m in messages {
+                if m.sequence != seq {
+                    // A late reply to an earlier request that timed out (at most 1023 requests
+                    // back, counted modulo 2^32 as the numbers wrap): drop it.
+                    let behind = seq &- m.sequence
+                    if behind > 0 && behind < 1024 { continue }
+                    throw NetlinkError(operation: operation, errno: EPROTO, extAckMessage: "reply has sequence \(m.sequence), expected \(seq)", sequence: seq)
+                }
+                if m.portID != 0 && m.portID != transport.portID {
+                    throw NetlinkError(operation: operation, errno: EPROTO, extAckMessage: "reply for port \(m.portID), this socket is \(transport.portID)", sequence: seq)
+                }
+                switch m.type {
+                case .error:
+                    let e: NetlinkError?
+                    do { e = try NetlinkError.fromErrorMessage(m, operation: operation) } catch {
+                        throw NetlinkError(operation: operation, errno: EBADMSG, extAckMessage: error.description, sequence: seq)
+                    }
+                    throw e ?? NetlinkError(operation: operation, errno: ENODATA, extAckMessage: "the kernel acknowledged without an answer", sequence: seq)
+                case .noop:
+                    continue
+                case .overrun:
+                    throw NetlinkError(operation: operation, errno: ENOBUFS, extAckMessage: "netlink overrun", sequence: seq)
+                default:
+                    return m
                 }
             }
         }

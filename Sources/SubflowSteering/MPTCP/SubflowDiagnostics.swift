@@ -158,6 +158,28 @@ public struct SubflowDiagnostics: Hashable, Sendable {
         return out
     }
 
+    /// Whether a TCP socket of the namespace of `c` (plain TCP or a subflow, any state,
+    /// TIME_WAIT included) has exactly this 4-tuple: one exact sock_diag request, no ack asked
+    /// (where ``tcpFourTuples(on:)`` dumps the host's TCP hash tables: milliseconds). The
+    /// kernel's lookup falls back to a listener on the local port; a listener's 4-tuple is
+    /// not this one.
+    package static func fourTupleInUse(local: SocketEndpoint, remote: SocketEndpoint, on c: NetlinkConnection) throws(NetlinkError) -> Bool {
+        let m: NetlinkMessage
+        do {
+            m = try c.query(type: requestType, payload: exactPayload(local: local, remote: remote, ext: 0), operation: "sock_diag lookup \(FourTuple(local, remote))")
+        } catch where error.errno == ENOENT {
+            return false
+        }
+        var r = ByteReader(m.payload)
+        guard let f = r.u8(), r.skip(3), let sport = r.read(UInt16.self, bigEndian: true), let dport = r.read(UInt16.self, bigEndian: true),
+              let src = r.take(16), let dst = r.take(16) else {
+            throw NetlinkError(operation: "sock_diag lookup \(FourTuple(local, remote))", errno: EBADMSG, extAckMessage: "inet_diag_msg of \(m.payload.count) bytes")
+        }
+        let v4 = f == UInt8(AF_INET)
+        return FourTuple(SocketEndpoint.fromRaw(v4 ? Array(src[0..<4]) : src, port: sport),
+                         SocketEndpoint.fromRaw(v4 ? Array(dst[0..<4]) : dst, port: dport)) == FourTuple(local, remote)
+    }
+
     /// `struct inet_diag_req_v2` naming exactly one TCP socket by its 4-tuple.
     static func exactPayload(local: SocketEndpoint, remote: SocketEndpoint, ext: UInt8) -> [UInt8] {
         let v4 = local.isIPv4
@@ -184,13 +206,13 @@ public struct SubflowDiagnostics: Hashable, Sendable {
     /// a handful of sockets, against tens of microseconds for the lookup.
     package static func lookup(local: SocketEndpoint, remote: SocketEndpoint, on c: NetlinkConnection) throws(NetlinkError) -> SubflowDiagnostics? {
         let operation = "sock_diag lookup \(FourTuple(local, remote))"
-        let replies: [NetlinkMessage]
+        let m: NetlinkMessage
         do {
-            replies = try c.request(type: requestType, payload: exactPayload(local: local, remote: remote, ext: 0b0010_1010), operation: operation)
+            // No ack asked: the answer (or the error) is the one message that comes back.
+            m = try c.query(type: requestType, payload: exactPayload(local: local, remote: remote, ext: 0b0010_1010), operation: operation)
         } catch where error.errno == ENOENT {
             return nil
         }
-        guard let m = replies.first else { return nil }
         do { return try decode(m) } catch {
             throw NetlinkError(operation: operation, errno: EBADMSG, extAckMessage: error.description)
         }

@@ -9,7 +9,8 @@
  *
  * Link with -lsrte-mptcp (pkg-config --cflags --libs srte). Soname libsrte-mptcp.so.0.
  * Every function returns -1 and sets errno on failure; srte_mptcp_last_error() then holds
- * the agent's message. Thread-safe: one control connection per call, the message per thread.
+ * the agent's message. Thread-safe: one control connection per thread (kept from call to call,
+ * reconnected when the agent restarted, never shared with a forked child), the message per thread.
  */
 #ifndef SRTE_MPTCP_SOCKET_H
 #define SRTE_MPTCP_SOCKET_H
