@@ -49,12 +49,16 @@ sleep 0.5
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+# A TcpExt counter of h1 (/proc/net/netstat: a line of names, then a line of values).
+tcpext() { ip netns exec "$lab-h1" awk -v k="$1" '$1 == "TcpExt:" { if (!n) { for (i = 2; i <= NF; i++) if ($i == k) c = i; n = 1 } else print $c }' /proc/net/netstat; }
 
 run_load() { # NAME
   local name=$1 t0 t1 c1 c2
   t0=$(ticks "$pm")
   ip netns exec "$lab-h1" "$out/loadgen" concurrent fc00:2::2 5201 200 3000 4 > "$out/churn-$name-concurrent.json"
+  local syn0; syn0=$(tcpext TCPSynRetrans)
   ip netns exec "$lab-h1" "$out/loadgen" churn fc00:2::2 5201 "$total" "$secs" 300 4 60 > "$out/churn-$name-churn.json"
+  echo "$(( $(tcpext TCPSynRetrans) - syn0 ))" > "$out/churn-$name-synretrans"
   t1=$(ticks "$pm")
   echo "$((t1 - t0)) $(hwm "$pm")"
 }
@@ -96,4 +100,9 @@ s = st.get("steering") or {}
 print(f"agent afterwards: steering entries {s.get('flows')} flows, {s.get('matches')} match records; "
       f"resyncs {st['counters']['resyncs']}; connections seen {st['counters']['connectionsSeen']}, "
       f"engineered {st['counters']['connectionsEngineered']}, closed before the agent read their event {st['counters'].get('connectionsClosedEarly', 0)}, unmatched {st['counters']['connectionsUnmatched']}, subflows opened {st['counters']['subflowsOpened']}, failed {st['counters']['subflowsFailed']}")
+for name in ("agent", "mptcpd"):
+    ch = load(f"{name}-churn")
+    buckets = ", ".join(f"{b['from']} ms+: {b['withK']}/{b['connections']}" for b in ch.get("byLifetimeMs", []))
+    syn = open(f"{out}/churn-{name}-synretrans").read().strip()
+    print(f"{name} churn by lifetime (with 4 subflows / connections): {buckets}; SYN retransmissions in h1: {syn}")
 PY
