@@ -57,7 +57,7 @@ run_load() { # NAME
   t0=$(ticks "$pm")
   ip netns exec "$lab-h1" "$out/loadgen" concurrent fc00:2::2 5201 200 3000 4 > "$out/churn-$name-concurrent.json"
   local syn0; syn0=$(tcpext TCPSynRetrans)
-  ip netns exec "$lab-h1" "$out/loadgen" churn fc00:2::2 5201 "$total" "$secs" 300 4 60 > "$out/churn-$name-churn.json"
+  ip netns exec "$lab-h1" "$out/loadgen" churn fc00:2::2 5201 "$total" "$secs" 300 4 60 > "$out/churn-$name-churn.json" 2> "$out/churn-$name-short.log"
   echo "$(( $(tcpext TCPSynRetrans) - syn0 ))" > "$out/churn-$name-synretrans"
   t1=$(ticks "$pm")
   echo "$((t1 - t0)) $(hwm "$pm")"
@@ -105,4 +105,14 @@ for name in ("agent", "mptcpd"):
     buckets = ", ".join(f"{b['from']} ms+: {b['withK']}/{b['connections']}" for b in ch.get("byLifetimeMs", []))
     syn = open(f"{out}/churn-{name}-synretrans").read().strip()
     print(f"{name} churn by lifetime (with 4 subflows / connections): {buckets}; SYN retransmissions in h1: {syn}")
+# The agent's connections short of 4 subflows at close: did they have all 4 (joins still in their
+# handshake), and how many joins did the agent log for them?
+import re
+short = [dict(kv.split("=") for kv in l.split()[1:]) for l in open(f"{out}/churn-agent-short.log") if l.startswith("short ")]
+joins = {}
+for l in open(f"{out}/churn-agent.log"):
+    m = re.search(r'"event": "subflow", "token": "([0-9a-f]+)"', l)
+    if m: joins[m.group(1)] = joins.get(m.group(1), 0) + 1
+for s in short:
+    print(f"agent: token {s['token']} lived {s['lived_ms']} ms: {s['established']} subflows established, {s['subflows']} in all; the agent opened {joins.get(s['token'], 0)} join(s)")
 PY

@@ -48,8 +48,9 @@ static double now_ms(void)
 	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
-/* Subflows of `fd` in TCP state ESTABLISHED. */
-static int established_subflows(int fd)
+/* Subflows of `fd` in TCP state ESTABLISHED; *all: every subflow the connection has, in any
+ * state (a join still in its handshake counts here only). */
+static int established_subflows(int fd, int *all)
 {
 	struct {
 		struct mptcp_subflow_data d;
@@ -62,6 +63,7 @@ static int established_subflows(int fd)
 	if (getsockopt(fd, SOL_MPTCP, MPTCP_TCPINFO, &buf, &len) < 0)
 		return -1;
 	int n = 0;
+	*all = (int)buf.d.num_subflows;
 	for (unsigned i = 0; i < buf.d.num_subflows && i < 8; i++)
 		if (buf.ti[i].tcpi_state == 1)
 			n++;
@@ -89,7 +91,8 @@ static void one(long life_ms)
 			break;
 		usleep((useconds_t)((left < 50 ? left : 50) * 1000));
 	} while (now_ms() - start < life_ms);
-	int n = established_subflows(fd);
+	int all = 0;
+	int n = established_subflows(fd, &all);
 	double lived = now_ms() - start;
 	if (n > 0)
 		atomic_fetch_add(&total_subflows, n);
@@ -103,6 +106,16 @@ static void one(long life_ms)
 		atomic_fetch_add(&long_lived, 1);
 		if (n >= want_k)
 			atomic_fetch_add(&long_lived_full, 1);
+		else {
+			/* Short of K at close: say whether the joins existed (still in their handshake)
+			 * and which connection it was (its token, as the agent logs it). */
+			struct mptcp_info mi;
+			socklen_t ml = sizeof(mi);
+			memset(&mi, 0, sizeof(mi));
+			getsockopt(fd, SOL_MPTCP, MPTCP_INFO, &mi, &ml);
+			fprintf(stderr, "short token=%08x lived_ms=%.0f established=%d subflows=%d\n",
+				mi.mptcpi_token, lived, n, all);
+		}
 	}
 	close(fd);
 }
