@@ -55,7 +55,7 @@ tcpext() { ip netns exec "$lab-h1" awk -v k="$1" '$1 == "TcpExt:" { if (!n) { fo
 run_load() { # NAME
   local name=$1 t0 t1 c1 c2
   t0=$(ticks "$pm")
-  ip netns exec "$lab-h1" "$out/loadgen" concurrent fc00:2::2 5201 200 3000 4 > "$out/churn-$name-concurrent.json"
+  ip netns exec "$lab-h1" "$out/loadgen" concurrent fc00:2::2 5201 200 3000 4 > "$out/churn-$name-concurrent.json" 2> "$out/churn-$name-short-concurrent.log"
   local syn0; syn0=$(tcpext TCPSynRetrans)
   ip netns exec "$lab-h1" "$out/loadgen" churn fc00:2::2 5201 "$total" "$secs" 300 4 60 > "$out/churn-$name-churn.json" 2> "$out/churn-$name-short.log"
   echo "$(( $(tcpext TCPSynRetrans) - syn0 ))" > "$out/churn-$name-synretrans"
