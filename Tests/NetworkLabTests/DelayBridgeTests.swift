@@ -323,7 +323,8 @@ struct DiamondDelayTests {
         #expect(r.delay == "bridge")
         #expect(r.notes.contains { $0.contains("8 userspace delay bridges") }, "\(r.notes)")
         #expect(r.paths.count == 3)
-        for p in r.paths { #expect(p.mbps > 25 && p.mbps < 52, "\(p.hops): \(p.mbps) Mbit/s") }
+        // A real share of each 50 Mbit/s bottleneck; one subflow may lag for a second in 3 s (see ExperimentTests).
+        for p in r.paths { #expect(p.mbps > 20 && p.mbps < 52, "\(p.hops): \(p.mbps) Mbit/s") }
         #expect(r.aggregateMbps > 2 * r.unsteeredMbps, "engineered \(r.aggregateMbps), unsteered \(r.unsteeredMbps)")
         #expect(r.verified)
         #expect(labNamespaces(e.lab!).isEmpty, "left: \(labNamespaces(e.lab!))")
