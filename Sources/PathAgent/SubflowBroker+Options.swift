@@ -98,8 +98,17 @@ extension SubflowBroker {
         let (s, found) = try subflow(c, id: id)
         guard found != nil else { throw BrokerError(EINVAL, "subflow \(id) is not in the kernel's socket table any more") }
         let opts = try reachableOptions(s, id: id, token: c.token)
+        // A value set through the agent that the kernel refused when the program applied it (the
+        // set itself answers at once: the agent does not wait for the subflow's next ACK).
+        if opts.status(local: s.local, remote: s.remote, namespace: namespaceCookie)?.applied == true,
+           let r = opts.integerResults(local: s.local, remote: s.remote, namespace: namespaceCookie)
+               .first(where: { $0.level == o.level && $0.name == o.name }), r.error != 0 {
+            throw BrokerError(-r.error, "the kernel refused \(o.text) = \(r.value) on subflow \(id) when the agent's program applied it: \(Errno(rawValue: -r.error))")
+        }
         let read: Result<Int32, Errno>?
-        do { read = try opts.read(level: o.level, name: o.name, local: s.local, remote: s.remote, namespace: namespaceCookie) } catch {
+        // Short: the agent's loop waits meanwhile (one ACK of a subflow carrying traffic is enough).
+        do { read = try opts.read(level: o.level, name: o.name, local: s.local, remote: s.remote, namespace: namespaceCookie,
+                                   timeout: .milliseconds(100)) } catch {
             throw BrokerError(EIO, "asking the option program for \(o.text) of subflow \(id): \(error)")
         }
         switch read {
@@ -111,7 +120,7 @@ extension SubflowBroker {
                opts.status(local: s.local, remote: s.remote, namespace: namespaceCookie)?.applied == true {
                 return Self.native(r.effective)
             }
-            throw BrokerError(EAGAIN, "\(o.text) of subflow \(id) is read by the agent's BPF program at the subflow's next acknowledgment, and none came within 500 ms: retry while the subflow carries traffic")
+            throw BrokerError(EAGAIN, "\(o.text) of subflow \(id) is read by the agent's BPF program at the subflow's next acknowledgment, and none came within 100 ms: retry while the subflow carries traffic")
         }
     }
 
@@ -233,21 +242,6 @@ extension SubflowBroker {
             throw BrokerError(EIO, "recording the option for subflow \(id): \(error)")
         }
         optioned.insert(FourTuple(s.local, s.remote))
-        // An integer option the kernel refuses (bpf_setsockopt checks it only when the program
-        // applies it): report that when the subflow's next acknowledgment comes soon enough.
-        if case .integer(let level, let name, _) = option {
-            let clock = ContinuousClock(), deadline = clock.now + .milliseconds(300)
-            while clock.now < deadline {
-                if opts.status(local: s.local, remote: s.remote, namespace: namespaceCookie)?.applied == true {
-                    if let r = opts.integerResults(local: s.local, remote: s.remote, namespace: namespaceCookie)
-                        .first(where: { $0.level == level && $0.name == name }), r.error != 0 {
-                        throw BrokerError(-r.error, "the kernel refused \(Self.integerOption(level, name)?.text ?? "the option") on subflow \(id): \(Errno(rawValue: -r.error))")
-                    }
-                    break
-                }
-                usleep(2_000)
-            }
-        }
         return []
     }
 

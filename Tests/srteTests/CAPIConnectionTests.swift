@@ -10,17 +10,7 @@ import Glibc
 /// (capi/tests/conn_client.c, in h1 of a diamond lab).
 @Suite(.serialized, .enabled(if: isRoot, "needs root: creates network namespaces"), .timeLimit(.minutes(3)))
 struct CAPIConnectionTests {
-    func startAgent(_ bed: Testbed, policy: String) throws -> (Process, Collected) {
-        let p = Process()
-        p.executableURL = srteBinary()
-        p.arguments = ["agent", "--netns", bed.namespace(of: "h1")!, "--policy", policy, "--for", "120"]
-        let err = Pipe(), collected = Collected()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        err.fileHandleForReading.readabilityHandler = { h in collected.append(h.availableData) }
-        try p.run()
-        return (p, collected)
-    }
+    func startAgent(_ bed: Testbed, policy: String) throws -> (Process, Collected) { try CAPITests().startAgent(bed, policy: policy) }
 
     @Test func callsOnOneThreadShareAConnectionThatSurvivesAnAgentRestartAndNoChildInheritsIt() throws {
         let build = try CAPIBuild()

@@ -77,16 +77,9 @@ func agentPolicyFile(_ text: String) throws -> String {
 /// programs written from draft-hesmans-mptcp-socket-03's figures, as root and as other users.
 @Suite(.serialized, .enabled(if: isRoot, "needs root: creates network namespaces"), .timeLimit(.minutes(4)))
 struct CAPITests {
+    /// `srte agent` in h1 with `policy`, its stderr collected.
     func startAgent(_ bed: Testbed, policy: String) throws -> (Process, Collected) {
-        let p = Process()
-        p.executableURL = srteBinary()
-        p.arguments = ["agent", "--netns", bed.namespace(of: "h1")!, "--policy", policy, "--for", "120"]
-        let err = Pipe(), collected = Collected()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        err.fileHandleForReading.readabilityHandler = { h in collected.append(h.availableData) }
-        try p.run()
-        return (p, collected)
+        try startCollectingStderr(["agent", "--netns", bed.namespace(of: "h1")!, "--policy", policy, "--for", "120"])
     }
 
     /// The client in h1 as `uid` (nil: root), against a fresh `srte serve` in h2.

@@ -97,7 +97,7 @@ int srte_mptcp_get_subflow_tuple(int fd, uint32_t id, struct srte_subflow_tuple 
  * truncated to the buffer). Readable: TCP_INFO (the subflow's struct tcp_info), TCP_CONGESTION,
  * TCP_MAXSEG (IPPROTO_TCP), SO_MARK (SOL_SOCKET), IPV6_TCLASS (IPPROTO_IPV6) from sock_diag, and
  * the integer options srte_mptcp_sub_setsockopt() sets, read by the agent's BPF program at the
- * subflow's next acknowledgment (EAGAIN when none comes within 500 ms and the agent never set
+ * subflow's next acknowledgment (EAGAIN when none comes within 100 ms and the agent never set
  * the option). Anything else: EOPNOTSUPP.
  */
 int srte_mptcp_sub_getsockopt(int fd, uint32_t id, int level, int optname, void *optval, socklen_t *optlen);
