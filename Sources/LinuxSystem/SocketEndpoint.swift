@@ -83,6 +83,21 @@ extension SocketEndpoint {
     }
 
     /// From the bytes of a `sockaddr_in` or `sockaddr_in6` (told apart by family).
+    /// From a `sockaddr_in` or `sockaddr_in6` in memory (at least 28 bytes; family AF_INET
+    /// reads an IPv4 address and gives it IPv4-mapped), without copying it.
+    package init(sockaddr p: UnsafeRawBufferPointer) {
+        precondition(p.count >= 28, "a sockaddr_in6 is 28 bytes")
+        let family = p.loadUnaligned(fromByteOffset: 0, as: UInt16.self)
+        let port = UInt16(bigEndian: p.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
+        if family == UInt16(AF_INET) {
+            let v4 = UInt64(UInt32(bigEndian: p.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
+            self.init(IPv6Address(high: 0, low: 0xffff_0000_0000 | v4), port: port)
+        } else {
+            self.init(IPv6Address(high: UInt64(bigEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+                                  low: UInt64(bigEndian: p.loadUnaligned(fromByteOffset: 16, as: UInt64.self))), port: port)
+        }
+    }
+
     package init(sockaddrBytes b: [UInt8]) {
         var r = ByteReader(b)
         let family = r.u16() ?? 0

@@ -44,7 +44,7 @@ extension SubflowBroker {
     /// Refuses a caller other than root who is not the connection's owner (the uid that created
     /// the MPTCP socket: its inode's owner). Holding a socket someone passed on lets a program
     /// list and read; changing the connection is its owner's.
-    func requireOwner(_ c: (socket: MPTCPSocket, token: UInt32), _ cred: UnixSocket.Credentials, _ what: String) throws(BrokerError) {
+    func requireOwner(_ c: BrokerConnection, _ cred: UnixSocket.Credentials, _ what: String) throws(BrokerError) {
         guard cred.uid != 0 else { return }
         var st = stat()
         guard fstat(c.socket.fileDescriptor, &st) == 0 else { throw BrokerError(EBADF, "fstat of the socket sent: \(Errno.current)") }
@@ -54,8 +54,8 @@ extension SubflowBroker {
     }
 
     /// The subflow `id` of the connection, and the kernel's view of it.
-    func subflow(_ c: (socket: MPTCPSocket, token: UInt32), id: UInt32) throws(BrokerError) -> (SubflowSnapshot, SubflowDiagnostics?) {
-        guard let s = try snapshots(c.socket).first(where: { $0.id == id }) else {
+    func subflow(_ c: BrokerConnection, id: UInt32) throws(BrokerError) -> (SubflowSnapshot, SubflowDiagnostics?) {
+        guard let s = c.subflows.first(where: { $0.id == id }) else {
             throw BrokerError(EINVAL, "no subflow with id \(id) on this connection")
         }
         let d: SubflowDiagnostics?
@@ -94,7 +94,7 @@ extension SubflowBroker {
     /// An integer option read through the program (`bpf_getsockopt`, answered at the subflow's
     /// next acknowledgment); when none comes in time, the value the program read back when it
     /// set the option through the agent, if it did.
-    func integerOption(_ c: (socket: MPTCPSocket, token: UInt32), id: UInt32, _ o: (level: Int32, name: Int32, text: String, unprivileged: ClosedRange<Int64>)) throws(BrokerError) -> [UInt8] {
+    func integerOption(_ c: BrokerConnection, id: UInt32, _ o: (level: Int32, name: Int32, text: String, unprivileged: ClosedRange<Int64>)) throws(BrokerError) -> [UInt8] {
         let (s, found) = try subflow(c, id: id)
         guard found != nil else { throw BrokerError(EINVAL, "subflow \(id) is not in the kernel's socket table any more") }
         let opts = try reachableOptions(s, id: id, token: c.token)
@@ -142,7 +142,7 @@ extension SubflowBroker {
     /// length; the answer is the value, at most that long (as getsockopt truncates). Read from
     /// the kernel's socket diagnostics of the subflow (sock_diag), which is what upstream
     /// exposes per subflow.
-    func subflowOption(_ c: (socket: MPTCPSocket, token: UInt32), _ body: [UInt8]) throws(BrokerError) -> [UInt8] {
+    func subflowOption(_ c: BrokerConnection, _ body: [UInt8]) throws(BrokerError) -> [UInt8] {
         guard body.count == 16 else {
             throw BrokerError(EINVAL, "get option takes a subflow id, level, name and buffer length (16 bytes, got \(body.count))")
         }
@@ -182,7 +182,7 @@ extension SubflowBroker {
     /// Op 7, MPTCP_SUB_SETSOCKOPT: body u32 id, i32 level, i32 name, then the value as
     /// setsockopt takes it. Applied by the BPF sock_ops program (`SubflowSocketOptions`) at the
     /// subflow's next RTT sample, which it enables for the subflows the broker opens.
-    func setSubflowOption(_ c: (socket: MPTCPSocket, token: UInt32), _ body: [UInt8], _ cred: UnixSocket.Credentials) throws(BrokerError) -> [UInt8] {
+    func setSubflowOption(_ c: BrokerConnection, _ body: [UInt8], _ cred: UnixSocket.Credentials) throws(BrokerError) -> [UInt8] {
         guard body.count >= 12 else {
             throw BrokerError(EINVAL, "set option takes a subflow id, level and name (12 bytes) and the value (got \(body.count) bytes)")
         }
@@ -273,7 +273,7 @@ extension SubflowBroker {
 
     /// Op 8: a subflow's priority (draft-03 `prio`; MP_PRIO to the peer) through the userspace
     /// path manager's SET_FLAGS. Body u32 id, u32 flags (bit 0 = low priority, backup).
-    func setPriority(_ c: (socket: MPTCPSocket, token: UInt32), _ body: [UInt8], _ cred: UnixSocket.Credentials) throws(BrokerError) -> [UInt8] {
+    func setPriority(_ c: BrokerConnection, _ body: [UInt8], _ cred: UnixSocket.Credentials) throws(BrokerError) -> [UInt8] {
         guard body.count == 8 else { throw BrokerError(EINVAL, "priority takes a subflow id and flags (8 bytes, got \(body.count))") }
         let id = Self.u32(body, 0), flags = Self.u32(body, 4)
         guard flags & ~1 == 0 else { throw BrokerError(EINVAL, "priority flags \(flags): bit 0 = low priority (backup), nothing else") }
@@ -300,13 +300,13 @@ extension SubflowBroker {
 
     /// Op 9: the request's Unix connection becomes the connection's event stream once the
     /// (empty) answer is written. Body empty.
-    func subscribe(_ c: (socket: MPTCPSocket, token: UInt32), client: Client, _ cred: UnixSocket.Credentials) throws(BrokerError) -> [UInt8] {
+    func subscribe(_ c: BrokerConnection, client: Client, _ cred: UnixSocket.Credentials) throws(BrokerError) -> [UInt8] {
         let streams = subscribers.count + pendingSubscriptions.count
         let mine = subscribers.filter { $0.uid == cred.uid }.count + pendingSubscriptions.values.filter { $0.uid == cred.uid }.count
         guard streams < Self.maxSubscribers, cred.uid == 0 || mine < Self.maxSubscribersPerUser else {
             throw BrokerError(EMFILE, "too many event streams open (\(streams); at most \(Self.maxSubscribers), \(Self.maxSubscribersPerUser) per user): close some")
         }
-        let subs = try snapshots(c.socket)
+        let subs = c.subflows
         let ids = Dictionary(subs.map { (FourTuple($0.local, $0.remote), $0.id) }, uniquingKeysWith: { a, _ in a })
         pendingSubscriptions[client.fd] = Subscriber(fd: client.fd, token: c.token, uid: cred.uid, ids: ids)
         return []

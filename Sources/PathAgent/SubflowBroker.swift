@@ -67,6 +67,14 @@ struct BrokerError: Error {
     }
 }
 
+/// A request's connection: its socket (the request's descriptor, borrowed), its token and
+/// its subflows when the request arrived.
+struct BrokerConnection {
+    let socket: MPTCPSocket
+    let token: UInt32
+    let subflows: [SubflowSnapshot]
+}
+
 /// Answers the agent's control socket: the `status` text request and the binary subflow
 /// protocol (``AgentProtocol``). Never blocks: every client socket is non-blocking, a request
 /// that is not complete waits in ``clients`` for the next ``serve(listener:readable:listenerReady:)`` (at most
@@ -498,32 +506,32 @@ final class SubflowBroker {
     }
 
     /// The connection behind a received descriptor, after the checks: a socket, MPTCP, in the
-    /// agent's network namespace, connected (a token), not fallen back to TCP.
-    func connection(_ fd: Int32) throws(BrokerError) -> (socket: MPTCPSocket, token: UInt32) {
-        var st = stat()
-        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFSOCK else {
-            throw BrokerError(ENOTSOCK, "the descriptor sent is not a socket")
-        }
+    /// agent's network namespace, connected (a token), not fallen back to TCP; with its
+    /// subflows as one `MPTCP_FULL_INFO` read them (token and subflows in one call).
+    /// The descriptor stays the request's: ``respond(_:)`` closes it.
+    func connection(_ fd: Int32) throws(BrokerError) -> BrokerConnection {
         var proto: Int32 = 0
         var len = socklen_t(4)
-        guard getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0, proto == 262 else {
+        if getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) != 0 {
+            if errno == ENOTSOCK { throw BrokerError(ENOTSOCK, "the descriptor sent is not a socket") }
+            throw BrokerError(errno, "getsockopt(SO_PROTOCOL) on the socket sent: \(Errno.current.message)")
+        }
+        guard proto == 262 else {
             throw BrokerError(ENOPROTOOPT, "the socket sent is not an MPTCP socket (IPPROTO_MPTCP, protocol \(proto))")
         }
-        let dup = fcntl(fd, F_DUPFD_CLOEXEC, 0)   // the request's copy is closed by respond()
-        guard dup >= 0 else { throw BrokerError(EMFILE, "the agent is out of descriptors") }
-        let socket = MPTCPSocket(adopting: dup)
-        let cookie = (try? NetworkNamespace.cookie(ofSocket: dup)) ?? 0
+        let socket = MPTCPSocket(borrowing: fd)
+        let cookie = (try? NetworkNamespace.cookie(ofSocket: fd)) ?? 0
         guard cookie == namespaceCookie else {
             throw BrokerError(EXDEV, "the socket lives in another network namespace (cookie \(cookie)); this agent serves namespace \(namespaceCookie)")
         }
-        let info: MPTCPInfo
-        do { info = try socket.info() } catch {
+        let full: (info: MPTCPInfo, subflows: [SubflowSnapshot])
+        do { full = try Self.fullInfo(socket) } catch {
             if error.kind == .fallback { throw BrokerError(EOPNOTSUPP, "the connection fell back to plain TCP: there are no MPTCP subflows") }
             throw BrokerError(error.errno.rawValue, error.message)
         }
-        if info.isFallback { throw BrokerError(EOPNOTSUPP, "the connection fell back to plain TCP: there are no MPTCP subflows") }
-        guard info.token != 0 else { throw BrokerError(ENOTCONN, "the socket is not a connected MPTCP connection (no token: listening or unconnected)") }
-        return (socket, info.token)
+        if full.info.isFallback { throw BrokerError(EOPNOTSUPP, "the connection fell back to plain TCP: there are no MPTCP subflows") }
+        guard full.info.token != 0 else { throw BrokerError(ENOTCONN, "the socket is not a connected MPTCP connection (no token: listening or unconnected)") }
+        return BrokerConnection(socket: socket, token: full.info.token, subflows: full.subflows)
     }
 
     /// MPTCP_FULL_INFO with room for 8 subflows, again with room for 64 when 8 came back (the
@@ -531,14 +539,6 @@ final class SubflowBroker {
     static func fullInfo(_ s: MPTCPSocket) throws(SubflowError) -> (info: MPTCPInfo, subflows: [SubflowSnapshot]) {
         let few = try s.fullInfo(maxSubflows: 8)
         return few.subflows.count < 8 ? few : try s.fullInfo(maxSubflows: 64)
-    }
-
-    /// MPTCP_FULL_INFO of the connection.
-    func snapshots(_ s: MPTCPSocket) throws(BrokerError) -> [SubflowSnapshot] {
-        do { return try Self.fullInfo(s).subflows } catch {
-            if error.kind == .fallback { throw BrokerError(EOPNOTSUPP, "the connection fell back to plain TCP") }
-            throw BrokerError(error.errno.rawValue, error.message)
-        }
     }
 
     /// The kernel's view of the connection's subflows (flags, uid), by 4-tuple.
@@ -562,8 +562,8 @@ final class SubflowBroker {
 
     static func isLive(_ s: SubflowSnapshot) -> Bool { s.tcpState != 7 && s.tcpState != 6 && s.tcpState != 11 }
 
-    func subflowIDs(_ c: (socket: MPTCPSocket, token: UInt32)) throws(BrokerError) -> [UInt8] {
-        let subs = try snapshots(c.socket)
+    func subflowIDs(_ c: BrokerConnection) throws(BrokerError) -> [UInt8] {
+        let subs = c.subflows
         let diags = diagnostics(of: subs, token: c.token)
         var w = ByteWriter()
         w.appendBigEndian(UInt32(subs.count))
@@ -595,8 +595,8 @@ final class SubflowBroker {
         return w.bytes
     }
 
-    func tuple(_ c: (socket: MPTCPSocket, token: UInt32), id: UInt32) throws(BrokerError) -> [UInt8] {
-        guard let s = try snapshots(c.socket).first(where: { $0.id == id }) else {
+    func tuple(_ c: BrokerConnection, id: UInt32) throws(BrokerError) -> [UInt8] {
+        guard let s = c.subflows.first(where: { $0.id == id }) else {
             throw BrokerError(EINVAL, "no subflow with id \(id) on this connection")
         }
         let flow = FourTuple(s.local, s.remote)
@@ -605,7 +605,7 @@ final class SubflowBroker {
         return Self.encodeTuple(local: s.local, remote: s.remote, backup: backup, interfaceIndex: 0, srh: srh)
     }
 
-    func closeSubflow(_ c: (socket: MPTCPSocket, token: UInt32), _ body: [UInt8], _ cred: UnixSocket.Credentials) throws(BrokerError) -> [UInt8] {
+    func closeSubflow(_ c: BrokerConnection, _ body: [UInt8], _ cred: UnixSocket.Credentials) throws(BrokerError) -> [UInt8] {
         guard body.count == 8 else { throw BrokerError(EINVAL, "close takes a subflow id and how (8 bytes, got \(body.count))") }
         let id = Self.u32(body, 0)
         let how = Int32(bitPattern: Self.u32(body, 4))
@@ -616,7 +616,7 @@ final class SubflowBroker {
         default: throw BrokerError(EINVAL, "how = \(how): SHUT_RDWR (2) closes with FIN, -1 with RST")
         }
         _ = try grant(cred, "close subflows")
-        let subs = try snapshots(c.socket)
+        let subs = c.subflows
         guard let s = subs.first(where: { $0.id == id }) else { throw BrokerError(EINVAL, "no subflow with id \(id) on this connection") }
         guard subs.filter({ Self.isLive($0) && $0.id != id }).count >= 1 else {
             throw BrokerError(EBUSY, "subflow \(id) is the connection's last subflow: close the socket instead")
@@ -658,7 +658,7 @@ final class SubflowBroker {
         return s
     }
 
-    func open(_ c: (socket: MPTCPSocket, token: UInt32), _ body: [UInt8], _ cred: UnixSocket.Credentials) throws(BrokerError) -> [UInt8] {
+    func open(_ c: BrokerConnection, _ body: [UInt8], _ cred: UnixSocket.Credentials) throws(BrokerError) -> [UInt8] {
         guard body.count >= AgentProtocol.tupleLength else {
             throw BrokerError(EINVAL, "open takes a \(AgentProtocol.tupleLength)-byte tuple (got \(body.count) bytes)")
         }
@@ -677,7 +677,7 @@ final class SubflowBroker {
         let grant = try grant(cred, "open subflows")
 
         // Unspecified parts come from the connection (its initial subflow).
-        let subs = try snapshots(c.socket)
+        let subs = c.subflows
         guard let first = subs.first else { throw BrokerError(ENOTCONN, "the connection has no subflow") }
         if localAddress == .unspecified { localAddress = first.local.address }
         if remoteAddress == .unspecified { remoteAddress = first.remote.address }
@@ -729,7 +729,9 @@ final class SubflowBroker {
         // Any TCP socket with the 4-tuple (another user's plain TCP connection included):
         // steering it, even for the moment until SUBFLOW_CREATE fails, would put an SRH on
         // someone else's packets. One exact sock_diag lookup per candidate (a dump of the
-        // namespace's sockets walks the host's TCP hash tables: milliseconds).
+        // namespace's sockets walks the host's TCP hash tables: milliseconds). A subflow
+        // without an SRH steers nothing: the kernel's bind refuses a 4-tuple in use
+        // (EADDRINUSE, handled below), so it is not looked up.
         func inUse(_ local: SocketEndpoint) throws(BrokerError) -> Bool {
             do { return try SubflowDiagnostics.fourTupleInUse(local: local, remote: remote, on: diag) } catch {
                 throw BrokerError(error.errno.rawValue, "looking up the namespace's TCP sockets: \(error)")
@@ -749,7 +751,7 @@ final class SubflowBroker {
             let local = SocketEndpoint(localAddress, port: localPort)
             let flow = FourTuple(local, remote)
             var taken = steering.steeredFlows[flow] != nil || steered[flow] != nil
-            if !taken { taken = try inUse(local) }
+            if !taken && srh != nil { taken = try inUse(local) }
             if taken {
                 if chosen { continue }
                 throw BrokerError(EADDRINUSE, "the 4-tuple \(flow) is in use")

@@ -39,19 +39,19 @@ public final class NetlinkConnection {
     /// - Returns: the data messages received (none for a plain command).
     /// - Throws: ``NetlinkError`` with the kernel's errno and extended-ack message.
     @discardableResult
-    public func request(type: NetlinkMessageType, flags: NetlinkFlags = [], payload: [UInt8], operation: String) throws(NetlinkError) -> [NetlinkMessage] {
+    public func request(type: NetlinkMessageType, flags: NetlinkFlags = [], payload: [UInt8], operation: @autoclosure () -> String) throws(NetlinkError) -> [NetlinkMessage] {
         let isDump = flags.contains(.dump)
         var replies: [NetlinkMessage] = []
-        try exchange(type: type, flags: flags.union([.request, .ack]), payload: payload, operation: operation) { (m, seq) throws(NetlinkError) -> Bool in
+        try exchange(type: type, flags: flags.union([.request, .ack]), payload: payload, operation: operation()) { (m, seq) throws(NetlinkError) -> Bool in
             switch m.type {
             case .error:
                 // The ack (final), or the request's error.
-                if let e = try Self.error(in: m, operation: operation, sequence: seq) { throw e }
+                if let e = try Self.error(in: m, operation: operation(), sequence: seq) { throw e }
                 return true
             case .done:
                 // A dump's end (final). Its payload is an int: negative when
                 // the dump failed part-way, possibly with extended-ack TLVs.
-                if let e = NetlinkError.fromDoneMessage(m, operation: operation) { throw e }
+                if let e = NetlinkError.fromDoneMessage(m, operation: operation()) { throw e }
                 return isDump
             default:
                 replies.append(m)
@@ -64,7 +64,7 @@ public final class NetlinkConnection {
     /// Sends one message and hands every reply to it to `handle` until `handle` says it was the
     /// last: replies to earlier requests that timed out are dropped, NOOPs skipped, a reply for
     /// another port, a sequence out of place and an overrun are errors.
-    private func exchange(type: NetlinkMessageType, flags: NetlinkFlags, payload: [UInt8], operation: String,
+    private func exchange(type: NetlinkMessageType, flags: NetlinkFlags, payload: [UInt8], operation: @autoclosure () -> String,
                           _ handle: (NetlinkMessage, UInt32) throws(NetlinkError) -> Bool) throws(NetlinkError) {
         lastSequence &+= 1
         if lastSequence == 0 { lastSequence = 1 }
@@ -74,12 +74,12 @@ public final class NetlinkConnection {
         try transport.send(bytes)
         while true {
             guard let datagram = try transport.receive() else {
-                throw NetlinkError(operation: operation, errno: ETIMEDOUT, extAckMessage: "no reply from the kernel", sequence: seq)
+                throw NetlinkError(operation: operation(), errno: ETIMEDOUT, extAckMessage: "no reply from the kernel", sequence: seq)
             }
             trace?(false, datagram)
             let messages: [NetlinkMessage]
             do { messages = try NetlinkMessage.decode(datagram) } catch {
-                throw NetlinkError(operation: operation, errno: EBADMSG, extAckMessage: error.description, sequence: seq)
+                throw NetlinkError(operation: operation(), errno: EBADMSG, extAckMessage: error.description, sequence: seq)
             }
             for m in messages {
                 if m.sequence != seq {
@@ -87,16 +87,16 @@ public final class NetlinkConnection {
                     // back, counted modulo 2^32 as the numbers wrap): drop it.
                     let behind = seq &- m.sequence
                     if behind > 0 && behind < 1024 { continue }
-                    throw NetlinkError(operation: operation, errno: EPROTO, extAckMessage: "reply has sequence \(m.sequence), expected \(seq)", sequence: seq)
+                    throw NetlinkError(operation: operation(), errno: EPROTO, extAckMessage: "reply has sequence \(m.sequence), expected \(seq)", sequence: seq)
                 }
                 if m.portID != 0 && m.portID != transport.portID {
-                    throw NetlinkError(operation: operation, errno: EPROTO, extAckMessage: "reply for port \(m.portID), this socket is \(transport.portID)", sequence: seq)
+                    throw NetlinkError(operation: operation(), errno: EPROTO, extAckMessage: "reply for port \(m.portID), this socket is \(transport.portID)", sequence: seq)
                 }
                 switch m.type {
                 case .noop:
                     continue
                 case .overrun:
-                    throw NetlinkError(operation: operation, errno: ENOBUFS, extAckMessage: "netlink overrun", sequence: seq)
+                    throw NetlinkError(operation: operation(), errno: ENOBUFS, extAckMessage: "netlink overrun", sequence: seq)
                 default:
                     if try handle(m, seq) { return }
                 }
@@ -105,9 +105,11 @@ public final class NetlinkConnection {
     }
 
     /// The error an NLMSG_ERROR message carries (nil: an ack).
-    static func error(in m: NetlinkMessage, operation: String, sequence seq: UInt32) throws(NetlinkError) -> NetlinkError? {
-        do { return try NetlinkError.fromErrorMessage(m, operation: operation) } catch {
-            throw NetlinkError(operation: operation, errno: EBADMSG, extAckMessage: error.description, sequence: seq)
+    static func error(in m: NetlinkMessage, operation: @autoclosure () -> String, sequence seq: UInt32) throws(NetlinkError) -> NetlinkError? {
+        // An ack (error 0): no error to name.
+        if m.payload.count >= 8, m.payload.withUnsafeBytes({ $0.loadUnaligned(as: Int32.self) }) == 0 { return nil }
+        do { return try NetlinkError.fromErrorMessage(m, operation: operation()) } catch {
+            throw NetlinkError(operation: operation(), errno: EBADMSG, extAckMessage: error.description, sequence: seq)
         }
     }
 }
@@ -123,12 +125,12 @@ extension NetlinkConnection {
     ///   - operation: a name for errors.
     /// - Returns: the answer.
     /// - Throws: ``NetlinkError`` with the kernel's errno and extended-ack message.
-    public func query(type: NetlinkMessageType, payload: [UInt8], operation: String) throws(NetlinkError) -> NetlinkMessage {
+    public func query(type: NetlinkMessageType, payload: [UInt8], operation: @autoclosure () -> String) throws(NetlinkError) -> NetlinkMessage {
         var answer: NetlinkMessage? = nil
-        try exchange(type: type, flags: [.request], payload: payload, operation: operation) { (m, seq) throws(NetlinkError) -> Bool in
+        try exchange(type: type, flags: [.request], payload: payload, operation: operation()) { (m, seq) throws(NetlinkError) -> Bool in
             if m.type == .error {
-                throw try Self.error(in: m, operation: operation, sequence: seq)
-                    ?? NetlinkError(operation: operation, errno: ENODATA, extAckMessage: "the kernel acknowledged without an answer", sequence: seq)
+                throw try Self.error(in: m, operation: operation(), sequence: seq)
+                    ?? NetlinkError(operation: operation(), errno: ENODATA, extAckMessage: "the kernel acknowledged without an answer", sequence: seq)
             }
             answer = m
             return true

@@ -79,8 +79,9 @@ public struct SubflowSnapshot: Hashable, Sendable {
 /// print(try s.info().token)
 /// ```
 public final class MPTCPSocket: @unchecked Sendable {
-    /// The file descriptor; closed when the object goes away.
+    /// The file descriptor; closed when the object goes away (unless borrowed).
     public let fileDescriptor: Int32
+    private let owned: Bool
 
     /// Creates an MPTCP socket (AF_INET6, also serves IPv4-mapped peers).
     /// - Throws: ``SubflowError`` `.mptcpDisabled` when the kernel or namespace has MPTCP off.
@@ -94,12 +95,23 @@ public final class MPTCPSocket: @unchecked Sendable {
             throw .system(SystemCallError("socket(IPPROTO_MPTCP)", errno: e))
         }
         fileDescriptor = fd
+        owned = true
     }
 
     /// Takes over `fd` (closed when the object goes away), e.g. a socket received over SCM_RIGHTS.
-    package init(adopting fd: Int32) { fileDescriptor = fd }
+    package init(adopting fd: Int32) {
+        fileDescriptor = fd
+        owned = true
+    }
 
-    deinit { Glibc.close(fileDescriptor) }
+    /// Uses `fd` without taking it over: the caller keeps it open while the object is in use
+    /// and closes it (a socket a request brought, answered before the request's descriptors close).
+    package init(borrowing fd: Int32) {
+        fileDescriptor = fd
+        owned = false
+    }
+
+    deinit { if owned { Glibc.close(fileDescriptor) } }
 
     /// The error draft-hesmans-mptcp-socket-03 gives after fallback: EOPNOTSUPP, whatever the kernel said.
     static func fallbackError(_ e: Errno, _ option: String) -> SubflowError {
@@ -272,25 +284,32 @@ public final class MPTCPSocket: @unchecked Sendable {
         let n = min(Int(fi.num_subflows), maxSubflows)
         let tsize = Int(min(fi.size_tcpinfo_kernel, UInt32(CSRH_TCPI_SIZE_WANTED)))
         var out: [SubflowSnapshot] = []
-        for k in 0..<n {
-            let base = k * Int(CSRH_TCPI_SIZE_WANTED)
-            func field<T: FixedWidthInteger>(_ off: Int32, _: T.Type) -> T {
-                guard Int(off) + MemoryLayout<T>.size <= tsize else { return 0 }
-                var r = ByteReader(tcp, from: base + Int(off))
-                return r.read(T.self) ?? 0
+        out.reserveCapacity(n)
+        // Read in place (no copies): this runs on every request the agent's broker answers.
+        sf.withUnsafeBytes { sfp in
+            tcp.withUnsafeBytes { tp in
+                let stride = MemoryLayout<csrh_mptcp_subflow_info>.stride
+                let addrs = MemoryLayout<csrh_mptcp_subflow_info>.offset(of: \csrh_mptcp_subflow_info.addrs) ?? 8
+                for k in 0..<n {
+                    let base = k * Int(CSRH_TCPI_SIZE_WANTED)
+                    func field<T: FixedWidthInteger>(_ off: Int32, _: T.Type) -> T {
+                        guard Int(off) + MemoryLayout<T>.size <= tsize else { return 0 }
+                        return T(littleEndian: tp.loadUnaligned(fromByteOffset: base + Int(off), as: T.self))
+                    }
+                    let entry = k * stride
+                    let id = sfp.loadUnaligned(fromByteOffset: entry, as: UInt32.self)
+                    let local = SocketEndpoint(sockaddr: UnsafeRawBufferPointer(rebasing: sfp[(entry + addrs)..<(entry + addrs + 128)]))
+                    let remote = SocketEndpoint(sockaddr: UnsafeRawBufferPointer(rebasing: sfp[(entry + addrs + 128)..<(entry + addrs + 256)]))
+                    out.append(SubflowSnapshot(id: id, local: local, remote: remote, tcpState: field(CSRH_TCPI_STATE_OFFSET, UInt8.self),
+                                               rttMicroseconds: field(CSRH_TCPI_RTT_OFFSET, UInt32.self),
+                                               bytesSent: field(CSRH_TCPI_BYTES_SENT_OFFSET, UInt64.self),
+                                               bytesAcked: field(CSRH_TCPI_BYTES_ACKED_OFFSET, UInt64.self),
+                                               bytesReceived: field(CSRH_TCPI_BYTES_RECEIVED_OFFSET, UInt64.self),
+                                               unackedPackets: field(CSRH_TCPI_UNACKED_OFFSET, UInt32.self),
+                                               backoff: field(CSRH_TCPI_BACKOFF_OFFSET, UInt8.self),
+                                               sendMSS: field(CSRH_TCPI_SND_MSS_OFFSET, UInt32.self)))
+                }
             }
-            var s = sf[k]
-            let (l, rm) = withUnsafeBytes(of: &s.addrs) { p in
-                (SocketEndpoint(sockaddrBytes: Array(p[0..<128])), SocketEndpoint(sockaddrBytes: Array(p[128..<256])))
-            }
-            out.append(SubflowSnapshot(id: s.id, local: l, remote: rm, tcpState: field(CSRH_TCPI_STATE_OFFSET, UInt8.self),
-                                       rttMicroseconds: field(CSRH_TCPI_RTT_OFFSET, UInt32.self),
-                                       bytesSent: field(CSRH_TCPI_BYTES_SENT_OFFSET, UInt64.self),
-                                       bytesAcked: field(CSRH_TCPI_BYTES_ACKED_OFFSET, UInt64.self),
-                                       bytesReceived: field(CSRH_TCPI_BYTES_RECEIVED_OFFSET, UInt64.self),
-                                       unackedPackets: field(CSRH_TCPI_UNACKED_OFFSET, UInt32.self),
-                                       backoff: field(CSRH_TCPI_BACKOFF_OFFSET, UInt8.self),
-                                       sendMSS: field(CSRH_TCPI_SND_MSS_OFFSET, UInt32.self)))
         }
         return (info, out)
     }

@@ -166,7 +166,9 @@ public struct SubflowDiagnostics: Hashable, Sendable {
     package static func fourTupleInUse(local: SocketEndpoint, remote: SocketEndpoint, on c: NetlinkConnection) throws(NetlinkError) -> Bool {
         let m: NetlinkMessage
         do {
-            m = try c.query(type: requestType, payload: exactPayload(local: local, remote: remote, ext: 0), operation: "sock_diag lookup \(FourTuple(local, remote))")
+            // (A constant name: the error is the common answer, ENOENT, and naming the 4-tuple
+            // in it would format two addresses per lookup.)
+            m = try c.query(type: requestType, payload: exactPayload(local: local, remote: remote, ext: 0), operation: "sock_diag lookup of a 4-tuple")
         } catch where error.errno == ENOENT {
             return false
         }
@@ -205,16 +207,16 @@ public struct SubflowDiagnostics: Hashable, Sendable {
     /// host-wide TCP hash tables (every namespace's buckets): about 3.4 ms on a 2-core VM with
     /// a handful of sockets, against tens of microseconds for the lookup.
     package static func lookup(local: SocketEndpoint, remote: SocketEndpoint, on c: NetlinkConnection) throws(NetlinkError) -> SubflowDiagnostics? {
-        let operation = "sock_diag lookup \(FourTuple(local, remote))"
+        func operation() -> String { "sock_diag lookup \(FourTuple(local, remote))" }    // for errors only
         let m: NetlinkMessage
         do {
             // No ack asked: the answer (or the error) is the one message that comes back.
-            m = try c.query(type: requestType, payload: exactPayload(local: local, remote: remote, ext: 0b0010_1010), operation: operation)
+            m = try c.query(type: requestType, payload: exactPayload(local: local, remote: remote, ext: 0b0010_1010), operation: operation())
         } catch where error.errno == ENOENT {
             return nil
         }
         do { return try decode(m) } catch {
-            throw NetlinkError(operation: operation, errno: EBADMSG, extAckMessage: error.description)
+            throw NetlinkError(operation: operation(), errno: EBADMSG, extAckMessage: error.description)
         }
     }
 
