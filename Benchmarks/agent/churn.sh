@@ -51,14 +51,16 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 # A TcpExt counter of h1 (/proc/net/netstat: a line of names, then a line of values).
 tcpext() { ip netns exec "$lab-h1" awk -v k="$1" '$1 == "TcpExt:" { if (!n) { for (i = 2; i <= NF; i++) if ($i == k) c = i; n = 1 } else print $c }' /proc/net/netstat; }
+# Segments retransmitted by h1 and h2 together (Tcp: RetransSegs in /proc/net/snmp): the lab's losses.
+retrans() { local t=0 h; for h in h1 h2; do t=$((t + $(ip netns exec "$lab-$h" awk '$1 == "Tcp:" { if (!n) { for (i = 2; i <= NF; i++) if ($i == "RetransSegs") c = i; n = 1 } else print $c }' /proc/net/snmp))); done; echo "$t"; }
 
 run_load() { # NAME
   local name=$1 t0 t1 c1 c2
   t0=$(ticks "$pm")
   ip netns exec "$lab-h1" "$out/loadgen" concurrent fc00:2::2 5201 200 3000 4 > "$out/churn-$name-concurrent.json" 2> "$out/churn-$name-short-concurrent.log"
-  local syn0; syn0=$(tcpext TCPSynRetrans)
+  local syn0 re0; syn0=$(tcpext TCPSynRetrans); re0=$(retrans)
   ip netns exec "$lab-h1" "$out/loadgen" churn fc00:2::2 5201 "$total" "$secs" 300 4 60 > "$out/churn-$name-churn.json" 2> "$out/churn-$name-short.log"
-  echo "$(( $(tcpext TCPSynRetrans) - syn0 ))" > "$out/churn-$name-synretrans"
+  echo "$(( $(tcpext TCPSynRetrans) - syn0 )) $(( $(retrans) - re0 ))" > "$out/churn-$name-synretrans"
   t1=$(ticks "$pm")
   echo "$((t1 - t0)) $(hwm "$pm")"
 }
@@ -103,16 +105,27 @@ print(f"agent afterwards: steering entries {s.get('flows')} flows, {s.get('match
 for name in ("agent", "mptcpd"):
     ch = load(f"{name}-churn")
     buckets = ", ".join(f"{b['from']} ms+: {b['withK']}/{b['connections']}" for b in ch.get("byLifetimeMs", []))
-    syn = open(f"{out}/churn-{name}-synretrans").read().strip()
-    print(f"{name} churn by lifetime (with 4 subflows / connections): {buckets}; SYN retransmissions in h1: {syn}")
+    syn, segs = open(f"{out}/churn-{name}-synretrans").read().split()
+    print(f"{name} churn by lifetime (with 4 subflows / connections): {buckets}; SYN retransmissions in h1: {syn}, segments retransmitted by h1 and h2: {segs}")
 # The agent's connections short of 4 subflows at close: did they have all 4 (joins still in their
-# handshake), and how many joins did the agent log for them?
+# handshake), how many joins did the agent log for them, and had the server acknowledged any of
+# the initial subflow's data? (The kernel refuses joins until the connection is fully
+# established, which needs that acknowledgement: a lost first segment delays it by an RTO.)
 import re
 short = [dict(kv.split("=") for kv in l.split()[1:]) for l in open(f"{out}/churn-agent-short.log") if l.startswith("short ")]
 joins = {}
 for l in open(f"{out}/churn-agent.log"):
     m = re.search(r'"event": "subflow", "token": "([0-9a-f]+)"', l)
     if m: joins[m.group(1)] = joins.get(m.group(1), 0) + 1
+# A connection whose initial subflow never had its data acknowledged, or retransmitted it, lost
+# a segment in the lab: it became fully established late or never, and until then the kernel
+# refuses every join (SUBFLOW_CREATE: ENOTCONN), whoever the path manager is.
+ch = load("agent-churn")
+lost = [s for s in short if int(s.get("initial_acked", "2")) <= 1 or int(s.get("initial_retrans", "0")) > 0]
+if short:
+    print(f"agent: {len(short)} connection(s) living >= 3 RTT short of 4 subflows, {len(lost)} of them not fully established in time (initial subflow's data unacknowledged or retransmitted); "
+          f"the others: {ch['longLivedWithK']} of {ch['longLived'] - len(lost)} with 4 subflows")
 for s in short:
-    print(f"agent: token {s['token']} lived {s['lived_ms']} ms: {s['established']} subflows established, {s['subflows']} in all; the agent opened {joins.get(s['token'], 0)} join(s)")
+    lost = f"; initial subflow: {s.get('initial_acked', '?')} of {s.get('initial_sent', '?')} bytes acknowledged, {s.get('initial_retrans', '?')} retransmission(s), fallback {s.get('fallback', '?')}"
+    print(f"agent: token {s['token']} lived {s['lived_ms']} ms: {s['established']} subflows established, {s['subflows']} in all; the agent opened {joins.get(s['token'], 0)} join(s){lost}")
 PY

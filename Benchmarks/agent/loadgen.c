@@ -15,7 +15,7 @@
 #include <errno.h>
 #include <linux/mptcp.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <linux/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -49,8 +49,9 @@ static double now_ms(void)
 }
 
 /* Subflows of `fd` in TCP state ESTABLISHED; *all: every subflow the connection has, in any
- * state (a join still in its handshake counts here only). */
-static int established_subflows(int fd, int *all)
+ * state (a join still in its handshake counts here only); *first: the first subflow's
+ * tcp_info (the initial subflow: the kernel lists subflows in the order they were made). */
+static int established_subflows(int fd, int *all, struct tcp_info *first)
 {
 	struct {
 		struct mptcp_subflow_data d;
@@ -64,6 +65,8 @@ static int established_subflows(int fd, int *all)
 		return -1;
 	int n = 0;
 	*all = (int)buf.d.num_subflows;
+	if (buf.d.num_subflows > 0)
+		*first = buf.ti[0];
 	for (unsigned i = 0; i < buf.d.num_subflows && i < 8; i++)
 		if (buf.ti[i].tcpi_state == 1)
 			n++;
@@ -92,7 +95,9 @@ static void one(long life_ms)
 		usleep((useconds_t)((left < 50 ? left : 50) * 1000));
 	} while (now_ms() - start < life_ms);
 	int all = 0;
-	int n = established_subflows(fd, &all);
+	struct tcp_info first;
+	memset(&first, 0, sizeof(first));
+	int n = established_subflows(fd, &all, &first);
 	double lived = now_ms() - start;
 	if (n > 0)
 		atomic_fetch_add(&total_subflows, n);
@@ -107,14 +112,20 @@ static void one(long life_ms)
 		if (n >= want_k)
 			atomic_fetch_add(&long_lived_full, 1);
 		else {
-			/* Short of K at close: say whether the joins existed (still in their handshake)
-			 * and which connection it was (its token, as the agent logs it). */
+			/* Short of K at close: say whether the joins existed (still in their handshake),
+			 * which connection it was (its token, as the agent logs it), and whether the
+			 * initial subflow lost segments: the kernel refuses joins until the peer has
+			 * acknowledged data (full establishment), which a lost first segment delays by
+			 * a retransmission timeout. */
 			struct mptcp_info mi;
 			socklen_t ml = sizeof(mi);
 			memset(&mi, 0, sizeof(mi));
 			getsockopt(fd, SOL_MPTCP, MPTCP_INFO, &mi, &ml);
-			fprintf(stderr, "short token=%08x lived_ms=%.0f established=%d subflows=%d\n",
-				mi.mptcpi_token, lived, n, all);
+			fprintf(stderr, "short token=%08x lived_ms=%.0f established=%d subflows=%d "
+				"initial_sent=%llu initial_acked=%llu initial_retrans=%u initial_rto_ms=%u fallback=%d\n",
+				mi.mptcpi_token, lived, n, all, (unsigned long long)first.tcpi_bytes_sent,
+				(unsigned long long)first.tcpi_bytes_acked, first.tcpi_total_retrans, first.tcpi_rto / 1000,
+				(mi.mptcpi_flags & MPTCP_INFO_FLAG_FALLBACK) ? 1 : 0);
 		}
 	}
 	close(fd);

@@ -234,7 +234,7 @@ public final class Agent: @unchecked Sendable {
             try onConnect.setRules(connectRules)
             pm = try MPTCPPathManager()
             subscription = try pm.subscribe()
-            diag = try NetlinkConnection(transport: try MNLSocket(.sockDiag))
+            diag = NetlinkConnection(transport: try MNLSocket(.sockDiag))
             reflector = reflect ? try SRHReflector(interface: egress, steering: steering) : nil
         } catch {
             steering.removeAll()
@@ -370,7 +370,8 @@ public final class Agent: @unchecked Sendable {
             var fds = [pollfd(fd: subscription.fileDescriptor, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: controlFD, events: Int16(POLLIN), revents: 0)]
             if controlFD >= 0 { fds += (broker?.waitingDescriptors ?? []).map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) } }
-            _ = poll(&fds, nfds_t(controlFD >= 0 ? fds.count : 1), 100)
+            // (A few milliseconds while an answer waits for the kernel: a live option read.)
+            _ = poll(&fds, nfds_t(controlFD >= 0 ? fds.count : 1), broker?.hasPending == true ? 2 : 100)
             if fds[0].revents != 0 {
                 do {
                     for e in try subscription.queued() { handle(e) }

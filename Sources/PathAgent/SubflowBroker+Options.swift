@@ -105,24 +105,31 @@ extension SubflowBroker {
                .first(where: { $0.level == o.level && $0.name == o.name }), r.error != 0 {
             throw BrokerError(-r.error, "the kernel refused \(o.text) = \(r.value) on subflow \(id) when the agent's program applied it: \(Errno(rawValue: -r.error))")
         }
-        let read: Result<Int32, Errno>?
-        // Short: the agent's loop waits meanwhile (one ACK of a subflow carrying traffic is enough).
-        do { read = try opts.read(level: o.level, name: o.name, local: s.local, remote: s.remote, namespace: namespaceCookie,
-                                   timeout: .milliseconds(100)) } catch {
+        // Answered later (``Deferred``): the agent's loop serves everything else meanwhile.
+        let pending: SubflowSocketOptions.PendingRead
+        do { pending = try opts.startRead(level: o.level, name: o.name, local: s.local, remote: s.remote, namespace: namespaceCookie) } catch {
             throw BrokerError(EIO, "asking the option program for \(o.text) of subflow \(id): \(error)")
         }
-        switch read {
-        case .success(let v)?: return Self.native(v)
-        case .failure(let e)?: throw BrokerError(e.rawValue, "bpf_getsockopt(\(o.text)) on subflow \(id): \(e)")
-        case nil:
-            if let r = opts.integerResults(local: s.local, remote: s.remote, namespace: namespaceCookie)
-                .first(where: { $0.level == o.level && $0.name == o.name && $0.error == 0 }),
-               opts.status(local: s.local, remote: s.remote, namespace: namespaceCookie)?.applied == true {
-                return Self.native(r.effective)
+        let namespace = namespaceCookie
+        deferred = Deferred(deadline: ContinuousClock.now + Self.optionReadWait) { expired in
+            switch opts.result(of: pending) {
+            case .success(let v)?: return .success(Self.native(v))
+            case .failure(let e)?: return .failure(BrokerError(e.rawValue, "bpf_getsockopt(\(o.text)) on subflow \(id): \(e)"))
+            case nil:
+                guard expired else { return nil }
+                if let r = opts.integerResults(local: s.local, remote: s.remote, namespace: namespace)
+                    .first(where: { $0.level == o.level && $0.name == o.name && $0.error == 0 }),
+                   opts.status(local: s.local, remote: s.remote, namespace: namespace)?.applied == true {
+                    return .success(Self.native(r.effective))
+                }
+                return .failure(BrokerError(EAGAIN, "\(o.text) of subflow \(id) is read by the agent's BPF program at the subflow's next acknowledgment, and none came within \(Self.optionReadWait.pollMilliseconds) ms: retry while the subflow carries traffic"))
             }
-            throw BrokerError(EAGAIN, "\(o.text) of subflow \(id) is read by the agent's BPF program at the subflow's next acknowledgment, and none came within 100 ms: retry while the subflow carries traffic")
         }
+        return []
     }
+
+    /// How long a live option read waits for the subflow's next acknowledgment.
+    static let optionReadWait: Duration = .milliseconds(100)
 
     /// The option program, if it reaches subflow `s` (IPv6, and connected while it was attached).
     func reachableOptions(_ s: SubflowSnapshot, id: UInt32, token: UInt32) throws(BrokerError) -> SubflowSocketOptions {
@@ -173,6 +180,10 @@ extension SubflowBroker {
             }
         case _ where Self.integerOption(level, name) != nil:
             value = try integerOption(c, id: id, Self.integerOption(level, name)!)
+            // Answered later: the value, too, at most `cap` bytes.
+            if let d = deferred {
+                deferred = Deferred(deadline: d.deadline) { expired in d.answer(expired).map { $0.map { Array($0.prefix(cap)) } } }
+            }
         default:
             throw BrokerError(EOPNOTSUPP, "per-subflow getsockopt(level \(level), option \(name)) is not supported: srte reads \(Self.readableOptions) of one subflow, nothing else")
         }

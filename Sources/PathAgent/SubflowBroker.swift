@@ -67,6 +67,14 @@ struct BrokerError: Error {
     }
 }
 
+/// An answer that waits for the kernel (a live option read): `answer(false)` is asked on each
+/// turn of the agent's loop until it gives one, `answer(true)` once `deadline` passed (it must
+/// answer then).
+struct Deferred {
+    let deadline: ContinuousClock.Instant
+    let answer: (_ expired: Bool) -> Result<[UInt8], BrokerError>?
+}
+
 /// A request's connection: its socket (the request's descriptor, borrowed), its token and
 /// its subflows when the request arrived.
 struct BrokerConnection {
@@ -110,9 +118,11 @@ final class SubflowBroker {
         var lastActive: ContinuousClock.Instant
         /// Requests answered on this connection.
         var served = 0
+        /// The current request's answer waits for the kernel (its operation and the wait).
+        var pending: (op: UInt8, wait: Deferred)?
 
         /// Between requests: nothing read, nothing to write.
-        var isIdle: Bool { !answered && input.isEmpty && descriptors.isEmpty }
+        var isIdle: Bool { !answered && pending == nil && input.isEmpty && descriptors.isEmpty }
     }
 
     static let requestTimeout: Duration = .seconds(2)
@@ -256,14 +266,32 @@ final class SubflowBroker {
     /// The descriptors whose readability means work for ``serve(listener:readable:listenerReady:)``: every
     /// client whose answer is not pending (waiting for a request's bytes, or idle between
     /// requests; a run loop polls them with the listener).
-    var waitingDescriptors: [Int32] { clients.filter { !$0.answered }.map(\.fd) }
+    var waitingDescriptors: [Int32] { clients.filter { !$0.answered && $0.pending == nil }.map(\.fd) }
+
+    /// Whether an answer waits for the kernel: the run loop then turns every few milliseconds.
+    var hasPending: Bool { clients.contains { $0.pending != nil } }
+
+    /// Set by an operation whose answer waits (``Deferred``); ``respond(_:)`` hands it to the client.
+    var deferred: Deferred?
 
     /// One pass over the clients: read, answer, write, drop the finished and the expired.
     /// - Parameter readable: read only these clients (`nil`: every client).
     func step(readable: Set<Int32>? = nil) {
         var kept: [Client] = []
         for var c in clients {
-            if !c.answered && (readable?.contains(c.fd) ?? true) { read(&c) }
+            if !c.answered && c.pending == nil && (readable?.contains(c.fd) ?? true) { read(&c) }
+            if let p = c.pending {
+                let expired = ContinuousClock.now >= p.wait.deadline
+                if let r = p.wait.answer(expired) {
+                    c.pending = nil
+                    switch r {
+                    case .success(let body): complete(&c, with: Self.frame(op: p.op, error: 0, body: body))
+                    case .failure(let e):
+                        refused += 1
+                        complete(&c, with: Self.frame(op: p.op, error: e.errno, body: Array(e.message.utf8)))
+                    }
+                }
+            }
             if c.answered {
                 if flush(&c) {
                     // An event stream (op 9): the connection carries its events from now on.
@@ -346,12 +374,13 @@ final class SubflowBroker {
             }
             if r.bytes.isEmpty {
                 // End of file: answer what can be answered of a request cut short, then close.
-                c.answered = true
                 c.closing = true
                 if c.input.isEmpty {
                     for d in c.descriptors { close(d) }
+                    c.answered = true
                 } else {
-                    c.output = respond(c)
+                    let output = respond(c)
+                    if !takeDeferred(&c) { complete(&c, with: output) }
                 }
                 finishRequest(&c)
                 return
@@ -359,15 +388,33 @@ final class SubflowBroker {
             if c.input.isEmpty { c.deadline = ContinuousClock.now + Self.requestTimeout }
             c.input += r.bytes
             if Self.missing(c.input) == 0 {
-                c.output = respond(c)
-                c.answered = true
+                let output = respond(c)
                 c.closing = c.closing || Self.endsConnection(c.input)
-                if !c.closing && c.output.count >= AgentProtocol.headerLength {
-                    c.output[7] |= UInt8(AgentProtocol.keepConnection)    // the answer says: kept open
-                }
+                if !takeDeferred(&c) { complete(&c, with: output) }
                 finishRequest(&c)
+                return
             }
         }
+    }
+
+    /// The answer is `output`: to be written (with the keep flag unless the connection ends).
+    func complete(_ c: inout Client, with output: [UInt8]) {
+        c.output = output
+        c.answered = true
+        if !c.closing && c.output.count >= AgentProtocol.headerLength {
+            c.output[7] |= UInt8(AgentProtocol.keepConnection)    // the answer says: kept open
+        }
+    }
+
+    /// Moves an answer that waits (``deferred``, set by the operation) to the client; false when
+    /// the request was answered at once.
+    @discardableResult
+    func takeDeferred(_ c: inout Client) -> Bool {
+        guard let d = deferred else { return false }
+        deferred = nil
+        c.pending = (c.input.count > 5 ? c.input[5] : 0, d)
+        c.output = []
+        return true
     }
 
     /// Forgets what belonged to the answered request (``respond(_:)`` closed its descriptors).
@@ -404,6 +451,7 @@ final class SubflowBroker {
             let body = try request(c, op: op)
             return Self.frame(op: op, error: 0, body: body)
         } catch {
+            deferred = nil      // (an operation that failed after deferring answers now)
             refused += 1
             return Self.frame(op: op, error: error.errno, body: Array(error.message.utf8))
         }

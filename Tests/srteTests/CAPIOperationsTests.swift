@@ -161,4 +161,61 @@ struct CAPIOperationsTests {
         #expect(out.contains("setmark errno=EPERM") && out.contains("mark 7 is not granted"), "\(out)")
         #expect(agent.isRunning)
     }
+
+    /// A live read of an integer option waits for the subflow's next acknowledgment (up to
+    /// 100 ms): the agent answers it later and serves everyone else meanwhile — a hello sent
+    /// after the read, on another connection, is answered first. (An agent that waited in its
+    /// loop answered the read first, after 100 ms of serving no one.)
+    @Test func anOptionReadThatWaitsForAnAcknowledgmentHoldsUpNoOne() throws {
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "cw\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        // (A policy with something to do: a grant. Root's requests need none.)
+        let policy = try agentPolicyFile("rules: []\ngrants:\n  - { uid: 65534 }\n")
+        defer { try? FileManager.default.removeItem(atPath: policy) }
+        let (agent, log) = try CAPITests().startAgent(bed, policy: policy)
+        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
+        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
+        defer { if serve.isRunning { serve.terminate() } }
+        Thread.sleep(forTimeInterval: 0.3)
+        // A connection made while the agent runs (its option program reaches the subflow), idle
+        // once its data is acknowledged: no acknowledgment comes to answer a read.
+        let server = try #require(SocketEndpoint(parsing: "[fc00:2::2]:5201"))
+        let connection: MPTCPSocket = try NetworkNamespace.run(in: bed.namespace(of: "h1")!) {
+            let c = try MPTCPSocket()
+            try c.connect(to: server)
+            _ = try c.send([UInt8](repeating: 7, count: 1000))
+            return c
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        let cookie = try NetworkNamespace.run(in: bed.namespace(of: "h1")!) { try NetworkNamespace.currentCookie() }
+        let path = "/run/srte/agent-\(cookie).sock"
+        func be32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.bigEndian, Array.init) }
+        func frame(_ op: UInt8, _ body: [UInt8]) -> [UInt8] { [0x53, 0x52, 0x54, 0x41, 1, op, 0, 0] + be32(UInt32(body.count)) + [0, 0, 0, 0] + body }
+        func errorOf(_ answer: [UInt8]) -> Int32? {
+            answer.count >= 16 ? Int32(bitPattern: UInt32(answer[12]) << 24 | UInt32(answer[13]) << 16 | UInt32(answer[14]) << 8 | UInt32(answer[15])) : nil
+        }
+        // Op 6: SO_PRIORITY of subflow 1 (an integer option: read live by the program).
+        let read = try UnixSocket.connect(to: path)
+        defer { close(read) }
+        try UnixSocket.send(read, frame(6, be32(1) + be32(UInt32(SOL_SOCKET)) + be32(UInt32(SO_PRIORITY)) + be32(4)),
+                            descriptors: [connection.fileDescriptor], credentials: true)
+        shutdown(read, Int32(SHUT_WR))
+        Thread.sleep(forTimeInterval: 0.01)     // the agent has the read
+        let hello = try UnixSocket.connect(to: path)
+        defer { close(hello) }
+        try UnixSocket.send(hello, frame(1, []), credentials: true)
+        shutdown(hello, Int32(SHUT_WR))
+        let helloAnswer = try UnixSocket.readAll(hello, timeout: .seconds(5))
+        var waiting = pollfd(fd: read, events: Int16(POLLIN), revents: 0)
+        let readStillWaiting = poll(&waiting, 1, 0) == 0
+        #expect(errorOf(helloAnswer) == 0, "hello: \(helloAnswer)")
+        #expect(readStillWaiting, "the option read was answered before a hello sent after it: the agent waited for the acknowledgment in its loop")
+        let readAnswer = try UnixSocket.readAll(read, timeout: .seconds(5))
+        // Then the read is answered: the value, or EAGAIN (no acknowledgment within 100 ms).
+        let e = errorOf(readAnswer)
+        #expect(e == 0 || e == EAGAIN, "\(String(decoding: readAnswer.dropFirst(16), as: UTF8.self))")
+        withExtendedLifetime(connection) {}
+        #expect(agent.isRunning, "\(log.text)")
+    }
 }

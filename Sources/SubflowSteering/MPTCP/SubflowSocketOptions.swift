@@ -178,28 +178,48 @@ public final class SubflowSocketOptions: @unchecked Sendable {
         }
     }
 
-    /// Reads one integer option of the subflow with this 4-tuple through the program
-    /// (`bpf_getsockopt`), which answers at the subflow's next callback — its next RTT sample,
-    /// so only while acknowledgments arrive. Nil when none came within `timeout`; otherwise the
-    /// value, or the negative errno the kernel gave.
-    public func read(level: Int32, name: Int32, local: SocketEndpoint, remote: SocketEndpoint, namespace: UInt64 = 0,
-                     timeout: Duration = .milliseconds(500)) throws(SubflowError) -> Result<Int32, Errno>? {
+    /// A read asked of the program (``startRead(level:name:local:remote:namespace:)``), answered
+    /// at the subflow's next callback (``result(of:)``).
+    public struct PendingRead {
+        fileprivate var key: csrh_sockopt_key
+        fileprivate let generation: UInt32
+    }
+
+    /// Asks the program to read one integer option of the subflow with this 4-tuple
+    /// (`bpf_getsockopt`) at the subflow's next callback — its next RTT sample, so only while
+    /// acknowledgments arrive. ``result(of:)`` tells when it did.
+    public func startRead(level: Int32, name: Int32, local: SocketEndpoint, remote: SocketEndpoint, namespace: UInt64 = 0) throws(SubflowError) -> PendingRead {
         var k = Self.key(local, remote, namespace)
         var v = csrh_sockopt_value()
         _ = BPFMap.lookup(optionsFD, key: &k, into: &v)
         v.read_level = level
         v.read_name = name
         v.read_gen &+= 1
-        let want = v.read_gen
         do throws(SystemCallError) { try BPFMap.update(optionsFD, key: &k, value: &v) } catch {
             throw .system(SystemCallError("bpf_map_update_elem(srte_subflow_opts)", errno: error.errno))
         }
+        return PendingRead(key: k, generation: v.read_gen)
+    }
+
+    /// The answer to `read`: nil while the program has not run for the subflow since; otherwise
+    /// the value, or the errno the kernel gave.
+    public func result(of read: PendingRead) -> Result<Int32, Errno>? {
+        var k = read.key
+        var now = csrh_sockopt_value()
+        guard BPFMap.lookup(optionsFD, key: &k, into: &now), now.read_done_gen == read.generation, now.read_gen == read.generation else { return nil }
+        return now.read_error == 0 ? .success(now.read_value) : .failure(Errno(rawValue: -now.read_error))
+    }
+
+    /// Reads one integer option of the subflow with this 4-tuple through the program
+    /// (`bpf_getsockopt`), waiting for the subflow's next callback (its next RTT sample, so
+    /// only while acknowledgments arrive). Nil when none came within `timeout`; otherwise the
+    /// value, or the negative errno the kernel gave.
+    public func read(level: Int32, name: Int32, local: SocketEndpoint, remote: SocketEndpoint, namespace: UInt64 = 0,
+                     timeout: Duration = .milliseconds(500)) throws(SubflowError) -> Result<Int32, Errno>? {
+        let pending = try startRead(level: level, name: name, local: local, remote: remote, namespace: namespace)
         let clock = ContinuousClock(), deadline = clock.now + timeout
         while true {
-            var now = csrh_sockopt_value()
-            if BPFMap.lookup(optionsFD, key: &k, into: &now), now.read_done_gen == want, now.read_gen == want {
-                return now.read_error == 0 ? .success(now.read_value) : .failure(Errno(rawValue: -now.read_error))
-            }
+            if let r = result(of: pending) { return r }
             if clock.now >= deadline { return nil }
             usleep(2_000)
         }
