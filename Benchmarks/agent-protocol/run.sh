@@ -7,6 +7,9 @@
 # jitter), starts the agent in h1 and `srte serve` in h2, times N hello and N get-subflow-ids
 # calls, then (root) N/10 opens through the agent against as many SUBFLOW_CREATE over netlink,
 # each until the subflow is established; removes everything.
+# PIN=CPU runs the agent and the caller on that one CPU (taskset): what the broker costs without
+# the wake-ups between two CPUs, which on a VM cost tens of microseconds each way (analysis; the
+# figures of record leave the placement to the scheduler).
 # Result line: Benchmarks/agent-protocol/results/calls-DATE.txt (not tracked).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,9 +34,11 @@ cleanup() {
     "$srte" testbed down --lab "$lab" >&2 || true
 }
 trap cleanup EXIT
-"$srte" agent --netns "$lab-h1" --policy "$policy" --for 600 2>/dev/null & agent=$!
+pin=()
+[[ -n "${PIN:-}" ]] && pin=(taskset -c "$PIN")
+"${pin[@]}" "$srte" agent --netns "$lab-h1" --policy "$policy" --for 600 2>/dev/null & agent=$!
 ip netns exec "$lab-h2" "$srte" serve --listen :5201 --count 1 --timeout 600 >/dev/null 2>&1 & serve=$!
 until "$srte" agent status --netns "$lab-h1" >/dev/null 2>&1; do sleep 0.2; done
 sleep 0.3
 out="Benchmarks/agent-protocol/results/calls-$(date +%Y%m%d-%H%M%S).txt"
-ip netns exec "$lab-h1" "$build/calls" "$n" fc00:2::2 5201 | tee "$out"
+"${pin[@]}" ip netns exec "$lab-h1" "$build/calls" "$n" fc00:2::2 5201 | tee "$out"
