@@ -87,9 +87,9 @@ extension SubflowBroker {
     }
     static var integerOptionNames: String { integerOptions.map(\.text).joined(separator: ", ") }
     static var readableOptions: String {
-        "TCP_INFO, TCP_CONGESTION, TCP_MAXSEG, SO_MARK, IPV6_TCLASS (sock_diag) and \(integerOptionNames) (bpf_getsockopt at the subflow's next acknowledgment)"
+        "TCP_INFO, TCP_CONGESTION, TCP_MAXSEG, SO_MARK, IPV6_TCLASS, IP_TOS (sock_diag) and \(integerOptionNames) (bpf_getsockopt at the subflow's next acknowledgment)"
     }
-    static var settableOptions: String { "SO_MARK, IPV6_TCLASS, TCP_CONGESTION, \(integerOptionNames)" }
+    static var settableOptions: String { "SO_MARK, IPV6_TCLASS (IPv6 subflows), IP_TOS (IPv4 subflows), TCP_CONGESTION, \(integerOptionNames)" }
 
     /// An integer option read through the program (`bpf_getsockopt`, answered at the subflow's
     /// next acknowledgment); when none comes in time, the value the program read back when it
@@ -131,13 +131,10 @@ extension SubflowBroker {
     /// How long a live option read waits for the subflow's next acknowledgment.
     static let optionReadWait: Duration = .milliseconds(100)
 
-    /// The option program, if it reaches subflow `s` (IPv6, and connected while it was attached).
+    /// The option program, if it reaches subflow `s` (connected while it was attached; IPv6 or IPv4).
     func reachableOptions(_ s: SubflowSnapshot, id: UInt32, token: UInt32) throws(BrokerError) -> SubflowSocketOptions {
         guard let opts = socketOptions else {
             throw BrokerError(EOPNOTSUPP, "per-subflow socket options are not available: \(socketOptionsProblem ?? "the agent's BPF sock_ops program is not attached")")
-        }
-        guard !s.local.isIPv4 else {
-            throw BrokerError(EOPNOTSUPP, "subflow \(id) is IPv4: the agent's per-subflow option program handles IPv6 subflows only")
         }
         guard opts.ports.contains(s.local.port) || reachable[FourTuple(s.local, s.remote)] == token else {
             throw BrokerError(EOPNOTSUPP, "subflow \(id) connected before the agent's option program was attached (or the agent missed its event): upstream Linux reaches a live subflow only from a BPF sock_ops callback, and the program turns RTT callbacks on for subflows when they connect")
@@ -159,7 +156,7 @@ extension SubflowBroker {
         let value: [UInt8]
         switch (level, name) {
         case (Int32(IPPROTO_TCP), TCP_INFO), (Int32(IPPROTO_TCP), TCP_CONGESTION), (Int32(IPPROTO_TCP), TCP_MAXSEG),
-             (SOL_SOCKET, SO_MARK), (Int32(IPPROTO_IPV6), IPV6_TCLASS):
+             (SOL_SOCKET, SO_MARK), (Int32(IPPROTO_IPV6), IPV6_TCLASS), (Int32(IPPROTO_IP), IP_TOS):
             let (_, found) = try subflow(c, id: id)
             guard let d = found else { throw BrokerError(EINVAL, "subflow \(id) is not in the kernel's socket table any more") }
             switch (level, name) {
@@ -175,6 +172,8 @@ extension SubflowBroker {
                 value = Array(t[16..<20])           // tcpi_snd_mss, native byte order
             case (SOL_SOCKET, SO_MARK):
                 value = Self.native(Int32(bitPattern: d.mark ?? 0))
+            case (Int32(IPPROTO_IP), IP_TOS):
+                value = Self.native(Int32(d.typeOfService ?? 0))
             default:
                 value = Self.native(Int32(d.trafficClass ?? 0))
             }
@@ -219,6 +218,10 @@ extension SubflowBroker {
             guard let v = Self.nativeInt32(value) else { throw BrokerError(EINVAL, "IPV6_TCLASS takes an int (got \(value.count) bytes)") }
             guard (-1...255).contains(v) else { throw BrokerError(EINVAL, "IPV6_TCLASS \(v): -1 (the default) or 0-255") }
             option = .trafficClass(v)
+        case (Int32(IPPROTO_IP), IP_TOS):
+            guard let v = Self.nativeInt32(value) else { throw BrokerError(EINVAL, "IP_TOS takes an int (got \(value.count) bytes)") }
+            guard (0...255).contains(v) else { throw BrokerError(EINVAL, "IP_TOS \(v): 0-255") }
+            option = .typeOfService(v)
         case (Int32(IPPROTO_TCP), TCP_CONGESTION):
             let cc = String(decoding: value.prefix { $0 != 0 }, as: UTF8.self)
             guard !cc.isEmpty, cc.utf8.count < 16 else { throw BrokerError(EINVAL, "TCP_CONGESTION takes a name of 1-15 bytes") }
@@ -248,6 +251,13 @@ extension SubflowBroker {
         }
         let (s, found) = try subflow(c, id: id)
         guard found != nil, Self.isLive(s) else { throw BrokerError(EINVAL, "subflow \(id) is closed or closing") }
+        // The IP header's class field: IPV6_TCLASS on an IPv6 subflow, IP_TOS on an IPv4 one.
+        if case .trafficClass = option, s.local.isIPv4 {
+            throw BrokerError(EOPNOTSUPP, "subflow \(id) is IPv4 (\(s.local)): its TOS is IP_TOS (level IPPROTO_IP), not IPV6_TCLASS")
+        }
+        if case .typeOfService = option, !s.local.isIPv4 {
+            throw BrokerError(EOPNOTSUPP, "subflow \(id) is IPv6 (\(s.local)): its traffic class is IPV6_TCLASS (level IPPROTO_IPV6), not IP_TOS")
+        }
         let opts = try reachableOptions(s, id: id, token: c.token)
         do { try opts.set(option, local: s.local, remote: s.remote, namespace: namespaceCookie) } catch {
             throw BrokerError(EIO, "recording the option for subflow \(id): \(error)")

@@ -218,4 +218,79 @@ struct CAPIOperationsTests {
         withExtendedLifetime(connection) {}
         #expect(agent.isRunning, "\(log.text)")
     }
+
+    /// An IPv4 subflow (an AF_INET MPTCP socket) gets its options too: the option program keys
+    /// it by its IPv4-mapped addresses; its TOS is IP_TOS, and IPV6_TCLASS is refused naming it.
+    /// Over the loopback of h1 (the lab routes IPv6 only), server and client both there.
+    @Test func anIPv4SubflowGetsItsOptions() throws {
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "c4\(getpid() % 100000)")
+        defer { _ = try? bed.down() }
+        let policy = try agentPolicyFile("rules: []\ngrants:\n  - { uid: 65534 }\n")
+        defer { try? FileManager.default.removeItem(atPath: policy) }
+        let (agent, log) = try CAPITests().startAgent(bed, policy: policy)
+        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
+        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        let h1 = bed.namespace(of: "h1")!
+        _ = try runTool(["ip", "-n", h1, "link", "set", "lo", "up"])
+        let serve = try startServe(inNamespace: h1, port: 5301)
+        defer { if serve.isRunning { serve.terminate() } }
+        Thread.sleep(forTimeInterval: 0.3)
+        // socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP) to 127.0.0.1: an IPv4 initial subflow.
+        let fd: Int32 = try NetworkNamespace.run(in: h1) {
+            let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 262)
+            guard s >= 0 else { throw SystemCallError("socket(AF_INET, IPPROTO_MPTCP)", errno: .current) }
+            var a = sockaddr_in()
+            a.sin_family = sa_family_t(AF_INET)
+            a.sin_port = UInt16(5301).bigEndian
+            a.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+            let r = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            guard r == 0 else { throw SystemCallError("connect(127.0.0.1:5301)", errno: .current) }
+            return s
+        }
+        defer { close(fd) }
+        let data = [UInt8](repeating: 7, count: 4000)
+        #expect(send(fd, data, data.count, 0) == data.count)
+        Thread.sleep(forTimeInterval: 0.2)
+        let cookie = try NetworkNamespace.run(in: h1) { try NetworkNamespace.currentCookie() }
+        let path = "/run/srte/agent-\(cookie).sock"
+        func be32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.bigEndian, Array.init) }
+        func native(_ v: Int32) -> [UInt8] { withUnsafeBytes(of: v, Array.init) }
+        /// One request with the socket: (errno, body).
+        func call(_ op: UInt8, _ body: [UInt8]) throws -> (Int32, [UInt8]) {
+            let s = try UnixSocket.connect(to: path)
+            defer { close(s) }
+            try UnixSocket.send(s, [0x53, 0x52, 0x54, 0x41, 1, op, 0, 0] + be32(UInt32(body.count)) + [0, 0, 0, 0] + body,
+                                descriptors: [fd], credentials: true)
+            shutdown(s, Int32(SHUT_WR))
+            let a = try UnixSocket.readAll(s, timeout: .seconds(5))
+            guard a.count >= 16 else { return (-1, a) }
+            return (Int32(bitPattern: UInt32(a[12]) << 24 | UInt32(a[13]) << 16 | UInt32(a[14]) << 8 | UInt32(a[15])), Array(a.dropFirst(16)))
+        }
+        func text(_ b: [UInt8]) -> String { String(decoding: b, as: UTF8.self) }
+        let (idsError, ids) = try call(2, [])
+        #expect(idsError == 0 && ids.count >= 12, "subflow ids: \(idsError) \(text(ids))")
+        // (u32 count, then per subflow u32 id, u8 flags, 3 bytes padding)
+        let id = ids.count >= 12 ? UInt32(ids[4]) << 24 | UInt32(ids[5]) << 16 | UInt32(ids[6]) << 8 | UInt32(ids[7]) : 1
+        // Op 7: TCP_CONGESTION reno, IP_TOS 0x20; IPV6_TCLASS refused, naming IP_TOS.
+        let (ccError, ccBody) = try call(7, be32(id) + be32(UInt32(IPPROTO_TCP)) + be32(UInt32(TCP_CONGESTION)) + Array("reno".utf8))
+        #expect(ccError == 0, "set TCP_CONGESTION on an IPv4 subflow: \(ccError) \(text(ccBody))")
+        let (tosError, tosBody) = try call(7, be32(id) + be32(UInt32(IPPROTO_IP)) + be32(UInt32(IP_TOS)) + native(0x20))
+        #expect(tosError == 0, "set IP_TOS: \(tosError) \(text(tosBody))")
+        let (tcError, tcBody) = try call(7, be32(id) + be32(UInt32(IPPROTO_IPV6)) + be32(UInt32(IPV6_TCLASS)) + native(0x20))
+        #expect(tcError == EOPNOTSUPP && text(tcBody).contains("IP_TOS"), "IPV6_TCLASS on an IPv4 subflow: \(tcError) \(text(tcBody))")
+        // Traffic: the program applies them at the subflow's next acknowledgment.
+        for _ in 0..<5 {
+            _ = send(fd, data, data.count, 0)
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let (getCCError, cc) = try call(6, be32(id) + be32(UInt32(IPPROTO_TCP)) + be32(UInt32(TCP_CONGESTION)) + be32(16))
+        #expect(getCCError == 0 && text(cc.prefix { $0 != 0 }) == "reno", "get TCP_CONGESTION: \(getCCError) \(text(cc))")
+        let (getTOSError, tos) = try call(6, be32(id) + be32(UInt32(IPPROTO_IP)) + be32(UInt32(IP_TOS)) + be32(4))
+        let tosValue = tos.count == 4 ? tos.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) } : -1
+        #expect(getTOSError == 0 && tosValue == 0x20, "get IP_TOS: \(getTOSError) \(tosValue)")
+        // The kernel's own view of h1's IPv4 connection to port 5301 (client side): reno.
+        let ss = try runTool(["ip", "netns", "exec", h1, "ss", "-4tieHO", "state", "established", "dport = :5301"])
+        #expect(ss.out.contains("reno"), "\(ss.out)")
+        #expect(agent.isRunning, "\(log.text)")
+    }
 }

@@ -11,7 +11,8 @@
  * attached to a cgroup, which spans network namespaces, so the key carries the
  * socket's netns cookie: the same 4-tuple in two namespaces (two testbed labs
  * with the same addresses) are two subflows. Cookie 0 is a wildcard, looked up
- * when no entry names the socket's namespace. The program:
+ * when no entry names the socket's namespace. IPv4 subflows (AF_INET sockets)
+ * are keyed by their IPv4-mapped addresses. The program:
  *  - at TCP_CONNECT_CB of a socket whose local port is in srte's range, turns on
  *    RTT callbacks for it, so later changes reach the live subflow at its next
  *    RTT sample (i.e. with its next ACK); with `mptcp` set in `srte_ports`, also
@@ -38,6 +39,9 @@
 #define TCP_CONGESTION 13
 #define SOL_IPV6       41
 #define IPV6_TCLASS    67
+#define SOL_IP         0
+#define IP_TOS         1
+#define AF_INET        2
 #define AF_INET6       10
 
 /* Keep in sync with csrh_bpf.c. */
@@ -60,7 +64,7 @@ struct srte_intopt {
 struct srte_opts {
 	__u32 gen;          /* bumped by srte on every change */
 	__u32 applied_gen;  /* gen the program last applied */
-	__u32 flags;        /* 1 mark, 2 tclass, 4 congestion control */
+	__u32 flags;        /* 1 mark, 2 IPV6_TCLASS, 4 congestion control, 8 IP_TOS (from tclass) */
 	__u32 mark;
 	__s32 tclass;
 	__s32 last_error;   /* OR of bpf_setsockopt results (0 = all applied) */
@@ -97,7 +101,7 @@ int srte_sockops(struct bpf_sock_ops *ops)
 	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
 	    op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_RTT_CB)
 		return 1;
-	if (ops->family != AF_INET6)
+	if (ops->family != AF_INET6 && ops->family != AF_INET)
 		return 1;
 
 	__u32 lport = ops->local_port;
@@ -116,15 +120,27 @@ int srte_sockops(struct bpf_sock_ops *ops)
 			bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_RTT_CB_FLAG);
 	}
 
+	/* Every address field read before choosing (a branch per family lets clang share the
+	 * field offset between the branches: a modified context pointer, which the verifier
+	 * refuses). An IPv4 subflow (AF_INET socket) is keyed by its IPv4-mapped addresses
+	 * (::ffff:a.b.c.d), as srte names them. */
+	__u32 l4 = ops->local_ip4, r4 = ops->remote_ip4;
+	__u32 l0 = ops->local_ip6[0], l1 = ops->local_ip6[1], l2 = ops->local_ip6[2], l3 = ops->local_ip6[3];
+	__u32 r0 = ops->remote_ip6[0], r1 = ops->remote_ip6[1], r2 = ops->remote_ip6[2], r3 = ops->remote_ip6[3];
+	/* (and kept in registers: otherwise clang turns the selects below into selects of field
+	 * addresses) */
+	asm volatile("" : "+r"(l4), "+r"(r4), "+r"(l3), "+r"(r3));
+	asm volatile("" : "+r"(l0), "+r"(l1), "+r"(l2), "+r"(r0), "+r"(r1), "+r"(r2));
+	int v4 = ops->family == AF_INET;
 	struct srte_key k = {};
-	k.local[0] = ops->local_ip6[0];
-	k.local[1] = ops->local_ip6[1];
-	k.local[2] = ops->local_ip6[2];
-	k.local[3] = ops->local_ip6[3];
-	k.remote[0] = ops->remote_ip6[0];
-	k.remote[1] = ops->remote_ip6[1];
-	k.remote[2] = ops->remote_ip6[2];
-	k.remote[3] = ops->remote_ip6[3];
+	k.local[0] = v4 ? 0 : l0;
+	k.local[1] = v4 ? 0 : l1;
+	k.local[2] = v4 ? bpf_htonl(0xffff) : l2;
+	k.local[3] = v4 ? l4 : l3;
+	k.remote[0] = v4 ? 0 : r0;
+	k.remote[1] = v4 ? 0 : r1;
+	k.remote[2] = v4 ? bpf_htonl(0xffff) : r2;
+	k.remote[3] = v4 ? r4 : r3;
 	k.lport = lport;
 	k.rport = bpf_ntohl(ops->remote_port);
 
@@ -152,6 +168,10 @@ int srte_sockops(struct bpf_sock_ops *ops)
 	if (o->flags & 2) {
 		int t = o->tclass;
 		err |= bpf_setsockopt(ops, SOL_IPV6, IPV6_TCLASS, &t, sizeof t);
+	}
+	if (o->flags & 8) {
+		int t = o->tclass;
+		err |= bpf_setsockopt(ops, SOL_IP, IP_TOS, &t, sizeof t);
 	}
 	if (o->flags & 4) {
 		char cc[16];

@@ -32,6 +32,8 @@ public struct SubflowDiagnostics: Hashable, Sendable {
     public var congestionControl: String? = nil
     /// `INET_DIAG_TCLASS`: the IPv6 traffic class.
     public var trafficClass: UInt8? = nil
+    /// `INET_DIAG_TOS`: the IPv4 type of service (IP_TOS).
+    public var typeOfService: UInt8? = nil
     /// `INET_DIAG_INFO`: the subflow's `struct tcp_info` as the kernel sent it (its length is
     /// the kernel's `sizeof(struct tcp_info)`).
     public var tcpInfo: [UInt8]? = nil
@@ -64,7 +66,7 @@ public struct SubflowDiagnostics: Hashable, Sendable {
         var w = ByteWriter()
         w.append(family)                       // sdiag_family
         w.append(UInt8(IPPROTO_TCP))           // sdiag_protocol
-        let ext: UInt8 = 0b0010_1010                 // idiag_ext bits (type - 1): INET_DIAG_INFO 2, _CONG 4, _TCLASS 6
+        let ext: UInt8 = 0b0011_1010                 // idiag_ext bits (type - 1): INET_DIAG_INFO 2, _CONG 4, _TOS 5, _TCLASS 6
         w.append(ext)
         w.append(UInt8(0))                     // pad
         w.append(UInt32(0xffff_ffff))          // idiag_states: all
@@ -100,6 +102,7 @@ public struct SubflowDiagnostics: Hashable, Sendable {
                 var rtt = ByteReader(a.value, from: Int(CSRH_TCPI_RTT_OFFSET))
                 d.rttMicroseconds = rtt.u32() ?? 0
             case 4: d.congestionControl = a.string()           // INET_DIAG_CONG
+            case 5: d.typeOfService = try a.u8()                // INET_DIAG_TOS
             case 6: d.trafficClass = try a.u8()                 // INET_DIAG_TCLASS
             case 15: d.mark = try a.u32()                       // INET_DIAG_MARK
             case 19: // INET_DIAG_ULP_INFO
@@ -211,7 +214,7 @@ public struct SubflowDiagnostics: Hashable, Sendable {
         let m: NetlinkMessage
         do {
             // No ack asked: the answer (or the error) is the one message that comes back.
-            m = try c.query(type: requestType, payload: exactPayload(local: local, remote: remote, ext: 0b0010_1010), operation: operation())
+            m = try c.query(type: requestType, payload: exactPayload(local: local, remote: remote, ext: 0b0011_1010), operation: operation())
         } catch where error.errno == ENOENT {
             return nil
         }

@@ -6,7 +6,7 @@ import LinuxSystem
 /// a cgroup-attached BPF sock_ops program that calls `bpf_setsockopt` on the one
 /// subflow whose 4-tuple srte names (csrh bpf/subflow_sockopt.bpf.c).
 ///
-/// Reachable options: `SO_MARK`, `IPV6_TCLASS`, `TCP_CONGESTION`, and up to eight integer
+/// Reachable options: `SO_MARK`, `IPV6_TCLASS` (IPv6) or `IP_TOS` (IPv4), `TCP_CONGESTION`, and up to eight integer
 /// options per subflow (``Option/integer(level:name:value:)``: whatever `bpf_setsockopt`
 /// accepts, e.g. `SO_PRIORITY`, `SO_SNDBUF`, `TCP_NODELAY`). Options reach
 /// a subflow when it connects (if set before ``MultipathConnection/openSubflows(_:timeout:confirm:)``)
@@ -81,8 +81,10 @@ public final class SubflowSocketOptions: @unchecked Sendable {
     public enum Option: Hashable, Sendable {
         /// `SO_MARK`
         case mark(UInt32)
-        /// `IPV6_TCLASS`
+        /// `IPV6_TCLASS` (IPv6 subflows)
         case trafficClass(Int32)
+        /// `IP_TOS` (IPv4 subflows; it replaces a traffic class set before: one field holds either)
+        case typeOfService(Int32)
         /// `TCP_CONGESTION` (e.g. "reno", "cubic")
         case congestionControl(String)
         /// Any integer option `bpf_setsockopt` accepts on a TCP socket (`SO_PRIORITY`,
@@ -126,7 +128,10 @@ public final class SubflowSocketOptions: @unchecked Sendable {
             v.flags |= 1
             v.mark = m
         case .trafficClass(let t):
-            v.flags |= 2
+            v.flags = (v.flags & ~8) | 2
+            v.tclass = t
+        case .typeOfService(let t):
+            v.flags = (v.flags & ~2) | 8
             v.tclass = t
         case .congestionControl(let name):
             guard name.utf8.count < 16, !name.isEmpty else { throw SubflowError(.badArgument, "congestion control name '\(name)' must be 1-15 bytes") }

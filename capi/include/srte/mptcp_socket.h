@@ -95,7 +95,8 @@ int srte_mptcp_get_subflow_tuple(int fd, uint32_t id, struct srte_subflow_tuple 
  * MPTCP_SUB_GETSOCKOPT: option `optname` at `level` of subflow `id` of `fd`, as getsockopt(2)
  * returns it for a TCP socket (`*optlen` in: the buffer's size; out: the value's length,
  * truncated to the buffer). Readable: TCP_INFO (the subflow's struct tcp_info), TCP_CONGESTION,
- * TCP_MAXSEG (IPPROTO_TCP), SO_MARK (SOL_SOCKET), IPV6_TCLASS (IPPROTO_IPV6) from sock_diag, and
+ * TCP_MAXSEG (IPPROTO_TCP), SO_MARK (SOL_SOCKET), IPV6_TCLASS (IPPROTO_IPV6), IP_TOS (IPPROTO_IP)
+ * from sock_diag, and
  * the integer options srte_mptcp_sub_setsockopt() sets, read by the agent's BPF program at the
  * subflow's next acknowledgment (EAGAIN when none comes within 100 ms and the agent never set
  * the option). Anything else: EOPNOTSUPP.
@@ -105,13 +106,13 @@ int srte_mptcp_sub_getsockopt(int fd, uint32_t id, int level, int optname, void 
 /*
  * MPTCP_SUB_SETSOCKOPT: sets option `optname` at `level` of subflow `id` of `fd`. Settable:
  * SO_MARK (SOL_SOCKET; for a user other than root only the marks its grant names), IPV6_TCLASS
- * (IPPROTO_IPV6), TCP_CONGESTION (IPPROTO_TCP; for a user other than root only those of
+ * (IPPROTO_IPV6; IPv6 subflows), IP_TOS (IPPROTO_IP; IPv4 subflows), TCP_CONGESTION (IPPROTO_TCP; for a user other than root only those of
  * net.ipv4.tcp_allowed_congestion_control), and up to eight integer options: SO_PRIORITY (0-6
  * for a user other than root), SO_SNDBUF, SO_RCVBUF, SO_KEEPALIVE, SO_RCVLOWAT,
  * SO_MAX_PACING_RATE, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT,
  * TCP_NOTSENT_LOWAT, TCP_WINDOW_CLAMP: what a BPF program can set on one subflow. The
- * agent's program applies it at the subflow's next acknowledgment, on IPv6 subflows that
- * connected while the agent ran (the initial subflow too); subflows of a connection made before
+ * agent's program applies it at the subflow's next acknowledgment, on IPv6 and IPv4 subflows
+ * that connected while the agent ran (the initial subflow too); subflows of a connection made before
  * the agent started: EOPNOTSUPP. Only the connection's
  * owner (the uid that created the socket) or root may: EPERM otherwise.
  */
