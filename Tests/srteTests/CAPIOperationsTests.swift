@@ -19,6 +19,46 @@ struct CAPIOperationsTests {
         return r.out.split(separator: "\n").map(String.init)
     }
 
+    /// An MPTCP connection from h1 to `server` that has sent 1000 bytes.
+    func connectFromH1(_ bed: Testbed, to server: SocketEndpoint) throws -> MPTCPSocket {
+        try NetworkNamespace.run(in: bed.namespace(of: "h1")!) {
+            let c = try MPTCPSocket()
+            try c.connect(to: server)
+            _ = try c.send([UInt8](repeating: 7, count: 1000))
+            return c
+        }
+    }
+
+    /// The agent's socket in h1.
+    func agentSocket(_ bed: Testbed) throws -> String {
+        "/run/srte/agent-\(try NetworkNamespace.run(in: bed.namespace(of: "h1")!) { try NetworkNamespace.currentCookie() }).sock"
+    }
+
+    static func be32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.bigEndian, Array.init) }
+    static func native(_ v: Int32) -> [UInt8] { withUnsafeBytes(of: v, Array.init) }
+
+    /// One request of the agent protocol (Docs/AgentProtocol.md), without the keep bit.
+    static func frame(_ op: UInt8, _ body: [UInt8]) -> [UInt8] {
+        [0x53, 0x52, 0x54, 0x41, 1, op, 0, 0] + be32(UInt32(body.count)) + [0, 0, 0, 0] + body
+    }
+
+    /// An answer's errno (nil: shorter than a header).
+    static func errorOf(_ answer: [UInt8]) -> Int32? {
+        answer.count >= 16 ? Int32(bitPattern: UInt32(answer[12]) << 24 | UInt32(answer[13]) << 16 | UInt32(answer[14]) << 8 | UInt32(answer[15])) : nil
+    }
+
+    /// Sends request `op` with `socket` on a connection of its own and reads the answer:
+    /// (errno, body as text, body).
+    static func call(_ path: String, _ op: UInt8, _ body: [UInt8], socket: Int32) throws -> (errno: Int32, text: String, body: [UInt8]) {
+        let s = try UnixSocket.connect(to: path)
+        defer { close(s) }
+        try UnixSocket.send(s, frame(op, body), descriptors: [socket], credentials: true)
+        shutdown(s, Int32(SHUT_WR))
+        let a = try UnixSocket.readAll(s, timeout: .seconds(5))
+        let b = Array(a.dropFirst(16))
+        return (errorOf(a) ?? -1, String(decoding: b, as: UTF8.self), b)
+    }
+
     /// Runs ops_client in h1 (as root, which forks the users it is told); returns its output and
     /// `ss -tie` taken while it holds the connection.
     func run(_ bed: Testbed, _ client: String, _ args: [String], duringHold: () throws -> Void = {}) throws -> (out: String, ss: [String]) {
@@ -72,30 +112,15 @@ struct CAPIOperationsTests {
         let early = try startServe(inNamespace: bed.namespace(of: "h2")!, port: 5202)
         defer { if early.isRunning { early.terminate() } }
         Thread.sleep(forTimeInterval: 0.3)
-        let server = try #require(SocketEndpoint(parsing: "[fc00:2::2]:5202"))
-        let before: MPTCPSocket = try NetworkNamespace.run(in: bed.namespace(of: "h1")!) {
-            let c = try MPTCPSocket()
-            try c.connect(to: server)
-            _ = try c.send([UInt8](repeating: 7, count: 1000))
-            return c
-        }
+        let before = try connectFromH1(bed, to: try #require(SocketEndpoint(parsing: "[fc00:2::2]:5202")))
         let (agent, log) = try CAPITests().startAgent(bed, policy: policy)
         defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
         #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
 
         // Set TCP_CONGESTION on the early connection's subflow 1 (protocol op 7): refused, saying why.
-        let cookie = try NetworkNamespace.run(in: bed.namespace(of: "h1")!) { try NetworkNamespace.currentCookie() }
-        func be32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.bigEndian, Array.init) }
-        let body = be32(1) + be32(UInt32(IPPROTO_TCP)) + be32(UInt32(TCP_CONGESTION)) + Array("reno".utf8)
-        let request = [0x53, 0x52, 0x54, 0x41, 1, 7, 0, 0] + be32(UInt32(body.count)) + [0, 0, 0, 0] + body
-        let s = try UnixSocket.connect(to: "/run/srte/agent-\(cookie).sock")
-        try UnixSocket.send(s, request, descriptors: [before.fileDescriptor], credentials: true)
-        shutdown(s, Int32(SHUT_WR))
-        let answer = try UnixSocket.readAll(s, timeout: .seconds(5))
-        close(s)
-        let error = answer.count >= 16 ? Int32(bitPattern: UInt32(answer[12]) << 24 | UInt32(answer[13]) << 16 | UInt32(answer[14]) << 8 | UInt32(answer[15])) : 0
-        let message = String(decoding: answer.dropFirst(16), as: UTF8.self)
-        #expect(error == EOPNOTSUPP && message.contains("connected before the agent's option program was attached"), "\(error): \(message)")
+        let refused = try Self.call(try agentSocket(bed), 7, Self.be32(1) + Self.be32(UInt32(IPPROTO_TCP)) + Self.be32(UInt32(TCP_CONGESTION)) + Array("reno".utf8),
+                                    socket: before.fileDescriptor)
+        #expect(refused.errno == EOPNOTSUPP && refused.text.contains("connected before the agent's option program was attached"), "\(refused.errno): \(refused.text)")
         withExtendedLifetime(before) {}
 
         for (uid, mark) in [(UInt32?.none, 42), (UInt32?.some(65534), 43)] {
@@ -162,135 +187,110 @@ struct CAPIOperationsTests {
         #expect(agent.isRunning)
     }
 
-    /// A live read of an integer option waits for the subflow's next acknowledgment (up to
-    /// 100 ms): the agent answers it later and serves everyone else meanwhile — a hello sent
-    /// after the read, on another connection, is answered first. (An agent that waited in its
-    /// loop answered the read first, after 100 ms of serving no one.)
-    @Test func anOptionReadThatWaitsForAnAcknowledgmentHoldsUpNoOne() throws {
-        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "cw\(getpid() % 100000)")
+    /// A lab with `srte agent` in h1 (a grant-only policy: root's requests need none) and
+    /// `srte serve` listening in `serveNode` on `port`; `body` runs with the agent's log.
+    func withAgent(lab: String, serveNode: String, port: Int = 5201, _ body: (Testbed, Collected) throws -> Void) throws {
+        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "\(lab)\(getpid() % 100000)")
         defer { _ = try? bed.down() }
-        // (A policy with something to do: a grant. Root's requests need none.)
         let policy = try agentPolicyFile("rules: []\ngrants:\n  - { uid: 65534 }\n")
         defer { try? FileManager.default.removeItem(atPath: policy) }
         let (agent, log) = try CAPITests().startAgent(bed, policy: policy)
         defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
         #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
-        let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
+        let ns = bed.namespace(of: serveNode)!
+        _ = try runTool(["ip", "-n", ns, "link", "set", "lo", "up"])
+        let serve = try startServe(inNamespace: ns, port: port)
         defer { if serve.isRunning { serve.terminate() } }
         Thread.sleep(forTimeInterval: 0.3)
-        // A connection made while the agent runs (its option program reaches the subflow), idle
-        // once its data is acknowledged: no acknowledgment comes to answer a read.
-        let server = try #require(SocketEndpoint(parsing: "[fc00:2::2]:5201"))
-        let connection: MPTCPSocket = try NetworkNamespace.run(in: bed.namespace(of: "h1")!) {
-            let c = try MPTCPSocket()
-            try c.connect(to: server)
-            _ = try c.send([UInt8](repeating: 7, count: 1000))
-            return c
-        }
-        Thread.sleep(forTimeInterval: 0.3)
-        let cookie = try NetworkNamespace.run(in: bed.namespace(of: "h1")!) { try NetworkNamespace.currentCookie() }
-        let path = "/run/srte/agent-\(cookie).sock"
-        func be32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.bigEndian, Array.init) }
-        func frame(_ op: UInt8, _ body: [UInt8]) -> [UInt8] { [0x53, 0x52, 0x54, 0x41, 1, op, 0, 0] + be32(UInt32(body.count)) + [0, 0, 0, 0] + body }
-        func errorOf(_ answer: [UInt8]) -> Int32? {
-            answer.count >= 16 ? Int32(bitPattern: UInt32(answer[12]) << 24 | UInt32(answer[13]) << 16 | UInt32(answer[14]) << 8 | UInt32(answer[15])) : nil
-        }
-        // Op 6: SO_PRIORITY of subflow 1 (an integer option: read live by the program).
-        let read = try UnixSocket.connect(to: path)
-        defer { close(read) }
-        try UnixSocket.send(read, frame(6, be32(1) + be32(UInt32(SOL_SOCKET)) + be32(UInt32(SO_PRIORITY)) + be32(4)),
-                            descriptors: [connection.fileDescriptor], credentials: true)
-        shutdown(read, Int32(SHUT_WR))
-        Thread.sleep(forTimeInterval: 0.01)     // the agent has the read
-        let hello = try UnixSocket.connect(to: path)
-        defer { close(hello) }
-        try UnixSocket.send(hello, frame(1, []), credentials: true)
-        shutdown(hello, Int32(SHUT_WR))
-        let helloAnswer = try UnixSocket.readAll(hello, timeout: .seconds(5))
-        var waiting = pollfd(fd: read, events: Int16(POLLIN), revents: 0)
-        let readStillWaiting = poll(&waiting, 1, 0) == 0
-        #expect(errorOf(helloAnswer) == 0, "hello: \(helloAnswer)")
-        #expect(readStillWaiting, "the option read was answered before a hello sent after it: the agent waited for the acknowledgment in its loop")
-        let readAnswer = try UnixSocket.readAll(read, timeout: .seconds(5))
-        // Then the read is answered: the value, or EAGAIN (no acknowledgment within 100 ms).
-        let e = errorOf(readAnswer)
-        #expect(e == 0 || e == EAGAIN, "\(String(decoding: readAnswer.dropFirst(16), as: UTF8.self))")
-        withExtendedLifetime(connection) {}
+        try body(bed, log)
         #expect(agent.isRunning, "\(log.text)")
+    }
+
+    /// A live read of an integer option waits for the subflow's next acknowledgment (up to
+    /// 100 ms): the agent answers it later and serves everyone else meanwhile — a hello sent
+    /// after the read, on another connection, is answered first. (An agent that waited in its
+    /// loop answered the read first, after 100 ms of serving no one.)
+    @Test func anOptionReadThatWaitsForAnAcknowledgmentHoldsUpNoOne() throws {
+        try withAgent(lab: "cw", serveNode: "h2") { bed, _ in
+            // A connection made while the agent runs (its option program reaches the subflow),
+            // idle once its data is acknowledged: no acknowledgment comes to answer a read.
+            let connection = try connectFromH1(bed, to: try #require(SocketEndpoint(parsing: "[fc00:2::2]:5201")))
+            Thread.sleep(forTimeInterval: 0.3)
+            let path = try agentSocket(bed)
+            // Op 6: SO_PRIORITY of subflow 1 (an integer option: read live by the program).
+            let read = try UnixSocket.connect(to: path)
+            defer { close(read) }
+            try UnixSocket.send(read, Self.frame(6, Self.be32(1) + Self.be32(UInt32(SOL_SOCKET)) + Self.be32(UInt32(SO_PRIORITY)) + Self.be32(4)),
+                                descriptors: [connection.fileDescriptor], credentials: true)
+            shutdown(read, Int32(SHUT_WR))
+            Thread.sleep(forTimeInterval: 0.01)     // the agent has the read
+            let hello = try UnixSocket.connect(to: path)
+            defer { close(hello) }
+            try UnixSocket.send(hello, Self.frame(1, []), credentials: true)
+            shutdown(hello, Int32(SHUT_WR))
+            let helloAnswer = try UnixSocket.readAll(hello, timeout: .seconds(5))
+            var waiting = pollfd(fd: read, events: Int16(POLLIN), revents: 0)
+            let readStillWaiting = poll(&waiting, 1, 0) == 0
+            #expect(Self.errorOf(helloAnswer) == 0, "hello: \(helloAnswer)")
+            #expect(readStillWaiting, "the option read was answered before a hello sent after it: the agent waited for the acknowledgment in its loop")
+            let readAnswer = try UnixSocket.readAll(read, timeout: .seconds(5))
+            // Then the read is answered: the value, or EAGAIN (no acknowledgment within 100 ms).
+            let e = Self.errorOf(readAnswer)
+            #expect(e == 0 || e == EAGAIN, "\(String(decoding: readAnswer.dropFirst(16), as: UTF8.self))")
+            withExtendedLifetime(connection) {}
+        }
     }
 
     /// An IPv4 subflow (an AF_INET MPTCP socket) gets its options too: the option program keys
     /// it by its IPv4-mapped addresses; its TOS is IP_TOS, and IPV6_TCLASS is refused naming it.
     /// Over the loopback of h1 (the lab routes IPv6 only), server and client both there.
     @Test func anIPv4SubflowGetsItsOptions() throws {
-        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "c4\(getpid() % 100000)")
-        defer { _ = try? bed.down() }
-        let policy = try agentPolicyFile("rules: []\ngrants:\n  - { uid: 65534 }\n")
-        defer { try? FileManager.default.removeItem(atPath: policy) }
-        let (agent, log) = try CAPITests().startAgent(bed, policy: policy)
-        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
-        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
-        let h1 = bed.namespace(of: "h1")!
-        _ = try runTool(["ip", "-n", h1, "link", "set", "lo", "up"])
-        let serve = try startServe(inNamespace: h1, port: 5301)
-        defer { if serve.isRunning { serve.terminate() } }
-        Thread.sleep(forTimeInterval: 0.3)
-        // socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP) to 127.0.0.1: an IPv4 initial subflow.
-        let fd: Int32 = try NetworkNamespace.run(in: h1) {
-            let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 262)
-            guard s >= 0 else { throw SystemCallError("socket(AF_INET, IPPROTO_MPTCP)", errno: .current) }
-            var a = sockaddr_in()
-            a.sin_family = sa_family_t(AF_INET)
-            a.sin_port = UInt16(5301).bigEndian
-            a.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-            let r = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            guard r == 0 else { throw SystemCallError("connect(127.0.0.1:5301)", errno: .current) }
-            return s
+        try withAgent(lab: "c4", serveNode: "h1", port: 5301) { bed, _ in
+            let h1 = bed.namespace(of: "h1")!
+            // socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP) to 127.0.0.1: an IPv4 initial subflow.
+            let fd: Int32 = try NetworkNamespace.run(in: h1) {
+                let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 262)
+                guard s >= 0 else { throw SystemCallError("socket(AF_INET, IPPROTO_MPTCP)", errno: .current) }
+                var a = sockaddr_in()
+                a.sin_family = sa_family_t(AF_INET)
+                a.sin_port = UInt16(5301).bigEndian
+                a.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+                let r = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+                guard r == 0 else { let e = Errno.current; close(s); throw SystemCallError("connect(127.0.0.1:5301)", errno: e) }
+                return s
+            }
+            defer { close(fd) }
+            let data = [UInt8](repeating: 7, count: 4000)
+            #expect(send(fd, data, data.count, 0) == data.count)
+            Thread.sleep(forTimeInterval: 0.2)
+            let path = try agentSocket(bed)
+            let be32 = Self.be32, native = Self.native
+            func call(_ op: UInt8, _ body: [UInt8]) throws -> (errno: Int32, text: String, body: [UInt8]) { try Self.call(path, op, body, socket: fd) }
+            let ids = try call(2, [])
+            #expect(ids.errno == 0 && ids.body.count >= 12, "subflow ids: \(ids.errno) \(ids.text)")
+            // (u32 count, then per subflow u32 id, u8 flags, 3 bytes padding)
+            let b = ids.body
+            let id = b.count >= 12 ? UInt32(b[4]) << 24 | UInt32(b[5]) << 16 | UInt32(b[6]) << 8 | UInt32(b[7]) : 1
+            // Op 7: TCP_CONGESTION reno, IP_TOS 0x20; IPV6_TCLASS refused, naming IP_TOS.
+            let cc = try call(7, be32(id) + be32(UInt32(IPPROTO_TCP)) + be32(UInt32(TCP_CONGESTION)) + Array("reno".utf8))
+            #expect(cc.errno == 0, "set TCP_CONGESTION on an IPv4 subflow: \(cc.errno) \(cc.text)")
+            let tos = try call(7, be32(id) + be32(UInt32(IPPROTO_IP)) + be32(UInt32(IP_TOS)) + native(0x20))
+            #expect(tos.errno == 0, "set IP_TOS: \(tos.errno) \(tos.text)")
+            let tclass = try call(7, be32(id) + be32(UInt32(IPPROTO_IPV6)) + be32(UInt32(IPV6_TCLASS)) + native(0x20))
+            #expect(tclass.errno == EOPNOTSUPP && tclass.text.contains("IP_TOS"), "IPV6_TCLASS on an IPv4 subflow: \(tclass.errno) \(tclass.text)")
+            // Traffic: the program applies them at the subflow's next acknowledgment.
+            for _ in 0..<5 {
+                _ = send(fd, data, data.count, 0)
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            let getCC = try call(6, be32(id) + be32(UInt32(IPPROTO_TCP)) + be32(UInt32(TCP_CONGESTION)) + be32(16))
+            #expect(getCC.errno == 0 && String(decoding: getCC.body.prefix { $0 != 0 }, as: UTF8.self) == "reno", "get TCP_CONGESTION: \(getCC.errno) \(getCC.text)")
+            let getTOS = try call(6, be32(id) + be32(UInt32(IPPROTO_IP)) + be32(UInt32(IP_TOS)) + be32(4))
+            let tosValue = getTOS.body.count == 4 ? getTOS.body.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) } : -1
+            #expect(getTOS.errno == 0 && tosValue == 0x20, "get IP_TOS: \(getTOS.errno) \(tosValue)")
+            // The kernel's own view of h1's IPv4 connection to port 5301 (client side): reno.
+            let ss = try runTool(["ip", "netns", "exec", h1, "ss", "-4tieHO", "state", "established", "dport = :5301"])
+            #expect(ss.out.contains("reno"), "\(ss.out)")
         }
-        defer { close(fd) }
-        let data = [UInt8](repeating: 7, count: 4000)
-        #expect(send(fd, data, data.count, 0) == data.count)
-        Thread.sleep(forTimeInterval: 0.2)
-        let cookie = try NetworkNamespace.run(in: h1) { try NetworkNamespace.currentCookie() }
-        let path = "/run/srte/agent-\(cookie).sock"
-        func be32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.bigEndian, Array.init) }
-        func native(_ v: Int32) -> [UInt8] { withUnsafeBytes(of: v, Array.init) }
-        /// One request with the socket: (errno, body).
-        func call(_ op: UInt8, _ body: [UInt8]) throws -> (Int32, [UInt8]) {
-            let s = try UnixSocket.connect(to: path)
-            defer { close(s) }
-            try UnixSocket.send(s, [0x53, 0x52, 0x54, 0x41, 1, op, 0, 0] + be32(UInt32(body.count)) + [0, 0, 0, 0] + body,
-                                descriptors: [fd], credentials: true)
-            shutdown(s, Int32(SHUT_WR))
-            let a = try UnixSocket.readAll(s, timeout: .seconds(5))
-            guard a.count >= 16 else { return (-1, a) }
-            return (Int32(bitPattern: UInt32(a[12]) << 24 | UInt32(a[13]) << 16 | UInt32(a[14]) << 8 | UInt32(a[15])), Array(a.dropFirst(16)))
-        }
-        func text(_ b: [UInt8]) -> String { String(decoding: b, as: UTF8.self) }
-        let (idsError, ids) = try call(2, [])
-        #expect(idsError == 0 && ids.count >= 12, "subflow ids: \(idsError) \(text(ids))")
-        // (u32 count, then per subflow u32 id, u8 flags, 3 bytes padding)
-        let id = ids.count >= 12 ? UInt32(ids[4]) << 24 | UInt32(ids[5]) << 16 | UInt32(ids[6]) << 8 | UInt32(ids[7]) : 1
-        // Op 7: TCP_CONGESTION reno, IP_TOS 0x20; IPV6_TCLASS refused, naming IP_TOS.
-        let (ccError, ccBody) = try call(7, be32(id) + be32(UInt32(IPPROTO_TCP)) + be32(UInt32(TCP_CONGESTION)) + Array("reno".utf8))
-        #expect(ccError == 0, "set TCP_CONGESTION on an IPv4 subflow: \(ccError) \(text(ccBody))")
-        let (tosError, tosBody) = try call(7, be32(id) + be32(UInt32(IPPROTO_IP)) + be32(UInt32(IP_TOS)) + native(0x20))
-        #expect(tosError == 0, "set IP_TOS: \(tosError) \(text(tosBody))")
-        let (tcError, tcBody) = try call(7, be32(id) + be32(UInt32(IPPROTO_IPV6)) + be32(UInt32(IPV6_TCLASS)) + native(0x20))
-        #expect(tcError == EOPNOTSUPP && text(tcBody).contains("IP_TOS"), "IPV6_TCLASS on an IPv4 subflow: \(tcError) \(text(tcBody))")
-        // Traffic: the program applies them at the subflow's next acknowledgment.
-        for _ in 0..<5 {
-            _ = send(fd, data, data.count, 0)
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        let (getCCError, cc) = try call(6, be32(id) + be32(UInt32(IPPROTO_TCP)) + be32(UInt32(TCP_CONGESTION)) + be32(16))
-        #expect(getCCError == 0 && text(cc.prefix { $0 != 0 }) == "reno", "get TCP_CONGESTION: \(getCCError) \(text(cc))")
-        let (getTOSError, tos) = try call(6, be32(id) + be32(UInt32(IPPROTO_IP)) + be32(UInt32(IP_TOS)) + be32(4))
-        let tosValue = tos.count == 4 ? tos.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) } : -1
-        #expect(getTOSError == 0 && tosValue == 0x20, "get IP_TOS: \(getTOSError) \(tosValue)")
-        // The kernel's own view of h1's IPv4 connection to port 5301 (client side): reno.
-        let ss = try runTool(["ip", "netns", "exec", h1, "ss", "-4tieHO", "state", "established", "dport = :5301"])
-        #expect(ss.out.contains("reno"), "\(ss.out)")
-        #expect(agent.isRunning, "\(log.text)")
     }
 }
