@@ -70,7 +70,10 @@ echo "agent: 200 concurrent, then $total in ${secs}s" >&2
   --path fc00:0:b::1 --path fc00:0:c::1 --path direct --path fc00:0:a::1 --format json 2> "$out/churn-agent.log" &
 pm=$!
 for _ in $(seq 50); do "$srte" agent status --netns "$lab-h1" >/dev/null 2>&1 && break; sleep 0.2; done
+"$srte" testbed stats --lab "$lab" --format json > "$out/churn-links-before.json"
 read -r agent_ticks agent_hwm < <(run_load agent)
+sleep 1.2     # the delay bridges write their counters at most once a second
+"$srte" testbed stats --lab "$lab" --format json > "$out/churn-links-after.json"
 sleep 2
 "$srte" agent status --netns "$lab-h1" --format json > "$out/churn-agent-status.json"
 kill "$pm"; wait "$pm" 2>/dev/null || true; pm=""
@@ -102,6 +105,15 @@ s = st.get("steering") or {}
 print(f"agent afterwards: steering entries {s.get('flows')} flows, {s.get('matches')} match records; "
       f"resyncs {st['counters']['resyncs']}; connections seen {st['counters']['connectionsSeen']}, "
       f"engineered {st['counters']['connectionsEngineered']}, closed before the agent read their event {st['counters'].get('connectionsClosedEarly', 0)}, unmatched {st['counters']['connectionsUnmatched']}, subflows opened {st['counters']['subflowsOpened']}, failed {st['counters']['subflowsFailed']}")
+# What the lab's delay bridges lost or sent late while the agent's load ran (no interface counts it).
+def bridges(f):
+    return {l["index"]: l.get("bridge") for l in json.load(open(f"{out}/churn-links-{f}.json"))["links"]}
+b0, b1 = bridges("before"), bridges("after")
+lost = sum(sum(b1[i]["dropped"]) + sum(b1[i]["kernelDropped"]) - sum(b0[i]["dropped"]) - sum(b0[i]["kernelDropped"]) for i in b1 if b1[i] and b0.get(i))
+late = sum(b1[i]["lateOver1ms"] - b0[i]["lateOver1ms"] for i in b1 if b1[i] and b0.get(i))
+worst = max([b1[i]["maxLateMicroseconds"] for i in b1 if b1[i]] or [0])
+if any(b1.values()):
+    print(f"delay bridges during the agent's load: {lost} frame(s) lost, {late} sent more than 1 ms late (the worst {worst / 1000:.1f} ms late since the lab came up)")
 for name in ("agent", "mptcpd"):
     ch = load(f"{name}-churn")
     buckets = ", ".join(f"{b['from']} ms+: {b['withK']}/{b['connections']}" for b in ch.get("byLifetimeMs", []))

@@ -56,6 +56,17 @@ fail:
 	return -1;
 }
 
+unsigned csrh_packet_drops(int fd)
+{
+	struct tpacket_stats st;
+	socklen_t len = sizeof st;
+	memset(&st, 0, sizeof st);
+	/* PACKET_STATISTICS counts since the previous call (reading resets it). */
+	if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) < 0)
+		return 0;
+	return st.tp_drops;
+}
+
 long csrh_packet_recv(int fd, void *buf, long cap, int64_t *arrival_realtime_ns)
 {
 	union { char buf[CMSG_SPACE(sizeof(struct timespec)) + 64]; struct cmsghdr align; } control;

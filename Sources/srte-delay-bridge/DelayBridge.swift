@@ -52,6 +52,33 @@ public struct DelayBridge: Sendable {
         self.queueFrames = max(queueFrames, 2)
     }
 
+    /// What the bridge did so far (both directions: A→B first).
+    public struct Counters: Sendable, Equatable {
+        /// Frames forwarded.
+        public var forwarded: (aToB: UInt64, bToA: UInt64) = (0, 0)
+        /// Frames the bridge dropped: its queue was full, a frame was too long, or the far port
+        /// refused it.
+        public var dropped: (aToB: UInt64, bToA: UInt64) = (0, 0)
+        /// Frames the kernel dropped before the bridge read them (the packet socket's buffer
+        /// was full: `PACKET_STATISTICS`), arriving on A and on B.
+        public var kernelDropped: (a: UInt64, b: UInt64) = (0, 0)
+        /// Frames that left more than 1 ms after they were due (the bridge did not get the CPU
+        /// in time), and the latest any frame left, in microseconds.
+        public var lateOver1ms: UInt64 = 0
+        public var maxLateMicroseconds: UInt64 = 0
+
+        public static func == (l: Counters, r: Counters) -> Bool {
+            l.forwarded == r.forwarded && l.dropped == r.dropped && l.kernelDropped == r.kernelDropped
+                && l.lateOver1ms == r.lateOver1ms && l.maxLateMicroseconds == r.maxLateMicroseconds
+        }
+
+        /// One line of JSON (what `--stats-file` holds).
+        public var json: String {
+            "{\"forwarded\": [\(forwarded.aToB), \(forwarded.bToA)], \"dropped\": [\(dropped.aToB), \(dropped.bToA)], "
+                + "\"kernelDropped\": [\(kernelDropped.a), \(kernelDropped.b)], \"lateOver1ms\": \(lateOver1ms), \"maxLateMicroseconds\": \(maxLateMicroseconds)}"
+        }
+    }
+
     /// Why ``run(ready:)`` returned.
     public struct Stop: Sendable, CustomStringConvertible {
         /// The port that disappeared or failed.
@@ -70,8 +97,9 @@ public struct DelayBridge: Sendable {
 
     /// Opens both ports in the calling thread's network namespace, calls `ready`, and forwards
     /// until a port disappears (its veth pair deleted, e.g. with the lab's namespaces).
+    /// `report` gets the counters at most once a second while they change, and once at the end.
     /// - Throws: `SystemCallError` when a port cannot be opened.
-    public func run(ready: () -> Void = {}) throws(SystemCallError) -> Stop {
+    public func run(ready: () -> Void = {}, report: ((Counters) -> Void)? = nil) throws(SystemCallError) -> Stop {
         let a = try DelayBridge.openPort(portA), b: Int32
         do { b = try DelayBridge.openPort(portB) } catch { close(a); throw error }
         defer { close(a); close(b) }
@@ -83,12 +111,31 @@ public struct DelayBridge: Sendable {
         defer { scratch.deallocate() }
         ready()
         let pollIn = csrh_poll_in(), pollErr = csrh_poll_err()
+        var counters = Counters(), reported = Counters(), lastReport: UInt64 = 0
+        func count(final: Bool) {
+            counters.forwarded = (ab.forwarded, ba.forwarded)
+            counters.dropped = (ab.dropped, ba.dropped)
+            counters.kernelDropped.a += UInt64(csrh_packet_drops(a))
+            counters.kernelDropped.b += UInt64(csrh_packet_drops(b))
+            counters.lateOver1ms = ab.lateOver1ms + ba.lateOver1ms
+            counters.maxLateMicroseconds = max(ab.maxLateNs, ba.maxLateNs) / 1000
+            if final || counters != reported { report?(counters); reported = counters }
+        }
+        defer { if report != nil { count(final: true) } }
         while true {
             // 1. Everything due leaves, oldest first.
             var now = monotonicNanoseconds()
             if let stop = ab.sendDue(now: now) ?? ba.sendDue(now: now) { return stopped(stop, ab, ba) }
+            if report != nil && now - lastReport >= 1_000_000_000 {
+                lastReport = now
+                count(final: false)
+            }
             // 2. Wait for the earlier of the next due frame and the next arrival.
-            let next = min(ab.queue.nextDue ?? .max, ba.queue.nextDue ?? .max)
+            var next = min(ab.queue.nextDue ?? .max, ba.queue.nextDue ?? .max)
+            // (Counters not reported yet: wake up to report them within a second.)
+            if report != nil && ab.forwarded + ba.forwarded + ab.dropped + ba.dropped != counters.forwarded.aToB + counters.forwarded.bToA + counters.dropped.aToB + counters.dropped.bToA {
+                next = min(next, lastReport + 1_000_000_000)
+            }
             let timeout: Int64 = next == .max ? -1 : Int64(next - min(next, now))
             var ra: Int16 = 0, rb: Int16 = 0
             let n = csrh_wait2(a, b, timeout, &ra, &rb)
@@ -125,6 +172,8 @@ public struct DelayBridge: Sendable {
         let queue: DelayQueue
         var forwarded: UInt64 = 0
         var dropped: UInt64 = 0
+        var lateOver1ms: UInt64 = 0
+        var maxLateNs: UInt64 = 0
 
         init(from: Int32, to: Int32, name: (String, String), queue: DelayQueue) {
             self.from = from
@@ -141,6 +190,9 @@ public struct DelayBridge: Sendable {
                 let r = send(to, p, len, Int32(MSG_DONTWAIT))
                 let e = Errno.current
                 queue.pop()
+                let late = now - due
+                if late > 1_000_000 { lateOver1ms += 1 }
+                if late > maxLateNs { maxLateNs = late }
                 if r >= 0 { forwarded += 1; continue }
                 if DelayBridge.isFatal(e.rawValue) { return (name.to, SystemCallError("send", errno: e)) }
                 dropped += 1

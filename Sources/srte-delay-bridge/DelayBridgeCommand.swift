@@ -39,6 +39,11 @@ struct DelayBridgeCommand: ParsableCommand {
     @Option(name: .customLong("ready-fd"), help: "Write `ready` or `error: REASON` and a newline to this descriptor, then close it.")
     var readyFD: Int32?
 
+    @Option(name: .customLong("stats-file"), help: ArgumentHelp(
+        "Keep the bridge's counters in this file (one line of JSON, rewritten at most once a second while they change, and at exit): frames forwarded and dropped each way, frames the kernel dropped before the bridge read them, frames that left more than 1 ms late.",
+        valueName: "PATH"))
+    var statsFile: String?
+
     func run() throws {
         guard (0...Topology.maxDelay).contains(delayMicroseconds) else {
             report("error: --delay-us \(delayMicroseconds): must be in 0...\(Topology.maxDelay)")
@@ -56,13 +61,25 @@ struct DelayBridgeCommand: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         let bridge = DelayBridge(portA: portA, portB: portB, delay: .microseconds(delayMicroseconds), queueBytes: queueBytes)
         do {
-            let stop = try bridge.run(ready: { report("ready") })
+            let stop = try bridge.run(ready: { report("ready") }, report: statsFile.map { path in { c in Self.replaceFile(path, with: c.json + "\n") } })
             FileHandleStderr.write("srte-delay-bridge: stopped: \(stop)\n")
         } catch {
             report("error: \(error)")
             FileHandleStderr.write("srte-delay-bridge: \(error)\n")
             throw ExitCode(3)
         }
+    }
+
+    /// Replaces `path` with `text` (a new file renamed over it: a reader sees the old or the new
+    /// counters, never half of them).
+    static func replaceFile(_ path: String, with text: String) {
+        let tmp = path + ".tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        let bytes = Array(text.utf8)
+        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        if n == bytes.count { rename(tmp, path) } else { unlink(tmp) }
     }
 
     /// Writes `line` to the ready descriptor (once) and closes it.

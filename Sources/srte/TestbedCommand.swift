@@ -350,7 +350,7 @@ struct TestbedCommand: ParsableCommand {
     struct Stats: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Per-link packet and byte counters, from both ends (what each end sent).",
-            discussion: "A→B is what A's interface transmitted; B→A what B's transmitted. Counters are cumulative since `up`.")
+            discussion: "A→B is what A's interface transmitted; B→A what B's transmitted. Counters are cumulative since `up`. On a link with a delay bridge (kernels without netem), `bridge lost/late` is what no interface counts: frames the bridge lost (its queue or socket buffer was full) and frames it sent more than 1 ms after they were due (it lacked the CPU); the JSON has them per direction, with the worst lateness. The bridge updates them at most once a second.")
 
         @OptionGroup var lab: LabOptions
 
@@ -382,12 +382,16 @@ struct TestbedCommand: ParsableCommand {
                 }
                 out.line(JSON.object(fields).rendered)
             case .text:
-                let links = Table([.left(3), .left(22), .right(10), .right(12), .right(10), .right(12), .right(6)])
-                out.line(links.line(["#", "link", "A→B pkts", "A→B bytes", "B→A pkts", "B→A bytes", "drops"]))
+                let links = Table([.left(3), .left(22), .right(10), .right(12), .right(10), .right(12), .right(6), .right(13)])
+                out.line(links.line(["#", "link", "A→B pkts", "A→B bytes", "B→A pkts", "B→A bytes", "drops", "bridge lost/late"]))
                 for c in counters {
                     let drops = (c.endA?.txDropped ?? 0) + (c.endA?.rxDropped ?? 0) + (c.endB?.txDropped ?? 0) + (c.endB?.rxDropped ?? 0)
                     out.line(links.line([String(c.link), "\(c.a) - \(c.b)", String(c.endA?.txPackets ?? 0), String(c.endA?.txBytes ?? 0),
-                                         String(c.endB?.txPackets ?? 0), String(c.endB?.txBytes ?? 0), String(drops)]))
+                                         String(c.endB?.txPackets ?? 0), String(c.endB?.txBytes ?? 0), String(drops),
+                                         c.bridge.map { "\($0.lost)/\($0.lateOver1ms)" } ?? "-"]))
+                }
+                if counters.contains(where: { $0.bridge != nil }) {
+                    out.line("(bridge: frames the link's delay bridge lost — its queue or socket buffer full — and frames it sent more than 1 ms late)")
                 }
                 if sids {
                     let table = Table([.left(8), .left(22), .left(8), .right(10), .right(12), .right(6)])
@@ -502,7 +506,12 @@ private func linkJSON(_ l: TestbedPlan.Link, _ c: Testbed.LinkCounters) -> JSON 
              ("interfaceA", .string(l.interfaceA)), ("interfaceB", .string(l.interfaceB)),
              ("addressA", .string("\(l.addressA)")), ("addressB", .string("\(l.addressB)")),
              ("bandwidth", l.bandwidth.map { .int($0) } ?? .null), ("delayMicroseconds", .int(l.delay)),
-             ("mtu", .int(l.effectiveMTU)), ("endA", countersJSON(c.endA)), ("endB", countersJSON(c.endB))])
+             ("mtu", .int(l.effectiveMTU)), ("endA", countersJSON(c.endA)), ("endB", countersJSON(c.endB)),
+             ("bridge", c.bridge.map { b in
+                 .object([("forwarded", .array(b.forwarded.map { .int(Int($0)) })), ("dropped", .array(b.dropped.map { .int(Int($0)) })),
+                          ("kernelDropped", .array(b.kernelDropped.map { .int(Int($0)) })),
+                          ("lateOver1ms", .int(Int(b.lateOver1ms))), ("maxLateMicroseconds", .int(Int(b.maxLateMicroseconds)))])
+             } ?? .null)])
 }
 
 private func statusJSON(_ s: Testbed.Status) -> JSON {

@@ -177,7 +177,14 @@ struct DelayBridgeLabTests {
             // The link counters still see both directions on the nodes' ends.
             let c = try lab.linkCounters()[0]
             #expect(c.endA!.txBytes > UInt64(size) && c.endB!.txPackets > 100)
+            // The bridge's own counters (its stats file, rewritten once a second while they
+            // change): it forwarded what the ends sent, both ways, and lost nothing at this rate.
+            Thread.sleep(forTimeInterval: 1.2)
+            let b = try #require(try lab.linkCounters()[0].bridge, "no counters in \(Testbed.bridgeStatsPath(lab: plan.lab, link: 0))")
+            #expect(b.forwarded.count == 2 && b.forwarded[0] >= c.endA!.txPackets / 2 && b.forwarded[1] > 100, "\(b) vs \(c)")
+            #expect(b.lost == 0, "\(b)")
         }
+        #expect(!FileManager.default.fileExists(atPath: Testbed.bridgeStatsPath(lab: plan.lab, link: 0)), "down left the bridge's stats file")
         #expect(labNamespaces(plan.lab).isEmpty, "left: \(labNamespaces(plan.lab))")
         #expect(bridgeProcesses(plan.lab + "+").isEmpty, "a bridge survived down")
         #expect(!Testbed.labs().contains(plan.lab))

@@ -18,6 +18,10 @@
  */
 int csrh_packet_open(const char *ifname, int buffer_bytes, int *err);
 
+/* Frames the kernel dropped on packet socket `fd` (its receive buffer was full) since the
+ * previous call (PACKET_STATISTICS); 0 when it cannot tell. */
+unsigned csrh_packet_drops(int fd);
+
 /*
  * Reads one frame (non-blocking, MSG_TRUNC: returns the full length even when longer than
  * `cap`) and its arrival time as the kernel stamped it (CLOCK_REALTIME ns; -1 if none).

@@ -239,7 +239,8 @@ public struct Testbed: Sendable {
         defer { for p in pending { close(p.2) } }
         for l in links {
             try checkInterrupt()
-            let argv = [executable] + plan.bridgeArguments(for: l) + ["--ready-fd", String(DelayBridgeProcess.readyFD)]
+            let argv = [executable] + plan.bridgeArguments(for: l) + ["--ready-fd", String(DelayBridgeProcess.readyFD),
+                                                                       "--stats-file", Testbed.bridgeStatsPath(lab: lab, link: l.index)]
             let (pid, fd) = try DelayBridgeProcess.spawn(argv)
             state.bridges.append(TestbedState.Bridge(link: l.index, namespace: plan.linkNamespace(of: l), pid: pid,
                                                      startTime: TestbedState.startTime(of: pid)))
@@ -378,6 +379,11 @@ public struct Testbed: Sendable {
             throw TestbedError(.system, "could not \(failures.map { $0.hasPrefix("stop ") ? $0 : "delete " + $0 }.joined(separator: "; "))")
         }
         state.remove()
+        for l in plan.links {
+            let stats = Testbed.bridgeStatsPath(lab: lab, link: l.index)
+            unlink(stats)
+            unlink(stats + ".tmp")
+        }
         // Node namespaces only: link namespaces are an implementation detail of bridges.
         return removed.reversed().filter { state.namespaces.contains($0) || $0 == state.pendingNamespace }
     }
@@ -487,6 +493,29 @@ public struct Testbed: Sendable {
         public var txDropped: UInt64
     }
 
+    /// What a link's delay bridge counted (its `--stats-file`, rewritten at most once a second):
+    /// a lab's losses and late frames that no interface counter shows.
+    public struct BridgeCounters: Sendable, Hashable, Codable {
+        /// Frames forwarded, a→b and b→a.
+        public var forwarded: [UInt64]
+        /// Frames the bridge dropped (queue full, frame too long, far port refused it), a→b and b→a.
+        public var dropped: [UInt64]
+        /// Frames the kernel dropped before the bridge read them (its socket buffer full), arriving from a and from b.
+        public var kernelDropped: [UInt64]
+        /// Frames that left more than 1 ms after they were due (the bridge lacked the CPU).
+        public var lateOver1ms: UInt64
+        /// The latest a frame left, in microseconds after it was due.
+        public var maxLateMicroseconds: UInt64
+
+        /// Every frame lost on the link, whoever dropped it.
+        public var lost: UInt64 { dropped.reduce(0, +) + kernelDropped.reduce(0, +) }
+    }
+
+    /// Where the bridge of link `index` of lab `lab` keeps its counters.
+    public static func bridgeStatsPath(lab: String, link index: Int) -> String {
+        "\(stateDirectory)/\(lab).L\(index).bridge"
+    }
+
     /// The counters of both ends of one link.
     public struct LinkCounters: Sendable, Hashable, Codable {
         /// The link index (file order).
@@ -499,6 +528,8 @@ public struct Testbed: Sendable {
         public var endA: InterfaceCounters?
         /// `b`'s end.
         public var endB: InterfaceCounters?
+        /// The link's delay bridge (`nil`: no bridge, or it has not reported yet).
+        public var bridge: BridgeCounters?
 
         /// Packets that went from `a` to `b` (as sent by `a`).
         public var packetsAToB: UInt64 { endA?.txPackets ?? 0 }
@@ -519,7 +550,9 @@ public struct Testbed: Sendable {
         var byNode: [String: [String: InterfaceCounters]] = [:]
         for n in plan.nodes where !n.interfaces.isEmpty { byNode[n.name] = try interfaceCounters(of: n.name) }
         return plan.links.map { l in
-            LinkCounters(link: l.index, a: l.a, b: l.b, endA: byNode[l.a]?[l.interfaceA], endB: byNode[l.b]?[l.interfaceB])
+            let bridge = FileManager.default.contents(atPath: Testbed.bridgeStatsPath(lab: lab, link: l.index))
+                .flatMap { try? JSONDecoder().decode(BridgeCounters.self, from: $0) }
+            return LinkCounters(link: l.index, a: l.a, b: l.b, endA: byNode[l.a]?[l.interfaceA], endB: byNode[l.b]?[l.interfaceB], bridge: bridge)
         }
     }
 
