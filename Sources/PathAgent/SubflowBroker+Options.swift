@@ -92,9 +92,9 @@ extension SubflowBroker {
     static var settableOptions: String { "SO_MARK, IPV6_TCLASS (IPv6 subflows), IP_TOS (IPv4 subflows), TCP_CONGESTION, \(integerOptionNames)" }
 
     /// An integer option read through the program (`bpf_getsockopt`, answered at the subflow's
-    /// next acknowledgment); when none comes in time, the value the program read back when it
-    /// set the option through the agent, if it did.
-    func integerOption(_ c: BrokerConnection, id: UInt32, _ o: (level: Int32, name: Int32, text: String, unprivileged: ClosedRange<Int64>)) throws(BrokerError) -> [UInt8] {
+    /// next acknowledgment): the wait for it, which answers the value; when none comes in time,
+    /// the value the program read back when it set the option through the agent, if it did.
+    func integerOption(_ c: BrokerConnection, id: UInt32, _ o: (level: Int32, name: Int32, text: String, unprivileged: ClosedRange<Int64>)) throws(BrokerError) -> Deferred {
         let (s, found) = try subflow(c, id: id)
         guard found != nil else { throw BrokerError(EINVAL, "subflow \(id) is not in the kernel's socket table any more") }
         let opts = try reachableOptions(s, id: id, token: c.token)
@@ -111,7 +111,7 @@ extension SubflowBroker {
             throw BrokerError(EIO, "asking the option program for \(o.text) of subflow \(id): \(error)")
         }
         let namespace = namespaceCookie
-        deferred = Deferred(deadline: ContinuousClock.now + Self.optionReadWait) { expired in
+        return Deferred(deadline: ContinuousClock.now + Self.optionReadWait) { expired in
             switch opts.result(of: pending) {
             case .success(let v)?: return .success(Self.native(v))
             case .failure(let e)?: return .failure(BrokerError(e.rawValue, "bpf_getsockopt(\(o.text)) on subflow \(id): \(e)"))
@@ -125,7 +125,6 @@ extension SubflowBroker {
                 return .failure(BrokerError(EAGAIN, "\(o.text) of subflow \(id) is read by the agent's BPF program at the subflow's next acknowledgment, and none came within \(Self.optionReadWait.pollMilliseconds) ms: retry while the subflow carries traffic"))
             }
         }
-        return []
     }
 
     /// How long a live option read waits for the subflow's next acknowledgment.
@@ -178,11 +177,11 @@ extension SubflowBroker {
                 value = Self.native(Int32(d.trafficClass ?? 0))
             }
         case _ where Self.integerOption(level, name) != nil:
-            value = try integerOption(c, id: id, Self.integerOption(level, name)!)
-            // Answered later: the value, too, at most `cap` bytes.
-            if let d = deferred {
-                deferred = Deferred(deadline: d.deadline) { expired in d.answer(expired).map { $0.map { Array($0.prefix(cap)) } } }
-            }
+            // Answered later (the value, too, at most `cap` bytes): ``respond(_:)`` hands the
+            // wait to the client.
+            let d = try integerOption(c, id: id, Self.integerOption(level, name)!)
+            deferred = Deferred(deadline: d.deadline) { expired in d.answer(expired).map { $0.map { Array($0.prefix(cap)) } } }
+            value = []
         default:
             throw BrokerError(EOPNOTSUPP, "per-subflow getsockopt(level \(level), option \(name)) is not supported: srte reads \(Self.readableOptions) of one subflow, nothing else")
         }
