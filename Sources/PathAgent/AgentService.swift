@@ -41,7 +41,7 @@ public final class AgentService: Service, @unchecked Sendable {
     /// One agent event as one log record: errors at `.error`, the rest at `.info`.
     public static func emit(_ e: Agent.Event, to logger: Logger) {
         var metadata: Logger.Metadata = [:]
-        if let t = e.token { metadata["token"] = .string(String(format: "%08x", t)) }
+        if let t = e.token { metadata["token"] = .string(Agent.tokenText(t)) }
         for (k, v) in e.fields { metadata[k] = .string(v) }
         logger.log(level: e.kind == "error" ? .error : .info, "\(e.kind)", metadata: metadata)
     }

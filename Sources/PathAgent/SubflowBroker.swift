@@ -895,7 +895,7 @@ extension Agent {
         }
         var s = status()
         if peer?.uid != 0 {
-            let owned = Set(((try? SubflowDiagnostics.all()) ?? []).filter { $0.uid == peer?.uid }.map { String(format: "%08x", $0.token) })
+            let owned = Set(((try? SubflowDiagnostics.all()) ?? []).filter { $0.uid == peer?.uid }.map { Agent.tokenText($0.token) })
             s.connections = s.connections.filter { owned.contains($0.token) }
         }
         let encoder = JSONEncoder()

@@ -199,3 +199,13 @@ private func addr(_ s: String) -> IPv6Address { try! IPv6Address(parsing: s) }
         #expect(throws: AgentError.self) { try Agent.plan(spec, covering: try IPv6Prefix(parsing: "fc00:77::/64"), rule: 0, line: 2) }
     }
 }
+
+@Suite struct AgentTokenTextTests {
+    /// The agent's token text is what `%08x` gives (status, logs and the C API's callers compare them).
+    @Test func tokenTextIsEightLowercaseHexDigits() {
+        var rng = SeededRNG(seed: 7)
+        for t in [UInt32(0), 1, 0xf, 0x1234abcd, 0xdeadbeef, .max] + (0..<200).map({ _ in UInt32.random(in: 0...UInt32.max, using: &rng) }) {
+            #expect(Agent.tokenText(t) == String(format: "%08x", t))
+        }
+    }
+}
