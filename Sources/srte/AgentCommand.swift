@@ -79,6 +79,10 @@ struct AgentCommand: ParsableCommand {
             hides the cgroup v2 mount the connect-time program attaches to. srte's own connections \
             (`srte open`: local ports \(Agent.ownPorts.lowerBound)-\(Agent.ownPorts.upperBound) while the namespace \
             reserves that range) are left to srte.
+
+            The log goes to stderr, one line per event: `srte agent: KIND key=value …`, or with \
+            --format json one JSON object per line, {"event": KIND, fields…, "time": UTC with \
+            microseconds, e.g. "2026-12-07T02:55:01.123456Z"}.
             """)
 
         @Option(help: ArgumentHelp("Engineer connections to this prefix (with --path).", valueName: "PREFIX"))

@@ -120,6 +120,14 @@ struct AgentDaemonCLITests {
         #expect(moved("b") > 3_000_000 && moved("c") > 3_000_000, "via b \(moved("b")), via c \(moved("c"))")
         #expect(moved("a") < 1_000_000, "the IGP path carried \(moved("a"))")
         #expect(log.text.contains("\"matched\"") && log.text.contains("\"subflow\""), "\(log.text)")
+        // Every JSON line carries its time (UTC, microseconds), within the test's own clock.
+        let lines = log.text.split(separator: "\n").filter { $0.hasPrefix("{") }
+        let times = lines.compactMap { l in (try? JSONSerialization.jsonObject(with: Data(l.utf8)) as? [String: Any])?["time"] as? String }
+        #expect(!lines.isEmpty && times.count == lines.count, "\(log.text)")
+        let iso = ISO8601DateFormatter()
+        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let stamps = times.compactMap { iso.date(from: $0) }
+        #expect(stamps.count == times.count && stamps.allSatisfy { abs($0.timeIntervalSinceNow) < 60 } && stamps == stamps.sorted(), "\(times)")
 
         // `srte agent status` asks it over its control socket.
         let st = try runSrte(["agent", "status", "--netns", h1, "--format", "json"])
