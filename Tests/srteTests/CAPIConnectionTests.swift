@@ -15,10 +15,7 @@ struct CAPIConnectionTests {
     @Test func callsOnOneThreadShareAConnectionThatSurvivesAnAgentRestartAndNoChildInheritsIt() throws {
         let build = try CAPIBuild()
         defer { build.remove() }
-        let client = build.dir + "/conn_client"
-        let cc = try runTool(["gcc", "-Wall", "-Wextra", "-Werror", "-pthread", "-I", packageRoot + "/capi/include", "-o", client,
-                              packageRoot + "/capi/tests/conn_client.c", "-L", build.dir, "-lsrte-mptcp", "-Wl,-rpath," + build.dir])
-        #expect(cc.status == 0, "\(cc.out)")
+        let client = try build.compileClient("conn_client", pthread: true)
         let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "cn\(getpid() % 100000)")
         defer { _ = try? bed.down() }
         let policy = try agentPolicyFile("rules:\n  - match: { to: \"fc00:2::/64\", port: 5999 }\n    paths: [direct]\n")
@@ -144,10 +141,7 @@ struct CAPIConnectionTests {
     @Test func theCAPIFallsBackToAConnectionPerCallWithAnAgentThatDoesNotKeepThem() throws {
         let build = try CAPIBuild()
         defer { build.remove() }
-        let client = build.dir + "/conn_client"
-        let cc = try runTool(["gcc", "-Wall", "-Wextra", "-Werror", "-pthread", "-I", packageRoot + "/capi/include", "-o", client,
-                              packageRoot + "/capi/tests/conn_client.c", "-L", build.dir, "-lsrte-mptcp", "-Wl,-rpath," + build.dir])
-        #expect(cc.status == 0, "\(cc.out)")
+        let client = try build.compileClient("conn_client", pthread: true)
         let path = build.dir + "/old-agent.sock"
         let listener = try UnixSocket.listen(at: path, mode: 0o600)
         defer { close(listener); unlink(path) }

@@ -91,11 +91,7 @@ struct CAPIOperationsTests {
     @Test func subflowOptionsPriorityAndEventsAsRootAndAsAnotherUser() throws {
         let build = try CAPIBuild()
         defer { build.remove() }
-        let client = build.dir + "/ops_client"
-        let cc = try runTool(["gcc", "-Wall", "-Wextra", "-Werror", "-I", packageRoot + "/capi/include", "-o", client,
-                              packageRoot + "/capi/tests/ops_client.c", "-L", build.dir, "-lsrte-mptcp", "-Wl,-rpath," + build.dir])
-        #expect(cc.status == 0, "gcc: \(cc.out)")
-        chmod(client, 0o755)
+        let client = try build.compileClient("ops_client")
         let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "cs\(getpid() % 100000)")
         defer { _ = try? bed.down() }
         // uid 65534 may open subflows (no SRH) and give them marks 40-49; 65533 has a grant too,

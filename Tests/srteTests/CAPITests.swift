@@ -39,9 +39,7 @@ struct CAPIBuild {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         let make = try runTool(["make", "-s", "-C", packageRoot + "/capi", "BUILD=\(dir)"])
         guard make.status == 0 else { throw CAPIBuildError(message: "make: \(make.out)") }
-        let cc = try runTool(["gcc", "-Wall", "-Wextra", "-Werror", "-I", packageRoot + "/capi/include", "-o", client,
-                              packageRoot + "/capi/tests/subflow_client.c", "-L", dir, "-lsrte-mptcp", "-Wl,-rpath," + dir])
-        guard cc.status == 0 else { throw CAPIBuildError(message: "gcc: \(cc.out)") }
+        _ = try compileClient("subflow_client")
         // The legacy program uses neither srte's header nor its library.
         let legacy = try runTool(["gcc", "-Wall", "-Wextra", "-Werror", "-o", legacyClient, packageRoot + "/capi/tests/legacy_client.c"])
         guard legacy.status == 0 else { throw CAPIBuildError(message: "gcc: \(legacy.out)") }
@@ -56,6 +54,17 @@ struct CAPIBuild {
         guard oot.status == 0 else { throw CAPIBuildError(message: "gcc: \(oot.out)") }
         for f in [client, legacyClient, preload, ootClient] { chmod(f, 0o755) }
         for d in [dir + "/prefix", dir + "/prefix/include", dir + "/prefix/include/srte", compatInstalled, compatInstalled + "/linux"] { chmod(d, 0o755) }
+    }
+
+    /// Compiles `capi/tests/NAME.c` against srte's header and libsrte-mptcp into this build's
+    /// directory (world-executable: tests run it as other users too); returns its path.
+    func compileClient(_ name: String, pthread: Bool = false) throws -> String {
+        let out = dir + "/" + name
+        let cc = try runTool(["gcc", "-Wall", "-Wextra", "-Werror"] + (pthread ? ["-pthread"] : []) + ["-I", packageRoot + "/capi/include", "-o", out,
+                              packageRoot + "/capi/tests/\(name).c", "-L", dir, "-lsrte-mptcp", "-Wl,-rpath," + dir])
+        guard cc.status == 0 else { throw CAPIBuildError(message: "gcc \(name).c: \(cc.out)") }
+        chmod(out, 0o755)
+        return out
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: dir) }
