@@ -61,25 +61,13 @@ struct DelayBridgeCommand: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         let bridge = DelayBridge(portA: portA, portB: portB, delay: .microseconds(delayMicroseconds), queueBytes: queueBytes)
         do {
-            let stop = try bridge.run(ready: { report("ready") }, report: statsFile.map { path in { c in Self.replaceFile(path, with: c.json + "\n") } })
+            let stop = try bridge.run(ready: { report("ready") }, report: statsFile.map { path in { c in try? FileReplacement.write(Array((c.json + "\n").utf8), to: path) } })
             FileHandleStderr.write("srte-delay-bridge: stopped: \(stop)\n")
         } catch {
             report("error: \(error)")
             FileHandleStderr.write("srte-delay-bridge: \(error)\n")
             throw ExitCode(3)
         }
-    }
-
-    /// Replaces `path` with `text` (a new file renamed over it: a reader sees the old or the new
-    /// counters, never half of them).
-    static func replaceFile(_ path: String, with text: String) {
-        let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return }
-        let bytes = Array(text.utf8)
-        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        close(fd)
-        if n == bytes.count { rename(tmp, path) } else { unlink(tmp) }
     }
 
     /// Writes `line` to the ready descriptor (once) and closes it.

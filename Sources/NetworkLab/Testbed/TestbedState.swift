@@ -198,8 +198,7 @@ public struct TestbedState: Sendable {
             data += Data(",\n\"plan\": ".utf8)
             data += planJSON.data!
             data += Data("}\n".utf8)
-            try data.write(to: URL(fileURLWithPath: p + ".tmp"))
-            guard rename(p + ".tmp", p) == 0 else { throw SystemCallError("rename(\(p))", errno: .current) }
+            try FileReplacement.write([UInt8](data), to: p)
         } catch {
             throw TestbedError(.system, "cannot write \(p): \(error)")
         }
