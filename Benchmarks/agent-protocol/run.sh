@@ -10,6 +10,8 @@
 # PIN=CPU runs the agent and the caller on that one CPU (taskset): what the broker costs without
 # the wake-ups between two CPUs, which on a VM cost tens of microseconds each way (analysis; the
 # figures of record leave the placement to the scheduler).
+# SRTE_MPTCP_SPIN_US=0 makes the library sleep for each answer at once instead of polling for it
+# first (default 300 us; see Docs/CAPI.md, "Thread safety and processes").
 # Result line: Benchmarks/agent-protocol/results/calls-DATE.txt (not tracked).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -92,12 +92,14 @@ struct CAPITests {
     }
 
     /// The client in h1 as `uid` (nil: root), against a fresh `srte serve` in h2.
-    func client(_ bed: Testbed, _ build: CAPIBuild, uid: UInt32?, _ args: [String]) throws -> String {
+    /// `environment`: set for the client (`NAME=value`).
+    func client(_ bed: Testbed, _ build: CAPIBuild, uid: UInt32?, _ args: [String], environment: [String] = []) throws -> String {
         let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
         defer { if serve.isRunning { serve.terminate() } }
         Thread.sleep(forTimeInterval: 0.3)
         var argv = ["ip", "netns", "exec", bed.namespace(of: "h1")!]
         if let uid { argv += ["setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups"] }
+        if !environment.isEmpty { argv += ["env"] + environment }
         argv += [build.client, "fc00:2::2", "5201"] + args
         let r = try runTool(argv)
         serve.waitUntilExit()
@@ -128,9 +130,11 @@ struct CAPITests {
         for uid: UInt32? in [nil, 65534] {
             // Draft-03 Figure 11: Segment List = [::, fc00:0:b::1]. The subflow goes via b,
             // which the IGP never uses toward h2 (it prefers a). Root closes it with FIN, the
-            // other user with RST.
+            // other user with RST. Root's calls sleep for their answers at once, the other
+            // user's poll first (the default).
             let before = try bed.linkCounters()
-            let out = try client(bed, build, uid: uid, ["--via", "fc00:0:b::1", "--bytes", "8000000", "--close"] + (uid == nil ? [] : ["--rst"]))
+            let out = try client(bed, build, uid: uid, ["--via", "fc00:0:b::1", "--bytes", "8000000", "--close"] + (uid == nil ? [] : ["--rst"]),
+                                 environment: uid == nil ? ["SRTE_MPTCP_SPIN_US=0"] : [])
             let after = try bed.linkCounters()
             let who = uid.map { "uid \($0)" } ?? "root"
             #expect(out.contains("hello uid=\(uid ?? 0)"), "\(who): \(out)")

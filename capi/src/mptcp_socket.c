@@ -18,8 +18,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sched.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef SO_NETNS_COOKIE
@@ -243,6 +245,36 @@ static int conn_open(struct conn *c, const char *path)
     return 0;
 }
 
+/*
+ * Waiting for the answer: the call first polls its connection (recv with MSG_DONTWAIT,
+ * yielding the CPU between tries) for up to SRTE_MPTCP_SPIN_US microseconds (default 300 when
+ * more than one CPU is online, else 0), then sleeps in recv. A sleeping caller costs the agent a
+ * cross-CPU wake-up when it answers, and the caller the time its CPU takes to wake: tens of
+ * microseconds each on a virtual machine, more than the agent's own work for most requests.
+ * Read once per process; 0 turns polling off, at most 100000.
+ */
+static long spin_ns;
+static pthread_once_t spin_once = PTHREAD_ONCE_INIT;
+
+static void spin_init(void)
+{
+    const char *env = getenv("SRTE_MPTCP_SPIN_US");
+    long us = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 300 : 0;
+    if (env && *env) {
+        char *end;
+        long v = strtol(env, &end, 10);
+        if (*end == 0 && v >= 0) us = v > 100000 ? 100000 : v;
+    }
+    spin_ns = us * 1000;
+}
+
+static long long now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
 enum { SENT_NOT_READ = -2 };   /* the request provably never reached the agent: send it again */
 
 /*
@@ -281,12 +313,19 @@ static int exchange(struct conn *c, const unsigned char *out, size_t out_len, in
 
     /* The answer: header and body, in one read as a rule (one request is outstanding on the
      * connection, so nothing else can follow the answer). */
+    pthread_once(&spin_once, spin_init);
+    long long spin_until = spin_ns > 0 ? now_ns() + spin_ns : 0;
     size_t got = 0;
     for (;;) {
         if (got >= HEADER && got >= HEADER + (size_t)get32(in + 8)) break;
         if (got == cap) { conn_close(c); return fail(EPROTO, "the srte agent's answer is longer (%u bytes) than expected", get32(in + 8)); }
-        ssize_t r = recv(c->fd, in + got, cap - got, 0);
+        ssize_t r = recv(c->fd, in + got, cap - got, spin_until ? MSG_DONTWAIT : 0);
         if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && errno == EAGAIN && spin_until) {
+            if (now_ns() >= spin_until) spin_until = 0;   /* from now on: sleep in recv */
+            else sched_yield();                           /* (lets the agent run should it share this CPU) */
+            continue;
+        }
         if (r < 0) {
             int e = errno == EAGAIN ? ETIMEDOUT : errno;
             conn_close(c);
