@@ -265,7 +265,11 @@ public final class Agent: @unchecked Sendable {
             }
             do {
                 broker = try SubflowBroker(steering: steering, pm: pm, policy: { [unowned self] in self.policy },
-                                           enginePaths: { [unowned self] in self.connections[$0]?.paths },
+                                           enginePaths: { [unowned self] in self.connections[$0].map { ($0.paths, $0.joins) } },
+                                           onConnect: cgroup == SubflowSocketOptions.defaultCgroup ? onConnect : nil,
+                                           agentJoinID: { [unowned self] token, address in
+                                               self.connections[token].flatMap { $0.local.address == address && $0.joinLocalID != 0 ? $0.joinLocalID : nil }
+                                           },
                                            textAnswer: { [unowned self] in self.textAnswer($0, peer: $1) })
             } catch {
                 close(controlFD)
@@ -776,7 +780,8 @@ public final class Agent: @unchecked Sendable {
         let reduced = c.isReduced(index)
         // Every join of a connection comes from one address with port 0: one local address id
         // (the kernel keeps one entry per address and port and refuses another id for it).
-        if c.joinLocalID == 0 { c.joinLocalID = 1 }
+        // The broker's port-0 subflows of the connection from that address share it too.
+        if c.joinLocalID == 0 { c.joinLocalID = broker?.anyPortIDs[token]?[c.local.address] ?? 1 }
         for attempt in 0..<2 {
             let local = SocketEndpoint(c.local.address, port: 0)
             let id = c.joinLocalID

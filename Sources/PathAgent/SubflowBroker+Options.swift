@@ -135,7 +135,7 @@ extension SubflowBroker {
         guard let opts = socketOptions else {
             throw BrokerError(EOPNOTSUPP, "per-subflow socket options are not available: \(socketOptionsProblem ?? "the agent's BPF sock_ops program is not attached")")
         }
-        guard opts.ports.contains(s.local.port) || reachable[FourTuple(s.local, s.remote)] == token else {
+        guard reachable[FourTuple(s.local, s.remote)] == token else {
             throw BrokerError(EOPNOTSUPP, "subflow \(id) connected before the agent's option program was attached (or the agent missed its event): upstream Linux reaches a live subflow only from a BPF sock_ops callback, and the program turns RTT callbacks on for subflows when they connect")
         }
         return opts

@@ -132,8 +132,9 @@ final class SubflowBroker {
     static let maxClients = 256
     /// Clients of one user other than root: one user's connections cannot take every slot.
     static let maxClientsPerUser = 64
-    /// Where the broker picks the local port of a subflow whose tuple says 0 (apart from the
-    /// agent's own joins).
+    /// Where the broker picks the local port of a subflow whose tuple says 0 when the kernel
+    /// cannot (an IPv4 subflow, or an agent whose connect-time program does not see every
+    /// socket); otherwise the kernel picks an ephemeral port (``openFromAnyPort``).
     static let ports: ClosedRange<UInt16> = 43000...43999
     /// Local address ids the broker gives (the agent's own joins count up from 1).
     static let localIDs: ClosedRange<UInt8> = 128...255
@@ -144,8 +145,16 @@ final class SubflowBroker {
     let namespaceCookie: UInt64
     /// The current policy (its grants).
     let policy: () -> AgentPolicy
-    /// The paths of the agent's rule for an engineered connection (the initial subflow's first).
-    let enginePaths: (UInt32) -> [PathSpec]?
+    /// The paths of the agent's rule for an engineered connection (the initial subflow's first),
+    /// with the agent's open joins and the index of their path.
+    let enginePaths: (UInt32) -> (paths: [PathSpec], joins: [(flow: FourTuple, path: Int)])?
+    /// The agent's connect-time program, when it sees every socket of the namespace (attached
+    /// at the cgroup v2 root): it steers a subflow the broker opens with local port 0 before
+    /// its SYN and reports the port the kernel gave it.
+    let onConnect: ConnectSteering?
+    /// The local address id of the agent's own joins of connection `token` from `address`
+    /// (port 0), if it opened any.
+    let agentJoinID: (UInt32, IPv6Address) -> UInt8?
     /// The answer to a text request line, for the peer's credentials (SO_PEERCRED).
     let textAnswer: (String, UnixSocket.Credentials?) -> String
 
@@ -155,6 +164,14 @@ final class SubflowBroker {
     var steered: [FourTuple: (token: UInt32, opened: ContinuousClock.Instant, missing: Int)] = [:]
     var nextPort = 0
     var nextLocalID: [UInt32: UInt8] = [:]
+    /// Per connection and local address, the local address id of the subflows the broker opened
+    /// from it with port 0: the kernel keeps one id per address and port, so they (and the
+    /// agent's own joins from that address) share it.
+    var anyPortIDs: [UInt32: [IPv6Address: UInt8]] = [:]
+    /// Subflows the broker opened with port 0 along an SRH (steered by the connect-time
+    /// program, which removes the entry when the socket closes), with their waypoints: the
+    /// paths a rule's next open without an SRH must not take again.
+    var connectSteered: [FourTuple: (token: UInt32, waypoints: [IPv6Address])] = [:]
     var lastSweep = ContinuousClock.now
     /// The per-subflow option program (nil when the kernel refused it: `socketOptionsProblem` says why).
     let socketOptions: SubflowSocketOptions?
@@ -172,10 +189,13 @@ final class SubflowBroker {
     private(set) var requests = 0, refused = 0
 
     init(steering: BPFSteering, pm: MPTCPPathManager, policy: @escaping () -> AgentPolicy,
-         enginePaths: @escaping (UInt32) -> [PathSpec]?,
+         enginePaths: @escaping (UInt32) -> (paths: [PathSpec], joins: [(flow: FourTuple, path: Int)])?,
+         onConnect: ConnectSteering? = nil, agentJoinID: @escaping (UInt32, IPv6Address) -> UInt8? = { _, _ in nil },
          textAnswer: @escaping (String, UnixSocket.Credentials?) -> String) throws {
         self.steering = steering
         self.pm = pm
+        self.onConnect = onConnect
+        self.agentJoinID = agentJoinID
         self.diag = NetlinkConnection(transport: try MNLSocket(.sockDiag))
         self.namespaceCookie = try NetworkNamespace.currentCookie()
         self.policy = policy
@@ -648,7 +668,9 @@ final class SubflowBroker {
             throw BrokerError(EINVAL, "no subflow with id \(id) on this connection")
         }
         let flow = FourTuple(s.local, s.remote)
-        let srh = steering.steeredFlows[flow].flatMap { try? $0.encoded() } ?? []
+        // As the kernel's flow map holds it: the broker's, the connect-time program's (port-0
+        // opens, the agent's own joins) or the agent's.
+        let srh = steering.installed(flow)?.srh ?? []
         let backup = diagnostics(of: [s], token: c.token)[flow]?.backup ?? false
         return Self.encodeTuple(local: s.local, remote: s.remote, backup: backup, interfaceIndex: 0, srh: srh)
     }
@@ -760,8 +782,14 @@ final class SubflowBroker {
                     throw BrokerError(EACCES, "SID \(denied) is not granted to uid \(cred.uid) (granted: \(grant.sids.isEmpty ? "none" : grant.sids.map(\.description).joined(separator: ", ")))")
                 }
             }
-        } else if let paths = enginePaths(c.token) {
-            let used = Set(subs.filter(Self.isLive).compactMap { steering.steeredFlows[FourTuple($0.local, $0.remote)].map { Array($0.segments.dropLast()) } })
+        } else if let (paths, joins) = enginePaths(c.token) {
+            // The paths live subflows take: those the broker steered (with a port it chose, or
+            // through the connect-time program) and the agent's own joins.
+            let live = Set(subs.filter(Self.isLive).map { FourTuple($0.local, $0.remote) })
+            var used = Set(live.compactMap { steering.steeredFlows[$0].map { Array($0.segments.dropLast()) } ?? connectSteered[$0]?.waypoints })
+            for j in joins where live.contains(j.flow) && j.path < paths.count {
+                if case .segments(let w) = paths[j.path] { used.insert(w) }
+            }
             // The initial subflow carries the first path.
             for p in paths.dropFirst() {
                 guard case .segments(let w) = p else { continue }
@@ -774,6 +802,10 @@ final class SubflowBroker {
         }
 
         let remote = SocketEndpoint(remoteAddress, port: remotePort)
+        if localPort == 0, !v4, let onConnect {
+            return try openFromAnyPort(c, from: localAddress, to: remote, along: srh, onConnect: onConnect,
+                                       interfaceIndex: interfaceIndex, backup: flags & 1 != 0)
+        }
         // Any TCP socket with the 4-tuple (another user's plain TCP connection included):
         // steering it, even for the moment until SUBFLOW_CREATE fails, would put an SRH on
         // someone else's packets. One exact sock_diag lookup per candidate (a dump of the
@@ -841,6 +873,8 @@ final class SubflowBroker {
             guard let s = after?.subflows.first(where: { $0.local == local && $0.remote == remote }) else {
                 throw BrokerError(ECONNREFUSED, "the kernel accepted the subflow \(flow) but it is already gone")
             }
+            // The option program turned RTT callbacks on as it connected (it sees every subflow).
+            if socketOptions != nil { reachable[flow] = c.token }
             noteOpened(token: c.token, flow: flow, id: s.id)
             var reply = ByteWriter()
             reply.appendBigEndian(s.id)
@@ -849,6 +883,98 @@ final class SubflowBroker {
             return reply.bytes
         }
         throw BrokerError(EADDRINUSE, "no free local port in \(Self.ports.lowerBound)-\(Self.ports.upperBound) toward \(remote)")
+    }
+
+    /// Opens a subflow from `address` with local port 0: the kernel picks the port, and the
+    /// agent's connect-time program, armed for this one connect, gives the subflow `srh`
+    /// before its SYN and reports the port (without an SRH nothing is armed: the program
+    /// leaves the agent's connects alone). The steering thus goes on the
+    /// 4-tuple the kernel assigned, atomically with the connect: no port to choose, no lookup
+    /// of the namespace's sockets first, no window in which another socket could take it.
+    ///
+    /// Every port-0 subflow of a connection from one address shares one local address id with
+    /// the agent's own joins from it (the kernel keeps one id per address and port: another id
+    /// is refused with EINVAL "did not match address and id").
+    func openFromAnyPort(_ c: BrokerConnection, from address: IPv6Address, to remote: SocketEndpoint, along srh: SegmentRoutingHeader?,
+                         onConnect: ConnectSteering, interfaceIndex: Int32, backup: Bool) throws(BrokerError) -> [UInt8] {
+        let subs = c.subflows
+        let local = SocketEndpoint(address, port: 0)
+        var id: UInt8
+        if let known = anyPortIDs[c.token]?[address] ?? agentJoinID(c.token, address) {
+            id = known
+        } else {
+            // A fresh id: the connection's ids in use (one sock_diag lookup per subflow) are skipped.
+            let inUse = nextLocalID[c.token] == nil ? Set(diagnostics(of: subs, token: c.token).values.map(\.localID)) : []
+            id = nextLocalID[c.token] ?? Self.localIDs.lowerBound
+            while inUse.contains(id) && id < Self.localIDs.upperBound { id += 1 }
+            guard !inUse.contains(id) else { throw BrokerError(ENOSPC, "no free local address id left on this connection") }
+            nextLocalID[c.token] = id == .max ? id : id + 1
+        }
+        var tried: Set<UInt8> = []
+        var port: UInt16? = nil
+        while true {
+            do {
+                if let srh {
+                    (_, port) = try onConnect.connectJoin(to: remote, along: srh) {
+                        try pm.createSubflow(token: c.token, localID: id, local: local, remote: remote, interfaceIndex: interfaceIndex, backup: backup)
+                    }
+                } else {
+                    // The IGP path: nothing to arm (the program matches no rule for a socket the
+                    // agent connects); the new subflow is found by its id below.
+                    try pm.createSubflow(token: c.token, localID: id, local: local, remote: remote, interfaceIndex: interfaceIndex, backup: backup)
+                }
+                break
+            } catch let error as NetlinkError {
+                if error.errno == EINVAL, (error.extAckMessage ?? "").contains("did not match address and id") {
+                    // The address carries another id on this connection (given before an agent
+                    // restart, say): one of the ids its subflows from this address use.
+                    tried.insert(id)
+                    let candidates = diagnostics(of: subs, token: c.token).values
+                        .filter { $0.local.address == address && $0.localID != 0 && !tried.contains($0.localID) }.map(\.localID)
+                    if let next = candidates.min(), tried.count < 8 { id = next; continue }
+                }
+                if error.errno == ENOTCONN {
+                    throw BrokerError(EAGAIN, "the connection is not fully established yet (the peer has not acknowledged data): retry shortly")
+                }
+                if error.errno == EADDRNOTAVAIL { throw BrokerError(EADDRNOTAVAIL, "\(address) is not an address of this host") }
+                throw Self.kernelError(error)
+            } catch {
+                throw BrokerError(EIO, "arming the connect-time program for the subflow toward \(remote): \(error)")
+            }
+        }
+        anyPortIDs[c.token, default: [:]][address] = id
+        // The new subflow: the reported port's, else the one from this address the connection
+        // did not have before. The token could have gone to another connection if this one
+        // ended meanwhile (MPTCP_FULL_INFO carries the token with the subflows).
+        let after = try? Self.fullInfo(c.socket)
+        let before = Set(subs.map(\.id))
+        let found = after?.subflows.first { s in
+            s.local.address == address && s.remote == remote && (port.map { s.local.port == $0 } ?? !before.contains(s.id))
+        }
+        guard after?.info.token == c.token else {
+            if let found { try? pm.destroySubflow(token: c.token, local: found.local, remote: remote) }
+            throw BrokerError(ECONNABORTED, "the connection ended during the request")
+        }
+        guard let s = found else {
+            throw BrokerError(ECONNREFUSED, "the kernel accepted the subflow toward \(remote) but it is already gone")
+        }
+        let flow = FourTuple(s.local, remote)
+        if let srh {
+            guard port != nil else {
+                // Its SYN went out unsteered: the program did not see the connect.
+                try? pm.destroySubflow(token: c.token, local: s.local, remote: remote)
+                throw BrokerError(EIO, "the agent's connect-time program did not see the subflow \(flow) connect, so it could not carry the SRH: closed again")
+            }
+            connectSteered[flow] = (c.token, Array(srh.segments.dropLast()))
+        }
+        // The option program turned RTT callbacks on as it connected (it sees every subflow).
+        if socketOptions != nil { reachable[flow] = c.token }
+        noteOpened(token: c.token, flow: flow, id: s.id)
+        var reply = ByteWriter()
+        reply.appendBigEndian(s.id)
+        reply.append(Self.encodeTuple(local: s.local, remote: remote, backup: backup, interfaceIndex: interfaceIndex,
+                                      srh: (try? srh?.encoded()) ?? []))
+        return reply.bytes
     }
 
     /// Unsteers subflows the broker opened that the kernel no longer lists (twice in a row,
@@ -876,10 +1002,12 @@ final class SubflowBroker {
                 steered[flow]?.missing = 1
             }
         }
-        if !nextLocalID.isEmpty, ContinuousClock.now - lastIDSweep > .seconds(60), let all = try? SubflowDiagnostics.all(on: diag) {
+        if !(nextLocalID.isEmpty && anyPortIDs.isEmpty && connectSteered.isEmpty), ContinuousClock.now - lastIDSweep > .seconds(60), let all = try? SubflowDiagnostics.all(on: diag) {
             lastIDSweep = ContinuousClock.now
             let tokens = Set(all.map(\.token))
             nextLocalID = nextLocalID.filter { tokens.contains($0.key) }
+            anyPortIDs = anyPortIDs.filter { tokens.contains($0.key) }
+            connectSteered = connectSteered.filter { tokens.contains($0.value.token) }
         }
     }
 }

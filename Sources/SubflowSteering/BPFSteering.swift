@@ -163,6 +163,20 @@ public final class BPFSteering: SRHSteering {
     /// The flow map, for a program that shares it (``ConnectSteering``).
     var flowMapFD: Int32 { flowsFD }
 
+    /// The SRH the program puts on `flow`'s packets now, as the flow map holds it — whoever
+    /// wrote the entry (``steer(_:along:)``, or ``ConnectSteering``'s program at connect) —
+    /// with the Destination Address the packets get (for a reduced SRH, the first segment,
+    /// which the SRH itself leaves out); `nil` when the flow is not steered.
+    public func installed(_ flow: FourTuple) -> (srh: [UInt8], destination: IPv6Address)? {
+        guard object != nil else { return nil }
+        var key = BPFSteering.key(flow)
+        var value = csrh_steer_value()
+        guard BPFMap.lookup(flowsFD, key: &key, into: &value), value.length > 0, value.length <= UInt32(CSRH_STEER_MAX_SRH) else { return nil }
+        let srh = withUnsafeBytes(of: &value.srh) { Array($0.prefix(Int(value.length))) }
+        let destination = withUnsafeBytes(of: &value.daddr) { IPv6Address(bytes: Array($0)) }
+        return (srh, destination)
+    }
+
     /// Lowers the route MTU toward `flow.remoteAddress` by `bytes` (as ``steer(_:along:)``
     /// does for an SRH of that size) without steering `flow`; ``unsteer(_:)`` releases it.
     public func reserveHeadroom(_ flow: FourTuple, bytes: Int) throws {

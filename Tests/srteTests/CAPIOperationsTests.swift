@@ -125,14 +125,15 @@ struct CAPIOperationsTests {
             // SET_FLAGS): an MP_PRIO the client receives, reported as the peer's change.
             let (out, ss) = try run(bed, client, ["--thief", "65533", "--cc", "reno", "--mark", "\(mark)", "--peer-prio"] + (uid.map { ["--as", "\($0)"] } ?? [])) {
                 try NetworkNamespace.run(in: bed.namespace(of: "h2")!) {
-                    let sub = try #require(try SubflowDiagnostics.all().first { (43000...43999).contains($0.remote.port) && $0.tcpState == 1 })
+                    // The one join on the server: the subflow this program opened.
+                    let sub = try #require(try SubflowDiagnostics.all().first { $0.local.port == 5201 && $0.isJoin && $0.tcpState == 1 })
                     try MPTCPPathManager().setBackup(token: sub.token, local: sub.local, remote: sub.remote, backup: true)
                 }
             }
             #expect(out.contains("events ok"), "\(who): \(out)\n\(log.text)")
             #expect(out.contains("open ok id=2"), "\(who): \(out)")
             // Events: the subflow this program opened, by its id.
-            #expect(out.contains("event sub-established id=2 lport=43"), "\(who): \(out)")
+            #expect(out.contains("event sub-established id=2 lport=") && !out.contains("event sub-established id=2 lport=0 "), "\(who): \(out)")
             #expect(out.contains("setcc ok") && out.contains("setmark ok"), "\(who): \(out)")
             #expect(out.contains("measured applied-after=") && !out.contains("applied-after=-1"), "\(who): the option took effect under traffic: \(out)")
             // Read back through the agent (sock_diag of the subflow) after traffic.
@@ -155,11 +156,13 @@ struct CAPIOperationsTests {
             #expect(out.contains("thief setcc errno=EPERM") && out.contains("belongs to uid \(uid ?? 0)"), "\(who): \(out)")
             #expect(out.contains("thief prio errno=EPERM"), "\(who): \(out)")
             #expect(out.contains("after-thief getcc=reno") && out.contains("after-thief ids n=2 1:E- 2:EL"), "\(who): unchanged: \(out)")
-            // The kernel's own view (ss in h1): the subflow the program opened (local port
-            // 43xxx) has the congestion control and the mark; the initial subflow the congestion
-            // control only.
-            let opened = ss.filter { $0.contains("]:43") }
-            let initial = ss.filter { $0.contains("]:5201") && !$0.contains("]:43") }
+            // The kernel's own view (ss in h1): the subflow the program opened (its local port
+            // as the event stream reported it) has the congestion control and the mark; the
+            // initial subflow the congestion control only.
+            let lport = out.split(separator: "\n").first { $0.hasPrefix("event sub-established id=2 lport=") }
+                .flatMap { $0.split(separator: " ").first { $0.hasPrefix("lport=") } }.map { String($0.dropFirst(6)) } ?? "?"
+            let opened = ss.filter { $0.contains("]:\(lport) ") }
+            let initial = ss.filter { $0.contains("]:5201") && !$0.contains("]:\(lport) ") }
             #expect(opened.count == 1 && opened[0].contains("reno") && opened[0].contains("fwmark:0x\(String(mark, radix: 16))"),
                     "\(who): \(ss.joined(separator: "\n"))")
             #expect(initial.count == 1 && initial[0].contains("reno") && !initial[0].contains("fwmark"), "\(who): \(ss.joined(separator: "\n"))")
@@ -233,6 +236,43 @@ struct CAPIOperationsTests {
             // Then the read is answered: the value, or EAGAIN (no acknowledgment within 100 ms).
             let e = Self.errorOf(readAnswer)
             #expect(e == 0 || e == EAGAIN, "\(String(decoding: readAnswer.dropFirst(16), as: UTF8.self))")
+            withExtendedLifetime(connection) {}
+        }
+    }
+
+    /// Subflows opened with local port 0 get the kernel's ephemeral ports (from
+    /// net.ipv4.ip_local_port_range, not a range of the agent's own): 200 opened and closed
+    /// (FIN) on one connection, one after another, the first one's port as the kernel reports it.
+    @Test func subflowsOpenedWithPortZeroTakeEphemeralPorts() throws {
+        try withAgent(lab: "cz", serveNode: "h2") { bed, log in
+            let connection = try connectFromH1(bed, to: try #require(SocketEndpoint(parsing: "[fc00:2::2]:5201")))
+            Thread.sleep(forTimeInterval: 0.3)
+            let path = try agentSocket(bed), fd = connection.fileDescriptor
+            // The tuple: no flags, AF_INET6, no SRH, no interface, ports 0 and addresses :: (the
+            // initial subflow's).
+            let tuple: [UInt8] = [0, UInt8(AF_INET6)] + [UInt8](repeating: 0, count: 46)
+            var ports: [UInt16] = []
+            var failure: String? = nil
+            for i in 0..<200 {
+                let open = try Self.call(path, 3, tuple, socket: fd)
+                guard open.errno == 0, open.body.count >= 4 + 48 else { failure = "open \(i): \(open.errno) \(open.text)"; break }
+                let b = open.body
+                let id = UInt32(b[0]) << 24 | UInt32(b[1]) << 16 | UInt32(b[2]) << 8 | UInt32(b[3])
+                ports.append(UInt16(b[4 + 8]) << 8 | UInt16(b[4 + 9]))
+                if i == 0 {
+                    // The kernel's view: the subflow's local port is the one answered.
+                    let live = try NetworkNamespace.run(in: bed.namespace(of: "h1")!) { try SubflowDiagnostics.all() }
+                    #expect(live.contains { $0.local.port == ports[0] && $0.remote.port == 5201 && $0.isJoin }, "\(live.map(\.local))")
+                }
+                let close = try Self.call(path, 4, Self.be32(id) + Self.be32(UInt32(SHUT_RDWR)), socket: fd)
+                guard close.errno == 0 else { failure = "close \(i) (id \(id)): \(close.errno) \(close.text)"; break }
+            }
+            #expect(failure == nil, "\(failure ?? "")\n\(log.text.suffix(2000))")
+            let range = try runTool(["ip", "netns", "exec", bed.namespace(of: "h1")!, "cat", "/proc/sys/net/ipv4/ip_local_port_range"]).out
+                .split(whereSeparator: \.isWhitespace).compactMap { UInt16($0) }
+            #expect(ports.count == 200 && range.count == 2 && ports.allSatisfy { $0 >= range[0] && $0 <= range[1] }, "\(range) \(ports.prefix(10))")
+            // (The agent's fallback range, 43000-43999, would hold all of them.)
+            #expect(ports.contains { !(43000...43999).contains($0) }, "the kernel's choice, not the agent's range: \(ports.prefix(10))")
             withExtendedLifetime(connection) {}
         }
     }
