@@ -578,28 +578,37 @@ final class SubflowBroker {
     /// subflows as one `MPTCP_FULL_INFO` read them (token and subflows in one call).
     /// The descriptor stays the request's: ``respond(_:)`` closes it.
     func connection(_ fd: Int32) throws(BrokerError) -> BrokerConnection {
-        var proto: Int32 = 0
-        var len = socklen_t(4)
-        if getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) != 0 {
-            if errno == ENOTSOCK { throw BrokerError(ENOTSOCK, "the descriptor sent is not a socket") }
-            throw BrokerError(errno, "getsockopt(SO_PROTOCOL) on the socket sent: \(Errno.current.message)")
-        }
-        guard proto == 262 else {
-            throw BrokerError(ENOPROTOOPT, "the socket sent is not an MPTCP socket (IPPROTO_MPTCP, protocol \(proto))")
-        }
+        // Only an MPTCP socket answers MPTCP_FULL_INFO (level SOL_MPTCP), so what the
+        // descriptor is is asked only when that read fails: one system call less per request.
         let socket = MPTCPSocket(borrowing: fd)
+        let full: (info: MPTCPInfo, subflows: [SubflowSnapshot])
+        do { full = try Self.fullInfo(socket) } catch {
+            var proto: Int32 = 0
+            var len = socklen_t(4)
+            if getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) != 0 {
+                if errno == ENOTSOCK { throw BrokerError(ENOTSOCK, "the descriptor sent is not a socket") }
+                throw BrokerError(errno, "getsockopt(SO_PROTOCOL) on the socket sent: \(Errno.current.message)")
+            }
+            guard proto == 262 else {
+                throw BrokerError(ENOPROTOOPT, "the socket sent is not an MPTCP socket (IPPROTO_MPTCP, protocol \(proto))")
+            }
+            try checkNamespace(fd)
+            if error.kind == .fallback { throw BrokerError(EOPNOTSUPP, "the connection fell back to plain TCP: there are no MPTCP subflows") }
+            throw BrokerError(error.errno.rawValue, error.message)
+        }
+        try checkNamespace(fd)
+        if full.info.isFallback { throw BrokerError(EOPNOTSUPP, "the connection fell back to plain TCP: there are no MPTCP subflows") }
+        guard full.info.token != 0 else { throw BrokerError(ENOTCONN, "the socket is not a connected MPTCP connection (no token: listening or unconnected)") }
+        return BrokerConnection(socket: socket, token: full.info.token, subflows: full.subflows)
+    }
+
+    /// The socket `fd` lives in the agent's network namespace (EXDEV otherwise: the C API then
+    /// looks for the agent of the caller's namespace).
+    func checkNamespace(_ fd: Int32) throws(BrokerError) {
         let cookie = (try? NetworkNamespace.cookie(ofSocket: fd)) ?? 0
         guard cookie == namespaceCookie else {
             throw BrokerError(EXDEV, "the socket lives in another network namespace (cookie \(cookie)); this agent serves namespace \(namespaceCookie)")
         }
-        let full: (info: MPTCPInfo, subflows: [SubflowSnapshot])
-        do { full = try Self.fullInfo(socket) } catch {
-            if error.kind == .fallback { throw BrokerError(EOPNOTSUPP, "the connection fell back to plain TCP: there are no MPTCP subflows") }
-            throw BrokerError(error.errno.rawValue, error.message)
-        }
-        if full.info.isFallback { throw BrokerError(EOPNOTSUPP, "the connection fell back to plain TCP: there are no MPTCP subflows") }
-        guard full.info.token != 0 else { throw BrokerError(ENOTCONN, "the socket is not a connected MPTCP connection (no token: listening or unconnected)") }
-        return BrokerConnection(socket: socket, token: full.info.token, subflows: full.subflows)
     }
 
     /// MPTCP_FULL_INFO with room for 8 subflows, again with room for 64 when 8 came back (the
