@@ -10,19 +10,13 @@ import Glibc
 /// (capi/tests/conn_client.c, in h1 of a diamond lab).
 @Suite(.serialized, .enabled(if: isRoot, "needs root: creates network namespaces"), .timeLimit(.minutes(3)))
 struct CAPIConnectionTests {
-    func startAgent(_ bed: Testbed, policy: String) throws -> (Process, Collected) { try CAPITests().startAgent(bed, policy: policy) }
-
     @Test func callsOnOneThreadShareAConnectionThatSurvivesAnAgentRestartAndNoChildInheritsIt() throws {
         let build = try CAPIBuild()
         defer { build.remove() }
         let client = try build.compileClient("conn_client", pthread: true)
-        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "cn\(getpid() % 100000)")
-        defer { _ = try? bed.down() }
-        let policy = try agentPolicyFile("rules:\n  - match: { to: \"fc00:2::/64\", port: 5999 }\n    paths: [direct]\n")
-        defer { try? FileManager.default.removeItem(atPath: policy) }
-        var (agent, log) = try startAgent(bed, policy: policy)
-        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
-        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        let lab = try AgentLab("cn", policy: "rules:\n  - match: { to: \"fc00:2::/64\", port: 5999 }\n    paths: [direct]\n")
+        defer { lab.close() }
+        let bed = lab.bed
         let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
         defer { if serve.isRunning { serve.terminate() } }
         Thread.sleep(forTimeInterval: 0.3)
@@ -46,17 +40,14 @@ struct CAPIConnectionTests {
         #expect(first.contains("ids n=1 conn-same=1"), "\(first)")
 
         // The agent restarts while the client holds its connection.
-        agent.terminate()
-        agent.waitUntilExit()
-        (agent, log) = try startAgent(bed, policy: policy)
-        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        try lab.restartAgent()
         signal(SIGPIPE, SIG_IGN)     // the client may have ended already: the test reports it
         if p.isRunning { input.fileHandleForWriting.write(Data("go\n".utf8)) }
         let deadline = Date().addingTimeInterval(20)
         while p.isRunning && Date() < deadline { usleep(20_000) }
         #expect(!p.isRunning, "the client did not finish: \(out.text)")
         let text = out.text
-        #expect(text.contains("after-restart hello pid=\(agent.processIdentifier) ids n=1 sockets=1") && text.contains("new=1"),
+        #expect(text.contains("after-restart hello pid=\(lab.agent.processIdentifier) ids n=1 sockets=1") && text.contains("new=1"),
                 "the next calls reach the new agent on a new connection, without an error: \(text)")
         // fork(): the child finds no copy of the parent's connection and opens its own.
         #expect(text.contains("fork child-inherited=0 before=0 child-hello ok child-sockets=1"), "\(text)")
@@ -76,13 +67,9 @@ struct CAPIConnectionTests {
     /// refused one does not end the connection); a request without the flag, or a frame whose
     /// end cannot be told, is answered and ends it (end of file), as before the flag existed.
     @Test func oneConnectionCarriesRequestsWhileTheyAskToKeepIt() throws {
-        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "cm\(getpid() % 100000)")
-        defer { _ = try? bed.down() }
-        let policy = try agentPolicyFile("rules:\n  - match: { to: \"fc00:2::/64\", port: 5999 }\n    paths: [direct]\n")
-        defer { try? FileManager.default.removeItem(atPath: policy) }
-        let (agent, log) = try startAgent(bed, policy: policy)
-        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
-        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        let lab = try AgentLab("cm", policy: "rules:\n  - match: { to: \"fc00:2::/64\", port: 5999 }\n    paths: [direct]\n")
+        defer { lab.close() }
+        let bed = lab.bed
         let cookie = try NetworkNamespace.run(in: bed.namespace(of: "h1")!) { try NetworkNamespace.currentCookie() }
         let path = "/run/srte/agent-\(cookie).sock"
         func header(op: UInt8, length: Int, flags: UInt8 = 1) -> [UInt8] {

@@ -188,14 +188,10 @@ struct CAPIOperationsTests {
 
     /// A lab with `srte agent` in h1 (a grant-only policy: root's requests need none) and
     /// `srte serve` listening in `serveNode` on `port`; `body` runs with the agent's log.
-    func withAgent(lab: String, serveNode: String, port: Int = 5201, _ body: (Testbed, Collected) throws -> Void) throws {
-        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "\(lab)\(getpid() % 100000)")
-        defer { _ = try? bed.down() }
-        let policy = try agentPolicyFile("rules: []\ngrants:\n  - { uid: 65534 }\n")
-        defer { try? FileManager.default.removeItem(atPath: policy) }
-        let (agent, log) = try CAPITests().startAgent(bed, policy: policy)
-        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
-        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+    func withAgent(lab name: String, serveNode: String, port: Int = 5201, _ body: (Testbed, Collected) throws -> Void) throws {
+        let lab = try AgentLab(name, policy: "rules: []\ngrants:\n  - { uid: 65534 }\n")
+        defer { lab.close() }
+        let (bed, agent, log) = (lab.bed, lab.agent, lab.log)
         let ns = bed.namespace(of: serveNode)!
         _ = try runTool(["ip", "-n", ns, "link", "set", "lo", "up"])
         let serve = try startServe(inNamespace: ns, port: port)

@@ -82,6 +82,52 @@ func agentPolicyFile(_ text: String) throws -> String {
     return path
 }
 
+/// A lab of the bundled diamond (named `name` and the test process's pid) with `srte agent`
+/// started in h1 under the policy `yaml`, its stderr collected. ``close()`` stops the agent and
+/// removes the policy file and the lab; a failure while setting up removes what was made.
+final class AgentLab {
+    let bed: Testbed
+    let policy: String
+    private(set) var agent: Process
+    private(set) var log: Collected
+
+    init(_ name: String, policy yaml: String) throws {
+        bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "\(name)\(getpid() % 100000)")
+        do {
+            policy = try agentPolicyFile(yaml)
+        } catch {
+            _ = try? bed.down()
+            throw error
+        }
+        do {
+            (agent, log) = try CAPITests().startAgent(bed, policy: policy)
+        } catch {
+            try? FileManager.default.removeItem(atPath: policy)
+            _ = try? bed.down()
+            throw error
+        }
+        guard log.wait(for: "started", seconds: 10) else {
+            let text = log.text
+            close()
+            throw CAPIBuildError(message: "the agent did not start: \(text)")
+        }
+    }
+
+    /// Stops the agent and starts it again under the same policy (waits until it serves).
+    func restartAgent() throws {
+        agent.terminate()
+        agent.waitUntilExit()
+        (agent, log) = try CAPITests().startAgent(bed, policy: policy)
+        guard log.wait(for: "started", seconds: 10) else { throw CAPIBuildError(message: "the agent did not start again: \(log.text)") }
+    }
+
+    func close() {
+        if agent.isRunning { agent.terminate(); agent.waitUntilExit() }
+        try? FileManager.default.removeItem(atPath: policy)
+        _ = try? bed.down()
+    }
+}
+
 /// srte's C API (capi/) against a running `srte agent`, in a lab of the bundled diamond:
 /// programs written from draft-hesmans-mptcp-socket-03's figures, as root and as other users.
 @Suite(.serialized, .enabled(if: isRoot, "needs root: creates network namespaces"), .timeLimit(.minutes(4)))
@@ -113,19 +159,15 @@ struct CAPITests {
     @Test func listOpenThroughAWaypointAndCloseAsRootAndAsAnotherUser() throws {
         let build = try CAPIBuild()
         defer { build.remove() }
-        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "ca\(getpid() % 100000)")
-        defer { _ = try? bed.down() }
-        let policy = try agentPolicyFile("""
+        let lab = try AgentLab("ca", policy: """
             rules:
               - match: { to: "fc00:2::/64", port: 5201 }
                 paths: [direct]
             grants:
               - { uid: 65534, sids: ["fc00:0:b::/48"], subflows: 4 }
             """)
-        defer { try? FileManager.default.removeItem(atPath: policy) }
-        let (agent, log) = try startAgent(bed, policy: policy)
-        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
-        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        defer { lab.close() }
+        let (bed, log) = (lab.bed, lab.log)
 
         for uid: UInt32? in [nil, 65534] {
             // Draft-03 Figure 11: Segment List = [::, fc00:0:b::1]. The subflow goes via b,
@@ -198,19 +240,15 @@ struct CAPITests {
     @Test func srteRunServesTheLegacyOptions() throws {
         let build = try CAPIBuild()
         defer { build.remove() }
-        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "cl\(getpid() % 100000)")
-        defer { _ = try? bed.down() }
-        let policy = try agentPolicyFile("""
+        let lab = try AgentLab("cl", policy: """
             rules:
               - match: { to: "fc00:2::/64", port: 5999 }
                 paths: [direct]
             grants:
               - { uid: 65534, sids: ["fc00:0:b::/48"] }
             """)
-        defer { try? FileManager.default.removeItem(atPath: policy) }
-        let (agent, log) = try startAgent(bed, policy: policy)
-        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
-        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        defer { lab.close() }
+        let (bed, log) = (lab.bed, lab.log)
 
         func legacy(_ run: Bool) throws -> (String, Int) {
             let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
@@ -244,13 +282,9 @@ struct CAPITests {
     @Test func srteRunServesTheOutOfTreeHeadersOptions() throws {
         let build = try CAPIBuild()
         defer { build.remove() }
-        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "co\(getpid() % 100000)")
-        defer { _ = try? bed.down() }
-        let policy = try agentPolicyFile("rules: []\ngrants:\n  - { uid: 65534, sids: [\"fc00:0:b::/48\"] }\n")
-        defer { try? FileManager.default.removeItem(atPath: policy) }
-        let (agent, log) = try startAgent(bed, policy: policy)
-        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
-        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        let lab = try AgentLab("co", policy: "rules: []\ngrants:\n  - { uid: 65534, sids: [\"fc00:0:b::/48\"] }\n")
+        defer { lab.close() }
+        let (bed, log) = (lab.bed, lab.log)
         let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
         defer { if serve.isRunning { serve.terminate() } }
         Thread.sleep(forTimeInterval: 0.3)
@@ -299,13 +333,9 @@ struct CAPITests {
         try? FileManager.default.removeItem(atPath: build.dir + "/gocache")
         chmod(goBinary, 0o755)
 
-        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "cp\(getpid() % 100000)")
-        defer { _ = try? bed.down() }
-        let policy = try agentPolicyFile("rules: []\ngrants:\n  - { uid: 65534, sids: [\"fc00:0:b::/48\"] }\n")
-        defer { try? FileManager.default.removeItem(atPath: policy) }
-        let (agent, log) = try startAgent(bed, policy: policy)
-        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
-        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        let lab = try AgentLab("cp", policy: "rules: []\ngrants:\n  - { uid: 65534, sids: [\"fc00:0:b::/48\"] }\n")
+        defer { lab.close() }
+        let (bed, log) = (lab.bed, lab.log)
         var programs = [("python", ["SRTE_MPTCP_LIB=\(build.dir)/libsrte-mptcp.so.0", "python3", build.dir + "/subflows.py"])]
         if go.status == 0 { programs.append(("go", [goBinary])) }
         for (name, program) in programs {
@@ -335,19 +365,15 @@ struct CAPITests {
     @Test func anOpenWithoutAnSRHTakesTheRulesNextUnusedPath() throws {
         let build = try CAPIBuild()
         defer { build.remove() }
-        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "cn\(getpid() % 100000)")
-        defer { _ = try? bed.down() }
-        let policy = try agentPolicyFile("""
+        let lab = try AgentLab("cn", policy: """
             rules:
               - match: { to: "fc00:2::/64", port: 5201 }
                 paths: [direct, [fc00:0:b::1]]
             grants:
               - { uid: 65534, sids: ["fc00:0:b::/48"] }
             """)
-        defer { try? FileManager.default.removeItem(atPath: policy) }
-        let (agent, log) = try startAgent(bed, policy: policy)
-        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
-        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        defer { lab.close() }
+        let (bed, log) = (lab.bed, lab.log)
         let out = try client(bed, build, uid: 65534, ["--wait-subflows", "2", "--close-id", "2", "--bytes", "100000"])
         #expect(out.contains("ids n=2 1:E- 2:E-"), "the agent's join via b: \(out)\n\(log.text)")
         #expect(out.contains("close-id ok"), "\(out)")
@@ -363,13 +389,9 @@ struct CAPITests {
     /// agent keeps serving, and holds no more descriptors afterwards. Sockets a caller may
     /// hold but that are not an MPTCP connection of the agent's namespace are refused.
     @Test func malformedRequestsAreAnsweredWithErrorsAndLeakNothing() throws {
-        let bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "cr\(getpid() % 100000)")
-        defer { _ = try? bed.down() }
-        let policy = try agentPolicyFile("rules:\n  - match: { to: \"fc00:2::/64\", port: 5999 }\n    paths: [direct]\n")
-        defer { try? FileManager.default.removeItem(atPath: policy) }
-        let (agent, log) = try startAgent(bed, policy: policy)
-        defer { if agent.isRunning { agent.terminate(); agent.waitUntilExit() } }
-        #expect(log.wait(for: "started", seconds: 10), "\(log.text)")
+        let lab = try AgentLab("cr", policy: "rules:\n  - match: { to: \"fc00:2::/64\", port: 5999 }\n    paths: [direct]\n")
+        defer { lab.close() }
+        let (bed, agent) = (lab.bed, lab.agent)
         let cookie = try NetworkNamespace.run(in: bed.namespace(of: "h1")!) { try NetworkNamespace.currentCookie() }
         let path = "/run/srte/agent-\(cookie).sock"
         let agentPID = agent.processIdentifier
