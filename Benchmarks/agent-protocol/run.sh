@@ -10,6 +10,7 @@
 # PIN=CPU runs the agent and the caller on that one CPU (taskset): what the broker costs without
 # the wake-ups between two CPUs, which on a VM cost tens of microseconds each way (analysis; the
 # figures of record leave the placement to the scheduler).
+# AGENT_ARGS adds options to `srte agent` (e.g. "--cpu-latency 0": idle CPUs poll while it runs).
 # SRTE_MPTCP_SPIN_US=0 makes the library sleep for each answer at once instead of polling for it
 # first (default 300 us; see Docs/CAPI.md, "Thread safety and processes").
 # Result line: Benchmarks/agent-protocol/results/calls-DATE.txt (not tracked).
@@ -38,7 +39,8 @@ cleanup() {
 trap cleanup EXIT
 pin=()
 [[ -n "${PIN:-}" ]] && pin=(taskset -c "$PIN")
-"${pin[@]}" "$srte" agent --netns "$lab-h1" --policy "$policy" --for 600 2>/dev/null & agent=$!
+read -r -a agent_args <<< "${AGENT_ARGS:-}"
+"${pin[@]}" "$srte" agent --netns "$lab-h1" --policy "$policy" --for 600 "${agent_args[@]}" 2>/dev/null & agent=$!
 ip netns exec "$lab-h2" "$srte" serve --listen :5201 --count 1 --timeout 600 >/dev/null 2>&1 & serve=$!
 until "$srte" agent status --netns "$lab-h1" >/dev/null 2>&1; do sleep 0.2; done
 sleep 0.3

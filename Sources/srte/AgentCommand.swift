@@ -139,9 +139,13 @@ struct AgentCommand: ParsableCommand {
         @Option(help: ArgumentHelp("The control socket `srte agent status` asks (default: /run/srte/agent-<namespace cookie>.sock, one per network namespace).", valueName: "PATH"))
         var socket: String?
 
+        @Option(help: ArgumentHelp("While the agent runs, hold a CPU wake-up latency request of at most this many microseconds (/dev/cpu_dma_latency, PM QoS; 0: idle CPUs poll instead of sleeping), so that a CPU woken for a C API request answers at once — at the price of idle CPUs' power (on a virtual machine, host CPU time). The kernel drops it when the agent exits, however it exits.", valueName: "MICROSECONDS"))
+        var cpuLatency: Int32?
+
         @OptionGroup var output: FormatOptions
 
         func validate() throws {
+            if let l = cpuLatency, l < 0 { throw ValidationError("--cpu-latency \(l): a number of microseconds, 0 or more") }
             if policy != nil && (to != nil || !paths.isEmpty || port != nil || topology != nil || keep || compress != nil) {
                 throw ValidationError("give either --policy or --to/--path (or --topology), not both")
             }
@@ -207,6 +211,13 @@ struct AgentCommand: ParsableCommand {
             if let netns {
                 do { try NetworkNamespace.enter(netns) } catch { throw CLIFailure.system("network namespace \(netns): \(error)") }
             }
+            var latency: CPULatencyRequest? = nil
+            if let cpuLatency {
+                do { latency = try CPULatencyRequest(microseconds: cpuLatency) } catch {
+                    throw CLIFailure.system("--cpu-latency \(cpuLatency): \(error)")
+                }
+            }
+            defer { latency?.release() }
             let agent: Agent
             do {
                 let control = try socket ?? Agent.defaultControlPath(namespaceCookie: NetworkNamespace.currentCookie())
@@ -224,7 +235,8 @@ struct AgentCommand: ParsableCommand {
             let service = AgentService(agent: agent, logger: logger, reload: { try command.value.makePolicy() },
                                        until: duration.map { ContinuousClock.now + .milliseconds(Int64($0 * 1000)) })
             AgentService.emit(Agent.Event("started", [("rules", "\(policy.rules.count)"), ("netns", netns ?? "(this)"),
-                                                      ("socket", agent.controlPath ?? "none")]), to: logger)
+                                                      ("socket", agent.controlPath ?? "none")]
+                                                     + (latency.map { [("cpuLatency", "\($0.microseconds)us")] } ?? [])), to: logger)
             for e in agent.plannedEvents() { AgentService.emit(e, to: logger) }
             // Connections already open (a restarted agent's): adopted where the policy matches.
             agent.resync()

@@ -273,6 +273,21 @@ struct CAPIOperationsTests {
         }
     }
 
+    /// `srte agent --cpu-latency N` holds a PM QoS request while it runs: the kernel's request
+    /// in force is at most N then, and what it was before once the agent is gone — killed, too.
+    @Test func theAgentsCPULatencyRequestLastsAsLongAsTheAgent() throws {
+        let before = try #require(CPULatencyRequest.current(), "no \(CPULatencyRequest.device)")
+        let lab = try AgentLab("cq", policy: "rules: []\ngrants:\n  - { uid: 65534 }\n", arguments: ["--cpu-latency", "7"])
+        defer { lab.close() }
+        #expect(lab.log.text.contains("cpuLatency=7us"), "\(lab.log.text)")
+        #expect((CPULatencyRequest.current() ?? .max) <= 7)
+        let socket = try agentSocket(lab.bed)
+        kill(lab.agent.processIdentifier, SIGKILL)
+        lab.agent.waitUntilExit()
+        unlink(socket)      // (what a killed agent leaves; `srte cleanup` removes it too)
+        #expect(CPULatencyRequest.current() == before, "the request outlived the agent")
+    }
+
     /// An IPv4 subflow (an AF_INET MPTCP socket) gets its options too: the option program keys
     /// it by its IPv4-mapped addresses; its TOS is IP_TOS, and IPV6_TCLASS is refused naming it.
     /// Over the loopback of h1 (the lab routes IPv6 only), server and client both there.

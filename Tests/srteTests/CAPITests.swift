@@ -91,7 +91,8 @@ final class AgentLab {
     private(set) var agent: Process
     private(set) var log: Collected
 
-    init(_ name: String, policy yaml: String) throws {
+    /// `arguments`: more for `srte agent`.
+    init(_ name: String, policy yaml: String, arguments: [String] = []) throws {
         bed = try Testbed.up(try bundledTopology("diamond.yaml"), lab: "\(name)\(getpid() % 100000)")
         do {
             policy = try agentPolicyFile(yaml)
@@ -100,7 +101,7 @@ final class AgentLab {
             throw error
         }
         do {
-            (agent, log) = try CAPITests().startAgent(bed, policy: policy)
+            (agent, log) = try CAPITests().startAgent(bed, policy: policy, arguments: arguments)
         } catch {
             try? FileManager.default.removeItem(atPath: policy)
             _ = try? bed.down()
@@ -133,8 +134,8 @@ final class AgentLab {
 @Suite(.serialized, .enabled(if: isRoot, "needs root: creates network namespaces"), .timeLimit(.minutes(4)))
 struct CAPITests {
     /// `srte agent` in h1 with `policy`, its stderr collected.
-    func startAgent(_ bed: Testbed, policy: String) throws -> (Process, Collected) {
-        try startCollectingStderr(["agent", "--netns", bed.namespace(of: "h1")!, "--policy", policy, "--for", "120"])
+    func startAgent(_ bed: Testbed, policy: String, arguments: [String] = []) throws -> (Process, Collected) {
+        try startCollectingStderr(["agent", "--netns", bed.namespace(of: "h1")!, "--policy", policy, "--for", "120"] + arguments)
     }
 
     /// The client in h1 as `uid` (nil: root), against a fresh `srte serve` in h2.
