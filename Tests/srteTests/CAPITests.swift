@@ -360,6 +360,41 @@ struct CAPITests {
         }
     }
 
+    /// A subflow opened with an SRH and local port 0 (the kernel's port, steered by the agent's
+    /// connect-time program inside the open) carries the SRH from its SYN on: dumpcap on h1's
+    /// interface sees a SYN from the port the tuple reports with fc00:0:b::1 in its Segment List.
+    @Test(.enabled(if: access("/usr/bin/dumpcap", X_OK) == 0 && access("/usr/bin/tshark", X_OK) == 0, "needs dumpcap and tshark"))
+    func anOpenedSubflowsSYNCarriesItsSRH() throws {
+        let build = try CAPIBuild()
+        defer { build.remove() }
+        let lab = try AgentLab("cy", policy: "rules: []\ngrants:\n  - { uid: 65534, sids: [\"fc00:0:b::/48\"] }\n")
+        defer { lab.close() }
+        let bed = lab.bed
+        let capture = build.dir + "/open.pcap"
+        let argv = try bed.execArguments("h1", ["/usr/bin/dumpcap", "-q", "-i", bed.plan.node("h1")!.interfaces[0].name, "-s", "160",
+                                                "-f", "ip6 proto 43", "-a", "duration:8", "-w", capture])
+        let dump = Process()
+        dump.executableURL = URL(fileURLWithPath: argv[0])
+        dump.arguments = Array(argv.dropFirst())
+        dump.standardOutput = FileHandle.nullDevice
+        dump.standardError = FileHandle.nullDevice
+        try dump.run()
+        defer { if dump.isRunning { kill(dump.processIdentifier, SIGKILL) }; dump.waitUntilExit() }
+        Thread.sleep(forTimeInterval: 1.0)
+        let out = try client(bed, build, uid: 65534, ["--via", "fc00:0:b::1", "--bytes", "100000"])
+        // The capture ends by itself (-a duration): the test runner's children inherit its
+        // blocked signals, so dumpcap would not see a SIGINT or SIGTERM.
+        dump.waitUntilExit()
+        let port = out.split(separator: "\n").first { $0.hasPrefix("tuple id=2 lport=") }
+            .flatMap { $0.split(separator: " ").first { $0.hasPrefix("lport=") } }.flatMap { Int($0.dropFirst(6)) }
+        #expect(port != nil && port != 0, "\(out)\n\(lab.log.text)")
+        let fields = try Subprocess.run(["tshark", "-r", capture, "-T", "fields", "-E", "separator=|", "-e", "tcp.srcport",
+                                         "-e", "tcp.flags.syn", "-e", "tcp.flags.ack", "-e", "ipv6.routing.srh.addr"]).stdout
+        let syns = fields.split(separator: "\n").map { $0.split(separator: "|", omittingEmptySubsequences: false).map(String.init) }
+            .filter { $0.count == 4 && ($0[1] == "1" || $0[1] == "True") && ($0[2] == "0" || $0[2] == "False") }
+        #expect(syns.contains { Int($0[0]) == port && $0[3].contains("fc00:0:b::1") }, "SYNs with an SRH: \(syns)")
+    }
+
     /// An open without an SRH on a connection the agent engineers takes the next path of its rule
     /// that no live subflow uses: here the agent's own join via b, once the program closed it;
     /// while that join is open, none (the IGP path).
