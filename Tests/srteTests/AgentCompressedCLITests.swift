@@ -59,15 +59,8 @@ struct AgentCompressedCLITests {
             #expect(log.wait(for: "srh=\(bytes)", seconds: 5) && log.text.contains("compress=\(mode)"), "\(log.text)")
             let serve = try startServe(inNamespace: bed.namespace(of: "h2")!)
             defer { if serve.isRunning { serve.terminate() } }
-            let dump = Process()
-            let argv = try bed.execArguments("h1", ["/usr/bin/dumpcap", "-q", "-i", bed.plan.node("h1")!.interfaces[0].name, "-s", "128",
-                                                    "-f", "ip6 proto 43", "-c", "4000", "-a", "duration:25", "-w", capture])
-            dump.executableURL = URL(fileURLWithPath: argv[0])
-            dump.arguments = Array(argv.dropFirst())
-            dump.standardOutput = FileHandle.nullDevice
-            dump.standardError = FileHandle.nullDevice
-            try dump.run()
-            defer { if dump.isRunning { kill(dump.processIdentifier, SIGINT) }; dump.waitUntilExit() }
+            let dump = try startDumpcap(bed, on: "h1", filter: "ip6 proto 43", snap: 128, stop: ["-c", "4000", "-a", "duration:25"], to: capture)
+            defer { if dump.isRunning { kill(dump.processIdentifier, SIGKILL) }; dump.waitUntilExit() }
             Thread.sleep(forTimeInterval: 1.0)
 
             let linksBefore = try bed.linkCounters(), sidsBefore = try bed.sidCounters()
@@ -76,9 +69,7 @@ struct AgentCompressedCLITests {
             serve.waitUntilExit()
             #expect(serve.terminationStatus == 0, "\(mode): srte serve got every byte")
             let linksAfter = try bed.linkCounters(), sidsAfter = try bed.sidCounters()
-            Thread.sleep(forTimeInterval: 0.3)
-            kill(dump.processIdentifier, SIGINT)
-            dump.waitUntilExit()
+            dump.waitUntilExit()      // (it stops by itself: 4,000 packets, or 25 s)
 
             // Both planned paths carried a share; the IGP's own link a–b (and t's way back to b) nothing.
             for (x, y) in [("s", "a"), ("a", "t"), ("s", "b"), ("b", "t")] {

@@ -371,20 +371,11 @@ struct CAPITests {
         defer { lab.close() }
         let bed = lab.bed
         let capture = build.dir + "/open.pcap"
-        let argv = try bed.execArguments("h1", ["/usr/bin/dumpcap", "-q", "-i", bed.plan.node("h1")!.interfaces[0].name, "-s", "160",
-                                                "-f", "ip6 proto 43", "-a", "duration:8", "-w", capture])
-        let dump = Process()
-        dump.executableURL = URL(fileURLWithPath: argv[0])
-        dump.arguments = Array(argv.dropFirst())
-        dump.standardOutput = FileHandle.nullDevice
-        dump.standardError = FileHandle.nullDevice
-        try dump.run()
+        let dump = try startDumpcap(bed, on: "h1", filter: "ip6 proto 43", snap: 160, stop: ["-a", "duration:8"], to: capture)
         defer { if dump.isRunning { kill(dump.processIdentifier, SIGKILL) }; dump.waitUntilExit() }
         Thread.sleep(forTimeInterval: 1.0)
         let out = try client(bed, build, uid: 65534, ["--via", "fc00:0:b::1", "--bytes", "100000"])
-        // The capture ends by itself (-a duration): the test runner's children inherit its
-        // blocked signals, so dumpcap would not see a SIGINT or SIGTERM.
-        dump.waitUntilExit()
+        dump.waitUntilExit()      // (it stops by itself, after 8 s)
         let port = out.split(separator: "\n").first { $0.hasPrefix("tuple id=2 lport=") }
             .flatMap { $0.split(separator: " ").first { $0.hasPrefix("lport=") } }.flatMap { Int($0.dropFirst(6)) }
         #expect(port != nil && port != 0, "\(out)\n\(lab.log.text)")

@@ -40,6 +40,22 @@ func startServe(inNamespace ns: String, port: Int = 5201) throws -> Process {
     return p
 }
 
+/// dumpcap on `node`'s first interface of `bed`, writing `file`: packets matching the capture
+/// `filter`, at most `snap` bytes of each, until one of the stop conditions in `stop` (`-a` and
+/// `-c` options). Started; it must stop by itself: the test runner's children inherit its
+/// blocked signals, so a SIGINT or SIGTERM would not reach dumpcap (SIGKILL does).
+func startDumpcap(_ bed: Testbed, on node: String, filter: String, snap: Int, stop: [String], to file: String) throws -> Process {
+    let argv = try bed.execArguments(node, ["/usr/bin/dumpcap", "-q", "-i", bed.plan.node(node)!.interfaces[0].name, "-s", "\(snap)",
+                                            "-f", filter] + stop + ["-w", file])
+    let dump = Process()
+    dump.executableURL = URL(fileURLWithPath: argv[0])
+    dump.arguments = Array(argv.dropFirst())
+    dump.standardOutput = FileHandle.nullDevice
+    dump.standardError = FileHandle.nullDevice
+    try dump.run()
+    return dump
+}
+
 func runSrteCommand(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
     let (p, o, e) = try startSrte(args)
     let od = o.fileHandleForReading.readDataToEndOfFile(), ed = e.fileHandleForReading.readDataToEndOfFile()
