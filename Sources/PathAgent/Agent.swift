@@ -187,6 +187,9 @@ public final class Agent: @unchecked Sendable {
     var lastKeepCheck = ContinuousClock.now
     var connections: [UInt32: Connection] = [:]
     var stopped = false
+    /// The CPU wake-up latency request (µs) the process holds for the agent (`srte agent
+    /// --cpu-latency`), reported by ``status()``; set by whoever holds it.
+    public var cpuLatency: Int32?
     /// Whether ``ownPorts`` was reserved when last checked (the program skips them then).
     var ownPortsReserved = false
     var lastReservationCheck = ContinuousClock.now
@@ -631,7 +634,8 @@ public final class Agent: @unchecked Sendable {
                     })
             },
             counters: counters,
-            steering: { let n = onConnect.entryCounts(); return AgentStatus.SteeringEntries(flows: n.flows, matches: n.matches) }())
+            steering: { let n = onConnect.entryCounts(); return AgentStatus.SteeringEntries(flows: n.flows, matches: n.matches) }(),
+            cpuLatency: cpuLatency)
     }
 
     /// Answers the control socket's clients without blocking (call it when `controlFD` is
@@ -847,6 +851,8 @@ public struct AgentStatus: Codable, Sendable {
     /// Entries in the kernel now: flows steered by the tc program and match records of the
     /// connect-time program (both 0 once the connections are gone).
     public var steering: SteeringEntries?
+    /// The CPU wake-up latency request (µs) the agent's process holds (`--cpu-latency`), if any.
+    public var cpuLatency: Int32? = nil
 
     public struct SteeringEntries: Codable, Sendable {
         public var flows: Int

@@ -226,6 +226,7 @@ struct AgentCommand: ParsableCommand {
             } catch let e as AgentError {
                 throw CLIFailure.system(e.message)
             }
+            agent.cpuLatency = latency?.microseconds
             // swift-log for the events, swift-service-lifecycle for signals and shutdown.
             let json = output.isJSON
             let logger = Logger(label: "srte.agent") { _ in AgentLogHandler(json: json) }
@@ -293,7 +294,8 @@ struct AgentCommand: ParsableCommand {
                 out.line(String(decoding: answer, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
             } else {
                 let c = status.counters
-                out.line("srte agent (pid \(status.pid)): \(status.rules.count) rule(s), \(status.connections.count) engineered connection(s) open")
+                out.line("srte agent (pid \(status.pid)): \(status.rules.count) rule(s), \(status.connections.count) engineered connection(s) open"
+                         + (status.cpuLatency.map { "; holds a CPU wake-up latency request of \($0) µs" } ?? ""))
                 for r in status.rules {
                     out.line("  rule \(r.index)\(r.line > 0 ? " (line \(r.line))" : ""): \(r.match) → \(r.subflows) subflow(s); \(r.connections) connection(s)")
                 }

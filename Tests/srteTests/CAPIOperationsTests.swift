@@ -281,6 +281,8 @@ struct CAPIOperationsTests {
         defer { lab.close() }
         #expect(lab.log.text.contains("cpuLatency=7us"), "\(lab.log.text)")
         #expect((CPULatencyRequest.current() ?? .max) <= 7)
+        let status = try runSrte(["agent", "status", "--netns", lab.bed.namespace(of: "h1")!, "--format", "json"])
+        #expect(status.out.contains("\"cpuLatency\":7"), "\(status.out) \(status.err)")
         let socket = try agentSocket(lab.bed)
         kill(lab.agent.processIdentifier, SIGKILL)
         lab.agent.waitUntilExit()
