@@ -829,7 +829,7 @@ final class SubflowBroker {
         // The local address ids in use on the connection (one sock_diag lookup per subflow):
         // read on the broker's first open on a connection, and again when the kernel refuses
         // an id (EINVAL: taken by a subflow the broker did not open, e.g. before an agent
-        // restart). In between, the ids the broker hands out count up and are not reused.
+        // restart). In between, the ids the broker hands out go round ``localIDs``.
         var used: Set<UInt8>? = nextLocalID[c.token] == nil ? Set(diagnostics(of: subs, token: c.token).values.map(\.localID)) : nil
         let chosen = localPort == 0
         for attempt in 0..<16 {
@@ -845,11 +845,9 @@ final class SubflowBroker {
                 if chosen { continue }
                 throw BrokerError(EADDRINUSE, "the 4-tuple \(flow) is in use")
             }
-            var id = nextLocalID[c.token] ?? Self.localIDs.lowerBound
-            let inUseIDs = used ?? []
-            while inUseIDs.contains(id) && id < Self.localIDs.upperBound { id += 1 }
-            guard !inUseIDs.contains(id) else { throw BrokerError(ENOSPC, "no free local address id left on this connection") }
-            nextLocalID[c.token] = id == .max ? id : id + 1
+            guard let id = freshLocalID(c.token, skipping: used ?? []) else {
+                throw BrokerError(ENOSPC, "no free local address id left on this connection")
+            }
             if let srh {
                 do { try steering.steer(flow, along: srh) } catch {
                     throw BrokerError(EIO, "steering \(flow): \(error)")
@@ -914,10 +912,10 @@ final class SubflowBroker {
         } else {
             // A fresh id: the connection's ids in use (one sock_diag lookup per subflow) are skipped.
             let inUse = nextLocalID[c.token] == nil ? Set(diagnostics(of: subs, token: c.token).values.map(\.localID)) : []
-            id = nextLocalID[c.token] ?? Self.localIDs.lowerBound
-            while inUse.contains(id) && id < Self.localIDs.upperBound { id += 1 }
-            guard !inUse.contains(id) else { throw BrokerError(ENOSPC, "no free local address id left on this connection") }
-            nextLocalID[c.token] = id == .max ? id : id + 1
+            guard let fresh = freshLocalID(c.token, skipping: inUse) else {
+                throw BrokerError(ENOSPC, "no free local address id left on this connection")
+            }
+            id = fresh
         }
         var tried: Set<UInt8> = []
         var port: UInt16? = nil
@@ -984,6 +982,23 @@ final class SubflowBroker {
         reply.append(Self.encodeTuple(local: s.local, remote: remote, backup: backup, interfaceIndex: interfaceIndex,
                                       srh: (try? srh?.encoded()) ?? []))
         return reply.bytes
+    }
+
+    /// A local address id for a new entry of connection `token`: the one after the last the
+    /// broker gave, going round ``localIDs``, skipping `inUse` (ids of live subflows) and the
+    /// ids of the connection's port-0 entries, which the kernel keeps for the connection's life
+    /// (a destroy names the subflow's real port, never port 0). `nil` when none is left.
+    func freshLocalID(_ token: UInt32, skipping inUse: Set<UInt8>) -> UInt8? {
+        let range = Self.localIDs
+        let held = Set(anyPortIDs[token]?.values.map { $0 } ?? [])
+        let start = Int(nextLocalID[token] ?? range.lowerBound) - Int(range.lowerBound)
+        for k in 0..<range.count {
+            let id = UInt8(Int(range.lowerBound) + (start + k) % range.count)
+            guard !inUse.contains(id), !held.contains(id) else { continue }
+            nextLocalID[token] = id == range.upperBound ? range.lowerBound : id + 1
+            return id
+        }
+        return nil
     }
 
     /// Unsteers subflows the broker opened that the kernel no longer lists (twice in a row,

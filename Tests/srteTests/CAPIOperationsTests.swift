@@ -239,7 +239,9 @@ struct CAPIOperationsTests {
     /// Subflows opened with local port 0 get the kernel's ephemeral ports (from
     /// net.ipv4.ip_local_port_range, not a range of the agent's own): 200 opened and closed
     /// (FIN) on one connection, one after another, the first one's port as the kernel reports it.
-    @Test func subflowsOpenedWithPortZeroTakeEphemeralPorts() throws {
+    /// Then with explicit ports, each with a local address id of its own: the broker's ids go
+    /// round (an agent whose ids stopped at the last one refused a second subflow kept open).
+    @Test func portZeroOpensTakeEphemeralPortsAndLocalIDsGoRound() throws {
         try withAgent(lab: "cz", serveNode: "h2") { bed, log in
             let connection = try connectFromH1(bed, to: try #require(SocketEndpoint(parsing: "[fc00:2::2]:5201")))
             Thread.sleep(forTimeInterval: 0.3)
@@ -269,6 +271,21 @@ struct CAPIOperationsTests {
             #expect(ports.count == 200 && range.count == 2 && ports.allSatisfy { $0 >= range[0] && $0 <= range[1] }, "\(range) \(ports.prefix(10))")
             // (The agent's fallback range, 43000-43999, would hold all of them.)
             #expect(ports.contains { !(43000...43999).contains($0) }, "the kernel's choice, not the agent's range: \(ports.prefix(10))")
+
+            // Explicit ports: each subflow's own local address id. 130 opened and closed, then two
+            // kept open at once: the ids go round the broker's 128 (skipping the port-0 one).
+            func explicitTuple(port: UInt16) -> [UInt8] { [0, UInt8(AF_INET6), 0, 0, 0, 0, 0, 0, UInt8(port >> 8), UInt8(port & 0xff)] + [UInt8](repeating: 0, count: 38) }
+            var explicitFailure: String? = nil
+            var kept: [UInt32] = []
+            for i in 0..<132 {
+                let open = try Self.call(path, 3, explicitTuple(port: 47000 + UInt16(i)), socket: fd)
+                guard open.errno == 0, open.body.count >= 4 else { explicitFailure = "open \(i): \(open.errno) \(open.text)"; break }
+                let id = UInt32(open.body[0]) << 24 | UInt32(open.body[1]) << 16 | UInt32(open.body[2]) << 8 | UInt32(open.body[3])
+                if i >= 130 { kept.append(id); continue }
+                let close = try Self.call(path, 4, Self.be32(id) + Self.be32(UInt32(SHUT_RDWR)), socket: fd)
+                guard close.errno == 0 else { explicitFailure = "close \(i): \(close.errno) \(close.text)"; break }
+            }
+            #expect(explicitFailure == nil && kept.count == 2, "\(explicitFailure ?? "")")
             withExtendedLifetime(connection) {}
         }
     }
