@@ -17,6 +17,15 @@ package enum UnixSocket {
         }
     }
 
+    /// The protocol of socket `fd` (`SO_PROTOCOL`), e.g. of a descriptor received with
+    /// SCM_RIGHTS: 262 for an MPTCP socket. Throws ENOTSOCK for what is not a socket.
+    package static func socketProtocol(_ fd: Int32) throws(SystemCallError) -> Int32 {
+        var proto: Int32 = 0
+        var len = socklen_t(4)
+        try syscallValue("getsockopt(SO_PROTOCOL)") { getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) }
+        return proto
+    }
+
     /// A non-blocking listening socket at `path`, with file mode `mode` (by default readable and
     /// writable by its owner only; connecting needs write permission). A leftover socket file
     /// nobody listens on is replaced; a live one is an error (EADDRINUSE).

@@ -583,11 +583,10 @@ final class SubflowBroker {
         let socket = MPTCPSocket(borrowing: fd)
         let full: (info: MPTCPInfo, subflows: [SubflowSnapshot])
         do { full = try Self.fullInfo(socket) } catch {
-            var proto: Int32 = 0
-            var len = socklen_t(4)
-            if getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) != 0 {
-                if errno == ENOTSOCK { throw BrokerError(ENOTSOCK, "the descriptor sent is not a socket") }
-                throw BrokerError(errno, "getsockopt(SO_PROTOCOL) on the socket sent: \(Errno.current.message)")
+            let proto: Int32
+            do { proto = try UnixSocket.socketProtocol(fd) } catch {
+                if error.errno == ENOTSOCK { throw BrokerError(ENOTSOCK, "the descriptor sent is not a socket") }
+                throw BrokerError(error.errno.rawValue, "getsockopt(SO_PROTOCOL) on the socket sent: \(error.errno.message)")
             }
             guard proto == 262 else {
                 throw BrokerError(ENOPROTOOPT, "the socket sent is not an MPTCP socket (IPPROTO_MPTCP, protocol \(proto))")
@@ -880,14 +879,7 @@ final class SubflowBroker {
             guard let s = after?.subflows.first(where: { $0.local == local && $0.remote == remote }) else {
                 throw BrokerError(ECONNREFUSED, "the kernel accepted the subflow \(flow) but it is already gone")
             }
-            // The option program turned RTT callbacks on as it connected (it sees every subflow).
-            if socketOptions != nil { reachable[flow] = c.token }
-            noteOpened(token: c.token, flow: flow, id: s.id)
-            var reply = ByteWriter()
-            reply.appendBigEndian(s.id)
-            reply.append(Self.encodeTuple(local: local, remote: remote, backup: flags & 1 != 0, interfaceIndex: interfaceIndex,
-                                          srh: (try? srh?.encoded()) ?? []))
-            return reply.bytes
+            return opened(s, of: c, backup: flags & 1 != 0, interfaceIndex: interfaceIndex, srh: srh)
         }
         throw BrokerError(EADDRINUSE, "no free local port in \(Self.ports.lowerBound)-\(Self.ports.upperBound) toward \(remote)")
     }
@@ -970,16 +962,23 @@ final class SubflowBroker {
             guard port != nil else {
                 // Its SYN went out unsteered: the program did not see the connect.
                 try? pm.destroySubflow(token: c.token, local: s.local, remote: remote)
-                throw BrokerError(EIO, "the agent's connect-time program did not see the subflow \(flow) connect, so it could not carry the SRH: closed again")
+                throw BrokerError(EIO, "the agent's connect-time program did not see the subflow \(flow) connect, so it could not carry the SRH: closed again (the program is attached at the cgroup v2 root when the agent starts; restart the agent if something detached it)")
             }
             connectSteered[flow] = (c.token, Array(srh.segments.dropLast()))
         }
-        // The option program turned RTT callbacks on as it connected (it sees every subflow).
+        return opened(s, of: c, backup: backup, interfaceIndex: interfaceIndex, srh: srh)
+    }
+
+    /// The answer to an open: the new subflow's id and tuple. Its connection's event streams
+    /// name it by that id from now on, and its options can be set at once (the option program,
+    /// which sees every subflow, turned RTT callbacks on as it connected).
+    func opened(_ s: SubflowSnapshot, of c: BrokerConnection, backup: Bool, interfaceIndex: Int32, srh: SegmentRoutingHeader?) -> [UInt8] {
+        let flow = FourTuple(s.local, s.remote)
         if socketOptions != nil { reachable[flow] = c.token }
         noteOpened(token: c.token, flow: flow, id: s.id)
         var reply = ByteWriter()
         reply.appendBigEndian(s.id)
-        reply.append(Self.encodeTuple(local: s.local, remote: remote, backup: backup, interfaceIndex: interfaceIndex,
+        reply.append(Self.encodeTuple(local: s.local, remote: s.remote, backup: backup, interfaceIndex: interfaceIndex,
                                       srh: (try? srh?.encoded()) ?? []))
         return reply.bytes
     }
